@@ -1,0 +1,300 @@
+"""The CouchDB layer: the only module that speaks HTTP to CouchDB.
+
+A thin client over `requests` (see docs/architecture.md for why not an SDK on the hot path): database names
+are quoted whole (KAZOO's `account%2F...`), `_design/` and `_local/` prefixes stay unescaped, every call has a
+timeout, connection errors and 5xx are retried with jittered backoff, and errors are typed (409 `Conflict`,
+404 `NotFound`, 401 `Unauthorized`, 403 `Forbidden`). Bulk results are returned keyed by id, never by position
+(PouchDB Server may reorder them). Feeds send `Accept-Encoding: identity` so continuous output is not buffered.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Iterator
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+import requests
+
+from .dbnames import encode
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
+
+
+class CouchError(Exception):
+    """A CouchDB request that failed; `status` is the HTTP status (0 for transport errors)."""
+
+    def __init__(self, status: int, error: str, reason: str, path: str = ""):
+        self.status, self.error, self.reason, self.path = status, error, reason, path
+        super().__init__(f"CouchDB {status} {error}: {reason}" + (f" ({path})" if path else ""))
+
+
+class Conflict(CouchError):
+    """409: the document exists at another revision (for a deterministic id: already written)."""
+
+
+class NotFound(CouchError):
+    """404: no such database or document."""
+
+
+class Unauthorized(CouchError):
+    """401: missing or wrong credentials."""
+
+
+class Forbidden(CouchError):
+    """403: refused, e.g. by a validate_doc_update function."""
+
+
+class Unavailable(CouchError):
+    """The server did not answer (connection refused, timeout, 5xx) after every retry."""
+
+
+_BY_STATUS = {409: Conflict, 404: NotFound, 401: Unauthorized, 403: Forbidden}
+
+
+def _error_for(status: int, body, path: str) -> CouchError:
+    body = body if isinstance(body, dict) else {}
+    cls = _BY_STATUS.get(status, Unavailable if status >= 500 else CouchError)
+    return cls(status, str(body.get("error", "")), str(body.get("reason", "")), path)
+
+
+def redact(url: str) -> str:
+    """The URL without its credentials, for logs and messages."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+class Couch:
+    """A CouchDB server. Credentials may be in the URL (`http://user:pass@host:5984`)."""
+
+    def __init__(self, url: str, *, timeout: float = 30.0, retries: int = 6, backoff: float = 0.2):
+        parts = urlsplit(url)
+        self.session = requests.Session()
+        self.session.headers.update({"Accept": "application/json", "Content-Type": "application/json"})
+        if parts.username:
+            self.session.auth = (unquote(parts.username), unquote(parts.password or ""))
+        self.url = redact(url).rstrip("/")
+        self.timeout, self.retries, self.backoff = timeout, retries, backoff
+
+    def __repr__(self) -> str:
+        return f"Couch({self.url!r})"
+
+    def request(self, method: str, path: str, *, params: dict | None = None, body=None,
+                data: bytes | None = None, headers: dict | None = None, timeout: float | None = None,
+                stream: bool = False, retry: bool = True) -> requests.Response:
+        """One HTTP call with retries on transport errors and 5xx; raises a typed CouchError otherwise."""
+        url = f"{self.url}/{path.lstrip('/')}"
+        if body is not None:
+            data = json.dumps(body, separators=(",", ":"), default=str).encode()
+        attempts = self.retries + 1 if retry else 1
+        for attempt in range(attempts):
+            try:
+                resp = self.session.request(method, url, params=_params(params), data=data, headers=headers,
+                                            timeout=timeout or self.timeout, stream=stream)
+            except requests.RequestException as exc:
+                if attempt + 1 == attempts:
+                    raise Unavailable(0, "unavailable", str(exc), path) from exc
+                self._sleep(attempt, f"{method} {path}: {exc.__class__.__name__}")
+                continue
+            if resp.status_code in RETRY_STATUSES and attempt + 1 < attempts:
+                resp.close()
+                self._sleep(attempt, f"{method} {path}: HTTP {resp.status_code}")
+                continue
+            if resp.status_code >= 400:
+                try:
+                    err = resp.json()
+                except ValueError:
+                    err = {"reason": resp.text[:200]}
+                raise _error_for(resp.status_code, err, path)
+            return resp
+        raise AssertionError("unreachable")
+
+    def _sleep(self, attempt: int, what: str) -> None:
+        delay = min(10.0, self.backoff * 2**attempt) * random.uniform(0.5, 1.0)
+        log.warning("CouchDB retry %d in %.2fs: %s", attempt + 1, delay, what)
+        time.sleep(delay)
+
+    def json(self, method: str, path: str, **kw):
+        return self.request(method, path, **kw).json()
+
+    def info(self) -> dict:
+        return self.json("GET", "/")
+
+    def all_dbs(self) -> list[str]:
+        return self.json("GET", "/_all_dbs")
+
+    def db(self, name: str) -> Database:
+        """A database by its unencoded name (`account/ab/cd/...`, `services`)."""
+        return Database(self, name)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+class Database:
+    """One database. Document ids are quoted; `_design/x` and `_local/x` keep their slash."""
+
+    def __init__(self, couch: Couch, name: str):
+        self.couch, self.name = couch, name
+        self.path = encode(name)
+
+    def __repr__(self) -> str:
+        return f"Database({self.name!r})"
+
+    def _doc_path(self, doc_id: str) -> str:
+        for prefix in ("_design/", "_local/"):
+            if doc_id.startswith(prefix):
+                return f"{self.path}/{prefix}{quote(doc_id[len(prefix):], safe='')}"
+        return f"{self.path}/{quote(doc_id, safe='')}"
+
+    # -- the database itself
+    def exists(self) -> bool:
+        try:
+            self.couch.request("GET", self.path)
+            return True
+        except NotFound:
+            return False
+
+    def create(self) -> bool:
+        """Create the database; False if it already existed."""
+        try:
+            self.couch.request("PUT", self.path)
+            return True
+        except CouchError as exc:
+            if exc.status == 412:
+                return False
+            raise
+
+    def ensure(self) -> Database:
+        if not self.exists():
+            self.create()
+        return self
+
+    def delete(self) -> None:
+        """Delete the database (admin only: a refused DELETE wedges PouchDB Server, so call it as admin)."""
+        try:
+            self.couch.request("DELETE", self.path)
+        except NotFound:
+            pass
+
+    def info(self) -> dict:
+        return self.couch.json("GET", self.path)
+
+    # -- documents
+    def get(self, doc_id: str, **params) -> dict:
+        return self.couch.json("GET", self._doc_path(doc_id), params=params)
+
+    def get_or_none(self, doc_id: str) -> dict | None:
+        try:
+            return self.get(doc_id)
+        except NotFound:
+            return None
+
+    def put(self, doc: dict) -> str:
+        """Create or update `doc` (its `_id` is required); sets and returns the new `_rev`."""
+        result = self.couch.json("PUT", self._doc_path(doc["_id"]), body=doc)
+        doc["_rev"] = result["rev"]
+        return result["rev"]
+
+    def delete_doc(self, doc_id: str, rev: str) -> None:
+        self.couch.request("DELETE", self._doc_path(doc_id), params={"rev": rev})
+
+    def bulk_docs(self, docs: list[dict]) -> dict[str, dict]:
+        """Write many documents in one request; results keyed by id (`{"ok": True, "rev": ...}` or an error)."""
+        if not docs:
+            return {}
+        rows = self.couch.json("POST", f"{self.path}/_bulk_docs", body={"docs": docs})
+        return {row["id"]: row for row in rows}
+
+    def all_docs(self, keys: list[str] | None = None, **params) -> list[dict]:
+        if keys is not None:
+            return self.couch.json("POST", f"{self.path}/_all_docs", params=params, body={"keys": keys})["rows"]
+        return self.couch.json("GET", f"{self.path}/_all_docs", params=params)["rows"]
+
+    def get_many(self, ids: list[str]) -> dict[str, dict]:
+        """The existing, non-deleted documents among `ids`, keyed by id."""
+        rows = self.all_docs(keys=ids, include_docs=True)
+        return {r["id"]: r["doc"] for r in rows if r.get("doc")}
+
+    def view(self, ddoc: str, view: str, **params) -> dict:
+        """Query `_design/<ddoc>/_view/<view>`; `keys=[...]` is sent as a POST body."""
+        path = f"{self.path}/_design/{quote(ddoc, safe='')}/_view/{quote(view, safe='')}"
+        keys = params.pop("keys", None)
+        if keys is not None:
+            return self.couch.json("POST", path, params=params, body={"keys": keys})
+        return self.couch.json("GET", path, params=params)
+
+    def find(self, selector: dict, **fields) -> list[dict]:
+        """Mango `_find`, every page."""
+        docs, bookmark = [], None
+        while True:
+            body = {"selector": selector, "limit": 1000, **fields}
+            if bookmark:
+                body["bookmark"] = bookmark
+            resp = self.couch.json("POST", f"{self.path}/_find", body=body)
+            docs.extend(resp["docs"])
+            bookmark = resp.get("bookmark")
+            if len(resp["docs"]) < 1000 or not bookmark:
+                return docs
+
+    # -- attachments
+    def put_attachment(self, doc_id: str, rev: str, name: str, data: bytes, content_type: str) -> str:
+        resp = self.couch.json("PUT", f"{self._doc_path(doc_id)}/{quote(name, safe='')}", params={"rev": rev},
+                               data=data, headers={"Content-Type": content_type})
+        return resp["rev"]
+
+    def get_attachment(self, doc_id: str, name: str) -> bytes:
+        return self.couch.request("GET", f"{self._doc_path(doc_id)}/{quote(name, safe='')}",
+                                  headers={"Accept": "*/*"}).content
+
+    # -- changes
+    def changes(self, since=0, *, limit: int | None = None, include_docs: bool = True, **params) -> dict:
+        """One normal `_changes` request: `{"results": [...], "last_seq": ...}`. `since` is opaque."""
+        params = {"since": since, "include_docs": include_docs, **params}
+        if limit is not None:
+            params["limit"] = limit
+        return self.couch.json("GET", f"{self.path}/_changes", params=params)
+
+    def follow(self, since="now", *, heartbeat_ms: int = 5000, include_docs: bool = True) -> Iterator[dict]:
+        """A continuous `_changes` feed, one row at a time. Ends (raises Unavailable) when the connection drops
+        or no heartbeat arrives within 2.5 heartbeats; the caller resumes from the last `seq` it handled."""
+        params = {"feed": "continuous", "since": since, "heartbeat": heartbeat_ms, "include_docs": include_docs}
+        resp = self.couch.request("GET", f"{self.path}/_changes", params=params, stream=True, retry=False,
+                                  timeout=(self.couch.timeout, heartbeat_ms * 2.5 / 1000),
+                                  headers={"Accept-Encoding": "identity"})
+        try:
+            for line in resp.iter_lines(chunk_size=None):
+                if not line:
+                    continue
+                row = json.loads(line)
+                if "seq" in row and "id" in row:
+                    yield row
+                elif "last_seq" in row:
+                    return
+        except (requests.RequestException, ValueError) as exc:
+            raise Unavailable(0, "feed_dropped", str(exc), self.path) from exc
+        finally:
+            resp.close()
+
+
+def _params(params: dict | None) -> dict | None:
+    """CouchDB wants JSON values for keys and booleans; strings for the rest."""
+    if not params:
+        return params
+    out = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        if key in ("key", "keys", "startkey", "endkey", "start_key", "end_key", "doc_ids", "selector") or \
+                isinstance(value, (bool, list, dict)):
+            out[key] = json.dumps(value, separators=(",", ":"))
+        else:
+            out[key] = value
+    return out

@@ -1,0 +1,83 @@
+"""Design documents kept as files under `views/` and installed into the databases they belong to.
+
+`views/<name>/` becomes `_design/<name>`: `views/<view>/map.js` (+ optional `reduce.js`), an optional
+`validate_doc_update.js`, and a `targets` file naming the database kinds it goes into, one per line:
+`account` (account DBs), `modb` (monthly DBs), `services`, `accounts`, `bookkeeper` (our own DB).
+Installing is idempotent: an unchanged design document is not rewritten, so its views are not rebuilt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import PROJECT_ROOT
+from .couch import Conflict, Database
+
+VIEWS_DIR = PROJECT_ROOT / "views"
+KINDS = ("account", "modb", "services", "accounts", "bookkeeper")
+
+
+@dataclass(frozen=True)
+class DesignDoc:
+    name: str
+    targets: frozenset[str]
+    body: dict
+
+    @property
+    def id(self) -> str:
+        return f"_design/{self.name}"
+
+
+def load(name: str, views_dir: Path = VIEWS_DIR) -> DesignDoc:
+    """Read one design document folder."""
+    folder = views_dir / name
+    body: dict = {"language": "javascript"}
+    views = {}
+    for view_dir in sorted((folder / "views").glob("*")) if (folder / "views").exists() else []:
+        view = {"map": (view_dir / "map.js").read_text().strip()}
+        if (view_dir / "reduce.js").exists():
+            view["reduce"] = (view_dir / "reduce.js").read_text().strip()
+        views[view_dir.name] = view
+    if views:
+        body["views"] = views
+    if (folder / "validate_doc_update.js").exists():
+        body["validate_doc_update"] = (folder / "validate_doc_update.js").read_text().strip()
+    targets_file = folder / "targets"
+    targets = frozenset(targets_file.read_text().split()) if targets_file.exists() else frozenset()
+    unknown = targets - set(KINDS)
+    if unknown:
+        raise ValueError(f"{targets_file}: unknown database kinds {sorted(unknown)}; use {KINDS}")
+    return DesignDoc(name, targets, body)
+
+
+def load_all(views_dir: Path = VIEWS_DIR) -> list[DesignDoc]:
+    return [load(p.name, views_dir) for p in sorted(views_dir.iterdir()) if p.is_dir()]
+
+
+def for_kind(kind: str, views_dir: Path = VIEWS_DIR) -> list[DesignDoc]:
+    return [d for d in load_all(views_dir) if kind in d.targets]
+
+
+def install(db: Database, name_or_doc: str | DesignDoc) -> bool:
+    """Install one design document into `db`; True if it was written, False if it was already current."""
+    ddoc = load(name_or_doc) if isinstance(name_or_doc, str) else name_or_doc
+    for _ in range(3):
+        current = db.get_or_none(ddoc.id)
+        if current is not None and all(current.get(k) == v for k, v in ddoc.body.items()) and \
+                not (set(current) - set(ddoc.body) - {"_id", "_rev"}):
+            return False
+        doc = {"_id": ddoc.id, **ddoc.body}
+        if current is not None:
+            doc["_rev"] = current["_rev"]
+        try:
+            db.put(doc)
+            return True
+        except Conflict:
+            continue
+    raise Conflict(409, "conflict", f"{ddoc.id} kept changing while installing", db.name)
+
+
+def install_kind(db: Database, kind: str) -> list[str]:
+    """Install every design document meant for this database kind; the names written."""
+    return [d.name for d in for_kind(kind) if install(db, d)]

@@ -1,0 +1,226 @@
+"""Merging the plans assigned to an account into one plan per bookkeeper (kazoo.md §1.4–1.5).
+
+4.3 (`kz_services_plans:merge/1`): overrides are deep-merged over each whole plan document (global, then the
+plan's own); plans are grouped by bookkeeper, one merged plan (one invoice) per group; inside a group by
+`merge.strategy`, groups merged low→high strategy priority; inside a strategy plans merged by ascending
+`merge.priority`, a plan without a priority last (Erlang sorts the atom `undefined` after every integer).
+Equal priorities keep the given order, the later plan winning (KAZOO's order there comes from a hash table).
+
+`dialect="4.2"` (`kz_service_plans:merge_plan/2`): overrides are category-level (`{"devices": {...}}`); one group
+per vendor; priorities simple 25 / cumulative 50; `simple` folds plans by descending priority so the lowest wins;
+plans without a strategy are not merged with each other; at the end items are keyed by (category, `as` or item
+name) and a later plan's item replaces an earlier one of the same key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .jsonmerge import merge, merge_recursive
+from .models import ServicePlan
+from .validate import load_plan
+
+PRIORITIES = {"4.3": {"simple": 10, "recursive": 25, "cumulative": 50}, "4.2": {"simple": 25, "cumulative": 50}}
+DEFAULT_BOOKKEEPER = {"id": "default_bookkeeper", "type": "default"}
+
+
+@dataclass(frozen=True)
+class MergedPlan:
+    """The merged plan of one bookkeeper group; `plan.id` is KAZOO's "single"."""
+
+    plan: ServicePlan
+    bookkeeper: dict[str, str]
+    plan_ids: tuple[str, ...]
+
+    @property
+    def bookkeeper_hash(self) -> str:
+        """KAZOO's invoice key: md5(id ++ type ++ vendor_id)."""
+        bk = self.bookkeeper
+        return hashlib.md5(f"{bk['id']}{bk['type']}{bk.get('vendor_id') or ''}".encode()).hexdigest()
+
+
+def _is_true(value) -> bool:
+    return value is True or value == "true"
+
+
+def _find(values):
+    return next((v for v in values if v is not None), None)
+
+
+def _sum(values):
+    present = [v for v in values if v is not None]
+    return sum(present) if present else None
+
+
+def _objects(values):
+    present = [v for v in values if v is not None]
+    if not present:
+        return None
+    out: dict = {}
+    for value in reversed(present):  # the first (highest priority) wins
+        out = merge(out, value)
+    return out
+
+
+def _union(values):
+    present = [v for v in values if v is not None]
+    return sorted({x for v in present for x in v}) if present else None
+
+
+def _any(values):
+    present = [v for v in values if v is not None]
+    return any(_is_true(v) for v in present) if present else None
+
+
+def _all(values):
+    present = [v for v in values if v is not None]
+    return all(_is_true(v) for v in present) if present else None
+
+
+CUMULATIVE_SCHEME: tuple[tuple[tuple[str, ...], Callable], ...] = (
+    (("activation_charge",), _find), (("minimum",), _sum), (("prorate", "additions"), _any),
+    (("prorate", "removals"), _any), (("step",), _find), (("flat_rates",), _objects), (("flat_rate",), _find),
+    (("rates",), _objects), (("rate",), _find), (("exceptions",), _union), (("cascade",), _any),
+    (("as",), _find), (("name",), _find), (("discounts", "single", "rate"), _find),
+    (("discounts", "single", "rates"), _objects), (("discounts", "cumulative", "rate"), _find),
+    (("discounts", "cumulative", "rates"), _objects), (("discounts", "cumulative", "maximum"), _sum),
+)
+_SCHEME_42 = CUMULATIVE_SCHEME + ((("enabled",), _all),)
+
+
+def _get(doc: Mapping, path: Sequence[str]):
+    for key in path:
+        if not isinstance(doc, Mapping):
+            return None
+        doc = doc.get(key)
+    return doc
+
+
+def cumulative_item(items: Sequence[Mapping], dialect: str = "4.3") -> dict:
+    """`kzd_item_plan:cumulative_merge_scheme/0` over one item's plans, highest priority first.
+
+    Only the scheme's fields survive (KAZOO rebuilds the item from them)."""
+    out: dict[str, Any] = {}
+    for path, combine in _SCHEME_42 if dialect == "4.2" else CUMULATIVE_SCHEME:
+        value = combine([_get(item, path) for item in items])
+        if value is not None:
+            node = out
+            for key in path[:-1]:
+                node = node.setdefault(key, {})
+            node[path[-1]] = value
+    return out
+
+
+def _priority(doc: Mapping) -> int | None:
+    return (doc.get("merge") or {}).get("priority")
+
+
+def _by_priority(docs: list[dict]) -> list[dict]:
+    """4.3: ascending, no priority last."""
+    return sorted(docs, key=lambda d: (_priority(d) is None, _priority(d) or 0))
+
+
+def _fold(docs: Sequence[Mapping], how) -> dict:
+    out: dict = {}
+    for doc in docs:
+        out = how(out, doc)
+    return out
+
+
+def _merge_strategy(strategy: str, docs: list[dict], dialect: str) -> dict:
+    if dialect == "4.2" and strategy == "simple":
+        return _fold(sorted(docs, key=lambda d: -(_priority(d) or 0)), merge)
+    ordered = _by_priority(docs)
+    merged = _fold(ordered, merge_recursive)
+    if strategy == "simple":
+        merged["plan"] = _fold([d.get("plan") or {} for d in ordered], merge)
+    elif strategy == "cumulative":
+        plan: dict[str, dict[str, list]] = {}
+        for doc in reversed(ordered):
+            for category, items in (doc.get("plan") or {}).items():
+                for name, item in items.items():
+                    plan.setdefault(category, {}).setdefault(name, []).append(item)
+        merged["plan"] = {c: {n: cumulative_item(v, dialect) for n, v in items.items()} for c, items in plan.items()}
+    return merged
+
+
+def _item_key(name: str, item: Mapping) -> str:
+    return item.get("as") or name
+
+
+def _merge_42_items(docs: Sequence[dict]) -> dict:
+    out = _fold([{k: v for k, v in d.items() if k != "plan"} for d in docs], merge_recursive)
+    plan: dict[str, dict] = {}
+    for doc in docs:
+        for category, items in (doc.get("plan") or {}).items():
+            merged = plan.setdefault(category, {})
+            for name, item in items.items():
+                for old in [k for k, v in merged.items() if _item_key(k, v) == _item_key(name, item)]:
+                    del merged[old]
+                merged[name] = item
+    out["plan"] = plan
+    return out
+
+
+def _merge_group(docs: list[dict], dialect: str, priorities: Mapping[str, int]) -> dict:
+    groups: dict[str | None, list[dict]] = {}
+    for doc in docs:
+        strategy = (doc.get("merge") or {}).get("strategy")
+        groups.setdefault(strategy or (None if dialect == "4.2" else "simple"), []).append(doc)
+    ranked = sorted((s for s in groups if s is not None), key=lambda s: priorities.get(s, 0))
+    merged = [_merge_strategy(s, groups[s], dialect) for s in ranked]
+    if dialect == "4.2":
+        return _merge_42_items(groups.get(None, []) + merged)
+    return _fold(merged, merge_recursive)
+
+
+def _with_overrides(plan: ServicePlan, overrides: Mapping[str, Mapping], global_overrides: Mapping,
+                    dialect: str, vendor_id: str | None, default_bookkeeper: Mapping | None) -> dict:
+    doc = plan.dump()
+    mine = merge_recursive(global_overrides, overrides.get(plan.id or "") or {})
+    doc = merge_recursive(doc, {"plan": mine} if dialect == "4.2" else mine)
+    if dialect == "4.3":
+        if isinstance(doc.get("bookkeeper"), Mapping) and not doc["bookkeeper"].get("vendor_id") and vendor_id:
+            doc["bookkeeper"] = {**doc["bookkeeper"], "vendor_id": vendor_id}
+        if default_bookkeeper:
+            doc = merge_recursive({"bookkeeper": dict(default_bookkeeper)}, doc)
+    return doc
+
+
+def _bookkeeper(doc: Mapping, dialect: str, vendor_id: str | None) -> dict[str, str]:
+    given = (doc.get("bookkeeper") or {}) if dialect == "4.3" else {}
+    out = {**DEFAULT_BOOKKEEPER, **{k: v for k, v in given.items() if k in ("id", "type", "vendor_id") and v}}
+    if vendor_id and not out.get("vendor_id"):
+        out["vendor_id"] = vendor_id
+    return out
+
+
+def merge_plans(plans: Sequence[ServicePlan], overrides: Mapping[str, Mapping] | None = None,
+                global_overrides: Mapping | None = None, *, dialect: str = "4.3",
+                priorities: Mapping[str, int] | None = None, vendor_id: str | None = None,
+                default_bookkeeper: Mapping | None = None) -> list[MergedPlan]:
+    """Merge assigned plans as KAZOO does: one MergedPlan per bookkeeper group, in order of first appearance.
+
+    `overrides` maps plan id -> that plan's overrides (`services.plans.<id>.overrides`); `global_overrides` is
+    `services.overrides`; `priorities` replaces `system_config/services.merge_strategy_priority`."""
+    if dialect not in PRIORITIES:
+        raise ValueError(f"unknown dialect {dialect!r} (4.2, 4.3)")
+    priorities = priorities or PRIORITIES[dialect]
+    groups: dict[tuple, tuple[dict[str, str], list[dict], list[str]]] = {}
+    for plan in plans:
+        doc = _with_overrides(plan, overrides or {}, global_overrides or {}, dialect, vendor_id, default_bookkeeper)
+        load_plan(doc, f"{plan.id or 'plan'} (with overrides)")
+        bookkeeper = _bookkeeper(doc, dialect, vendor_id)
+        key = tuple(sorted(bookkeeper.items()))
+        groups.setdefault(key, (bookkeeper, [], []))
+        groups[key][1].append(doc)
+        groups[key][2].append(plan.id or "")
+    out = []
+    for bookkeeper, docs, ids in groups.values():
+        merged = _merge_group(docs, dialect, priorities)
+        merged["_id"] = "single"
+        out.append(MergedPlan(load_plan(merged, "merged plan"), bookkeeper, tuple(ids)))
+    return out

@@ -1,0 +1,75 @@
+"""Loading plans and quantities from JSON-shaped data, with one-line errors naming the document and the field."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..errors import InputError
+from .models import ServicePlan, shown
+
+Quantities = dict[str, dict[str, int]]
+
+_PROBLEMS = {
+    "dict_type": "not an object",
+    "model_type": "not an object",
+    "model_attributes_type": "not an object",
+    "string_type": "not a string",
+    "list_type": "not a list",
+    "bool_type": "not true or false",
+    "bool_parsing": "not true or false",
+    "int_type": "not a whole number",
+    "int_parsing": "not a whole number",
+    "int_from_float": "not a whole number",
+}
+
+
+def _first_error(err: ValidationError) -> tuple[str, str]:
+    error = err.errors(include_url=False)[0]
+    field = ".".join(str(part) for part in error["loc"] if part != "[key]")
+    kind = _PROBLEMS.get(error["type"])
+    problem = f"{kind}: {shown(error['input'])}" if kind else error["msg"]
+    return field, problem
+
+
+def load_plan(doc: Any, where: str | None = None) -> ServicePlan:
+    """Validate a service plan document. `where` names it in errors (default: its `_id`)."""
+    where = where or (doc.get("_id") if isinstance(doc, Mapping) else None) or "plan"
+    if not isinstance(doc, Mapping):
+        raise InputError(where, None, f"not an object: {shown(doc)}")
+    try:
+        return ServicePlan.model_validate(doc)
+    except ValidationError as err:
+        raise InputError(where, *_first_error(err)) from None
+
+
+def load_quantities(data: Any, where: str) -> Quantities:
+    """Validate `{category: {item: n}}` with whole, non-negative n."""
+    if not isinstance(data, Mapping):
+        raise InputError(where, None, f"not an object: {shown(data)}")
+    out: Quantities = {}
+    for category, items in data.items():
+        if not isinstance(items, Mapping):
+            raise InputError(where, category, f"not an object: {shown(items)}")
+        for item, n in items.items():
+            field = f"{category}.{item}"
+            if isinstance(n, bool) or not isinstance(n, (int, float, Decimal)):
+                raise InputError(where, field, f"not a number: {shown(n)}")
+            if n < 0:
+                raise InputError(where, field, f"negative quantity: {shown(n)}")
+            if n != int(n):
+                raise InputError(where, field, f"not a whole number: {shown(n)}")
+            out.setdefault(category, {})[item] = int(n)
+    return out
+
+
+def parse_json(text: str, where: str) -> Any:
+    """JSON text -> data with every non-integer number as an exact Decimal."""
+    try:
+        return json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as err:
+        raise InputError(where, None, f"not valid JSON: {err.msg} at line {err.lineno} column {err.colno}") from None
