@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -66,10 +65,3 @@ def load_quantities(data: Any, where: str) -> Quantities:
             out.setdefault(category, {})[item] = int(n)
     return out
 
-
-def parse_json(text: str, where: str) -> Any:
-    """JSON text -> data with every non-integer number as an exact Decimal."""
-    try:
-        return json.loads(text, parse_float=Decimal)
-    except json.JSONDecodeError as err:
-        raise InputError(where, None, f"not valid JSON: {err.msg} at line {err.lineno} column {err.colno}") from None

@@ -1,0 +1,35 @@
+"""Service plans, pure: KAZOO plan documents, merging, item pricing, invoices, quantities. No I/O.
+
+    plan = load_plan(doc, where="plan_x")                     # ServicePlan, or InputError naming the field
+    [merged] = merge_plans([plan], overrides={"plan_x": {...}})  # one MergedPlan per bookkeeper
+    invoice = price(merged, quantities, cascade_quantities)   # Decimal totals, KAZOO 4.3 algorithm
+    invoice_json(invoice)                                     # KAZOO's invoice JSON (Decimal numbers)
+    quantities_of(doc)                                        # one KAZOO document's {category: {item: n}}
+"""
+
+from .counters import Counter, counter_quantities, load_counters
+from .invoice import ActivationCharge, Invoice, activation_charges, invoice_json, item_json, price
+from .jsontext import dumps, loads
+from .merge import MergedPlan, merge_plans
+from .models import ItemPlan, ServicePlan
+from .pricing import LineItem, price_item, tier
+from .quantities import (
+    CLASSIFIERS,
+    add_quantities,
+    apply_manual,
+    cascade_sum,
+    classify,
+    from_view_rows,
+    quantities_of,
+    resolve_substitutes,
+    subtract_quantities,
+)
+from .validate import load_plan, load_quantities
+
+__all__ = [
+    "CLASSIFIERS", "ActivationCharge", "Counter", "Invoice", "ItemPlan", "LineItem", "MergedPlan", "ServicePlan",
+    "activation_charges", "add_quantities", "apply_manual", "cascade_sum", "classify", "counter_quantities",
+    "dumps", "from_view_rows", "invoice_json", "item_json", "load_counters", "load_plan", "load_quantities",
+    "loads", "merge_plans", "price", "price_item", "quantities_of", "resolve_substitutes", "subtract_quantities",
+    "tier",
+]

@@ -1,0 +1,48 @@
+"""JSON text in and out with exact numbers: floats parse to Decimal, Decimals print as JSON numbers."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from ..errors import InputError
+
+
+def loads(text: str, where: str) -> Any:
+    """JSON text -> data, every non-integer number an exact Decimal; bad JSON is an InputError naming `where`."""
+    try:
+        return json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as err:
+        raise InputError(where, None, f"not valid JSON: {err.msg} at line {err.lineno} column {err.colno}") from None
+
+
+def number(value: Decimal) -> str:
+    """A Decimal as a JSON number, without exponent or trailing zeros: 151.92, 14, 0.5."""
+    return "0" if value == 0 else format(value.normalize(), "f")
+
+
+def dumps(value: Any, indent: int | None = 2) -> str:
+    """Like json.dumps, but Decimals become exact JSON numbers."""
+    return "".join(_encode(value, indent, 0))
+
+
+def _encode(value: Any, indent: int | None, level: int):
+    if isinstance(value, Decimal):
+        yield number(value)
+    elif isinstance(value, dict) or isinstance(value, (list, tuple)):
+        pairs = list(value.items()) if isinstance(value, dict) else [(None, v) for v in value]
+        opening, closing = ("{", "}") if isinstance(value, dict) else ("[", "]")
+        if not pairs:
+            yield opening + closing
+            return
+        inner = "" if indent is None else "\n" + " " * (indent * (level + 1))
+        yield opening
+        for i, (key, item) in enumerate(pairs):
+            yield ("," if i else "") + inner
+            if key is not None:
+                yield json.dumps(str(key)) + ": "
+            yield from _encode(item, indent, level + 1)
+        yield ("" if indent is None else "\n" + " " * (indent * level)) + closing
+    else:
+        yield json.dumps(value)
