@@ -55,15 +55,16 @@ def _truthy(value: Any) -> bool:
 
 
 def _apps(doc: Mapping) -> Iterable[tuple[str, str, int]]:
-    blacklist = set(doc.get("blacklist") or ())
-    for app_id, app in (doc.get("apps") or {}).items():
+    apps = doc.get("apps")
+    blacklist = doc.get("blacklist") if isinstance(doc.get("blacklist"), list) else []
+    for app_id, app in apps.items() if isinstance(apps, Mapping) else ():
         if app_id in blacklist or not isinstance(app, Mapping):
             continue
         name = app.get("name") or app_id
         allowed = app.get("allowed_users")
         users = {"all": ALL_USERS, "admins": ADMINS}.get(allowed)
         if allowed == "specific":
-            users = len(app.get("users") or ())
+            users = len(app["users"]) if isinstance(app.get("users"), list) else 0
         if users:
             yield "user_apps", name, users
         yield "account_apps", name, 1
