@@ -56,13 +56,11 @@ def _sum(values):
 
 
 def _objects(values):
-    present = [v for v in values if v is not None]
-    if not present:
-        return None
-    out: dict = {}
-    for value in reversed(present):  # the first (highest priority) wins
-        out = merge(out, value)
-    return out
+    """`cumulative_merge_object`: folded as `merge(next, acc)`, so the first (highest priority) wins."""
+    acc = values[0]
+    for value in values[1:]:
+        acc = value if acc is None else merge(value or {}, acc)
+    return acc
 
 
 def _union(values):
