@@ -162,5 +162,188 @@ def views_install(app, all_accounts, as_json):
          or "all design documents are current")
 
 
+# --- plans ---
+@main.group("plans", cls=Group)
+def plans_group():
+    """Service plans: quote, validate, list, show, assign, unassign (kazoo.md §1, §3.1)."""
+
+
+def _read_json(path: str):
+    """A JSON file with exact (Decimal) numbers; unreadable or bad JSON is an error naming the file."""
+    from bookkeeper.errors import InputError
+    from bookkeeper.plans import loads
+
+    try:
+        return loads(Path(path).read_text(), path)
+    except OSError as exc:
+        raise InputError(path, None, f"cannot read: {exc.strerror}") from None
+
+
+def _plan_file(path: str):
+    from bookkeeper.plans import load_plan
+
+    doc = _read_json(path)
+    return load_plan(doc, f"{path} ({doc['_id']})" if isinstance(doc, dict) and doc.get("_id") else path)
+
+
+def _quote_table(quote: dict) -> str:
+    from bookkeeper.plans import dumps
+
+    invoices = quote.get("invoices", [quote])
+    lines = []
+    for invoice in invoices:
+        rows = [{**item, "discount": (item.get("discounts") or {}).get("total", "")} for item in invoice["items"]]
+        lines.append(rows_table([{k: dumps(v) if not isinstance(v, str) else v for k, v in r.items()} for r in rows],
+                                ["category", "item", "quantity", "billable", "rate", "discount", "total"]))
+        lines += [f"  activation {a['category']}/{a['item']}: {dumps(a['billable'])} x {dumps(a['rate'])} = "
+                  f"{dumps(a['total'])}" for a in invoice["activation_charges"]]
+    lines.append(f"recurring {dumps(quote['summary']['recurring'])}  today {dumps(quote['summary']['today'])}")
+    return "\n".join(lines)
+
+
+@plans_group.command("quote")
+@click.option("--plan", "plan_files", multiple=True, required=True, type=click.Path(dir_okay=False),
+              help="A KAZOO service plan document (repeat to merge several as KAZOO 4.3 does).")
+@click.option("--quantities", "quantities_file", required=True, type=click.Path(dir_okay=False),
+              help="The account's own quantities {category: {item: n}}.")
+@click.option("--cascade", "cascade_file", type=click.Path(dir_okay=False), help="The sum over descendants.")
+@click.option("--current", "current_file", type=click.Path(dir_okay=False),
+              help="Quantities now, for activation charges (default: a new account, nothing yet).")
+@click.option("--dialect", type=click.Choice(["4.3", "4.2"]), default="4.3", show_default=True,
+              help="How several plans are merged.")
+@json_option
+def plans_quote(plan_files, quantities_file, cascade_file, current_file, dialect, as_json):
+    """Price quantities on plans, exactly as KAZOO 4.3 (contracts.md §1). No database needed."""
+    from bookkeeper.plans import dumps, load_quantities, quote
+
+    read = lambda path: load_quantities(_read_json(path), path) if path else None  # noqa: E731
+    result = quote([_plan_file(p) for p in plan_files], read(quantities_file), read(cascade_file),
+                   read(current_file), dialect)
+    click.echo(dumps(result) if as_json else _quote_table(result))
+
+
+@plans_group.command("validate")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option("--db", "reseller_id", help="Check every plan in this reseller's account DB instead.")
+@pass_app
+def plans_validate(app, file, reseller_id):
+    """Check a plan document (or all of a reseller's): "ok", or one line naming the field and exit 2."""
+    from bookkeeper.dbnames import account_db
+    from bookkeeper.errors import InputError
+    from bookkeeper.plans import load_plan
+
+    if file and not reseller_id:
+        _plan_file(file)
+        click.echo("ok")
+    elif reseller_id and not file:
+        db = app.couch.db(account_db(reseller_id))
+        rows = db.view("services", "plans", include_docs=True)["rows"]
+        for row in rows:
+            load_plan(row["doc"], f"{db.name}/{row['id']}")
+        click.echo(f"ok: {len(rows)} plans")
+    else:
+        raise InputError("plans validate", None, "give a FILE or --db RESELLER_ID, not both")
+
+
+def _reseller(app, reseller_id: str | None) -> str:
+    from bookkeeper.accounts import master_account_id
+
+    return reseller_id or master_account_id(app.couch, app.settings.master_account)
+
+
+@plans_group.command("list")
+@click.argument("reseller_id", required=False)
+@json_option
+@pass_app
+def plans_list(app, reseller_id, as_json):
+    """The plans in a reseller's account DB (default: the master's), from the `services/plans` view."""
+    from bookkeeper.dbnames import account_db
+
+    rows = app.couch.db(account_db(_reseller(app, reseller_id))).view("services", "plans")["rows"]
+    emit([r["value"] for r in rows], as_json,
+         lambda plans: rows_table(plans, ["id", "name", "category", "description"]) if plans else "no plans")
+
+
+@plans_group.command("show")
+@click.argument("plan_id")
+@click.option("--reseller", "reseller_id", help="The reseller whose DB holds the plan (default: the master).")
+@json_option
+@pass_app
+def plans_show(app, plan_id, reseller_id, as_json):
+    """One plan document, validated: its items as a table, or the document with --json."""
+    from bookkeeper.dbnames import account_db
+    from bookkeeper.plans import dumps, load_plan
+
+    db = app.couch.db(account_db(_reseller(app, reseller_id)))
+    plan = load_plan(db.get(plan_id), f"{db.name}/{plan_id}")
+    if as_json:
+        click.echo(dumps(plan.dump()))
+        return
+    rows = [{"category": c, "item": k, **{f: dumps(v) if not isinstance(v, str) else v
+                                         for f, v in item.dump().items() if not isinstance(v, (dict, list))}}
+            for c, items in plan.plan.items() for k, item in items.items()]
+    click.echo(f"{plan.id}: {plan.name or ''}\n" + rows_table(
+        rows, ["category", "item", "rate", "minimum", "maximum", "step", "activation_charge", "cascade", "as"]))
+
+
+def _edit_services(app, account_id: str, edit) -> dict:
+    """Read-modify-write the account's services doc, retrying on conflicts; a missing doc is created."""
+    from datetime import datetime, timezone
+
+    from bookkeeper.couch import Conflict
+    from bookkeeper.dbnames import SERVICES_DB, account_db, check_account_id, encode, to_gregorian
+
+    db = app.couch.db(SERVICES_DB)
+    for _ in range(5):
+        now = to_gregorian(datetime.now(timezone.utc))
+        doc = db.get_or_none(check_account_id(account_id)) or {
+            "_id": account_id, "pvt_type": "service", "pvt_vsn": 2 if app.settings.dialect == "4.3" else "1",
+            "pvt_account_id": account_id, "pvt_account_db": encode(account_db(account_id)), "pvt_created": now}
+        wanted = {**edit(doc), "pvt_modified": now}
+        try:
+            db.put(wanted)
+            return wanted
+        except Conflict:
+            continue
+    raise Conflict(409, "conflict", f"services/{account_id} kept changing", SERVICES_DB)
+
+
+@plans_group.command("assign")
+@click.argument("account_id")
+@click.argument("plan_id")
+@click.option("--vendor", "vendor_id", help="The plan's vendor (default: the account's reseller, else the master).")
+@click.option("--overrides", "overrides_file", type=click.Path(dir_okay=False),
+              help="JSON overrides for this plan (4.3: over the whole plan document; 4.2: category-level).")
+@json_option
+@pass_app
+def plans_assign(app, account_id, plan_id, vendor_id, overrides_file, as_json):
+    """Assign a plan to an account in its services doc (`plans.<id>`), like KAZOO's /services API."""
+    from bookkeeper.dbnames import SERVICES_DB, account_db
+    from bookkeeper.plans import assign, load_plan, merge_plans
+
+    dialect = app.settings.dialect
+    services = app.couch.db(SERVICES_DB).get_or_none(account_id) or {}
+    vendor_id = vendor_id or services.get("pvt_reseller_id") or _reseller(app, None)
+    plan = load_plan(app.couch.db(account_db(vendor_id)).get(plan_id), f"{account_db(vendor_id)}/{plan_id}")
+    overrides = _read_json(overrides_file) if overrides_file else None
+    if overrides is not None:
+        merge_plans([plan], overrides={plan_id: overrides}, dialect=dialect)
+    doc = _edit_services(app, account_id, lambda d: assign(d, plan_id, vendor_id, overrides, dialect))
+    emit(doc["plans"], as_json, lambda p: f"{account_id}: plans {', '.join(sorted(p))}")
+
+
+@plans_group.command("unassign")
+@click.argument("account_id")
+@click.argument("plan_id")
+@json_option
+@pass_app
+def plans_unassign(app, account_id, plan_id, as_json):
+    """Remove a plan from an account's services doc."""
+    from bookkeeper.plans import unassign
+
+    doc = _edit_services(app, account_id, lambda d: unassign(d, plan_id, f"services/{account_id}"))
+    emit(doc["plans"], as_json, lambda p: f"{account_id}: plans {', '.join(sorted(p)) or '(none)'}")
+
+
 if __name__ == "__main__":
     main()

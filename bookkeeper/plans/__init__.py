@@ -7,8 +7,9 @@
     quantities_of(doc)                                        # one KAZOO document's {category: {item: n}}
 """
 
+from .assignment import assign, unassign
 from .counters import Counter, counter_quantities, load_counters
-from .invoice import ActivationCharge, Invoice, activation_charges, invoice_json, item_json, price
+from .invoice import ActivationCharge, Invoice, activation_charges, invoice_json, item_json, price, quote
 from .jsontext import dumps, loads
 from .merge import MergedPlan, merge_plans
 from .models import ItemPlan, ServicePlan
@@ -28,8 +29,8 @@ from .validate import load_plan, load_quantities
 
 __all__ = [
     "CLASSIFIERS", "ActivationCharge", "Counter", "Invoice", "ItemPlan", "LineItem", "MergedPlan", "ServicePlan",
-    "activation_charges", "add_quantities", "apply_manual", "cascade_sum", "classify", "counter_quantities",
+    "activation_charges", "add_quantities", "apply_manual", "assign", "cascade_sum", "classify", "counter_quantities",
     "dumps", "from_view_rows", "invoice_json", "item_json", "load_counters", "load_plan", "load_quantities",
-    "loads", "merge_plans", "price", "price_item", "quantities_of", "resolve_substitutes", "subtract_quantities",
-    "tier",
+    "loads", "merge_plans", "price", "price_item", "quantities_of", "quote", "resolve_substitutes",
+    "subtract_quantities", "tier", "unassign",
 ]

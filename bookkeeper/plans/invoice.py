@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .merge import MergedPlan
+from .merge import MergedPlan, merge_plans
 from .models import ServicePlan
 from .pricing import ZERO, LineItem, Quantities, item_quantity, price_item
 
@@ -107,3 +107,17 @@ def invoice_json(invoice: Invoice) -> dict:
         "plan": {c: {k: i.dump() for k, i in items.items()} for c, items in invoice.plan.plan.items()},
         "bookkeeper": dict(invoice.bookkeeper),
     }
+
+
+def quote(plans: list[ServicePlan], quantities: Quantities, cascade_quantities: Quantities | None = None,
+          current: Quantities | None = None, dialect: str = "4.3") -> dict:
+    """`bookkeeper plans quote` (contracts.md §1): the invoice JSON of the merged plans. Activation charges count
+    units above `current` (default: none, a new account). Several bookkeeper groups give `invoices` + a summary."""
+    invoices = []
+    for merged in merge_plans(plans, dialect=dialect):
+        before = price(merged, current or {}, cascade_quantities)
+        invoices.append(invoice_json(price(merged, quantities, cascade_quantities, current=before)))
+    if len(invoices) == 1:
+        return invoices[0]
+    return {"invoices": invoices, "summary": {
+        key: sum((i["summary"][key] for i in invoices), ZERO) for key in ("today", "recurring")}}

@@ -99,7 +99,8 @@ def price_item(category: str, key: str, plan: ItemPlan, quantity: int) -> LineIt
     discounts = plan.discounts
 
     def eligible(discount) -> bool:
-        return discount is not None and item_rate > 0 and billable >= (1 if discount.minimum is None else discount.minimum)
+        floor = 1 if discount is None or discount.minimum is None else discount.minimum
+        return discount is not None and item_rate > 0 and billable >= floor
 
     single = discounts.single if discounts else None
     single_rate = (item_rate if single.rate is None else single.rate) if eligible(single) else ZERO

@@ -55,7 +55,8 @@ def plan(pid, items, **extra):
 
 
 def test_recursive_priority_and_undefined_priority_wins():
-    low = plan("low", {"devices": {"sip_device": {"rate": 1, "minimum": 2}}}, merge={"strategy": "recursive", "priority": 1})
+    low = plan("low", {"devices": {"sip_device": {"rate": 1, "minimum": 2}}},
+               merge={"strategy": "recursive", "priority": 1})
     high = plan("high", {"devices": {"sip_device": {"rate": 5}}}, merge={"strategy": "recursive", "priority": 9})
     none = plan("none", {"devices": {"sip_device": {"rate": 7}}}, merge={"strategy": "recursive"})
     [merged] = merge_plans([high, low])
@@ -90,7 +91,8 @@ def test_cumulative_merge_scheme():
 def test_overrides_global_then_per_plan_over_whole_document():
     p = plan("p", {"devices": {"sip_device": {"rate": 1}, "softphone": {"rate": 2}}})
     [merged] = merge_plans([p], overrides={"p": {"plan": {"devices": {"sip_device": {"rate": 12}}}}},
-                           global_overrides={"plan": {"devices": {"sip_device": {"rate": 11}, "softphone": {"rate": 3}}}})
+                           global_overrides={"plan": {"devices": {"sip_device": {"rate": 11},
+                                                                  "softphone": {"rate": 3}}}})
     assert {k: v.rate for k, v in merged.plan.plan["devices"].items()} == {"sip_device": 12, "softphone": 3}
 
 

@@ -89,7 +89,8 @@ def test_maximum_caps_billable():
 
 
 def test_flat_rates_and_flat_rate():
-    assert (one({"flat_rates": {"10": 50, "100": 300}}, 7).billable, one({"flat_rates": {"10": 50}}, 7).total) == (1, 50)
+    line = one({"flat_rates": {"10": 50, "100": 300}}, 7)
+    assert (line.billable, line.total) == (1, 50)
     assert one({"flat_rates": {"10": 50, "100": 300}}, 11).total == 300
     assert one({"flat_rates": {"10": 50}, "rate": 2}, 11).total == 22
     assert one({"flat_rate": D("9.99"), "rate": 2}, 11).total == D("9.99")
@@ -123,7 +124,8 @@ def test_activation_charges():
 
 
 def test_no_activation_charge_under_minimum():
-    plan = load_plan({"_id": "p", "plan": {"devices": {"sip_device": {"rate": 1, "minimum": 5, "activation_charge": 3}}}})
+    plan = load_plan({"_id": "p", "plan": {"devices": {"sip_device": {
+        "rate": 1, "minimum": 5, "activation_charge": 3}}}})
     current = price(plan, {})
     assert price(plan, {"devices": {"sip_device": 4}}, current=current).today == 0
     assert price(plan, {"devices": {"sip_device": 7}}, current=current).today == 6
@@ -142,13 +144,14 @@ def test_prorate_flags_default_and_echo():
 
 def test_invoice_json_shape():
     plan = load_plan({"_id": "p", "plan": {"phone_numbers": {"did_us": {
-        "rate": 1, "minimum": 2, "activation_charge": D("1.5"), "discounts": {"cumulative": {"maximum": 2, "rate": D("0.5")}}}}}})
+        "rate": 1, "minimum": 2, "activation_charge": D("1.5"),
+        "discounts": {"cumulative": {"maximum": 2, "rate": D("0.5")}}}}}})
     invoice = price(plan, {"phone_numbers": {"did_us": 3}}, current=price(plan, {}))
     out = json.loads(dumps(invoice_json(invoice)))
     assert out["items"] == [{
         "category": "phone_numbers", "item": "did_us", "name": "phone_numbers/did_us", "quantity": 3, "billable": 3,
         "rate": 1, "discounts": {"total": 1, "cumulative": {"rate": 0.5, "quantity": 2}}, "minimum": 2, "maximum": 3,
         "activation_charge": 1.5, "prorate": {"additions": True, "removals": False}, "total": 2}]
-    assert out["activation_charges"] == [{"category": "phone_numbers", "item": "did_us", "name": "phone_numbers/did_us",
-                                          "billable": 1, "rate": 1.5, "total": 1.5}]
+    assert out["activation_charges"] == [{"category": "phone_numbers", "item": "did_us",
+                                          "name": "phone_numbers/did_us", "billable": 1, "rate": 1.5, "total": 1.5}]
     assert (out["taxes"], out["summary"]) == ([], {"today": 1.5, "recurring": 2})

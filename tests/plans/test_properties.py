@@ -44,8 +44,8 @@ def test_discounts_never_exceed_gross(quantity, rate, single, cumulative, maximu
     discounts = {"single": {} if single is None else {"rate": single},
                  "cumulative": {"maximum": maximum, **({} if cumulative is None else {"rate": cumulative}),
                                 **({} if cum_rates is None else {"rates": cum_rates})}}
-    line = price_item("c", "i", item({"rate": rate, "discounts": discounts, **({"rates": rates} if rates else {})}),
-                      quantity)
+    doc = {"rate": rate, "discounts": discounts, **({"rates": rates} if rates else {})}
+    line = price_item("c", "i", item(doc), quantity)
     assert 0 <= line.discount_total <= line.gross
     assert line.total == line.gross - line.discount_total >= 0
 
@@ -68,7 +68,8 @@ def test_recursive_merge_is_associative(a, b, c):
 
 
 item_plans = st.fixed_dictionaries({}, optional={
-    "rate": money, "activation_charge": money, "minimum": counts, "step": st.integers(1, 5), "name": st.text("xy", min_size=1, max_size=2),
+    "rate": money, "activation_charge": money, "minimum": counts, "step": st.integers(1, 5),
+    "name": st.text("xy", min_size=1, max_size=2),
     "cascade": st.booleans(), "exceptions": st.lists(st.sampled_from(["a", "b", "c"]), max_size=3),
     "rates": st.dictionaries(st.sampled_from(["1", "5", "10"]), money, min_size=1, max_size=3),
     "prorate": st.fixed_dictionaries({}, optional={"additions": st.booleans(), "removals": st.booleans()}),
