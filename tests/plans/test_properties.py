@@ -55,7 +55,8 @@ def shaped(depth: int):
     scalar = st.one_of(st.integers(-5, 5), st.text("ab", max_size=2), st.booleans())
     if depth == 0:
         return st.fixed_dictionaries({}, optional={"p": scalar, "q": scalar})
-    return st.fixed_dictionaries({}, optional={"p": scalar, "q": scalar, "x": shaped(depth - 1), "y": shaped(depth - 1)})
+    inner = shaped(depth - 1)
+    return st.fixed_dictionaries({}, optional={"p": scalar, "q": scalar, "x": inner, "y": inner})
 
 
 objects = shaped(2)
