@@ -32,6 +32,11 @@ class App:
             self._couch = connect(self.settings)
         return self._couch
 
+    @property
+    def couch_url(self) -> str:
+        """The server URL with its credentials (for components that open their own connection)."""
+        return self.settings.url_with_credentials() or self.couch.url
+
 
 class Group(click.Group):
     """A click group that turns library errors into one line on stderr and exit code 2."""
@@ -343,6 +348,111 @@ def plans_unassign(app, account_id, plan_id, as_json):
 
     doc = _edit_services(app, account_id, lambda d: unassign(d, plan_id, f"services/{account_id}"))
     emit(doc["plans"], as_json, lambda p: f"{account_id}: plans {', '.join(sorted(p)) or '(none)'}")
+
+# --- billing ---
+@main.group(cls=Group)
+def billing():
+    """Evaluate accounts: charges, standing, blocking."""
+
+
+def _engine(app: App):
+    from bookkeeper.billing import BillingEngine
+    from bookkeeper.clock import SystemClock
+
+    return BillingEngine(app.couch, app.settings, SystemClock())
+
+
+def _charge_row(charge) -> dict:
+    return {"type": charge.type, "kind": charge.kind, "category": charge.category, "item": charge.item,
+            "quantity": charge.quantity, "rate": charge.rate, "factor": charge.factor, "amount": charge.amount,
+            "currency": charge.currency, "description": charge.description, "key": charge.key}
+
+
+@billing.command("run")
+@click.option("--at", "at", help="Evaluate as of this ISO-8601 time (default: now).")
+@click.option("--account", "account_id", help="Only this account.")
+@click.option("--dry-run", is_flag=True, help="Print the charges without writing anything.")
+@json_option
+@pass_app
+def billing_run(app, at, account_id, dry_run, as_json):
+    """Evaluate accounts now (or at --at): MRC, prorations, activations, daily fees, standing."""
+    from bookkeeper.cli_parse import parse_time
+
+    engine = _engine(app)
+    moment = parse_time(at, "--at") if at else engine.clock.now()
+    ids = [account_id] if account_id else engine.directory.all_account_ids()
+    results = []
+    for one in ids:
+        evaluation = engine.evaluate(one, moment, dry_run=dry_run)
+        results.append({"account": one, "standing": evaluation.decision.standing,
+                        "charges": [_charge_row(c) for c in evaluation.decision.charges],
+                        "written": len(evaluation.written)})
+    emit({"at": moment.isoformat(), "dry_run": dry_run, "accounts": results}, as_json,
+         lambda d: rows_table([{**c, "account": r["account"]} for r in d["accounts"] for c in r["charges"]],
+                              ["account", "kind", "category", "item", "quantity", "factor", "amount", "currency"])
+         or "no charges")
+
+
+@billing.command("explain")
+@click.argument("account_id")
+@click.option("--period", help="Any date inside the period (YYYY-MM-DD); default: the current period.")
+@json_option
+@pass_app
+def billing_explain(app, account_id, period, as_json):
+    """Every charge of a period with its rule, quantity, rate and proration factor."""
+    from bookkeeper.cli_parse import parse_time
+    from bookkeeper.clock import period_containing
+
+    engine = _engine(app)
+    account = engine.directory.account(account_id)
+    settings = engine.directory.settings(engine.directory.reseller_of(account))
+    moment = parse_time(period, "--period") if period else engine.clock.now()
+    span = period_containing(moment, settings.billing_day, settings.timezone)
+    entries = engine.ledger.entries(account_id, span.start, span.end)
+    rows = [{"at": e.at.isoformat(), "type": e.type, "kind": e.kind, "category": e.category, "item": e.item,
+             "quantity": e.quantity, "rate": e.rate, "factor": e.factor, "amount": e.amount,
+             "description": e.description, "id": e.id} for e in entries if e.kind != "rollover"]
+    emit({"account": account_id, "currency": settings.currency, "period": span.to_doc(), "entries": rows}, as_json,
+         lambda d: f"period {span.start.date()} .. {span.last_date} ({span.days} days), {settings.currency}\n"
+         + rows_table(rows, ["at", "kind", "category", "item", "quantity", "rate", "factor", "amount"]))
+
+
+# --- simulate ---
+@main.command("simulate")
+@click.argument("scenario_path", metavar="SCENARIO.json")
+@click.option("--keep", is_flag=True, help="Keep the simulation's databases.")
+@json_option
+@pass_app
+def simulate_cmd(app, scenario_path, keep, as_json):
+    """Run a scenario through the real engine and change feeds on a simulated clock (contracts.md §2)."""
+    from feeds.scenario import load_scenario
+    from feeds.simulate import simulate
+
+    scenario = load_scenario(scenario_path)
+    result = simulate(scenario, app.couch_url, app.settings, keep=keep)
+    emit(result, as_json, lambda r: rows_table(
+        r["transactions"], ["at", "account", "type", "kind", "category", "item", "amount"])
+        + "\n\nbalances: " + ", ".join(f"{k} {v} {r['currency'][k]}" for k, v in r["balances"].items()))
+
+
+# --- demo ---
+@main.group(cls=Group)
+def demo():
+    """Demo data."""
+
+
+@demo.command("load")
+@json_option
+@pass_app
+def demo_load(app, as_json):
+    """Load a master account, a EUR reseller and customers with devices, users, numbers and plans."""
+    from datetime import datetime, timezone
+
+    from feeds.demo import load_demo
+
+    result = load_demo(app.couch, app.settings, datetime.now(timezone.utc))
+    emit(result, as_json, lambda r: ("loaded" if r["loaded"] else "already loaded") + ": "
+         + ", ".join(f"{k} {v}" for k, v in r["accounts"].items()))
 
 
 if __name__ == "__main__":

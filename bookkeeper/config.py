@@ -33,6 +33,7 @@ class Settings(BaseModel):
     master_account: str | None = None
     dialect: Literal["4.2", "4.3"] = "4.3"
     bookkeeper_db: str = "bookkeeper"
+    namespace: str = ""
     embedded_port: int = Field(5984, ge=1, le=65535)
     var_dir: Path = PROJECT_ROOT / "var"
     worker_id: str | None = None

@@ -18,7 +18,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import requests
 
-from .dbnames import encode
+from .dbnames import encode, parse_db_name
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +72,15 @@ def redact(url: str) -> str:
 
 
 class Couch:
-    """A CouchDB server. Credentials may be in the URL (`http://user:pass@host:5984`)."""
+    """A CouchDB server. Credentials may be in the URL (`http://user:pass@host:5984`).
 
-    def __init__(self, url: str, *, timeout: float = 30.0, retries: int = 6, backoff: float = 0.2):
+    `namespace` prefixes every database name that is not an account DB or MODB (`accounts`, `services`,
+    `system_config`, the bookkeeper's own), so a simulation or a test can run isolated on a shared server:
+    account databases need no prefix because their ids are random.
+    """
+
+    def __init__(self, url: str, *, timeout: float = 30.0, retries: int = 6, backoff: float = 0.2,
+                 namespace: str = ""):
         parts = urlsplit(url)
         self.session = requests.Session()
         self.session.headers.update({"Accept": "application/json", "Content-Type": "application/json"})
@@ -82,6 +88,7 @@ class Couch:
             self.session.auth = (unquote(parts.username), unquote(parts.password or ""))
         self.url = redact(url).rstrip("/")
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
+        self.namespace = namespace
 
     def __repr__(self) -> str:
         return f"Couch({self.url!r})"
@@ -131,7 +138,9 @@ class Couch:
         return self.json("GET", "/_all_dbs")
 
     def db(self, name: str) -> Database:
-        """A database by its unencoded name (`account/ab/cd/...`, `services`)."""
+        """A database by its unencoded name (`account/ab/cd/...`, `services`), namespaced if it is shared."""
+        if self.namespace and parse_db_name(name) is None and not name.startswith(self.namespace):
+            name = self.namespace + name
         return Database(self, name)
 
     def close(self) -> None:

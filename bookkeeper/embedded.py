@@ -142,4 +142,4 @@ def connect(settings) -> Couch:
     url = settings.url_with_credentials()
     if url is None:
         url = EmbeddedServer(settings.var_dir, settings.embedded_port).start().url
-    return Couch(url)
+    return Couch(url, namespace=settings.namespace)

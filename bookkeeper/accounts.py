@@ -1,0 +1,287 @@
+"""Accounts as KAZOO keeps them: the `accounts` DB, the `services` DB, account DBs, the reseller tree.
+
+Reads what one evaluation needs (account doc, services doc, limits, the billing reseller, its settings and
+plans) and writes what KAZOO sees of billing: the services doc's quantities and standing, and `pvt_enabled`
+on account documents when the bookkeeper blocks or unblocks (kazoo.md §2, §7; charging.md "Who bills whom").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from . import plans
+from .couch import Conflict, Couch, NotFound
+from .dbnames import ACCOUNTS_DB, SERVICES_DB, account_db, encode, from_gregorian, to_gregorian
+from .errors import BookkeeperError, InputError
+from .settings import BookkeeperSettings, resolve_settings
+
+CONFIG_DOC = "configs_bookkeeper"
+WRITE_MARK = "pvt_bookkeeper_write"
+LIMITS_DOC = "limits"
+BLOCK_MARKER = "pvt_bookkeeper_blocked"
+SYSTEM_CONFIG_DB = "system_config"
+
+
+def _fingerprint(doc: dict) -> str:
+    body = {k: v for k, v in doc.items() if k not in ("_rev", "pvt_modified", WRITE_MARK)}
+    return hashlib.sha1(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def mark_written(doc: dict) -> dict:
+    """Mark a doc we are about to save, so its change coming back through a feed is known as ours."""
+    doc[WRITE_MARK] = _fingerprint(doc)
+    return doc
+
+
+def written_by_us(doc: dict) -> bool:
+    """True if this revision is exactly what we last wrote (nobody else changed it since)."""
+    return doc.get(WRITE_MARK) == _fingerprint(doc)
+
+
+class UnknownAccount(BookkeeperError):
+    """The account is not in the `accounts` database."""
+
+
+def master_account_id(couch: Couch, configured: str | None = None) -> str:
+    """The master account: the configured id, else `system_config/accounts.master_account_id`, else the one
+    account in `accounts` with an empty `pvt_tree`."""
+    if configured:
+        return configured
+    try:
+        found = couch.db(SYSTEM_CONFIG_DB).get("accounts").get("default", {}).get("master_account_id")
+        if found:
+            return found
+    except NotFound:
+        pass
+    roots = [r["id"] for r in couch.db(ACCOUNTS_DB).all_docs(include_docs=True)
+             if r.get("doc", {}).get("pvt_type") == "account" and not r["doc"].get("pvt_tree")]
+    if len(roots) != 1:
+        raise BookkeeperError(f"cannot tell the master account ({len(roots)} accounts have no parent): "
+                              "set BOOKKEEPER_MASTER_ACCOUNT")
+    return roots[0]
+
+
+@dataclass
+class Account:
+    """One account's documents: from `accounts`, `services`, and its own account DB (`limits`)."""
+
+    id: str
+    doc: dict
+    services: dict
+    limits: dict = field(default_factory=dict)
+
+    @property
+    def tree(self) -> list[str]:
+        return list(self.doc.get("pvt_tree") or [])
+
+    @property
+    def name(self) -> str:
+        return self.doc.get("name", self.id)
+
+    @property
+    def is_reseller(self) -> bool:
+        return bool(self.services.get("pvt_reseller"))
+
+    @property
+    def trial_expires(self) -> datetime | None:
+        value = self.doc.get("pvt_trial_expires")
+        return from_gregorian(value) if isinstance(value, int) and value > 0 else None
+
+    @property
+    def enabled(self) -> bool:
+        return self.doc.get("pvt_enabled", True) is not False
+
+    @property
+    def blocked_by_us(self) -> bool:
+        return bool(self.doc.get(BLOCK_MARKER))
+
+    @property
+    def postpay(self) -> tuple[bool, Decimal]:
+        """(postpay allowed, max postpay amount in currency units) from the limits doc."""
+        allowed = self.limits.get("pvt_allow_postpay", self.limits.get("allow_postpay", False))
+        amount = self.limits.get("pvt_max_postpay_amount", self.limits.get("max_postpay_amount", 0))
+        try:
+            return bool(allowed), abs(Decimal(str(amount or 0)))
+        except ArithmeticError:
+            raise InputError(f"{account_db(self.id)}/limits", "max_postpay_amount",
+                             f"not a number: {amount!r}") from None
+
+
+class Directory:
+    """Reads and writes account documents; caches what changes rarely (settings, plans) per instance."""
+
+    def __init__(self, couch: Couch, master_id: str, dialect: str = "4.3"):
+        self.couch, self.master_id, self.dialect = couch, master_id, dialect
+        self._settings: dict[str, BookkeeperSettings] = {}
+        self._plans: dict[str, dict[str, plans.ServicePlan]] = {}
+
+    def forget(self, account_id: str | None = None) -> None:
+        """Drop cached settings and plans (all, or one reseller's) after they changed."""
+        for cache in (self._settings, self._plans):
+            cache.pop(account_id, None) if account_id else cache.clear()
+
+    # -- reading
+    def account(self, account_id: str) -> Account:
+        doc = self.couch.db(ACCOUNTS_DB).get_or_none(account_id)
+        if doc is None:
+            raise UnknownAccount(f"{account_id}: no such account in {ACCOUNTS_DB}")
+        services = self.couch.db(SERVICES_DB).get_or_none(account_id) or {}
+        limits = self.couch.db(account_db(account_id)).get_or_none(LIMITS_DOC) or {}
+        return Account(account_id, doc, services, limits)
+
+    def accounts(self, ids: list[str]) -> list[Account]:
+        """Many accounts with two bulk reads (limits are read per account DB)."""
+        docs = self.couch.db(ACCOUNTS_DB).get_many(ids)
+        services = self.couch.db(SERVICES_DB).get_many(ids)
+        out = []
+        for account_id in ids:
+            if account_id in docs:
+                limits = self.couch.db(account_db(account_id)).get_or_none(LIMITS_DOC) or {}
+                out.append(Account(account_id, docs[account_id], services.get(account_id, {}), limits))
+        return out
+
+    def all_account_ids(self) -> list[str]:
+        return [r["id"] for r in self.couch.db(ACCOUNTS_DB).all_docs()
+                if not r["id"].startswith("_design/") and not r.get("value", {}).get("deleted")]
+
+    def reseller_of(self, account: Account) -> str:
+        """The billing reseller: the nearest ancestor whose services doc has `pvt_reseller: true`, else master."""
+        ancestors = [a for a in reversed(account.tree) if a != account.id]
+        if not ancestors:
+            return self.master_id
+        found = self.couch.db(SERVICES_DB).get_many(ancestors)
+        for ancestor in ancestors:
+            if ancestor != self.master_id and found.get(ancestor, {}).get("pvt_reseller"):
+                return ancestor
+        return self.master_id
+
+    def settings(self, reseller_id: str) -> BookkeeperSettings:
+        """The reseller's `configs_bookkeeper`, falling back key by key to the master's, then to defaults."""
+        if reseller_id not in self._settings:
+            own = self.couch.db(account_db(reseller_id)).get_or_none(CONFIG_DOC)
+            master = own if reseller_id == self.master_id else \
+                self.couch.db(account_db(self.master_id)).get_or_none(CONFIG_DOC)
+            self._settings[reseller_id] = resolve_settings(
+                own, master, reseller_where=f"{account_db(reseller_id)}/{CONFIG_DOC}",
+                master_where=f"{account_db(self.master_id)}/{CONFIG_DOC}")
+        return self._settings[reseller_id]
+
+    def plan(self, vendor_id: str, plan_id: str) -> plans.ServicePlan:
+        """A service plan document from its vendor's account DB, validated."""
+        cached = self._plans.setdefault(vendor_id, {})
+        if plan_id not in cached:
+            doc = self.couch.db(account_db(vendor_id)).get_or_none(plan_id)
+            if doc is None or doc.get("pvt_deleted"):
+                raise InputError(f"{SERVICES_DB}", f"plans.{plan_id}",
+                                 f"no such plan in {account_db(vendor_id)}")
+            cached[plan_id] = plans.load_plan(doc, where=plan_id)
+        return cached[plan_id]
+
+    def merged_plans(self, account: Account, reseller_id: str) -> list[plans.MergedPlan]:
+        """The account's assigned plans, merged as KAZOO 4.3 merges them (one per bookkeeper)."""
+        assigned = account.services.get("plans") or {}
+        if not assigned:
+            return []
+        loaded, overrides = [], {}
+        for plan_id, entry in sorted(assigned.items()):
+            entry = entry if isinstance(entry, dict) else {}
+            vendor = entry.get("vendor_id") or entry.get("account_id") or reseller_id
+            loaded.append(self.plan(vendor, plan_id))
+            if entry.get("overrides"):
+                overrides[plan_id] = entry["overrides"]
+        return plans.merge_plans(loaded, overrides=overrides,
+                                 global_overrides=account.services.get("overrides") or {}, dialect=self.dialect)
+
+    def quantities(self, account_id: str) -> plans.quantities.Quantities:
+        """The account's own quantities, recounted from its DB in one query of the `services/quantify` view."""
+        rows = self.couch.db(account_db(account_id)).view("services", "quantify", group_level=2)["rows"]
+        return plans.resolve_substitutes(plans.from_view_rows(rows))
+
+    def descendants(self, account_id: str) -> list[str]:
+        """Every account whose `pvt_tree` contains this one."""
+        return [r["id"] for r in self.couch.db(ACCOUNTS_DB).all_docs(include_docs=True)
+                if account_id in (r.get("doc") or {}).get("pvt_tree", [])]
+
+    # -- writing
+    def save_services(self, account: Account, quantities, cascade, standing: str, now: datetime) -> None:
+        """Record quantities and standing on the services doc the way this KAZOO version reads them."""
+        db = self.couch.db(SERVICES_DB)
+        for _ in range(5):
+            doc = db.get_or_none(account.id) or _new_services_doc(account, now)
+            wanted = dict(doc)
+            if self.dialect == "4.3":
+                wanted["quantities"] = {**(doc.get("quantities") or {}), "account": quantities, "cascade": cascade}
+            else:
+                wanted["quantities"] = quantities
+                wanted["pvt_dirty"] = False
+            wanted["pvt_status"] = standing
+            if wanted == doc:
+                account.services = doc
+                return
+            wanted["pvt_modified"] = to_gregorian(now)
+            try:
+                db.put(mark_written(wanted))
+                account.services = wanted
+                return
+            except Conflict:
+                continue
+        raise Conflict(409, "conflict", "services doc kept changing", f"{SERVICES_DB}/{account.id}")
+
+    def set_enabled(self, account_id: str, enabled: bool, now: datetime) -> list[str]:
+        """Block (enabled False) an account and its descendants with our marker, or unblock those we blocked.
+
+        Never lifts a block we did not set. Writes the account doc in `accounts` and in the account's own DB.
+        Returns the ids changed."""
+        changed = []
+        for target in [account_id, *self.descendants(account_id)]:
+            for db in (self.couch.db(ACCOUNTS_DB), self.couch.db(account_db(target))):
+                if self._set_enabled_doc(db, target, enabled, now) and target not in changed:
+                    changed.append(target)
+        return changed
+
+    def _set_enabled_doc(self, db, account_id: str, enabled: bool, now: datetime) -> bool:
+        for _ in range(5):
+            doc = db.get_or_none(account_id)
+            if doc is None:
+                return False
+            if enabled:
+                if not doc.get(BLOCK_MARKER):
+                    return False  # not blocked by us: leave it alone
+                doc.pop(BLOCK_MARKER)
+                doc["pvt_enabled"] = True
+            else:
+                if doc.get("pvt_enabled", True) is False:
+                    return False  # already disabled, by us or by an administrator
+                doc["pvt_enabled"] = False
+                doc[BLOCK_MARKER] = True
+            doc["pvt_modified"] = to_gregorian(now)
+            try:
+                db.put(mark_written(doc))
+                return True
+            except Conflict:
+                continue
+        raise Conflict(409, "conflict", "account doc kept changing", f"{db.name}/{account_id}")
+
+    def cancel_categories(self, account: Account, categories: frozenset[str], now: datetime) -> None:
+        """Zero what MRC cancellation zeroes in the account's own documents: the trunk keys of `limits`."""
+        if "limits" not in categories or not account.limits:
+            return
+        doc = dict(account.limits)
+        for key in plans.quantities.TRUNKS:
+            if doc.get(key):
+                doc[key] = 0
+        if doc != account.limits:
+            doc["pvt_modified"] = to_gregorian(now)
+            self.couch.db(account_db(account.id)).put(mark_written(doc))
+            account.limits = doc
+
+
+def _new_services_doc(account: Account, now: datetime) -> dict:
+    seconds = to_gregorian(now)
+    return {"_id": account.id, "pvt_type": "service", "pvt_vsn": 2, "pvt_account_id": account.id,
+            "pvt_account_db": encode(account_db(account.id)), "pvt_tree": account.tree,
+            "pvt_created": seconds, "pvt_modified": seconds, "pvt_status": "good_standing", "plans": {}}

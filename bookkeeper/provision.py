@@ -1,0 +1,78 @@
+"""Create KAZOO-shaped accounts the way KAZOO stores them: the `accounts` DB entry, the account DB with its
+own account doc, the services doc (`pvt_tree`, `pvt_reseller`, assigned plans), plans and `configs_bookkeeper`
+in a reseller's DB, the `limits` doc, and billable documents. Used by `demo load` and the simulator."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from . import designdocs
+from .couch import Couch
+from .databases import ensure_core
+from .dbnames import ACCOUNTS_DB, SERVICES_DB, account_db, encode, to_gregorian
+from .accounts import CONFIG_DOC, LIMITS_DOC
+
+
+def new_account_id() -> str:
+    return secrets.token_hex(16)
+
+
+def _pvt(account_id: str, now: datetime, pvt_type: str) -> dict:
+    seconds = to_gregorian(now)
+    return {"pvt_type": pvt_type, "pvt_account_id": account_id, "pvt_account_db": encode(account_db(account_id)),
+            "pvt_created": seconds, "pvt_modified": seconds, "pvt_vsn": "1"}
+
+
+def create_account(couch: Couch, settings, account_id: str, name: str, tree: list[str], now: datetime, *,
+                   reseller: bool = False, plans: dict[str, str] | None = None,
+                   trial_expires: datetime | None = None, dialect: str = "4.3") -> None:
+    """One account: `tree` lists its ancestors, master first; `plans` maps plan id -> vendor (reseller) id."""
+    ensure_core(couch, settings)
+    db = couch.db(account_db(account_id)).ensure()
+    designdocs.install_kind(db, "account")
+    doc = {"_id": account_id, "name": name, "realm": f"{name.lower().replace(' ', '-')}.example.com",
+           "pvt_tree": tree, "pvt_enabled": True, **_pvt(account_id, now, "account")}
+    if reseller:
+        doc["pvt_reseller"] = True
+    if trial_expires is not None:
+        doc["pvt_trial_expires"] = to_gregorian(trial_expires)
+    db.put(dict(doc))
+    couch.db(ACCOUNTS_DB).put(dict(doc))
+    services = {"_id": account_id, **_pvt(account_id, now, "service"), "pvt_tree": tree,
+                "pvt_reseller": reseller, "pvt_status": "good_standing",
+                "pvt_vsn": 2 if dialect == "4.3" else "1"}
+    key = "vendor_id" if dialect == "4.3" else "account_id"
+    services["plans"] = {plan_id: {key: vendor} for plan_id, vendor in (plans or {}).items()}
+    services["quantities"] = {"account": {}, "cascade": {}} if dialect == "4.3" else {}
+    if dialect == "4.2":
+        services["pvt_dirty"] = True
+    couch.db(SERVICES_DB).put(services)
+
+
+def put_plan(couch: Couch, vendor_id: str, plan_id: str, plan: dict, now: datetime) -> None:
+    """A service plan document in its vendor's account DB (KAZOO reads plans from there)."""
+    couch.db(account_db(vendor_id)).put({**plan, "_id": plan_id, **_pvt(vendor_id, now, "service_plan")})
+
+
+def put_settings(couch: Couch, reseller_id: str, values: dict, now: datetime) -> None:
+    couch.db(account_db(reseller_id)).put({**values, "_id": CONFIG_DOC, **_pvt(reseller_id, now, "config")})
+
+
+def put_limits(couch: Couch, account_id: str, limits: dict, now: datetime) -> dict:
+    doc = {**limits, "_id": LIMITS_DOC, **_pvt(account_id, now, "limits")}
+    couch.db(account_db(account_id)).put(doc)
+    return doc
+
+
+def add_docs(couch: Couch, account_id: str, docs: list[dict], now: datetime) -> list[str]:
+    """Billable documents (devices, users, numbers...) in the account DB; ids are made where none is given."""
+    made = []
+    for doc in docs:
+        pvt_type = doc.get("pvt_type", "device")
+        made.append({"_id": doc.get("_id") or secrets.token_hex(16), **doc, **_pvt(account_id, now, pvt_type)})
+    results = couch.db(account_db(account_id)).bulk_docs(made)
+    failed = [f"{i}: {r.get('error')}" for i, r in results.items() if r.get("error")]
+    if failed:
+        raise ValueError(f"{account_db(account_id)}: documents not written: {', '.join(failed)}")
+    return [d["_id"] for d in made]

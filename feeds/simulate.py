@@ -1,0 +1,200 @@
+"""`bookkeeper simulate`: a scenario run by the real engine over the real change-feed path on a simulated clock.
+
+Builds KAZOO-shaped documents for every account (fresh databases: shared ones under a unique namespace, account
+databases under fresh random ids), then walks time: at each moment the scheduled day-start ticks fire first, then
+the scenario's events are written, then the change feeds are consumed up to their latest sequence, all before the
+clock moves on. Nothing is computed here: the engine's charges are read back from the ledger.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from bookkeeper import provision
+from bookkeeper.accounts import BLOCK_MARKER, LIMITS_DOC
+from bookkeeper.billing import BillingEngine
+from bookkeeper.clock import SimulatedClock, day_start, next_day_start
+from bookkeeper.couch import Couch
+from bookkeeper.databases import account_databases
+from bookkeeper.dbnames import ACCOUNTS_DB, SERVICES_DB, account_db, parse_db_name, to_gregorian
+from bookkeeper.money import round_money
+
+from .catchup import catch_up
+from .scenario import Scenario, billing_reseller
+
+CARRY_FORWARD = "rollover"
+
+
+class Simulation:
+    """One run of a scenario against `couch` (its own namespace), on a simulated clock."""
+
+    def __init__(self, scenario: Scenario, couch: Couch, settings, ids: dict[str, str] | None = None):
+        self.scenario, self.couch = scenario, couch
+        self.settings = settings.model_copy(update={"namespace": couch.namespace, "dialect": scenario.dialect})
+        self.clock = SimulatedClock(scenario.start)
+        self.ids = dict(ids or {})
+        self.engine: BillingEngine | None = None
+
+    # -- building the world
+    def build(self, now: datetime | None = None) -> None:
+        """Write every account's documents as of `now` (default: the scenario's start) and the opening credits."""
+        s, now = self.scenario, now or self.scenario.start
+        for label in s.order():
+            self.ids.setdefault(label, provision.new_account_id())
+        for label in s.order():
+            spec = s.spec(label)
+            tree = self._tree(label)
+            vendor = self.ids[self._vendor(label)]
+            provision.create_account(
+                self.couch, self.settings, self.ids[label], spec.name, tree, now,
+                reseller=spec.reseller and label != "master", plans={p: vendor for p in spec.plans},
+                trial_expires=spec.trial_expires, dialect=s.dialect)
+            if label in s.resellers:
+                reseller = s.resellers[label]
+                provision.put_settings(self.couch, self.ids[label], reseller.settings, now)
+                for plan_id, plan in reseller.plans.items():
+                    provision.put_plan(self.couch, self.ids[label], plan_id, plan, now)
+            if spec.limits is not None:
+                provision.put_limits(self.couch, self.ids[label], spec.limits, now)
+            if spec.docs:
+                provision.add_docs(self.couch, self.ids[label], list(spec.docs), now)
+        self.settings = self.settings.model_copy(update={"master_account": self.ids["master"]})
+        self.engine = BillingEngine(self.couch, self.settings, self.clock)
+        for label in s.order():
+            spec = s.spec(label)
+            if spec.balance > 0:
+                self.engine.ledger.credit(
+                    self.ids[label], spec.balance, self._currency(label), kind="credit", reason="manual_addition",
+                    description="Opening balance", at=now, key=f"opening:{self.ids[label]}")
+
+    def _tree(self, label: str) -> list[str]:
+        chain, parent = [], self.scenario.spec(label).parent
+        while parent:
+            chain.insert(0, self.ids[parent])
+            parent = self.scenario.spec(parent).parent
+        return chain
+
+    def _vendor(self, label: str) -> str:
+        return billing_reseller(label, self.scenario.accounts)
+
+    def _currency(self, label: str) -> str:
+        return self.engine.directory.settings(self.engine.directory.reseller_of(
+            self.engine.directory.account(self.ids[label]))).currency
+
+    # -- walking time
+    def moments(self) -> list[datetime]:
+        """Every moment something happens: each reseller zone's day starts, and the events, in time order."""
+        zones = {self.engine.directory.settings(self.ids[r]).timezone for r in self.scenario.resellers
+                 if r in self.ids}
+        moments = {e.at for e in self.scenario.events}
+        for tz in zones:
+            moment = day_start(self.scenario.start, tz)
+            if moment < self.scenario.start:
+                moment = next_day_start(self.scenario.start, tz)
+            while moment < self.scenario.until:
+                moments.add(moment)
+                moment = next_day_start(moment + timedelta(seconds=1), tz)
+        moments.add(self.scenario.start)
+        return sorted(moments)
+
+    def run(self, keep: bool = False) -> dict:
+        try:
+            self.build()
+            databases = self._databases()
+            for moment in self.moments():
+                self.clock.set(moment)
+                self.engine.tick(moment)
+                for event in (e for e in self.scenario.events if e.at == moment):
+                    self._apply(event)
+                catch_up(self.couch, self.engine, databases)
+            self.clock.set(self.scenario.until)
+            return self.report()
+        finally:
+            if not keep:
+                self.remove()
+
+    def _databases(self) -> list[str]:
+        return [ACCOUNTS_DB, SERVICES_DB] + [account_db(i) for i in self.ids.values()]
+
+    def _apply(self, event) -> None:
+        account_id, now = self.ids[event.account], event.at
+        db = self.couch.db(account_db(account_id))
+        if event.kind == "create":
+            provision.add_docs(self.couch, account_id, [dict(event.body) for _ in range(event.count)], now)
+        elif event.kind == "delete":
+            matching = _matching(db, event.body)
+            if len(matching) < event.count:
+                raise ValueError(f"{self.scenario.source}: events[{event.index}].delete: only {len(matching)} "
+                                 f"documents match, {event.count} to delete")
+            for doc in matching[:event.count]:
+                db.put({**doc, "pvt_deleted": True, "pvt_modified": to_gregorian(now)})
+        elif event.kind == "update":
+            for doc in _matching(db, event.body["match"])[:event.count]:
+                db.put({**doc, **event.body["set"], "pvt_modified": to_gregorian(now)})
+        elif event.kind == "limits":
+            current = db.get_or_none(LIMITS_DOC)
+            if current is None:
+                provision.put_limits(self.couch, account_id, event.body, now)
+            else:
+                db.put({**current, **event.body, "pvt_modified": to_gregorian(now)})
+        else:
+            write = self.engine.ledger.credit if event.kind == "credit" else self.engine.ledger.debit
+            write(account_id, event.body, self._currency(event.account), kind="manual",
+                  reason=event.reason or ("manual_addition" if event.kind == "credit" else "admin_discretion"),
+                  description=f"Manual {event.kind}", at=now, key=f"sim:{account_id}:{event.index}")
+            self.engine.evaluate_with_reseller(account_id, now)
+
+    # -- the result
+    def report(self) -> dict:
+        out = {"transactions": [], "balances": {}, "currency": {}, "status": {}, "blocked": {}, "quantities": {}}
+        labels = [label for label in self.scenario.order() if label in self.scenario.accounts]
+        rows = []
+        for label in labels:
+            account_id = self.ids[label]
+            currency = self._currency(label)
+            for entry in self.engine.ledger.entries(account_id, self.scenario.start, self.scenario.until):
+                if entry.kind == CARRY_FORWARD:
+                    continue
+                row = {"account": label, "at": entry.at.strftime("%Y-%m-%dT%H:%M:%SZ"), "type": entry.type,
+                       "amount": round_money(entry.amount, currency), "kind": entry.kind}
+                if entry.category:
+                    row.update(category=entry.category, item=entry.item)
+                row["description"] = entry.description
+                rows.append(row)
+            out["balances"][label] = round_money(self.engine.ledger.balance(account_id, self.scenario.until),
+                                                 currency)
+            out["currency"][label] = currency
+            services = self.couch.db(SERVICES_DB).get_or_none(account_id) or {}
+            out["status"][label] = services.get("pvt_status", "good_standing")
+            doc = self.couch.db(ACCOUNTS_DB).get(account_id)
+            out["blocked"][label] = doc.get("pvt_enabled", True) is False
+            out["quantities"][label] = self.engine.directory.quantities(account_id)
+        rows.sort(key=lambda r: (r["at"], r["type"] != "credit"))
+        out["transactions"] = rows
+        return out
+
+    def remove(self) -> None:
+        for name in self._databases_to_remove():
+            self.couch.db(name).delete()
+
+    def _databases_to_remove(self) -> list[str]:
+        ours = set(self.ids.values())
+        accounts, modbs = account_databases(self.couch)
+        mine = [n for n in accounts + modbs if parse_db_name(n).account_id in ours]
+        return mine + [self.couch.db(n).name for n in (ACCOUNTS_DB, SERVICES_DB, "system_config",
+                                                        self.settings.bookkeeper_db)]
+
+
+def _matching(db, match: dict) -> list[dict]:
+    """Live documents whose fields equal `match`, newest first."""
+    docs = [r["doc"] for r in db.all_docs(include_docs=True) if not r["id"].startswith("_design/")]
+    hits = [d for d in docs if not d.get("pvt_deleted") and all(d.get(k) == v for k, v in match.items())]
+    return sorted(hits, key=lambda d: (d.get("pvt_created", 0), d["_id"]), reverse=True)
+
+
+def simulate(scenario: Scenario, couch_url: str, settings, keep: bool = False) -> dict:
+    """Run `scenario` in fresh databases on the server at `couch_url`; they are removed after unless `keep`."""
+    couch = Couch(couch_url, namespace=f"sim{uuid.uuid4().hex[:10]}-")
+    return Simulation(scenario, couch, settings).run(keep)
