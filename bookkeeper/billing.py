@@ -160,9 +160,10 @@ class BillingEngine:
 
     def _check_poison(self, db_name: str, rows: list[dict]) -> None:
         for row in rows:
-            problem = plans.poison(row.get("doc") or {})
-            if problem:
-                log.warning("poison document %s/%s skipped for quantities: %s", db_name, row["id"], problem)
+            found = plans.problems(row.get("doc") or {})
+            if found:
+                log.warning("poison document %s/%s: %s (those fields count nothing)", db_name, row["id"],
+                            "; ".join(found))
                 if self.metrics is not None:
                     self.metrics.count("poison_documents")
 

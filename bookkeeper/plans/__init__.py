@@ -21,6 +21,7 @@ from .quantities import (
     cascade_sum,
     classify,
     from_view_rows,
+    problems,
     quantities_of,
     resolve_substitutes,
     subtract_quantities,
@@ -31,6 +32,6 @@ __all__ = [
     "CLASSIFIERS", "ActivationCharge", "Counter", "Invoice", "ItemPlan", "LineItem", "MergedPlan", "ServicePlan",
     "activation_charges", "add_quantities", "apply_manual", "assign", "cascade_sum", "classify", "counter_quantities",
     "dumps", "from_view_rows", "invoice_json", "item_json", "load_counters", "load_plan", "load_quantities",
-    "loads", "merge_plans", "price", "price_item", "quantities_of", "quote", "resolve_substitutes",
+    "loads", "merge_plans", "price", "problems", "price_item", "quantities_of", "quote", "resolve_substitutes",
     "subtract_quantities", "tier", "unassign",
 ]

@@ -70,15 +70,44 @@ def _apps(doc: Mapping) -> Iterable[tuple[str, str, int]]:
         yield "account_apps", name, 1
 
 
+def _malformed(value: Any) -> bool:
+    """A name field that is there but not text: the document is poison and counts nothing for it."""
+    return value is not None and not isinstance(value, str)
+
+
+def problems(doc: Mapping) -> list[str]:
+    """What is malformed in a billable document (`field: problem`), for logs and metrics; [] if it is sound.
+    Malformed values count nothing (here and in the view); the rest of the document still counts."""
+    kind = doc.get("pvt_type") or doc.get("_id")
+    found = []
+    name_fields = {"user": "priv_level", "device": "device_type", "number": "pvt_module_name"}
+    if kind in name_fields and _malformed(doc.get(name_fields[kind])):
+        found.append(f"{name_fields[kind]}: not a string: {doc[name_fields[kind]]!r}")
+    if kind == "limits":
+        for trunk in TRUNKS:
+            if trunk in doc and (_count(doc[trunk]) is None or _count(doc[trunk]) < 0):
+                found.append(f"{trunk}: not a whole number ≥ 0: {doc[trunk]!r}")
+    billing = doc.get("billing")
+    if billing is not None and not isinstance(billing, Mapping):
+        found.append(f"billing: not an object: {billing!r}")
+    elif isinstance(billing, Mapping):
+        found += [f"billing.{k}: not a whole number: {v!r}" for k, v in billing.items() if _count(v) is None]
+    return found
+
+
 def _emissions(doc: Mapping, classifiers) -> Iterable[tuple[str, str, int]]:
     kind = doc.get("pvt_type") or doc.get("_id")
     if kind == "user":
+        if _malformed(doc.get("priv_level")):
+            return
         yield "users", doc.get("priv_level") or "user", 1
         qubicle = doc.get("qubicle")
         recipient = qubicle.get("recipient") if isinstance(qubicle, Mapping) else None
         if isinstance(recipient, Mapping) and _truthy(qubicle.get("enabled")):
             yield "qubicle", (recipient.get("offering") or "basic") + "_recipient", 1
     elif kind == "device":
+        if _malformed(doc.get("device_type")):
+            return
         yield "devices", doc.get("device_type") or "sip_device", 1
     elif kind == "limits":
         for trunk in TRUNKS:
@@ -92,7 +121,7 @@ def _emissions(doc: Mapping, classifiers) -> Iterable[tuple[str, str, int]]:
     elif kind == "apps_store":
         yield from _apps(doc)
     elif kind == "number":
-        if doc.get("pvt_module_name"):
+        if doc.get("pvt_module_name") and not _malformed(doc["pvt_module_name"]):
             yield "number_carriers", doc["pvt_module_name"], 1
         features = _features(doc)
         for feature in features:

@@ -46,6 +46,10 @@ CORPUS = [
     {"_id": "c1", "pvt_type": "conference"},
     {"_id": "cam1", "pvt_type": "camera", "billing": {"cloud_storage_gb": 50}},
     {"_id": "other", "pvt_type": "callflow"},
+    # poison: malformed fields count nothing, in both
+    {"_id": "p1", "pvt_type": "device", "device_type": 7},
+    {"_id": "p2", "pvt_type": "user", "priv_level": ["admin"]},
+    {"_id": "p3", "pvt_type": "number", "pvt_module_name": {"x": 1}},
 ]
 
 
@@ -63,7 +67,7 @@ def test_view_and_python_agree(new_db):
     rows = db.view("services", "quantify", group_level=2)["rows"]
     assert from_view_rows(rows) == _python_totals(CORPUS)
     assert from_view_rows(rows)["phone_numbers"] == {
-        "did_us": 1, "tollfree_us": 1, "toll_us": 1, "caribbean": 1, "international": 1, "emergency": 1, "unknown": 1}
+        "did_us": 1, "tollfree_us": 1, "toll_us": 1, "caribbean": 1, "international": 1, "emergency": 1, "unknown": 2}
 
 
 def test_view_follows_updates_and_deletes(new_db):
@@ -84,3 +88,13 @@ def test_plans_listing_view(new_db):
                   {"_id": "d1", "pvt_type": "device"}])
     rows = db.view("services", "plans")["rows"]
     assert [(r["id"], r["value"]["name"], r["value"]["category"]) for r in rows] == [("gold", "Gold", "Base")]
+
+
+def test_problems_name_the_malformed_fields():
+    from bookkeeper.plans import problems
+
+    assert problems({"pvt_type": "limits", "twoway_trunks": "lots", "inbound_trunks": 2}) == [
+        "twoway_trunks: not a whole number ≥ 0: 'lots'"]
+    assert problems({"pvt_type": "device", "device_type": 7}) == ["device_type: not a string: 7"]
+    assert problems({"pvt_type": "device", "billing": {"gb": "x"}}) == ["billing.gb: not a whole number: 'x'"]
+    assert problems({"pvt_type": "device", "device_type": "softphone"}) == []

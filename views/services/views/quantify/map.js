@@ -5,6 +5,7 @@ function (doc) {
   if (doc.hasOwnProperty('enabled') && !doc.enabled) return;
   var whole = function (v) { return typeof v === 'number' && isFinite(v) && Math.floor(v) === v; };
   var isObject = function (v) { return v !== null && typeof v === 'object' && !Array.isArray(v); };
+  var malformed = function (v) { return v !== undefined && v !== null && typeof v !== 'string'; };
   var classifiers = [
     ['tollfree_us', /^\+1((?:800|88\d|877|866|855|844|833|822)\d{7})$/],
     ['toll_us', /^\+1(900\d{7})$/],
@@ -17,11 +18,13 @@ function (doc) {
   var i, key;
   switch (doc.pvt_type || doc._id) {
     case 'user':
+      if (malformed(doc.priv_level)) break;
       emit(['users', doc.priv_level || 'user'], 1);
       if (isObject(doc.qubicle) && doc.qubicle.enabled && isObject(doc.qubicle.recipient))
         emit(['qubicle', (doc.qubicle.recipient.offering || 'basic') + '_recipient'], 1);
       break;
     case 'device':
+      if (malformed(doc.device_type)) break;
       emit(['devices', doc.device_type || 'sip_device'], 1);
       break;
     case 'limits':
@@ -48,7 +51,7 @@ function (doc) {
       }
       break;
     case 'number':
-      if (doc.pvt_module_name) emit(['number_carriers', doc.pvt_module_name], 1);
+      if (doc.pvt_module_name && !malformed(doc.pvt_module_name)) emit(['number_carriers', doc.pvt_module_name], 1);
       var f = doc.pvt_features;
       var features = Array.isArray(f) ? f : isObject(f) ? Object.keys(f) : [];
       for (i = 0; i < features.length; i++) emit(['number_services', features[i]], 1);
