@@ -1,0 +1,123 @@
+"""An account's billing state for one period, and its JSON form (Decimals as strings) for CouchDB."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Callable, Mapping
+
+from ..clock import Period
+
+ItemKey = tuple[str, str]
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class ItemLevel:
+    """A monthly item in this period: `level` L (the T paid for), `net` charged net of credits,
+    `changes` = prorated charges and credits so far (keeps keys unique when a credit lowers L and it rises again),
+    `removals` = the item's `prorate.removals` flag when last seen."""
+
+    level: Decimal = ZERO
+    net: Decimal = ZERO
+    changes: int = 0
+    removals: bool = False
+
+
+@dataclass(frozen=True)
+class DayFee:
+    """A daily item on one day: the day's peak quantity and the fee charged for that day so far."""
+
+    peak: int
+    charged: Decimal
+
+
+@dataclass(frozen=True)
+class DailyLast:
+    """A daily item as last billed: what missed days (daemon down) are charged at."""
+
+    quantity: int
+    rate: Decimal
+    total: Decimal
+
+
+@dataclass(frozen=True)
+class BillingState:
+    """Per account and period. `billing_from` is the day index from which the account is billed this period
+    (None until its first billed evaluation); `marks` are the activation high-water marks (billable units);
+    `days` the daily fees by day index; `last_day` the last day whose daily fees are settled (charged, or skipped
+    as blocked all day); `last_daily` each daily item as last billed."""
+
+    account_id: str
+    period: Period
+    billing_from: int | None = None
+    mrc_paid: bool = False
+    levels: Mapping[ItemKey, ItemLevel] = field(default_factory=dict)
+    marks: Mapping[ItemKey, int] = field(default_factory=dict)
+    days: Mapping[int, Mapping[ItemKey, DayFee]] = field(default_factory=dict)
+    last_daily: Mapping[ItemKey, DailyLast] = field(default_factory=dict)
+    last_day: int | None = None
+    standing: str = "good_standing"
+    evaluated_at: datetime | None = None
+
+    @property
+    def started(self) -> bool:
+        return self.billing_from is not None
+
+    def rolled_to(self, period: Period) -> BillingState:
+        """A fresh state for `period`, keeping what carries over (standing, the daily items as last billed)."""
+        return BillingState(self.account_id, period, last_daily=dict(self.last_daily), standing=self.standing,
+                            evaluated_at=self.evaluated_at)
+
+    def evolve(self, **changes: Any) -> BillingState:
+        return replace(self, **changes)
+
+    def to_doc(self) -> dict:
+        return {
+            "account_id": self.account_id,
+            "period": self.period.to_doc(),
+            "billing_from": self.billing_from,
+            "mrc_paid": self.mrc_paid,
+            "levels": _nest(self.levels, lambda v: {"level": str(v.level), "net": str(v.net),
+                                                    "changes": v.changes, "removals": v.removals}),
+            "marks": _nest(self.marks, int),
+            "days": {str(k): _nest(fees, lambda v: {"peak": v.peak, "charged": str(v.charged)})
+                     for k, fees in sorted(self.days.items())},
+            "last_daily": _nest(self.last_daily, lambda v: {"quantity": v.quantity, "rate": str(v.rate),
+                                                            "total": str(v.total)}),
+            "last_day": self.last_day,
+            "standing": self.standing,
+            "evaluated_at": self.evaluated_at.isoformat() if self.evaluated_at else None,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict) -> BillingState:
+        evaluated = doc.get("evaluated_at")
+        return cls(
+            account_id=doc["account_id"],
+            period=Period.from_doc(doc["period"]),
+            billing_from=doc.get("billing_from"),
+            mrc_paid=bool(doc.get("mrc_paid")),
+            levels=_unnest(doc.get("levels", {}), lambda v: ItemLevel(
+                Decimal(v["level"]), Decimal(v["net"]), int(v["changes"]), bool(v["removals"]))),
+            marks=_unnest(doc.get("marks", {}), int),
+            days={int(k): _unnest(fees, lambda v: DayFee(int(v["peak"]), Decimal(v["charged"])))
+                  for k, fees in doc.get("days", {}).items()},
+            last_daily=_unnest(doc.get("last_daily", {}), lambda v: DailyLast(
+                int(v["quantity"]), Decimal(v["rate"]), Decimal(v["total"]))),
+            last_day=doc.get("last_day"),
+            standing=doc.get("standing", "good_standing"),
+            evaluated_at=datetime.fromisoformat(evaluated) if evaluated else None,
+        )
+
+
+def _nest(values: Mapping[ItemKey, Any], dump: Callable[[Any], Any]) -> dict:
+    out: dict[str, dict[str, Any]] = {}
+    for (category, item), value in sorted(values.items()):
+        out.setdefault(category, {})[item] = dump(value)
+    return out
+
+
+def _unnest(doc: Mapping[str, Mapping[str, Any]], load: Callable[[Any], Any]) -> dict:
+    return {(category, item): load(value) for category, items in doc.items() for item, value in items.items()}
