@@ -3,7 +3,8 @@
 Days start at 00:00 local time; a period starts at 00:00 of `billing_day` (1..28) and ends at the next one
 (charging.md "Periods and days"). Everything works on local calendar dates, so DST changes (23- or 25-hour days)
 never shift a boundary. Where 00:00 does not exist (a DST gap at midnight), the day starts at the gap.
-All datetimes are aware; comparisons go through UTC.
+All datetimes are aware; comparisons go through UTC. Returned day and period starts are in the zone: subtract
+them through `.timestamp()`, since Python subtracts same-zone datetimes as wall times (a DST day shows 24 h).
 """
 
 from __future__ import annotations
@@ -151,7 +152,7 @@ class SimulatedClock:
         return self._now
 
     def set(self, moment: datetime) -> None:
-        if _aware(moment) < self._now:
+        if _aware(moment).timestamp() < self._now.timestamp():
             raise ValueError(f"the clock cannot go back from {self._now.isoformat()} to {moment.isoformat()}")
         self._now = moment
 

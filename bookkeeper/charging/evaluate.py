@@ -88,7 +88,7 @@ def _state_in(state: BillingState | None, account_id: str, period: Period, momen
         raise ValueError(f"state of {state.account_id} given for {account_id}")
     if state.period == period:
         return state
-    if state.period.start > period.start:
+    if state.period.start.timestamp() > period.start.timestamp():
         raise ValueError(f"{moment.isoformat()} is before the state's period {state.period.start.isoformat()}")
     return state.rolled_to(period)
 
