@@ -1,0 +1,206 @@
+"""An account's statement for one billing period, computed from its ledger entries only (a pure function).
+
+Service charges are grouped by item: monthly fees, prorations with their day counts, activations, daily fees as
+"N days × ...". Payments and other credits and debits are listed one by one. The statement must reconcile —
+opening + credits − debits = closing, to the minor unit — or `build_statement` raises `NotReconciled`.
+VAT (vat.py) applies to the services: their charges net of prorated removal credits.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from ..clock import Period, local_date
+from ..errors import BookkeeperError, InputError
+from ..money import format_money, round_money
+from .vat import Vat, compute_vat
+
+SERVICE_KINDS = ("mrc", "prorate", "prorate_credit", "activation", "daily")
+NOT_A_LINE = frozenset({"rollover"})
+KIND_LABELS = {
+    "mrc": "Monthly fee", "prorate": "Prorated addition", "prorate_credit": "Prorated removal",
+    "activation": "Activation", "daily": "Daily fee", "payment": "Payment", "manual": "Manual adjustment",
+    "refund": "Refund", "correction": "Correction", "credit": "Credit",
+}
+
+
+class NotReconciled(BookkeeperError):
+    """The ledger's balances and its entries of the period disagree: no document may be issued."""
+
+
+@dataclass(frozen=True)
+class Line:
+    """One statement line: several entries of one item (services) or one entry (other movements).
+
+    `amount` is positive; `type` says whether it was a debit or a credit on the account.
+    """
+
+    type: str
+    kind: str
+    category: str
+    item: str
+    description: str
+    detail: str
+    first: date
+    last: date
+    amount: Decimal
+    entries: tuple[str, ...]
+
+    @property
+    def dates(self) -> str:
+        return self.first.isoformat() if self.first == self.last else f"{self.first.isoformat()} – {self.last.isoformat()}"
+
+    @property
+    def charge(self) -> Decimal:
+        """The amount as a charge: negative for a credit."""
+        return self.amount if self.type == "debit" else -self.amount
+
+    def to_doc(self) -> dict:
+        return {"type": self.type, "kind": self.kind, "category": self.category, "item": self.item,
+                "description": self.description, "detail": self.detail, "dates": self.dates,
+                "amount": str(self.amount), "entries": list(self.entries)}
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One account's period: the services (with VAT) and every other movement, between two balances."""
+
+    account_id: str
+    currency: str
+    locale: str
+    period: Period
+    opening: Decimal
+    closing: Decimal
+    services: tuple[Line, ...]
+    movements: tuple[Line, ...]
+    debits: Decimal
+    credits: Decimal
+    vat: Vat
+
+    @property
+    def lines(self) -> tuple[Line, ...]:
+        return self.services + self.movements
+
+    def money(self, amount: Decimal) -> str:
+        """`amount` formatted for the reseller's currency and locale."""
+        return format_money(amount, self.currency, self.locale)
+
+    def to_doc(self) -> dict:
+        return {"currency": self.currency, "locale": self.locale, "period": self.period.to_doc(),
+                "opening": str(self.opening), "closing": str(self.closing), "debits": str(self.debits),
+                "credits": str(self.credits), "vat": self.vat.to_doc(),
+                "services": [line.to_doc() for line in self.services],
+                "movements": [line.to_doc() for line in self.movements]}
+
+
+def build_statement(entries, *, account_id: str, period: Period, opening: Decimal, closing: Decimal,
+                    currency: str, vat_rate: Decimal = Decimal(0), vat_disposition: str = "netto",
+                    locale: str = "en_US") -> Statement:
+    """The statement of `period` from the ledger entries in it and the balances at its start and end.
+
+    Carry-forward (`rollover`) entries are not lines. Raises `NotReconciled` if opening + credits − debits
+    differs from `closing`, and `InputError` for an entry whose amount is not a positive whole minor unit.
+    """
+    entries = [e for e in entries if e.kind not in NOT_A_LINE]
+    for entry in entries:
+        _check_amount(entry, currency)
+    debits = sum((e.amount for e in entries if e.type == "debit"), Decimal(0))
+    credits = sum((e.amount for e in entries if e.type == "credit"), Decimal(0))
+    if opening + credits - debits != closing:
+        raise NotReconciled(
+            f"account {account_id}, period {period.start_date} .. {period.last_date}: opening {opening} "
+            f"+ credits {credits} − debits {debits} = {opening + credits - debits}, but the ledger's closing "
+            f"balance is {closing} (difference {closing - (opening + credits - debits)} {currency})")
+    fmt = lambda amount: format_money(amount, currency, locale)  # noqa: E731
+    services = [e for e in entries if e.kind in SERVICE_KINDS]
+    movements = [e for e in entries if e.kind not in SERVICE_KINDS]
+    service_lines = sorted((_service_line(group, period, fmt) for group in _groups(services, period).values()),
+                           key=lambda l: (SERVICE_KINDS.index(l.kind), l.category, l.item, l.first))
+    movement_lines = [_movement_line(e, period) for e in sorted(movements, key=lambda e: (e.at, e.id))]
+    taxable = sum((line.charge for line in service_lines), Decimal(0))
+    return Statement(account_id, currency, locale, period, opening, closing, tuple(service_lines),
+                     tuple(movement_lines), debits, credits,
+                     compute_vat(taxable, Decimal(vat_rate), vat_disposition, currency))
+
+
+def _check_amount(entry, currency: str) -> None:
+    amount = entry.amount
+    if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0 \
+            or round_money(amount, currency) != amount:
+        raise InputError(f"{entry.db}/{entry.id}", "amount",
+                         f"must be a positive whole number of {currency} minor units, got {amount!r}")
+
+
+def day_of(entry, period: Period) -> int:
+    """The 1-based day of `period` an entry belongs to: `bookkeeper_info.day` if recorded, else the day of `at`."""
+    day = (entry.doc.get("bookkeeper_info") or {}).get("day")
+    if isinstance(day, int) and not isinstance(day, bool) and 1 <= day <= period.days:
+        return day
+    return min(max((local_date(entry.at, period.tz) - period.start_date).days + 1, 1), period.days)
+
+
+def _groups(entries, period: Period) -> dict[tuple, list]:
+    groups: dict[tuple, list] = defaultdict(list)
+    for e in entries:
+        if e.kind == "activation":
+            key = (e.kind, e.category, e.item, e.rate)
+        else:
+            key = (e.kind, e.category, e.item, e.quantity, e.rate, e.factor if e.kind != "daily" else None)
+        groups[key].append(e)
+    return groups
+
+
+def _service_line(group: list, period: Period, fmt) -> Line:
+    first = group[0]
+    kind, n = first.kind, period.days
+    days = sorted({day_of(e, period) for e in group})
+    rate = fmt(first.rate)
+    if kind == "daily":
+        detail = f"{len(days)} day{'s' * (len(days) != 1)} × {first.quantity} × {rate}/month ÷ {n} " \
+                 f"(days {compress_days(days)})"
+    elif kind == "activation":
+        detail = f"{sum(e.quantity for e in group)} × {rate}"
+    else:
+        left = _days_left(first.factor, n)
+        share = "" if left == n else f" for {left} of {n} days"
+        times = f"{len(group)} times: " if len(group) > 1 else ""
+        if kind == "mrc":
+            detail = f"{times}{first.quantity} × {rate}/month{share}"
+        else:
+            change = "increase" if kind == "prorate" else "decrease"
+            detail = f"{times}the {change} to {first.quantity} × {rate}/month{share}"
+    return Line(first.type, kind, first.category or "",
+                first.item or "", f"{KIND_LABELS[kind]}: {first.category} / {first.item}", detail,
+                period.date_of_day(days[0]), period.date_of_day(days[-1]),
+                sum((e.amount for e in group), Decimal(0)), tuple(sorted(e.id for e in group)))
+
+
+def _days_left(factor, n: int) -> int:
+    """The day count of a proration factor "22/31"; a factor "1" (or none) means the whole period."""
+    text = str(factor or "1")
+    if "/" not in text:
+        return n
+    left, _, _ = text.partition("/")
+    return int(left)
+
+
+def _movement_line(entry, period: Period) -> Line:
+    on = local_date(entry.at, period.tz)
+    label = KIND_LABELS.get(entry.kind, entry.kind.capitalize())
+    text = entry.description or entry.reason or ""
+    return Line(entry.type, entry.kind, entry.category or "", entry.item or "",
+                f"{label}: {text}" if text else label, entry.reason or "", on, on, entry.amount, (entry.id,))
+
+
+def compress_days(days: list[int]) -> str:
+    """[1, 2, 3, 5, 9, 10] -> "1–3, 5, 9–10"."""
+    runs: list[list[int]] = []
+    for day in sorted(days):
+        if runs and day == runs[-1][1] + 1:
+            runs[-1][1] = day
+        else:
+            runs.append([day, day])
+    return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in runs)
