@@ -3,7 +3,7 @@
 from datetime import date, timedelta
 from decimal import Decimal
 
-from charging_support import Account, amounts, at, trunks
+from charging_support import Account, amounts, trunks
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
