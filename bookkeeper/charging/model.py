@@ -91,6 +91,13 @@ class Charge:
         """The effect on available funds: negative for a debit."""
         return -self.amount if self.type == "debit" else self.amount
 
+    def to_doc(self) -> dict:
+        """JSON-able form: Decimals as strings, datetimes as ISO 8601 with their offset."""
+        doc = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        doc.update(rate=str(self.rate), amount=str(self.amount), period_start=self.period_start.isoformat(),
+                   period_end=self.period_end.isoformat())
+        return doc
+
 
 @dataclass(frozen=True)
 class Decision:

@@ -56,3 +56,10 @@ def test_state_document_round_trip():
     assert BillingState.from_doc(doc) == acct.state
     assert doc["levels"]["devices"]["sip_device"]["level"] == "10"
     assert doc["period"]["timezone"] == "America/New_York"
+
+
+def test_charge_document_is_json():
+    acct = Account.with_settings(balance="100")
+    doc = json.loads(json.dumps(acct.run("2026-03-10T09:00:00Z", [devices(3)]).charges[0].to_doc()))
+    assert (doc["kind"], doc["amount"], doc["factor"], doc["day"]) == ("mrc", "21.29", "22/31", 10)
+    assert doc["period_start"] == "2026-03-01T00:00:00+00:00" and doc["rule_version"] == "charging-1"
