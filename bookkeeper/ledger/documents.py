@@ -1,0 +1,288 @@
+"""Money documents as KAZOO stores them (kazoo.md §5, §9): building them, their ids, and how KAZOO's balance views
+count them. Pure: no I/O.
+
+Dialect 4.2 writes `pvt_type: credit|debit` with `pvt_amount`, `pvt_reason` and its `pvt_code`; 4.3 writes
+`pvt_type: ledger` with `pvt_ledger_type`, `amount`, `source`, `usage`, `period`. Amounts are KAZOO units
+(integers, positive; the sign is the type). Both carry `bookkeeper_info`, what explains the entry (kind, reason,
+category, item, quantity, rate, proration factor, period, rule version, key, currency).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from ..dbnames import account_db, from_gregorian, modb, modb_prefix, to_gregorian
+from ..errors import InputError
+from ..money import from_units, round_money, to_units
+
+DIALECTS = ("4.2", "4.3")
+CHARGE_KINDS = ("mrc", "prorate", "prorate_credit", "activation", "daily")
+KINDS = ("credit", *CHARGE_KINDS, "payment", "manual", "refund", "correction", "rollover")
+CARRY = "rollover"
+
+# KAZOO 4.2 reason -> code (kazoo_transactions.hrl, wht_util:reasons/0); any other reason is 9999 (reason_code/1).
+REASON_CODES = {
+    "per_minute_call": 1001, "sub_account_per_minute_call": 1002, "feature_activation": 2001,
+    "sub_account_feature_activation": 2002, "number_activation": 2003, "sub_account_number_activation": 2004,
+    "manual_addition": 3001, "sub_account_manual_addition": 3002, "auto_addition": 3003,
+    "sub_account_auto_addition": 3004, "admin_discretion": 3005, "topup": 3006, "database_rollup": 4000,
+    "recurring": 5000, "monthly_recurring": 5001, "recurring_prorate": 5002, "mobile": 6000, "unknown": 9999,
+}
+# The 4.2 reason our charge kinds are written with.
+CHARGE_REASONS = {"mrc": "monthly_recurring", "prorate": "recurring_prorate", "prorate_credit": "recurring_prorate",
+                  "activation": "feature_activation", "daily": "recurring"}
+# The 4.3 `source.service` of each kind: charges are `services`, money in is `payments`, carry-forward `rollovers`.
+SOURCES = {**{k: "services" for k in CHARGE_KINDS}, "credit": "payments", "payment": "payments", "refund": "payments",
+           "manual": "adjustments", "correction": "adjustments", CARRY: "rollovers"}
+ROLLOVER_SOURCE = "rollovers"
+ROLLUP_REASON = "database_rollup"
+EXECUTOR = {"trigger": "automatic", "module": "couch-bookkeeper"}
+
+
+def reason_code(reason: str) -> int:
+    return REASON_CODES.get(reason, 9999)
+
+
+def digest(key: str) -> str:
+    """32 hex characters derived from a key: the part of a deterministic id after `YYYYMM-`."""
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def keyed_id(key: str, year: int, month: int) -> str:
+    return modb_prefix(year, month) + digest(key)
+
+
+def random_id(year: int, month: int) -> str:
+    """KAZOO's `modb_id()`: `YYYYMM-` + 32 random hex characters."""
+    return modb_prefix(year, month) + uuid.uuid4().hex
+
+
+def carry_id(dialect: str, year: int, month: int) -> str:
+    """KAZOO's own carry-forward id: 4.2 `monthly_rollup`, 4.3 `YYYYMM-ledgers_monthly_rollover`."""
+    return "monthly_rollup" if dialect == "4.2" else modb_prefix(year, month) + "ledgers_monthly_rollover"
+
+
+def adjustment_prefix(dialect: str, year: int, month: int) -> str:
+    """Carry-forward corrections are `<prefix><n>`, n = 1, 2, ...: `YYYYMM-monthly_rollup-n` (4.2) or
+    `YYYYMM-ledgers_monthly_rollover-n` (4.3). The n-th is written only by whoever saw n-1 of them: a 409 means
+    another writer corrected first, and the correction is recomputed."""
+    base = "monthly_rollup" if dialect == "4.2" else "ledgers_monthly_rollover"
+    return f"{modb_prefix(year, month)}{base}-"
+
+
+def month_of(moment: datetime) -> tuple[int, int]:
+    """The (year, month) of `moment` in UTC: the MODB a document created then belongs to."""
+    utc = from_gregorian(to_gregorian(moment))
+    return utc.year, utc.month
+
+
+def months_from(first: tuple[int, int], last: tuple[int, int]) -> list[tuple[int, int]]:
+    """Every (year, month) from `first` through `last`."""
+    out, cur = [], first
+    while cur <= last:
+        out.append(cur)
+        cur = next_month(*cur)
+    return out
+
+
+def next_month(year: int, month: int) -> tuple[int, int]:
+    return (year + 1, 1) if month == 12 else (year, month + 1)
+
+
+def prev_month(year: int, month: int) -> tuple[int, int]:
+    return (year - 1, 12) if month == 1 else (year, month - 1)
+
+
+def month_start(year: int, month: int) -> datetime:
+    return datetime(year, month, 1, tzinfo=timezone.utc)
+
+
+def check_amount(amount, currency: str, where: str) -> int:
+    """Units of a positive, already rounded Decimal amount; InputError otherwise (never rounded here)."""
+    if not isinstance(amount, Decimal) or not amount.is_finite():
+        raise InputError(where, "amount", f"not a Decimal: {amount!r}")
+    if amount <= 0:
+        raise InputError(where, "amount", f"must be positive, got {amount}")
+    if amount != round_money(amount, currency):
+        raise InputError(where, "amount", f"{amount} is not a whole number of {currency} minor units")
+    return to_units(amount)
+
+
+@dataclass(frozen=True)
+class Explained:
+    """What a money document says about itself, in both dialects (`bookkeeper_info`)."""
+
+    kind: str
+    reason: str
+    description: str
+    currency: str
+    key: str | None = None
+    category: str | None = None
+    item: str | None = None
+    quantity: int | None = None
+    rate: Decimal | None = None
+    factor: str | None = None
+    day: int | None = None
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+    rule_version: str | None = None
+    metadata: dict = field(default_factory=dict)
+
+    def info(self) -> dict:
+        out = {"kind": self.kind, "reason": self.reason, "currency": self.currency}
+        for name in ("key", "category", "item", "quantity", "factor", "day", "rule_version"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        if self.rate is not None:
+            out["rate"] = str(self.rate)
+        if self.period_start is not None:
+            out["period"] = {"start": self.period_start.isoformat(), "end": self.period_end.isoformat()}
+        return out
+
+
+def build(dialect: str, doc_id: str, account_id: str, year: int, month: int, entry_type: str, units: int,
+          at: datetime, what: Explained) -> dict:
+    """One money document (`entry_type` credit|debit, `units` > 0) for the MODB of (year, month)."""
+    created = to_gregorian(at)
+    common = {"_id": doc_id, "description": what.description, "metadata": what.metadata,
+              "bookkeeper_info": what.info(), "pvt_account_id": account_id,
+              "pvt_account_db": modb(account_id, year, month), "pvt_created": created, "pvt_modified": created}
+    if dialect == "4.2":
+        return {**common, "pvt_type": entry_type, "pvt_amount": units, "pvt_reason": what.reason,
+                "pvt_code": reason_code(what.reason), "pvt_vsn": 2}
+    period = {"start": to_gregorian(what.period_start or at)}
+    if what.period_end is not None:
+        period["end"] = to_gregorian(what.period_end)
+    usage = {"type": what.category or what.kind, "quantity": what.quantity if what.quantity is not None else 1,
+             "unit": what.item or what.kind}
+    source_id = what.key if what.key is not None else doc_id
+    return {**common, "pvt_type": "ledger", "pvt_ledger_type": entry_type, "amount": units,
+            "account": {"id": account_id}, "source": {"service": SOURCES[what.kind], "id": source_id},
+            "usage": usage, "period": period, "executor": EXECUTOR, "pvt_vsn": 2}
+
+
+def carry_doc(dialect: str, doc_id: str, account_id: str, year: int, month: int, units: int, previous: str,
+              at: datetime) -> dict:
+    """A carry-forward (or a correction of it) worth `units` (signed) into (year, month), from month `previous`
+    (`YYYYMM`). Its `pvt_created` is the month's first second: it is the balance the month starts with."""
+    what = Explained(CARRY, ROLLUP_REASON, "monthly rollup" if dialect == "4.2" else f"Monthly rollover for {previous}",
+                     currency="", key=f"rollover:{previous}", metadata={"automatic_description": True})
+    doc = build(dialect, doc_id, account_id, year, month, "credit" if units >= 0 else "debit", abs(units),
+                month_start(year, month), what)
+    doc["bookkeeper_info"] = {"kind": CARRY, "reason": ROLLUP_REASON, "from": previous,
+                              "written_at": at.isoformat()}
+    if dialect == "4.3":
+        doc["source"]["id"] = previous
+        doc["usage"] = {"type": "rollover", "quantity": 0, "unit": "month"}
+    return doc
+
+
+def is_money(doc: dict) -> bool:
+    return doc.get("pvt_type") in ("credit", "debit", "ledger")
+
+
+def is_carry(doc: dict) -> bool:
+    """A carry-forward or its correction, as either dialect writes it (KAZOO's own included)."""
+    if doc.get("pvt_type") == "ledger":
+        return (doc.get("source") or {}).get("service") == ROLLOVER_SOURCE
+    return doc.get("pvt_type") in ("credit", "debit") and doc.get("pvt_reason") == ROLLUP_REASON
+
+
+def _units(doc: dict, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+        raise InputError(f"money document {doc.get('_id')}", "amount", f"not integer KAZOO units: {value!r}")
+    return int(value)
+
+
+def signed_units(doc: dict, dialect: str) -> int:
+    """What KAZOO's balance view of `dialect` counts for `doc` (0 if it does not count it).
+
+    4.3 `ledgers/total_by_source`: ledgers only, `amount`, negative when `pvt_ledger_type` is debit; a ledger
+    without `source` counts nothing (KAZOO's map reads `doc.source.service` unguarded, so it throws and skips).
+    4.2 `transactions/credit_remaining`: credit/debit/ledger, `pvt_amount || amount`, sign from either type.
+    Documents with `pvt_deleted` count nothing in both.
+    """
+    if doc.get("pvt_deleted") or doc.get("_deleted"):
+        return 0
+    kind = doc.get("pvt_type")
+    if dialect == "4.3":
+        if kind != "ledger" or doc.get("source") is None:
+            return 0
+        units = _units(doc, doc.get("amount") or 0)
+        return -units if doc.get("pvt_ledger_type") == "debit" else units
+    if kind not in ("credit", "debit", "ledger"):
+        return 0
+    units = _units(doc, doc.get("pvt_amount") or doc.get("amount") or 0)
+    if kind == "credit" or doc.get("pvt_ledger_type") == "credit":
+        return units
+    if kind == "debit" or doc.get("pvt_ledger_type") == "debit":
+        return -units
+    return 0
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One money document as the ledger reads it back. `amount` is positive; `type` gives the sign."""
+
+    id: str
+    db: str
+    account_id: str
+    type: str
+    amount: Decimal
+    kind: str
+    reason: str
+    at: datetime
+    description: str
+    category: str | None
+    item: str | None
+    quantity: int | None
+    rate: Decimal | None
+    factor: str | None
+    period_start: datetime | None
+    period_end: datetime | None
+    key: str | None
+    metadata: dict
+    doc: dict
+
+    @property
+    def signed(self) -> Decimal:
+        return -self.amount if self.type == "debit" else self.amount
+
+
+def entry_of(doc: dict, db: str, account_id: str, dialect: str) -> Entry:
+    """Read a money document of either dialect (ours or KAZOO's own) as an Entry."""
+    info = doc.get("bookkeeper_info") or {}
+    units = signed_units(doc, dialect)
+    if doc.get("pvt_type") == "ledger":
+        default_kind = CARRY if is_carry(doc) else (doc.get("source") or {}).get("service", "ledger")
+        reason = info.get("reason") or default_kind
+    else:
+        default_kind = CARRY if is_carry(doc) else doc.get("pvt_reason", "unknown")
+        reason = doc.get("pvt_reason", "unknown")
+    period = info.get("period") or {}
+    rate = info.get("rate")
+    return Entry(
+        id=doc["_id"], db=db, account_id=account_id, type="debit" if units < 0 else "credit",
+        amount=from_units(abs(units)), kind=info.get("kind", default_kind), reason=reason,
+        at=from_gregorian(doc.get("pvt_created", 0)), description=doc.get("description", ""),
+        category=info.get("category"), item=info.get("item"), quantity=info.get("quantity"),
+        rate=Decimal(rate) if rate is not None else None, factor=info.get("factor"),
+        period_start=datetime.fromisoformat(period["start"]) if period else None,
+        period_end=datetime.fromisoformat(period["end"]) if period else None,
+        key=info.get("key"), metadata=doc.get("metadata") or {}, doc=doc)
+
+
+def marker_id(key: str) -> str:
+    """The replay marker of a keyed credit/debit in the account DB (see Ledger.credit)."""
+    return "bookkeeper_ledger_key-" + digest(key)
+
+
+def marker_doc(key: str, account_id: str, entry: dict, at: datetime) -> dict:
+    return {"_id": marker_id(key), "pvt_type": "bookkeeper_ledger_key", "key": key,
+            "pvt_account_id": account_id, "pvt_account_db": account_db(account_id),
+            "modb": entry["pvt_account_db"], "entry": entry, "pvt_created": to_gregorian(at)}

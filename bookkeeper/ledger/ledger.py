@@ -1,0 +1,424 @@
+"""The ledger: writes money documents into an account's monthly DBs, reads balances, keeps carry-forwards right.
+
+Never twice (charging.md): a charge's id is `YYYYMM-` + a hash of its key, in the MODB of the month it is
+written; before writing it, the months from its period's start are checked for the same key. A keyed
+credit or debit (a payment: key = gateway + transaction id) first creates a replay marker
+`bookkeeper_ledger_key-<hash>` in the account DB holding the whole entry and its MODB: a replay in any later
+month finds the marker (409) and rewrites the remembered entry into its own MODB (409 = already done; a
+success completes a write that crashed between the two steps).
+
+Carry-forward: when a month's MODB is first used it is created with the modb design documents and KAZOO's
+carry-forward document (4.2 `monthly_rollup`, 4.3 `YYYYMM-ledgers_monthly_rollover`), worth the previous
+month's closing total; missing months in between are created the same way. Money documents are append-only,
+also ours: an entry that lands in a past month is carried into every later month by a correction document
+`<carry prefix><n>` (see documents.adjustment_prefix), never by rewriting the carry-forward.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from .. import designdocs
+from ..clock import Clock, SystemClock
+from ..couch import Conflict, Couch, Database, NotFound
+from ..dbnames import account_db, check_account_id, modb, modb_prefix, parse_db_name, to_gregorian
+from ..errors import BookkeeperError, InputError
+from ..money import check_currency, from_units
+from . import documents as d
+from .documents import Entry, Explained
+from .totals import MonthTotals
+
+Month = tuple[int, int]
+SKEW = timedelta(hours=1)
+
+
+class LedgerError(BookkeeperError):
+    """The server refused a money document, or the ledger is not in a state to take it."""
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """Where an entry is. `written` False: it was already there (a replay)."""
+
+    id: str
+    db: str
+    written: bool
+
+
+class Ledger:
+    """An account's money in KAZOO monthly DBs, in the `dialect` ("4.2" or "4.3") of the deployment.
+
+    `clock` only decides when a write may be late (a later month may already exist); default: the real time.
+    """
+
+    def __init__(self, couch: Couch, dialect: str = "4.3", *, clock: Clock | None = None):
+        if dialect not in d.DIALECTS:
+            raise InputError("ledger", "dialect", f"must be one of {d.DIALECTS}, got {dialect!r}")
+        self.couch, self.dialect = couch, dialect
+        self.clock = clock or SystemClock()
+        self.totals = MonthTotals(couch, dialect)
+        self._known: set[str] = set()  # MODBs known to exist
+        self._ready: set[str] = set()  # MODBs with design docs and a carry-forward, checked by this process
+
+    # -- writes
+    def credit(self, account_id: str, amount: Decimal, currency: str, *, kind: str, reason: str, description: str,
+               at: datetime, key: str | None = None, metadata: dict | None = None) -> WriteResult:
+        """Add money. With a `key`, the same key never credits twice, in any month."""
+        return self._write_one(account_id, "credit", amount, currency, kind, reason, description, at, key, metadata)
+
+    def debit(self, account_id: str, amount: Decimal, currency: str, *, kind: str, reason: str, description: str,
+              at: datetime, key: str | None = None, metadata: dict | None = None) -> WriteResult:
+        """Take money. With a `key`, the same key never debits twice, in any month."""
+        return self._write_one(account_id, "debit", amount, currency, kind, reason, description, at, key, metadata)
+
+    def _write_one(self, account_id, entry_type, amount, currency, kind, reason, description, at, key,
+                   metadata) -> WriteResult:
+        where = f"{entry_type} for {account_id}"
+        check_account_id_input(account_id, where)
+        check_currency(currency, f"{where}: currency")
+        _check_at(at, where)
+        if kind not in d.KINDS or kind == d.CARRY:
+            raise InputError(where, "kind", f"must be one of {[k for k in d.KINDS if k != d.CARRY]}, got {kind!r}")
+        if not isinstance(reason, str) or not reason:
+            raise InputError(where, "reason", "a non-empty text is required")
+        if not isinstance(description, str):
+            raise InputError(where, "description", f"must be text, got {description!r}")
+        if metadata is not None and not isinstance(metadata, dict):
+            raise InputError(where, "metadata", f"must be an object, got {metadata!r}")
+        if key is not None and (not isinstance(key, str) or not key):
+            raise InputError(where, "key", f"must be a non-empty text, got {key!r}")
+        units = d.check_amount(amount, currency, where)
+        year, month = d.month_of(at)
+        what = Explained(kind, reason, description, currency, key=key, metadata=metadata or {})
+        doc_id = d.random_id(year, month) if key is None else d.keyed_id(key, year, month)
+        doc = d.build(self.dialect, doc_id, account_id, year, month, entry_type, units, at, what)
+        if key is not None:
+            doc = self._claim(account_id, key, doc, at)
+            parsed = parse_db_name(doc["pvt_account_db"])
+            year, month = parsed.year, parsed.month
+        db, created = self._open_month(account_id, year, month)
+        try:
+            db.put(doc)
+            written = True
+        except Conflict:
+            written = False
+        self._after_write(account_id, year, month, created)
+        return WriteResult(doc["_id"], db.name, written)
+
+    def _claim(self, account_id: str, key: str, doc: dict, at: datetime) -> dict:
+        """The entry to write for `key`: `doc`, or the one a first attempt remembered in its marker."""
+        accounts = self.couch.db(account_db(account_id))
+        try:
+            accounts.put(d.marker_doc(key, account_id, doc, at))
+            return doc
+        except Conflict:
+            return accounts.get(d.marker_id(key))["entry"]
+        except NotFound:
+            raise LedgerError(f"{account_db(account_id)}: no such account database; a keyed entry keeps its "
+                              f"replay marker there") from None
+
+    def write_charges(self, account_id: str, charges: list, currency: str, at: datetime) -> list[WriteResult]:
+        """Write the charging core's charges together into the MODB of `at`'s month; results in the same order.
+
+        A charge already in a MODB from its period's start month on is not written again (written False)."""
+        check_account_id_input(account_id, "charges")
+        check_currency(currency, f"charges for {account_id}: currency")
+        _check_at(at, f"charges for {account_id}")
+        if not charges:
+            return []
+        year, month = d.month_of(at)
+        docs, seen = [], set()
+        for charge in charges:
+            docs.append(self._charge_doc(account_id, charge, currency, at, year, month))
+            if charge.key in seen:
+                raise InputError(f"charge {charge.key}", "key", "twice in one batch")
+            seen.add(charge.key)
+        results: dict[str, WriteResult] = self._already_written(account_id, charges, (year, month))
+        db, created = self._open_month(account_id, year, month)
+        todo = {doc["_id"]: charge.key for charge, doc in zip(charges, docs) if charge.key not in results}
+        for doc_id, row in db.bulk_docs([doc for doc in docs if doc["_id"] in todo]).items():
+            key = todo[doc_id]
+            if row.get("ok"):
+                results[key] = WriteResult(doc_id, db.name, True)
+            elif row.get("error") == "conflict":
+                results[key] = WriteResult(doc_id, db.name, False)
+            else:
+                raise LedgerError(f"{db.name}/{doc_id}: {row.get('error')}: {row.get('reason')}")
+        self._after_write(account_id, year, month, created)
+        return [results[c.key] for c in charges]
+
+    def _charge_doc(self, account_id: str, charge, currency: str, at: datetime, year: int, month: int) -> dict:
+        where = f"charge {getattr(charge, 'key', charge)!r}"
+        if not isinstance(charge.key, str) or not charge.key:
+            raise InputError(where, "key", "a non-empty text is required")
+        if charge.type not in ("credit", "debit"):
+            raise InputError(where, "type", f"must be credit or debit, got {charge.type!r}")
+        if charge.kind not in d.CHARGE_KINDS:
+            raise InputError(where, "kind", f"must be one of {d.CHARGE_KINDS}, got {charge.kind!r}")
+        if getattr(charge, "currency", currency) != currency:
+            raise InputError(where, "currency", f"{charge.currency} in a batch of {currency}")
+        for name in ("period_start", "period_end"):
+            _check_at(getattr(charge, name), f"{where}: {name}")
+        units = d.check_amount(charge.amount, currency, where)
+        what = Explained(charge.kind, d.CHARGE_REASONS[charge.kind], charge.description, currency, key=charge.key,
+                         category=charge.category, item=charge.item, quantity=charge.quantity, rate=charge.rate,
+                         factor=charge.factor, day=charge.day, period_start=charge.period_start,
+                         period_end=charge.period_end, rule_version=charge.rule_version)
+        return d.build(self.dialect, d.keyed_id(charge.key, year, month), account_id, year, month, charge.type,
+                       units, at, what)
+
+    def _already_written(self, account_id: str, charges: list, month: Month) -> dict[str, WriteResult]:
+        """Charges found in a MODB of an earlier month of their period, by key."""
+        wanted: dict[Month, list[str]] = {}
+        for charge in charges:
+            for earlier in d.months_from(d.month_of(charge.period_start), month)[:-1]:
+                wanted.setdefault(earlier, []).append(charge.key)
+        found = {}
+        for (year, mon), keys in sorted(wanted.items()):
+            db = self.couch.db(modb(account_id, year, mon))
+            if not self._exists(db):
+                continue
+            ids = {d.keyed_id(k, year, mon): k for k in keys if k not in found}
+            for doc_id in db.get_many(list(ids)):
+                found[ids[doc_id]] = WriteResult(doc_id, db.name, False)
+        return found
+
+    def correct(self, account_id: str, entry_id: str, description: str, at: datetime,
+                amount: Decimal | None = None, currency: str | None = None) -> WriteResult:
+        """Reverse `amount` (default: all) of an entry with a new entry of the opposite type (kind correction).
+        The same correction of the same entry is written once."""
+        entry = self.entry(account_id, entry_id)
+        if entry.kind == d.CARRY:
+            raise InputError(entry_id, "kind", "a carry-forward is corrected by `ledger rollover`, not by hand")
+        currency = currency or entry.doc.get("bookkeeper_info", {}).get("currency")
+        if not currency:
+            raise InputError(entry_id, "currency", "the entry does not say its currency: give it")
+        amount = entry.amount if amount is None else amount
+        if amount > entry.amount:
+            raise InputError(entry_id, "amount", f"{amount} is more than the entry's {entry.amount}")
+        write = self.debit if entry.type == "credit" else self.credit
+        return write(account_id, amount, currency, kind="correction", reason="admin_discretion",
+                     description=description, at=at,
+                     key=f"correction:{entry.db}/{entry_id}:{d.check_amount(amount, currency, entry_id)}",
+                     metadata={"corrects": {"db": entry.db, "id": entry_id}})
+
+    # -- reads
+    def entry(self, account_id: str, entry_id: str) -> Entry:
+        """One money document by id (`YYYYMM-...`)."""
+        check_account_id_input(account_id, "entry")
+        prefix = entry_id[:7]
+        if len(prefix) < 7 or not prefix[:6].isdigit() or prefix[6] != "-":
+            raise InputError(entry_id, None, "not a monthly entry id (YYYYMM-...)")
+        db = self.couch.db(modb(account_id, int(prefix[:4]), int(prefix[4:6])))
+        doc = db.get_or_none(entry_id) if self._exists(db) else None
+        if doc is None or not d.is_money(doc):
+            raise InputError(entry_id, None, f"no money document with this id in {db.name}")
+        return d.entry_of(doc, db.name, account_id, self.dialect)
+
+    def balance(self, account_id: str, at: datetime | None = None) -> Decimal:
+        """The balance in currency units (carry-forward included) now, or as it was at `at`."""
+        check_account_id_input(account_id, "balance")
+        moment = at or self.clock.now()
+        _check_at(moment, f"balance of {account_id}")
+        month = d.month_of(moment)
+        db = self.couch.db(modb(account_id, *month))
+        if self._exists(db) or month == d.month_of(self.clock.now()):
+            self._open_month(account_id, *month)
+            return from_units(self.totals.units(db, None if at is None else to_gregorian(at)))
+        earlier = [m for m in self.months(account_id) if m < month]
+        if not earlier:
+            return Decimal(0)
+        last, _ = self._open_month(account_id, *earlier[-1])
+        return from_units(self.totals.units(last))
+
+    def entries(self, account_id: str, start: datetime, end: datetime, kind: str | None = None) -> list[Entry]:
+        """Money entries created in [start, end), oldest first (carry-forwards at their month's first second)."""
+        check_account_id_input(account_id, "entries")
+        _check_at(start, "entries: start")
+        _check_at(end, "entries: end")
+        out = []
+        for year, month in d.months_from(d.month_of(start), d.month_of(end)):
+            db = self.couch.db(modb(account_id, year, month))
+            if not self._exists(db):
+                continue
+            self._open_month(account_id, year, month)
+            first = 0 if start <= d.month_start(year, month) else to_gregorian(start)
+            rows = db.view("bookkeeper_ledger", "by_time", reduce=False, include_docs=True, startkey=first,
+                           endkey=to_gregorian(end), inclusive_end=False)["rows"]
+            for row in rows:
+                doc = row["doc"]
+                if self.dialect == "4.3" and doc.get("pvt_type") != "ledger":
+                    continue
+                entry = d.entry_of(doc, db.name, account_id, self.dialect)
+                if kind is None or entry.kind == kind:
+                    out.append(entry)
+        return sorted(out, key=lambda e: (e.at, e.id))
+
+    def months(self, account_id: str) -> list[Month]:
+        """The months of the account's existing MODBs, oldest first. Asks `_all_dbs` for the account's range
+        (CouchDB honours it; PouchDB Server lists every database, flattened, so names are parsed)."""
+        prefix = account_db(account_id) + "-"
+        names = self.couch.json("GET", "/_all_dbs", params={"startkey": prefix, "endkey": prefix + "\ufff0"})
+        found = set()
+        for name in names:
+            parsed = parse_db_name(name)
+            if parsed is not None and parsed.is_modb and parsed.account_id == account_id:
+                self._known.add(modb(account_id, parsed.year, parsed.month))
+                found.add((parsed.year, parsed.month))
+        return sorted(found)
+
+    # -- carry-forward
+    def ensure_rollover(self, account_id: str, year: int, month: int) -> None:
+        """Make (year, month) carry the previous month's closing total (creating the MODB and any missing month
+        before it), correct it if it is stale, and correct every later month the same way. Idempotent."""
+        check_account_id_input(account_id, "rollover")
+        _, created = self._open_month(account_id, year, month)
+        self._carry(account_id, year, month, correct=True)
+        self._after_write(account_id, year, month, created, force=True)
+
+    def _open_month(self, account_id: str, year: int, month: int) -> tuple[Database, bool]:
+        """The MODB, created if missing, with the modb design docs and a carry-forward; (db, created now)."""
+        db = self.couch.db(modb(account_id, year, month))
+        if db.name in self._ready:
+            return db, False
+        created = db.name not in self._known and db.create()
+        self._known.add(db.name)
+        designdocs.install_kind(db, "modb")
+        self._carry(account_id, year, month, correct=False)
+        self._ready.add(db.name)
+        return db, created
+
+    def _carry(self, account_id: str, year: int, month: int, correct: bool) -> None:
+        """Write the carry-forward if it is missing; with `correct`, also a correction if it is stale."""
+        db = self.couch.db(modb(account_id, year, month))
+        base = d.carry_id(self.dialect, year, month)
+        if not correct and db.get_or_none(base) is not None:
+            return
+        previous = d.prev_month(year, month)
+        label = f"{previous[0]:04d}{previous[1]:02d}"
+        for _ in range(5):
+            target = self._closing(account_id, *previous)
+            docs = self._carry_docs(db, year, month)
+            carried = sum(d.signed_units(doc, self.dialect) for doc in docs.values())
+            if base not in docs:
+                new = d.carry_doc(self.dialect, base, account_id, year, month, target - carried, label,
+                                  self.clock.now())
+            elif carried != target and correct:
+                n = sum(1 for doc_id in docs if doc_id != base) + 1
+                new = d.carry_doc(self.dialect, f"{d.adjustment_prefix(self.dialect, year, month)}{n}", account_id,
+                                  year, month, target - carried, label, self.clock.now())
+            else:
+                return
+            try:
+                db.put(new)
+                return
+            except Conflict:
+                continue
+        raise LedgerError(f"{db.name}: the carry-forward kept changing while it was being corrected")
+
+    def _carry_docs(self, db: Database, year: int, month: int) -> dict[str, dict]:
+        prefix = d.adjustment_prefix(self.dialect, year, month)
+        rows = db.all_docs(startkey=prefix, endkey=prefix + "\ufff0", include_docs=True)
+        docs = {r["id"]: r["doc"] for r in rows if r.get("doc")}
+        base = db.get_or_none(d.carry_id(self.dialect, year, month))
+        if base is not None:
+            docs[base["_id"]] = base
+        return {k: v for k, v in docs.items() if d.is_carry(v)}
+
+    def _closing(self, account_id: str, year: int, month: int) -> int:
+        """The closing total of (year, month) in units: 0 before the account's first month; a missing month
+        after it is created (carrying forward) so that months stay contiguous."""
+        db = self.couch.db(modb(account_id, year, month))
+        if not self._exists(db) and not any(m < (year, month) for m in self.months(account_id)):
+            return 0
+        self._open_month(account_id, year, month)
+        return self.totals.units(db)
+
+    def _after_write(self, account_id: str, year: int, month: int, created: bool, force: bool = False) -> None:
+        """After a write into a month that later months may already carry forward, correct them in order."""
+        if not force and d.month_of(self.clock.now() + SKEW) <= (year, month):
+            return
+        later = [m for m in self.months(account_id) if m > (year, month)] if created else []
+        cur = d.next_month(year, month)
+        while (later and cur <= later[-1]) or self._exists(self.couch.db(modb(account_id, *cur))):
+            self._open_month(account_id, *cur)
+            self._carry(account_id, *cur, correct=True)
+            cur = d.next_month(*cur)
+
+    def _exists(self, db: Database) -> bool:
+        if db.name in self._known:
+            return True
+        if db.exists():
+            self._known.add(db.name)
+            return True
+        return False
+
+    # -- the check
+    def verify(self, account_id: str) -> list[str]:
+        """Recount every month from its documents, compare with KAZOO's balance view and with the fast read
+        path, and check every carry-forward against the previous month's closing total. [] if sound."""
+        check_account_id_input(account_id, "verify")
+        problems: list[str] = []
+        previous: tuple[Month, int] | None = None
+        for year, month in self.months(account_id):
+            db = self.couch.db(modb(account_id, year, month))
+            designdocs.install_kind(db, "modb")
+            label = f"{year:04d}{month:02d}"
+            if previous is not None and (year, month) != d.next_month(*previous[0]):
+                problems.append(f"{label}: months missing since {previous[0][0]:04d}{previous[0][1]:02d}")
+            docs = [r["doc"] for r in db.all_docs(include_docs=True) if r.get("doc") and d.is_money(r["doc"])]
+            counted, carried, has_carry = 0, 0, False
+            for doc in docs:
+                try:
+                    units = d.signed_units(doc, self.dialect)
+                except InputError as exc:
+                    problems.append(f"{label}: {exc}")
+                    continue
+                counted += units
+                if d.is_carry(doc) and (self.dialect == "4.2" or doc.get("pvt_type") == "ledger"):
+                    carried, has_carry = carried + units, True
+                if not doc["_id"].startswith(modb_prefix(year, month)) and doc["_id"] != "monthly_rollup":
+                    problems.append(f"{label}: {doc['_id']}: id does not start with {modb_prefix(year, month)}")
+            kazoo = self._kazoo_view_units(db)
+            if kazoo != counted:
+                problems.append(f"{label}: KAZOO's balance view says {money(kazoo)}, the documents add up to "
+                                f"{money(counted)}")
+            fast = self.totals.units(db)
+            if fast != counted:
+                problems.append(f"{label}: the balance checkpoint said {money(fast)}, the documents add up to "
+                                f"{money(counted)}; checkpoint rebuilt")
+                self.totals.rebuild(db)
+            if not has_carry:
+                problems.append(f"{label}: no carry-forward document")
+            elif previous is not None and carried != previous[1]:
+                problems.append(f"{label}: carry-forward is {money(carried)} but {previous[0][0]:04d}"
+                                f"{previous[0][1]:02d} closes at {money(previous[1])}")
+            previous = ((year, month), counted)
+        return problems
+
+    def _kazoo_view_units(self, db: Database) -> int:
+        """The balance as KAZOO reads it: 4.3 all rows of `ledgers/total_by_source` (group_level 1), 4.2
+        `transactions/credit_remaining`."""
+        if self.dialect == "4.3":
+            rows = db.view("ledgers", "total_by_source", reduce=True, group_level=1)["rows"]
+        else:
+            rows = db.view("transactions", "credit_remaining", reduce=True)["rows"]
+        return int(sum(r["value"] for r in rows))
+
+
+def money(units: int) -> str:
+    return f"{from_units(units):f}"
+
+
+def check_account_id_input(account_id, where: str) -> str:
+    try:
+        return check_account_id(account_id)
+    except ValueError as exc:
+        raise InputError(where, "account", str(exc)) from None
+
+
+def _check_at(moment, where: str) -> None:
+    if not isinstance(moment, datetime) or moment.tzinfo is None or moment.utcoffset() is None:
+        raise InputError(where, "at", f"an aware datetime is required, got {moment!r}")

@@ -1,0 +1,139 @@
+"""How much one monthly DB holds, fast: the read path of the balance.
+
+CouchDB keeps `_sum` reductions in its B-tree, so there a reduce over the `bookkeeper_ledger/by_time` view is
+O(log n) and is the answer. PouchDB Server recomputes a reduce on every query (~0.09 ms per row), so there the
+total is a checkpoint plus the tail of `_changes`:
+
+* `_local/bookkeeper_total-<dialect>` holds `{since, units, latest}`: the MODB's `_changes` seq, the units
+  counted up to it (as KAZOO's balance view of the dialect counts them) and the latest `pvt_created` of a
+  non-carry entry. `_local` documents are not replicated and not in `_changes`.
+* Money documents are append-only (the validate_doc_update), so the changes after `since` are exactly the new
+  entries: total = units + what they add. A change that is not a first revision (an admin's edit or delete)
+  means the checkpoint cannot be trusted: it is rebuilt from the whole feed, counting each document once.
+* The checkpoint is saved again once its tail has grown by `ADVANCE_AFTER` rows; a 409 there only means
+  another process saved one first (any saved checkpoint is a true statement about its seq).
+
+`ledger verify` compares this with the full view reduction and a recount of every document.
+"""
+
+from __future__ import annotations
+
+from ..couch import Conflict, Couch, Database
+from .documents import is_carry, is_money, signed_units
+
+ADVANCE_AFTER = 100
+PAGE = 5000
+VIEW = ("bookkeeper_ledger", "by_time")
+
+
+class MonthTotals:
+    """Totals of monthly DBs in KAZOO units, counted as the dialect's balance view counts them."""
+
+    def __init__(self, couch: Couch, dialect: str):
+        self.couch, self.dialect = couch, dialect
+        self.index = 0 if dialect == "4.3" else 1
+        self.checkpoint_id = f"_local/bookkeeper_total-{dialect}"
+        self._stored_reductions: bool | None = None
+
+    @property
+    def stored_reductions(self) -> bool:
+        """True on CouchDB and Cloudant; False on PouchDB Server (`express-pouchdb` in its welcome)."""
+        if self._stored_reductions is None:
+            self._stored_reductions = "express-pouchdb" not in self.couch.info()
+        return self._stored_reductions
+
+    def units(self, db: Database, until: int | None = None) -> int:
+        """The units in `db`; with `until` (Gregorian seconds), only entries created up to then (carry-forwards
+        always count: they hold from the month's first second)."""
+        if self.stored_reductions:
+            return self.view_units(db, until)
+        units, latest = self._checkpointed(db)
+        if until is None or until >= latest:
+            return units
+        return self.view_units(db, until)
+
+    def view_units(self, db: Database, until: int | None = None) -> int:
+        """The reduce of the time-keyed view (the whole month, or up to `until`)."""
+        params = {"reduce": True} if until is None else {"reduce": True, "endkey": until}
+        rows = db.view(*VIEW, **params)["rows"]
+        return int(rows[0]["value"][self.index]) if rows else 0
+
+    def rebuild(self, db: Database) -> int:
+        """Count the whole feed again and save a fresh checkpoint; the units."""
+        current = self.checkpoint(db)
+        units, latest, since = self._recount(db)
+        self._save(db, current, since, units, latest)
+        return units
+
+    def checkpoint(self, db: Database) -> dict | None:
+        doc = db.get_or_none(self.checkpoint_id)
+        if doc is None:
+            return None
+        valid = isinstance(doc.get("units"), int) and isinstance(doc.get("latest"), int) and \
+            isinstance(doc.get("since"), (int, str)) and doc.get("since") not in ("", None)
+        return doc if valid else {"_id": doc["_id"], "_rev": doc["_rev"]}
+
+    def _checkpointed(self, db: Database) -> tuple[int, int]:
+        current = self.checkpoint(db)
+        if current is None or "units" not in current:
+            units, latest, since = self._recount(db)
+            self._save(db, current, since, units, latest)
+            return units, latest
+        units, latest, since, seen = current["units"], current["latest"], current["since"], 0
+        while True:
+            feed = db.changes(since=since, limit=PAGE)
+            for row in feed["results"]:
+                doc = row.get("doc") or {}
+                if row["id"].startswith("_design/"):
+                    continue
+                if row.get("deleted") or not doc.get("_rev", "").startswith("1-"):
+                    units, latest, since = self._recount(db)
+                    self._save(db, current, since, units, latest)
+                    return units, latest
+                units += signed_units(doc, self.dialect)
+                latest = _latest(doc, latest)
+            seen += len(feed["results"])
+            if isinstance(since, int) and isinstance(feed["last_seq"], int) and feed["last_seq"] < since:
+                units, latest, since = self._recount(db)
+                self._save(db, current, since, units, latest)
+                return units, latest
+            since = feed["last_seq"]
+            if len(feed["results"]) < PAGE:
+                break
+        if seen >= ADVANCE_AFTER:
+            self._save(db, current, since, units, latest)
+        return units, latest
+
+    def _recount(self, db: Database) -> tuple[int, int, object]:
+        """(units, latest, seq) over the whole feed; a document changed during the pass counts once."""
+        counted: dict[str, tuple[int, int]] = {}
+        since = 0
+        while True:
+            feed = db.changes(since=since, limit=PAGE)
+            for row in feed["results"]:
+                doc = row.get("doc") or {}
+                if row.get("deleted") or not is_money(doc):
+                    counted.pop(row["id"], None)
+                    continue
+                counted[row["id"]] = (signed_units(doc, self.dialect), _latest(doc, 0))
+            since = feed["last_seq"]
+            if len(feed["results"]) < PAGE:
+                break
+        units = sum(u for u, _ in counted.values())
+        latest = max((t for _, t in counted.values()), default=0)
+        return units, latest, since
+
+    def _save(self, db: Database, current: dict | None, since, units: int, latest: int) -> None:
+        doc = {"_id": self.checkpoint_id, "since": since, "units": units, "latest": latest}
+        if current is not None:
+            doc["_rev"] = current["_rev"]
+        try:
+            db.put(doc)
+        except Conflict:
+            pass
+
+
+def _latest(doc: dict, latest: int) -> int:
+    if is_money(doc) and not is_carry(doc) and isinstance(doc.get("pvt_created"), int):
+        return max(latest, doc["pvt_created"])
+    return latest

@@ -1,0 +1,38 @@
+"""An account with its account DB on the real test server; every database of the account is deleted afterwards
+(admin deletes only: a refused DELETE would wedge PouchDB Server)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+
+from bookkeeper.dbnames import account_db, parse_db_name
+from bookkeeper.clock import SimulatedClock
+from bookkeeper.ledger import Ledger
+
+
+NOW = datetime(2026, 6, 15, tzinfo=timezone.utc)  # the ledger's clock: after every month the tests write into
+
+
+@pytest.fixture
+def account(couch):
+    account_id = uuid.uuid4().hex
+    couch.db(account_db(account_id)).create()
+    yield account_id
+    for name in couch.all_dbs():
+        parsed = parse_db_name(name)
+        if parsed is not None and parsed.account_id == account_id:
+            couch.db(account_db(account_id) + (f"-{parsed.year:04d}{parsed.month:02d}" if parsed.is_modb else "")
+                     ).delete()
+
+
+@pytest.fixture(params=["4.3", "4.2"])
+def dialect(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def ledger(couch, dialect) -> Ledger:
+    return Ledger(couch, dialect, clock=SimulatedClock(NOW))

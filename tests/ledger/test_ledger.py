@@ -1,0 +1,199 @@
+"""The ledger against the real server, in both dialects: documents, balances, carry-forwards, never twice."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+
+from bookkeeper.charging.model import Charge
+from bookkeeper.clock import SimulatedClock
+from bookkeeper.couch import Couch, Forbidden
+from bookkeeper.dbnames import modb, to_gregorian
+from bookkeeper.errors import InputError
+from bookkeeper.ledger import Ledger
+
+
+USD = "USD"
+
+
+def at(month: int, day: int, hour: int = 12) -> datetime:
+    return datetime(2026, month, day, hour, tzinfo=timezone.utc)
+
+
+def credit(ledger, account, amount, when, **kw):
+    kw = {"kind": "manual", "reason": "manual_addition", "description": "test credit", **kw}
+    return ledger.credit(account, Decimal(amount), USD, at=when, **kw)
+
+
+def debit(ledger, account, amount, when, **kw):
+    kw = {"kind": "manual", "reason": "admin_discretion", "description": "test debit", **kw}
+    return ledger.debit(account, Decimal(amount), USD, at=when, **kw)
+
+
+def charge(account, key, amount, start, end, kind="mrc", type_="debit"):
+    return Charge(key=key, account_id=account, type=type_, kind=kind, category="devices", item="sip_device",
+                  quantity=2, rate=Decimal("10.00"), amount=Decimal(amount), currency=USD, factor="22/31",
+                  period_start=start, period_end=end, day=1, description="2 x sip_device")
+
+
+def test_credit_and_debit_round_trip_in_units(couch, account, ledger, dialect):
+    c = credit(ledger, account, "10.00", at(1, 5))
+    d = debit(ledger, account, "3.35", at(1, 6))
+    db = couch.db(modb(account, 2026, 1))
+    assert c.db == d.db == db.name and c.written and d.written and c.id.startswith("202601-")
+    cdoc, ddoc = db.get(c.id), db.get(d.id)
+    assert cdoc["pvt_created"] == to_gregorian(at(1, 5)) and cdoc["pvt_account_id"] == account
+    assert cdoc["pvt_account_db"] == db.name and cdoc["bookkeeper_info"]["kind"] == "manual"
+    if dialect == "4.2":
+        assert (cdoc["pvt_type"], cdoc["pvt_amount"], cdoc["pvt_reason"], cdoc["pvt_code"]) == \
+            ("credit", 100000, "manual_addition", 3001)
+        assert (ddoc["pvt_type"], ddoc["pvt_amount"], ddoc["pvt_code"]) == ("debit", 33500, 3005)
+    else:
+        assert (cdoc["pvt_type"], cdoc["pvt_ledger_type"], cdoc["amount"]) == ("ledger", "credit", 100000)
+        assert (ddoc["pvt_ledger_type"], ddoc["amount"], ddoc["source"]["service"]) == ("debit", 33500, "adjustments")
+    assert ledger.balance(account, at(1, 20)) == Decimal("6.65")
+    entries = ledger.entries(account, at(1, 1, 0), at(2, 1, 0))
+    assert [(e.kind, e.type, e.amount) for e in entries] == [
+        ("rollover", "credit", Decimal(0)), ("manual", "credit", Decimal("10")), ("manual", "debit", Decimal("3.35"))]
+    assert ledger.entries(account, at(1, 1, 0), at(2, 1, 0), kind="manual")[1].description == "test debit"
+
+
+def test_rejects_amounts_that_would_need_rounding(account, ledger):
+    with pytest.raises(InputError, match="10.005 is not a whole number of USD minor units"):
+        credit(ledger, account, "10.005", at(1, 5))
+    with pytest.raises(InputError, match="must be positive"):
+        credit(ledger, account, "-1", at(1, 5))
+
+
+def test_balance_across_three_months_with_carry_forward(couch, account, ledger, dialect):
+    credit(ledger, account, "100.00", at(1, 10))
+    debit(ledger, account, "30.00", at(2, 10))
+    debit(ledger, account, "20.50", at(3, 10))
+    assert ledger.balance(account, at(3, 20)) == Decimal("49.50")
+    assert ledger.balance(account, at(2, 5)) == Decimal("100")      # Feb before its debit: the carry-forward
+    assert ledger.balance(account, at(1, 9)) == Decimal(0)
+    carry = "monthly_rollup" if dialect == "4.2" else "202603-ledgers_monthly_rollover"
+    doc = couch.db(modb(account, 2026, 3)).get(carry)
+    units = doc["pvt_amount"] if dialect == "4.2" else doc["amount"]
+    assert units == 700000 and doc["pvt_created"] == to_gregorian(at(3, 1, 0))
+    if dialect == "4.3":
+        assert doc["source"] == {"service": "rollovers", "id": "202602"}
+        rows = couch.db(modb(account, 2026, 3)).view("ledgers", "total_by_source", group_level=1)["rows"]
+        assert {r["key"][0]: r["value"] for r in rows} == {"rollovers": 700000, "adjustments": -205000}
+    else:
+        assert (doc["pvt_reason"], doc["pvt_code"]) == ("database_rollup", 4000)
+        rows = couch.db(modb(account, 2026, 3)).view("transactions", "credit_remaining")["rows"]
+        assert rows[0]["value"] == 495000
+    # a month with no MODB yet reads the last closing balance without creating anything
+    assert ledger.balance(account, at(5, 1)) == Decimal("49.50")
+    assert not couch.db(modb(account, 2026, 5)).exists()
+    assert ledger.verify(account) == []
+
+
+def test_late_entry_corrects_every_later_carry_forward(couch, account, ledger, dialect):
+    credit(ledger, account, "100.00", at(1, 10))
+    debit(ledger, account, "30.00", at(2, 10))
+    debit(ledger, account, "20.00", at(3, 10))
+    assert ledger.balance(account, at(3, 20)) == Decimal("50")
+    credit(ledger, account, "5.25", at(1, 31))  # late: January is long closed
+    assert ledger.balance(account, at(3, 20)) == Decimal("55.25")
+    assert ledger.balance(account, at(2, 20)) == Decimal("75.25")
+    name = "monthly_rollup" if dialect == "4.2" else "ledgers_monthly_rollover"
+    for month in (2, 3):
+        fix = couch.db(modb(account, 2026, month)).get(f"2026{month:02d}-{name}-1")
+        assert (fix.get("pvt_amount") or fix.get("amount")) == 52500
+    assert ledger.verify(account) == []
+    ledger.ensure_rollover(account, 2026, 3)  # idempotent: nothing more to correct
+    assert couch.db(modb(account, 2026, 3)).get_or_none(f"202603-{name}-2") is None
+
+
+def test_a_past_month_written_before_the_first_month_is_carried_forward(couch, account, ledger):
+    credit(ledger, account, "10.00", at(3, 10))
+    credit(ledger, account, "1.00", at(1, 10))  # before the account's first month: February is filled in
+    assert couch.db(modb(account, 2026, 2)).exists()
+    assert ledger.balance(account, at(3, 20)) == Decimal("11")
+    assert ledger.verify(account) == []
+
+
+def test_replayed_charge_is_written_once_even_in_the_next_month(couch, account, ledger):
+    start, end = at(1, 15, 0), at(2, 15, 0)
+    first = ledger.write_charges(account, [charge(account, "k/mrc", "14.19", start, end)], USD, at(1, 31))
+    assert first[0].written and first[0].db == modb(account, 2026, 1)
+    again = ledger.write_charges(account, [charge(account, "k/mrc", "14.19", start, end)], USD, at(1, 31, 13))
+    assert not again[0].written and again[0].id == first[0].id          # 409: already written
+    replay = ledger.write_charges(account, [charge(account, "k/mrc", "14.19", start, end),
+                                            charge(account, "k/act", "5.00", start, end, "activation")],
+                                  USD, at(2, 2))
+    assert [r.written for r in replay] == [False, True]
+    assert replay[0].id == first[0].id and replay[1].db == modb(account, 2026, 2)
+    feb = couch.db(modb(account, 2026, 2))
+    assert [r["id"] for r in feb.all_docs() if "ledgers_monthly" not in r["id"] and
+            r["id"] != "monthly_rollup" and not r["id"].startswith("_design/")] == [replay[1].id]
+    doc = feb.get(replay[1].id)
+    info = doc["bookkeeper_info"]
+    assert (info["kind"], info["category"], info["item"], info["quantity"], info["rate"], info["factor"]) == \
+        ("activation", "devices", "sip_device", 2, "10.00", "22/31")
+    assert info["period"] == {"start": start.isoformat(), "end": end.isoformat()} and info["rule_version"]
+    assert ledger.balance(account, at(2, 3)) == Decimal("-19.19")
+
+
+def test_keyed_payment_credits_once_across_months(couch, account, ledger):
+    first = credit(ledger, account, "50.00", at(1, 20), kind="payment", reason="topup", key="braintree:tx-1")
+    replay = credit(ledger, account, "50.00", at(2, 3), kind="payment", reason="topup", key="braintree:tx-1")
+    assert first.written and not replay.written and (replay.id, replay.db) == (first.id, first.db)
+    assert ledger.balance(account, at(2, 4)) == Decimal("50")
+
+
+def test_validate_doc_update_rejects_edit_and_delete_by_non_admin(couch, server, account, ledger):
+    written = credit(ledger, account, "10.00", at(1, 5))
+    name = f"bob{account[:8]}"
+    users = couch.db("_users")
+    users.put({"_id": f"org.couchdb.user:{name}", "name": name, "password": "pw", "roles": [], "type": "user"})
+    bob = Couch(server.url.replace("http://", f"http://{name}:pw@"), retries=0).db(written.db)
+    doc = bob.get(written.id)
+    assert doc["_id"] == written.id   # bob can read it
+    with pytest.raises(Forbidden, match="append-only"):
+        bob.put({**doc, "amount": 1, "pvt_amount": 1})
+    with pytest.raises(Forbidden, match="append-only"):
+        bob.delete_doc(written.id, doc["_rev"])
+    created = bob.put({"_id": "202601-note", "pvt_type": "note"})  # other documents are not guarded
+    assert created.startswith("1-")
+    assert ledger.balance(account, at(1, 6)) == Decimal("10")
+
+
+def test_verify_finds_a_tampered_carry_forward_and_rollover_repairs_it(couch, account, ledger, dialect):
+    credit(ledger, account, "100.00", at(1, 10))
+    debit(ledger, account, "30.00", at(2, 10))
+    assert ledger.balance(account, at(2, 20)) == Decimal("70")
+    feb = couch.db(modb(account, 2026, 2))
+    carry = feb.get("monthly_rollup" if dialect == "4.2" else "202602-ledgers_monthly_rollover")
+    feb.put({**carry, "pvt_amount": 1230000} if dialect == "4.2" else {**carry, "amount": 1230000})  # as admin
+    assert ledger.balance(account, at(2, 20)) == Decimal("93")  # the checkpoint sees the edit and recounts
+    problems = ledger.verify(account)
+    assert problems == ["202602: carry-forward is 123 but 202601 closes at 100"]
+    ledger.ensure_rollover(account, 2026, 2)
+    assert ledger.verify(account) == [] and ledger.balance(account, at(2, 20)) == Decimal("70")
+
+
+def test_checkpoint_is_advanced_and_a_wrong_one_is_found_and_rebuilt(couch, account, ledger):
+    charges = [charge(account, f"k/{i}", "1.00", at(1, 1, 0), at(2, 1, 0), kind="daily") for i in range(150)]
+    ledger.write_charges(account, charges, USD, at(1, 2))
+    assert ledger.balance(account, at(1, 3)) == Decimal("-150")
+    jan = couch.db(modb(account, 2026, 1))
+    checkpoint = jan.get(ledger.totals.checkpoint_id)
+    assert checkpoint["units"] == -1500000
+    credit(ledger, account, "0.50", at(1, 4))
+    assert ledger.balance(account, at(1, 5)) == Decimal("-149.50")  # checkpoint + a one-entry tail
+    jan.put({**checkpoint, "units": 0})
+    assert ledger.verify(account) == [
+        "202601: the balance checkpoint said 0.5, the documents add up to -149.5; checkpoint rebuilt"]
+    assert ledger.verify(account) == []
+    assert ledger.balance(account, at(1, 5)) == Decimal("-149.50")
+
+
+def test_a_second_process_sees_the_same_balance(couch, account, ledger, dialect):
+    credit(ledger, account, "12.34", at(1, 5))
+    other = Ledger(couch, dialect, clock=SimulatedClock(datetime(2026, 6, 15, tzinfo=timezone.utc)))
+    assert other.balance(account, at(1, 6)) == Decimal("12.34")
