@@ -455,5 +455,173 @@ def demo_load(app, as_json):
          + ", ".join(f"{k} {v}" for k, v in r["accounts"].items()))
 
 
+# --- ledger ---
+@main.group("ledger", cls=Group)
+def ledger_group():
+    """Money: balances, entries, credits and debits, corrections, carry-forwards, the check."""
+
+
+LEDGER_REASONS = {"wire_transfer": "payment", "manual_addition": "manual", "admin_discretion": "manual"}
+
+
+def _ledger(app: App):
+    from bookkeeper.ledger import Ledger
+
+    return Ledger(app.couch, dialect=app.settings.dialect)
+
+
+def _ledger_currency(app: App, account_id: str, currency: str | None) -> str:
+    """`--currency`, else the currency of the account's billing reseller (its configs_bookkeeper)."""
+    from bookkeeper.accounts import Directory, master_account_id
+    from bookkeeper.money import check_currency
+
+    if currency:
+        return check_currency(currency, "--currency")
+    directory = Directory(app.couch, master_account_id(app.couch, app.settings.master_account),
+                          app.settings.dialect)
+    return directory.settings(directory.reseller_of(directory.account(account_id))).currency
+
+
+def _ledger_time(text: str | None, where: str):
+    from datetime import datetime, timezone
+
+    from bookkeeper.cli_parse import parse_time
+
+    return parse_time(text, where) if text else datetime.now(timezone.utc)
+
+
+def _entry_row(entry) -> dict:
+    return {"id": entry.id, "at": entry.at.isoformat(), "type": entry.type, "amount": entry.amount,
+            "kind": entry.kind, "reason": entry.reason, "category": entry.category, "item": entry.item,
+            "quantity": entry.quantity, "rate": entry.rate, "factor": entry.factor,
+            "description": entry.description, "db": entry.db}
+
+
+def _written_row(result, account_id: str, amount, currency: str) -> dict:
+    return {"account": account_id, "id": result.id, "db": result.db, "written": result.written,
+            "amount": amount, "currency": currency}
+
+
+@ledger_group.command("balance")
+@click.argument("account_id")
+@click.option("--at", help="ISO-8601 date or time: the balance as it was then (default: now).")
+@click.option("--currency", help="Currency to show (default: the account's reseller's).")
+@json_option
+@pass_app
+def ledger_balance(app, account_id, at, currency, as_json):
+    """The account's balance, carry-forward included."""
+    from bookkeeper.cli_parse import parse_time
+    from bookkeeper.money import round_money
+
+    moment = parse_time(at, "--at") if at else None
+    currency = _ledger_currency(app, account_id, currency)
+    amount = round_money(_ledger(app).balance(account_id, moment), currency)
+    emit({"account": account_id, "balance": amount, "currency": currency, "at": at}, as_json,
+         lambda d: f"{d['balance']} {currency}")
+
+
+@ledger_group.command("list")
+@click.argument("account_id")
+@click.option("--from", "start", help="ISO-8601 start (default: the first of this month, UTC).")
+@click.option("--to", "end", help="ISO-8601 end, exclusive (default: now).")
+@click.option("--kind", help="Only entries of this kind (mrc, prorate, daily, payment, rollover, ...).")
+@json_option
+@pass_app
+def ledger_list(app, account_id, start, end, kind, as_json):
+    """Money entries in a time range, oldest first."""
+    end_at = _ledger_time(end, "--to")
+    start_at = _ledger_time(start, "--from") if start else end_at.replace(day=1, hour=0, minute=0, second=0,
+                                                                            microsecond=0)
+    rows = [_entry_row(e) for e in _ledger(app).entries(account_id, start_at, end_at, kind)]
+    emit(rows, as_json, lambda r: rows_table(r, ["at", "type", "amount", "kind", "category", "item", "description",
+                                                 "id"]) if r else "no entries")
+
+
+def _money_command(name: str, doc: str):
+    @ledger_group.command(name, help=doc)
+    @click.argument("account_id")
+    @click.argument("amount")
+    @click.option("--reason", type=click.Choice(sorted(LEDGER_REASONS)), required=True)
+    @click.option("--description", required=True)
+    @click.option("--currency", help="ISO 4217 code (default: the account's reseller's).")
+    @click.option("--key", help="Idempotency key (e.g. a wire reference): the same key is written once.")
+    @click.option("--at", help="ISO-8601 time of the entry (default: now).")
+    @json_option
+    @pass_app
+    def command(app, account_id, amount, reason, description, currency, key, at, as_json):
+        from bookkeeper.money import parse_amount
+
+        currency = _ledger_currency(app, account_id, currency)
+        value = parse_amount(amount, currency, "AMOUNT")
+        ledger = _ledger(app)
+        write = ledger.credit if name == "credit" else ledger.debit
+        result = write(account_id, value, currency, kind=LEDGER_REASONS[reason], reason=reason,
+                       description=description, at=_ledger_time(at, "--at"), key=key)
+        emit(_written_row(result, account_id, value, currency), as_json,
+             lambda d: f"{name} {d['amount']} {currency}: {d['id']}" + ("" if d["written"] else " (already there)"))
+
+    return command
+
+
+ledger_credit = _money_command("credit", "Add money to an account (a payment, or a manual credit).")
+ledger_debit = _money_command("debit", "Take money from an account.")
+
+
+@ledger_group.command("correct")
+@click.argument("account_id")
+@click.argument("entry_id")
+@click.option("--description", required=True)
+@click.option("--amount", help="Reverse only this much (default: the whole entry).")
+@click.option("--currency", help="ISO 4217 code, if the entry does not say.")
+@json_option
+@pass_app
+def ledger_correct(app, account_id, entry_id, description, amount, currency, as_json):
+    """Reverse an entry (or part of it) with a new correction entry: the ledger is append-only."""
+    from bookkeeper.errors import InputError
+    from bookkeeper.money import parse_amount
+
+    ledger = _ledger(app)
+    currency = currency or ledger.entry(account_id, entry_id).doc.get("bookkeeper_info", {}).get("currency")
+    if not currency:
+        raise InputError(entry_id, "currency", "the entry does not say its currency: give --currency")
+    value = parse_amount(amount, currency, "--amount") if amount else None
+    result = ledger.correct(account_id, entry_id, description, _ledger_time(None, "--at"), value, currency)
+    emit(_written_row(result, account_id, value, currency), as_json,
+         lambda d: f"correction {d['id']}" + ("" if d["written"] else " (already there)"))
+
+
+@ledger_group.command("rollover")
+@click.option("--month", help="YYYY-MM (default: this month, UTC).")
+@click.option("--account", "account_id", help="Only this account (default: every account with a monthly DB).")
+@json_option
+@pass_app
+def ledger_rollover(app, month, account_id, as_json):
+    """Make sure the month carries every account's previous closing balance (create or correct; idempotent)."""
+    from bookkeeper.databases import account_databases
+    from bookkeeper.dbnames import parse_db_name
+
+    when = _ledger_time(f"{month}-01" if month else None, "--month")
+    ledger = _ledger(app)
+    ids = [account_id] if account_id else sorted({parse_db_name(n).account_id
+                                                  for n in account_databases(app.couch)[1]})
+    for one in ids:
+        ledger.ensure_rollover(one, when.year, when.month)
+    emit({"month": f"{when.year:04d}-{when.month:02d}", "accounts": ids}, as_json,
+         lambda d: f"{d['month']}: {len(ids)} account(s) carried forward")
+
+
+@ledger_group.command("verify")
+@click.argument("account_id")
+@json_option
+@pass_app
+def ledger_verify(app, account_id, as_json):
+    """Recount every month, compare with KAZOO's views and check every carry-forward. Exit 1 on a mismatch."""
+    problems = _ledger(app).verify(account_id)
+    emit({"account": account_id, "problems": problems}, as_json,
+         lambda d: "\n".join(problems) if problems else "sound")
+    if problems:
+        sys.exit(1)
+
+
 if __name__ == "__main__":
     main()
