@@ -201,6 +201,13 @@ class Directory:
         rows = self.couch.db(account_db(account_id)).view("services", "quantify", group_level=2)["rows"]
         return plans.resolve_substitutes(plans.from_view_rows(rows))
 
+    def stored_quantities(self, account: Account) -> dict | None:
+        """The account's own quantities as last written on its services doc; None if never counted."""
+        quantities = account.services.get("quantities")
+        if self.dialect == "4.3":
+            quantities = (quantities or {}).get("account") if "account" in (quantities or {}) else None
+        return quantities if isinstance(quantities, dict) and account.services.get(WRITE_MARK) else None
+
     def descendants(self, account_id: str) -> list[str]:
         """Every account whose `pvt_tree` contains this one."""
         return [r["id"] for r in self.couch.db(ACCOUNTS_DB).all_docs(include_docs=True)

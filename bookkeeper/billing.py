@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from . import charging, plans
-from .accounts import Account, Directory, master_account_id, written_by_us
+from .accounts import Account, Directory, UnknownAccount, master_account_id, written_by_us
 from .clock import Clock, day_start, period_containing
 from .couch import Conflict, Couch
 from .dbnames import ACCOUNTS_DB, SERVICES_DB, is_account_id, parse_db_name
@@ -22,6 +22,11 @@ from .settings import BookkeeperSettings
 
 log = logging.getLogger(__name__)
 STATE_PREFIX = "billing_state:"
+BATCH = 200
+
+
+class StateMoved(Exception):
+    """Another evaluator saved the account's billing state after we read it: evaluate again."""
 
 
 @dataclass(frozen=True)
@@ -62,26 +67,51 @@ class BillingEngine:
         self.after_charges = after_charges
         self.state_db = couch.db(settings.bookkeeper_db)
 
-    # -- one account
-    def evaluate(self, account_id: str, now: datetime | None = None, dry_run: bool = False) -> Evaluation:
-        """Evaluate one account at `now` (default: the clock) and, unless `dry_run`, write the outcome."""
+    # -- evaluating accounts
+    def evaluate(self, account_id: str, now: datetime | None = None, dry_run: bool = False,
+                 recount: bool = True) -> Evaluation:
+        """Evaluate one account at `now` (default: the clock) and, unless `dry_run`, write the outcome.
+
+        `recount`: count quantities from the account DB (after a change); else trust the services doc's."""
+        found = self.evaluate_many([account_id], now, dry_run, recount)
+        if not found:
+            raise UnknownAccount(f"{account_id}: no such account in {ACCOUNTS_DB}")
+        return found[0]
+
+    def evaluate_many(self, account_ids: list[str], now: datetime | None = None, dry_run: bool = False,
+                      recount: bool = False) -> list[Evaluation]:
+        """Evaluate accounts in order, reading their account, services and state documents in bulk."""
         now = now or self.clock.now()
+        out = []
+        for start in range(0, len(account_ids), BATCH):
+            batch = account_ids[start:start + BATCH]
+            states = self.state_db.get_many([STATE_PREFIX + a for a in batch])
+            for account in self.directory.accounts(batch):
+                out.append(self._evaluate_retrying(account, states.get(STATE_PREFIX + account.id), now, dry_run,
+                                                   recount))
+        return out
+
+    def _evaluate_retrying(self, account: Account, state_doc: dict | None, now: datetime, dry_run: bool,
+                           recount: bool) -> Evaluation:
         for _ in range(5):
             try:
-                return self._evaluate(account_id, now, dry_run)
-            except Conflict as exc:
-                if exc.path and STATE_PREFIX not in exc.path:
-                    raise
-                log.info("billing state of %s changed under us; evaluating again", account_id)
-        raise Conflict(409, "conflict", "billing state kept changing", account_id)
+                return self._evaluate(account, state_doc, now, dry_run, recount)
+            except StateMoved:
+                log.info("billing state of %s changed under us; evaluating again", account.id)
+                account = self.directory.account(account.id)
+                state_doc = self.state_db.get_or_none(STATE_PREFIX + account.id)
+        raise Conflict(409, "conflict", "billing state kept changing", account.id)
 
-    def _evaluate(self, account_id: str, now: datetime, dry_run: bool) -> Evaluation:
+    def _evaluate(self, account: Account, state_doc: dict | None, now: datetime, dry_run: bool,
+                  recount: bool) -> Evaluation:
         directory = self.directory
-        account = directory.account(account_id)
+        if state_doc and state_doc.get("pending") and not dry_run:
+            self._settle(account.id, state_doc["pending"])
         reseller_id = directory.reseller_of(account)
         settings = directory.settings(reseller_id)
         merged = directory.merged_plans(account, reseller_id)
-        quantities = directory.quantities(account_id)
+        stored = directory.stored_quantities(account)
+        quantities = directory.quantities(account.id) if recount or stored is None else stored
         cascade = self._cascade(account, merged)
 
         def reprice(cancelled: frozenset[str]) -> list[charging.PricedItem]:
@@ -91,31 +121,35 @@ class BillingEngine:
         items = reprice(frozenset())
         allowed, max_postpay = account.postpay
         facts = charging.AccountFacts(
-            balance=self.ledger.balance(account_id, now), postpay_allowed=allowed, max_postpay=max_postpay,
+            balance=self.ledger.balance(account.id, now), postpay_allowed=allowed, max_postpay=max_postpay,
             trial_expires=account.trial_expires, admin_blocked=not account.enabled and not account.blocked_by_us,
             blocked_by_us=account.blocked_by_us)
-        state_doc = self.state_db.get_or_none(STATE_PREFIX + account_id)
         state = charging.BillingState.from_doc(state_doc["state"]) if state_doc else None
-        decision = charging.evaluate(account_id, settings, state, items, facts, now, reprice)
-        evaluation = Evaluation(account_id, reseller_id, settings.currency, decision, quantities)
+        if state is not None and not dry_run and _missed_period_end(state, now):
+            # settle the previous period's last days (daily fees) before billing the new one
+            self._evaluate(account, state_doc, state.period.end - timedelta(seconds=1), dry_run, recount)
+            return self._evaluate(account, self.state_db.get(STATE_PREFIX + account.id), now, dry_run, recount)
+        decision = charging.evaluate(settings, account.id, state, items, facts, now, reprice)
+        evaluation = Evaluation(account.id, reseller_id, settings.currency, decision, quantities)
         if dry_run:
             return evaluation
-        results = self.ledger.write_charges(account_id, list(decision.charges), settings.currency, now)
+        pending = {"at": now.isoformat(), "currency": settings.currency,
+                   "charges": [c.to_doc() for c in decision.charges]} if decision.charges else None
+        self._save_state(account.id, decision.state, pending, state_doc)
+        results = self.ledger.write_charges(account.id, list(decision.charges), settings.currency, now)
         written = tuple(r.id for r in results if r.written)
         if decision.cancel_categories:
             directory.cancel_categories(account, decision.cancel_categories, now)
-        self._save_state(account_id, decision.state, state_doc)
-        shown = quantities if not decision.cancel_categories else \
-            {c: i for c, i in quantities.items() if c not in decision.cancel_categories}
+        shown = {c: i for c, i in quantities.items() if c not in decision.cancel_categories}
         directory.save_services(account, shown, cascade, decision.standing, now)
         if decision.block:
-            directory.set_enabled(account_id, False, now)
+            directory.set_enabled(account.id, False, now)
         elif decision.unblock:
-            directory.set_enabled(account_id, True, now)
+            directory.set_enabled(account.id, True, now)
         evaluation = replace(evaluation, written=written)
         if self.metrics is not None and written:
             self.metrics.count("charges_written", len(written))
-        if self.after_charges is not None and written:
+        if self.after_charges is not None:
             self.after_charges(evaluation)
         return evaluation
 
@@ -129,14 +163,25 @@ class BillingEngine:
                for d in docs.values()]
         return plans.cascade_sum(own)
 
-    def _save_state(self, account_id: str, state, previous: dict | None) -> None:
+    def _settle(self, account_id: str, pending: dict) -> None:
+        """Write the charges a previous evaluation recorded as pending (409: they were written)."""
+        charges = [charging.Charge.from_doc(c) for c in pending["charges"]]
+        self.ledger.write_charges(account_id, charges, pending["currency"], datetime.fromisoformat(pending["at"]))
+
+    def _save_state(self, account_id: str, state, pending: dict | None, previous: dict | None) -> None:
+        """Advance the state from the revision we read, with this evaluation's charges as `pending` (written
+        ahead: a crash before they reach the ledger is settled by the next evaluation, never charged again).
+        StateMoved if another evaluator advanced the state first."""
         doc = {"_id": STATE_PREFIX + account_id, "pvt_type": "bookkeeper_billing_state", "account_id": account_id,
-               "state": state.to_doc()}
+               "state": state.to_doc(), "pending": pending}
         if previous is not None:
-            if previous.get("state") == doc["state"]:
+            if previous.get("state") == doc["state"] and not pending and not previous.get("pending"):
                 return
             doc["_rev"] = previous["_rev"]
-        self.state_db.put(doc)
+        try:
+            self.state_db.put(doc)
+        except Conflict:
+            raise StateMoved(account_id) from None
 
     # -- the daemon's Engine protocol
     def handle_changes(self, db_name: str, rows: list[dict]) -> None:
@@ -154,7 +199,7 @@ class BillingEngine:
             self.evaluate_with_reseller(account_id)
 
     def evaluate_with_reseller(self, account_id: str, now: datetime | None = None) -> None:
-        evaluation = self.evaluate(account_id, now)
+        evaluation = self.evaluate(account_id, now, recount=True)
         if evaluation.reseller_id != account_id and evaluation.reseller_id != self.directory.master_id:
             self.evaluate(evaluation.reseller_id, now)
 
@@ -169,17 +214,13 @@ class BillingEngine:
 
     def tick(self, now: datetime, owns: Callable[[str], bool] = lambda _: True) -> None:
         """Evaluate every owned account that has not been evaluated since its reseller's latest day start."""
-        for account_id in self.directory.all_account_ids():
-            if owns(account_id) and self._due(account_id, now):
-                self.evaluate(account_id, now)
-
-    def _due(self, account_id: str, now: datetime) -> bool:
-        doc = self.state_db.get_or_none(STATE_PREFIX + account_id)
-        if doc is None or not doc["state"].get("evaluated_at"):
-            return True
-        last = datetime.fromisoformat(doc["state"]["evaluated_at"])
-        tz = doc["state"]["period"]["timezone"]
-        return last < day_start(now, tz)
+        owned = [a for a in self.directory.all_account_ids() if owns(a)]
+        due = []
+        for start in range(0, len(owned), BATCH):
+            batch = owned[start:start + BATCH]
+            states = self.state_db.get_many([STATE_PREFIX + a for a in batch])
+            due += [a for a in batch if _due(states.get(STATE_PREFIX + a), now)]
+        self.evaluate_many(due, now)
 
     def timezones(self) -> set[str]:
         resellers = {self.directory.master_id}
@@ -188,3 +229,17 @@ class BillingEngine:
                 resellers.add(doc["id"])
         return {self.directory.settings(r).timezone for r in resellers}
 
+
+
+def _missed_period_end(state: charging.BillingState, now: datetime) -> bool:
+    """The state is of an earlier period whose daily fees stop before its last day."""
+    return state.period.end.timestamp() <= now.timestamp() and bool(state.last_daily) \
+        and (state.last_day or 0) < state.period.days
+
+
+def _due(state_doc: dict | None, now: datetime) -> bool:
+    """Not evaluated since the latest day start in its reseller's zone (or never)."""
+    state = (state_doc or {}).get("state") or {}
+    if not state.get("evaluated_at"):
+        return True
+    return datetime.fromisoformat(state["evaluated_at"]) < day_start(now, state["period"]["timezone"])

@@ -98,6 +98,12 @@ class Charge:
                    period_end=self.period_end.isoformat())
         return doc
 
+    @classmethod
+    def from_doc(cls, doc: dict) -> Charge:
+        return cls(**{**doc, "rate": Decimal(doc["rate"]), "amount": Decimal(doc["amount"]),
+                      "period_start": datetime.fromisoformat(doc["period_start"]),
+                      "period_end": datetime.fromisoformat(doc["period_end"])})
+
 
 @dataclass(frozen=True)
 class Decision:

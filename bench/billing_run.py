@@ -1,0 +1,113 @@
+"""Benchmark: the period-start billing run over N accounts with 5 plan items each (issue 9).
+
+Starts its own in-memory embedded server, provisions N KAZOO accounts (account DB, services doc, limits, devices,
+users, numbers) under one master, then times `billing run --at <period start>` (the engine's evaluate_many: every
+MRC charged) and, in the same run, raw `_bulk_docs` of the same number of equivalent documents: the same charge
+documents written into the same per-account monthly DBs, one request per account, as a plain HTTP client would.
+
+    .venv/bin/python bench/billing_run.py --accounts 1000 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bookkeeper import provision  # noqa: E402
+from bookkeeper.billing import BillingEngine  # noqa: E402
+from bookkeeper.clock import SimulatedClock  # noqa: E402
+from bookkeeper.config import load_settings  # noqa: E402
+from bookkeeper.couch import Couch  # noqa: E402
+from bookkeeper.dbnames import modb  # noqa: E402
+from bookkeeper.embedded import EmbeddedServer, free_port  # noqa: E402
+
+PERIOD_START = datetime(2026, 12, 1, tzinfo=timezone.utc)
+BEFORE = datetime(2026, 11, 20, tzinfo=timezone.utc)
+PLAN = {"name": "Bench", "plan": {
+    "devices": {"sip_device": {"rate": 10}, "softphone": {"rate": 4}},
+    "users": {"_all": {"as": "user", "rate": 8}},
+    "phone_numbers": {"did_us": {"rate": 1.5}},
+    "limits": {"twoway_trunks": {"rate": 24.95}}}}
+DOCS = [{"pvt_type": "device", "device_type": "sip_device"}, {"pvt_type": "device", "device_type": "softphone"},
+        {"pvt_type": "user", "priv_level": "user"}, {"pvt_type": "number", "_id": "+14155550100"}]
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def provision_world(couch: Couch, settings, n: int) -> tuple[str, list[str]]:
+    master = provision.new_account_id()
+    provision.create_account(couch, settings, master, "Bench master", [], BEFORE)
+    provision.put_plan(couch, master, "bench", PLAN, BEFORE)
+    ids = []
+    for i in range(n):
+        account = provision.new_account_id()
+        provision.create_account(couch, settings, account, f"Bench {i}", [master], BEFORE, plans={"bench": master})
+        provision.put_limits(couch, account, {"twoway_trunks": 1}, BEFORE)
+        provision.add_docs(couch, account, [dict(d, _id=d.get("_id", uuid.uuid4().hex)) for d in DOCS], BEFORE)
+        ids.append(account)
+    return master, ids
+
+
+def run(n: int) -> dict:
+    with tempfile.TemporaryDirectory() as var:
+        server = EmbeddedServer(Path(var), free_port(), in_memory=True).start()
+        try:
+            couch = Couch(server.url, namespace="bench-")
+            settings = load_settings(env={}, couch_url=server.url, namespace="bench-")
+            master, ids = provision_world(couch, settings, n)
+            settings = settings.model_copy(update={"master_account": master})
+            engine = BillingEngine(couch, settings, SimulatedClock(BEFORE))
+            for account in ids:  # credit and count once before the period, as the daemon would have
+                engine.ledger.credit(account, 1000, "USD", kind="credit", reason="manual_addition",
+                                     description="bench funds", at=BEFORE, key=f"bench:{account}")
+            engine.evaluate_many(ids, BEFORE, recount=True)
+
+            began = time.perf_counter()
+            evaluations = engine.evaluate_many(ids, PERIOD_START)
+            seconds = time.perf_counter() - began
+            charges = [c for e in evaluations for c in e.decision.charges if c.kind == "mrc"]
+
+            raw_docs = {}
+            for charge in charges:
+                raw_docs.setdefault(charge.account_id, []).append(
+                    {"_id": f"raw-{uuid.uuid4().hex}", "pvt_type": "ledger", "pvt_ledger_type": "debit",
+                     "amount": int(charge.amount * 10000), "source": {"service": "services", "id": charge.key},
+                     "description": charge.description, "pvt_account_id": charge.account_id})
+            began = time.perf_counter()
+            for account, docs in raw_docs.items():
+                couch.db(modb(account, PERIOD_START.year, PERIOD_START.month)).bulk_docs(docs)
+            raw_seconds = time.perf_counter() - began
+        finally:
+            server.stop()
+    return {"accounts": n, "charges": len(charges), "seconds": round(seconds, 3),
+            "accounts_per_s": round(n / seconds, 1), "raw_bulk_seconds": round(raw_seconds, 3),
+            "ratio": round(seconds / raw_seconds, 2), "rss_mb": round(rss_mb(), 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=10_000)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    result = run(args.accounts)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{result['accounts']} accounts, {result['charges']} MRC charges in {result['seconds']} s "
+              f"({result['accounts_per_s']}/s); raw _bulk_docs of the same documents {result['raw_bulk_seconds']} s; "
+              f"ratio {result['ratio']}; rss {result['rss_mb']} MB")
+
+
+if __name__ == "__main__":
+    main()
