@@ -107,8 +107,10 @@ def build_statement(entries, *, account_id: str, period: Period, opening: Decima
     entries = [e for e in entries if e.kind not in NOT_A_LINE]
     for entry in entries:
         _check_amount(entry, currency)
-    debits = sum((e.amount for e in entries if e.type == "debit"), Decimal(0))
-    credits = sum((e.amount for e in entries if e.type == "credit"), Decimal(0))
+    zero = round_money(Decimal(0), currency)  # sums starting here show every minor digit: 100 -> 100.00
+    opening, closing = opening + zero, closing + zero
+    debits = sum((e.amount for e in entries if e.type == "debit"), zero)
+    credits = sum((e.amount for e in entries if e.type == "credit"), zero)
     if opening + credits - debits != closing:
         raise NotReconciled(
             f"account {account_id}, period {period.start_date} .. {period.last_date}: opening {opening} "
@@ -117,10 +119,10 @@ def build_statement(entries, *, account_id: str, period: Period, opening: Decima
     fmt = lambda amount: format_money(amount, currency, locale)  # noqa: E731
     services = [e for e in entries if e.kind in SERVICE_KINDS]
     movements = [e for e in entries if e.kind not in SERVICE_KINDS]
-    service_lines = sorted((_service_line(group, period, fmt) for group in _groups(services, period).values()),
+    service_lines = sorted((_service_line(group, period, fmt, zero) for group in _groups(services, period).values()),
                            key=lambda l: (SERVICE_KINDS.index(l.kind), l.category, l.item, l.first))
-    movement_lines = [_movement_line(e, period) for e in sorted(movements, key=lambda e: (e.at, e.id))]
-    taxable = sum((line.charge for line in service_lines), Decimal(0))
+    movement_lines = [_movement_line(e, period, zero) for e in sorted(movements, key=lambda e: (e.at, e.id))]
+    taxable = sum((line.charge for line in service_lines), zero)
     return Statement(account_id, currency, locale, period, opening, closing, tuple(service_lines),
                      tuple(movement_lines), debits, credits,
                      compute_vat(taxable, Decimal(vat_rate), vat_disposition, currency))
@@ -153,7 +155,7 @@ def _groups(entries, period: Period) -> dict[tuple, list]:
     return groups
 
 
-def _service_line(group: list, period: Period, fmt) -> Line:
+def _service_line(group: list, period: Period, fmt, zero: Decimal) -> Line:
     first = group[0]
     kind, n = first.kind, period.days
     days = sorted({day_of(e, period) for e in group})
@@ -175,7 +177,7 @@ def _service_line(group: list, period: Period, fmt) -> Line:
     return Line(first.type, kind, first.category or "",
                 first.item or "", f"{KIND_LABELS[kind]}: {first.category} / {first.item}", detail,
                 period.date_of_day(days[0]), period.date_of_day(days[-1]),
-                sum((e.amount for e in group), Decimal(0)), tuple(sorted(e.id for e in group)))
+                sum((e.amount for e in group), zero), tuple(sorted(e.id for e in group)))
 
 
 def _days_left(factor, n: int) -> int:
@@ -187,12 +189,12 @@ def _days_left(factor, n: int) -> int:
     return int(left)
 
 
-def _movement_line(entry, period: Period) -> Line:
+def _movement_line(entry, period: Period, zero: Decimal) -> Line:
     on = local_date(entry.at, period.tz)
     label = KIND_LABELS.get(entry.kind, entry.kind.capitalize())
     text = entry.description or entry.reason or ""
     return Line(entry.type, entry.kind, entry.category or "", entry.item or "",
-                f"{label}: {text}" if text else label, entry.reason or "", on, on, entry.amount, (entry.id,))
+                f"{label}: {text}" if text else label, entry.reason or "", on, on, entry.amount + zero, (entry.id,))
 
 
 def compress_days(days: list[int]) -> str:
