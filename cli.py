@@ -623,5 +623,115 @@ def ledger_verify(app, account_id, as_json):
         sys.exit(1)
 
 
+# --- invoices ---
+@main.group("invoices", cls=Group)
+def invoices_group():
+    """Invoices per account and billing period: generate, list, show, fetch the PDF."""
+
+
+def _invoices(app: App):
+    from bookkeeper.accounts import Directory, master_account_id
+    from bookkeeper.documents import Invoices
+
+    directory = Directory(app.couch, master_account_id(app.couch, app.settings.master_account),
+                          app.settings.dialect)
+    return Invoices(app.couch, _ledger(app), directory)
+
+
+def _invoice_row(doc: dict, mailed=None) -> dict:
+    from bookkeeper.documents.store import summary
+
+    row = summary(doc)
+    if mailed is not None:
+        row["mailed_to"] = mailed
+    return row
+
+
+INVOICE_COLUMNS = ["number", "id", "issued", "period_start", "period_end", "total", "currency", "mailed"]
+
+
+@invoices_group.command("generate")
+@click.argument("account_id", required=False)
+@click.option("--period", help="Any date inside the period (YYYY-MM-DD); default: the last closed period.")
+@click.option("--all", "due", is_flag=True,
+              help="Every closed period (the last 3) without an invoice, of ACCOUNT or of every account.")
+@click.option("--at", "at", help="Act as of this ISO-8601 time (default: now).")
+@json_option
+@pass_app
+def invoices_generate(app, account_id, period, due, at, as_json):
+    """Generate (or generate again: same number) invoices, and mail them where the reseller wants it."""
+    from bookkeeper.cli_parse import parse_time
+    from bookkeeper.documents import generate_due
+
+    now = _ledger_time(at, "--at")
+    invoices = _invoices(app)
+    if due:
+        if period:
+            raise BookkeeperError("--all and --period exclude each other")
+        results = generate_due(app.couch, invoices.ledger, now, (lambda a: a == account_id) if account_id
+                               else (lambda a: True), directory=invoices.directory)
+        emit(results, as_json, lambda rows: rows_table(rows, ["account", "period", "number", "generated",
+                                                              "mailed", "error"]) if rows else "nothing due")
+        if any("error" in r for r in results):
+            sys.exit(1)
+        return
+    if not account_id:
+        raise BookkeeperError("give an ACCOUNT (with --period, or none for its last closed period) or --all")
+    if period:
+        span = invoices.period(account_id, parse_time(period, "--period"))
+    else:
+        closed = invoices.closed_periods(account_id, now, 1)
+        if not closed:
+            raise BookkeeperError(f"account {account_id}: no billing period has closed since it was created")
+        span = closed[0]
+    doc = invoices.generate(account_id, span, now)
+    row = _invoice_row(doc, invoices.mail(account_id, doc, now))
+    emit(row, as_json, lambda r: rows_table([r], INVOICE_COLUMNS))
+
+
+@invoices_group.command("list")
+@click.argument("account_id")
+@json_option
+@pass_app
+def invoices_list(app, account_id, as_json):
+    """The account's invoices, oldest period first."""
+    rows = [_invoice_row(doc) for doc in _invoices(app).list(account_id)]
+    emit(rows, as_json, lambda r: rows_table(r, INVOICE_COLUMNS) if r else "no invoices")
+
+
+@invoices_group.command("show")
+@click.argument("account_id")
+@click.argument("invoice", metavar="NUMBER_OR_ID")
+@json_option
+@pass_app
+def invoices_show(app, account_id, invoice, as_json):
+    """One invoice: its number, dates, lines, VAT and balances."""
+    doc = {k: v for k, v in _invoices(app).find(account_id, invoice).items() if k != "_attachments"}
+    st = doc["statement"]
+
+    def table(d):
+        lines = rows_table(st["services"] + st["movements"], ["dates", "description", "detail", "type", "amount"])
+        vat = st["vat"]
+        return (f"{d['number']}  issued {d['issued']}  period {st['period']['start'][:10]} .. {d['period_end']}"
+                f"  {st['currency']}\n{lines}\n"
+                f"net {vat['net']}  VAT {vat['rate']}% ({vat['disposition']}) {vat['vat']}  total {vat['gross']}\n"
+                f"opening {st['opening']} + credits {st['credits']} - debits {st['debits']} = closing {st['closing']}")
+    emit(doc, as_json, table)
+
+
+@invoices_group.command("pdf")
+@click.argument("account_id")
+@click.argument("invoice", metavar="NUMBER_OR_ID")
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="Where to write the PDF.")
+@json_option
+@pass_app
+def invoices_pdf(app, account_id, invoice, output, as_json):
+    """Write the invoice's PDF to --output."""
+    data = _invoices(app).pdf(account_id, invoice)
+    Path(output).write_bytes(data)
+    emit({"output": Path(output), "bytes": len(data)}, as_json, lambda d: f"wrote {d['output']} ({d['bytes']} bytes)")
+
+
 if __name__ == "__main__":
     main()
