@@ -249,10 +249,6 @@ class Entry:
     metadata: dict
     doc: dict
 
-    @property
-    def signed(self) -> Decimal:
-        return -self.amount if self.type == "debit" else self.amount
-
 
 def entry_of(doc: dict, db: str, account_id: str, dialect: str) -> Entry:
     """Read a money document of either dialect (ours or KAZOO's own) as an Entry."""
