@@ -35,6 +35,7 @@ ACCENT = colors.HexColor("#1f3b5a")
 RULE = colors.HexColor("#c8d0d8")
 ZEBRA = colors.HexColor("#f3f5f7")
 MARGIN = 18 * mm
+FRAME_PADDING = 6  # points, on each side of SimpleDocTemplate's frame
 
 
 def _fonts() -> tuple[str, str]:
@@ -71,7 +72,7 @@ def render_invoice(statement: Statement, *, number: str, issued: date, issuer: I
     st = _styles()
     p = lambda text, style="base": Paragraph(escape(str(text)).replace("\n", "<br/>"), st[style])  # noqa: E731
     money = statement.money
-    width = A4[0] - 2 * MARGIN
+    width = A4[0] - 2 * MARGIN - 2 * FRAME_PADDING
     story = [_letterhead(issuer, logo, st, width), Spacer(1, 8 * mm)]
 
     meta = [[p("Invoice number", "bold"), p(number)], [p("Issue date", "bold"), p(issued.isoformat())],
@@ -90,7 +91,7 @@ def render_invoice(statement: Statement, *, number: str, issued: date, issuer: I
              for line in statement.services]
     if not statement.services:
         rows.append([p(""), p("No services were charged in this period."), p(""), p("")])
-    story.append(_lines_table(rows, [31 * mm, 66 * mm, width - 123 * mm, 26 * mm]))
+    story.append(_lines_table(rows, [28 * mm, 70 * mm, width - 122 * mm, 24 * mm]))
     story.append(_totals(statement, st))
 
     if statement.movements:
@@ -98,7 +99,7 @@ def render_invoice(statement: Statement, *, number: str, issued: date, issuer: I
         rows = [[p("Date", "head"), p("Description", "head"), p("Amount", "head_right")]]
         rows += [[p(line.dates, "small"), p(line.description), p(money(-line.charge), "right")]
                  for line in statement.movements]
-        story.append(_lines_table(rows, [31 * mm, width - 57 * mm, 26 * mm]))
+        story.append(_lines_table(rows, [28 * mm, width - 52 * mm, 24 * mm]))
 
     summary = [[p("Opening balance"), p(money(statement.opening), "right")],
                [p("Payments and credits"), p(money(statement.credits), "right")],
