@@ -61,7 +61,7 @@ class BillingEngine:
                  after_charges: Callable[[Evaluation], None] | None = None):
         self.couch, self.settings, self.clock = couch, settings, clock
         self.dialect = settings.dialect
-        self.ledger = ledger or Ledger(couch, dialect=self.dialect)
+        self.ledger = ledger or Ledger(couch, dialect=self.dialect, clock=clock)
         self.directory = directory or Directory(couch, master_account_id(couch, settings.master_account), self.dialect)
         self.metrics = metrics
         self.after_charges = after_charges
