@@ -1,0 +1,150 @@
+"""The inbound hooks web app: `POST /hooks/<gateway>/<reseller_id>`, KAZOO 4.2's `POST /kazoo/http_sync`,
+`GET /health`. A Flask app served by cheroot (a production WSGI server with a fixed thread pool, socket
+timeouts and request size limits, stoppable from another thread).
+
+Answers: 200 once handled (credited, reversed, a replay, or ignored, with the reason); 400 malformed; 403
+forged or unverified; 404 unknown gateway, reseller or configuration; 413 too large; 422 wrong reseller,
+currency or amount; 503 when CouchDB or the gateway cannot be reached or the configuration is broken, so
+the sender retries. Nothing is written before a notification is verified and checked. Bodies are never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from cheroot import wsgi
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from ..accounts import Directory, UnknownAccount, master_account_id
+from ..couch import Couch, CouchError
+from ..dbnames import is_account_id
+from ..errors import InputError
+from ..ledger import Ledger
+from . import braintree_gateway, kazoo_sync, paypal_ipn, stripe_gateway, yoomoney
+from .base import Cashier, HookError, Inbound
+from .config import load_section
+
+log = logging.getLogger(__name__)
+GATEWAYS = {m.NAME: m for m in (braintree_gateway, paypal_ipn, yoomoney, stripe_gateway)}
+MAX_BODY = 64 * 1024
+MAX_HEADERS = 16 * 1024
+SOCKET_TIMEOUT = 10
+THREADS = 8
+
+
+def make_app(couch: Couch, settings, after_credit: Callable[[str], None] | None = None, *,
+             ledger: Ledger | None = None) -> Flask:
+    """The web app. `after_credit(account_id)` runs after money arrived (the daemon re-evaluates the account)."""
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    ledger = ledger or Ledger(couch, settings.dialect)
+    master: list[str] = []
+
+    def directory() -> Directory:
+        if not master:
+            master.append(master_account_id(couch, settings.master_account))
+        return Directory(couch, master[0], settings.dialect)
+
+    def answer(status: int, body: dict):
+        return jsonify(body), status
+
+    @app.post("/hooks/<gateway>/<reseller_id>")
+    def hook(gateway: str, reseller_id: str):
+        module = GATEWAYS.get(gateway)
+        if module is None or not is_account_id(reseller_id):
+            return answer(404, {"error": f"no hook /hooks/{gateway}/{reseller_id}"})
+        inbound = Inbound(request.get_data(cache=False), request.headers)
+        try:
+            found = directory()
+            config = load_section(couch, reseller_id, gateway)
+            if config is None or not config.enabled or not _is_reseller(found, reseller_id):
+                raise HookError(404, f"{gateway} is not configured for reseller {reseller_id}")
+            cashier = Cashier(couch, ledger, found, after_credit)
+            currency = cashier.currency_of(reseller_id, config.currency)
+            notice = module.notice(inbound, config)
+            booked = cashier.book(reseller_id, currency, notice, datetime.now(timezone.utc))
+        except HookError as exc:
+            log.info("hook %s/%s: %s %s", gateway, reseller_id, exc.status, exc.reason)
+            return answer(exc.status, {"error": exc.reason})
+        except InputError as exc:
+            log.error("hook %s/%s: %s", gateway, reseller_id, exc)
+            return answer(503, {"error": "gateway misconfigured for this reseller"})
+        except CouchError as exc:
+            log.error("hook %s/%s: CouchDB: %s", gateway, reseller_id, exc)
+            return answer(503, {"error": "storage unavailable, retry later"})
+        results = [b.as_dict() for b in booked]
+        log.info("hook %s/%s: %s", gateway, reseller_id, [r["result"] for r in results] or notice.note)
+        return answer(200, {"result": "handled", "note": notice.note, "booked": results})
+
+    @app.post("/kazoo/http_sync")
+    def http_sync():
+        try:
+            found = directory()
+            kazoo_sync.authorize(found, request.headers.get("Authorization"))
+            status, body = kazoo_sync.standing(found, ledger, request.get_data(cache=False))
+        except HookError as exc:
+            return answer(exc.status, {"error": exc.reason})
+        except (InputError, CouchError) as exc:
+            log.error("http_sync: %s", exc)
+            return answer(503, {"error": "unavailable, retry later"})
+        return answer(status, body)
+
+    @app.get("/health")
+    def health():
+        return answer(200, {"ok": True})
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        return answer(exc.code or 500, {"error": exc.description or exc.name})
+
+    @app.errorhandler(Exception)
+    def internal_error(exc: Exception):
+        log.exception("hooks: internal error on %s", request.path)
+        return answer(500, {"error": "internal error, retry later"})
+
+    return app
+
+
+def _is_reseller(directory: Directory, account_id: str) -> bool:
+    """A hook's beneficiary must be a reseller (or the master), as OnNet's cb_paypal requires."""
+    if account_id == directory.master_id:
+        return True
+    try:
+        return directory.account(account_id).is_reseller
+    except UnknownAccount:
+        return False
+
+
+class HookServer:
+    """A running cheroot server in a background thread: `url`, `port`, `stop()`."""
+
+    def __init__(self, server: wsgi.Server):
+        self.server = server
+        self.thread = threading.Thread(target=server.serve, name="hooks-http", daemon=True)
+        self.thread.start()
+
+    @property
+    def port(self) -> int:
+        return self.server.bind_addr[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.server.bind_addr[0]}:{self.port}"
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.thread.join(timeout=10)
+
+
+def serve(app: Flask, host: str = "127.0.0.1", port: int = 8088) -> HookServer:
+    """Serve `app` on (host, port; 0 = a free port) until `stop()`."""
+    server = wsgi.Server((host, port), app, numthreads=THREADS, timeout=SOCKET_TIMEOUT, shutdown_timeout=5,
+                         server_name="couch-bookkeeper-hooks")
+    server.max_request_body_size = MAX_BODY
+    server.max_request_header_size = MAX_HEADERS
+    server.prepare()
+    return HookServer(server)
