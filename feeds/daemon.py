@@ -1,0 +1,137 @@
+"""The daemon: tails the databases it owns, ticks on time, shares work by leases, serves metrics.
+
+`run()` blocks until SIGTERM or SIGINT, then stops gracefully: the drains in hand finish their batch and write
+its checkpoint, the tick in hand finishes, leases are released for the other workers, and it returns 0.
+`run_once()` catches up every feed and runs one tick, then returns (for cron users: `bookkeeper run --once`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+
+from bookkeeper.couch import Couch, CouchError
+
+from .catchup import catch_up
+from .discovery import SHARED_DBS, ServerFeatures, lease_key, probe, tailed_databases
+from .engine import Engine
+from .leases import Leases
+from .metrics import Metrics, MetricsServer
+from .options import FeedOptions
+from .scheduler import Ticker, utc_now
+from .tailing import Tailer
+
+log = logging.getLogger(__name__)
+
+
+class Daemon:
+    """One worker. `settings`: worker_id (default host-pid), metrics_port (0: any free port), bookkeeper_db."""
+
+    def __init__(self, couch: Couch, settings, engine: Engine, *, options: FeedOptions | None = None,
+                 metrics: Metrics | None = None):
+        self.couch, self.settings, self.engine = couch, settings, engine
+        self.options = options or FeedOptions()
+        self.metrics = metrics or Metrics()
+        self.worker_id = settings.worker_id or f"{socket.gethostname()}-{os.getpid()}"
+        self.stopping = threading.Event()
+        self.features: ServerFeatures | None = None
+        self.leases: Leases | None = None
+        self.tailer: Tailer | None = None
+        self.ticker: Ticker | None = None
+        self.metrics_server: MetricsServer | None = None
+        self._control: threading.Thread | None = None
+        self._last_round: float | None = None
+
+    # -- ownership
+    def owns(self, account_id: str) -> bool:
+        """Whether this worker evaluates `account_id` (always, without leases)."""
+        return self.leases is None or self.leases.owns(account_id)
+
+    def owns_db(self, name: str) -> bool:
+        return self.owns(lease_key(name))
+
+    # -- long-running
+    def run(self) -> int:
+        """Run until SIGTERM/SIGINT (call from the main thread), stop gracefully, return 0."""
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda signum, frame: self.stopping.set())
+        self.start()
+        self.stopping.wait()
+        log.info("stopping %s", self.worker_id)
+        self.stop()
+        return 0
+
+    def start(self) -> Daemon:
+        """Start every thread and return (tests and embedding; `run` is start, wait for a signal, stop)."""
+        self.features = probe(self.couch)
+        log.info("worker %s on %s (%s %s): %s", self.worker_id, self.couch.url, self.features.vendor,
+                 self.features.version, "_db_updates" if self.features.db_updates else
+                 f"continuous feeds for up to {self.options.follow_cap} databases, polling the rest")
+        if self.options.use_leases:
+            self.leases = Leases(self.couch.db(self.settings.bookkeeper_db).ensure(), self.worker_id,
+                                 buckets=self.options.lease_buckets, ttl=self.options.lease_ttl)
+            self.metrics.gauge("leases_held", "Lease buckets this worker holds.", lambda: len(self.leases.held()))
+        self.tailer = Tailer(self.couch, self.engine, self.metrics, self.options, owns=self.owns_db,
+                             db_updates=self.features.db_updates, worker=self.worker_id).start()
+        self._round()
+        self._control = threading.Thread(target=self._control_loop, name="control", daemon=True)
+        self._control.start()
+        self.ticker = Ticker(self.engine, self.owns, self.metrics, interval=self.options.tick_interval).start()
+        self.metrics_server = MetricsServer(self.metrics, self.settings.metrics_port, self.health).start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.ticker:
+            self.ticker.stop()
+        if self.tailer:
+            self.tailer.stop()
+        if self._control:
+            self._control.join()
+        if self.leases:
+            try:
+                self.leases.release()
+            except CouchError as exc:
+                log.warning("releasing leases: %s (they expire in %.0fs)", exc, self.options.lease_ttl)
+        if self.metrics_server:
+            self.metrics_server.stop()
+        log.info("stopped %s", self.worker_id)
+
+    def _control_loop(self) -> None:
+        while not self.stopping.wait(self.options.discovery_interval):
+            self._round()
+
+    def _round(self) -> None:
+        """Renew leases, list the databases, tail those owned. On failure keep tailing what we tail."""
+        try:
+            if self.leases:
+                self.leases.renew()
+            names = tailed_databases(self.couch)
+        except CouchError as exc:
+            self.metrics.count("feed_errors")
+            log.warning("discovery/leases round failed: %s", exc)
+            return
+        self.tailer.sync({name for name in names if self.owns_db(name)})
+        self._last_round = time.monotonic()
+
+    def health(self) -> dict:
+        age = None if self._last_round is None else round(time.monotonic() - self._last_round, 1)
+        ok = not self.stopping.is_set() and age is not None and age < 3 * self.options.discovery_interval + 30
+        return {"ok": ok, "worker": self.worker_id, "vendor": self.features and self.features.vendor,
+                "db_updates": bool(self.features and self.features.db_updates),
+                "databases": len(self.tailer.consumers) if self.tailer else 0,
+                "followed": len(self.tailer.followed) if self.tailer else 0,
+                "leases": len(self.leases.held()) if self.leases else None, "last_round_seconds_ago": age}
+
+    # -- one shot
+    def run_once(self) -> dict[str, object]:
+        """Catch up every tailed database, then tick once for every account; {database: last seq}."""
+        names = sorted(tailed_databases(self.couch), key=lambda n: (n not in SHARED_DBS, n))
+        seqs = catch_up(self.couch, self.engine, names, metrics=self.metrics, consumer=self.options.consumer,
+                        batch_size=self.options.batch_size)
+        self.engine.tick(utc_now(), lambda account_id: True)
+        return seqs

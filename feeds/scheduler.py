@@ -1,0 +1,85 @@
+"""Time-driven work: APScheduler 3.x calling `engine.tick(now, owns)`.
+
+Jobs: a catch-up tick at start-up (whatever was missed while the daemon was down; the engine's tick is
+idempotent, so nothing runs twice), a periodic tick (dirty services docs, anything missed), and a cron job at
+00:00 in each reseller time zone (`engine.timezones()`, re-read at every periodic tick). One executor thread
+and max_instances=1 with coalescing: jobs never run concurrently and a backlog collapses into one run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from .engine import Engine
+from .metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+DAY_START_PREFIX = "day-start:"
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Ticker:
+    """The scheduler of the engine's ticks."""
+
+    def __init__(self, engine: Engine, owns: Callable[[str], bool], metrics: Metrics, *,
+                 interval: float = 300.0, now: Callable[[], datetime] = utc_now):
+        self.engine, self.owns, self.metrics, self.now = engine, owns, metrics, now
+        self.interval = interval
+        self.scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(1)}, timezone=timezone.utc,
+            job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None})
+
+    def start(self) -> Ticker:
+        self.scheduler.add_job(self.periodic, id="startup", name="catch-up tick at start-up")
+        self.scheduler.add_job(self.periodic, "interval", seconds=self.interval, id="periodic",
+                               name="periodic tick")
+        self.scheduler.start()
+        return self
+
+    def stop(self) -> None:
+        """Wait for the tick in hand, run nothing more."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+
+    def zones(self) -> set[str]:
+        """The zones with a day-start job."""
+        return {job.id.removeprefix(DAY_START_PREFIX) for job in self.scheduler.get_jobs()
+                if job.id.startswith(DAY_START_PREFIX)}
+
+    def periodic(self) -> None:
+        self.refresh_zones()
+        self.tick()
+
+    def tick(self) -> None:
+        now = self.now()
+        try:
+            self.engine.tick(now, self.owns)
+            self.metrics.count("ticks")
+        except Exception:
+            self.metrics.count("engine_errors")
+            log.exception("tick at %s failed; the next tick catches up", now.isoformat())
+
+    def refresh_zones(self) -> None:
+        """One cron job at 00:00 in each zone where a reseller's day starts."""
+        try:
+            wanted = set(self.engine.timezones())
+        except Exception:
+            self.metrics.count("engine_errors")
+            log.exception("reading the resellers' time zones failed; keeping %s", sorted(self.zones()))
+            return
+        current = self.zones()
+        for zone in current - wanted:
+            self.scheduler.remove_job(DAY_START_PREFIX + zone)
+        for zone in sorted(wanted - current):
+            self.scheduler.add_job(self.tick, CronTrigger(hour=0, minute=0, timezone=zone),
+                                   id=DAY_START_PREFIX + zone, name=f"day start in {zone}")

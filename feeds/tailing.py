@@ -1,0 +1,219 @@
+"""Tailing many databases with few threads: every change ends in `Consumer.drain`, run by a small pool.
+
+What tells the pool a database changed depends on the server (probed at start-up):
+- with `_db_updates` (CouchDB 3, Cloudant): one longpoll feed over every database queues the updated ones, so
+  10,000 account DBs cost one socket;
+- without it (PouchDB Server): a continuous `_changes` feed (heartbeats, read timeout of 2.5 heartbeats,
+  reconnection with jittered backoff) for each of the first `follow_cap` databases (`accounts` and `services`
+  first), and one poller that visits the rest round-robin, reading `update_seq` (GET /db) and queueing the
+  databases whose `update_seq` moved. Feeds are never reconnected without cause: PouchDB Server leaks a
+  listener per dropped continuous feed.
+Every database newly tailed (start-up, discovery, a lease gained) is queued once for catch-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from bookkeeper.couch import Couch, CouchError, NotFound
+
+from .backoff import backoff_delay
+from .consumer import Consumer, EngineFailed
+from .discovery import SHARED_DBS, tailed_name
+from .drainqueue import DrainQueue
+from .engine import Engine
+from .metrics import Metrics
+from .options import FeedOptions
+
+log = logging.getLogger(__name__)
+
+
+class Tailer:
+    """The consumers of the databases this worker tails, and the threads that keep them caught up."""
+
+    def __init__(self, couch: Couch, engine: Engine, metrics: Metrics, options: FeedOptions, *,
+                 db_updates: bool, owns: Callable[[str], bool] = lambda name: True, worker: str = ""):
+        """`owns(name)`: whether this worker tails database `name` (its lease), asked of databases that
+        `_db_updates` reports created."""
+        self.couch, self.engine, self.metrics, self.options = couch, engine, metrics, options
+        self.db_updates, self.owns, self.worker = db_updates, owns, worker
+        self.consumers: dict[str, Consumer] = {}
+        self.followed: dict[str, threading.Thread] = {}
+        self.queue = DrainQueue()
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._seen_update_seq: dict[str, object] = {}
+        metrics.gauge("databases_tailed", "Databases this worker tails.", lambda: len(self.consumers))
+        metrics.gauge("databases_followed", "Databases with their own continuous feed.", lambda: len(self.followed))
+        metrics.gauge("drain_queue", "Databases waiting for a catch-up read.", lambda: len(self.queue))
+        metrics.gauge("feed_lag_sequences", "Sequences not yet handled, summed over databases.",
+                      lambda: sum(c.lag()[0] for c in list(self.consumers.values())))
+        metrics.gauge("feed_lag_seconds", "Longest time a database has been behind its latest change.",
+                      lambda: max((c.lag()[1] for c in list(self.consumers.values())), default=0.0))
+
+    # -- lifecycle
+    def start(self) -> Tailer:
+        for i in range(self.options.drain_workers):
+            self._spawn(self._drain_loop, f"drain-{i}")
+        self._spawn(self._db_updates_loop if self.db_updates else self._poll_loop, "updates")
+        return self
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Stop: each drain in progress finishes its batch and writes its checkpoint. Followers idle in a
+        read are daemon threads: they end with the process, holding nothing that needs writing."""
+        self.stopping.set()
+        self.queue.close()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _spawn(self, target, name: str, *args) -> threading.Thread:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return thread
+
+    # -- which databases
+    def sync(self, names: set[str]) -> None:
+        """Tail exactly `names` (the existing databases this worker owns)."""
+        with self._lock:
+            gone = set(self.consumers) - names
+            new = sorted(names - set(self.consumers), key=lambda n: (n not in SHARED_DBS, n))
+        for name in gone:
+            self.drop(name)
+        for name in new:
+            self.add(name)
+
+    def add(self, name: str) -> Consumer:
+        with self._lock:
+            consumer = self.consumers.get(name)
+            if consumer is not None:
+                return consumer
+            consumer = self.consumers[name] = Consumer(self.couch, name, self.options.consumer, self.worker)
+            follow = not self.db_updates and len(self.followed) < self.options.follow_cap
+            if follow:
+                self.followed[name] = threading.Thread(target=self._follow_loop, args=(consumer,),
+                                                       name=f"follow-{name}", daemon=True)
+        if follow:
+            self.followed[name].start()
+        else:
+            self.queue.put(consumer)
+        return consumer
+
+    def drop(self, name: str) -> None:
+        """Stop tailing `name` (deleted, or its lease lost); its follower ends at its next event."""
+        with self._lock:
+            self.consumers.pop(name, None)
+            self.followed.pop(name, None)
+            self._seen_update_seq.pop(name, None)
+
+    def _tails(self, consumer: Consumer) -> bool:
+        return not self.stopping.is_set() and self.consumers.get(consumer.name) is consumer
+
+    # -- threads
+    def _drain_loop(self) -> None:
+        while (consumer := self.queue.get()) is not None:
+            if not self._tails(consumer):
+                continue
+            try:
+                consumer.drain(self.engine, self.metrics, limit=self.options.batch_size, stop=self.stopping)
+                consumer.failures = 0
+            except NotFound:
+                log.info("%s is gone: no longer tailed", consumer.name)
+                self.drop(consumer.name)
+            except Exception as exc:  # the engine's or the server's: retried with backoff, never lost
+                consumer.failures += 1
+                if not isinstance(exc, EngineFailed):
+                    self.metrics.count("feed_errors")
+                delay = backoff_delay(consumer.failures, cap=self.options.backoff_cap)
+                log.warning("%s: %s; retry %d in %.1fs", consumer.name, exc, consumer.failures, delay,
+                            exc_info=isinstance(exc, EngineFailed))
+                consumer.behind_since = consumer.behind_since or time.monotonic()
+                self.queue.put(consumer, delay)
+
+    def _follow_loop(self, consumer: Consumer) -> None:
+        attempt = 0
+        while self._tails(consumer):
+            connected = time.monotonic()
+            try:
+                since = consumer.db.info()["update_seq"]
+                self.queue.put(consumer)  # whatever came before `since`
+                for row in consumer.db.follow(since, heartbeat_ms=self.options.heartbeat_ms, include_docs=False):
+                    if not self._tails(consumer):
+                        return
+                    attempt = 0
+                    consumer.noticed(row["seq"])
+                    self.queue.put(consumer)
+            except NotFound:
+                self.drop(consumer.name)
+                return
+            except CouchError as exc:
+                self.metrics.count("feed_errors")
+                log.warning("feed of %s dropped: %s", consumer.name, exc)
+            attempt = 1 if time.monotonic() - connected > 60 else attempt + 1
+            self.stopping.wait(backoff_delay(attempt, cap=self.options.backoff_cap))
+
+    def _poll_loop(self) -> None:
+        """Round-robin over the databases without a feed of their own, queueing those whose update_seq moved."""
+        while not self.stopping.is_set():
+            started = time.monotonic()
+            with self._lock:
+                polled = [c for n, c in self.consumers.items() if n not in self.followed]
+            for consumer in polled:
+                if not self._tails(consumer):
+                    continue
+                try:
+                    update_seq = consumer.db.info()["update_seq"]
+                except NotFound:
+                    self.drop(consumer.name)
+                    continue
+                except CouchError as exc:
+                    self.metrics.count("feed_errors")
+                    log.warning("polling %s: %s", consumer.name, exc)
+                    break
+                if self._seen_update_seq.get(consumer.name) != update_seq:
+                    self._seen_update_seq[consumer.name] = update_seq
+                    consumer.noticed(update_seq)
+                    self.queue.put(consumer)
+            self.stopping.wait(max(0.0, self.options.poll_interval - (time.monotonic() - started)))
+
+    def _db_updates_loop(self) -> None:
+        """One `_db_updates` longpoll over the whole server; created and updated databases are queued."""
+        since, attempt = "now", 0
+        timeout = self.options.db_updates_timeout_ms
+        while not self.stopping.is_set():
+            try:
+                page = self.couch.json("GET", "/_db_updates", params={"feed": "longpoll", "since": since,
+                                                                      "timeout": timeout},
+                                       timeout=timeout / 1000 + 30)
+            except CouchError as exc:
+                attempt += 1
+                self.metrics.count("feed_errors")
+                log.warning("_db_updates: %s", exc)
+                self.stopping.wait(backoff_delay(attempt, cap=self.options.backoff_cap))
+                continue
+            attempt = 0
+            for name, kind in db_updates_events(self.couch, page.get("results", [])):
+                consumer = self.consumers.get(name)
+                if kind == "deleted":
+                    self.drop(name)
+                elif consumer is not None:
+                    consumer.noticed()
+                    self.queue.put(consumer)
+                elif self.owns(name):
+                    self.add(name)
+            since = page.get("last_seq", since)
+
+
+def db_updates_events(couch: Couch, rows: list[dict]) -> list[tuple[str, str]]:
+    """(canonical name, "created" | "updated" | "deleted") for the tailed databases among `_db_updates` rows."""
+    events = []
+    for row in rows:
+        name = tailed_name(couch, str(row.get("db_name", "")))
+        if name is not None:
+            events.append((name, str(row.get("type", "updated"))))
+    return events
