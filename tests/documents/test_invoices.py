@@ -24,7 +24,8 @@ from .conftest import JANUARY, NOW
 
 
 def pdf_text(data: bytes) -> str:
-    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+    """The text of every page, white space collapsed (so wrapped table cells read as one line)."""
+    return " ".join(" ".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages).split())
 
 
 class Inbox:
