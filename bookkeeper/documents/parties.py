@@ -100,5 +100,7 @@ def customer(account_doc: dict) -> Customer:
                  billing.get("region"), billing.get("country")]
     else:
         lines = [onnet[k] for k in sorted(onnet) if k.startswith("line")]
-    name = billing.get("name") or account_doc.get("name") or account_doc["_id"]
+    if billing.get("name") and billing["name"] != account_doc.get("name"):
+        lines.insert(0, f"Attn. {billing['name']}")
+    name = account_doc.get("name") or account_doc["_id"]
     return Customer(account_doc["_id"], str(name), tuple(str(line) for line in lines if line))

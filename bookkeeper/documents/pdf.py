@@ -27,10 +27,10 @@ from ..errors import InputError
 from .parties import Customer, InvoiceSettings
 from .statement import Statement
 
-FONT_CANDIDATES = (
-    (Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"), Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")),
-    (Path(reportlab.__file__).parent / "fonts" / "Vera.ttf", Path(reportlab.__file__).parent / "fonts" / "VeraBd.ttf"),
-)
+DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
+VERA = Path(reportlab.__file__).parent / "fonts"
+FONT_CANDIDATES = ((DEJAVU / "DejaVuSans.ttf", DEJAVU / "DejaVuSans-Bold.ttf"),
+                   (VERA / "Vera.ttf", VERA / "VeraBd.ttf"))
 ACCENT = colors.HexColor("#1f3b5a")
 RULE = colors.HexColor("#c8d0d8")
 ZEBRA = colors.HexColor("#f3f5f7")

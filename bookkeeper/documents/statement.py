@@ -51,7 +51,9 @@ class Line:
 
     @property
     def dates(self) -> str:
-        return self.first.isoformat() if self.first == self.last else f"{self.first.isoformat()} – {self.last.isoformat()}"
+        if self.first == self.last:
+            return self.first.isoformat()
+        return f"{self.first.isoformat()} – {self.last.isoformat()}"
 
     @property
     def charge(self) -> Decimal:

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from bookkeeper.clock import Period, period_containing
 from bookkeeper.ledger.documents import Entry
+from bookkeeper.money import round_money
 
 PERIOD = period_containing(datetime(2024, 1, 15, tzinfo=timezone.utc), 1, "UTC")
 
@@ -37,7 +38,6 @@ def sample_entries() -> list[Entry]:
     for k in range(1, 32):
         q = 2 if k <= 5 else 3
         total = Decimal(q) * Decimal("15.50")
-        from bookkeeper.money import round_money
         fees[k] = (q, round_money(total * k / 31, "USD") - round_money(total * (k - 1) / 31, "USD"))
     for k, (q, fee) in fees.items():
         out.append(entry("daily", str(fee), day=k, category="limits", item="outbound_trunks", quantity=q,

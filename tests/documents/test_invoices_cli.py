@@ -25,7 +25,8 @@ def test_generate_list_show_pdf(world, tmp_path):
     assert (row["number"], row["id"], row["total"], row["mailed"]) == \
         ("PT-2024-000001", "202401-invoice-2024-01-01", "91.32", False)
 
-    due = run(world, "generate", "--all", "--at", "2024-02-02T03:00:00Z", "--json")  # January has its invoice; December (the deposit) gets one
+    # January has its invoice; December (which holds the opening deposit) gets one
+    due = run(world, "generate", "--all", "--at", "2024-02-02T03:00:00Z", "--json")
     assert due.exit_code == 0, due.output
     assert [(r["period"], r["number"]) for r in json.loads(due.output)] == [("2023-12-01", "PT-2024-000002")]
 
