@@ -68,7 +68,7 @@ def emit(data, as_json: bool, table=None) -> None:
 
 def rows_table(rows: list[dict], columns: list[str]) -> str:
     """A plain aligned text table."""
-    cells = [[str(r.get(c, "")) for c in columns] for r in rows]
+    cells = [["" if r.get(c) is None else str(r[c]) for c in columns] for r in rows]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
@@ -402,6 +402,7 @@ def billing_explain(app, account_id, period, as_json):
     """Every charge of a period with its rule, quantity, rate and proration factor."""
     from bookkeeper.cli_parse import parse_time
     from bookkeeper.clock import period_containing
+    from bookkeeper.money import round_money
 
     engine = _engine(app)
     account = engine.directory.account(account_id)
@@ -410,7 +411,8 @@ def billing_explain(app, account_id, period, as_json):
     span = period_containing(moment, settings.billing_day, settings.timezone)
     entries = engine.ledger.entries(account_id, span.start, span.end)
     rows = [{"at": e.at.isoformat(), "type": e.type, "kind": e.kind, "category": e.category, "item": e.item,
-             "quantity": e.quantity, "rate": e.rate, "factor": e.factor, "amount": e.amount,
+             "quantity": e.quantity, "rate": e.rate, "factor": e.factor,
+             "amount": round_money(e.amount, settings.currency),
              "description": e.description, "id": e.id} for e in entries if e.kind != "rollover"]
     emit({"account": account_id, "currency": settings.currency, "period": span.to_doc(), "entries": rows}, as_json,
          lambda d: f"period {span.start.date()} .. {span.last_date} ({span.days} days), {settings.currency}\n"
@@ -731,6 +733,38 @@ def invoices_pdf(app, account_id, invoice, output, as_json):
     data = _invoices(app).pdf(account_id, invoice)
     Path(output).write_bytes(data)
     emit({"output": Path(output), "bytes": len(data)}, as_json, lambda d: f"wrote {d['output']} ({d['bytes']} bytes)")
+
+
+# --- run ---
+@main.command("run")
+@click.option("--worker-id", "--workers-id", "worker_id", help="This worker's name among several (default: host-pid).")
+@click.option("--once", is_flag=True, help="Catch up every feed and everything due, then exit (for cron).")
+@click.option("--metrics-port", type=int, help="Port of /metrics and /health (default: metrics_port setting).")
+@click.option("--json-logs", is_flag=True, help="Log JSON lines.")
+@json_option
+@pass_app
+def run_cmd(app, worker_id, once, metrics_port, json_logs, as_json):
+    """The daemon: tail the account databases, charge in real time, tick at each reseller's 00:00."""
+    from bookkeeper.billing import BillingEngine
+    from bookkeeper.clock import SystemClock
+    from bookkeeper.databases import ensure_core
+    from feeds.daemon import Daemon
+    from feeds.logformat import configure_logging
+    from feeds.metrics import Metrics
+
+    settings = app.settings.model_copy(update={k: v for k, v in {
+        "worker_id": worker_id, "metrics_port": metrics_port, "log_json": json_logs or None}.items() if v is not None})
+    configure_logging(settings.log_json)
+    ensure_core(app.couch, settings)
+    metrics = Metrics()
+    engine = BillingEngine(app.couch, settings, SystemClock(), metrics=metrics)
+    daemon = Daemon(app.couch, settings, engine, metrics=metrics)
+    if once:
+        seqs = daemon.run_once()
+        emit({"databases": len(seqs), "charges_written": metrics.value("charges_written")}, as_json,
+             lambda d: f"caught up {d['databases']} databases; {d['charges_written']} charges written")
+        return
+    sys.exit(daemon.run())
 
 
 if __name__ == "__main__":
