@@ -5,7 +5,9 @@ A gateway module turns one inbound notification into a `Notice` (what it reports
 the currency and the amount, and writes through the ledger under a key derived from the gateway's own
 transaction id: `payment:<gateway>:<txid>` for a payment, `refund:<gateway>:<reversal id>` for its reversal, so
 a replayed notification writes nothing, in any month. The notification itself is kept in the entry's metadata.
-A reversal is only written for a payment that was credited.
+A reversal is only written for a payment that was credited (the ledger's replay marker of its key exists);
+one that does not name its account (a Stripe refund) takes the payment's, remembered at the credit in the
+reseller's DB as `bookkeeper_payment-<hash of the key>`.
 """
 
 from __future__ import annotations
@@ -117,10 +119,9 @@ def amount_from_text(text, currency: str, what: str) -> Decimal:
     if not isinstance(text, str) or not text.strip():
         raise HookError(422, f"{what}: missing amount")
     try:
-        value = parse_amount(text, currency, what)
+        return parse_amount(text, currency, what)
     except InputError as exc:
         raise HookError(422, str(exc)) from None
-    return value
 
 
 def amount_from_minor(units, currency: str, what: str) -> Decimal:

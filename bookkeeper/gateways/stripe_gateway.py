@@ -3,9 +3,10 @@
 A payment is keyed by its PaymentIntent, so `checkout.session.completed` (paid) and `payment_intent.succeeded`
 for the same payment credit once: `payment:stripe:<pi>`. The account is the session's `client_reference_id` or
 `metadata.account_id`, the intent's `metadata.account_id` (an intent made by Checkout carries none: it is
-credited through its session and the intent's event is ignored). `charge.refunded` (whose account is the one the payment went to) debits each refund in
-`refunds.data` as `refund:stripe:<re_id>`; a charge without that list (newer API versions) is reversed whole,
-once, as `refund:stripe:<charge id>`, when `refunded` is true. Amounts are integers of minor units.
+credited through its session and the intent's event is ignored). `charge.refunded` debits each refund in
+`refunds.data` as `refund:stripe:<re_id>` from the account the payment went to; a charge without that list
+(newer API versions) is reversed whole, once, as `refund:stripe:<charge id>`, when `refunded` is true.
+Amounts are integers of minor units (ISO 4217 digits; Stripe's exceptions such as ISK and HUF are not handled).
 """
 
 from __future__ import annotations
