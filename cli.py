@@ -740,115 +740,24 @@ def invoices_pdf(app, account_id, invoice, output, as_json):
 @click.option("--worker-id", "--workers-id", "worker_id", help="This worker's name among several (default: host-pid).")
 @click.option("--once", is_flag=True, help="Catch up every feed and everything due, then exit (for cron).")
 @click.option("--metrics-port", type=int, help="Port of /metrics and /health (default: metrics_port setting).")
+@click.option("--hooks-port", type=int, help="Port of the payment hooks (default: hooks_port setting).")
 @click.option("--json-logs", is_flag=True, help="Log JSON lines.")
 @json_option
 @pass_app
-def run_cmd(app, worker_id, once, metrics_port, json_logs, as_json):
-    """The daemon: tail the account databases, charge in real time, tick at each reseller's 00:00."""
-    from bookkeeper.billing import BillingEngine
-    from bookkeeper.clock import SystemClock
-    from bookkeeper.databases import ensure_core
-    from feeds.daemon import Daemon
+def run_cmd(app, worker_id, once, metrics_port, hooks_port, json_logs, as_json):
+    """The daemon: tail the account databases, charge in real time, tick at each reseller's 00:00, take payments."""
+    from feeds import service
     from feeds.logformat import configure_logging
-    from feeds.metrics import Metrics
 
     settings = app.settings.model_copy(update={k: v for k, v in {
-        "worker_id": worker_id, "metrics_port": metrics_port, "log_json": json_logs or None}.items() if v is not None})
+        "worker_id": worker_id, "metrics_port": metrics_port, "hooks_port": hooks_port,
+        "log_json": json_logs or None}.items() if v is not None})
     configure_logging(settings.log_json)
-    ensure_core(app.couch, settings)
-    metrics = Metrics()
-    engine = BillingEngine(app.couch, settings, SystemClock(), metrics=metrics)
-    daemon = Daemon(app.couch, settings, engine, metrics=metrics)
     if once:
-        seqs = daemon.run_once()
-        emit({"databases": len(seqs), "charges_written": metrics.value("charges_written")}, as_json,
+        emit(service.run_once(app.couch, settings), as_json,
              lambda d: f"caught up {d['databases']} databases; {d['charges_written']} charges written")
         return
-    sys.exit(daemon.run())
-
-
-# --- pay ---
-@main.group("pay", cls=Group)
-def pay_group():
-    """Money in through a gateway: card top-ups against the account's vaulted Braintree customer."""
-
-
-@pay_group.command("topup")
-@click.argument("account_id")
-@click.argument("amount")
-@json_option
-@pass_app
-def pay_topup(app, account_id, amount, as_json):
-    """Charge AMOUNT (the reseller's currency) to the account's card and credit it."""
-    from datetime import datetime, timezone
-
-    from bookkeeper.gateways import topup
-    from bookkeeper.money import parse_amount
-
-    value = parse_amount(amount, _ledger_currency(app, account_id, None), "AMOUNT")
-    result = topup(app.couch, _ledger(app), account_id, value, datetime.now(timezone.utc))
-    emit(result.as_dict(), as_json, lambda d: f"top-up {d['status']}: {d['amount']} {d['currency']}"
-         + (f" ({d['reason']})" if d["reason"] else f", Braintree {d['transaction_id']}"))
-    if result.status != "completed":
-        sys.exit(1)
-
-
-# --- hooks ---
-@main.group("hooks", cls=Group)
-def hooks_group():
-    """The inbound payment hooks: /hooks/<gateway>/<reseller_id> and KAZOO 4.2's /kazoo/http_sync."""
-
-
-@hooks_group.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=int, help="Port (default: hooks_port, 8088).")
-@pass_app
-def hooks_serve(app, host, port):
-    """Serve the hooks alone, in the foreground, until Ctrl-C."""
-    import logging
-
-    from bookkeeper.gateways import make_app, serve
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    server = serve(make_app(app.couch, app.settings), host, app.settings.hooks_port if port is None else port)
-    click.echo(f"hooks listening at {server.url}")
-    try:
-        server.thread.join()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-
-
-@hooks_group.command("show")
-@click.argument("reseller_id")
-@json_option
-@pass_app
-def hooks_show(app, reseller_id, as_json):
-    """A reseller's gateway configuration, secrets masked."""
-    from bookkeeper.gateways.config import redacted
-
-    shown = redacted(app.couch, reseller_id)
-    emit(shown, as_json, lambda d: "\n".join(f"{name}: " + ", ".join(f"{k}={v}" for k, v in section.items())
-                                             for name, section in d.items()) or "no gateways configured")
-
-
-@hooks_group.command("configure")
-@click.argument("reseller_id")
-@click.argument("gateway", type=click.Choice(["braintree", "paypal", "yoomoney", "stripe", "http_sync"]))
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@pass_app
-def hooks_configure(app, reseller_id, gateway, file):
-    """Set one gateway's section from a JSON FILE (secrets stay out of shell history); validated first."""
-    from bookkeeper.errors import InputError
-    from bookkeeper.gateways.config import save_section
-
-    try:
-        section = json.loads(Path(file).read_text())
-    except (OSError, ValueError) as exc:
-        raise InputError(file, None, f"not a readable JSON file: {exc}") from None
-    save_section(app.couch, reseller_id, gateway, section)
-    click.echo(f"{gateway} configured for {reseller_id}")
+    sys.exit(service.run(app.couch, settings))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,53 @@
+"""`bookkeeper run`: the billing engine, the change-feed daemon, the payment hooks and auto top-up, wired together."""
+
+from __future__ import annotations
+
+import logging
+
+from bookkeeper.billing import BillingEngine, Evaluation
+from bookkeeper.clock import SystemClock
+from bookkeeper.couch import Couch
+from bookkeeper.databases import ensure_core
+from bookkeeper.gateways import make_app, maybe_auto_topup, serve
+
+from .daemon import Daemon
+from .metrics import Metrics
+from .nudge import Nudger
+
+log = logging.getLogger(__name__)
+
+
+def build(couch: Couch, settings) -> tuple[BillingEngine, Daemon]:
+    """The engine (with auto top-up after charges) and the daemon that drives it."""
+    ensure_core(couch, settings)
+    metrics = Metrics()
+    engine = BillingEngine(couch, settings, SystemClock(), metrics=metrics)
+
+    def after_charges(evaluation: Evaluation) -> None:
+        if evaluation.written:
+            maybe_auto_topup(couch, engine.ledger, evaluation.account_id, evaluation.decision.available_after,
+                             engine.clock.now(), directory=engine.directory)
+
+    engine.after_charges = after_charges
+    return engine, Daemon(couch, settings, engine, metrics=metrics)
+
+
+def run(couch: Couch, settings) -> int:
+    """Run until SIGTERM/SIGINT: feeds, scheduler, metrics, and the hooks server (a credit re-evaluates)."""
+    engine, daemon = build(couch, settings)
+    nudger = Nudger(engine.evaluate_with_reseller).start()
+    hooks = serve(make_app(couch, settings, after_credit=nudger.nudge, ledger=engine.ledger),
+                  "0.0.0.0", settings.hooks_port)
+    log.info("payment hooks on port %d", hooks.port)
+    try:
+        return daemon.run()
+    finally:
+        hooks.stop()
+        nudger.stop()
+
+
+def run_once(couch: Couch, settings) -> dict:
+    """Catch up every feed and everything due, then return: {databases, charges_written}."""
+    engine, daemon = build(couch, settings)
+    seqs = daemon.run_once()
+    return {"databases": len(seqs), "charges_written": daemon.metrics.value("charges_written")}
