@@ -36,3 +36,10 @@ def wait_until(check, timeout: float = 10.0, every: float = 0.05):
         if time.monotonic() > deadline:
             raise AssertionError(f"not true within {timeout}s: {check}")
         time.sleep(every)
+
+
+@pytest.fixture
+def daemon_settings(settings, couch):
+    """Settings for an in-process daemon: any free metrics port; its bookkeeper DB deleted afterwards."""
+    yield settings.model_copy(update={"metrics_port": 0, "worker_id": "w1"})
+    couch.db(settings.bookkeeper_db).delete()

@@ -1,0 +1,84 @@
+"""The daemon in process against the real server: followed and polled databases, discovery, leases, metrics."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+from conftest import wait_until
+from recording import RecordingEngine
+
+from feeds.checkpoints import checkpoint_id
+from feeds.daemon import Daemon
+from feeds.options import FeedOptions
+
+FAST = FeedOptions(follow_cap=1, heartbeat_ms=500, poll_interval=0.1, discovery_interval=0.3, tick_interval=3600,
+                   lease_buckets=8, lease_ttl=3.0)
+
+
+def _get(port: int, path: str):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
+        return resp.read().decode()
+
+
+def test_tails_followed_and_polled_databases_and_picks_up_new_ones(couch, daemon_settings, account_dbs):
+    first, second = account_dbs(), account_dbs()
+    first.put({"_id": "before-start"})
+    engine = RecordingEngine()
+    daemon = Daemon(couch, daemon_settings, engine, options=FAST).start()
+    try:
+        wait_until(lambda: "before-start" in engine.ids(first.name))
+        first.put({"_id": "live-1"})
+        second.put({"_id": "live-2"})
+        wait_until(lambda: "live-1" in engine.ids(first.name) and "live-2" in engine.ids(second.name))
+        third = account_dbs()  # created while running: found by the next `_all_dbs` diff
+        third.put({"_id": "new"})
+        wait_until(lambda: "new" in engine.ids(third.name))
+        assert engine.ticks, "the start-up tick ran"
+        text = _get(daemon.metrics_server.port, "/metrics")
+        assert "bookkeeper_databases_followed 1\n" in text
+        assert "bookkeeper_changes_handled_total" in text and "bookkeeper_feed_lag_seconds" in text
+        health = json.loads(_get(daemon.metrics_server.port, "/health"))
+        assert health["ok"] and health["worker"] == "w1" and health["db_updates"] is False
+        assert health["databases"] >= 3 and health["leases"] == 8
+    finally:
+        daemon.stop()
+    for db in (first, second, third):
+        assert engine.ids(db.name).count(engine.ids(db.name)[0]) == 1  # nothing handled twice
+        assert db.get(checkpoint_id("billing"))["seq"] == db.info()["update_seq"]
+
+
+def test_engine_failures_are_retried_without_losing_rows(couch, daemon_settings, account_dbs):
+    db = account_dbs()
+    engine = RecordingEngine(fail_next=2)
+    daemon = Daemon(couch, daemon_settings, engine, options=FAST).start()
+    try:
+        db.bulk_docs([{"_id": "x"}, {"_id": "y"}])
+        wait_until(lambda: sorted(engine.ids(db.name)) == ["x", "y"], timeout=15)
+        assert daemon.metrics.value("engine_errors") == 2
+    finally:
+        daemon.stop()
+
+
+def test_two_daemons_split_the_databases_and_one_takes_over(couch, daemon_settings, account_dbs):
+    dbs = [account_dbs() for _ in range(6)]
+    one, two = RecordingEngine(), RecordingEngine()
+    d1 = Daemon(couch, daemon_settings, one, options=FAST).start()
+    d2 = Daemon(couch, daemon_settings.model_copy(update={"worker_id": "w2"}), two, options=FAST).start()
+    try:
+        wait_until(lambda: len(d1.leases.held()) == len(d2.leases.held()) == 4, timeout=10)
+        assert not d1.leases.held() & d2.leases.held()
+        ours = {db.name for db in dbs}
+        wait_until(lambda: ours <= set(d1.tailer.consumers) | set(d2.tailer.consumers)
+                   and not set(d1.tailer.consumers) & set(d2.tailer.consumers))
+        for i, db in enumerate(dbs):
+            db.put({"_id": f"doc-{i}"})
+        wait_until(lambda: all(f"doc-{i}" in one.ids(db.name) + two.ids(db.name) for i, db in enumerate(dbs)))
+        d1.stop()  # releases its leases: w2 takes everything over
+        wait_until(lambda: len(d2.leases.held()) == 8, timeout=10)
+        for i, db in enumerate(dbs):
+            db.put({"_id": f"after-{i}"})
+        wait_until(lambda: all(f"after-{i}" in two.ids(db.name) for i, db in enumerate(dbs)), timeout=15)
+    finally:
+        d1.stop()
+        d2.stop()
