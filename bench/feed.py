@@ -1,0 +1,111 @@
+"""Benchmark of the change-feed daemon (issue 6) — SKELETON: the feed side is measured, the billing side is not.
+
+Starts its own in-memory embedded server, creates `--dbs` KAZOO account databases (one document each), runs the
+daemon (`feeds.daemon.Daemon`) with a counting engine, and reports the daemon's memory once every database is
+caught up, then the lag from a document write to its `handle_changes` under `--rate` writes/s for `--seconds`.
+
+Still to do (lead): drive the real `BillingEngine` over provisioned accounts and measure the lag from a device
+write to its charge being readable (`lag_p50_ms`, `lag_p99_ms` of the issue), instead of write → handle_changes.
+
+    .venv/bin/python bench/feed.py --dbs 10000 --follow-cap 200 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bookkeeper.config import load_settings  # noqa: E402
+from bookkeeper.couch import Couch  # noqa: E402
+from bookkeeper.dbnames import account_db  # noqa: E402
+from bookkeeper.embedded import EmbeddedServer, free_port  # noqa: E402
+from feeds.daemon import Daemon  # noqa: E402
+from feeds.options import FeedOptions  # noqa: E402
+
+
+def rss_mb() -> float:
+    """The current resident set (not the peak), from /proc."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class TimingEngine:
+    """Counts handled rows and records, for documents carrying `written_at`, the lag to their handling."""
+
+    def __init__(self):
+        self.handled, self.lags_ms, self.lock = 0, [], threading.Lock()
+
+    def handle_changes(self, db_name, rows):
+        now = time.time()
+        with self.lock:
+            self.handled += len(rows)
+            self.lags_ms += [(now - r["doc"]["written_at"]) * 1000 for r in rows if "written_at" in (r.get("doc") or {})]
+
+    def tick(self, now, owns):
+        pass
+
+    def timezones(self):
+        return {"UTC"}
+
+
+def run(dbs: int, follow_cap: int, rate: float, seconds: float) -> dict:
+    with tempfile.TemporaryDirectory() as var:
+        server = EmbeddedServer(Path(var), free_port(), in_memory=True).start()
+        try:
+            couch = Couch(server.url)
+            names = [account_db(uuid.uuid4().hex) for _ in range(dbs)]
+            for name in names:
+                db = couch.db(name)
+                db.create()
+                db.put({"_id": "seed"})
+            engine = TimingEngine()
+            settings = load_settings(env={}, couch_url=server.url, var_dir=var, metrics_port=0, worker_id="bench")
+            began = time.perf_counter()
+            daemon = Daemon(couch, settings, engine, options=FeedOptions(follow_cap=follow_cap)).start()
+            try:
+                while engine.handled < dbs:
+                    time.sleep(0.2)
+                caught_up_s = time.perf_counter() - began
+                rss_caught_up = rss_mb()
+                deadline = time.monotonic() + seconds
+                while time.monotonic() < deadline:
+                    couch.db(random.choice(names)).put({"_id": uuid.uuid4().hex, "written_at": time.time()})
+                    time.sleep(1 / rate)
+                time.sleep(3)
+                lags = sorted(engine.lags_ms)
+            finally:
+                daemon.stop()
+            return {"dbs": dbs, "follow_cap": follow_cap, "catch_up_s": round(caught_up_s, 1),
+                    "rss_mb": round(rss_caught_up, 1), "writes": len(lags),
+                    "lag_p50_ms": round(statistics.median(lags), 1) if lags else None,
+                    "lag_p99_ms": round(lags[int(len(lags) * 0.99) - 1], 1) if lags else None}
+        finally:
+            server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dbs", type=int, default=1000)
+    parser.add_argument("--follow-cap", type=int, default=FeedOptions.follow_cap)
+    parser.add_argument("--rate", type=float, default=50.0, help="writes per second")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    result = run(args.dbs, args.follow_cap, args.rate, args.seconds)
+    print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+
+
+if __name__ == "__main__":
+    main()
