@@ -159,6 +159,7 @@ class Tailer:
 
     def _poll_loop(self) -> None:
         """Round-robin over the databases without a feed of their own, queueing those whose update_seq moved."""
+        attempt = 0
         while not self.stopping.is_set():
             started = time.monotonic()
             with self._lock:
@@ -168,13 +169,16 @@ class Tailer:
                     continue
                 try:
                     update_seq = consumer.db.info()["update_seq"]
+                    attempt = 0
                 except NotFound:
                     self.drop(consumer.name)
                     continue
-                except CouchError as exc:
+                except CouchError as exc:  # skip it this round: the rest of the round is not starved
+                    attempt += 1
                     self.metrics.count("feed_errors")
                     log.warning("polling %s: %s", consumer.name, exc)
-                    break
+                    self.stopping.wait(backoff_delay(attempt, cap=self.options.backoff_cap))
+                    continue
                 if self._seen_update_seq.get(consumer.name) != update_seq:
                     self._seen_update_seq[consumer.name] = update_seq
                     consumer.noticed(update_seq)
