@@ -78,6 +78,25 @@ def install(db: Database, name_or_doc: str | DesignDoc) -> bool:
     raise Conflict(409, "conflict", f"{ddoc.id} kept changing while installing", db.name)
 
 
+def _current(current: dict | None, ddoc: DesignDoc) -> bool:
+    return current is not None and all(current.get(k) == v for k, v in ddoc.body.items()) and \
+        not (set(current) - set(ddoc.body) - {"_id", "_rev"})
+
+
 def install_kind(db: Database, kind: str) -> list[str]:
-    """Install every design document meant for this database kind; the names written."""
-    return [d.name for d in for_kind(kind) if install(db, d)]
+    """Install every design document meant for this database kind; the names written. Two requests (read all,
+    write the stale ones in one `_bulk_docs`) instead of two per document; a conflict reads and writes again."""
+    ddocs, written = for_kind(kind), []
+    for _ in range(3):
+        current = db.get_many([d.id for d in ddocs])
+        stale = [d for d in ddocs if not _current(current.get(d.id), d)]
+        if not stale:
+            return written
+        docs = [{"_id": d.id, **d.body, **({"_rev": current[d.id]["_rev"]} if d.id in current else {})}
+                for d in stale]
+        results = db.bulk_docs(docs)
+        written += [d.name for d in stale if results.get(d.id, {}).get("ok")]
+        ddocs = [d for d in stale if not results.get(d.id, {}).get("ok")]
+        if not ddocs:
+            return written
+    raise Conflict(409, "conflict", f"{', '.join(d.id for d in ddocs)} kept changing while installing", db.name)
