@@ -227,7 +227,11 @@ class Ledger:
         if self._exists(db) or month == d.month_of(self.clock.now()):
             self._open_month(account_id, *month)
             return from_units(self.totals.units(db, None if at is None else to_gregorian(at)))
-        earlier = [m for m in self.months(account_id) if m < month]
+        previous = d.prev_month(*month)
+        if self._exists(self.couch.db(modb(account_id, *previous))):  # the usual case: no `_all_dbs` listing
+            earlier = [previous]
+        else:
+            earlier = [m for m in self.months(account_id) if m < month]
         if not earlier:
             return Decimal(0)
         last, _ = self._open_month(account_id, *earlier[-1])
