@@ -18,6 +18,7 @@ import tempfile
 import time
 import uuid
 from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -69,7 +70,7 @@ def run(n: int) -> dict:
             settings = settings.model_copy(update={"master_account": master})
             engine = BillingEngine(couch, settings, SimulatedClock(BEFORE))
             for account in ids:  # credit and count once before the period, as the daemon would have
-                engine.ledger.credit(account, 1000, "USD", kind="credit", reason="manual_addition",
+                engine.ledger.credit(account, Decimal(1000), "USD", kind="credit", reason="manual_addition",
                                      description="bench funds", at=BEFORE, key=f"bench:{account}")
             engine.evaluate_many(ids, BEFORE, recount=True)
 

@@ -1,0 +1,200 @@
+"""Soak: a running `bookkeeper run` daemon under a steady flow of device writes (issue 9).
+
+Starts its own in-memory embedded server (or uses `--couch-url`), provisions `--accounts` funded accounts under one
+plan (a device costs an activation charge), starts the daemon as a subprocess (`bookkeeper run`), then for
+`--minutes` writes `--rate` new devices per second round-robin over the accounts and, every minute, reports the
+lag from a device write to its activation charge being readable in the account's MODB (p50/p90/p99; found by
+polling each account's MODB `_changes`, so the figures include up to one polling round) and the daemon's RSS
+(VmRSS of its /proc/<pid>/status).
+
+    .venv/bin/python bench/soak.py --minutes 3 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict, deque
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bookkeeper import provision  # noqa: E402
+from bookkeeper.config import load_settings  # noqa: E402
+from bookkeeper.couch import Couch, NotFound  # noqa: E402
+from bookkeeper.dbnames import modb  # noqa: E402
+from bookkeeper.embedded import EmbeddedServer, free_port  # noqa: E402
+from bookkeeper.ledger import Ledger  # noqa: E402
+from bookkeeper.ledger.documents import entry_of  # noqa: E402
+
+PLAN = {"name": "Soak", "plan": {"devices": {"sip_device": {"rate": 1, "activation_charge": 0.01}}}}
+NAMESPACE = "soak-"
+
+
+def vm_rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def pct(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    values = sorted(values)
+    return round(values[min(len(values) - 1, max(0, int(round(p / 100 * len(values))) - 1))], 1)
+
+
+class Watcher(threading.Thread):
+    """Polls the MODBs of accounts with devices not yet charged; a charged activation of quantity q settles the q
+    oldest outstanding writes of that account."""
+
+    def __init__(self, couch: Couch, stop: threading.Event):
+        super().__init__(daemon=True)
+        self.couch, self.stop = couch, stop
+        self.pending: dict[str, deque] = defaultdict(deque)
+        self.since: dict[str, object] = {}
+        self.lags_ms: list[float] = []
+        self.lock = threading.Lock()
+
+    def wrote(self, account: str, at: float) -> None:
+        with self.lock:
+            self.pending[account].append(at)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            with self.lock:
+                accounts = [a for a, q in self.pending.items() if q]
+            if not accounts:
+                time.sleep(0.02)
+            for account in accounts:
+                now = datetime.now(timezone.utc)
+                name = modb(account, now.year, now.month)
+                try:
+                    feed = self.couch.db(name).changes(since=self.since.get(name, 0), include_docs=True)
+                except NotFound:
+                    continue
+                seen = time.time()
+                self.since[name] = feed["last_seq"]
+                for row in feed["results"]:
+                    doc = row.get("doc") or {}
+                    if row["id"].startswith("_") or doc.get("pvt_type") != "ledger":
+                        continue
+                    entry = entry_of(doc, name, account, "4.3")
+                    if entry.type == "debit" and entry.kind == "activation":
+                        with self.lock:
+                            for _ in range(int(entry.quantity or 1)):
+                                if self.pending[account]:
+                                    self.lags_ms.append((seen - self.pending[account].popleft()) * 1000)
+
+    def take(self) -> list[float]:
+        with self.lock:
+            out, self.lags_ms = self.lags_ms, []
+        return out
+
+
+def provision_world(couch: Couch, settings, accounts: int) -> list[str]:
+    now = datetime.now(timezone.utc)
+    master = provision.new_account_id()
+    provision.create_account(couch, settings, master, "Soak master", [], now, reseller=True)
+    provision.put_settings(couch, master, {"currency": "USD", "billing_day": 1}, now)
+    provision.put_plan(couch, master, "soak", PLAN, now)
+    ledger, ids = Ledger(couch), []
+    for n in range(accounts):
+        account = provision.new_account_id()
+        provision.create_account(couch, settings, account, f"Soak {n}", [master], now, plans={"soak": master})
+        ledger.credit(account, Decimal(100000), "USD", kind="credit", reason="manual_addition",
+                      description="soak funds", at=now, key=f"soak:{account}")
+        ids.append(account)
+    return ids
+
+
+def run(minutes: float, rate: float, accounts: int, couch_url: str | None, report) -> dict:
+    with tempfile.TemporaryDirectory() as var:
+        server = None
+        if couch_url is None:
+            server = EmbeddedServer(Path(var), free_port(), in_memory=True).start()
+            couch_url = server.url
+        daemon = None
+        try:
+            couch = Couch(couch_url, namespace=NAMESPACE)
+            settings = load_settings(env={}, couch_url=couch_url, namespace=NAMESPACE)
+            ids = provision_world(couch, settings, accounts)
+            env = {**os.environ, "BOOKKEEPER_COUCH_URL": couch_url, "BOOKKEEPER_NAMESPACE": NAMESPACE}
+            log = open(Path(var) / "daemon.log", "wb")
+            daemon = subprocess.Popen([str(Path(sys.executable).with_name("bookkeeper")), "run", "--worker-id", "soak",
+                                       "--metrics-port", str(free_port()), "--hooks-port", str(free_port())],
+                                      env=env, stdout=log, stderr=subprocess.STDOUT)
+            stop = threading.Event()
+            watcher = Watcher(Couch(couch_url, namespace=NAMESPACE), stop)
+            watcher.start()
+            time.sleep(15)  # start-up catch-up of the provisioned accounts
+            minutes_out, all_lags, written, n = [], [], 0, 0
+            began = time.monotonic()
+            for minute in range(1, int(minutes) + 1):
+                end = began + 60 * minute
+                while time.monotonic() < end:
+                    tick = time.monotonic()
+                    account = ids[n % len(ids)]
+                    n += 1
+                    provision.add_docs(couch, account, [{"_id": f"soak{n}", "pvt_type": "device",
+                                                         "device_type": "sip_device"}], datetime.now(timezone.utc))
+                    watcher.wrote(account, time.time())
+                    written += 1
+                    time.sleep(max(0.0, 1 / rate - (time.monotonic() - tick)))
+                lags = watcher.take()
+                all_lags += lags
+                row = {"minute": minute, "writes": written, "charged": len(all_lags),
+                       "lag_p50_ms": pct(lags, 50), "lag_p90_ms": pct(lags, 90), "lag_p99_ms": pct(lags, 99),
+                       "daemon_rss_mb": vm_rss_mb(daemon.pid), "daemon_alive": daemon.poll() is None}
+                minutes_out.append(row)
+                report(row)
+            time.sleep(5)
+            all_lags += watcher.take()
+            stop.set()
+            rss = [m["daemon_rss_mb"] for m in minutes_out if m["daemon_rss_mb"]]
+            return {"minutes": minutes_out, "accounts": accounts, "rate": rate, "writes": written,
+                    "charged": len(all_lags), "lag_p50_ms": pct(all_lags, 50), "lag_p99_ms": pct(all_lags, 99),
+                    "lag_max_ms": round(max(all_lags), 1) if all_lags else None,
+                    "rss_first_mb": rss[0] if rss else None, "rss_last_mb": rss[-1] if rss else None,
+                    "achieved_rate": round(written / (time.monotonic() - began - 5), 1)}
+        finally:
+            if daemon is not None and daemon.poll() is None:
+                daemon.send_signal(signal.SIGTERM)
+                try:
+                    daemon.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    daemon.kill()
+            if server is not None:
+                server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=30)
+    parser.add_argument("--rate", type=float, default=50.0, help="device writes per second")
+    parser.add_argument("--accounts", type=int, default=100)
+    parser.add_argument("--couch-url", help="an existing server (default: a fresh in-memory embedded one)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    report = (lambda row: print(json.dumps(row), flush=True)) if args.json else \
+        (lambda row: print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True))
+    result = run(args.minutes, args.rate, args.accounts, args.couch_url, report)
+    print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items() if k != "minutes"))
+
+
+if __name__ == "__main__":
+    main()
