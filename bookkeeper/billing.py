@@ -196,9 +196,13 @@ class BillingEngine:
             touched += [r["id"] for r in rows if is_account_id(r["id"]) and not r.get("deleted")
                         and not written_by_us(r.get("doc") or {})]
         for account_id in dict.fromkeys(touched):
-            self.evaluate_with_reseller(account_id)
+            try:
+                self.evaluate_with_reseller(account_id)
+            except UnknownAccount:
+                log.info("%s: an account database with no account in %s: not billed", db_name, ACCOUNTS_DB)
 
     def evaluate_with_reseller(self, account_id: str, now: datetime | None = None) -> None:
+        """Recount and evaluate an account after a change, then its billing reseller (cascade quantities)."""
         evaluation = self.evaluate(account_id, now, recount=True)
         if evaluation.reseller_id != account_id and evaluation.reseller_id != self.directory.master_id:
             self.evaluate(evaluation.reseller_id, now)

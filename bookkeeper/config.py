@@ -40,6 +40,12 @@ class Settings(BaseModel):
     metrics_port: int = Field(9464, ge=0, le=65535)
     hooks_port: int = Field(8088, ge=0, le=65535)
     log_json: bool = False
+    feed_follow_cap: int = Field(1000, ge=0)
+    feed_discovery_interval: float = Field(10.0, gt=0)
+    feed_poll_interval: float = Field(2.0, gt=0)
+    feed_tick_interval: float = Field(300.0, gt=0)
+    feed_drain_workers: int = Field(4, ge=1)
+    lease_ttl: float = Field(30.0, gt=0)
 
     @field_validator("master_account")
     @classmethod

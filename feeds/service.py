@@ -13,6 +13,7 @@ from bookkeeper.gateways import make_app, maybe_auto_topup, serve
 from .daemon import Daemon
 from .metrics import Metrics
 from .nudge import Nudger
+from .options import FeedOptions
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,10 @@ def build(couch: Couch, settings) -> tuple[BillingEngine, Daemon]:
                              engine.clock.now(), directory=engine.directory)
 
     engine.after_charges = after_charges
-    return engine, Daemon(couch, settings, engine, metrics=metrics)
+    options = FeedOptions(follow_cap=settings.feed_follow_cap, discovery_interval=settings.feed_discovery_interval,
+                          poll_interval=settings.feed_poll_interval, tick_interval=settings.feed_tick_interval,
+                          drain_workers=settings.feed_drain_workers, lease_ttl=settings.lease_ttl)
+    return engine, Daemon(couch, settings, engine, options=options, metrics=metrics)
 
 
 def run(couch: Couch, settings) -> int:

@@ -94,8 +94,10 @@ class Ledger:
         what = Explained(kind, reason, description, currency, key=key, metadata=metadata or {})
         doc_id = d.random_id(year, month) if key is None else d.keyed_id(key, year, month)
         doc = d.build(self.dialect, doc_id, account_id, year, month, entry_type, units, at, what)
+        marker = None
         if key is not None:
-            doc = self._claim(account_id, key, doc, at)
+            marker = self._claim(account_id, key, doc, at)
+            doc = marker["entry"]
             parsed = parse_db_name(doc["pvt_account_db"])
             year, month = parsed.year, parsed.month
         db, created = self._open_month(account_id, year, month)
@@ -105,19 +107,31 @@ class Ledger:
         except Conflict:
             written = False
         self._after_write(account_id, year, month, created)
+        if marker is not None and not marker.get("written"):
+            self._mark_written(account_id, marker)
         return WriteResult(doc["_id"], db.name, written)
 
     def _claim(self, account_id: str, key: str, doc: dict, at: datetime) -> dict:
-        """The entry to write for `key`: `doc`, or the one a first attempt remembered in its marker."""
+        """The replay marker for `key`: new with `doc` as its entry, or the one a first attempt left."""
         accounts = self.couch.db(account_db(account_id))
         try:
-            accounts.put(d.marker_doc(key, account_id, doc, at))
-            return doc
+            marker = d.marker_doc(key, account_id, doc, at)
+            accounts.put(marker)
+            return marker
         except Conflict:
-            return accounts.get(d.marker_id(key))["entry"]
+            return accounts.get(d.marker_id(key))
         except NotFound:
             raise LedgerError(f"{account_db(account_id)}: no such account database; a keyed entry keeps its "
                               f"replay marker there") from None
+
+    def _mark_written(self, account_id: str, marker: dict) -> None:
+        """Record on the marker that its entry is in the ledger. The account DB's change feed then tells the
+        daemon that money arrived (the marker's first revision came before the entry existed)."""
+        marker["written"] = True
+        try:
+            self.couch.db(account_db(account_id)).put(marker)
+        except Conflict:
+            pass  # another writer of the same key marked it
 
     def write_charges(self, account_id: str, charges: list, currency: str, at: datetime) -> list[WriteResult]:
         """Write the charging core's charges together into the MODB of `at`'s month; results in the same order.
@@ -243,10 +257,11 @@ class Ledger:
         _check_at(start, "entries: start")
         _check_at(end, "entries: end")
         out = []
+        existing = set(self.months(account_id))
         for year, month in d.months_from(d.month_of(start), d.month_of(end)):
-            db = self.couch.db(modb(account_id, year, month))
-            if not self._exists(db):
+            if (year, month) not in existing:
                 continue
+            db = self.couch.db(modb(account_id, year, month))
             self._open_month(account_id, year, month)
             first = 0 if start <= d.month_start(year, month) else to_gregorian(start)
             rows = db.view("bookkeeper_ledger", "by_time", reduce=False, include_docs=True, startkey=first,
