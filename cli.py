@@ -760,5 +760,89 @@ def run_cmd(app, worker_id, once, metrics_port, hooks_port, json_logs, as_json):
     sys.exit(service.run(app.couch, settings))
 
 
+# --- pay ---
+@main.group("pay", cls=Group)
+def pay_group():
+    """Money in through a gateway: card top-ups against the account's vaulted Braintree customer."""
+
+
+@pay_group.command("topup")
+@click.argument("account_id")
+@click.argument("amount")
+@json_option
+@pass_app
+def pay_topup(app, account_id, amount, as_json):
+    """Charge AMOUNT (the reseller's currency) to the account's card and credit it."""
+    from datetime import datetime, timezone
+
+    from bookkeeper.gateways import topup
+    from bookkeeper.money import parse_amount
+
+    value = parse_amount(amount, _ledger_currency(app, account_id, None), "AMOUNT")
+    result = topup(app.couch, _ledger(app), account_id, value, datetime.now(timezone.utc))
+    emit(result.as_dict(), as_json, lambda d: f"top-up {d['status']}: {d['amount']} {d['currency']}"
+         + (f" ({d['reason']})" if d["reason"] else f", Braintree {d['transaction_id']}"))
+    if result.status != "completed":
+        sys.exit(1)
+
+
+# --- hooks ---
+@main.group("hooks", cls=Group)
+def hooks_group():
+    """The inbound payment hooks: /hooks/<gateway>/<reseller_id> and KAZOO 4.2's /kazoo/http_sync."""
+
+
+@hooks_group.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, help="Port (default: hooks_port, 8088).")
+@pass_app
+def hooks_serve(app, host, port):
+    """Serve the hooks alone, in the foreground, until Ctrl-C."""
+    import logging
+
+    from bookkeeper.gateways import make_app, serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    server = serve(make_app(app.couch, app.settings), host, app.settings.hooks_port if port is None else port)
+    click.echo(f"hooks listening at {server.url}")
+    try:
+        server.thread.join()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+@hooks_group.command("show")
+@click.argument("reseller_id")
+@json_option
+@pass_app
+def hooks_show(app, reseller_id, as_json):
+    """A reseller's gateway configuration, secrets masked."""
+    from bookkeeper.gateways.config import redacted
+
+    shown = redacted(app.couch, reseller_id)
+    emit(shown, as_json, lambda d: "\n".join(f"{name}: " + ", ".join(f"{k}={v}" for k, v in section.items())
+                                             for name, section in d.items()) or "no gateways configured")
+
+
+@hooks_group.command("configure")
+@click.argument("reseller_id")
+@click.argument("gateway", type=click.Choice(["braintree", "paypal", "yoomoney", "stripe", "http_sync"]))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@pass_app
+def hooks_configure(app, reseller_id, gateway, file):
+    """Set one gateway's section from a JSON FILE (secrets stay out of shell history); validated first."""
+    from bookkeeper.errors import InputError
+    from bookkeeper.gateways.config import save_section
+
+    try:
+        section = json.loads(Path(file).read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(file, None, f"not a readable JSON file: {exc}") from None
+    save_section(app.couch, reseller_id, gateway, section)
+    click.echo(f"{gateway} configured for {reseller_id}")
+
+
 if __name__ == "__main__":
     main()

@@ -58,13 +58,15 @@ class BillingEngine:
 
     def __init__(self, couch: Couch, settings, clock: Clock, *, ledger: Ledger | None = None,
                  directory: Directory | None = None, metrics=None,
-                 after_charges: Callable[[Evaluation], None] | None = None):
+                 after_charges: Callable[[Evaluation], None] | None = None,
+                 after_tick: Callable[[datetime, Callable[[str], bool]], object] | None = None):
         self.couch, self.settings, self.clock = couch, settings, clock
         self.dialect = settings.dialect
         self.ledger = ledger or Ledger(couch, dialect=self.dialect, clock=clock)
         self.directory = directory or Directory(couch, master_account_id(couch, settings.master_account), self.dialect)
         self.metrics = metrics
         self.after_charges = after_charges
+        self.after_tick = after_tick
         self.state_db = couch.db(settings.bookkeeper_db)
 
     # -- evaluating accounts
@@ -217,7 +219,8 @@ class BillingEngine:
                     self.metrics.count("poison_documents")
 
     def tick(self, now: datetime, owns: Callable[[str], bool] = lambda _: True) -> None:
-        """Evaluate every owned account that has not been evaluated since its reseller's latest day start."""
+        """Evaluate every owned account that has not been evaluated since its reseller's latest day start, then
+        run `after_tick` (the daemon generates the invoices of closed periods there)."""
         owned = [a for a in self.directory.all_account_ids() if owns(a)]
         due = []
         for start in range(0, len(owned), BATCH):
@@ -225,6 +228,8 @@ class BillingEngine:
             states = self.state_db.get_many([STATE_PREFIX + a for a in batch])
             due += [a for a in batch if _due(states.get(STATE_PREFIX + a), now)]
         self.evaluate_many(due, now)
+        if self.after_tick is not None:
+            self.after_tick(now, owns)
 
     def timezones(self) -> set[str]:
         resellers = {self.directory.master_id}

@@ -8,6 +8,7 @@ from bookkeeper.billing import BillingEngine, Evaluation
 from bookkeeper.clock import SystemClock
 from bookkeeper.couch import Couch
 from bookkeeper.databases import ensure_core
+from bookkeeper.documents import generate_due
 from bookkeeper.gateways import make_app, maybe_auto_topup, serve
 
 from .daemon import Daemon
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 def build(couch: Couch, settings) -> tuple[BillingEngine, Daemon]:
-    """The engine (with auto top-up after charges) and the daemon that drives it."""
+    """The engine (auto top-up after charges, invoices of closed periods after each tick) and its daemon."""
     ensure_core(couch, settings)
     metrics = Metrics()
     engine = BillingEngine(couch, settings, SystemClock(), metrics=metrics)
@@ -29,7 +30,11 @@ def build(couch: Couch, settings) -> tuple[BillingEngine, Daemon]:
             maybe_auto_topup(couch, engine.ledger, evaluation.account_id, evaluation.decision.available_after,
                              engine.clock.now(), directory=engine.directory)
 
+    def after_tick(now, owns) -> None:  # generate_due logs what it could not generate and retries next tick
+        generate_due(couch, engine.ledger, now, owns, directory=engine.directory)
+
     engine.after_charges = after_charges
+    engine.after_tick = after_tick
     options = FeedOptions(follow_cap=settings.feed_follow_cap, discovery_interval=settings.feed_discovery_interval,
                           poll_interval=settings.feed_poll_interval, tick_interval=settings.feed_tick_interval,
                           drain_workers=settings.feed_drain_workers, lease_ttl=settings.lease_ttl)

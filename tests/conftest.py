@@ -23,6 +23,14 @@ def server(tmp_path_factory):
     srv.stop()
 
 
+@pytest.fixture(scope="module")
+def own_server(tmp_path_factory):
+    """A server for one test module alone (a daemon tails every account DB on its server)."""
+    srv = start_server(tmp_path_factory)
+    yield srv
+    srv.stop()
+
+
 @pytest.fixture(scope="session")
 def couch(server) -> Couch:
     return Couch(server.url, retries=3)

@@ -23,7 +23,6 @@ from bookkeeper.couch import Couch
 from bookkeeper.dbnames import account_db, modb
 from bookkeeper.embedded import free_port
 from bookkeeper.ledger import Ledger
-from conftest import start_server
 
 BIN = Path(sys.executable).parent / "bookkeeper"
 PLAN = {"name": "Real time", "plan": {"devices": {"sip_device": {"rate": 30, "activation_charge": 2}}}}
@@ -105,14 +104,6 @@ class Deployment:
                 proc.wait(20)
             except subprocess.TimeoutExpired:
                 proc.kill()
-
-
-@pytest.fixture(scope="module")
-def own_server(tmp_path_factory):
-    """A server of this module's own: a daemon tails every account DB on its server."""
-    srv = start_server(tmp_path_factory)
-    yield srv
-    srv.stop()
 
 
 @pytest.fixture
