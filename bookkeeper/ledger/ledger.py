@@ -102,7 +102,7 @@ class Ledger:
             year, month = parsed.year, parsed.month
         db, created = self._open_month(account_id, year, month)
         try:
-            db.put(doc)
+            db.put(dict(doc))  # a copy: the marker keeps the entry as first written, without a _rev
             written = True
         except Conflict:
             written = False
