@@ -8,6 +8,7 @@ A crash anywhere replays safely: charges already written answer 409, and the sta
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -68,6 +69,8 @@ class BillingEngine:
         self.after_charges = after_charges
         self.after_tick = after_tick
         self.state_db = couch.db(settings.bookkeeper_db)
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
 
     # -- evaluating accounts
     def evaluate(self, account_id: str, now: datetime | None = None, dry_run: bool = False,
@@ -95,6 +98,22 @@ class BillingEngine:
 
     def _evaluate_retrying(self, account: Account, state_doc: dict | None, now: datetime, dry_run: bool,
                            recount: bool) -> Evaluation:
+        lock = self._lock_of(account.id)  # threads of this process take turns; other processes meet StateMoved
+        if not lock.acquire(blocking=False):
+            lock.acquire()
+            account = self.directory.account(account.id)  # what we read before waiting is stale now
+            state_doc = self.state_db.get_or_none(STATE_PREFIX + account.id)
+        try:
+            return self._evaluate_with_retries(account, state_doc, now, dry_run, recount)
+        finally:
+            lock.release()
+
+    def _lock_of(self, account_id: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(account_id, threading.Lock())
+
+    def _evaluate_with_retries(self, account: Account, state_doc: dict | None, now: datetime, dry_run: bool,
+                               recount: bool) -> Evaluation:
         for _ in range(5):
             try:
                 return self._evaluate(account, state_doc, now, dry_run, recount)
