@@ -1,13 +1,13 @@
-"""Benchmark of the change-feed daemon (issue 6) — SKELETON: the feed side is measured, the billing side is not.
+"""Benchmark of the daemon (issue 6): charge lag under steady writes, and memory while tailing many databases.
 
-Starts its own in-memory embedded server, creates `--dbs` KAZOO account databases (one document each), runs the
-daemon (`feeds.daemon.Daemon`) with a counting engine, and reports the daemon's memory once every database is
-caught up, then the lag from a document write to its `handle_changes` under `--rate` writes/s for `--seconds`.
+1. Lag: `bookkeeper run` (the real engine) over `--accounts` funded accounts on its own in-memory server, a steady
+   `--rate` device writes/s for `--seconds`; the lag from a device write to its charge being readable in the
+   account's monthly DB (bench/soak.py's measurement, one minute-long round).
+2. Memory: the daemon's tailing machinery (a counting engine, in this process) over `--dbs` account databases
+   with `--follow-cap` continuous feeds; RSS once every database is caught up.
 
-Still to do (lead): drive the real `BillingEngine` over provisioned accounts and measure the lag from a device
-write to its charge being readable (`lag_p50_ms`, `lag_p99_ms` of the issue), instead of write → handle_changes.
-
-    .venv/bin/python bench/feed.py --dbs 10000 --follow-cap 200 --json
+    .venv/bin/python bench/feed.py --json                      # 1,000 accounts at 50/s for 60 s; 10,000 DBs
+    .venv/bin/python bench/feed.py --dbs 2000 --seconds 30 --json
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class TimingEngine:
         return {"UTC"}
 
 
-def run(dbs: int, follow_cap: int, rate: float, seconds: float) -> dict:
+def tailing_memory(dbs: int, follow_cap: int, rate: float = 20.0, seconds: float = 10.0) -> dict:
     with tempfile.TemporaryDirectory() as var:
         server = EmbeddedServer(Path(var), free_port(), in_memory=True).start()
         try:
@@ -97,13 +97,22 @@ def run(dbs: int, follow_cap: int, rate: float, seconds: float) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dbs", type=int, default=1000)
-    parser.add_argument("--follow-cap", type=int, default=FeedOptions.follow_cap)
-    parser.add_argument("--rate", type=float, default=50.0, help="writes per second")
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--accounts", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=50.0, help="device writes per second")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--dbs", type=int, default=10_000)
+    parser.add_argument("--follow-cap", type=int, default=200)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = run(args.dbs, args.follow_cap, args.rate, args.seconds)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import soak
+
+    lag = soak.run(args.seconds / 60, args.rate, args.accounts, None, lambda row: None)
+    memory = tailing_memory(args.dbs, args.follow_cap)
+    result = {"lag_p50_ms": lag["lag_p50_ms"], "lag_p99_ms": lag["lag_p99_ms"], "rss_mb": memory["rss_mb"],
+              "accounts": args.accounts, "rate": args.rate, "achieved_rate": lag["achieved_rate"],
+              "writes": lag["writes"], "charged": lag["charged"], "daemon_rss_mb": lag["rss_last_mb"],
+              "dbs": args.dbs, "follow_cap": args.follow_cap, "catch_up_s": memory["catch_up_s"]}
     print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
 
 

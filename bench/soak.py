@@ -144,8 +144,8 @@ def run(minutes: float, rate: float, accounts: int, couch_url: str | None, repor
             time.sleep(15)  # start-up catch-up of the provisioned accounts
             minutes_out, all_lags, written, n = [], [], 0, 0
             began = time.monotonic()
-            for minute in range(1, int(minutes) + 1):
-                end = began + 60 * minute
+            for minute in range(1, max(1, round(minutes)) + 1):
+                end = began + 60 * min(minute, minutes)
                 while time.monotonic() < end:
                     tick = time.monotonic()
                     account = ids[n % len(ids)]

@@ -35,6 +35,7 @@ class Ticker:
                  interval: float = 300.0, now: Callable[[], datetime] = utc_now):
         self.engine, self.owns, self.metrics, self.now = engine, owns, metrics, now
         self.interval = interval
+        self._zones: set[str] = set()
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(1)}, timezone=timezone.utc,
             job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None})
@@ -52,9 +53,9 @@ class Ticker:
             self.scheduler.shutdown(wait=True)
 
     def zones(self) -> set[str]:
-        """The zones with a day-start job."""
-        return {job.id.removeprefix(DAY_START_PREFIX) for job in self.scheduler.get_jobs()
-                if job.id.startswith(DAY_START_PREFIX)}
+        """The zones with a day-start job (kept here: asking the scheduler from inside a job can deadlock with
+        a shutdown waiting for that job)."""
+        return set(self._zones)
 
     def periodic(self) -> None:
         self.refresh_zones()
@@ -78,8 +79,12 @@ class Ticker:
             log.exception("reading the resellers' time zones failed; keeping %s", sorted(self.zones()))
             return
         current = self.zones()
+        if not self.scheduler.running:
+            return
         for zone in current - wanted:
             self.scheduler.remove_job(DAY_START_PREFIX + zone)
+            self._zones.discard(zone)
         for zone in sorted(wanted - current):
             self.scheduler.add_job(self.tick, CronTrigger(hour=0, minute=0, timezone=zone),
                                    id=DAY_START_PREFIX + zone, name=f"day start in {zone}")
+            self._zones.add(zone)
