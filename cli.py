@@ -12,7 +12,6 @@ from pathlib import Path
 
 import click
 
-from bookkeeper import designdocs
 from bookkeeper.config import Settings, load_settings
 from bookkeeper.couch import Couch, CouchError
 from bookkeeper.embedded import EmbeddedServer, connect

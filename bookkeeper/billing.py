@@ -15,11 +15,10 @@ from datetime import datetime, timedelta
 
 from . import charging, plans
 from .accounts import Account, Directory, UnknownAccount, master_account_id, written_by_us
-from .clock import Clock, day_start, period_containing
+from .clock import Clock, day_start
 from .couch import Conflict, Couch
 from .dbnames import ACCOUNTS_DB, SERVICES_DB, is_account_id, parse_db_name
 from .ledger import Ledger
-from .settings import BookkeeperSettings
 
 log = logging.getLogger(__name__)
 STATE_PREFIX = "billing_state:"

@@ -9,9 +9,9 @@ from datetime import datetime
 
 from . import designdocs
 from .couch import Couch
-from .databases import ensure_core
-from .dbnames import ACCOUNTS_DB, SERVICES_DB, account_db, encode, to_gregorian
-from .accounts import CONFIG_DOC, LIMITS_DOC
+from .accounts import CONFIG_DOC, LIMITS_DOC, SYSTEM_CONFIG_DB
+from .databases import account_databases, ensure_core
+from .dbnames import ACCOUNTS_DB, SERVICES_DB, account_db, encode, parse_db_name, to_gregorian
 
 
 def new_account_id() -> str:
@@ -76,3 +76,16 @@ def add_docs(couch: Couch, account_id: str, docs: list[dict], now: datetime) -> 
     if failed:
         raise ValueError(f"{account_db(account_id)}: documents not written: {', '.join(failed)}")
     return [d["_id"] for d in made]
+
+
+def remove(couch: Couch, settings, account_ids) -> None:
+    """Delete these accounts' databases (account DBs and MODBs) and the namespace's shared databases.
+
+    For simulations and tests that ran in their own namespace; never point it at a production namespace."""
+    ours = set(account_ids)
+    accounts, modbs = account_databases(couch)
+    for name in accounts + modbs:
+        if parse_db_name(name).account_id in ours:
+            couch.db(name).delete()
+    for name in (ACCOUNTS_DB, SERVICES_DB, SYSTEM_CONFIG_DB, settings.bookkeeper_db):
+        couch.db(name).delete()

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 from bookkeeper import provision
-from bookkeeper.accounts import BLOCK_MARKER, LIMITS_DOC
+from bookkeeper.accounts import LIMITS_DOC
 from bookkeeper.billing import BillingEngine
 from bookkeeper.clock import SimulatedClock, day_start, next_day_start
 from bookkeeper.couch import Couch
-from bookkeeper.databases import account_databases
-from bookkeeper.dbnames import ACCOUNTS_DB, SERVICES_DB, account_db, parse_db_name, to_gregorian
+from bookkeeper.dbnames import ACCOUNTS_DB, SERVICES_DB, account_db, to_gregorian
 from bookkeeper.money import round_money
 
 from .catchup import catch_up
@@ -176,15 +174,7 @@ class Simulation:
         return out
 
     def remove(self) -> None:
-        for name in self._databases_to_remove():
-            self.couch.db(name).delete()
-
-    def _databases_to_remove(self) -> list[str]:
-        ours = set(self.ids.values())
-        accounts, modbs = account_databases(self.couch)
-        mine = [n for n in accounts + modbs if parse_db_name(n).account_id in ours]
-        return mine + [self.couch.db(n).name for n in (ACCOUNTS_DB, SERVICES_DB, "system_config",
-                                                        self.settings.bookkeeper_db)]
+        provision.remove(self.couch, self.settings, self.ids.values())
 
 
 def _matching(db, match: dict) -> list[dict]:

@@ -9,8 +9,6 @@ import pytest
 
 from bookkeeper import provision
 from bookkeeper.couch import Couch
-from bookkeeper.databases import account_databases
-from bookkeeper.dbnames import parse_db_name
 
 START = datetime(2026, 3, 1, tzinfo=timezone.utc)
 
@@ -32,13 +30,7 @@ class World:
         return account_id
 
     def cleanup(self) -> None:
-        ours = set(self.ids)
-        accounts, modbs = account_databases(self.couch)
-        for name in accounts + modbs:
-            if parse_db_name(name).account_id in ours:
-                self.couch.db(name).delete()
-        for name in ("accounts", "services", "system_config", self.settings.bookkeeper_db):
-            self.couch.db(name).delete()
+        provision.remove(self.couch, self.settings, self.ids)
 
 
 @pytest.fixture

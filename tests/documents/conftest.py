@@ -16,8 +16,7 @@ from bookkeeper.accounts import CONFIG_DOC, Directory
 from bookkeeper.charging.model import Charge
 from bookkeeper.clock import SimulatedClock, period_containing
 from bookkeeper.couch import Couch
-from bookkeeper.databases import account_databases
-from bookkeeper.dbnames import account_db, parse_db_name
+from bookkeeper.dbnames import account_db
 from bookkeeper.ledger import Ledger
 from bookkeeper.money import round_money
 
@@ -118,13 +117,7 @@ class World:
                            description="Bank transfer 4711", at=at(20), key=f"{account_id}/wire/4711")
 
     def cleanup(self) -> None:
-        ours = set(self.ids)
-        accounts, modbs = account_databases(self.couch)
-        for name in accounts + modbs:
-            if parse_db_name(name).account_id in ours:
-                self.couch.db(name).delete()
-        for name in ("accounts", "services", "system_config", self.settings.bookkeeper_db):
-            self.couch.db(name).delete()
+        provision.remove(self.couch, self.settings, self.ids)
 
 
 @pytest.fixture

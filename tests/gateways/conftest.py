@@ -73,13 +73,7 @@ class World:
         return sorted(out)
 
     def cleanup(self) -> None:
-        ours = set(self.ids)
-        accounts, modbs = account_databases(self.couch)
-        for name in accounts + modbs:
-            if parse_db_name(name).account_id in ours:
-                self.couch.db(name).delete()
-        for name in ("accounts", "services", "system_config", self.settings.bookkeeper_db):
-            self.couch.db(name).delete()
+        provision.remove(self.couch, self.settings, self.ids)
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """Hypothesis properties of pricing and merging."""
 
-from decimal import Decimal
 
 from hypothesis import given
 from hypothesis import strategies as st
