@@ -85,6 +85,7 @@ class Couch:
                  namespace: str = ""):
         parts = urlsplit(url)
         self.session = requests.Session()
+        self.session.trust_env = False  # no proxy/netrc lookup from the environment on every request (CPU-costly)
         self.session.headers.update({"Accept": "application/json", "Content-Type": "application/json"})
         if parts.username:
             self.session.auth = (unquote(parts.username), unquote(parts.password or ""))
