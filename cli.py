@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import sys
-from decimal import Decimal
 from pathlib import Path
 
 import click
@@ -16,6 +15,7 @@ from bookkeeper.config import Settings, load_settings
 from bookkeeper.couch import Couch, CouchError
 from bookkeeper.embedded import EmbeddedServer, connect
 from bookkeeper.errors import BookkeeperError
+from bookkeeper.jsontext import dumps
 
 
 class App:
@@ -48,19 +48,10 @@ class Group(click.Group):
             sys.exit(2)
 
 
-def _default(value):
-    """JSON numbers for Decimals (already rounded money prints as itself, e.g. 14.19)."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
 def emit(data, as_json: bool, table=None) -> None:
     """Print `data` as JSON, or as a human table with `table(data) -> str` (JSON when none is given)."""
     if as_json or table is None:
-        click.echo(json.dumps(data, indent=2, default=_default))
+        click.echo(dumps(data))
     else:
         click.echo(table(data))
 

@@ -14,13 +14,12 @@ import logging
 import random
 import time
 from collections.abc import Iterator
-from datetime import date, datetime
-from decimal import Decimal
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import requests
 
 from .dbnames import encode, parse_db_name
+from .jsontext import dumps
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +101,7 @@ class Couch:
         """One HTTP call with retries on transport errors and 5xx; raises a typed CouchError otherwise."""
         url = f"{self.url}/{path.lstrip('/')}"
         if body is not None:
-            data = json.dumps(body, separators=(",", ":"), default=_json_value).encode()
+            data = dumps(body, indent=None).encode()
         attempts = self.retries + 1 if retry else 1
         for attempt in range(attempts):
             try:
@@ -294,15 +293,6 @@ class Database:
             raise Unavailable(0, "feed_dropped", str(exc), self.path) from exc
         finally:
             resp.close()
-
-
-def _json_value(value):
-    """Decimals are written as JSON numbers (plan rates stay numbers; money is stored in integer units)."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    raise TypeError(f"cannot store a {type(value).__name__} in a JSON document")
 
 
 def _params(params: dict | None) -> dict | None:

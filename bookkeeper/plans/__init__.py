@@ -10,7 +10,7 @@
 from .assignment import assign, unassign
 from .counters import Counter, counter_quantities, load_counters
 from .invoice import ActivationCharge, Invoice, activation_charges, invoice_json, item_json, price, quote
-from .jsontext import dumps, loads
+from ..jsontext import dumps, loads
 from .merge import MergedPlan, merge_plans
 from .models import ItemPlan, ServicePlan
 from .pricing import LineItem, price_item, tier

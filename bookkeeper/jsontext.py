@@ -1,12 +1,15 @@
-"""JSON text in and out with exact numbers: floats parse to Decimal, Decimals print as JSON numbers."""
+"""JSON text in and out with exact numbers: floats parse to Decimal, Decimals print as JSON numbers.
+
+The one JSON writer for documents sent to CouchDB and for `--json` output; times are written in ISO 8601."""
 
 from __future__ import annotations
 
 import json
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from ..errors import InputError
+from .errors import InputError
 
 
 def loads(text: str, where: str) -> Any:
@@ -44,5 +47,7 @@ def _encode(value: Any, indent: int | None, level: int):
                 yield json.dumps(str(key)) + ": "
             yield from _encode(item, indent, level + 1)
         yield ("" if indent is None else "\n" + " " * (indent * level)) + closing
+    elif isinstance(value, (datetime, date)):
+        yield json.dumps(value.isoformat())
     else:
-        yield json.dumps(value)
+        yield json.dumps(value, default=str)
