@@ -8,6 +8,7 @@ import threading
 import time
 
 from bookkeeper.couch import Couch
+from bookkeeper.errors import BookkeeperError
 
 from .checkpoints import Checkpoint, read_checkpoint, seq_number, write_checkpoint
 from .engine import Engine
@@ -16,12 +17,12 @@ from .metrics import Metrics
 DEFAULT_CONSUMER = "billing"
 
 
-class EngineFailed(Exception):
+class EngineFailed(BookkeeperError):
     """The engine raised on a batch: nothing after the checkpoint counts as handled."""
 
     def __init__(self, db_name: str, cause: BaseException):
         self.db_name, self.cause = db_name, cause
-        super().__init__(f"{db_name}: engine failed: {cause!r}")
+        super().__init__(f"{db_name}: {cause}")
 
 
 class Consumer:
