@@ -69,6 +69,7 @@ class BillingEngine:
         self.after_tick = after_tick
         self.state_db = couch.db(settings.bookkeeper_db)
         self._locks: dict[str, threading.Lock] = {}
+        self._written_by_me: dict[str, str] = {}  # account -> state _rev whose pending charges this process wrote
         self._locks_guard = threading.Lock()
 
     # -- evaluating accounts
@@ -125,7 +126,8 @@ class BillingEngine:
     def _evaluate(self, account: Account, state_doc: dict | None, now: datetime, dry_run: bool,
                   recount: bool) -> Evaluation:
         directory = self.directory
-        if state_doc and state_doc.get("pending") and not dry_run:
+        if state_doc and state_doc.get("pending") and not dry_run \
+                and self._written_by_me.get(account.id) != state_doc["_rev"]:
             self._settle(account.id, state_doc["pending"])
         reseller_id = directory.reseller_of(account)
         settings = directory.settings(reseller_id)
@@ -155,9 +157,11 @@ class BillingEngine:
             return evaluation
         pending = {"at": now.isoformat(), "currency": settings.currency,
                    "charges": [c.to_doc() for c in decision.charges]} if decision.charges else None
-        self._save_state(account.id, decision.state, pending, state_doc)
+        rev = self._save_state(account.id, decision.state, pending, state_doc)
         results = self.ledger.write_charges(account.id, list(decision.charges), settings.currency, now)
         written = tuple(r.id for r in results if r.written)
+        if pending and rev:
+            self._written_by_me[account.id] = rev  # this process wrote them: no need to settle them again
         if decision.cancel_categories:
             directory.cancel_categories(account, decision.cancel_categories, now)
         shown = {c: i for c, i in quantities.items() if c not in decision.cancel_categories}
@@ -188,7 +192,7 @@ class BillingEngine:
         charges = [charging.Charge.from_doc(c) for c in pending["charges"]]
         self.ledger.write_charges(account_id, charges, pending["currency"], datetime.fromisoformat(pending["at"]))
 
-    def _save_state(self, account_id: str, state, pending: dict | None, previous: dict | None) -> None:
+    def _save_state(self, account_id: str, state, pending: dict | None, previous: dict | None) -> str | None:
         """Advance the state from the revision we read, with this evaluation's charges as `pending` (written
         ahead: a crash before they reach the ledger is settled by the next evaluation, never charged again).
         StateMoved if another evaluator advanced the state first."""
@@ -196,10 +200,10 @@ class BillingEngine:
                "state": state.to_doc(), "pending": pending}
         if previous is not None:
             if previous.get("state") == doc["state"] and not pending and not previous.get("pending"):
-                return
+                return None
             doc["_rev"] = previous["_rev"]
         try:
-            self.state_db.put(doc)
+            return self.state_db.put(doc)
         except Conflict:
             raise StateMoved(account_id) from None
 
