@@ -12,6 +12,8 @@ total is a checkpoint plus the tail of `_changes`:
   means the checkpoint cannot be trusted: it is rebuilt from the whole feed, counting each document once.
 * The checkpoint is saved again once its tail has grown by `ADVANCE_AFTER` rows; a 409 there only means
   another process saved one first (any saved checkpoint is a true statement about its seq).
+* The latest checkpoint counted is also kept in memory per MODB, so a long-running process reads only the
+  `_changes` tail: what it remembers is as true as what is stored, whoever writes the MODB meanwhile.
 
 `ledger verify` compares this with the full view reduction and a recount of every document.
 """
@@ -34,6 +36,7 @@ class MonthTotals:
         self.index = 0 if dialect == "4.3" else 1
         self.checkpoint_id = f"_local/bookkeeper_total-{dialect}"
         self._stored_reductions: bool | None = None
+        self._memory: dict[str, dict] = {}  # MODB name -> the last checkpoint counted (with the stored `_rev`)
 
     @property
     def stored_reductions(self) -> bool:
@@ -58,6 +61,10 @@ class MonthTotals:
         rows = db.view(*VIEW, **params)["rows"]
         return int(rows[0]["value"][self.index]) if rows else 0
 
+    def forget(self, db: Database) -> None:
+        """Read the stored checkpoint next time, not the remembered one."""
+        self._memory.pop(db.name, None)
+
     def rebuild(self, db: Database) -> int:
         """Count the whole feed again and save a fresh checkpoint; the units."""
         current = self.checkpoint(db)
@@ -74,7 +81,7 @@ class MonthTotals:
         return doc if valid else {"_id": doc["_id"], "_rev": doc["_rev"]}
 
     def _checkpointed(self, db: Database) -> tuple[int, int]:
-        current = self.checkpoint(db)
+        current = self._memory.get(db.name) or self.checkpoint(db)
         if current is None or "units" not in current:
             units, latest, since = self._recount(db)
             self._save(db, current, since, units, latest)
@@ -100,8 +107,11 @@ class MonthTotals:
             since = feed["last_seq"]
             if len(feed["results"]) < PAGE:
                 break
-        if seen >= ADVANCE_AFTER:
+        tail = current.get("tail", 0) + seen  # rows counted since the stored checkpoint
+        if tail >= ADVANCE_AFTER:
             self._save(db, current, since, units, latest)
+        else:
+            self._remember(db, current.get("_rev"), since, units, latest, tail)
         return units, latest
 
     def _recount(self, db: Database) -> tuple[int, int, object]:
@@ -125,12 +135,17 @@ class MonthTotals:
 
     def _save(self, db: Database, current: dict | None, since, units: int, latest: int) -> None:
         doc = {"_id": self.checkpoint_id, "since": since, "units": units, "latest": latest}
-        if current is not None:
+        if current is not None and current.get("_rev"):
             doc["_rev"] = current["_rev"]
         try:
-            db.put(doc)
-        except Conflict:
-            pass
+            rev = db.put(doc)
+        except Conflict:  # another process saved one first: ours stays true in memory; read theirs next time
+            rev = (db.get_or_none(self.checkpoint_id) or {}).get("_rev")
+        self._remember(db, rev, since, units, latest)
+
+    def _remember(self, db: Database, rev: str | None, since, units: int, latest: int, tail: int = 0) -> None:
+        self._memory[db.name] = {"_id": self.checkpoint_id, "_rev": rev, "since": since, "units": units,
+                                 "latest": latest, "tail": tail}
 
 
 def _latest(doc: dict, latest: int) -> int:
