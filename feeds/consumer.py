@@ -1,13 +1,29 @@
 """One database's consumer: read `_changes` from the checkpoint in batches, hand them to the engine, and only
 then move the checkpoint. Every way the daemon learns of changes (continuous feed, `update_seq` polling,
-`_db_updates`, start-up, `--once`) ends in `Consumer.drain`, so there is one reading path."""
+`_db_updates`, start-up, `--once`) ends in `Consumer.drain`, so there is one reading path.
+
+Deferred checkpoints (`checkpoint_interval` > 0). After a batch is handled the consumer moves its checkpoint in
+memory (the next drain reads from there) and marks it dirty; the `_local` doc is written by `flush()`: the
+Tailer's flusher every `checkpoint_interval` seconds, `Tailer.stop()` after the drain workers end, a dropped
+consumer, the end of `catch_up` (`--once`). A drain writes it itself only when its unwritten progress is already
+`checkpoint_interval` old (the flusher is behind or starved), and a failed deferred write is counted
+(`feed_errors`), logged and left dirty, never raised into the drain. With 0 every batch is written before the
+drain goes on, as before.
+
+Why nothing is skipped or charged twice: the stored seq only ever names changes the engine has already handled
+(the in-memory seq moves after `handle_changes` returns; a flush writes that seq). So a crash (SIGKILL, power)
+can only leave the stored seq behind the handled one, by at most about `checkpoint_interval` seconds of
+progress; the next consumer reads from the stored seq and those changes are delivered again (at-least-once).
+The engine is idempotent (deterministic charge ids, state saved against the `_rev` read), so a change handled
+twice charges nothing twice, and no change after the stored seq is ever skipped."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
-from bookkeeper.couch import Couch
+from bookkeeper.couch import Couch, CouchError
 from bookkeeper.errors import BookkeeperError
 
 from .checkpoints import Checkpoint, read_checkpoint, seq_number, write_checkpoint
@@ -15,6 +31,8 @@ from .engine import Engine
 from .metrics import Metrics
 
 DEFAULT_CONSUMER = "billing"
+
+log = logging.getLogger(__name__)
 
 
 class EngineFailed(BookkeeperError):
@@ -28,13 +46,16 @@ class EngineFailed(BookkeeperError):
 class Consumer:
     """The consumer of one database (`name` as the engine knows it: `account/ab/cd/...`, `accounts`, `services`).
 
-    `head` is the highest seq number seen on the server and `behind_since` when it first got ahead of the
-    checkpoint: both feed the lag metrics. `drain` is serialised per database by `lock`."""
+    `checkpoint` is the handled position (seq) with the rev of the stored `_local` doc; `dirty_since` is when
+    that seq first got ahead of the stored one (None: the stored doc is up to date). `head` is the highest seq
+    number seen on the server and `behind_since` when it first got ahead of the checkpoint: both feed the lag
+    metrics. `drain` and `flush` are serialised per database by `lock`."""
 
     __slots__ = ("name", "db", "consumer", "worker", "lock", "checkpoint", "head", "behind_since", "failures",
-                 "queued")
+                 "queued", "interval", "dirty_since")
 
-    def __init__(self, couch: Couch, name: str, consumer: str = DEFAULT_CONSUMER, worker: str = ""):
+    def __init__(self, couch: Couch, name: str, consumer: str = DEFAULT_CONSUMER, worker: str = "", *,
+                 checkpoint_interval: float = 0.0):
         self.name, self.db, self.consumer, self.worker = name, couch.db(name), consumer, worker
         self.lock = threading.Lock()
         self.checkpoint: Checkpoint | None = None
@@ -42,9 +63,16 @@ class Consumer:
         self.behind_since: float | None = None
         self.failures = 0
         self.queued = False
+        self.interval = checkpoint_interval
+        self.dirty_since: float | None = None
 
     def __repr__(self) -> str:
         return f"Consumer({self.name!r})"
+
+    @property
+    def dirty(self) -> bool:
+        """Whether changes were handled since the `_local` doc was last written."""
+        return self.dirty_since is not None
 
     def position(self):
         """The checkpoint's seq (read from the database the first time)."""
@@ -74,8 +102,9 @@ class Consumer:
     def drain(self, engine: Engine, metrics: Metrics, *, limit: int = 500,
               stop: threading.Event | None = None):
         """Handle every change after the checkpoint, `limit` rows per engine call, moving the checkpoint after
-        each batch; returns the final seq. Raises EngineFailed (checkpoint kept) or a CouchError. With `stop`
-        set, returns after the batch in hand."""
+        each batch (written at once with `checkpoint_interval` 0, else deferred: see the module docstring);
+        returns the final seq. Raises EngineFailed (checkpoint kept) or a CouchError (reading; with interval 0
+        also writing). With `stop` set, returns after the batch in hand."""
         with self.lock:
             checkpoint = self._checkpoint()
             while True:
@@ -87,8 +116,7 @@ class Consumer:
                     except Exception as exc:
                         metrics.count("engine_errors")
                         raise EngineFailed(self.name, exc) from exc
-                    checkpoint = self.checkpoint = write_checkpoint(self.db, self.consumer, checkpoint,
-                                                                    page["last_seq"], self.worker)
+                    checkpoint = self._handled(page["last_seq"], metrics)
                     metrics.count("changes_handled", len(rows))
                 pending = page.get("pending")
                 if len(rows) < limit and not pending:
@@ -97,3 +125,40 @@ class Consumer:
                 self.head = max(self.head, seq_number(page["last_seq"]) + (pending or 0))
                 if stop is not None and stop.is_set():
                     return checkpoint.seq
+
+    def _handled(self, seq, metrics: Metrics) -> Checkpoint:
+        """Move the checkpoint to `seq` (everything up to it handled); write it now or mark it dirty."""
+        if self.interval <= 0:  # as before: written before the drain goes on, a failure raised into it
+            self.checkpoint = write_checkpoint(self.db, self.consumer, self.checkpoint, seq, self.worker)
+            self.dirty_since = None
+            return self.checkpoint
+        self.checkpoint = Checkpoint(seq, self.checkpoint.rev)
+        now = time.monotonic()
+        if self.dirty_since is None:
+            self.dirty_since = now
+        elif now - self.dirty_since >= self.interval:  # nobody flushed it in time: bound the loss here
+            try:
+                self._write()
+            except CouchError as exc:
+                metrics.count("feed_errors")
+                log.warning("checkpoint of %s at %r not written: %s; retried later", self.name, seq, exc)
+        return self.checkpoint
+
+    def _write(self) -> None:
+        self.checkpoint = write_checkpoint(self.db, self.consumer, self.checkpoint, self.checkpoint.seq,
+                                           self.worker)
+        self.dirty_since = None
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Write the in-memory checkpoint if it is dirty, under `lock` (so never during a drain's batch).
+        `timeout`: seconds to wait for the lock (0: don't wait; None: wait as long as it takes). True when the
+        stored checkpoint is up to date afterwards, False when the lock was busy; raises a CouchError when the
+        write fails (the checkpoint stays dirty, to be retried)."""
+        if not self.lock.acquire(timeout=-1 if timeout is None else timeout):
+            return False
+        try:
+            if self.dirty_since is not None:
+                self._write()
+            return True
+        finally:
+            self.lock.release()

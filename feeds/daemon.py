@@ -1,8 +1,9 @@
 """The daemon: tails the databases it owns, ticks on time, shares work by leases, serves metrics.
 
-`run()` blocks until SIGTERM or SIGINT, then stops gracefully: the drains in hand finish their batch and write
-its checkpoint, the tick in hand finishes, leases are released for the other workers, and it returns 0.
-`run_once()` catches up every feed and runs one tick, then returns (for cron users: `bookkeeper run --once`).
+`run()` blocks until SIGTERM or SIGINT, then stops gracefully: the drains in hand finish their batch, every
+checkpoint not yet written is written, the tick in hand finishes, leases are released for the other workers, and
+it returns 0. `run_once()` catches up every feed (each database's checkpoint written before the next is read) and
+runs one tick, then returns (for cron users: `bookkeeper run --once`).
 """
 
 from __future__ import annotations
@@ -132,6 +133,6 @@ class Daemon:
         """Catch up every tailed database, then tick once for every account; {database: last seq}."""
         names = sorted(tailed_databases(self.couch), key=lambda n: (n not in SHARED_DBS, n))
         seqs = catch_up(self.couch, self.engine, names, metrics=self.metrics, consumer=self.options.consumer,
-                        batch_size=self.options.batch_size)
+                        batch_size=self.options.batch_size, checkpoint_interval=self.options.checkpoint_interval)
         self.engine.tick(utc_now(), lambda account_id: True)
         return seqs

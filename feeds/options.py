@@ -17,7 +17,10 @@ class FeedOptions:
     feed heartbeat (a silent feed is dropped after 2.5 of them); discovery_interval: seconds between `_all_dbs`
     diffs and lease renewals; drain_workers: threads reading `_changes` and calling the engine (different
     databases in parallel); tick_interval: seconds between periodic ticks; lease_buckets / lease_ttl: how
-    accounts are shared among workers (use_leases False: this worker owns everything)."""
+    accounts are shared among workers (use_leases False: this worker owns everything); checkpoint_interval:
+    seconds a handled seq may wait in memory before its `_local` checkpoint is written (written by a flusher
+    every that many seconds and on stop; a crash re-delivers at most that much, harmlessly; 0: written after
+    every batch)."""
 
     consumer: str = DEFAULT_CONSUMER
     batch_size: int = 500
@@ -32,3 +35,4 @@ class FeedOptions:
     use_leases: bool = True
     db_updates_timeout_ms: int = 25000
     backoff_cap: float = 30.0
+    checkpoint_interval: float = 2.0

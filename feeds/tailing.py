@@ -9,6 +9,8 @@ What tells the pool a database changed depends on the server (probed at start-up
   databases whose `update_seq` moved. Feeds are never reconnected without cause: PouchDB Server leaks a
   listener per dropped continuous feed.
 Every database newly tailed (start-up, discovery, a lease gained) is queued once for catch-up.
+Checkpoints handled by the drains are written by a flusher every `checkpoint_interval` seconds, by a consumer
+dropped (best effort) and by `stop()` (see feeds/consumer.py for why deferring them is safe).
 """
 
 from __future__ import annotations
@@ -60,16 +62,47 @@ class Tailer:
         for i in range(self.options.drain_workers):
             self._spawn(self._drain_loop, f"drain-{i}")
         self._spawn(self._db_updates_loop if self.db_updates else self._poll_loop, "updates")
+        if self.options.checkpoint_interval > 0:
+            self._spawn(self._flush_loop, "checkpoints")
         return self
 
     def stop(self, timeout: float = 60.0) -> None:
-        """Stop: each drain in progress finishes its batch and writes its checkpoint. Followers idle in a
-        read are daemon threads: they end with the process, holding nothing that needs writing."""
+        """Stop: each drain in progress finishes its batch, then every checkpoint not yet written is written.
+        Followers idle in a read are daemon threads: they end with the process, holding nothing that needs
+        writing."""
         self.stopping.set()
         self.queue.close()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        left = self.flush(deadline=deadline)
+        if left:
+            log.warning("stopping with %d checkpoints unwritten: their changes will be delivered again", left)
+
+    def flush(self, deadline: float | None = None) -> int:
+        """Write the dirty checkpoints of the tailed databases; the number left dirty. Without `deadline`
+        (the flusher) a consumer in the middle of a drain is skipped until the next round; with it (`stop`)
+        each is waited for until then, and none is tried after it."""
+        left = 0
+        for consumer in list(self.consumers.values()):
+            if not consumer.dirty:
+                continue
+            wait = 0.0 if deadline is None else deadline - time.monotonic()
+            if wait < 0 or not self._flush(consumer, wait):
+                left += 1
+        return left
+
+    def _flush(self, consumer: Consumer, wait: float = 0.0) -> bool:
+        """`consumer.flush`, waiting `wait` seconds for its lock; a failure is counted, logged and left to a
+        later round (never raised)."""
+        try:
+            return consumer.flush(max(0.0, wait))
+        except NotFound:
+            log.info("checkpoint of %s not written: the database is gone", consumer.name)
+        except CouchError as exc:
+            self.metrics.count("feed_errors")
+            log.warning("checkpoint of %s not written: %s; retried later", consumer.name, exc)
+        return False
 
     def _spawn(self, target, name: str, *args) -> threading.Thread:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
@@ -93,7 +126,8 @@ class Tailer:
             consumer = self.consumers.get(name)
             if consumer is not None:
                 return consumer
-            consumer = self.consumers[name] = Consumer(self.couch, name, self.options.consumer, self.worker)
+            consumer = self.consumers[name] = Consumer(self.couch, name, self.options.consumer, self.worker,
+                                                       checkpoint_interval=self.options.checkpoint_interval)
             follow = not self.db_updates and len(self.followed) < self.options.follow_cap
             if follow:
                 self.followed[name] = threading.Thread(target=self._follow_loop, args=(consumer,),
@@ -105,11 +139,15 @@ class Tailer:
         return consumer
 
     def drop(self, name: str) -> None:
-        """Stop tailing `name` (deleted, or its lease lost); its follower ends at its next event."""
+        """Stop tailing `name` (deleted, or its lease lost); its follower ends at its next event. Its dirty
+        checkpoint is written now, or by the drain in progress when it ends (best effort: at worst the next
+        owner gets those changes again)."""
         with self._lock:
-            self.consumers.pop(name, None)
+            consumer = self.consumers.pop(name, None)
             self.followed.pop(name, None)
             self._seen_update_seq.pop(name, None)
+        if consumer is not None and consumer.dirty:
+            self._flush(consumer)
 
     def _tails(self, consumer: Consumer) -> bool:
         return not self.stopping.is_set() and self.consumers.get(consumer.name) is consumer
@@ -134,6 +172,12 @@ class Tailer:
                             exc_info=isinstance(exc, EngineFailed))
                 consumer.behind_since = consumer.behind_since or time.monotonic()
                 self.queue.put(consumer, delay)
+            if consumer.dirty and not self._tails(consumer):  # dropped or stopping meanwhile: nobody else will
+                self._flush(consumer)
+
+    def _flush_loop(self) -> None:
+        while not self.stopping.wait(self.options.checkpoint_interval):
+            self.flush()
 
     def _follow_loop(self, consumer: Consumer) -> None:
         attempt = 0
