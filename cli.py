@@ -366,21 +366,27 @@ def _charge_row(charge) -> dict:
 @pass_app
 def billing_run(app, at, account_id, dry_run, as_json):
     """Evaluate accounts now (or at --at): MRC, prorations, activations, daily fees, standing."""
+    from bookkeeper.billing import EvaluationFailed
     from bookkeeper.cli_parse import parse_time
 
     engine = _engine(app)
     moment = parse_time(at, "--at") if at else engine.clock.now()
-    ids = [account_id] if account_id else engine.directory.all_account_ids()
-    results = []
-    for one in ids:
-        evaluation = engine.evaluate(one, moment, dry_run=dry_run)
-        results.append({"account": one, "standing": evaluation.decision.standing,
-                        "charges": [_charge_row(c) for c in evaluation.decision.charges],
-                        "written": len(evaluation.written)})
+    if account_id:
+        evaluations, failed = [engine.evaluate(account_id, moment, dry_run=dry_run)], None
+    else:
+        try:
+            evaluations, failed = engine.evaluate_many(engine.directory.all_account_ids(), moment, dry_run), None
+        except EvaluationFailed as exc:  # the others were evaluated: show them, then the failures
+            evaluations, failed = exc.evaluations, exc
+    results = [{"account": e.account_id, "standing": e.decision.standing,
+                "charges": [_charge_row(c) for c in e.decision.charges], "written": len(e.written)}
+               for e in evaluations]
     emit({"at": moment.isoformat(), "dry_run": dry_run, "accounts": results}, as_json,
          lambda d: rows_table([{**c, "account": r["account"]} for r in d["accounts"] for c in r["charges"]],
                               ["account", "kind", "category", "item", "quantity", "factor", "amount", "currency"])
          or "no charges")
+    if failed is not None:
+        raise BookkeeperError(f"{len(failed.failures)} account(s) not evaluated: {failed}")
 
 
 @billing.command("explain")

@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from . import plans
-from .couch import Conflict, Couch, NotFound
+from .couch import Conflict, Couch, CouchError, NotFound
 from .dbnames import ACCOUNTS_DB, SERVICES_DB, account_db, encode, from_gregorian, to_gregorian
 from .errors import BookkeeperError, InputError
 from .settings import BookkeeperSettings, resolve_settings
@@ -73,6 +73,7 @@ class Account:
     doc: dict
     services: dict
     limits: dict = field(default_factory=dict)
+    reseller: str = ""  # the billing reseller (Directory.reseller_of)
 
     @property
     def tree(self) -> list[str]:
@@ -126,38 +127,40 @@ class Directory:
 
     # -- reading
     def account(self, account_id: str) -> Account:
-        doc = self.couch.db(ACCOUNTS_DB).get_or_none(account_id)
-        if doc is None:
+        """One account with its limits and billing reseller."""
+        found = self.accounts([account_id])
+        if not found:
             raise UnknownAccount(f"{account_id}: no such account in {ACCOUNTS_DB}")
-        services = self.couch.db(SERVICES_DB).get_or_none(account_id) or {}
-        limits = self.couch.db(account_db(account_id)).get_or_none(LIMITS_DOC) or {}
-        return Account(account_id, doc, services, limits)
+        self.load_limits(found[0])
+        return found[0]
 
     def accounts(self, ids: list[str]) -> list[Account]:
-        """Many accounts with two bulk reads (limits are read per account DB)."""
+        """Many accounts (without limits: `load_limits`) in two bulk reads: their account docs, then the services
+        docs of the accounts and of all their ancestors, which also tell each account's billing reseller."""
         docs = self.couch.db(ACCOUNTS_DB).get_many(ids)
-        services = self.couch.db(SERVICES_DB).get_many(ids)
+        trees = {a: [t for t in reversed(docs[a].get("pvt_tree") or []) if t != a] for a in ids if a in docs}
+        wanted = list(dict.fromkeys([*trees, *(t for tree in trees.values() for t in tree)]))
+        services = self.couch.db(SERVICES_DB).get_many(wanted) if wanted else {}
         out = []
-        for account_id in ids:
-            if account_id in docs:
-                limits = self.couch.db(account_db(account_id)).get_or_none(LIMITS_DOC) or {}
-                out.append(Account(account_id, docs[account_id], services.get(account_id, {}), limits))
+        for account_id, ancestors in trees.items():
+            reseller = next((a for a in ancestors if a != self.master_id and services.get(a, {}).get("pvt_reseller")),
+                            self.master_id)
+            out.append(Account(account_id, docs[account_id], services.get(account_id, {}), reseller=reseller))
         return out
+
+    def load_limits(self, account: Account) -> Account:
+        """Read the account's `limits` document (postpay settings, trunks) from its own DB."""
+        account.limits = self.couch.db(account_db(account.id)).get_or_none(LIMITS_DOC) or {}
+        return account
 
     def all_account_ids(self) -> list[str]:
         return [r["id"] for r in self.couch.db(ACCOUNTS_DB).all_docs()
                 if not r["id"].startswith("_design/") and not r.get("value", {}).get("deleted")]
 
     def reseller_of(self, account: Account) -> str:
-        """The billing reseller: the nearest ancestor whose services doc has `pvt_reseller: true`, else master."""
-        ancestors = [a for a in reversed(account.tree) if a != account.id]
-        if not ancestors:
-            return self.master_id
-        found = self.couch.db(SERVICES_DB).get_many(ancestors)
-        for ancestor in ancestors:
-            if ancestor != self.master_id and found.get(ancestor, {}).get("pvt_reseller"):
-                return ancestor
-        return self.master_id
+        """The billing reseller: the nearest ancestor whose services doc has `pvt_reseller: true`, else master
+        (found when the account was read)."""
+        return account.reseller
 
     def settings(self, reseller_id: str) -> BookkeeperSettings:
         """The reseller's `configs_bookkeeper`, falling back key by key to the master's, then to defaults."""
@@ -214,29 +217,45 @@ class Directory:
                 if account_id in (r.get("doc") or {}).get("pvt_tree", [])]
 
     # -- writing
-    def save_services(self, account: Account, quantities, cascade, standing: str, now: datetime) -> None:
-        """Record quantities and standing on the services doc the way this KAZOO version reads them."""
+    def services_update(self, account: Account, quantities, cascade, standing: str, now: datetime) -> dict | None:
+        """The services doc recording quantities and standing the way this KAZOO version reads them, marked as
+        ours; None if the doc as read already says so."""
+        doc = account.services or _new_services_doc(account, now)
+        wanted = dict(doc)
+        if self.dialect == "4.3":
+            wanted["quantities"] = {**(doc.get("quantities") or {}), "account": quantities, "cascade": cascade}
+        else:
+            wanted["quantities"] = quantities
+            wanted["pvt_dirty"] = False
+        wanted["pvt_status"] = standing
+        if wanted == doc:
+            return None
+        wanted["pvt_modified"] = to_gregorian(now)
+        return mark_written(wanted)
+
+    def save_services(self, updates: list[tuple[Account, tuple]], now: datetime) -> None:
+        """Save services docs in one bulk write; `updates` pairs an account (its services doc as read) with
+        (quantities, cascade, standing). A doc changed by someone else meanwhile is read again and redone."""
         db = self.couch.db(SERVICES_DB)
         for _ in range(5):
-            doc = db.get_or_none(account.id) or _new_services_doc(account, now)
-            wanted = dict(doc)
-            if self.dialect == "4.3":
-                wanted["quantities"] = {**(doc.get("quantities") or {}), "account": quantities, "cascade": cascade}
-            else:
-                wanted["quantities"] = quantities
-                wanted["pvt_dirty"] = False
-            wanted["pvt_status"] = standing
-            if wanted == doc:
-                account.services = doc
+            docs = {a.id: (a, doc) for a, args in updates if (doc := self.services_update(a, *args, now)) is not None}
+            if not docs:
                 return
-            wanted["pvt_modified"] = to_gregorian(now)
-            try:
-                db.put(mark_written(wanted))
-                account.services = wanted
+            results = db.bulk_docs([doc for _, doc in docs.values()])
+            for account_id, (account, doc) in docs.items():
+                row = results.get(account_id, {})
+                if row.get("ok"):
+                    account.services = {**doc, "_rev": row["rev"]}
+                elif row.get("error") != "conflict":
+                    raise CouchError(0, str(row.get("error")), str(row.get("reason")), f"{SERVICES_DB}/{account_id}")
+            moved = {a.id: a for a, _ in docs.values() if results.get(a.id, {}).get("error") == "conflict"}
+            if not moved:
                 return
-            except Conflict:
-                continue
-        raise Conflict(409, "conflict", "services doc kept changing", f"{SERVICES_DB}/{account.id}")
+            fresh = db.get_many(list(moved))
+            for account in moved.values():
+                account.services = fresh.get(account.id, {})
+            updates = [(a, args) for a, args in updates if a.id in moved]
+        raise Conflict(409, "conflict", "services doc kept changing", SERVICES_DB)
 
     def set_enabled(self, account_id: str, enabled: bool, now: datetime) -> list[str]:
         """Block (enabled False) an account and its descendants with our marker, or unblock those we blocked.

@@ -1,8 +1,15 @@
-"""One evaluation of one account, and the engine the daemon and the simulator drive.
+"""Evaluating accounts, and the engine the daemon and the simulator drive.
 
-load (account, reseller, settings, plans, quantities, balance, state) → the pure charging rules → ledger writes
-(deterministic ids) → billing state (saved with its `_rev`) → what KAZOO sees (services doc, `pvt_enabled`).
-A crash anywhere replays safely: charges already written answer 409, and the state is only advanced after them.
+Accounts are evaluated in batches (of one, or up to BATCH): bulk reads of their billing states, account docs and
+services docs (with their ancestors', which name the billing reseller); per account, on a small thread pool, the
+reads only it needs (limits, the recount, the balance) and the pure charging rules; then every billing state in
+one bulk write (write-ahead: the evaluation's charges as `pending`), the charges into each account's MODB
+(deterministic ids), the services docs in one bulk write, and blocking. A crash anywhere replays safely: charges
+already written answer 409, and a state only advances from the revision read (a conflict means another evaluator
+moved it first: that account is read and evaluated again). One account's error fails that account only.
+
+Single evaluations asked for by concurrent threads (the daemon's drain threads) are coalesced into batches by
+`Batcher`, so a steady flow of changes costs a few bulk requests per batch instead of per account.
 """
 
 from __future__ import annotations
@@ -10,23 +17,34 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from . import charging, plans
 from .accounts import Account, Directory, UnknownAccount, master_account_id, written_by_us
 from .clock import Clock, day_start
-from .couch import Conflict, Couch
+from .couch import Conflict, Couch, CouchError
 from .dbnames import ACCOUNTS_DB, SERVICES_DB, is_account_id, parse_db_name
+from .errors import BookkeeperError
 from .ledger import Ledger
+from .ledger import documents as ledger_docs
 
 log = logging.getLogger(__name__)
 STATE_PREFIX = "billing_state:"
 BATCH = 200
+THREADS = 4  # per-account requests in flight at once
+ATTEMPTS = 5  # evaluations of an account whose billing state keeps moving under us
+OPEN_AHEAD = timedelta(days=2)  # how long before a month starts its MODBs are created
+_POOL = ThreadPoolExecutor(THREADS, thread_name_prefix="evaluate")
 
 
-class StateMoved(Exception):
-    """Another evaluator saved the account's billing state after we read it: evaluate again."""
+class EvaluationFailed(BookkeeperError):
+    """Some accounts could not be evaluated; `evaluations` holds the others, which were."""
+
+    def __init__(self, failures: dict[str, Exception], evaluations: list):
+        self.failures, self.evaluations = failures, evaluations
+        super().__init__("; ".join(f"{a}: {e}" for a, e in failures.items()))
 
 
 @dataclass(frozen=True)
@@ -41,6 +59,20 @@ class Evaluation:
     written: tuple[str, ...] = ()
 
 
+@dataclass
+class _Work:
+    """One account on its way through a batch."""
+
+    account: Account
+    state_doc: dict | None
+    evaluation: Evaluation | None = None
+    cascade: dict = field(default_factory=dict)
+    state_write: dict | None = None  # the billing state to save (None: unchanged)
+    rev: str | None = None  # the saved state's revision
+    moved: bool = False  # another evaluator saved the state first
+    error: Exception | None = None
+
+
 def priced_items(invoices: list[plans.Invoice]) -> list[charging.PricedItem]:
     """The plans engine's invoice lines as the charging rules take them (all bookkeeper groups together)."""
     items = []
@@ -51,6 +83,46 @@ def priced_items(invoices: list[plans.Invoice]) -> list[charging.PricedItem]:
                 rate=line.rate, total=line.total, activation_charge=line.activation_charge,
                 prorate_additions=line.prorate_additions, prorate_removals=line.prorate_removals))
     return items
+
+
+class Batcher:
+    """Coalesces evaluations asked for one at a time by concurrent threads: while a batch runs, the requests that
+    arrive wait and form the next one (one per set of arguments), run by one thread that ends when idle."""
+
+    def __init__(self, run: Callable[[tuple, list[str]], dict]):
+        self._run = run
+        self._cond = threading.Condition()
+        self._waiting: dict[tuple, dict[str, list[Future]]] = {}
+        self._thread: threading.Thread | None = None
+
+    def submit(self, args: tuple, account_id: str):
+        """The result of `run(args, [..., account_id, ...])` for this account (an Evaluation, an exception, or
+        None for an unknown account)."""
+        if threading.current_thread() is self._thread:  # asked from inside a batch (a callback): no waiting
+            return self._run(args, [account_id]).get(account_id)
+        future: Future = Future()
+        with self._cond:
+            self._waiting.setdefault(args, {}).setdefault(account_id, []).append(future)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._work, name="evaluation-batches", daemon=True)
+                self._thread.start()
+        return future.result()
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                if not self._waiting:
+                    self._thread = None
+                    return
+                args = next(iter(self._waiting))
+                batch = self._waiting.pop(args)
+            try:
+                results = self._run(args, list(batch))
+            except Exception as exc:  # the whole batch failed (e.g. the server is down)
+                results = {account_id: exc for account_id in batch}
+            for account_id, futures in batch.items():
+                for future in futures:
+                    future.set_result(results.get(account_id))
 
 
 class BillingEngine:
@@ -69,113 +141,159 @@ class BillingEngine:
         self.after_tick = after_tick
         self.state_db = couch.db(settings.bookkeeper_db)
         self._locks: dict[str, threading.Lock] = {}
-        self._written_by_me: dict[str, str] = {}  # account -> state _rev whose pending charges this process wrote
         self._locks_guard = threading.Lock()
+        self._written_by_me: dict[str, str] = {}  # account -> state _rev whose pending charges this process wrote
+        self._batcher = Batcher(lambda args, ids: self._evaluate_locked(ids, *args))
 
     # -- evaluating accounts
     def evaluate(self, account_id: str, now: datetime | None = None, dry_run: bool = False,
                  recount: bool = True) -> Evaluation:
-        """Evaluate one account at `now` (default: the clock) and, unless `dry_run`, write the outcome.
+        """Evaluate one account at `now` (default: the clock when its batch starts) and, unless `dry_run`, write
+        the outcome. Concurrent callers are evaluated together in one batch.
 
         `recount`: count quantities from the account DB (after a change); else trust the services doc's."""
-        found = self.evaluate_many([account_id], now, dry_run, recount)
-        if not found:
+        found = self._batcher.submit((now, dry_run, recount), account_id)
+        if found is None:
             raise UnknownAccount(f"{account_id}: no such account in {ACCOUNTS_DB}")
-        return found[0]
+        if isinstance(found, Exception):
+            raise found
+        return found
 
     def evaluate_many(self, account_ids: list[str], now: datetime | None = None, dry_run: bool = False,
                       recount: bool = False) -> list[Evaluation]:
-        """Evaluate accounts in order, reading their account, services and state documents in bulk."""
+        """Evaluate accounts (unknown ones are skipped) in batches of BATCH; EvaluationFailed after all the
+        others are done if some failed."""
         now = now or self.clock.now()
-        out = []
-        for start in range(0, len(account_ids), BATCH):
-            batch = account_ids[start:start + BATCH]
-            states = self.state_db.get_many([STATE_PREFIX + a for a in batch])
-            for account in self.directory.accounts(batch):
-                out.append(self._evaluate_retrying(account, states.get(STATE_PREFIX + account.id), now, dry_run,
-                                                   recount))
-        return out
+        ids = list(dict.fromkeys(account_ids))
+        results: dict[str, Evaluation | Exception] = {}
+        for start in range(0, len(ids), BATCH):
+            results.update(self._evaluate_locked(ids[start:start + BATCH], now, dry_run, recount))
+        failures = {a: r for a, r in results.items() if isinstance(r, Exception)}
+        evaluations = [r for r in results.values() if isinstance(r, Evaluation)]
+        if failures:
+            raise EvaluationFailed(failures, evaluations)
+        return evaluations
 
-    def _evaluate_retrying(self, account: Account, state_doc: dict | None, now: datetime, dry_run: bool,
-                           recount: bool) -> Evaluation:
-        lock = self._lock_of(account.id)  # threads of this process take turns; other processes meet StateMoved
-        if not lock.acquire(blocking=False):
+    def _evaluate_locked(self, ids: list[str], now: datetime | None, dry_run: bool, recount: bool) -> dict:
+        """A batch, holding the accounts' locks (threads of this process take turns on an account; other
+        processes meet a conflict on its billing state)."""
+        locks = [self._lock_of(a) for a in sorted(ids)]
+        for lock in locks:
             lock.acquire()
-            account = self.directory.account(account.id)  # what we read before waiting is stale now
-            state_doc = self.state_db.get_or_none(STATE_PREFIX + account.id)
         try:
-            return self._evaluate_with_retries(account, state_doc, now, dry_run, recount)
+            return self._evaluate_batch(ids, now or self.clock.now(), dry_run, recount)
         finally:
-            lock.release()
+            for lock in locks:
+                lock.release()
 
     def _lock_of(self, account_id: str) -> threading.Lock:
         with self._locks_guard:
             return self._locks.setdefault(account_id, threading.Lock())
 
-    def _evaluate_with_retries(self, account: Account, state_doc: dict | None, now: datetime, dry_run: bool,
-                               recount: bool) -> Evaluation:
-        for _ in range(5):
-            try:
-                return self._evaluate(account, state_doc, now, dry_run, recount)
-            except StateMoved:
-                log.info("billing state of %s changed under us; evaluating again", account.id)
-                account = self.directory.account(account.id)
-                state_doc = self.state_db.get_or_none(STATE_PREFIX + account.id)
-        raise Conflict(409, "conflict", "billing state kept changing", account.id)
+    def _evaluate_batch(self, ids: list[str], now: datetime, dry_run: bool, recount: bool,
+                        attempt: int = 1) -> dict[str, Evaluation | Exception]:
+        """Evaluate the known accounts among `ids`; {account: Evaluation or the exception that failed it}."""
+        states = self.state_db.get_many([STATE_PREFIX + a for a in ids])
+        results: dict[str, Evaluation | Exception] = {}
+        missed = [a for a in ids if not dry_run and _missed_period_end(states.get(STATE_PREFIX + a), now)]
+        for account_id in missed:  # settle the previous period's last days (daily fees) before billing the new one
+            end = charging.BillingState.from_doc(states[STATE_PREFIX + account_id]["state"]).period.end
+            failed = self._evaluate_batch([account_id], end - timedelta(seconds=1), dry_run, recount).get(account_id)
+            if isinstance(failed, Exception):
+                results[account_id] = failed
+        if missed:
+            states.update(self.state_db.get_many([STATE_PREFIX + a for a in missed]))
+        works = [_Work(a, states.get(STATE_PREFIX + a.id)) for a in self.directory.accounts(ids) if a.id not in results]
+        _each(works, lambda w: self._decide(w, now, dry_run, recount))
+        if not dry_run:
+            self._write(works, now)
+        for w in works:
+            if not w.moved:
+                results[w.account.id] = w.error or w.evaluation
+        moved = [w.account.id for w in works if w.moved]
+        if moved and attempt < ATTEMPTS:
+            log.info("billing state of %s changed under us; evaluating again", ", ".join(moved))
+            results.update(self._evaluate_batch(moved, now, dry_run, recount, attempt + 1))
+        for account_id in moved if attempt >= ATTEMPTS else ():
+            results[account_id] = Conflict(409, "conflict", "billing state kept changing", account_id)
+        return {a: results[a] for a in ids if a in results}
 
-    def _evaluate(self, account: Account, state_doc: dict | None, now: datetime, dry_run: bool,
-                  recount: bool) -> Evaluation:
-        directory = self.directory
+    def _decide(self, work: _Work, now: datetime, dry_run: bool, recount: bool) -> None:
+        """Read what only this account needs and apply the charging rules (no write but a settlement)."""
+        account, state_doc, directory = work.account, work.state_doc, self.directory
         if state_doc and state_doc.get("pending") and not dry_run \
                 and self._written_by_me.get(account.id) != state_doc["_rev"]:
             self._settle(account.id, state_doc["pending"])
-        reseller_id = directory.reseller_of(account)
-        settings = directory.settings(reseller_id)
-        merged = directory.merged_plans(account, reseller_id)
+        directory.load_limits(account)
+        settings = directory.settings(account.reseller)
+        merged = directory.merged_plans(account, account.reseller)
         stored = directory.stored_quantities(account)
         quantities = directory.quantities(account.id) if recount or stored is None else stored
-        cascade = self._cascade(account, merged)
+        work.cascade = cascade = self._cascade(account, merged)
 
         def reprice(cancelled: frozenset[str]) -> list[charging.PricedItem]:
             kept = {c: items for c, items in quantities.items() if c not in cancelled}
             return priced_items([plans.price(m, kept, cascade) for m in merged])
 
-        items = reprice(frozenset())
         allowed, max_postpay = account.postpay
         facts = charging.AccountFacts(
             balance=self.ledger.balance(account.id, now), postpay_allowed=allowed, max_postpay=max_postpay,
             trial_expires=account.trial_expires, admin_blocked=not account.enabled and not account.blocked_by_us,
             blocked_by_us=account.blocked_by_us)
         state = charging.BillingState.from_doc(state_doc["state"]) if state_doc else None
-        if state is not None and not dry_run and _missed_period_end(state, now):
-            # settle the previous period's last days (daily fees) before billing the new one
-            self._evaluate(account, state_doc, state.period.end - timedelta(seconds=1), dry_run, recount)
-            return self._evaluate(account, self.state_db.get(STATE_PREFIX + account.id), now, dry_run, recount)
-        decision = charging.evaluate(settings, account.id, state, items, facts, now, reprice)
-        evaluation = Evaluation(account.id, reseller_id, settings.currency, decision, quantities)
-        if dry_run:
-            return evaluation
+        decision = charging.evaluate(settings, account.id, state, reprice(frozenset()), facts, now, reprice)
+        work.evaluation = Evaluation(account.id, account.reseller, settings.currency, decision, quantities)
         pending = {"at": now.isoformat(), "currency": settings.currency,
                    "charges": [c.to_doc() for c in decision.charges]} if decision.charges else None
-        rev = self._save_state(account.id, decision.state, pending, state_doc)
-        results = self.ledger.write_charges(account.id, list(decision.charges), settings.currency, now)
-        written = tuple(r.id for r in results if r.written)
-        if pending and rev:
-            self._written_by_me[account.id] = rev  # this process wrote them: no need to settle them again
-        if decision.cancel_categories:
-            directory.cancel_categories(account, decision.cancel_categories, now)
-        shown = {c: i for c, i in quantities.items() if c not in decision.cancel_categories}
-        directory.save_services(account, shown, cascade, decision.standing, now)
-        if decision.block:
-            directory.set_enabled(account.id, False, now)
-        elif decision.unblock:
-            directory.set_enabled(account.id, True, now)
-        evaluation = replace(evaluation, written=written)
-        if self.metrics is not None and written:
-            self.metrics.count("charges_written", len(written))
-        if self.after_charges is not None:
-            self.after_charges(evaluation)
-        return evaluation
+        work.state_write = _state_write(account.id, decision.state, pending, state_doc)
+
+    def _write(self, works: list[_Work], now: datetime) -> None:
+        """Billing states (one bulk write), then charges, services docs (one bulk write) and blocking."""
+        saving = [w for w in works if w.error is None and w.state_write is not None]
+        try:
+            rows = self.state_db.bulk_docs([w.state_write for w in saving])
+        except CouchError as exc:
+            for w in saving:
+                w.error = exc
+            rows = {}
+        for w in saving:
+            row = rows.get(w.state_write["_id"], {})
+            if row.get("ok"):
+                w.rev = row["rev"]
+            elif row.get("error") == "conflict":
+                w.moved = True
+            elif w.error is None:
+                w.error = CouchError(0, str(row.get("error")), str(row.get("reason")), w.state_write["_id"])
+        going = [w for w in works if w.error is None and not w.moved]
+        _each([w for w in going if w.evaluation.decision.charges], lambda w: self._write_charges(w, now))
+        going = [w for w in going if w.error is None]
+        _each([w for w in going if w.evaluation.decision.cancel_categories], lambda w: self.directory.cancel_categories(
+            w.account, w.evaluation.decision.cancel_categories, now))
+        going = [w for w in going if w.error is None]
+        try:
+            self.directory.save_services(
+                [(w.account, ({c: i for c, i in w.evaluation.quantities.items()
+                               if c not in w.evaluation.decision.cancel_categories},
+                              w.cascade, w.evaluation.decision.standing)) for w in going], now)
+        except CouchError as exc:
+            for w in going:
+                w.error = exc
+        _each([w for w in going if w.error is None and (w.evaluation.decision.block or w.evaluation.decision.unblock)],
+              lambda w: self.directory.set_enabled(w.account.id, not w.evaluation.decision.block, now))
+        for w in works:
+            if w.error is None and not w.moved:
+                if self.metrics is not None and w.evaluation.written:
+                    self.metrics.count("charges_written", len(w.evaluation.written))
+                if self.after_charges is not None:
+                    _guard(w, lambda: self.after_charges(w.evaluation))
+
+    def _write_charges(self, work: _Work, now: datetime) -> None:
+        evaluation = work.evaluation
+        results = self.ledger.write_charges(evaluation.account_id, list(evaluation.decision.charges),
+                                            evaluation.currency, now)
+        work.evaluation = replace(evaluation, written=tuple(r.id for r in results if r.written))
+        if work.rev:
+            self._written_by_me[evaluation.account_id] = work.rev  # no need to settle them again
 
     def _cascade(self, account: Account, merged: list[plans.MergedPlan]) -> dict:
         """The sum over descendants' own quantities, when any plan item cascades (kazoo.md §2.4)."""
@@ -191,21 +309,6 @@ class BillingEngine:
         """Write the charges a previous evaluation recorded as pending (409: they were written)."""
         charges = [charging.Charge.from_doc(c) for c in pending["charges"]]
         self.ledger.write_charges(account_id, charges, pending["currency"], datetime.fromisoformat(pending["at"]))
-
-    def _save_state(self, account_id: str, state, pending: dict | None, previous: dict | None) -> str | None:
-        """Advance the state from the revision we read, with this evaluation's charges as `pending` (written
-        ahead: a crash before they reach the ledger is settled by the next evaluation, never charged again).
-        StateMoved if another evaluator advanced the state first."""
-        doc = {"_id": STATE_PREFIX + account_id, "pvt_type": "bookkeeper_billing_state", "account_id": account_id,
-               "state": state.to_doc(), "pending": pending}
-        if previous is not None:
-            if previous.get("state") == doc["state"] and not pending and not previous.get("pending"):
-                return None
-            doc["_rev"] = previous["_rev"]
-        try:
-            return self.state_db.put(doc)
-        except Conflict:
-            raise StateMoved(account_id) from None
 
     # -- the daemon's Engine protocol
     def handle_changes(self, db_name: str, rows: list[dict]) -> None:
@@ -242,16 +345,35 @@ class BillingEngine:
 
     def tick(self, now: datetime, owns: Callable[[str], bool] = lambda _: True) -> None:
         """Evaluate every owned account that has not been evaluated since its reseller's latest day start, then
-        run `after_tick` (the daemon generates the invoices of closed periods there)."""
+        run `after_tick` (the daemon generates the invoices of closed periods there); EvaluationFailed at the end
+        if some accounts failed."""
         owned = [a for a in self.directory.all_account_ids() if owns(a)]
         due = []
         for start in range(0, len(owned), BATCH):
             batch = owned[start:start + BATCH]
             states = self.state_db.get_many([STATE_PREFIX + a for a in batch])
             due += [a for a in batch if _due(states.get(STATE_PREFIX + a), now)]
-        self.evaluate_many(due, now)
+        failed = None
+        try:
+            self.evaluate_many(due, now)
+        except EvaluationFailed as exc:  # the others are done; these stay due for the next tick
+            failed = exc
         if self.after_tick is not None:
             self.after_tick(now, owns)
+        self._open_ahead(owned, now)
+        if failed is not None:
+            raise failed
+
+    def _open_ahead(self, account_ids: list[str], now: datetime) -> None:
+        """In a month's last OPEN_AHEAD, create the next month's MODBs (and design documents), so the period-start
+        run that follows only writes into them (KAZOO's `kt_modb_creation` does the same)."""
+        following = ledger_docs.next_month(*ledger_docs.month_of(now))
+        if ledger_docs.month_start(*following) - now > OPEN_AHEAD:
+            return
+        try:
+            list(_POOL.map(lambda a: self.ledger.open_ahead(a, *following), account_ids))
+        except CouchError as exc:  # only a head start: the period-start run opens what is missing itself
+            log.warning("opening the MODBs of %04d-%02d ahead: %s", *following, exc)
 
     def timezones(self) -> set[str]:
         resellers = {self.directory.master_id}
@@ -261,9 +383,41 @@ class BillingEngine:
         return {self.directory.settings(r).timezone for r in resellers}
 
 
+def _state_write(account_id: str, state: charging.BillingState, pending: dict | None,
+                 previous: dict | None) -> dict | None:
+    """The billing state advanced from the revision read, with this evaluation's charges as `pending` (written
+    ahead: a crash before they reach the ledger is settled by the next evaluation, never charged again); None
+    if nothing changed."""
+    doc = {"_id": STATE_PREFIX + account_id, "pvt_type": "bookkeeper_billing_state", "account_id": account_id,
+           "state": state.to_doc(), "pending": pending}
+    if previous is not None:
+        if previous.get("state") == doc["state"] and not pending and not previous.get("pending"):
+            return None
+        doc["_rev"] = previous["_rev"]
+    return doc
 
-def _missed_period_end(state: charging.BillingState, now: datetime) -> bool:
+
+def _guard(work: _Work, call: Callable[[], object]) -> None:
+    """Run one account's step; an error fails that account only."""
+    try:
+        call()
+    except Exception as exc:
+        work.error = exc
+
+
+def _each(works: list[_Work], step: Callable[[_Work], object]) -> None:
+    """Run a step for each account, on the pool when there are several."""
+    if len(works) == 1:
+        _guard(works[0], lambda: step(works[0]))
+    elif works:
+        list(_POOL.map(lambda w: _guard(w, lambda: step(w)), works))
+
+
+def _missed_period_end(state_doc: dict | None, now: datetime) -> bool:
     """The state is of an earlier period whose daily fees stop before its last day."""
+    if not state_doc:
+        return False
+    state = charging.BillingState.from_doc(state_doc["state"])
     return state.period.end.timestamp() <= now.timestamp() and bool(state.last_daily) \
         and (state.last_day or 0) < state.period.days
 

@@ -81,7 +81,7 @@ def test_services_doc_carries_quantities_the_way_each_kazoo_reads_them(world, di
     directory = Directory(world.couch, master, dialect)
     account = directory.account(acct)
     now = datetime(2026, 3, 2, tzinfo=timezone.utc)
-    directory.save_services(account, {"devices": {"sip_device": 2}}, {}, "delinquent", now)
+    directory.save_services([(account, ({"devices": {"sip_device": 2}}, {}, "delinquent"))], now)
     doc = world.couch.db("services").get(acct)
     assert doc["pvt_status"] == "delinquent"
     if dialect == "4.3":
@@ -89,8 +89,13 @@ def test_services_doc_carries_quantities_the_way_each_kazoo_reads_them(world, di
     else:
         assert doc["quantities"] == {"devices": {"sip_device": 2}} and doc["pvt_dirty"] is False
     rev = doc["_rev"]
-    directory.save_services(directory.account(acct), {"devices": {"sip_device": 2}}, {}, "delinquent", now)
+    directory.save_services([(directory.account(acct), ({"devices": {"sip_device": 2}}, {}, "delinquent"))], now)
     assert world.couch.db("services").get(acct)["_rev"] == rev  # nothing changed: not rewritten
+    stale = Directory(world.couch, master, dialect).account(acct)
+    world.couch.db("services").put({**doc, "note": "an admin's edit"})
+    directory.save_services([(stale, ({"devices": {"sip_device": 3}}, {}, "good_standing"))], now)
+    doc = world.couch.db("services").get(acct)  # the conflict was read again and redone over the edit
+    assert doc["note"] == "an admin's edit" and doc["pvt_status"] == "good_standing"
 
 
 def test_quantities_are_recounted_from_the_account_db(world):
