@@ -1,7 +1,8 @@
 """Benchmark: the period-start billing run over N accounts with 5 plan items each (issue 9).
 
 Starts its own in-memory embedded server, provisions N KAZOO accounts (account DB, services doc, limits, devices,
-users, numbers) under one master, then times `billing run --at <period start>` (the engine's evaluate_many: every
+users, numbers) under one master, runs the daemon's tick of the month's last day (which creates next month's MODBs
+ahead, as KAZOO's `kt_modb_creation` does), then times `billing run --at <period start>` (the engine's evaluate_many: every
 MRC charged) and, in the same run, raw `_bulk_docs` of the same number of equivalent documents: the same charge
 documents written into the same per-account monthly DBs, one request per account, as a plain HTTP client would.
 
@@ -33,6 +34,7 @@ from bookkeeper.embedded import EmbeddedServer, free_port  # noqa: E402
 
 PERIOD_START = datetime(2026, 12, 1, tzinfo=timezone.utc)
 BEFORE = datetime(2026, 11, 20, tzinfo=timezone.utc)
+DAY_BEFORE = datetime(2026, 11, 30, tzinfo=timezone.utc)
 PLAN = {"name": "Bench", "plan": {
     "devices": {"sip_device": {"rate": 10}, "softphone": {"rate": 4}},
     "users": {"_all": {"as": "user", "rate": 8}},
@@ -73,6 +75,7 @@ def run(n: int) -> dict:
                 engine.ledger.credit(account, Decimal(1000), "USD", kind="credit", reason="manual_addition",
                                      description="bench funds", at=BEFORE, key=f"bench:{account}")
             engine.evaluate_many(ids, BEFORE, recount=True)
+            engine.tick(DAY_BEFORE)  # the daemon's last day of the month: creates December's MODBs ahead
 
             began = time.perf_counter()
             evaluations = engine.evaluate_many(ids, PERIOD_START)

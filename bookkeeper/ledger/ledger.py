@@ -60,6 +60,8 @@ class Ledger:
         self.clock = clock or SystemClock()
         self.totals = MonthTotals(couch, dialect)
         self._known: set[str] = set()  # MODBs known to exist
+        self._designed: set[str] = set()  # MODBs whose design documents this process installed or checked
+        self._fresh: set[str] = set()  # MODBs this process created (so no carry-forward needs looking for)
         self._ready: set[str] = set()  # MODBs with design docs and a carry-forward, checked by this process
 
     # -- writes
@@ -297,26 +299,52 @@ class Ledger:
         self._carry(account_id, year, month, correct=True)
         self._after_write(account_id, year, month, created, force=True)
 
+    def open_ahead(self, account_id: str, year: int, month: int) -> None:
+        """Create a coming month's MODB with its design documents, but no carry-forward (the month before is not
+        closed yet), as KAZOO's `kt_modb_creation` does: the month's first writes then only add the carry."""
+        check_account_id_input(account_id, "open ahead")
+        self._create(self.couch.db(modb(account_id, year, month)))
+
+    def _create(self, db: Database) -> bool:
+        """The MODB and its design documents, once per process; True if the database was created now."""
+        if db.name in self._designed:
+            return False
+        created = db.name not in self._known and db.create()
+        self._known.add(db.name)
+        designdocs.install_kind(db, "modb")
+        self._designed.add(db.name)
+        if created:
+            self._fresh.add(db.name)
+        return created
+
     def _open_month(self, account_id: str, year: int, month: int) -> tuple[Database, bool]:
         """The MODB, created if missing, with the modb design docs and a carry-forward; (db, created now)."""
         db = self.couch.db(modb(account_id, year, month))
         if db.name in self._ready:
             return db, False
-        created = db.name not in self._known and db.create()
-        self._known.add(db.name)
-        designdocs.install_kind(db, "modb")
-        self._carry(account_id, year, month, correct=False)
+        created = self._create(db)
+        self._carry(account_id, year, month, correct=False, fresh=db.name in self._fresh)
         self._ready.add(db.name)
+        self._fresh.discard(db.name)
         return db, created
 
-    def _carry(self, account_id: str, year: int, month: int, correct: bool) -> None:
-        """Write the carry-forward if it is missing; with `correct`, also a correction if it is stale."""
+    def _carry(self, account_id: str, year: int, month: int, correct: bool, fresh: bool = False) -> None:
+        """Write the carry-forward if it is missing; with `correct`, also a correction if it is stale. `fresh`:
+        this process created the MODB, so the carry-forward is written without looking for it first (a 409
+        says someone else wrote it meanwhile)."""
         db = self.couch.db(modb(account_id, year, month))
         base = d.carry_id(self.dialect, year, month)
-        if not correct and db.get_or_none(base) is not None:
-            return
         previous = d.prev_month(year, month)
         label = f"{previous[0]:04d}{previous[1]:02d}"
+        if not correct:
+            if not fresh and db.get_or_none(base) is not None:
+                return
+            target = self._closing(account_id, *previous)
+            try:
+                db.put(d.carry_doc(self.dialect, base, account_id, year, month, target, label, self.clock.now()))
+            except Conflict:
+                pass  # written before (by us, another worker or KAZOO)
+            return
         for _ in range(5):
             target = self._closing(account_id, *previous)
             docs = self._carry_docs(db, year, month)
@@ -324,7 +352,7 @@ class Ledger:
             if base not in docs:
                 new = d.carry_doc(self.dialect, base, account_id, year, month, target - carried, label,
                                   self.clock.now())
-            elif carried != target and correct:
+            elif carried != target:
                 n = sum(1 for doc_id in docs if doc_id != base) + 1
                 new = d.carry_doc(self.dialect, f"{d.adjustment_prefix(self.dialect, year, month)}{n}", account_id,
                                   year, month, target - carried, label, self.clock.now())
@@ -388,6 +416,8 @@ class Ledger:
             if previous is not None and (year, month) != d.next_month(*previous[0]):
                 problems.append(f"{label}: months missing since {previous[0][0]:04d}{previous[0][1]:02d}")
             docs = [r["doc"] for r in db.all_docs(include_docs=True) if r.get("doc") and d.is_money(r["doc"])]
+            if not docs and (year, month) > d.month_of(self.clock.now()):
+                continue  # opened ahead of its month: nothing to check yet
             counted, carried, has_carry = 0, 0, False
             for doc in docs:
                 try:
