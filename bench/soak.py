@@ -3,9 +3,9 @@
 Starts its own in-memory embedded server (or uses `--couch-url`), provisions `--accounts` funded accounts under one
 plan (a device costs an activation charge), starts the daemon as a subprocess (`bookkeeper run`), then for
 `--minutes` writes `--rate` new devices per second round-robin over the accounts and, every minute, reports the
-lag from a device write to its activation charge being readable in the account's MODB (p50/p90/p99; found by
-polling each account's MODB `_changes`, so the figures include up to one polling round) and the daemon's RSS
-(VmRSS of its /proc/<pid>/status).
+lag from a device write to its activation charge being readable in the account's MODB (p50/p90/p99; found by a
+longpoll `_changes` of the MODB of each account with outstanding writes, so a figure is the time until the charge is
+readable plus one HTTP round trip) and the daemon's RSS (VmRSS of its /proc/<pid>/status).
 
     .venv/bin/python bench/soak.py --minutes 3 --json
 """
@@ -21,7 +21,9 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections import defaultdict, deque
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -30,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bookkeeper import provision  # noqa: E402
 from bookkeeper.config import load_settings  # noqa: E402
-from bookkeeper.couch import Couch, NotFound  # noqa: E402
+from bookkeeper.couch import Couch, NotFound, Unavailable  # noqa: E402
 from bookkeeper.dbnames import modb  # noqa: E402
 from bookkeeper.embedded import EmbeddedServer, free_port  # noqa: E402
 from bookkeeper.ledger import Ledger  # noqa: E402
@@ -58,46 +60,107 @@ def pct(values: list[float], p: float) -> float | None:
 
 
 class Watcher(threading.Thread):
-    """Polls the MODBs of accounts with devices not yet charged; a charged activation of quantity q settles the q
-    oldest outstanding writes of that account."""
+    """Watches the MODBs of accounts with devices not yet charged; a charged activation of quantity q settles the q
+    oldest outstanding writes of that account.
 
-    def __init__(self, couch: Couch, stop: threading.Event):
+    Each account with outstanding writes has one waiter in a bounded pool: a longpoll `_changes` of the account's
+    current MODB from the last seq seen, repeated while the account still has outstanding writes, so the watching
+    costs about one request per MODB change (PouchDB Server answers a longpoll with one change) and adds no
+    polling delay. `wrote` starts a waiter for an account that has
+    none; a waiter ends, under the same lock, once its account has nothing outstanding (or yields its worker to a
+    queued account after a round, so that more accounts than workers are served in turn). This thread itself only
+    shuts the pool down once `stop` is set; a waiter notices `stop` when its longpoll ends (at most READ_TIMEOUT_S;
+    at once when the server stops)."""
+
+    LONGPOLL_MS = 5000
+    # PouchDB Server ignores a longpoll's `timeout` (it holds the request until a change, gzip-buffering its
+    # heartbeats), so the client's read timeout is what ends a quiet longpoll there; CouchDB answers at LONGPOLL_MS.
+    READ_TIMEOUT_S = LONGPOLL_MS / 1000 + 5
+    MISSING_RETRY_S = 0.05  # the MODB does not exist yet (the daemon creates it with the first charge of the month)
+    ERROR_RETRY_S = 0.2
+
+    def __init__(self, couch: Couch, stop: threading.Event, workers: int = 64):
         super().__init__(daemon=True)
         self.couch, self.stop = couch, stop
         self.pending: dict[str, deque] = defaultdict(deque)
         self.since: dict[str, object] = {}
         self.lags_ms: list[float] = []
         self.lock = threading.Lock()
+        self.active: set[str] = set()  # accounts with a waiter running or queued
+        self.queued = 0  # waiters submitted but not yet started
+        self.local = threading.local()
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="soak-watch",
+                                       initializer=self._worker_couch)
+
+    def _worker_couch(self) -> None:
+        """Each worker its own Couch (its own requests session), same server, credentials and namespace; the HTTP
+        read timeout outlasts the longpoll, and transport errors are retried by the waiter (which checks `stop`)."""
+        couch = Couch(self.couch.url, timeout=(5.0, self.READ_TIMEOUT_S), retries=0, namespace=self.couch.namespace)
+        couch.session.auth = self.couch.session.auth
+        self.local.couch = couch
+
+    def _submit(self, account: str) -> None:
+        """Queue a waiter for `account`; the caller holds the lock and has marked the account active."""
+        self.queued += 1
+        self.pool.submit(self._wait, account)
 
     def wrote(self, account: str, at: float) -> None:
         with self.lock:
             self.pending[account].append(at)
+            if account not in self.active and not self.stop.is_set():
+                self.active.add(account)
+                self._submit(account)
+
+    def _wait(self, account: str) -> None:
+        with self.lock:
+            self.queued -= 1
+        try:
+            self._watch(account)
+        except Exception:  # a bench: report, free the account; its next write starts a new waiter
+            traceback.print_exc()
+            with self.lock:
+                self.active.discard(account)
+
+    def _watch(self, account: str) -> None:
+        couch, rounds = self.local.couch, 0
+        while True:
+            with self.lock:
+                if self.stop.is_set() or not self.pending[account]:
+                    self.active.discard(account)
+                    return
+                if rounds and self.queued:
+                    self._submit(account)  # still active: the waiter continues behind the queued ones
+                    return
+            rounds += 1
+            now = datetime.now(timezone.utc)
+            name = modb(account, now.year, now.month)
+            asked = time.monotonic()
+            try:
+                feed = couch.db(name).changes(since=self.since.get(name, 0), include_docs=True, feed="longpoll",
+                                              timeout=self.LONGPOLL_MS)
+            except NotFound:
+                self.stop.wait(self.MISSING_RETRY_S)
+                continue
+            except Unavailable:  # a quiet longpoll that timed out: again at once; a failed request: after a pause
+                if time.monotonic() - asked < self.LONGPOLL_MS / 1000:
+                    self.stop.wait(self.ERROR_RETRY_S)
+                continue
+            seen = time.time()
+            self.since[name] = feed["last_seq"]
+            for row in feed["results"]:
+                doc = row.get("doc") or {}
+                if row["id"].startswith("_") or doc.get("pvt_type") != "ledger":
+                    continue
+                entry = entry_of(doc, name, account, "4.3")
+                if entry.type == "debit" and entry.kind == "activation":
+                    with self.lock:
+                        for _ in range(int(entry.quantity or 1)):
+                            if self.pending[account]:
+                                self.lags_ms.append((seen - self.pending[account].popleft()) * 1000)
 
     def run(self) -> None:
-        while not self.stop.is_set():
-            with self.lock:
-                accounts = [a for a, q in self.pending.items() if q]
-            if not accounts:
-                time.sleep(0.02)
-            for account in accounts:
-                now = datetime.now(timezone.utc)
-                name = modb(account, now.year, now.month)
-                try:
-                    feed = self.couch.db(name).changes(since=self.since.get(name, 0), include_docs=True)
-                except NotFound:
-                    continue
-                seen = time.time()
-                self.since[name] = feed["last_seq"]
-                for row in feed["results"]:
-                    doc = row.get("doc") or {}
-                    if row["id"].startswith("_") or doc.get("pvt_type") != "ledger":
-                        continue
-                    entry = entry_of(doc, name, account, "4.3")
-                    if entry.type == "debit" and entry.kind == "activation":
-                        with self.lock:
-                            for _ in range(int(entry.quantity or 1)):
-                                if self.pending[account]:
-                                    self.lags_ms.append((seen - self.pending[account].popleft()) * 1000)
+        self.stop.wait()
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
     def take(self) -> list[float]:
         with self.lock:
