@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -72,7 +72,7 @@ class Account:
     id: str
     doc: dict
     services: dict
-    limits: dict = field(default_factory=dict)
+    limits: dict | None = None  # the `limits` doc ({} if none), once read (Directory.load_limits)
     reseller: str = ""  # the billing reseller (Directory.reseller_of)
 
     @property
@@ -102,7 +102,7 @@ class Account:
 
     @property
     def postpay(self) -> tuple[bool, Decimal]:
-        """(postpay allowed, max postpay amount in currency units) from the limits doc."""
+        """(postpay allowed, max postpay amount in currency units) from the limits doc (read first)."""
         allowed = self.limits.get("pvt_allow_postpay", self.limits.get("allow_postpay", False))
         amount = self.limits.get("pvt_max_postpay_amount", self.limits.get("max_postpay_amount", 0))
         try:
@@ -294,7 +294,11 @@ class Directory:
 
     def cancel_categories(self, account: Account, categories: frozenset[str], now: datetime) -> None:
         """Zero what MRC cancellation zeroes in the account's own documents: the trunk keys of `limits`."""
-        if "limits" not in categories or not account.limits:
+        if "limits" not in categories:
+            return
+        if account.limits is None:
+            self.load_limits(account)
+        if not account.limits:
             return
         doc = dict(account.limits)
         for key in plans.quantities.TRUNKS:

@@ -20,9 +20,10 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from . import charging, plans
-from .accounts import Account, Directory, UnknownAccount, master_account_id, written_by_us
+from .accounts import LIMITS_DOC, Account, Directory, UnknownAccount, master_account_id, written_by_us
 from .clock import Clock, day_start
 from .couch import Conflict, Couch, CouchError
 from .dbnames import ACCOUNTS_DB, SERVICES_DB, is_account_id, parse_db_name
@@ -147,12 +148,14 @@ class BillingEngine:
 
     # -- evaluating accounts
     def evaluate(self, account_id: str, now: datetime | None = None, dry_run: bool = False,
-                 recount: bool = True) -> Evaluation:
+                 recount: bool = True, limits: bool = True) -> Evaluation:
         """Evaluate one account at `now` (default: the clock when its batch starts) and, unless `dry_run`, write
         the outcome. Concurrent callers are evaluated together in one batch.
 
-        `recount`: count quantities from the account DB (after a change); else trust the services doc's."""
-        found = self._batcher.submit((now, dry_run, recount), account_id)
+        `recount`: count quantities from the account DB (after a change) and, with `limits`, read its `limits`
+        doc again; else trust what the last recount saw (the services doc's quantities, the billing state's
+        postpay terms). The feed passes `limits` False when the `limits` doc is not among the changes."""
+        found = self._batcher.submit((now, dry_run, recount, recount and limits), account_id)
         if found is None:
             raise UnknownAccount(f"{account_id}: no such account in {ACCOUNTS_DB}")
         if isinstance(found, Exception):
@@ -167,21 +170,22 @@ class BillingEngine:
         ids = list(dict.fromkeys(account_ids))
         results: dict[str, Evaluation | Exception] = {}
         for start in range(0, len(ids), BATCH):
-            results.update(self._evaluate_locked(ids[start:start + BATCH], now, dry_run, recount))
+            results.update(self._evaluate_locked(ids[start:start + BATCH], now, dry_run, recount, recount))
         failures = {a: r for a, r in results.items() if isinstance(r, Exception)}
         evaluations = [r for r in results.values() if isinstance(r, Evaluation)]
         if failures:
             raise EvaluationFailed(failures, evaluations)
         return evaluations
 
-    def _evaluate_locked(self, ids: list[str], now: datetime | None, dry_run: bool, recount: bool) -> dict:
+    def _evaluate_locked(self, ids: list[str], now: datetime | None, dry_run: bool, recount: bool,
+                         limits: bool) -> dict:
         """A batch, holding the accounts' locks (threads of this process take turns on an account; other
         processes meet a conflict on its billing state)."""
         locks = [self._lock_of(a) for a in sorted(ids)]
         for lock in locks:
             lock.acquire()
         try:
-            return self._evaluate_batch(ids, now or self.clock.now(), dry_run, recount)
+            return self._evaluate_batch(ids, now or self.clock.now(), dry_run, recount, limits)
         finally:
             for lock in locks:
                 lock.release()
@@ -190,7 +194,7 @@ class BillingEngine:
         with self._locks_guard:
             return self._locks.setdefault(account_id, threading.Lock())
 
-    def _evaluate_batch(self, ids: list[str], now: datetime, dry_run: bool, recount: bool,
+    def _evaluate_batch(self, ids: list[str], now: datetime, dry_run: bool, recount: bool, limits: bool,
                         attempt: int = 1) -> dict[str, Evaluation | Exception]:
         """Evaluate the known accounts among `ids`; {account: Evaluation or the exception that failed it}."""
         states = self.state_db.get_many([STATE_PREFIX + a for a in ids])
@@ -198,13 +202,14 @@ class BillingEngine:
         missed = [a for a in ids if not dry_run and _missed_period_end(states.get(STATE_PREFIX + a), now)]
         for account_id in missed:  # settle the previous period's last days (daily fees) before billing the new one
             end = charging.BillingState.from_doc(states[STATE_PREFIX + account_id]["state"]).period.end
-            failed = self._evaluate_batch([account_id], end - timedelta(seconds=1), dry_run, recount).get(account_id)
+            failed = self._evaluate_batch([account_id], end - timedelta(seconds=1), dry_run, recount,
+                                          limits).get(account_id)
             if isinstance(failed, Exception):
                 results[account_id] = failed
         if missed:
             states.update(self.state_db.get_many([STATE_PREFIX + a for a in missed]))
         works = [_Work(a, states.get(STATE_PREFIX + a.id)) for a in self.directory.accounts(ids) if a.id not in results]
-        _each(works, lambda w: self._decide(w, now, dry_run, recount))
+        _each(works, lambda w: self._decide(w, now, dry_run, recount, limits))
         if not dry_run:
             self._write(works, now)
         for w in works:
@@ -213,31 +218,34 @@ class BillingEngine:
         moved = [w.account.id for w in works if w.moved]
         if moved and attempt < ATTEMPTS:
             log.info("billing state of %s changed under us; evaluating again", ", ".join(moved))
-            results.update(self._evaluate_batch(moved, now, dry_run, recount, attempt + 1))
+            results.update(self._evaluate_batch(moved, now, dry_run, recount, limits, attempt + 1))
         for account_id in moved if attempt >= ATTEMPTS else ():
             results[account_id] = Conflict(409, "conflict", "billing state kept changing", account_id)
         return {a: results[a] for a in ids if a in results}
 
-    def _decide(self, work: _Work, now: datetime, dry_run: bool, recount: bool) -> None:
+    def _decide(self, work: _Work, now: datetime, dry_run: bool, recount: bool, limits: bool) -> None:
         """Read what only this account needs and apply the charging rules (no write but a settlement)."""
         account, state_doc, directory = work.account, work.state_doc, self.directory
         if state_doc and state_doc.get("pending") and not dry_run \
                 and self._written_by_me.get(account.id) != state_doc["_rev"]:
             self._settle(account.id, state_doc["pending"])
-        directory.load_limits(account)
         settings = directory.settings(account.reseller)
         merged = directory.merged_plans(account, account.reseller)
-        stored = directory.stored_quantities(account)
-        quantities = directory.quantities(account.id) if recount or stored is None else stored
+        quantities, postpay = directory.stored_quantities(account), (state_doc or {}).get("postpay")
+        if recount or quantities is None:
+            quantities = directory.quantities(account.id)
+        if limits or postpay is None:
+            allowed, max_postpay = directory.load_limits(account).postpay
+            postpay = {"allowed": allowed, "max": str(max_postpay)}
         work.cascade = cascade = self._cascade(account, merged)
 
         def reprice(cancelled: frozenset[str]) -> list[charging.PricedItem]:
             kept = {c: items for c, items in quantities.items() if c not in cancelled}
             return priced_items([plans.price(m, kept, cascade) for m in merged])
 
-        allowed, max_postpay = account.postpay
         facts = charging.AccountFacts(
-            balance=self.ledger.balance(account.id, now), postpay_allowed=allowed, max_postpay=max_postpay,
+            balance=self.ledger.balance(account.id, now), postpay_allowed=postpay["allowed"],
+            max_postpay=Decimal(postpay["max"]),
             trial_expires=account.trial_expires, admin_blocked=not account.enabled and not account.blocked_by_us,
             blocked_by_us=account.blocked_by_us)
         state = charging.BillingState.from_doc(state_doc["state"]) if state_doc else None
@@ -245,7 +253,7 @@ class BillingEngine:
         work.evaluation = Evaluation(account.id, account.reseller, settings.currency, decision, quantities)
         pending = {"at": now.isoformat(), "currency": settings.currency,
                    "charges": [c.to_doc() for c in decision.charges]} if decision.charges else None
-        work.state_write = _state_write(account.id, decision.state, pending, state_doc)
+        work.state_write = _state_write(account.id, decision.state, pending, postpay, state_doc)
 
     def _write(self, works: list[_Work], now: datetime) -> None:
         """Billing states (one bulk write), then charges, services docs (one bulk write) and blocking."""
@@ -285,7 +293,7 @@ class BillingEngine:
                 if self.metrics is not None and w.evaluation.written:
                     self.metrics.count("charges_written", len(w.evaluation.written))
                 if self.after_charges is not None:
-                    _guard(w, lambda: self.after_charges(w.evaluation))
+                    _guard(w, self.after_charges, w.evaluation)
 
     def _write_charges(self, work: _Work, now: datetime) -> None:
         evaluation = work.evaluation
@@ -312,25 +320,26 @@ class BillingEngine:
 
     # -- the daemon's Engine protocol
     def handle_changes(self, db_name: str, rows: list[dict]) -> None:
-        """React to changed documents: recount and evaluate each account touched (and its billing reseller)."""
-        touched: list[str] = []
+        """React to changed documents: recount and evaluate each account touched (and its billing reseller); the
+        `limits` doc is read again only when it is among the changes."""
+        touched: dict[str, bool] = {}  # account -> its limits doc changed
         parsed = parse_db_name(db_name)
+        theirs = [r for r in rows if not r["id"].startswith("_design/") and not written_by_us(r.get("doc") or {})]
         if parsed is not None and not parsed.is_modb:
-            if any(not r["id"].startswith("_design/") and not written_by_us(r.get("doc") or {}) for r in rows):
+            if theirs:
                 self._check_poison(db_name, rows)
-                touched.append(parsed.account_id)
+                touched[parsed.account_id] = any(r["id"] == LIMITS_DOC for r in theirs)
         elif db_name.endswith((ACCOUNTS_DB, SERVICES_DB)):
-            touched += [r["id"] for r in rows if is_account_id(r["id"]) and not r.get("deleted")
-                        and not written_by_us(r.get("doc") or {})]
-        for account_id in dict.fromkeys(touched):
+            touched.update((r["id"], False) for r in theirs if is_account_id(r["id"]) and not r.get("deleted"))
+        for account_id, limits in touched.items():
             try:
-                self.evaluate_with_reseller(account_id)
+                self.evaluate_with_reseller(account_id, limits=limits)
             except UnknownAccount:
                 log.info("%s: an account database with no account in %s: not billed", db_name, ACCOUNTS_DB)
 
-    def evaluate_with_reseller(self, account_id: str, now: datetime | None = None) -> None:
+    def evaluate_with_reseller(self, account_id: str, now: datetime | None = None, limits: bool = True) -> None:
         """Recount and evaluate an account after a change, then its billing reseller (cascade quantities)."""
-        evaluation = self.evaluate(account_id, now, recount=True)
+        evaluation = self.evaluate(account_id, now, recount=True, limits=limits)
         if evaluation.reseller_id != account_id and evaluation.reseller_id != self.directory.master_id:
             self.evaluate(evaluation.reseller_id, now)
 
@@ -383,24 +392,25 @@ class BillingEngine:
         return {self.directory.settings(r).timezone for r in resellers}
 
 
-def _state_write(account_id: str, state: charging.BillingState, pending: dict | None,
+def _state_write(account_id: str, state: charging.BillingState, pending: dict | None, postpay: dict,
                  previous: dict | None) -> dict | None:
     """The billing state advanced from the revision read, with this evaluation's charges as `pending` (written
-    ahead: a crash before they reach the ledger is settled by the next evaluation, never charged again); None
-    if nothing changed."""
+    ahead: a crash before they reach the ledger is settled by the next evaluation, never charged again) and the
+    postpay terms of the `limits` doc as last read; None if nothing changed."""
     doc = {"_id": STATE_PREFIX + account_id, "pvt_type": "bookkeeper_billing_state", "account_id": account_id,
-           "state": state.to_doc(), "pending": pending}
+           "state": state.to_doc(), "pending": pending, "postpay": postpay}
     if previous is not None:
-        if previous.get("state") == doc["state"] and not pending and not previous.get("pending"):
+        if previous.get("state") == doc["state"] and previous.get("postpay") == postpay and not pending \
+                and not previous.get("pending"):
             return None
         doc["_rev"] = previous["_rev"]
     return doc
 
 
-def _guard(work: _Work, call: Callable[[], object]) -> None:
+def _guard(work: _Work, call: Callable[..., object], *args) -> None:
     """Run one account's step; an error fails that account only."""
     try:
-        call()
+        call(*args)
     except Exception as exc:
         work.error = exc
 
@@ -408,9 +418,9 @@ def _guard(work: _Work, call: Callable[[], object]) -> None:
 def _each(works: list[_Work], step: Callable[[_Work], object]) -> None:
     """Run a step for each account, on the pool when there are several."""
     if len(works) == 1:
-        _guard(works[0], lambda: step(works[0]))
+        _guard(works[0], step, works[0])
     elif works:
-        list(_POOL.map(lambda w: _guard(w, lambda: step(w)), works))
+        list(_POOL.map(lambda w: _guard(w, step, w), works))
 
 
 def _missed_period_end(state_doc: dict | None, now: datetime) -> bool:

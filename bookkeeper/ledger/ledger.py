@@ -315,6 +315,7 @@ class Ledger:
         self._designed.add(db.name)
         if created:
             self._fresh.add(db.name)
+            self.totals.created(db)
         return created
 
     def _open_month(self, account_id: str, year: int, month: int) -> tuple[Database, bool]:

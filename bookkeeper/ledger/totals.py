@@ -10,8 +10,9 @@ total is a checkpoint plus the tail of `_changes`:
 * Money documents are append-only (the validate_doc_update), so the changes after `since` are exactly the new
   entries: total = units + what they add. A change that is not a first revision (an admin's edit or delete)
   means the checkpoint cannot be trusted: it is rebuilt from the whole feed, counting each document once.
-* The checkpoint is saved again once its tail has grown by `ADVANCE_AFTER` rows; a 409 there only means
-  another process saved one first (any saved checkpoint is a true statement about its seq).
+* The checkpoint is saved once its tail has grown by `ADVANCE_AFTER` rows (a month without one is counted from
+  its first change); a 409 there only means another process saved one first (any saved checkpoint is a true
+  statement about its seq).
 * The latest checkpoint counted is also kept in memory per MODB, so a long-running process reads only the
   `_changes` tail: what it remembers is as true as what is stored, whoever writes the MODB meanwhile.
 
@@ -61,6 +62,10 @@ class MonthTotals:
         rows = db.view(*VIEW, **params)["rows"]
         return int(rows[0]["value"][self.index]) if rows else 0
 
+    def created(self, db: Database) -> None:
+        """`db` was just created (empty): count it from its first change without looking for a checkpoint."""
+        self._remember(db, None, 0, 0, 0)
+
     def forget(self, db: Database) -> None:
         """Read the stored checkpoint next time, not the remembered one."""
         self._memory.pop(db.name, None)
@@ -83,9 +88,8 @@ class MonthTotals:
     def _checkpointed(self, db: Database) -> tuple[int, int]:
         current = self._memory.get(db.name) or self.checkpoint(db)
         if current is None or "units" not in current:
-            units, latest, since = self._recount(db)
-            self._save(db, current, since, units, latest)
-            return units, latest
+            current = {"_id": self.checkpoint_id, "_rev": (current or {}).get("_rev"), "since": 0, "units": 0,
+                       "latest": 0}
         units, latest, since, seen = current["units"], current["latest"], current["since"], 0
         while True:
             feed = db.changes(since=since, limit=PAGE)
