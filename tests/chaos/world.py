@@ -155,7 +155,13 @@ def moments(sim) -> list[datetime]:
 def walk(sim, on_moment=None) -> int:
     """Walk the scenario as `Simulation.run` does (tick, events, catch-up, then the clock moves on), from the
     moment after the last one recorded in the progress document. Every step may be cut short by a SIGKILL and
-    done again: events are idempotent, the engine is. Returns the number of moments walked in this call."""
+    done again: events are idempotent, the engine is. Returns the number of moments walked in this call.
+
+    Every evaluation at a moment comes after all of that moment's events are written (credits too: their
+    evaluation follows the catch-up), so a replay after a kill evaluates what the undisturbed walk evaluated.
+    Were a credit evaluated as it is applied, a kill between it and a later event of the same account would
+    make the replay evaluate both changes at once, which may rightly charge differently (an MRC retried with
+    the new device in it instead of before it) than the undisturbed walk that saw them one after the other."""
     from bookkeeper.dbnames import ACCOUNTS_DB, SERVICES_DB, account_db
     from feeds.catchup import catch_up
 
@@ -175,6 +181,8 @@ def walk(sim, on_moment=None) -> int:
         for event in events:
             apply(sim, event)
         catch_up(sim.couch, sim.engine, databases)
+        for account_id in dict.fromkeys(sim.ids[e.account] for e in events if e.kind == "credit"):
+            sim.engine.evaluate_with_reseller(account_id, moment)  # what the daemon's nudge does after a credit
         progress["done"] = moment.isoformat()
         state.put(progress)
         walked += 1
@@ -202,8 +210,9 @@ def apply(sim, event) -> None:
         current = db.get_or_none("limits")
         if current is None or any(current.get(k) != v for k, v in event.body.items()):
             sim._apply(event)
-    else:
-        sim._apply(event)  # a keyed credit: a replay credits nothing and evaluates again
+    else:  # a keyed credit (a replay credits nothing); `walk` evaluates the account once the moment is applied
+        sim.engine.ledger.credit(account_id, event.body, "USD", kind="manual", reason=event.reason or "manual_addition",
+                                 description="Manual credit", at=now, key=f"sim:{account_id}:{event.index}")
 
 
 def simulation(scenario: dict, url: str, namespace: str, ids: dict | None = None):
