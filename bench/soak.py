@@ -30,6 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import requests  # noqa: E402
+
 from bookkeeper import provision  # noqa: E402
 from bookkeeper.config import load_settings  # noqa: E402
 from bookkeeper.couch import Couch, NotFound, Unavailable  # noqa: E402
@@ -184,6 +186,29 @@ def provision_world(couch: Couch, settings, accounts: int) -> list[str]:
     return ids
 
 
+def gauges(port: int) -> dict[str, float]:
+    """The daemon's metrics (Prometheus text) as name -> value."""
+    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    return {name: float(value) for name, _, value in
+            (line.rpartition(" ") for line in text.splitlines() if line and not line.startswith("#"))}
+
+
+def wait_caught_up(port: int, daemon: subprocess.Popen, limit: float = 900.0) -> float:
+    """Seconds until the daemon's start-up tick is done and every change is handled (three quiet reads in a row)."""
+    began, quiet = time.monotonic(), 0
+    while quiet < 3:
+        if daemon.poll() is not None or time.monotonic() - began > limit:
+            raise RuntimeError("the daemon did not catch up (exited or took too long)")
+        time.sleep(1)
+        try:
+            now = gauges(port)
+        except requests.RequestException:
+            continue
+        idle = now.get("bookkeeper_drain_queue", 1) == 0 and now.get("bookkeeper_feed_lag_sequences", 1) == 0
+        quiet = quiet + 1 if idle and now.get("bookkeeper_ticks_total", 0) > 0 else 0
+    return round(time.monotonic() - began, 1)
+
+
 def run(minutes: float, rate: float, accounts: int, couch_url: str | None, report) -> dict:
     with tempfile.TemporaryDirectory() as var:
         server = None
@@ -197,13 +222,14 @@ def run(minutes: float, rate: float, accounts: int, couch_url: str | None, repor
             ids = provision_world(couch, settings, accounts)
             env = {**os.environ, "BOOKKEEPER_COUCH_URL": couch_url, "BOOKKEEPER_NAMESPACE": NAMESPACE}
             log = open(Path(var) / "daemon.log", "wb")
+            metrics_port = free_port()
             daemon = subprocess.Popen([str(Path(sys.executable).with_name("bookkeeper")), "run", "--worker-id", "soak",
-                                       "--metrics-port", str(free_port()), "--hooks-port", str(free_port())],
+                                       "--metrics-port", str(metrics_port), "--hooks-port", str(free_port())],
                                       env=env, stdout=log, stderr=subprocess.STDOUT)
             stop = threading.Event()
             watcher = Watcher(Couch(couch_url, namespace=NAMESPACE), stop)
             watcher.start()
-            time.sleep(15)  # start-up catch-up of the provisioned accounts
+            caught_up_s = wait_caught_up(metrics_port, daemon)  # the start-up catch-up of the provisioned accounts
             minutes_out, all_lags, written, n = [], [], 0, 0
             began = time.monotonic()
             for minute in range(1, max(1, round(minutes)) + 1):
@@ -232,7 +258,7 @@ def run(minutes: float, rate: float, accounts: int, couch_url: str | None, repor
                     "charged": len(all_lags), "lag_p50_ms": pct(all_lags, 50), "lag_p99_ms": pct(all_lags, 99),
                     "lag_max_ms": round(max(all_lags), 1) if all_lags else None,
                     "rss_first_mb": rss[0] if rss else None, "rss_last_mb": rss[-1] if rss else None,
-                    "achieved_rate": round(written / (time.monotonic() - began - 5), 1)}
+                    "achieved_rate": round(written / (time.monotonic() - began - 5), 1), "catch_up_s": caught_up_s}
         finally:
             if daemon is not None and daemon.poll() is None:
                 daemon.send_signal(signal.SIGTERM)

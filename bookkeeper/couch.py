@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from .dbnames import encode, parse_db_name
 from .jsontext import dumps
@@ -24,6 +25,7 @@ from .jsontext import dumps
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
+POOL = 64  # idle connections kept per host (requests keeps 10 by default; more are opened and dropped)
 
 
 class CouchError(Exception):
@@ -85,6 +87,9 @@ class Couch:
         parts = urlsplit(url)
         self.session = requests.Session()
         self.session.trust_env = False  # no proxy/netrc lookup from the environment on every request (CPU-costly)
+        adapter = HTTPAdapter(pool_maxsize=POOL)  # keep-alive for every thread of the daemon
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
         self.session.headers.update({"Accept": "application/json", "Content-Type": "application/json"})
         if parts.username:
             self.session.auth = (unquote(parts.username), unquote(parts.password or ""))
