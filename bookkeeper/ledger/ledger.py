@@ -311,11 +311,13 @@ class Ledger:
             return False
         created = db.name not in self._known and db.create()
         self._known.add(db.name)
-        designdocs.install_kind(db, "modb")
+        installed = designdocs.install_kind(db, "modb")
         self._designed.add(db.name)
         if created:
             self._fresh.add(db.name)
-            self.totals.created(db)
+            info = db.info()
+            if info.get("doc_count") == len(installed) and not info.get("doc_del_count"):  # nobody else wrote yet
+                self.totals.created(db, info["update_seq"])
         return created
 
     def _open_month(self, account_id: str, year: int, month: int) -> tuple[Database, bool]:

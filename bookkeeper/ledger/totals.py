@@ -62,9 +62,10 @@ class MonthTotals:
         rows = db.view(*VIEW, **params)["rows"]
         return int(rows[0]["value"][self.index]) if rows else 0
 
-    def created(self, db: Database) -> None:
-        """`db` was just created (empty): count it from its first change without looking for a checkpoint."""
-        self._remember(db, None, 0, 0, 0)
+    def created(self, db: Database, since) -> None:
+        """`db` was just created and holds nothing but design documents up to `since`: count it from there
+        without looking for a checkpoint (and without reading the design documents back)."""
+        self._remember(db, None, since, 0, 0)
 
     def forget(self, db: Database) -> None:
         """Read the stored checkpoint next time, not the remembered one."""
