@@ -53,3 +53,28 @@ def test_dry_run_writes_nothing_then_run_charges_and_explain_shows_why(server):
                          capture_output=True, text=True, timeout=60, env=env)
     assert bad.returncode == 2 and "no such account" in bad.stderr and "Traceback" not in bad.stderr
     sim.remove()
+
+
+def test_a_run_over_all_accounts_bills_the_good_ones_and_names_the_one_that_failed(server):
+    namespace = f"cli{uuid.uuid4().hex[:8]}-"
+    scenario = parse_scenario({
+        "start": "2026-03-01T00:00:00Z", "until": "2026-03-02T00:00:00Z",
+        "resellers": {"master": {"settings": {}, "plans": {"basic": {"name": "Basic", "plan": {
+            "devices": {"sip_device": {"rate": 10}}}}}}},
+        "accounts": {name: {"plans": ["basic"], "balance": 100, "docs": [{"pvt_type": "device"}]}
+                     for name in ("acme", "broken")}}, "test")
+    sim = Simulation(scenario, Couch(server.url, namespace=namespace), load_settings(env={}, couch_url=server.url))
+    sim.build()
+    broken = sim.ids["broken"]
+    services = sim.couch.db("services")
+    services.put({**services.get(broken), "plans": {"gone": {"vendor_id": sim.ids["master"]}}})
+    env = {**os.environ, "BOOKKEEPER_COUCH_URL": server.url, "BOOKKEEPER_NAMESPACE": namespace}
+    run = subprocess.run([str(BIN), "billing", "run", "--at", "2026-03-01T00:00:00Z", "--json"],
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    [line] = run.stderr.strip().splitlines()
+    assert line.startswith("error: 1 account(s) not evaluated") and broken in line and "plans.gone" in line
+    billed = {r["account"]: r["written"] for r in json.loads(run.stdout)["accounts"]}
+    assert billed.get(sim.ids["acme"]) == 1 and broken not in billed
+    assert sim.engine.ledger.balance(sim.ids["acme"]) == Decimal("90.00")
+    sim.remove()
