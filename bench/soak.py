@@ -204,7 +204,7 @@ def wait_caught_up(port: int, daemon: subprocess.Popen, limit: float = 900.0) ->
             now = gauges(port)
         except requests.RequestException:
             continue
-        idle = now.get("bookkeeper_drain_queue", 1) == 0 and now.get("bookkeeper_feed_lag_sequences", 1) == 0
+        idle = now.get("bookkeeper_drain_queue", 1) == 0 and now.get("bookkeeper_drains_active", 1) == 0
         quiet = quiet + 1 if idle and now.get("bookkeeper_ticks_total", 0) > 0 else 0
     return round(time.monotonic() - began, 1)
 

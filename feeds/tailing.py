@@ -49,9 +49,11 @@ class Tailer:
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._seen_update_seq: dict[str, object] = {}
+        self._draining = 0
         metrics.gauge("databases_tailed", "Databases this worker tails.", lambda: len(self.consumers))
         metrics.gauge("databases_followed", "Databases with their own continuous feed.", lambda: len(self.followed))
         metrics.gauge("drain_queue", "Databases waiting for a catch-up read.", lambda: len(self.queue))
+        metrics.gauge("drains_active", "Databases being read and handled now.", lambda: self._draining)
         metrics.gauge("feed_lag_sequences", "Sequences not yet handled, summed over databases.",
                       lambda: sum(c.lag()[0] for c in list(self.consumers.values())))
         metrics.gauge("feed_lag_seconds", "Longest time a database has been behind its latest change.",
@@ -157,6 +159,8 @@ class Tailer:
         while (consumer := self.queue.get()) is not None:
             if not self._tails(consumer):
                 continue
+            with self._lock:
+                self._draining += 1
             try:
                 consumer.drain(self.engine, self.metrics, limit=self.options.batch_size, stop=self.stopping)
                 consumer.failures = 0
@@ -172,6 +176,9 @@ class Tailer:
                             exc_info=isinstance(exc, EngineFailed))
                 consumer.behind_since = consumer.behind_since or time.monotonic()
                 self.queue.put(consumer, delay)
+            finally:
+                with self._lock:
+                    self._draining -= 1
             if consumer.dirty and not self._tails(consumer):  # dropped or stopping meanwhile: nobody else will
                 self._flush(consumer)
 
