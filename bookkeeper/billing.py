@@ -228,7 +228,7 @@ class BillingEngine:
         account, state_doc, directory = work.account, work.state_doc, self.directory
         if state_doc and state_doc.get("pending") and not dry_run \
                 and self._written_by_me.get(account.id) != state_doc["_rev"]:
-            self._settle(account.id, state_doc["pending"])
+            self._settle(account, state_doc["pending"])
         settings = directory.settings(account.reseller)
         merged = directory.merged_plans(account, account.reseller)
         quantities, postpay = directory.stored_quantities(account), (state_doc or {}).get("postpay")
@@ -251,8 +251,15 @@ class BillingEngine:
         state = charging.BillingState.from_doc(state_doc["state"]) if state_doc else None
         decision = charging.evaluate(settings, account.id, state, reprice(frozenset()), facts, now, reprice)
         work.evaluation = Evaluation(account.id, account.reseller, settings.currency, decision, quantities)
-        pending = {"at": now.isoformat(), "currency": settings.currency,
-                   "charges": [c.to_doc() for c in decision.charges]} if decision.charges else None
+        pending = None
+        if decision.charges or decision.cancel_categories:
+            pending = {"at": now.isoformat(), "currency": settings.currency,
+                       "charges": [c.to_doc() for c in decision.charges]}
+            if decision.cancel_categories:  # written ahead too: the state's levels assume the cancellation
+                if account.limits is None:
+                    directory.load_limits(account)
+                pending["cancel"] = {"categories": sorted(decision.cancel_categories),
+                                     "limits_rev": (account.limits or {}).get("_rev")}
         work.state_write = _state_write(account.id, decision.state, pending, postpay, state_doc)
 
     def _write(self, works: list[_Work], now: datetime) -> None:
@@ -278,6 +285,9 @@ class BillingEngine:
         _each([w for w in going if w.evaluation.decision.cancel_categories], lambda w: self.directory.cancel_categories(
             w.account, w.evaluation.decision.cancel_categories, now))
         going = [w for w in going if w.error is None]
+        for w in going:  # its pending charges and cancellation are done: no need to settle them again
+            if w.rev and (w.evaluation.decision.charges or w.evaluation.decision.cancel_categories):
+                self._written_by_me[w.account.id] = w.rev
         try:
             self.directory.save_services(
                 [(w.account, ({c: i for c, i in w.evaluation.quantities.items()
@@ -300,8 +310,6 @@ class BillingEngine:
         results = self.ledger.write_charges(evaluation.account_id, list(evaluation.decision.charges),
                                             evaluation.currency, now)
         work.evaluation = replace(evaluation, written=tuple(r.id for r in results if r.written))
-        if work.rev:
-            self._written_by_me[evaluation.account_id] = work.rev  # no need to settle them again
 
     def _cascade(self, account: Account, merged: list[plans.MergedPlan]) -> dict:
         """The sum over descendants' own quantities, when any plan item cascades (kazoo.md §2.4)."""
@@ -313,10 +321,21 @@ class BillingEngine:
                for d in docs.values()]
         return plans.cascade_sum(own)
 
-    def _settle(self, account_id: str, pending: dict) -> None:
-        """Write the charges a previous evaluation recorded as pending (409: they were written)."""
+    def _settle(self, account: Account, pending: dict) -> None:
+        """Do what a previous evaluation recorded as pending: write its charges (409: they were written) and
+        apply its cancellation to the `limits` doc if that doc is still at the revision the evaluation read
+        (another revision: we zeroed it already, or someone changed it since; either way it is left alone)."""
+        at = datetime.fromisoformat(pending["at"])
         charges = [charging.Charge.from_doc(c) for c in pending["charges"]]
-        self.ledger.write_charges(account_id, charges, pending["currency"], datetime.fromisoformat(pending["at"]))
+        self.ledger.write_charges(account.id, charges, pending["currency"], at)
+        cancel = pending.get("cancel") or {}
+        if cancel.get("limits_rev"):
+            self.directory.load_limits(account)
+            if account.limits.get("_rev") == cancel["limits_rev"]:
+                try:
+                    self.directory.cancel_categories(account, frozenset(cancel["categories"]), at)
+                except Conflict:  # changed since we read it: not ours to zero any more
+                    account.limits = None
 
     # -- the daemon's Engine protocol
     def handle_changes(self, db_name: str, rows: list[dict]) -> None:

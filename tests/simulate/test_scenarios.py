@@ -169,3 +169,43 @@ def test_an_evaluator_killed_mid_write_and_replayed_writes_nothing_twice(server)
     assert debits == [70000, 100000]  # users 7.00 and devices 10.00, each once
     assert restarted.ledger.balance(acme, moment) == Decimal("83.00")
     sim.remove()
+
+
+@pytest.mark.parametrize("dies_in", ["charges", "cancellation"])
+def test_a_cancellation_of_trunks_is_written_ahead_and_survives_a_crash(server, dies_in):
+    """40.00 cannot pay 10.00 + 24.95 for a device and a trunk: the trunk is cancelled and 10.00 charged. An
+    evaluator that dies after saving that state, before the trunk is zeroed, must not leave the replay to find
+    the trunk still there and charge a prorate for it."""
+    plan = {"name": "Trunks", "plan": {"devices": {"sip_device": {"rate": 10}},
+                                       "limits": {"twoway_trunks": {"rate": 24.95}}}}
+    scenario = parse_scenario({
+        "start": "2026-03-01T00:00:00Z", "until": "2026-03-02T00:00:00Z",
+        "resellers": {"master": {"settings": {}, "plans": {"trunks": plan}}},
+        "accounts": {"acme": {"plans": ["trunks"], "balance": 30, "docs": [DEVICE],
+                              "limits": {"twoway_trunks": 1}}}}, "test")
+    couch = Couch(server.url, namespace=f"cancel{uuid.uuid4().hex[:8]}-", retries=3)
+    sim = Simulation(scenario, couch, load_settings(env={}, couch_url=server.url))
+    sim.build()
+    acme, moment = sim.ids["acme"], scenario.start
+    engine = sim.engine
+
+    def die(*args):
+        raise KilledMidWrite
+
+    if dies_in == "charges":
+        engine.ledger.write_charges = die
+    else:
+        engine.directory.cancel_categories = die
+    with pytest.raises(KilledMidWrite):
+        engine.evaluate(acme, moment)
+
+    from bookkeeper.billing import BillingEngine
+    restarted = BillingEngine(sim.couch, sim.settings, sim.clock)
+    restarted.evaluate(acme, moment)
+    restarted.evaluate(acme, moment)
+    debits = [(d["amount"], d["bookkeeper_info"]["kind"]) for d in _money_docs(sim.couch, modb(acme, 2026, 3))
+              if d["pvt_ledger_type"] == "debit"]
+    assert debits == [(100000, "mrc")]  # the device's 10.00 once; no prorate for the cancelled trunk
+    assert sim.couch.db(f"account/{acme[:2]}/{acme[2:4]}/{acme[4:]}").get("limits")["twoway_trunks"] == 0
+    assert restarted.ledger.balance(acme, moment) == Decimal("20.00")
+    sim.remove()
