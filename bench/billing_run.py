@@ -1,10 +1,11 @@
 """Benchmark: the period-start billing run over N accounts with 5 plan items each (issue 9).
 
-Starts its own in-memory embedded server, provisions N KAZOO accounts (account DB, services doc, limits, devices,
-users, numbers) under one master, runs the daemon's tick of the month's last day (which creates next month's MODBs
-ahead, as KAZOO's `kt_modb_creation` does), then times `billing run --at <period start>` (the engine's evaluate_many: every
-MRC charged) and, in the same run, raw `_bulk_docs` of the same number of equivalent documents: the same charge
-documents written into the same per-account monthly DBs, one request per account, as a plain HTTP client would.
+Starts its own in-memory embedded server and provisions N KAZOO accounts under one master (account DB, services
+doc, limits, devices, users, numbers, and a November MODB with a payment). It runs the daemon's tick of November's
+last day, which counts every account and creates December's MODBs ahead (as KAZOO's `kt_modb_creation` does). Then
+it times `billing run --at <period start>` (the engine's evaluate_many: every MRC charged) and, in the same run,
+raw `_bulk_docs` of the same number of equivalent documents: the same charge documents written into the same
+per-account monthly DBs, one request per account, as a plain HTTP client would.
 
     .venv/bin/python bench/billing_run.py --accounts 1000 --json
 """
@@ -20,18 +21,18 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bookkeeper import provision  # noqa: E402
+from bookkeeper import designdocs, provision  # noqa: E402
 from bookkeeper.billing import BillingEngine  # noqa: E402
 from bookkeeper.clock import SimulatedClock  # noqa: E402
 from bookkeeper.config import load_settings  # noqa: E402
 from bookkeeper.couch import Couch  # noqa: E402
 from bookkeeper.dbnames import modb  # noqa: E402
 from bookkeeper.embedded import EmbeddedServer, free_port  # noqa: E402
+from bookkeeper.ledger import documents as ledger_docs  # noqa: E402
 
 PERIOD_START = datetime(2026, 12, 1, tzinfo=timezone.utc)
 BEFORE = datetime(2026, 11, 20, tzinfo=timezone.utc)
@@ -49,8 +50,23 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def history(couch: Couch, account: str) -> None:
+    """November as KAZOO would have left it: the MODB with its design docs, the rollover and a 1,000.00 payment
+    (written directly, as a KAZOO payment is: the bench measures billing, not the ledger's first write)."""
+    db = couch.db(modb(account, BEFORE.year, BEFORE.month))
+    db.create()
+    designdocs.install_kind(db, "modb")
+    carry = ledger_docs.carry_doc("4.3", ledger_docs.carry_id("4.3", BEFORE.year, BEFORE.month), account, BEFORE.year,
+                                  BEFORE.month, 0, "202610", BEFORE)
+    what = ledger_docs.Explained("credit", "manual_addition", "bench funds", "USD")
+    payment = ledger_docs.build("4.3", ledger_docs.random_id(BEFORE.year, BEFORE.month), account, BEFORE.year,
+                                BEFORE.month, "credit", 1000 * 10000, BEFORE, what)
+    db.bulk_docs([carry, payment])
+
+
 def provision_world(couch: Couch, settings, n: int) -> tuple[str, list[str]]:
-    """The master with the plan, then N accounts (four at a time: provisioning is not what is measured)."""
+    """The master with the plan, then N accounts with their November (four at a time: provisioning is not what
+    is measured)."""
     master = provision.new_account_id()
     provision.create_account(couch, settings, master, "Bench master", [], BEFORE)
     provision.put_plan(couch, master, "bench", PLAN, BEFORE)
@@ -60,6 +76,7 @@ def provision_world(couch: Couch, settings, n: int) -> tuple[str, list[str]]:
         provision.create_account(couch, settings, account, f"Bench {i}", [master], BEFORE, plans={"bench": master})
         provision.put_limits(couch, account, {"twoway_trunks": 1}, BEFORE)
         provision.add_docs(couch, account, [dict(d, _id=d.get("_id", uuid.uuid4().hex)) for d in DOCS], BEFORE)
+        history(couch, account)
         return account
 
     with ThreadPoolExecutor(4) as pool:
@@ -75,12 +92,7 @@ def run(n: int) -> dict:
             master, ids = provision_world(couch, settings, n)
             settings = settings.model_copy(update={"master_account": master})
             engine = BillingEngine(couch, settings, SimulatedClock(BEFORE))
-            with ThreadPoolExecutor(4) as pool:  # credit and count once before the period, as the daemon would have
-                list(pool.map(lambda a: engine.ledger.credit(a, Decimal(1000), "USD", kind="credit",
-                                                             reason="manual_addition", description="bench funds",
-                                                             at=BEFORE, key=f"bench:{a}"), ids))
-            engine.evaluate_many(ids, BEFORE, recount=True)
-            engine.tick(DAY_BEFORE)  # the daemon's last day of the month: creates December's MODBs ahead
+            engine.tick(DAY_BEFORE)  # the daemon's last day: counts every account, creates December's MODBs ahead
 
             began = time.perf_counter()
             evaluations = engine.evaluate_many(ids, PERIOD_START)
