@@ -10,6 +10,7 @@ from bookkeeper.couch import Couch
 from bookkeeper.databases import ensure_core
 from bookkeeper.documents import generate_due
 from bookkeeper.gateways import make_app, maybe_auto_topup, serve
+from bookkeeper.gateways.topup import TopupSwitch
 
 from .daemon import Daemon
 from .metrics import Metrics
@@ -25,10 +26,12 @@ def build(couch: Couch, settings) -> tuple[BillingEngine, Daemon]:
     metrics = Metrics()
     engine = BillingEngine(couch, settings, SystemClock(), metrics=metrics)
 
+    topup_enabled = TopupSwitch(couch)
+
     def after_charges(evaluation: Evaluation) -> None:
         if evaluation.written:
             maybe_auto_topup(couch, engine.ledger, evaluation.account_id, evaluation.decision.available_after,
-                             engine.clock.now(), directory=engine.directory)
+                             engine.clock.now(), directory=engine.directory, enabled=topup_enabled)
 
     def after_tick(now, owns) -> None:  # generate_due logs what it could not generate and retries next tick
         generate_due(couch, engine.ledger, now, owns, directory=engine.directory)

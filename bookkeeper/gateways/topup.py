@@ -13,6 +13,7 @@ transaction document and the marker, logged, and not retried before the next win
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
@@ -109,6 +110,21 @@ def _enabled(couch: Couch) -> bool:
     return (doc.get("default") or {}).get("enable", doc.get("enable")) is True
 
 
+class TopupSwitch:
+    """Whether automatic top-ups are on, read from `system_config/topup` at most every `ttl` seconds: the daemon
+    asks after every evaluation that wrote charges, and a change of the switch may take `ttl` to be seen."""
+
+    def __init__(self, couch: Couch, ttl: float = 60.0):
+        self.couch, self.ttl = couch, ttl
+        self._value: bool | None = None
+        self._read_at = 0.0
+
+    def __call__(self) -> bool:
+        if self._value is None or time.monotonic() - self._read_at >= self.ttl:
+            self._value, self._read_at = _enabled(self.couch), time.monotonic()
+        return self._value
+
+
 def _settings(couch: Couch, account_id: str, currency: str) -> tuple[Decimal, Decimal] | None:
     """(amount, threshold) from the account doc's `topup`, None unless both are > 0."""
     doc = couch.db(ACCOUNTS_DB).get_or_none(account_id) or {}
@@ -125,11 +141,12 @@ def _settings(couch: Couch, account_id: str, currency: str) -> tuple[Decimal, De
 
 
 def maybe_auto_topup(couch: Couch, ledger: Ledger, account_id: str, available: Decimal, now: datetime, *,
-                     directory: Directory | None = None) -> TopupResult:
+                     directory: Directory | None = None, enabled: TopupSwitch | None = None) -> TopupResult:
     """Top up once if `available` is below the account's threshold and none happened in the last 24 h.
+    `enabled`: the switch to ask (default: read `system_config/topup` now).
 
     Never raises for a failed charge (the result says failed); a malformed `topup` is skipped with the reason."""
-    if not _enabled(couch):
+    if not (enabled or (lambda: _enabled(couch)))():
         return TopupResult(account_id, "skipped", "system_config/topup.enable is not true")
     directory = directory or Directory(couch, master_account_id(couch), ledger.dialect)
     try:

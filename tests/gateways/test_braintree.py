@@ -13,6 +13,7 @@ from braintree.webhook_notification import WebhookNotification
 from bookkeeper.dbnames import account_db, modb
 from bookkeeper.gateways import maybe_auto_topup, topup
 from bookkeeper.gateways.braintree_gateway import environment
+from bookkeeper.gateways.topup import TopupSwitch
 
 Kind = WebhookNotification.Kind
 KEYS = {"merchant_id": "acme", "public_key": "pub_key", "private_key": "priv_key"}
@@ -133,6 +134,18 @@ def test_auto_topup_fires_once_below_threshold(world, auto):
     assert again.status == "skipped" and "24 h" in again.reason
     assert len(auto.server.requests) == 1
     assert world.balance(world.customer) == Decimal("25.00")
+
+
+def test_the_daemons_topup_switch_is_read_once_per_ttl(world, auto):
+    switch = TopupSwitch(world.couch, ttl=3600)
+    assert switch() is True
+    config = world.couch.db("system_config")
+    config.put(dict(config.get("topup"), default={"enable": False}))
+    assert switch() is True  # within its ttl: not read again
+    assert maybe_auto_topup(world.couch, world.ledger, world.customer, Decimal(0), datetime.now(timezone.utc),
+                            enabled=TopupSwitch(world.couch, ttl=3600)).status == "skipped"
+    switch.ttl = 0
+    assert switch() is False
 
 
 def test_auto_topup_not_again_within_24h_across_midnight(world, auto):
