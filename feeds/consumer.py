@@ -1,6 +1,8 @@
 """One database's consumer: read `_changes` from the checkpoint in batches, hand them to the engine, and only
 then move the checkpoint. Every way the daemon learns of changes (continuous feed, `update_seq` polling,
-`_db_updates`, start-up, `--once`) ends in `Consumer.drain`, so there is one reading path.
+`_db_updates`, start-up, `--once`) ends in `Consumer.drain`, so there is one handling path. A continuous feed
+hands its rows (with docs) to the consumer (`offer`): a drain whose checkpoint is where they start handles them
+without reading `_changes` again; any other drain reads.
 
 Deferred checkpoints (`checkpoint_interval` > 0). After a batch is handled the consumer moves its checkpoint in
 memory (the next drain reads from there) and marks it dirty; the `_local` doc is written by `flush()`: the
@@ -31,6 +33,7 @@ from .engine import Engine
 from .metrics import Metrics
 
 DEFAULT_CONSUMER = "billing"
+BUFFER = 1000  # feed rows kept per database for its next drain
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +55,7 @@ class Consumer:
     metrics. `drain` and `flush` are serialised per database by `lock`."""
 
     __slots__ = ("name", "db", "consumer", "worker", "lock", "checkpoint", "head", "behind_since", "failures",
-                 "queued", "interval", "dirty_since")
+                 "queued", "interval", "dirty_since", "_rows", "_rows_after", "_rows_lock")
 
     def __init__(self, couch: Couch, name: str, consumer: str = DEFAULT_CONSUMER, worker: str = "", *,
                  checkpoint_interval: float = 0.0):
@@ -65,6 +68,9 @@ class Consumer:
         self.queued = False
         self.interval = checkpoint_interval
         self.dirty_since: float | None = None
+        self._rows: list[dict] = []  # rows a continuous feed delivered, contiguous, right after `_rows_after`
+        self._rows_after = None
+        self._rows_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"Consumer({self.name!r})"
@@ -90,6 +96,30 @@ class Consumer:
         if self.behind_since is None and (seq is None or self.head > seq_number(self._seq_or_zero())):
             self.behind_since = time.monotonic()
 
+    def offer(self, after, row: dict) -> None:
+        """A continuous feed's row (with its doc) that came right after seq `after` in that feed. A drain whose
+        checkpoint is where the buffered rows start handles them without reading `_changes`; any other drain
+        reads. A gap (a new connection) starts the buffer again; past BUFFER rows it is dropped (reads again)."""
+        with self._rows_lock:
+            if not self._rows or self._rows[-1]["seq"] != after:
+                self._rows, self._rows_after = [], after
+            self._rows.append(row)
+            if len(self._rows) > BUFFER:
+                self._rows, self._rows_after = [], None
+
+    def _page(self, since, limit: int) -> dict:
+        """The changes after `since`: from the buffered feed rows when they follow it, else read."""
+        with self._rows_lock:
+            if self._rows_after != since:  # the checkpoint may have reached one of the buffered rows by a read
+                at = next((i for i, row in enumerate(self._rows) if row["seq"] == since), None)
+                if at is not None:
+                    self._rows, self._rows_after = self._rows[at + 1:], since
+            if self._rows and self._rows_after == since:
+                rows, self._rows = self._rows[:limit], self._rows[limit:]
+                self._rows_after = rows[-1]["seq"]
+                return {"results": rows, "last_seq": rows[-1]["seq"], "pending": len(self._rows)}
+        return self.db.changes(since, limit=limit, include_docs=True)
+
     def _seq_or_zero(self):
         return self.checkpoint.seq if self.checkpoint else 0
 
@@ -108,7 +138,7 @@ class Consumer:
         with self.lock:
             checkpoint = self._checkpoint()
             while True:
-                page = self.db.changes(checkpoint.seq, limit=limit, include_docs=True)
+                page = self._page(checkpoint.seq, limit)
                 rows = page["results"]
                 if rows:
                     try:

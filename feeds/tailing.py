@@ -3,8 +3,9 @@
 What tells the pool a database changed depends on the server (probed at start-up):
 - with `_db_updates` (CouchDB 3, Cloudant): one longpoll feed over every database queues the updated ones, so
   10,000 account DBs cost one socket;
-- without it (PouchDB Server): a continuous `_changes` feed (heartbeats, read timeout of 2.5 heartbeats,
-  reconnection with jittered backoff) for each of the first `follow_cap` databases (`accounts` and `services`
+- without it (PouchDB Server): a continuous `_changes` feed with docs (heartbeats, read timeout of 2.5
+  heartbeats, reconnection with jittered backoff; its rows are handed to the consumer, so a drain right behind it
+  reads nothing) for each of the first `follow_cap` databases (`accounts` and `services`
   first), and one poller that visits the rest round-robin, reading `update_seq` (GET /db) and queueing the
   databases whose `update_seq` moved. Feeds are never reconnected without cause: PouchDB Server leaks a
   listener per dropped continuous feed.
@@ -191,13 +192,15 @@ class Tailer:
         while self._tails(consumer):
             connected = time.monotonic()
             try:
-                since = consumer.db.info()["update_seq"]
-                self.queue.put(consumer)  # whatever came before `since`
-                for row in consumer.db.follow(since, heartbeat_ms=self.options.heartbeat_ms, include_docs=False):
+                after = consumer.db.info()["update_seq"]
+                self.queue.put(consumer)  # whatever came before the feed starts
+                for row in consumer.db.follow(after, heartbeat_ms=self.options.heartbeat_ms, include_docs=True):
                     if not self._tails(consumer):
                         return
                     attempt = 0
-                    consumer.noticed(row["seq"])
+                    consumer.offer(after, row)
+                    after = row["seq"]
+                    consumer.noticed(after)
                     self.queue.put(consumer)
             except NotFound:
                 self.drop(consumer.name)
