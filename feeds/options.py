@@ -35,4 +35,4 @@ class FeedOptions:
     use_leases: bool = True
     db_updates_timeout_ms: int = 25000
     backoff_cap: float = 30.0
-    checkpoint_interval: float = 2.0
+    checkpoint_interval: float = 30.0

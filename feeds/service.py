@@ -40,7 +40,8 @@ def build(couch: Couch, settings) -> tuple[BillingEngine, Daemon]:
     engine.after_tick = after_tick
     options = FeedOptions(follow_cap=settings.feed_follow_cap, discovery_interval=settings.feed_discovery_interval,
                           poll_interval=settings.feed_poll_interval, tick_interval=settings.feed_tick_interval,
-                          drain_workers=settings.feed_drain_workers, lease_ttl=settings.lease_ttl)
+                          drain_workers=settings.feed_drain_workers, lease_ttl=settings.lease_ttl,
+                          checkpoint_interval=settings.feed_checkpoint_interval)
     return engine, Daemon(couch, settings, engine, options=options, metrics=metrics)
 
 
