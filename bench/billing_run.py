@@ -4,8 +4,8 @@ Starts its own in-memory embedded server and provisions N KAZOO accounts under o
 doc, limits, devices, users, numbers, and a November MODB with a payment). It runs the daemon's tick of November's
 last day, which counts every account and creates December's MODBs ahead (as KAZOO's `kt_modb_creation` does). Then
 it times `billing run --at <period start>` (the engine's evaluate_many: every MRC charged) and, in the same run,
-raw `_bulk_docs` of the same number of equivalent documents: the same charge documents written into the same
-per-account monthly DBs, one request per account, as a plain HTTP client would.
+raw `_bulk_docs` of the same number of equivalent documents: the same charge documents and a carry-forward written
+into the same per-account monthly DBs, one request per account, as a plain HTTP client would.
 
     .venv/bin/python bench/billing_run.py --accounts 1000 --json
 """
@@ -99,7 +99,9 @@ def run(n: int) -> dict:
             seconds = time.perf_counter() - began
             charges = [c for e in evaluations for c in e.decision.charges if c.kind == "mrc"]
 
-            raw_docs = {}
+            raw_docs = {account: [{"_id": f"raw-{uuid.uuid4().hex}", "pvt_type": "ledger", "pvt_ledger_type": "credit",
+                                   "amount": 10000000, "description": "carry-forward", "pvt_account_id": account}]
+                        for account in {c.account_id for c in charges}}  # the run writes one carry per account too
             for charge in charges:
                 raw_docs.setdefault(charge.account_id, []).append(
                     {"_id": f"raw-{uuid.uuid4().hex}", "pvt_type": "ledger", "pvt_ledger_type": "debit",

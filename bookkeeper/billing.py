@@ -244,7 +244,8 @@ class BillingEngine:
             return priced_items([plans.price(m, kept, cascade) for m in merged])
 
         facts = charging.AccountFacts(
-            balance=self.ledger.balance(account.id, now), postpay_allowed=postpay["allowed"],
+            balance=self.ledger.balance(account.id, now, defer_carry=not dry_run),
+            postpay_allowed=postpay["allowed"],
             max_postpay=Decimal(postpay["max"]),
             trial_expires=account.trial_expires, admin_blocked=not account.enabled and not account.blocked_by_us,
             blocked_by_us=account.blocked_by_us)
@@ -281,6 +282,8 @@ class BillingEngine:
                 w.error = CouchError(0, str(row.get("error")), str(row.get("reason")), w.state_write["_id"])
         going = [w for w in works if w.error is None and not w.moved]
         _each([w for w in going if w.evaluation.decision.charges], lambda w: self._write_charges(w, now))
+        _each([w for w in going if not w.evaluation.decision.charges],  # no charge took the carry-forward along
+              lambda w: self.ledger.settle_carry(w.account.id, now))
         going = [w for w in going if w.error is None]
         _each([w for w in going if w.evaluation.decision.cancel_categories], lambda w: self.directory.cancel_categories(
             w.account, w.evaluation.decision.cancel_categories, now))

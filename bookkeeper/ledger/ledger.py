@@ -9,13 +9,18 @@ success completes a write that crashed between the two steps).
 
 Carry-forward: when a month's MODB is first used it is created with the modb design documents and KAZOO's
 carry-forward document (4.2 `monthly_rollup`, 4.3 `YYYYMM-ledgers_monthly_rollover`), worth the previous
-month's closing total; missing months in between are created the same way. Money documents are append-only,
+month's closing total; missing months in between are created the same way. A month this process created (ahead,
+or at its first write) does not get its carry-forward by a request of its own when a balance is read first: the
+carry is counted in memory ("owed": `balance(defer_carry=True)`, the billing engine's read) and written with that
+month's first charges, in the same `_bulk_docs` (any other write or read of the month's documents writes it first,
+and so does `settle_carry`, which the engine calls after an evaluation that wrote no charge). Money documents are append-only,
 also ours: an entry that lands in a past month is carried into every later month by a correction document
 `<carry prefix><n>` (see documents.adjustment_prefix), never by rewriting the carry-forward.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -62,7 +67,8 @@ class Ledger:
         self._known: set[str] = set()  # MODBs known to exist
         self._designed: set[str] = set()  # MODBs whose design documents this process installed or checked
         self._fresh: set[str] = set()  # MODBs this process created (so no carry-forward needs looking for)
-        self._ready: set[str] = set()  # MODBs with design docs and a carry-forward, checked by this process
+        self._ready: set[str] = set()  # MODBs with design docs and a carry-forward (written or owed)
+        self._owed: dict[str, tuple[dict, threading.Lock]] = {}  # MODB -> its carry-forward, counted, not written
 
     # -- writes
     def credit(self, account_id: str, amount: Decimal, currency: str, *, kind: str, reason: str, description: str,
@@ -152,9 +158,9 @@ class Ledger:
                 raise InputError(f"charge {charge.key}", "key", "twice in one batch")
             seen.add(charge.key)
         results: dict[str, WriteResult] = self._already_written(account_id, charges, (year, month))
-        db, created = self._open_month(account_id, year, month)
+        db, created = self._open_month(account_id, year, month, defer=True)
         todo = {doc["_id"]: charge.key for charge, doc in zip(charges, docs) if charge.key not in results}
-        for doc_id, row in db.bulk_docs([doc for doc in docs if doc["_id"] in todo]).items():
+        for doc_id, row in self._pay(db, [doc for doc in docs if doc["_id"] in todo]).items():
             key = todo[doc_id]
             if row.get("ok"):
                 results[key] = WriteResult(doc_id, db.name, True)
@@ -233,16 +239,18 @@ class Ledger:
             raise InputError(entry_id, None, f"no money document with this id in {db.name}")
         return d.entry_of(doc, db.name, account_id, self.dialect)
 
-    def balance(self, account_id: str, at: datetime | None = None) -> Decimal:
-        """The balance in currency units (carry-forward included) now, or as it was at `at`."""
+    def balance(self, account_id: str, at: datetime | None = None, *, defer_carry: bool = False) -> Decimal:
+        """The balance in currency units (carry-forward included) now, or as it was at `at`. `defer_carry`: a
+        month this process created gets its carry-forward counted but not written yet, for a caller that then
+        writes charges into it (`write_charges` writes the carry with them) or calls `settle_carry`."""
         check_account_id_input(account_id, "balance")
         moment = at or self.clock.now()
         _check_at(moment, f"balance of {account_id}")
         month = d.month_of(moment)
         db = self.couch.db(modb(account_id, *month))
         if self._exists(db) or month == d.month_of(self.clock.now()):
-            self._open_month(account_id, *month)
-            return from_units(self.totals.units(db, None if at is None else to_gregorian(at)))
+            self._open_month(account_id, *month, defer=defer_carry)
+            return from_units(self._units(db, None if at is None else to_gregorian(at)))
         previous = d.prev_month(*month)
         if self._exists(self.couch.db(modb(account_id, *previous))):  # the usual case: no `_all_dbs` listing
             earlier = [previous]
@@ -320,16 +328,61 @@ class Ledger:
                 self.totals.created(db, info["update_seq"])
         return created
 
-    def _open_month(self, account_id: str, year: int, month: int) -> tuple[Database, bool]:
-        """The MODB, created if missing, with the modb design docs and a carry-forward; (db, created now)."""
+    def _open_month(self, account_id: str, year: int, month: int, defer: bool = False) -> tuple[Database, bool]:
+        """The MODB, created if missing, with the modb design docs and a carry-forward; (db, created now).
+        `defer`: a month this process created gets its carry-forward owed (counted by `_units`, written by
+        `_pay`) rather than written now; without it, an owed carry-forward is written now."""
         db = self.couch.db(modb(account_id, year, month))
         if db.name in self._ready:
+            if not defer:
+                self._pay(db)
             return db, False
         created = self._create(db)
-        self._carry(account_id, year, month, correct=False, fresh=db.name in self._fresh)
+        if defer and db.name in self._fresh:
+            previous = d.prev_month(year, month)
+            carry = d.carry_doc(self.dialect, d.carry_id(self.dialect, year, month), account_id, year, month,
+                                self._closing(account_id, *previous), f"{previous[0]:04d}{previous[1]:02d}",
+                                self.clock.now())
+            self._owed[db.name] = (carry, threading.Lock())
+        else:
+            self._carry(account_id, year, month, correct=False, fresh=db.name in self._fresh)
         self._ready.add(db.name)
         self._fresh.discard(db.name)
         return db, created
+
+    def _units(self, db: Database, until: int | None = None) -> int:
+        """`totals.units` of a ready month, its owed carry-forward included."""
+        owed = self._owed.get(db.name)
+        if owed is None:
+            return self.totals.units(db, until)
+        carry, lock = owed
+        with lock:  # not while it is being written: then the tail may or may not hold it yet
+            if db.name not in self._owed:
+                return self.totals.units(db, until)
+            return self.totals.units(db, until) + d.signed_units(carry, self.dialect)
+
+    def _pay(self, db: Database, docs: list[dict] = ()) -> dict[str, dict]:
+        """Write the month's owed carry-forward (a 409: someone wrote it first) with `docs` in one `_bulk_docs`;
+        the rows of `docs`. A failed request leaves it owed."""
+        owed = self._owed.get(db.name)
+        if owed is None:
+            return db.bulk_docs(list(docs)) if docs else {}
+        carry, lock = owed
+        with lock:
+            if db.name not in self._owed:
+                return db.bulk_docs(list(docs)) if docs else {}
+            rows = db.bulk_docs([carry, *docs])
+            row = rows.pop(carry["_id"], {})
+            if not row.get("ok") and row.get("error") != "conflict":
+                raise LedgerError(f"{db.name}/{carry['_id']}: {row.get('error')}: {row.get('reason')}")
+            del self._owed[db.name]
+        return rows
+
+    def settle_carry(self, account_id: str, at: datetime) -> None:
+        """Write the owed carry-forward of `at`'s month, if any (after an evaluation that wrote no charge)."""
+        db = self.couch.db(modb(account_id, *d.month_of(at)))
+        if db.name in self._owed:
+            self._pay(db)
 
     def _carry(self, account_id: str, year: int, month: int, correct: bool, fresh: bool = False) -> None:
         """Write the carry-forward if it is missing; with `correct`, also a correction if it is stale. `fresh`:
@@ -415,6 +468,7 @@ class Ledger:
         for year, month in self.months(account_id):
             db = self.couch.db(modb(account_id, year, month))
             designdocs.install_kind(db, "modb")
+            self._pay(db)  # what verify checks is what is stored
             label = f"{year:04d}{month:02d}"
             if previous is not None and (year, month) != d.next_month(*previous[0]):
                 problems.append(f"{label}: months missing since {previous[0][0]:04d}{previous[0][1]:02d}")

@@ -197,3 +197,60 @@ def test_a_second_process_sees_the_same_balance(couch, account, ledger, dialect)
     credit(ledger, account, "12.34", at(1, 5))
     other = Ledger(couch, dialect, clock=SimulatedClock(datetime(2026, 6, 15, tzinfo=timezone.utc)))
     assert other.balance(account, at(1, 6)) == Decimal("12.34")
+
+
+class Requests:
+    """The requests one Couch object makes (method and path), to the real server."""
+
+    def __init__(self, couch):
+        self.made, self._request = [], couch.request
+        couch.request = self
+
+    def __call__(self, method, path, **kw):
+        self.made.append((method, path))
+        return self._request(method, path, **kw)
+
+    def to(self, db):
+        return [(method, path) for method, path in self.made if path.split("/", 1)[0] == db.path]
+
+
+def _carry(couch, account, month, dialect):
+    docs = [r["doc"] for r in couch.db(modb(account, 2026, month)).all_docs(include_docs=True)]
+    return [doc for doc in docs if doc["_id"].endswith(("monthly_rollover", "monthly_rollup"))]
+
+
+def test_an_opened_ahead_month_gets_its_carry_forward_with_the_first_charges(couch, account, dialect):
+    ledger = Ledger(couch, dialect, clock=SimulatedClock(at(2, 28)))
+    credit(ledger, account, "50.00", at(2, 3))
+    ledger.open_ahead(account, 2026, 3)
+    requests = Requests(couch)
+    assert ledger.balance(account, at(3, 1, 0), defer_carry=True) == Decimal("50.00")
+    assert ledger.balance(account, at(3, 1, 0), defer_carry=True) == Decimal("50.00")  # counted once
+    assert _carry(couch, account, 3, dialect) == []
+    written = ledger.write_charges(account, [charge(account, "k/mrc", "20.00", at(3, 1, 0), at(4, 1, 0))], USD,
+                                   at(3, 1, 0))
+    assert written[0].written
+    march = couch.db(modb(account, 2026, 3))
+    assert [m for m, _ in requests.to(march) if m in ("PUT", "POST")] == ["POST"]  # one _bulk_docs, no PUT
+    [carry] = _carry(couch, account, 3, dialect)
+    assert carry["amount"] == 500000 if dialect == "4.3" else carry["pvt_amount"] == 500000
+    assert ledger.balance(account, at(3, 2)) == Decimal("30.00")
+    assert Ledger(couch, dialect).balance(account, at(3, 2)) == Decimal("30.00")  # what another process reads
+    assert ledger.verify(account) == []
+
+
+def test_an_owed_carry_forward_is_written_by_settle_or_by_any_other_write(couch, account, dialect):
+    ledger = Ledger(couch, dialect, clock=SimulatedClock(at(2, 28)))
+    credit(ledger, account, "50.00", at(2, 3))
+    ledger.open_ahead(account, 2026, 3)
+    ledger.open_ahead(account, 2026, 4)
+    ledger.balance(account, at(3, 1, 0), defer_carry=True)
+    ledger.settle_carry(account, at(3, 1, 0))
+    assert len(_carry(couch, account, 3, dialect)) == 1
+    ledger.settle_carry(account, at(3, 1, 0))  # nothing owed any more: no second carry, no error
+    ledger.clock = SimulatedClock(at(4, 1, 0))
+    assert ledger.balance(account, at(4, 1, 0), defer_carry=True) == Decimal("50.00")
+    credit(ledger, account, "5.00", at(4, 1, 1))  # a payment arrives before any charge
+    assert len(_carry(couch, account, 4, dialect)) == 1
+    assert ledger.balance(account, at(4, 2)) == Decimal("55.00")
+    assert Ledger(couch, dialect).balance(account, at(4, 2)) == Decimal("55.00")
