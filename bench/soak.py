@@ -2,7 +2,8 @@
 
 Starts its own in-memory embedded server (or uses `--couch-url`), provisions `--accounts` funded accounts under one
 plan (a device costs an activation charge), starts the daemon as a subprocess (`bookkeeper run`), then for
-`--minutes` writes `--rate` new devices per second round-robin over the accounts and, every minute, reports the
+`--minutes` writes `--rate` new devices per second round-robin over the accounts (open loop: the n-th write is
+issued at n / rate, up to WRITERS in flight, so a slow answer does not lower the rate) and, every minute, reports the
 lag from a device write to its activation charge being readable in the account's MODB (p50/p90/p99; found by a
 longpoll `_changes` of the MODB of each account with outstanding writes, so a figure is the time until the charge is
 readable plus one HTTP round trip) and the daemon's RSS (VmRSS of its /proc/<pid>/status).
@@ -39,6 +40,18 @@ from bookkeeper.dbnames import modb  # noqa: E402
 from bookkeeper.embedded import EmbeddedServer, free_port  # noqa: E402
 from bookkeeper.ledger import Ledger  # noqa: E402
 from bookkeeper.ledger.documents import entry_of  # noqa: E402
+
+WRITERS = 4  # device writes in flight at once, so a slow answer does not lower the rate
+
+
+class Counter:
+    def __init__(self):
+        self.value, self._lock = 0, threading.Lock()
+
+    def add(self) -> None:
+        with self._lock:
+            self.value += 1
+
 
 PLAN = {"name": "Soak", "plan": {"devices": {"sip_device": {"rate": 1, "activation_charge": 0.01}}}}
 NAMESPACE = "soak-"
@@ -230,35 +243,40 @@ def run(minutes: float, rate: float, accounts: int, couch_url: str | None, repor
             watcher = Watcher(Couch(couch_url, namespace=NAMESPACE), stop)
             watcher.start()
             caught_up_s = wait_caught_up(metrics_port, daemon)  # the start-up catch-up of the provisioned accounts
-            minutes_out, all_lags, written, n = [], [], 0, 0
+            minutes_out, all_lags, n = [], [], 0
+            written = Counter()
+            writers = ThreadPoolExecutor(WRITERS, thread_name_prefix="writer")
+
+            def write(n: int, account: str) -> None:
+                provision.add_docs(couch, account, [{"_id": f"soak{n}", "pvt_type": "device",
+                                                     "device_type": "sip_device"}], datetime.now(timezone.utc))
+                watcher.wrote(account, time.time())
+                written.add()
+
             began = time.monotonic()
             for minute in range(1, max(1, round(minutes)) + 1):
                 end = began + 60 * min(minute, minutes)
-                while time.monotonic() < end:
-                    tick = time.monotonic()
-                    account = ids[n % len(ids)]
+                while (due := began + n / rate) < end:  # open loop: the n-th write is due at n / rate
+                    time.sleep(max(0.0, due - time.monotonic()))
+                    writers.submit(write, n + 1, ids[n % len(ids)])
                     n += 1
-                    provision.add_docs(couch, account, [{"_id": f"soak{n}", "pvt_type": "device",
-                                                         "device_type": "sip_device"}], datetime.now(timezone.utc))
-                    watcher.wrote(account, time.time())
-                    written += 1
-                    time.sleep(max(0.0, 1 / rate - (time.monotonic() - tick)))
                 lags = watcher.take()
                 all_lags += lags
-                row = {"minute": minute, "writes": written, "charged": len(all_lags),
+                row = {"minute": minute, "writes": written.value, "charged": len(all_lags),
                        "lag_p50_ms": pct(lags, 50), "lag_p90_ms": pct(lags, 90), "lag_p99_ms": pct(lags, 99),
                        "daemon_rss_mb": vm_rss_mb(daemon.pid), "daemon_alive": daemon.poll() is None}
                 minutes_out.append(row)
                 report(row)
+            writers.shutdown()
             time.sleep(5)
             all_lags += watcher.take()
             stop.set()
             rss = [m["daemon_rss_mb"] for m in minutes_out if m["daemon_rss_mb"]]
-            return {"minutes": minutes_out, "accounts": accounts, "rate": rate, "writes": written,
+            return {"minutes": minutes_out, "accounts": accounts, "rate": rate, "writes": written.value,
                     "charged": len(all_lags), "lag_p50_ms": pct(all_lags, 50), "lag_p99_ms": pct(all_lags, 99),
                     "lag_max_ms": round(max(all_lags), 1) if all_lags else None,
                     "rss_first_mb": rss[0] if rss else None, "rss_last_mb": rss[-1] if rss else None,
-                    "achieved_rate": round(written / (time.monotonic() - began - 5), 1), "catch_up_s": caught_up_s}
+                    "achieved_rate": round(written.value / (time.monotonic() - began - 5), 1), "catch_up_s": caught_up_s}
         finally:
             if daemon is not None and daemon.poll() is None:
                 daemon.send_signal(signal.SIGTERM)
