@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from waiting import wait_until
 
 from bookkeeper import provision
 from bookkeeper.config import load_settings
@@ -29,17 +30,6 @@ PLAN = {"name": "Leases", "plan": {"devices": {"sip_device": {"rate": 10, "activ
 OPTIONS = FeedOptions()
 SERVED_WITHIN = OPTIONS.lease_ttl + OPTIONS.discovery_interval + 15  # expiry, the next round, the catch-up
 BIN = Path(sys.executable).with_name("bookkeeper")
-
-
-def wait_for(what, timeout: float, every: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = what()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:.0f}s: {getattr(what, '__doc__', None) or what}")
-        time.sleep(every)
 
 
 @pytest.fixture
@@ -114,7 +104,7 @@ def test_three_then_two_workers_lose_one_each_and_every_account_is_still_served_
         """all lease buckets held, by the three workers"""
         held = owners(couch, settings)
         return len(held) == OPTIONS.lease_buckets and set(held.values()) == {"w1", "w2", "w3"}
-    wait_for(spread, 90)
+    wait_until(spread, 90, every=0.5)
 
     devices = 0
     for victim in ("w1", "w2"):
@@ -132,14 +122,14 @@ def test_three_then_two_workers_lose_one_each_and_every_account_is_still_served_
             def charged(account=account):
                 """the new device's activation charge"""
                 return activations(ledger, account) >= ACTIVATION * devices
-            wait_for(charged, SERVED_WITHIN - (time.monotonic() - killed) + 1)
+            wait_until(charged, SERVED_WITHIN - (time.monotonic() - killed) + 1, every=0.5)
             served[account] = time.monotonic() - killed
         print(f"{victim} killed: {len(orphaned)} orphaned accounts served after at most "
               f"{max(served[a] for a in orphaned):.1f}s, the others after {max(served.values()):.1f}s "
               f"(lease ttl {OPTIONS.lease_ttl:.0f}s)")
         assert max(served.values()) <= SERVED_WITHIN
         survivors = {w for w in ("w1", "w2", "w3") if procs[w].poll() is None}
-        wait_for(lambda: set(owners(couch, settings).values()) == survivors, SERVED_WITHIN)
+        wait_until(lambda: set(owners(couch, settings).values()) == survivors, SERVED_WITHIN, every=0.5)
 
     time.sleep(OPTIONS.discovery_interval)  # a late duplicate would land now
     for account in accounts:

@@ -4,18 +4,16 @@ invoice settings and a logo, customers with admin users, and January 2024 charge
 from __future__ import annotations
 
 import io
-import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-import pytest
 from PIL import Image, ImageDraw
+from worlds import NamespacedWorld, world_fixture
 
 from bookkeeper import provision
 from bookkeeper.accounts import CONFIG_DOC, Directory
 from bookkeeper.charging.model import Charge
 from bookkeeper.clock import SimulatedClock, period_containing
-from bookkeeper.couch import Couch
 from bookkeeper.dbnames import account_db
 from bookkeeper.ledger import Ledger
 from bookkeeper.money import round_money
@@ -36,24 +34,17 @@ def logo_png() -> bytes:
     return out.getvalue()
 
 
-class World:
+class World(NamespacedWorld):
     """A master (the reseller of its customers) and customers; removes every database it made."""
 
     def __init__(self, server_url: str, settings):
-        namespace = f"d{uuid.uuid4().hex[:10]}-"
-        self.url = server_url
-        self.couch = Couch(server_url, namespace=namespace, retries=3)
-        self.settings = settings.model_copy(update={"namespace": namespace})
-        self.namespace = namespace
-        self.ids: list[str] = []
+        super().__init__(server_url, settings, "d")
         self.master = self.account("Potato Telecom")
         self.ledger = Ledger(self.couch, "4.3", clock=SimulatedClock(datetime(2024, 3, 15, tzinfo=timezone.utc)))
         self.directory = Directory(self.couch, self.master)
 
     def account(self, name: str, tree: list[str] | None = None, **doc) -> str:
-        account_id = provision.new_account_id()
-        provision.create_account(self.couch, self.settings, account_id, name, tree or [], CREATED)
-        self.ids.append(account_id)
+        account_id = self.new_account(name, tree or [], CREATED)
         if doc:
             for db in (self.couch.db("accounts"), self.couch.db(account_db(account_id))):
                 db.put({**db.get(account_id), **doc})
@@ -116,12 +107,4 @@ class World:
         self.ledger.credit(account_id, Decimal("50.00"), "EUR", kind="payment", reason="wire_transfer",
                            description="Bank transfer 4711", at=at(20), key=f"{account_id}/wire/4711")
 
-    def cleanup(self) -> None:
-        provision.remove(self.couch, self.settings, self.ids)
-
-
-@pytest.fixture
-def world(server, settings):
-    w = World(server.url, settings)
-    yield w
-    w.cleanup()
+world = world_fixture(World)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
+from waiting import wait_until  # noqa: F401  (the daemon's tests import it from here)
 
 from bookkeeper.dbnames import account_db
 
@@ -24,18 +24,6 @@ def account_dbs(couch):
     yield make
     for db in made:
         db.delete()
-
-
-def wait_until(check, timeout: float = 10.0, every: float = 0.05):
-    """Poll `check()` until it is truthy; its last value, or an AssertionError after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout}s: {check}")
-        time.sleep(every)
 
 
 @pytest.fixture

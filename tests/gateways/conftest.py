@@ -4,16 +4,15 @@ app, and real local HTTP servers on 127.0.0.1 standing in for the gateways' remo
 from __future__ import annotations
 
 import threading
-import uuid
 from datetime import datetime, timezone
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from braintree.util.xml_util import XmlUtil
+from worlds import NamespacedWorld, world_fixture
 
 from bookkeeper import provision
-from bookkeeper.couch import Couch
 from bookkeeper.databases import account_databases
 from bookkeeper.dbnames import account_db, modb, parse_db_name
 from bookkeeper.gateways import make_app
@@ -24,14 +23,11 @@ from bookkeeper.ledger.documents import is_money
 NOW = datetime.now(timezone.utc)
 
 
-class World:
+class World(NamespacedWorld):
     """Master -> reseller (USD) -> customers; another reseller with its own customer."""
 
     def __init__(self, server_url: str, settings):
-        namespace = f"g{uuid.uuid4().hex[:10]}-"
-        self.couch = Couch(server_url, namespace=namespace, retries=1, backoff=0.01)
-        self.settings = settings.model_copy(update={"namespace": namespace})
-        self.ids: list[str] = []
+        super().__init__(server_url, settings, "g", retries=1, backoff=0.01)
         self.master = self.account("Master", [])
         self.reseller = self.account("Reseller", [self.master], reseller=True)
         self.customer = self.account("Customer", [self.master, self.reseller])
@@ -41,11 +37,7 @@ class World:
         self.ledger = Ledger(self.couch, self.settings.dialect)
 
     def account(self, name: str, tree: list[str], **kw) -> str:
-        account_id = provision.new_account_id()
-        provision.create_account(self.couch, self.settings, account_id, name, tree, NOW,
-                                 dialect=self.settings.dialect, **kw)
-        self.ids.append(account_id)
-        return account_id
+        return self.new_account(name, tree, NOW, **kw)
 
     def configure(self, gateway: str, section: dict, reseller: str | None = None) -> None:
         save_section(self.couch, reseller or self.reseller, gateway, section)
@@ -72,15 +64,7 @@ class World:
             out += [r["id"] for r in db.all_docs()]
         return sorted(out)
 
-    def cleanup(self) -> None:
-        provision.remove(self.couch, self.settings, self.ids)
-
-
-@pytest.fixture
-def world(server, settings):
-    w = World(server.url, settings)
-    yield w
-    w.cleanup()
+world = world_fixture(World)
 
 
 @pytest.fixture
