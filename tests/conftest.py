@@ -44,11 +44,12 @@ def prefix() -> str:
 
 @pytest.fixture
 def new_db(couch, prefix):
-    """`new_db(suffix="")`: a fresh empty database; every one is deleted after the test."""
+    """`new_db(suffix="", name=None)`: a fresh empty database (`name`, else the test's prefix and `suffix`); every
+    one is deleted after the test."""
     made: list[Database] = []
 
-    def make(suffix: str = "") -> Database:
-        db = couch.db(f"{prefix}{suffix or uuid.uuid4().hex[:6]}")
+    def make(suffix: str = "", name: str | None = None) -> Database:
+        db = couch.db(name or f"{prefix}{suffix or uuid.uuid4().hex[:6]}")
         db.create()
         made.append(db)
         return db

@@ -11,19 +11,9 @@ from bookkeeper.dbnames import account_db
 
 
 @pytest.fixture
-def account_dbs(couch):
+def account_dbs(new_db):
     """`account_dbs()`: a fresh, empty KAZOO account database (`account/ab/cd/...`); deleted after the test."""
-    made = []
-
-    def make():
-        db = couch.db(account_db(uuid.uuid4().hex))
-        db.create()
-        made.append(db)
-        return db
-
-    yield make
-    for db in made:
-        db.delete()
+    return lambda: new_db(name=account_db(uuid.uuid4().hex))
 
 
 @pytest.fixture
