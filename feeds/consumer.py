@@ -6,9 +6,9 @@ without reading `_changes` again; any other drain reads.
 
 Deferred checkpoints (`checkpoint_interval` > 0). After a batch is handled the consumer moves its checkpoint in
 memory (the next drain reads from there) and marks it dirty; the `_local` doc is written by `flush()`: the
-Tailer's flusher every `checkpoint_interval` seconds, `Tailer.stop()` after the drain workers end, a dropped
-consumer, the end of `catch_up` (`--once`). A drain writes it itself only when its unwritten progress is already
-`checkpoint_interval` old (the flusher is behind or starved), and a failed deferred write is counted
+Tailer's flusher once it has been dirty for `checkpoint_interval` seconds, `Tailer.stop()` after the drain
+workers end, a dropped consumer, the end of `catch_up` (`--once`). A drain writes it itself only when its
+unwritten progress is already `checkpoint_interval` old (the flusher has not come round yet), and a failed deferred write is counted
 (`feed_errors`), logged and left dirty, never raised into the drain. With 0 every batch is written before the
 drain goes on, as before.
 
@@ -79,6 +79,11 @@ class Consumer:
     def dirty(self) -> bool:
         """Whether changes were handled since the `_local` doc was last written."""
         return self.dirty_since is not None
+
+    def dirty_for(self) -> float:
+        """Seconds since the first change not in the `_local` doc was handled (0 when it is up to date)."""
+        since = self.dirty_since
+        return 0.0 if since is None else time.monotonic() - since
 
     def position(self):
         """The checkpoint's seq (read from the database the first time)."""

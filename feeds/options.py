@@ -19,8 +19,8 @@ class FeedOptions:
     databases in parallel); tick_interval: seconds between periodic ticks; lease_buckets / lease_ttl: how
     accounts are shared among workers (use_leases False: this worker owns everything); checkpoint_interval:
     seconds a handled seq may wait in memory before its `_local` checkpoint is written (written by a flusher
-    every that many seconds and on stop; a crash re-delivers at most that much, harmlessly; 0: written after
-    every batch)."""
+    once dirty that long, and on stop; a crash re-delivers at most that much of a database's changes, handled
+    again as one batch that writes nothing; 0: written after every batch)."""
 
     consumer: str = DEFAULT_CONSUMER
     batch_size: int = 500
@@ -35,4 +35,4 @@ class FeedOptions:
     use_leases: bool = True
     db_updates_timeout_ms: int = 25000
     backoff_cap: float = 30.0
-    checkpoint_interval: float = 30.0
+    checkpoint_interval: float = 300.0

@@ -10,8 +10,8 @@ What tells the pool a database changed depends on the server (probed at start-up
   databases whose `update_seq` moved. Feeds are never reconnected without cause: PouchDB Server leaks a
   listener per dropped continuous feed.
 Every database newly tailed (start-up, discovery, a lease gained) is queued once for catch-up.
-Checkpoints handled by the drains are written by a flusher every `checkpoint_interval` seconds, by a consumer
-dropped (best effort) and by `stop()` (see feeds/consumer.py for why deferring them is safe).
+Checkpoints handled by the drains are written by a flusher once they have been dirty for `checkpoint_interval`
+seconds, by a consumer dropped (best effort) and by `stop()` (see feeds/consumer.py for why deferring them is safe).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from .metrics import Metrics
 from .options import FeedOptions
 
 log = logging.getLogger(__name__)
+FLUSH_ROUND = 5.0
 
 
 class Tailer:
@@ -82,13 +83,14 @@ class Tailer:
         if left:
             log.warning("stopping with %d checkpoints unwritten: their changes will be delivered again", left)
 
-    def flush(self, deadline: float | None = None) -> int:
-        """Write the dirty checkpoints of the tailed databases; the number left dirty. Without `deadline`
-        (the flusher) a consumer in the middle of a drain is skipped until the next round; with it (`stop`)
-        each is waited for until then, and none is tried after it."""
+    def flush(self, deadline: float | None = None, older_than: float = 0.0) -> int:
+        """Write the dirty checkpoints of the tailed databases (with `older_than`, those dirty for at least that
+        many seconds); the number left dirty. Without `deadline` (the flusher) a consumer in the middle of a drain
+        is skipped until the next round; with it (`stop`) each is waited for until then, and none is tried after
+        it."""
         left = 0
         for consumer in list(self.consumers.values()):
-            if not consumer.dirty:
+            if not consumer.dirty or consumer.dirty_for() < older_than:
                 continue
             wait = 0.0 if deadline is None else deadline - time.monotonic()
             if wait < 0 or not self._flush(consumer, wait):
@@ -184,8 +186,11 @@ class Tailer:
                 self._flush(consumer)
 
     def _flush_loop(self) -> None:
-        while not self.stopping.wait(self.options.checkpoint_interval):
-            self.flush()
+        """Every FLUSH_ROUND seconds (or interval, if shorter), the checkpoints dirty for an interval: each
+        database's write comes an interval after its first unwritten change, so the writes are spread out."""
+        interval = self.options.checkpoint_interval
+        while not self.stopping.wait(min(interval, FLUSH_ROUND)):
+            self.flush(older_than=interval)
 
     def _follow_loop(self, consumer: Consumer) -> None:
         attempt = 0

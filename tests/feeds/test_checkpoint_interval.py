@@ -15,6 +15,7 @@ from feeds.checkpoints import checkpoint_id
 from feeds.consumer import Consumer
 from feeds.metrics import Metrics
 from feeds.options import FeedOptions
+from feeds import tailing
 from feeds.tailing import Tailer
 
 LONG = 3600.0  # never reached within a test: only stop, drop, flush and the end of `--once` write
@@ -76,6 +77,30 @@ def test_the_flusher_writes_dirty_checkpoints_every_interval(couch, account_dbs)
     finally:
         tailer.stop()
     assert _stored(db)["seq"] == db.info()["update_seq"]
+
+
+def test_the_flusher_writes_each_checkpoint_an_interval_after_its_first_unwritten_change(couch, account_dbs,
+                                                                                         monkeypatch):
+    monkeypatch.setattr(tailing, "FLUSH_ROUND", 0.1)
+    early, late = account_dbs(), account_dbs()
+    engine = RecordingEngine()
+    tailer = _tailer(couch, engine, 2.0)
+    try:
+        tailer.sync({early.name, late.name})
+        early.put({"_id": "e"})
+        wait_until(lambda: "e" in engine.ids(early.name))
+        handled = time.monotonic()
+        time.sleep(1.2)
+        assert _stored(early) is None
+        late.put({"_id": "l"})
+        wait_until(lambda: "l" in engine.ids(late.name))
+        wait_until(lambda: _stored(early), timeout=5)
+        assert time.monotonic() - handled >= 1.9
+        assert _stored(late) is None  # dirty for about 0.8 s when the early one is written: not yet
+        wait_until(lambda: _stored(late), timeout=5)
+        assert _writes(_stored(early)) == 1
+    finally:
+        tailer.stop()
 
 
 def test_a_drain_writes_itself_once_its_unwritten_progress_is_an_interval_old(couch, account_dbs):
