@@ -1,7 +1,7 @@
 """Plot the period-start billing run's seconds against N (issue 9) from `bench/billing_run.py --json` lines.
 
     .venv/bin/pip install -e '.[bench]'                       # matplotlib, for this script only
-    .venv/bin/python bench/plot_billing_run.py RUNS.jsonl docs/images/billing_run.png
+    .venv/bin/python bench/plot_billing_run.py docs/data/billing_runs.jsonl docs/images/billing_run.png
 
 Each input line is either the bench's JSON or an object with the bench's JSON under "result".
 """
@@ -27,7 +27,7 @@ def plot(runs: list[dict], out: Path) -> None:
     n = [r["accounts"] for r in runs]
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
     ax.plot(n, [r["seconds"] for r in runs], "o-", label="billing run (engine)")
-    ax.plot(n, [r["raw_bulk_seconds"] for r in runs], "s--", label="raw _bulk_docs of the same charges")
+    ax.plot(n, [r["raw_bulk_seconds"] for r in runs], "s--", label="raw _bulk_docs of the same documents")
     for r in runs:
         ax.annotate(f"ratio {r['ratio']}", (r["accounts"], r["seconds"]), textcoords="offset points", xytext=(4, 6),
                     fontsize=8)

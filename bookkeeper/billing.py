@@ -34,7 +34,7 @@ from .ledger import documents as ledger_docs
 log = logging.getLogger(__name__)
 STATE_PREFIX = "billing_state:"
 BATCH = 200
-THREADS = 4  # per-account requests in flight at once
+THREADS = 16  # per-account requests in flight at once
 ATTEMPTS = 5  # evaluations of an account whose billing state keeps moving under us
 OPEN_AHEAD = timedelta(days=2)  # how long before a month starts its MODBs are created
 _POOL = ThreadPoolExecutor(THREADS, thread_name_prefix="evaluate")

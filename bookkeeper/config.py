@@ -44,7 +44,7 @@ class Settings(BaseModel):
     feed_discovery_interval: float = Field(10.0, gt=0)
     feed_poll_interval: float = Field(2.0, gt=0)
     feed_tick_interval: float = Field(300.0, gt=0)
-    feed_drain_workers: int = Field(16, ge=1)
+    feed_drain_workers: int = Field(64, ge=1)
     feed_checkpoint_interval: float = Field(300.0, ge=0)
     lease_ttl: float = Field(30.0, gt=0)
 

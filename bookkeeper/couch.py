@@ -25,7 +25,7 @@ from .jsontext import dumps
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
-POOL = 64  # idle connections kept per host (requests keeps 10 by default; more are opened and dropped)
+POOL = 128  # idle connections kept per host (requests keeps 10 by default; more are opened and dropped)
 
 
 class CouchError(Exception):

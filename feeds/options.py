@@ -28,7 +28,7 @@ class FeedOptions:
     heartbeat_ms: int = 5000
     poll_interval: float = 2.0
     discovery_interval: float = 10.0
-    drain_workers: int = 16
+    drain_workers: int = 64
     tick_interval: float = 300.0
     lease_buckets: int = 64
     lease_ttl: float = 30.0
