@@ -13,7 +13,8 @@ month's closing total; missing months in between are created the same way. A mon
 or at its first write) does not get its carry-forward by a request of its own when a balance is read first: the
 carry is counted in memory ("owed": `balance(defer_carry=True)`, the billing engine's read) and written with that
 month's first charges, in the same `_bulk_docs` (any other write or read of the month's documents writes it first,
-and so does `settle_carry`, which the engine calls after an evaluation that wrote no charge). Money documents are append-only,
+and so does `settle_carry`, which the engine calls after an evaluation that wrote no charge; so does a balance
+read that finds anything else written into the month). Money documents are append-only,
 also ours: an entry that lands in a past month is carried into every later month by a correction document
 `<carry prefix><n>` (see documents.adjustment_prefix), never by rewriting the carry-forward.
 """
@@ -351,7 +352,9 @@ class Ledger:
         return db, created
 
     def _units(self, db: Database, until: int | None = None) -> int:
-        """`totals.units` of a ready month, its owed carry-forward included."""
+        """`totals.units` of a ready month, its owed carry-forward included. If someone else wrote into the month
+        since this process created it (their carry-forward may be among it), the owed one is written now (409:
+        theirs stands) and the month read again, so a carry-forward is never counted twice."""
         owed = self._owed.get(db.name)
         if owed is None:
             return self.totals.units(db, until)
@@ -359,7 +362,15 @@ class Ledger:
         with lock:  # not while it is being written: then the tail may or may not hold it yet
             if db.name not in self._owed:
                 return self.totals.units(db, until)
-            return self.totals.units(db, until) + d.signed_units(carry, self.dialect)
+            units = self.totals.units(db, until)
+            if self.totals.untouched(db):
+                return units + d.signed_units(carry, self.dialect)
+            try:
+                db.put(dict(carry))
+            except Conflict:
+                pass
+            del self._owed[db.name]
+        return self.totals.units(db, until)
 
     def _pay(self, db: Database, docs: list[dict] = ()) -> dict[str, dict]:
         """Write the month's owed carry-forward (a 409: someone wrote it first) with `docs` in one `_bulk_docs`;

@@ -65,7 +65,11 @@ class MonthTotals:
     def created(self, db: Database, since) -> None:
         """`db` was just created and holds nothing but design documents up to `since`: count it from there
         without looking for a checkpoint (and without reading the design documents back)."""
-        self._remember(db, None, since, 0, 0)
+        self._remember(db, None, since, 0, 0, untouched=True)
+
+    def untouched(self, db: Database) -> bool:
+        """Whether `db` was `created` by this process and no tail read since found anything but design docs."""
+        return bool((self._memory.get(db.name) or {}).get("untouched"))
 
     def forget(self, db: Database) -> None:
         """Read the stored checkpoint next time, not the remembered one."""
@@ -92,12 +96,14 @@ class MonthTotals:
             current = {"_id": self.checkpoint_id, "_rev": (current or {}).get("_rev"), "since": 0, "units": 0,
                        "latest": 0}
         units, latest, since, seen = current["units"], current["latest"], current["since"], 0
+        untouched = bool(current.get("untouched"))
         while True:
             feed = db.changes(since=since, limit=PAGE)
             for row in feed["results"]:
                 doc = row.get("doc") or {}
                 if row["id"].startswith("_design/"):
                     continue
+                untouched = False
                 if row.get("deleted") or not doc.get("_rev", "").startswith("1-"):
                     units, latest, since = self._recount(db)
                     self._save(db, current, since, units, latest)
@@ -116,7 +122,7 @@ class MonthTotals:
         if tail >= ADVANCE_AFTER:
             self._save(db, current, since, units, latest)
         else:
-            self._remember(db, current.get("_rev"), since, units, latest, tail)
+            self._remember(db, current.get("_rev"), since, units, latest, tail, untouched)
         return units, latest
 
     def _recount(self, db: Database) -> tuple[int, int, object]:
@@ -148,9 +154,10 @@ class MonthTotals:
             rev = (db.get_or_none(self.checkpoint_id) or {}).get("_rev")
         self._remember(db, rev, since, units, latest)
 
-    def _remember(self, db: Database, rev: str | None, since, units: int, latest: int, tail: int = 0) -> None:
+    def _remember(self, db: Database, rev: str | None, since, units: int, latest: int, tail: int = 0,
+                  untouched: bool = False) -> None:
         self._memory[db.name] = {"_id": self.checkpoint_id, "_rev": rev, "since": since, "units": units,
-                                 "latest": latest, "tail": tail}
+                                 "latest": latest, "tail": tail, "untouched": untouched}
 
 
 def _latest(doc: dict, latest: int) -> int:

@@ -254,3 +254,16 @@ def test_an_owed_carry_forward_is_written_by_settle_or_by_any_other_write(couch,
     assert len(_carry(couch, account, 4, dialect)) == 1
     assert ledger.balance(account, at(4, 2)) == Decimal("55.00")
     assert Ledger(couch, dialect).balance(account, at(4, 2)) == Decimal("55.00")
+
+
+def test_a_carry_forward_someone_else_wrote_first_is_counted_once(couch, account, dialect):
+    ledger = Ledger(couch, dialect, clock=SimulatedClock(at(2, 28)))
+    credit(ledger, account, "50.00", at(2, 3))
+    ledger.open_ahead(account, 2026, 3)
+    other = Ledger(couch, dialect, clock=SimulatedClock(at(3, 1, 1)))  # another worker: writes March's carry
+    credit(other, account, "5.00", at(3, 1, 1))
+    assert ledger.balance(account, at(3, 2), defer_carry=True) == Decimal("55.00")
+    assert len(_carry(couch, account, 3, dialect)) == 1
+    ledger.write_charges(account, [charge(account, "k/mrc", "20.00", at(3, 1, 0), at(4, 1, 0))], USD, at(3, 2))
+    assert ledger.balance(account, at(3, 3)) == Decimal("35.00")
+    assert ledger.verify(account) == []
