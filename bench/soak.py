@@ -276,7 +276,8 @@ def run(minutes: float, rate: float, accounts: int, couch_url: str | None, repor
                     "charged": len(all_lags), "lag_p50_ms": pct(all_lags, 50), "lag_p99_ms": pct(all_lags, 99),
                     "lag_max_ms": round(max(all_lags), 1) if all_lags else None,
                     "rss_first_mb": rss[0] if rss else None, "rss_last_mb": rss[-1] if rss else None,
-                    "achieved_rate": round(written.value / (time.monotonic() - began - 5), 1), "catch_up_s": caught_up_s}
+                    "achieved_rate": round(written.value / (time.monotonic() - began - 5), 1),
+                    "catch_up_s": caught_up_s}
         finally:
             if daemon is not None and daemon.poll() is None:
                 daemon.send_signal(signal.SIGTERM)

@@ -8,9 +8,9 @@ Deferred checkpoints (`checkpoint_interval` > 0). After a batch is handled the c
 memory (the next drain reads from there) and marks it dirty; the `_local` doc is written by `flush()`: the
 Tailer's flusher once it has been dirty for `checkpoint_interval` seconds, `Tailer.stop()` after the drain
 workers end, a dropped consumer, the end of `catch_up` (`--once`). A drain writes it itself only when its
-unwritten progress is already `checkpoint_interval` old (the flusher has not come round yet), and a failed deferred write is counted
-(`feed_errors`), logged and left dirty, never raised into the drain. With 0 every batch is written before the
-drain goes on, as before.
+unwritten progress is already `checkpoint_interval` old (the flusher has not come round yet), and a failed
+deferred write is counted (`feed_errors`), logged and left dirty, never raised into the drain. With 0 every batch
+is written before the drain goes on, as before.
 
 Why nothing is skipped or charged twice: the stored seq only ever names changes the engine has already handled
 (the in-memory seq moves after `handle_changes` returns; a flush writes that seq). So a crash (SIGKILL, power)
