@@ -365,35 +365,33 @@ class Ledger:
             units = self.totals.units(db, until)
             if self.totals.untouched(db):
                 return units + d.signed_units(carry, self.dialect)
-            try:
-                db.put(dict(carry))
-            except Conflict:
-                pass
-            del self._owed[db.name]
+            self._write_owed(db, [])
         return self.totals.units(db, until)
 
     def _pay(self, db: Database, docs: list[dict] = ()) -> dict[str, dict]:
-        """Write the month's owed carry-forward (a 409: someone wrote it first) with `docs` in one `_bulk_docs`;
-        the rows of `docs`. A failed request leaves it owed."""
+        """Write `docs` in one `_bulk_docs`, with the month's owed carry-forward if there is one; the rows of
+        `docs` (no request when there is nothing to write)."""
         owed = self._owed.get(db.name)
-        if owed is None:
-            return db.bulk_docs(list(docs)) if docs else {}
-        carry, lock = owed
-        with lock:
-            if db.name not in self._owed:
-                return db.bulk_docs(list(docs)) if docs else {}
-            rows = db.bulk_docs([carry, *docs])
-            row = rows.pop(carry["_id"], {})
-            if not row.get("ok") and row.get("error") != "conflict":
-                raise LedgerError(f"{db.name}/{carry['_id']}: {row.get('error')}: {row.get('reason')}")
-            del self._owed[db.name]
+        if owed is not None:
+            with owed[1]:
+                if db.name in self._owed:
+                    return self._write_owed(db, docs)
+        return db.bulk_docs(list(docs)) if docs else {}
+
+    def _write_owed(self, db: Database, docs: list[dict]) -> dict[str, dict]:
+        """Under the month's lock: its owed carry-forward and `docs` in one `_bulk_docs` (a 409 on the carry:
+        someone wrote it first); the rows of `docs`. A failed request leaves it owed."""
+        carry, _ = self._owed[db.name]
+        rows = db.bulk_docs([carry, *docs])
+        row = rows.pop(carry["_id"], {})
+        if not row.get("ok") and row.get("error") != "conflict":
+            raise LedgerError(f"{db.name}/{carry['_id']}: {row.get('error')}: {row.get('reason')}")
+        del self._owed[db.name]
         return rows
 
     def settle_carry(self, account_id: str, at: datetime) -> None:
         """Write the owed carry-forward of `at`'s month, if any (after an evaluation that wrote no charge)."""
-        db = self.couch.db(modb(account_id, *d.month_of(at)))
-        if db.name in self._owed:
-            self._pay(db)
+        self._pay(self.couch.db(modb(account_id, *d.month_of(at))))
 
     def _carry(self, account_id: str, year: int, month: int, correct: bool, fresh: bool = False) -> None:
         """Write the carry-forward if it is missing; with `correct`, also a correction if it is stale. `fresh`:
