@@ -1,0 +1,74 @@
+"""The embedded server's launcher (`embedded/pouchdb-server.js`): its O(1) database lookup answers exactly as the
+unpatched server does when databases come and go, in memory and on disk (where KAZOO's `/` names are
+directories)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from bookkeeper.couch import Couch, NotFound
+from bookkeeper.dbnames import account_db
+from bookkeeper.embedded import EmbeddedServer, free_port
+
+
+def _names(prefix: str) -> list[str]:
+    return [f"{prefix}plain", account_db(uuid.uuid4().hex)]
+
+
+def _come_and_go(couch: Couch, name: str) -> None:
+    db = couch.db(name)
+    assert db.create()
+    db.put({"_id": "a", "n": 1})
+    assert db.get("a")["n"] == 1  # known now: the fast path answers
+    db.delete()
+    assert not db.exists()
+    with pytest.raises(NotFound) as missing:
+        db.get("a")  # not recreated by a stale lookup
+    assert missing.value.reason == "no_db_file"
+    assert name not in couch.all_dbs() and name.replace("/", "") not in couch.all_dbs()
+    assert db.create()
+    assert db.get_or_none("a") is None  # a new, empty database
+    assert db.info()["doc_count"] == 0
+    db.delete()
+
+
+def test_a_deleted_database_is_gone_at_once_and_comes_back_empty(couch, prefix):
+    for name in _names(prefix):
+        _come_and_go(couch, name)
+
+
+def test_an_unknown_database_is_not_found_while_others_are_served(couch, prefix, new_db):
+    served = new_db("served")
+    served.put({"_id": "x"})
+    for _ in range(3):
+        assert served.get("x")["_id"] == "x"
+        assert not couch.db(f"{prefix}never").exists()
+        with pytest.raises(NotFound):
+            couch.db(f"{prefix}never").get("x")
+    assert f"{prefix}never" not in couch.all_dbs()
+
+
+def test_on_disk_kazoo_names_survive_a_restart_and_deletion(tmp_path: Path):
+    server = EmbeddedServer(tmp_path, free_port()).start()
+    try:
+        couch = Couch(server.url, retries=3)
+        for name in _names("disk-"):
+            _come_and_go(couch, name)
+        kept = couch.db(account_db(uuid.uuid4().hex))
+        kept.create()
+        kept.put({"_id": "kept"})
+        server.stop()
+        server.start()
+        assert kept.get("kept")["_id"] == "kept"
+        kept.delete()
+        assert not kept.exists()
+    finally:
+        server.stop()
+
+
+def test_the_server_runs_through_the_launcher(server):
+    cmdline = Path(f"/proc/{server.pid()}/cmdline").read_bytes().split(b"\0")
+    assert cmdline[1].endswith(b"embedded/pouchdb-server.js")
