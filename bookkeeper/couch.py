@@ -4,7 +4,8 @@ A thin client over `requests` (see docs/architecture.md for why not an SDK on th
 are quoted whole (KAZOO's `account%2F...`), `_design/` and `_local/` prefixes stay unescaped, every call has a
 timeout, connection errors and 5xx are retried with jittered backoff, and errors are typed (409 `Conflict`,
 404 `NotFound`, 401 `Unauthorized`, 403 `Forbidden`). Bulk results are returned keyed by id, never by position
-(PouchDB Server may reorder them). Feeds send `Accept-Encoding: identity` so continuous output is not buffered.
+(PouchDB Server may reorder them). Every request asks for `Accept-Encoding: identity`: a continuous feed's output
+is then not buffered, and neither side spends CPU on gzip (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -90,7 +91,8 @@ class Couch:
         adapter = HTTPAdapter(pool_maxsize=POOL)  # keep-alive for every thread of the daemon
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
-        self.session.headers.update({"Accept": "application/json", "Content-Type": "application/json"})
+        self.session.headers.update({"Accept": "application/json", "Content-Type": "application/json",
+                                     "Accept-Encoding": "identity"})
         if parts.username:
             self.session.auth = (unquote(parts.username), unquote(parts.password or ""))
         self.url = redact(url).rstrip("/")
@@ -283,8 +285,7 @@ class Database:
         or no heartbeat arrives within 2.5 heartbeats; the caller resumes from the last `seq` it handled."""
         params = {"feed": "continuous", "since": since, "heartbeat": heartbeat_ms, "include_docs": include_docs}
         resp = self.couch.request("GET", f"{self.path}/_changes", params=params, stream=True, retry=False,
-                                  timeout=(self.couch.timeout, heartbeat_ms * 2.5 / 1000),
-                                  headers={"Accept-Encoding": "identity"})
+                                  timeout=(self.couch.timeout, heartbeat_ms * 2.5 / 1000))
         try:
             for line in resp.iter_lines(chunk_size=None):
                 if not line:

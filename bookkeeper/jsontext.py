@@ -26,8 +26,24 @@ def number(value: Decimal) -> str:
 
 
 def dumps(value: Any, indent: int | None = 2) -> str:
-    """Like json.dumps, but Decimals become exact JSON numbers."""
-    return "".join(_encode(value, indent, 0))
+    """Like json.dumps, but Decimals become exact JSON numbers. Text without a Decimal in it is written by the
+    standard library's C encoder; text with one by `_encode` (same layout)."""
+    try:
+        return json.dumps(value, indent=indent, separators=(",", ": "), default=_plain)
+    except (_HasDecimal, TypeError):  # TypeError: a key that is not text, a number or null
+        return "".join(_encode(value, indent, 0))
+
+
+class _HasDecimal(Exception):
+    """The value holds a Decimal, which only `_encode` writes exactly."""
+
+
+def _plain(value: Any):
+    if isinstance(value, Decimal):
+        raise _HasDecimal
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return str(value)
 
 
 def _encode(value: Any, indent: int | None, level: int):
