@@ -372,21 +372,23 @@ def billing_run(app, at, account_id, dry_run, as_json):
     engine = _engine(app)
     moment = parse_time(at, "--at") if at else engine.clock.now()
     if account_id:
-        evaluations, failed = [engine.evaluate(account_id, moment, dry_run=dry_run)], None
+        batches = [{account_id: engine.evaluate(account_id, moment, dry_run=dry_run)}]
     else:
-        try:
-            evaluations, failed = engine.evaluate_many(engine.directory.all_account_ids(), moment, dry_run), None
-        except EvaluationFailed as exc:  # the others were evaluated: show them, then the failures
-            evaluations, failed = exc.evaluations, exc
-    results = [{"account": e.account_id, "standing": e.decision.standing,
-                "charges": [_charge_row(c) for c in e.decision.charges], "written": len(e.written)}
-               for e in evaluations]
+        batches = engine.evaluate_batches(engine.directory.all_account_ids(), moment, dry_run)
+    results, failures = [], {}
+    for batch in batches:  # rows kept, evaluations let go batch by batch
+        for account, e in batch.items():
+            if isinstance(e, Exception):
+                failures[account] = e
+            else:
+                results.append({"account": e.account_id, "standing": e.decision.standing,
+                                "charges": [_charge_row(c) for c in e.decision.charges], "written": len(e.written)})
     emit({"at": moment.isoformat(), "dry_run": dry_run, "accounts": results}, as_json,
          lambda d: rows_table([{**c, "account": r["account"]} for r in d["accounts"] for c in r["charges"]],
                               ["account", "kind", "category", "item", "quantity", "factor", "amount", "currency"])
          or "no charges")
-    if failed is not None:
-        raise BookkeeperError(f"{len(failed.failures)} account(s) not evaluated: {failed}")
+    if failures:  # the others were evaluated and are shown above
+        raise BookkeeperError(f"{len(failures)} account(s) not evaluated: {EvaluationFailed(failures, [])}")
 
 
 @billing.command("explain")

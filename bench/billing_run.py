@@ -3,7 +3,7 @@
 Starts its own in-memory embedded server and provisions N KAZOO accounts under one master (account DB, services
 doc, limits, devices, users, numbers, and a November MODB with a payment). It runs the daemon's tick of November's
 last day, which counts every account and creates December's MODBs ahead (as KAZOO's `kt_modb_creation` does). Then
-it times `billing run --at <period start>` (the engine's evaluate_many: every MRC charged) and, in the same run,
+it times `billing run --at <period start>` (the engine's evaluate_batches: every MRC charged) and, in the same run,
 raw `_bulk_docs` of the same number of equivalent documents: the same charge documents and a carry-forward written
 into the same per-account monthly DBs, one request per account, as a plain HTTP client would.
 
@@ -83,6 +83,33 @@ def provision_world(couch: Couch, settings, n: int) -> tuple[str, list[str]]:
         return master, list(pool.map(one, range(n)))
 
 
+def mrc_charges(batches) -> list[tuple[str, tuple]]:
+    """(account, its MRC charges as (amount, key suffix, description)) for each account the run evaluated. Every
+    account has the same plan and quantities, so the charges are kept once and shared: the bench's own memory
+    stays flat in N like the run's."""
+    charged, templates = [], {}
+    for results in batches:
+        for account, evaluation in results.items():
+            if isinstance(evaluation, Exception):
+                raise evaluation
+            charges = tuple((c.amount, c.key.removeprefix(account), c.description)
+                            for c in evaluation.decision.charges if c.kind == "mrc")
+            charged.append((account, templates.setdefault(charges, charges)))
+    return charged
+
+
+def raw_docs(account: str, template: tuple) -> list[dict]:
+    """What the run writes into the account's MODB, as a plain client would write it: a carry-forward and the
+    MRC charge documents."""
+    docs = [{"_id": f"raw-{uuid.uuid4().hex}", "pvt_type": "ledger", "pvt_ledger_type": "credit",
+             "amount": 10000000, "description": "carry-forward", "pvt_account_id": account}]
+    for amount, key, description in template:
+        docs.append({"_id": f"raw-{uuid.uuid4().hex}", "pvt_type": "ledger", "pvt_ledger_type": "debit",
+                     "amount": int(amount * 10000), "source": {"service": "services", "id": account + key},
+                     "description": description, "pvt_account_id": account})
+    return docs
+
+
 def run(n: int) -> dict:
     with tempfile.TemporaryDirectory() as var:
         server = EmbeddedServer(Path(var), free_port(), in_memory=True).start()
@@ -95,25 +122,16 @@ def run(n: int) -> dict:
             engine.tick(DAY_BEFORE)  # the daemon's last day: counts every account, creates December's MODBs ahead
 
             began = time.perf_counter()
-            evaluations = engine.evaluate_many(ids, PERIOD_START)
+            charged = mrc_charges(engine.evaluate_batches(ids, PERIOD_START))
             seconds = time.perf_counter() - began
-            charges = [c for e in evaluations for c in e.decision.charges if c.kind == "mrc"]
 
-            raw_docs = {account: [{"_id": f"raw-{uuid.uuid4().hex}", "pvt_type": "ledger", "pvt_ledger_type": "credit",
-                                   "amount": 10000000, "description": "carry-forward", "pvt_account_id": account}]
-                        for account in {c.account_id for c in charges}}  # the run writes one carry per account too
-            for charge in charges:
-                raw_docs.setdefault(charge.account_id, []).append(
-                    {"_id": f"raw-{uuid.uuid4().hex}", "pvt_type": "ledger", "pvt_ledger_type": "debit",
-                     "amount": int(charge.amount * 10000), "source": {"service": "services", "id": charge.key},
-                     "description": charge.description, "pvt_account_id": charge.account_id})
             began = time.perf_counter()
-            for account, docs in raw_docs.items():
-                couch.db(modb(account, PERIOD_START.year, PERIOD_START.month)).bulk_docs(docs)
+            for account, template in charged:
+                couch.db(modb(account, PERIOD_START.year, PERIOD_START.month)).bulk_docs(raw_docs(account, template))
             raw_seconds = time.perf_counter() - began
         finally:
             server.stop()
-    return {"accounts": n, "charges": len(charges), "seconds": round(seconds, 3),
+    return {"accounts": n, "charges": sum(len(template) for _, template in charged), "seconds": round(seconds, 3),
             "accounts_per_s": round(n / seconds, 1), "raw_bulk_seconds": round(raw_seconds, 3),
             "ratio": round(seconds / raw_seconds, 2), "rss_mb": round(rss_mb(), 1)}
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -162,17 +162,25 @@ class BillingEngine:
             raise found
         return found
 
-    def evaluate_many(self, account_ids: list[str], now: datetime | None = None, dry_run: bool = False,
-                      recount: bool = False) -> list[Evaluation]:
-        """Evaluate accounts (unknown ones are skipped) in batches of BATCH; EvaluationFailed after all the
-        others are done if some failed."""
+    def evaluate_batches(self, account_ids: list[str], now: datetime | None = None, dry_run: bool = False,
+                         recount: bool = False) -> Iterator[dict[str, Evaluation | Exception]]:
+        """Evaluate accounts (unknown ones are skipped) BATCH at a time, yielding each batch's results ({account:
+        Evaluation or the exception that failed it}) when it is done: a run over every account holds one batch."""
         now = now or self.clock.now()
         ids = list(dict.fromkeys(account_ids))
-        results: dict[str, Evaluation | Exception] = {}
         for start in range(0, len(ids), BATCH):
-            results.update(self._evaluate_locked(ids[start:start + BATCH], now, dry_run, recount, recount))
-        failures = {a: r for a, r in results.items() if isinstance(r, Exception)}
-        evaluations = [r for r in results.values() if isinstance(r, Evaluation)]
+            yield self._evaluate_locked(ids[start:start + BATCH], now, dry_run, recount, recount)
+
+    def evaluate_many(self, account_ids: list[str], now: datetime | None = None, dry_run: bool = False,
+                      recount: bool = False) -> list[Evaluation]:
+        """`evaluate_batches`, collected; EvaluationFailed after all the others are done if some failed."""
+        evaluations, failures = [], {}
+        for results in self.evaluate_batches(account_ids, now, dry_run, recount):
+            for account_id, result in results.items():
+                if isinstance(result, Exception):
+                    failures[account_id] = result
+                else:
+                    evaluations.append(result)
         if failures:
             raise EvaluationFailed(failures, evaluations)
         return evaluations
@@ -384,16 +392,14 @@ class BillingEngine:
             batch = owned[start:start + BATCH]
             states = self.state_db.get_many([STATE_PREFIX + a for a in batch])
             due += [a for a in batch if _due(states.get(STATE_PREFIX + a), now)]
-        failed = None
-        try:
-            self.evaluate_many(due, now)
-        except EvaluationFailed as exc:  # the others are done; these stay due for the next tick
-            failed = exc
+        failures = {}
+        for results in self.evaluate_batches(due, now):  # the failed stay due for the next tick
+            failures.update({a: r for a, r in results.items() if isinstance(r, Exception)})
         if self.after_tick is not None:
             self.after_tick(now, owns)
         self._open_ahead(owned, now)
-        if failed is not None:
-            raise failed
+        if failures:
+            raise EvaluationFailed(failures, [])
 
     def _open_ahead(self, account_ids: list[str], now: datetime) -> None:
         """In a month's last OPEN_AHEAD, create the next month's MODBs (and design documents), so the period-start
@@ -402,7 +408,8 @@ class BillingEngine:
         if ledger_docs.month_start(*following) - now > OPEN_AHEAD:
             return
         try:
-            list(_POOL.map(lambda a: self.ledger.open_ahead(a, *following), account_ids))
+            for start in range(0, len(account_ids), BATCH):
+                list(_POOL.map(lambda a: self.ledger.open_ahead(a, *following), account_ids[start:start + BATCH]))
         except CouchError as exc:  # only a head start: the period-start run opens what is missing itself
             log.warning("opening the MODBs of %04d-%02d ahead: %s", *following, exc)
 
