@@ -72,3 +72,33 @@ def test_on_disk_kazoo_names_survive_a_restart_and_deletion(tmp_path: Path):
 def test_the_server_runs_through_the_launcher(server):
     cmdline = Path(f"/proc/{server.pid()}/cmdline").read_bytes().split(b"\0")
     assert cmdline[1].endswith(b"embedded/pouchdb-server.js")
+
+
+def test_databases_made_and_deleted_side_by_side_are_each_found_or_not(tmp_path: Path):
+    """A fresh server (its lookup not filled yet) while databases are created, used and deleted concurrently."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = EmbeddedServer(tmp_path, free_port(), in_memory=True).start()
+    try:
+        couch = Couch(server.url, retries=3)
+        names = [account_db(uuid.uuid4().hex) for _ in range(24)]
+
+        def make_and_use(name: str) -> None:
+            db = couch.db(name)
+            db.create()
+            db.put({"_id": "a"})
+            assert db.get("a")["_id"] == "a"
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(make_and_use, names))
+            list(pool.map(lambda name: couch.db(name).delete(), names[::2]))
+        for i, name in enumerate(names):
+            db = couch.db(name)
+            if i % 2:
+                assert db.get("a")["_id"] == "a"
+            else:
+                assert not db.exists()
+                with pytest.raises(NotFound):
+                    db.get("a")
+    finally:
+        server.stop()
