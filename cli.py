@@ -366,7 +366,6 @@ def _charge_row(charge) -> dict:
 @pass_app
 def billing_run(app, at, account_id, dry_run, as_json):
     """Evaluate accounts now (or at --at): MRC, prorations, activations, daily fees, standing."""
-    from bookkeeper.billing import EvaluationFailed
     from bookkeeper.cli_parse import parse_time
 
     engine = _engine(app)
@@ -388,7 +387,8 @@ def billing_run(app, at, account_id, dry_run, as_json):
                               ["account", "kind", "category", "item", "quantity", "factor", "amount", "currency"])
          or "no charges")
     if failures:  # the others were evaluated and are shown above
-        raise BookkeeperError(f"{len(failures)} account(s) not evaluated: {EvaluationFailed(failures, [])}")
+        raise BookkeeperError(f"{len(failures)} account(s) not evaluated: "
+                              + "; ".join(f"{a}: {e}" for a, e in failures.items()))
 
 
 @billing.command("explain")
