@@ -74,6 +74,12 @@ def test_the_server_runs_through_the_launcher(server):
     assert cmdline[1].endswith(b"embedded/pouchdb-server.js")
 
 
+def test_node_runs_with_the_young_generation_and_heap_limit_the_bench_needs(server):
+    environ = dict(v.split(b"=", 1) for v in Path(f"/proc/{server.pid()}/environ").read_bytes().split(b"\0") if v)
+    flags = environ[b"NODE_OPTIONS"].split()
+    assert b"--max-semi-space-size=64" in flags and b"--max-old-space-size=8192" in flags
+
+
 def test_databases_made_and_deleted_side_by_side_are_each_found_or_not(tmp_path: Path):
     """A fresh server (its lookup not filled yet) while databases are created, used and deleted concurrently."""
     from concurrent.futures import ThreadPoolExecutor
