@@ -13,6 +13,7 @@ from bookkeeper.gateways import make_app, maybe_auto_topup, serve
 from bookkeeper.gateways.topup import TopupSwitch
 
 from .daemon import Daemon
+from .malloc import cap_arenas
 from .metrics import Metrics
 from .nudge import Nudger
 from .options import FeedOptions
@@ -47,6 +48,7 @@ def build(couch: Couch, settings) -> tuple[BillingEngine, Daemon]:
 
 def run(couch: Couch, settings) -> int:
     """Run until SIGTERM/SIGINT: feeds, scheduler, metrics, and the hooks server (a credit re-evaluates)."""
+    cap_arenas()
     engine, daemon = build(couch, settings)
     nudger = Nudger(engine.evaluate_with_reseller).start()
     hooks = serve(make_app(couch, settings, after_credit=nudger.nudge, ledger=engine.ledger),
