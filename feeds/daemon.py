@@ -21,6 +21,7 @@ from .catchup import catch_up
 from .discovery import SHARED_DBS, ServerFeatures, lease_key, probe, tailed_databases
 from .engine import Engine
 from .leases import Leases
+from .malloc import TRIM_INTERVAL, trim
 from .metrics import Metrics, MetricsServer
 from .options import FeedOptions
 from .scheduler import Ticker, utc_now
@@ -103,8 +104,13 @@ class Daemon:
         log.info("stopped %s", self.worker_id)
 
     def _control_loop(self) -> None:
+        """A round every discovery interval; free heap pages back to the OS about once a minute."""
+        trimmed = time.monotonic()
         while not self.stopping.wait(self.options.discovery_interval):
             self._round()
+            if time.monotonic() - trimmed >= TRIM_INTERVAL:
+                trim()
+                trimmed = time.monotonic()
 
     def _round(self) -> None:
         """Renew leases, list the databases, tail those owned. On failure keep tailing what we tail."""

@@ -1,5 +1,6 @@
-"""The daemon's malloc arenas: with a thread per continuous feed (up to a thousand), glibc opens up to eight arenas
-per core and the process's RSS creeps up as they fragment; two arenas make it grow less (docs/performance.md, Soak)."""
+"""The daemon's malloc heap under glibc: with a thread per continuous feed (up to a thousand), glibc opens up to
+eight arenas per core, and pages freed inside them stay in the process's RSS; capping the arenas at two and
+trimming them once a minute keeps the RSS where the live heap is (docs/performance.md, Soak)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,21 @@ import platform
 
 M_ARENA_MAX = -8  # glibc's malloc.h
 ARENAS = 2
+TRIM_INTERVAL = 60.0  # seconds between trims in the daemon's control loop
+
+
+def _glibc() -> ctypes.CDLL | None:
+    return ctypes.CDLL(None) if platform.libc_ver()[0] == "glibc" else None
 
 
 def cap_arenas(arenas: int = ARENAS) -> bool:
     """Cap glibc's malloc arenas before the daemon starts its threads, unless `MALLOC_ARENA_MAX` already says how
     many; True if this call set the cap. Other C libraries are left as they are."""
-    if "MALLOC_ARENA_MAX" in os.environ or platform.libc_ver()[0] != "glibc":
-        return False
-    return ctypes.CDLL(None).mallopt(M_ARENA_MAX, arenas) == 1
+    libc = None if "MALLOC_ARENA_MAX" in os.environ else _glibc()
+    return libc is not None and libc.mallopt(M_ARENA_MAX, arenas) == 1
+
+
+def trim() -> bool:
+    """Give the free pages of every malloc arena back to the OS (glibc's `malloc_trim(0)`); True if any were."""
+    libc = _glibc()
+    return libc is not None and libc.malloc_trim(0) == 1
