@@ -30,15 +30,8 @@ from bookkeeper.couch import Couch  # noqa: E402
 from bookkeeper.dbnames import account_db  # noqa: E402
 from bookkeeper.embedded import EmbeddedServer, free_port  # noqa: E402
 from feeds.daemon import Daemon  # noqa: E402
+from feeds.malloc import rss_mb  # noqa: E402
 from feeds.options import FeedOptions  # noqa: E402
-
-
-def rss_mb() -> float:
-    """The current resident set (not the peak), from /proc."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 class TimingEngine:
@@ -51,7 +44,8 @@ class TimingEngine:
         now = time.time()
         with self.lock:
             self.handled += len(rows)
-            self.lags_ms += [(now - r["doc"]["written_at"]) * 1000 for r in rows if "written_at" in (r.get("doc") or {})]
+            self.lags_ms += [(now - r["doc"]["written_at"]) * 1000 for r in rows
+                             if "written_at" in (r.get("doc") or {})]
 
     def tick(self, now, owns):
         pass
@@ -88,7 +82,7 @@ def tailing_memory(dbs: int, follow_cap: int, rate: float = 20.0, seconds: float
             finally:
                 daemon.stop()
             return {"dbs": dbs, "follow_cap": follow_cap, "catch_up_s": round(caught_up_s, 1),
-                    "rss_mb": round(rss_caught_up, 1), "writes": len(lags),
+                    "rss_mb": rss_caught_up, "writes": len(lags),
                     "lag_p50_ms": round(statistics.median(lags), 1) if lags else None,
                     "lag_p99_ms": round(lags[int(len(lags) * 0.99) - 1], 1) if lags else None}
         finally:

@@ -40,6 +40,7 @@ from bookkeeper.dbnames import modb  # noqa: E402
 from bookkeeper.embedded import EmbeddedServer, free_port  # noqa: E402
 from bookkeeper.ledger import Ledger  # noqa: E402
 from bookkeeper.ledger.documents import entry_of  # noqa: E402
+from feeds.malloc import rss_mb  # noqa: E402
 
 WRITERS = 4  # device writes in flight at once, so a slow answer does not lower the rate
 
@@ -55,16 +56,6 @@ class Counter:
 
 PLAN = {"name": "Soak", "plan": {"devices": {"sip_device": {"rate": 1, "activation_charge": 0.01}}}}
 NAMESPACE = "soak-"
-
-
-def vm_rss_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        return None
-    return None
 
 
 def pct(values: list[float], p: float) -> float | None:
@@ -264,7 +255,7 @@ def run(minutes: float, rate: float, accounts: int, couch_url: str | None, repor
                 all_lags += lags
                 row = {"minute": minute, "writes": written.value, "charged": len(all_lags),
                        "lag_p50_ms": pct(lags, 50), "lag_p90_ms": pct(lags, 90), "lag_p99_ms": pct(lags, 99),
-                       "daemon_rss_mb": vm_rss_mb(daemon.pid), "daemon_alive": daemon.poll() is None}
+                       "daemon_rss_mb": rss_mb(daemon.pid), "daemon_alive": daemon.poll() is None}
                 minutes_out.append(row)
                 report(row)
             writers.shutdown()

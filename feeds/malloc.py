@@ -7,6 +7,7 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
+from pathlib import Path
 
 M_ARENA_MAX = -8  # glibc's malloc.h
 ARENAS = 2
@@ -28,3 +29,14 @@ def trim() -> bool:
     """Give the free pages of every malloc arena back to the OS (glibc's `malloc_trim(0)`); True if any were."""
     libc = _glibc()
     return libc is not None and libc.malloc_trim(0) == 1
+
+
+def rss_mb(pid: int | str = "self") -> float | None:
+    """A process's resident set now (`VmRSS`, not the peak) in MB to 0.1, from /proc; None where it cannot be
+    read."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), None)
+    return None if kb is None else round(kb / 1024, 1)

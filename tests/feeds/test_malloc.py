@@ -3,7 +3,7 @@ import threading
 
 import pytest
 
-from feeds.malloc import cap_arenas, trim
+from feeds.malloc import cap_arenas, rss_mb, trim
 
 pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the cap and the trim are glibc's")
 
@@ -18,11 +18,6 @@ def test_an_operators_malloc_arena_max_is_left_to_glibc(monkeypatch):
     assert cap_arenas() is False
 
 
-def vm_rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmRSS:"))
-
-
 def test_trim_gives_pages_freed_in_a_threads_arena_back():
     """80 MB of malloc'd blocks made and freed in a thread, every 100th kept so the arena cannot shrink from its
     top: the freed pages stay in the RSS until the trim."""
@@ -35,6 +30,6 @@ def test_trim_gives_pages_freed_in_a_threads_arena_back():
     thread = threading.Thread(target=churn)
     thread.start()
     thread.join()
-    before = vm_rss_mb()
+    before = rss_mb()
     assert trim() is True
-    assert before - vm_rss_mb() > 40
+    assert before - rss_mb() > 40
