@@ -8,6 +8,7 @@ Installing is idempotent: an unchanged design document is not rewritten, so its 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +54,17 @@ def load(name: str, views_dir: Path = VIEWS_DIR) -> DesignDoc:
 
 def load_all(views_dir: Path = VIEWS_DIR) -> list[DesignDoc]:
     return [load(p.name, views_dir) for p in sorted(views_dir.iterdir()) if p.is_dir()]
+
+
+@functools.cache
+def names(views_dir: Path = VIEWS_DIR) -> frozenset[str]:
+    """The names of our own design documents."""
+    return frozenset(p.name for p in views_dir.iterdir() if p.is_dir())
+
+
+def is_ours(doc_id: str) -> bool:
+    """The id is one of our own design documents."""
+    return doc_id.startswith("_design/") and doc_id.removeprefix("_design/") in names()
 
 
 def for_kind(kind: str, views_dir: Path = VIEWS_DIR) -> list[DesignDoc]:
