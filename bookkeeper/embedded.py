@@ -94,7 +94,8 @@ class EmbeddedServer:
         if answers(self.url):
             raise ServerError(f"port {self.port} is taken by another server; choose another with --port")
         if not SERVER_BIN.exists():
-            raise ServerError(f"{SERVER_BIN} is missing: run `npm ci --prefix embedded` first")
+            raise ServerError("the embedded server is not installed (a checkout's scripts/setup installs it); "
+                              "set BOOKKEEPER_COUCH_URL to your CouchDB")
         for d in (self.data_dir, self.log_file.parent, self.pid_file.parent):
             d.mkdir(parents=True, exist_ok=True)
         config = self.data_dir / f"config-{self.port}.json"
