@@ -45,7 +45,7 @@ def build(couch: Couch, settings) -> tuple[BillingEngine, Daemon]:
                           poll_interval=settings.feed_poll_interval, tick_interval=settings.feed_tick_interval,
                           drain_workers=settings.feed_drain_workers, lease_ttl=settings.lease_ttl,
                           checkpoint_interval=settings.feed_checkpoint_interval)
-    return engine, Daemon(couch, settings, engine, options=options, metrics=metrics)
+    return engine, Daemon(couch, settings, engine, options=options, metrics=metrics, holds=engine.holds)
 
 
 def run(couch: Couch, settings) -> int:
