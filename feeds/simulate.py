@@ -180,7 +180,13 @@ class Simulation:
             out["status"][label] = services.get("pvt_status", "good_standing")
             doc = self.couch.db(ACCOUNTS_DB).get(account_id)
             out["blocked"][label] = doc.get("pvt_enabled", True) is False
-            out["quantities"][label] = self.engine.directory.quantities(account_id, self._counters(label))
+            held = self.engine.holds.held().get(account_id)
+            if held is None:
+                out["quantities"][label] = self.engine.directory.quantities(account_id, self._counters(label))
+            else:  # not billed: what it was last billed for (nothing, if never)
+                out.setdefault("held", {})[label] = held
+                account = self.engine.directory.account(account_id)
+                out["quantities"][label] = self.engine.directory.stored_quantities(account) or {}
         rows.sort(key=lambda r: (r["at"], r["type"] != "credit"))
         out["transactions"] = rows
         return out

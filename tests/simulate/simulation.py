@@ -8,15 +8,10 @@ from feeds.scenario import parse_scenario
 from feeds.simulate import Simulation
 
 
-def simulation(server, data: dict) -> Simulation:
-    """The scenario, ready to build or run in its own namespace."""
-    couch = Couch(server.url, namespace=f"sc{uuid.uuid4().hex[:10]}-", retries=3)
-    return Simulation(parse_scenario(data, "test"), couch, load_settings(env={}, couch_url=server.url))
-
-
 def run(server, data: dict) -> tuple[dict, Simulation]:
     """The scenario's report, and the simulation (its databases kept: `sim.remove()` when done)."""
-    sim = simulation(server, data)
+    couch = Couch(server.url, namespace=f"sc{uuid.uuid4().hex[:10]}-", retries=3)
+    sim = Simulation(parse_scenario(data, "test"), couch, load_settings(env={}, couch_url=server.url))
     return sim.run(keep=True), sim
 
 
