@@ -40,6 +40,8 @@ SOURCES = {**{k: "services" for k in CHARGE_KINDS}, "credit": "payments", "payme
            "manual": "adjustments", "correction": "adjustments", CARRY: "rollovers"}
 ROLLOVER_SOURCE = "rollovers"
 ROLLUP_REASON = "database_rollup"
+MAX_UNITS = 2 ** 53  # above it JSON numbers lose units (IEEE doubles)
+LAST_SECOND = 315569520000  # 10000-01-01T00:00:00Z in Gregorian seconds: a `pvt_created` must be before it
 EXECUTOR = {"trigger": "automatic", "module": "couch-bookkeeper"}
 
 
@@ -189,40 +191,69 @@ def is_money(doc: dict) -> bool:
 def is_carry(doc: dict) -> bool:
     """A carry-forward or its correction, as either dialect writes it (KAZOO's own included)."""
     if doc.get("pvt_type") == "ledger":
-        return (doc.get("source") or {}).get("service") == ROLLOVER_SOURCE
+        source = doc.get("source")
+        return isinstance(source, dict) and source.get("service") == ROLLOVER_SOURCE
     return doc.get("pvt_type") in ("credit", "debit") and doc.get("pvt_reason") == ROLLUP_REASON
 
 
-def _units(doc: dict, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-        raise InputError(f"money document {doc.get('_id')}", "amount", f"not integer KAZOO units: {value!r}")
-    return int(value)
+def _whole(value) -> bool:
+    """A JSON number that is a whole number (JavaScript cannot tell 5 from 5.0, so neither do we)."""
+    return not isinstance(value, bool) and (isinstance(value, int) or
+                                            (isinstance(value, float) and value.is_integer()))
+
+
+def amount_field(doc: dict) -> str:
+    """Where a money document holds its units: 4.3 ledgers `amount`; 4.2 `pvt_amount` (KAZOO's legacy view
+    falls back to `amount`)."""
+    return "amount" if doc.get("pvt_type") == "ledger" or "pvt_amount" not in doc else "pvt_amount"
+
+
+def money_problem(doc: dict) -> str | None:
+    """Why a money document cannot be counted (`field: problem`), None if it can. A fixed bound, the same in
+    `views/bookkeeper_ledger` (the balance view and validate_doc_update): whole units 0 <= amount < 2^53,
+    `pvt_ledger_type` credit|debit on ledgers (and if given on 4.2 documents), `source` an object with a text
+    `service` on ledgers (and if given on 4.2 documents), `pvt_created` whole seconds before the year 10000. A deleted one is not
+    counted and needs no checking."""
+    if doc.get("pvt_deleted") or doc.get("_deleted"):
+        return None
+    field = amount_field(doc)
+    amount = doc.get(field)
+    if not _whole(amount) or not 0 <= amount < MAX_UNITS:
+        return f"{field}: not whole KAZOO units from 0 to 2^53, got {_shown(amount)}"
+    ledger = doc.get("pvt_type") == "ledger"
+    if (ledger or "pvt_ledger_type" in doc) and doc.get("pvt_ledger_type") not in ("credit", "debit"):
+        return f"pvt_ledger_type: not credit or debit, got {_shown(doc.get('pvt_ledger_type'))}"
+    source = doc.get("source")
+    if (ledger or "source" in doc) and not (isinstance(source, dict) and isinstance(source.get("service"), str)):
+        return f"source: not an object with a text service, got {_shown(source)}"
+    created = doc.get("pvt_created")
+    if not _whole(created) or not 0 <= created < LAST_SECOND:
+        return f"pvt_created: not Gregorian seconds up to the year 9999, got {_shown(created)}"
+    return None
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def signed_units(doc: dict, dialect: str) -> int:
-    """What KAZOO's balance view of `dialect` counts for `doc` (0 if it does not count it).
+    """What KAZOO's balance view of `dialect` counts for a valid `doc` (0 if it does not count it, or if the
+    document is not valid: `money_problem`).
 
-    4.3 `ledgers/total_by_source`: ledgers only, `amount`, negative when `pvt_ledger_type` is debit; a ledger
-    without `source` counts nothing (KAZOO's map reads `doc.source.service` unguarded, so it throws and skips).
+    4.3 `ledgers/total_by_source`: ledgers only, `amount`, negative when `pvt_ledger_type` is debit.
     4.2 `transactions/credit_remaining`: credit/debit/ledger, `pvt_amount || amount`, sign from either type.
     Documents with `pvt_deleted` count nothing in both.
     """
-    if doc.get("pvt_deleted") or doc.get("_deleted"):
-        return 0
     kind = doc.get("pvt_type")
-    if dialect == "4.3":
-        if kind != "ledger" or doc.get("source") is None:
-            return 0
-        units = _units(doc, doc.get("amount") or 0)
-        return -units if doc.get("pvt_ledger_type") == "debit" else units
-    if kind not in ("credit", "debit", "ledger"):
+    if kind not in ("credit", "debit", "ledger") or (dialect == "4.3" and kind != "ledger"):
         return 0
-    units = _units(doc, doc.get("pvt_amount") or doc.get("amount") or 0)
+    if doc.get("pvt_deleted") or doc.get("_deleted") or money_problem(doc) is not None:
+        return 0
+    units = int(doc[amount_field(doc)])
     if kind == "credit" or doc.get("pvt_ledger_type") == "credit":
         return units
-    if kind == "debit" or doc.get("pvt_ledger_type") == "debit":
-        return -units
-    return 0
+    return -units
 
 
 @dataclass(frozen=True)
@@ -251,26 +282,47 @@ class Entry:
 
 
 def entry_of(doc: dict, db: str, account_id: str, dialect: str) -> Entry:
-    """Read a money document of either dialect (ours or KAZOO's own) as an Entry."""
-    info = doc.get("bookkeeper_info") or {}
+    """Read a valid money document (`money_problem`) of either dialect (ours or KAZOO's own) as an Entry. What
+    `bookkeeper_info` says is taken only where it has our shape (KAZOO 4.2 keeps Braintree data there)."""
+    info = doc.get("bookkeeper_info")
+    info = info if isinstance(info, dict) and info.get("kind") in KINDS else {}
     units = signed_units(doc, dialect)
     if doc.get("pvt_type") == "ledger":
-        default_kind = CARRY if is_carry(doc) else (doc.get("source") or {}).get("service", "ledger")
-        reason = info.get("reason") or default_kind
+        default_kind = CARRY if is_carry(doc) else doc["source"]["service"]
+        reason = _text(info.get("reason")) or default_kind
     else:
-        default_kind = CARRY if is_carry(doc) else doc.get("pvt_reason", "unknown")
-        reason = doc.get("pvt_reason", "unknown")
-    period = info.get("period") or {}
-    rate = info.get("rate")
+        default_kind = CARRY if is_carry(doc) else _text(doc.get("pvt_reason")) or "unknown"
+        reason = _text(doc.get("pvt_reason")) or "unknown"
+    start, end = _period(info.get("period"))
+    quantity = info.get("quantity")
     return Entry(
         id=doc["_id"], db=db, account_id=account_id, type="debit" if units < 0 else "credit",
         amount=from_units(abs(units)), kind=info.get("kind", default_kind), reason=reason,
-        at=from_gregorian(doc.get("pvt_created", 0)), description=doc.get("description", ""),
-        category=info.get("category"), item=info.get("item"), quantity=info.get("quantity"),
-        rate=Decimal(rate) if rate is not None else None, factor=info.get("factor"),
-        period_start=datetime.fromisoformat(period["start"]) if period else None,
-        period_end=datetime.fromisoformat(period["end"]) if period else None,
-        key=info.get("key"), metadata=doc.get("metadata") or {}, doc=doc)
+        at=from_gregorian(int(doc["pvt_created"])), description=_text(doc.get("description")),
+        category=_text(info.get("category")) or None, item=_text(info.get("item")) or None,
+        quantity=quantity if isinstance(quantity, int) and not isinstance(quantity, bool) else None,
+        rate=_decimal(info.get("rate")), factor=_text(info.get("factor")) or None, period_start=start,
+        period_end=end, key=_text(info.get("key")) or None,
+        metadata=doc["metadata"] if isinstance(doc.get("metadata"), dict) else {}, doc=doc)
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _decimal(value) -> Decimal | None:
+    try:
+        rate = Decimal(value) if isinstance(value, str) else None
+    except ArithmeticError:
+        return None
+    return rate if rate is not None and rate.is_finite() else None
+
+
+def _period(value) -> tuple[datetime | None, datetime | None]:
+    try:
+        return datetime.fromisoformat(value["start"]), datetime.fromisoformat(value["end"])
+    except (TypeError, KeyError, ValueError):
+        return None, None
 
 
 def marker_id(key: str) -> str:

@@ -28,7 +28,7 @@ from decimal import Decimal
 
 from .. import designdocs
 from ..clock import Clock, SystemClock
-from ..couch import Conflict, Couch, Database, NotFound
+from ..couch import Conflict, Couch, CouchError, Database, NotFound
 from ..dbnames import account_db, check_account_id, modb, modb_prefix, parse_db_name, to_gregorian
 from ..errors import BookkeeperError, InputError
 from ..money import check_currency, from_units
@@ -238,6 +238,10 @@ class Ledger:
         doc = db.get_or_none(entry_id) if self._exists(db) else None
         if doc is None or not d.is_money(doc):
             raise InputError(entry_id, None, f"no money document with this id in {db.name}")
+        problem = d.money_problem(doc)
+        if problem is not None:
+            field, _, text = problem.partition(": ")
+            raise InputError(f"{db.name}/{entry_id}", field, f"invalid money document, not counted: {text}")
         return d.entry_of(doc, db.name, account_id, self.dialect)
 
     def balance(self, account_id: str, at: datetime | None = None, *, defer_carry: bool = False) -> Decimal:
@@ -486,20 +490,28 @@ class Ledger:
                 continue  # opened ahead of its month: nothing to check yet
             counted, carried, has_carry = 0, 0, False
             for doc in docs:
-                try:
-                    units = d.signed_units(doc, self.dialect)
-                except InputError as exc:
-                    problems.append(f"{label}: {exc}")
+                problem = d.money_problem(doc)
+                if problem is not None:
+                    self.totals.check(db.name, doc)
+                    problems.append(f"{label}: {doc['_id']}: invalid money document, not counted: {problem}")
                     continue
+                units = d.signed_units(doc, self.dialect)
                 counted += units
                 if d.is_carry(doc) and (self.dialect == "4.2" or doc.get("pvt_type") == "ledger"):
                     carried, has_carry = carried + units, True
                 if not doc["_id"].startswith(modb_prefix(year, month)) and doc["_id"] != "monthly_rollup":
                     problems.append(f"{label}: {doc['_id']}: id does not start with {modb_prefix(year, month)}")
-            kazoo = self._kazoo_view_units(db)
-            if kazoo != counted:
-                problems.append(f"{label}: KAZOO's balance view says {money(kazoo)}, the documents add up to "
-                                f"{money(counted)}")
+            try:
+                kazoo = self._kazoo_view_units(db)
+            except CouchError as exc:
+                problems.append(f"{label}: KAZOO's balance view fails ({exc.reason or exc.error})")
+            else:
+                if kazoo != counted:
+                    problems.append(f"{label}: KAZOO's balance view says {money(kazoo)}, the documents add up to "
+                                    f"{money(counted)}")
+            if (self.totals.checkpoint(db) or {}).get("untrusted"):
+                problems.append(f"{label}: the balance checkpoint does not match its MAC (not written by this "
+                                f"bookkeeper); checkpoint rebuilt")
             self.totals.forget(db)  # check the stored checkpoint, not what this process remembers
             fast = self.totals.units(db)
             if fast != counted:
@@ -521,7 +533,10 @@ class Ledger:
             rows = db.view("ledgers", "total_by_source", reduce=True, group_level=1)["rows"]
         else:
             rows = db.view("transactions", "credit_remaining", reduce=True)["rows"]
-        return int(sum(r["value"] for r in rows))
+        total = sum(r["value"] for r in rows)
+        if not isinstance(total, (int, float)) or isinstance(total, bool):
+            raise CouchError(0, "not_a_number", f"it sums to {total!r}")
+        return int(total)
 
 
 def money(units: int) -> str:

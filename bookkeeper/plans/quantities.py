@@ -79,6 +79,8 @@ def problems(doc: Mapping) -> list[str]:
     """What is malformed in a billable document (`field: problem`), for logs and metrics; [] if it is sound.
     Malformed values count nothing (here and in the view); the rest of the document still counts."""
     kind = doc.get("pvt_type") or doc.get("_id")
+    if not isinstance(kind, str):
+        return [f"pvt_type: not a string: {kind!r}"]
     found = []
     name_fields = {"user": "priv_level", "device": "device_type", "number": "pvt_module_name"}
     if kind in name_fields and _malformed(doc.get(name_fields[kind])):
