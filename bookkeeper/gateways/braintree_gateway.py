@@ -5,7 +5,8 @@ The customer id is the account id, as KAZOO's braintree bookkeeper has it. A web
 the customer (the account), the amount and the currency. `transaction_settled` and
 `subscription_charged_successfully` credit `payment:braintree:<txid>` (a top-up credited at the sale is not
 credited again); `transaction_settlement_declined` and `dispute_lost` debit `refund:braintree:<txid>` (once, even
-if both come); `dispute_opened` is logged and answered 200.
+if both come); `dispute_opened` is logged and answered 200. Sales and credits KAZOO 4.3 asked for over AMQP carry the
+order id `kazoo-<its transaction id>`: KAZOO books those in its own ledger, so their webhooks credit nothing.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from conftest import (OURS, check_headers, collect_recurring_req, standing_req, transaction_req,  # noqa: I001
+from amqp_world import (OURS, check_headers, collect_recurring_req, standing_req, transaction_req,  # noqa: I001
                       update_req)
 
 from bookkeeper.charging import prorated

@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import World, require_broker, standing_req, update_req
+from amqp_world import World, require_broker, standing_req, update_req
 
 from bookkeeper.amqp.broker import LocalBroker
 from bookkeeper.amqp.kazoo import KazooClient
