@@ -31,11 +31,6 @@ class App:
             self._couch = connect(self.settings)
         return self._couch
 
-    @property
-    def couch_url(self) -> str:
-        """The server URL with its credentials (for components that open their own connection)."""
-        return self.settings.url_with_credentials() or self.couch.url
-
 
 class Group(click.Group):
     """A click group that turns library errors into one line on stderr and exit code 2."""
@@ -429,7 +424,7 @@ def simulate_cmd(app, scenario_path, keep, as_json):
     from feeds.simulate import simulate
 
     scenario = load_scenario(scenario_path)
-    result = simulate(scenario, app.couch_url, app.settings, keep=keep)
+    result = simulate(scenario, app.couch, app.settings, keep=keep)
     emit(result, as_json, lambda r: rows_table(
         r["transactions"], ["at", "account", "type", "kind", "category", "item", "amount"])
         + "\n\nbalances: " + ", ".join(f"{k} {v} {r['currency'][k]}" for k, v in r["balances"].items()))

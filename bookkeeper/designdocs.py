@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import PROJECT_ROOT
+import views
+
 from .couch import Conflict, Database
 
-VIEWS_DIR = PROJECT_ROOT / "views"
+VIEWS_DIR = Path(views.__file__).parent
 KINDS = ("account", "modb", "services", "accounts", "bookkeeper")
 
 
@@ -52,7 +53,7 @@ def load(name: str, views_dir: Path = VIEWS_DIR) -> DesignDoc:
 
 
 def load_all(views_dir: Path = VIEWS_DIR) -> list[DesignDoc]:
-    return [load(p.name, views_dir) for p in sorted(views_dir.iterdir()) if p.is_dir()]
+    return [load(p.name, views_dir) for p in sorted(views_dir.iterdir()) if p.is_dir() and p.name[0] not in "_."]
 
 
 def for_kind(kind: str, views_dir: Path = VIEWS_DIR) -> list[DesignDoc]:
