@@ -65,7 +65,7 @@ class Metrics:
 class MetricsServer:
     """`GET /metrics` (Prometheus text) and `GET /health` (200 and JSON, 503 when `health()` says not ok)."""
 
-    def __init__(self, metrics: Metrics, port: int, health: Callable[[], dict], host: str = "0.0.0.0"):
+    def __init__(self, metrics: Metrics, port: int, health: Callable[[], dict], host: str = "127.0.0.1"):
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
