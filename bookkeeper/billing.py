@@ -58,6 +58,7 @@ class Evaluation:
     decision: charging.Decision
     quantities: dict
     written: tuple[str, ...] = ()
+    invoices: tuple[plans.Invoice, ...] = ()  # the account's invoices as priced by this evaluation
 
 
 @dataclass
@@ -265,6 +266,8 @@ class BillingEngine:
             kept = {c: items for c, items in quantities.items() if c not in cancelled}
             return priced_items([plans.price(m, kept, cascade) for m in merged])
 
+        invoices = tuple(plans.price(m, quantities, cascade) for m in merged)
+
         facts = charging.AccountFacts(
             balance=self.ledger.balance(account.id, now, defer_carry=not dry_run),
             postpay_allowed=postpay["allowed"],
@@ -272,8 +275,9 @@ class BillingEngine:
             trial_expires=account.trial_expires, admin_blocked=not account.enabled and not account.blocked_by_us,
             blocked_by_us=account.blocked_by_us)
         state = charging.BillingState.from_doc(state_doc["state"]) if state_doc else None
-        decision = charging.evaluate(settings, account.id, state, reprice(frozenset()), facts, now, reprice)
-        work.evaluation = Evaluation(account.id, account.reseller, settings.currency, decision, quantities)
+        decision = charging.evaluate(settings, account.id, state, priced_items(list(invoices)), facts, now, reprice)
+        work.evaluation = Evaluation(account.id, account.reseller, settings.currency, decision, quantities,
+                                     invoices=invoices)
         pending = None
         if decision.charges or decision.cancel_categories:
             pending = {"at": now.isoformat(), "currency": settings.currency,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from ..dbnames import account_db, from_gregorian, modb, modb_prefix, to_gregorian
+from ..dbnames import account_db, encode, from_gregorian, modb, modb_prefix, to_gregorian
 from ..errors import InputError
 from ..money import from_units, round_money, to_units
 
@@ -69,9 +69,9 @@ def carry_id(dialect: str, year: int, month: int) -> str:
 
 
 def adjustment_prefix(dialect: str, year: int, month: int) -> str:
-    """Carry-forward corrections are `<prefix><n>`, n = 1, 2, ...: `YYYYMM-monthly_rollup-n` (4.2) or
-    `YYYYMM-ledgers_monthly_rollover-n` (4.3). The n-th is written only by whoever saw n-1 of them: a 409 means
-    another writer corrected first, and the correction is recomputed."""
+    """Older bookkeepers corrected a carry-forward with documents `<prefix><n>`, n = 1, 2, ...:
+    `YYYYMM-monthly_rollup-n` (4.2) or `YYYYMM-ledgers_monthly_rollover-n` (4.3). KAZOO's `fix_rollovers`
+    rewrites the carry-forward itself and would count those twice: a restatement sets them to 0."""
     base = "monthly_rollup" if dialect == "4.2" else "ledgers_monthly_rollover"
     return f"{modb_prefix(year, month)}{base}-"
 
@@ -153,12 +153,17 @@ class Explained:
 
 
 def build(dialect: str, doc_id: str, account_id: str, year: int, month: int, entry_type: str, units: int,
-          at: datetime, what: Explained) -> dict:
-    """One money document (`entry_type` credit|debit, `units` > 0) for the MODB of (year, month)."""
+          at: datetime, what: Explained, *, account_name: str | None = None, available: int | None = None) -> dict:
+    """One money document (`entry_type` credit|debit, `units` > 0) for the MODB of (year, month).
+
+    As KAZOO writes them: `pvt_account_db` in its encoded form; 4.3 ledgers also carry `account.name` (crossbar's
+    `ledgers/summary_by_account` reads it) and, when the writer read it, `audit.available_units`: the month's
+    balance in units before this entry (`kz_ledger:save`)."""
     created = to_gregorian(at)
     common = {"_id": doc_id, "description": what.description, "metadata": what.metadata,
               "bookkeeper_info": what.info(), "pvt_account_id": account_id,
-              "pvt_account_db": modb(account_id, year, month), "pvt_created": created, "pvt_modified": created}
+              "pvt_account_db": encode(modb(account_id, year, month)), "pvt_created": created,
+              "pvt_modified": created}
     if dialect == "4.2":
         return {**common, "pvt_type": entry_type, "pvt_amount": units, "pvt_reason": what.reason,
                 "pvt_code": reason_code(what.reason), "pvt_vsn": 2}
@@ -168,25 +173,44 @@ def build(dialect: str, doc_id: str, account_id: str, year: int, month: int, ent
     usage = {"type": what.category or what.kind, "quantity": what.quantity if what.quantity is not None else 1,
              "unit": what.item or what.kind}
     source_id = what.key if what.key is not None else doc_id
-    return {**common, "pvt_type": "ledger", "pvt_ledger_type": entry_type, "amount": units,
-            "account": {"id": account_id}, "source": {"service": SOURCES[what.kind], "id": source_id},
-            "usage": usage, "period": period, "executor": EXECUTOR, "pvt_vsn": 2}
+    account = {"id": account_id, **({"name": account_name} if account_name else {})}
+    doc = {**common, "pvt_type": "ledger", "pvt_ledger_type": entry_type, "amount": units, "account": account,
+           "source": {"service": SOURCES[what.kind], "id": source_id}, "usage": usage, "period": period,
+           "executor": EXECUTOR, "pvt_vsn": 2}
+    if available is not None:
+        doc["audit"] = {"available_units": available}
+    return doc
 
 
 def carry_doc(dialect: str, doc_id: str, account_id: str, year: int, month: int, units: int, previous: str,
-              at: datetime) -> dict:
-    """A carry-forward (or a correction of it) worth `units` (signed) into (year, month), from month `previous`
-    (`YYYYMM`). Its `pvt_created` is the month's first second: it is the balance the month starts with."""
-    what = Explained(CARRY, ROLLUP_REASON, "monthly rollup" if dialect == "4.2" else f"Monthly rollover for {previous}",
-                     currency="", key=f"rollover:{previous}", metadata={"automatic_description": True})
+              at: datetime, account_name: str | None = None) -> dict:
+    """The carry-forward into (year, month) worth `units` (signed): month `previous`'s (`YYYYMM`) closing total.
+    Its `pvt_created` is the month's first second: it is the balance the month starts with. 4.3 names the new
+    month as `kz_ledgers:rollover` does: `source.id` `YYYYMM` and "Monthly rollover for YYYYMM"."""
+    label = f"{year:04d}{month:02d}"
+    what = Explained(CARRY, ROLLUP_REASON, "monthly rollup" if dialect == "4.2" else f"Monthly rollover for {label}",
+                     currency="", metadata={"automatic_description": True})
     doc = build(dialect, doc_id, account_id, year, month, "credit" if units >= 0 else "debit", abs(units),
-                month_start(year, month), what)
+                month_start(year, month), what, account_name=account_name)
     doc["bookkeeper_info"] = {"kind": CARRY, "reason": ROLLUP_REASON, "from": previous,
                               "written_at": at.isoformat()}
     if dialect == "4.3":
-        doc["source"]["id"] = previous
+        doc["source"]["id"] = label
         doc["usage"] = {"type": "rollover", "quantity": 0, "unit": "month"}
     return doc
+
+
+def restate_carry(doc: dict, units: int, at: datetime) -> dict:
+    """`doc` (a carry-forward, ours or KAZOO's, with its `_rev`) rewritten to `units` (signed), as KAZOO's
+    `kazoo_ledgers_maintenance:fix_rollover` rewrites it: amount and type, nothing else of KAZOO's changed."""
+    kind = "credit" if units >= 0 else "debit"
+    out = {**doc, "pvt_modified": to_gregorian(at)}
+    if doc.get("pvt_type") == "ledger":
+        out.update(amount=abs(units), pvt_ledger_type=kind)
+    else:
+        out.update(pvt_amount=abs(units), pvt_type=kind)
+    out["bookkeeper_info"] = {**(doc.get("bookkeeper_info") or {}), "kind": CARRY, "restated_at": at.isoformat()}
+    return out
 
 
 def is_money(doc: dict) -> bool:
