@@ -27,7 +27,7 @@ from .accounts import LIMITS_DOC, Account, Directory, UnknownAccount, master_acc
 from .clock import Clock, day_start
 from .couch import Conflict, Couch, CouchError
 from .dbnames import ACCOUNTS_DB, SERVICES_DB, is_account_id, parse_db_name
-from .errors import BookkeeperError
+from .errors import BookkeeperError, InputError
 from .ledger import Ledger
 from .ledger import documents as ledger_docs
 
@@ -137,7 +137,12 @@ class BillingEngine:
         self.dialect = settings.dialect
         self.ledger = ledger or Ledger(couch, dialect=self.dialect, clock=clock)
         self.directory = directory or Directory(couch, master_account_id(couch, settings.master_account), self.dialect)
+        self.holds = self.directory.holds
         self.metrics = metrics
+        if metrics is not None:
+            self.holds.metrics = metrics
+            metrics.gauge("accounts_held", "Accounts not billed because a document they depend on is invalid.",
+                          lambda: len(self.holds.held()))
         self.after_charges = after_charges
         self.after_tick = after_tick
         self.state_db = couch.db(settings.bookkeeper_db)
@@ -216,7 +221,9 @@ class BillingEngine:
                 results[account_id] = failed
         if missed:
             states.update(self.state_db.get_many([STATE_PREFIX + a for a in missed]))
-        works = [_Work(a, states.get(STATE_PREFIX + a.id)) for a in self.directory.accounts(ids) if a.id not in results]
+        accounts = [a for a in self.directory.accounts(ids) if a.id not in results]
+        self.directory.refresh([a for a in accounts if a.problem is None])
+        works = [_Work(a, states.get(STATE_PREFIX + a.id)) for a in accounts]
         _each(works, lambda w: self._decide(w, now, dry_run, recount, limits))
         if not dry_run:
             self._write(works, now)
@@ -229,11 +236,18 @@ class BillingEngine:
             results.update(self._evaluate_batch(moved, now, dry_run, recount, limits, attempt + 1))
         for account_id in moved if attempt >= ATTEMPTS else ():
             results[account_id] = Conflict(409, "conflict", "billing state kept changing", account_id)
+        for account_id, result in results.items() if attempt == 1 else ():
+            if held(result):
+                self.holds.hold(account_id, str(result) or repr(result))
+            elif not isinstance(result, Exception) and not dry_run:
+                self.holds.release(account_id)
         return {a: results[a] for a in ids if a in results}
 
     def _decide(self, work: _Work, now: datetime, dry_run: bool, recount: bool, limits: bool) -> None:
         """Read what only this account needs and apply the charging rules (no write but a settlement)."""
         account, state_doc, directory = work.account, work.state_doc, self.directory
+        if account.problem is not None:
+            raise account.problem
         if state_doc and state_doc.get("pending") and not dry_run \
                 and self._written_by_me.get(account.id) != state_doc["_rev"]:
             self._settle(account, state_doc["pending"])
@@ -366,6 +380,9 @@ class BillingEngine:
                 self.evaluate_with_reseller(account_id, limits=limits)
             except UnknownAccount:
                 log.info("%s: an account database with no account in %s: not billed", db_name, ACCOUNTS_DB)
+            except Exception as exc:  # a bad document holds its own accounts (reported by `holds`), not the feed
+                if not held(exc):
+                    raise
 
     def evaluate_with_reseller(self, account_id: str, now: datetime | None = None, limits: bool = True) -> None:
         """Recount and evaluate an account after a change, then its billing reseller (cascade quantities)."""
@@ -393,8 +410,8 @@ class BillingEngine:
             states = self.state_db.get_many([STATE_PREFIX + a for a in batch])
             due += [a for a in batch if _due(states.get(STATE_PREFIX + a), now)]
         failures = {}
-        for results in self.evaluate_batches(due, now):  # the failed stay due for the next tick
-            failures.update({a: r for a, r in results.items() if isinstance(r, Exception)})
+        for results in self.evaluate_batches(due, now):  # the failed and the held stay due for the next tick
+            failures.update({a: r for a, r in results.items() if isinstance(r, Exception) and not held(r)})
         if self.after_tick is not None:
             self.after_tick(now, owns)
         self._open_ahead(owned, now)
@@ -418,7 +435,14 @@ class BillingEngine:
         for doc in self.couch.db(SERVICES_DB).all_docs(include_docs=True):
             if (doc.get("doc") or {}).get("pvt_reseller"):
                 resellers.add(doc["id"])
-        return {self.directory.settings(r).timezone for r in resellers}
+        self.directory.refresh(resellers=sorted(resellers))
+        zones = set()
+        for reseller in resellers:
+            try:
+                zones.add(self.directory.settings(reseller).timezone)
+            except InputError as err:  # never valid: its accounts are held; the other resellers' days go on
+                self.holds.stale_settings(err.where, f"{err} (no valid settings yet: its accounts are held)")
+        return zones
 
 
 def _state_write(account_id: str, state: charging.BillingState, pending: dict | None, postpay: dict,
@@ -434,6 +458,12 @@ def _state_write(account_id: str, state: charging.BillingState, pending: dict | 
             return None
         doc["_rev"] = previous["_rev"]
     return doc
+
+
+def held(result) -> bool:
+    """Whether an evaluation's outcome is a hold: a failure caused by a document (retrying cannot help until it
+    is fixed), as opposed to the server's (a CouchError: retried)."""
+    return isinstance(result, Exception) and not isinstance(result, CouchError)
 
 
 def _guard(work: _Work, call: Callable[..., object], *args) -> None:

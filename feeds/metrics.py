@@ -17,6 +17,7 @@ COUNTERS = {
     "changes_handled": "Changes handed to the engine and checkpointed.",
     "charges_written": "Charge documents written by the engine.",
     "poison_documents": "Malformed documents skipped for quantities.",
+    "invalid_documents": "Invalid documents reported (once each): held accounts, settings kept at their last valid.",
     "engine_errors": "Batches or ticks the engine raised on (retried).",
     "feed_errors": "Feed, poll or checkpoint requests that failed (retried).",
     "ticks": "Scheduler ticks run.",

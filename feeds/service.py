@@ -26,6 +26,8 @@ def build(couch: Couch, settings) -> tuple[BillingEngine, Daemon]:
     ensure_core(couch, settings)
     metrics = Metrics()
     engine = BillingEngine(couch, settings, SystemClock(), metrics=metrics)
+    metrics.gauge("invalid_money_documents", "Invalid money documents seen, not counted (logged with their ids).",
+                  lambda: len(engine.ledger.totals.invalid))
 
     topup_enabled = TopupSwitch(couch)
 
@@ -43,7 +45,7 @@ def build(couch: Couch, settings) -> tuple[BillingEngine, Daemon]:
                           poll_interval=settings.feed_poll_interval, tick_interval=settings.feed_tick_interval,
                           drain_workers=settings.feed_drain_workers, lease_ttl=settings.lease_ttl,
                           checkpoint_interval=settings.feed_checkpoint_interval)
-    return engine, Daemon(couch, settings, engine, options=options, metrics=metrics)
+    return engine, Daemon(couch, settings, engine, options=options, metrics=metrics, holds=engine.holds)
 
 
 def run(couch: Couch, settings) -> int:
