@@ -1,8 +1,8 @@
 """The servers tests and benchmarks run against: `embedded` (PouchDB Server), `couchdb` (one Apache CouchDB 3.5 node),
 `cluster` (three CouchDB nodes joined, q=2, n=3) or any CouchDB URL.
 
-The CouchDB nodes come from the CouchDB launcher kept next to the checkout (`<checkout>/../shared/couchdb/couchdb`,
-or `BOOKKEEPER_COUCHDB_LAUNCHER`; docs/operations.md "Testing on CouchDB"), on free ports, with their data under a
+The CouchDB nodes come from the CouchDB launcher kept in the checkout's parent directory (`launcher()`, or
+`BOOKKEEPER_COUCHDB_LAUNCHER`; docs/operations.md "Testing on CouchDB"), on free ports, with their data under a
 directory the caller owns. Every server here has `url`, `start()`, `stop()` (and `start()` again restarts it on its
 data, unless it is in memory) and `kind`.
 """
