@@ -82,7 +82,7 @@ def priced_items(invoices: list[plans.Invoice]) -> list[charging.PricedItem]:
             items.append(charging.PricedItem(
                 category=line.category, item=line.item, quantity=int(line.quantity), billable=int(line.billable),
                 rate=line.rate, total=line.total, activation_charge=line.activation_charge,
-                prorate_additions=line.prorate_additions, prorate_removals=line.prorate_removals))
+                prorate_additions=line.prorate_additions, prorate_removals=line.prorate_removals, plan_key=line.key))
     return items
 
 
