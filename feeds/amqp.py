@@ -27,9 +27,8 @@ from pika.exceptions import AMQPError
 from bookkeeper import __version__
 from bookkeeper.amqp import protocol
 from bookkeeper.amqp.answers import FAULT, Answers
+from bookkeeper.backoff import backoff_delay
 from bookkeeper.errors import InputError
-
-from .backoff import backoff_delay
 
 log = logging.getLogger(__name__)
 APP_NAME = "couch-bookkeeper"
