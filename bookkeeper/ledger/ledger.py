@@ -575,6 +575,7 @@ class Ledger:
             if (self.totals.checkpoint(db) or {}).get("untrusted"):
                 problems.append(f"{label}: the balance checkpoint does not match its MAC (not written by this "
                                 f"bookkeeper); checkpoint rebuilt")
+                self.totals.rebuild(db)
             self.totals.forget(db)  # check the stored checkpoint, not what this process remembers
             fast = self.totals.units(db)
             if fast != counted:
