@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     feed_drain_workers: int = Field(64, ge=1)
     feed_checkpoint_interval: float = Field(300.0, ge=0)
     lease_ttl: float = Field(30.0, gt=0)
+    amqp_url: str | None = None
+    amqp_bookkeeper_type: str = Field("couch_bookkeeper", min_length=1)
+    amqp_queue: str = Field("couch_bookkeeper_shared_listener", min_length=1)
+    amqp_workers: int = Field(16, ge=1)
 
     @field_validator("master_account")
     @classmethod
@@ -82,8 +86,9 @@ class Settings(BaseSettings):
     def display(self) -> dict:
         """The settings as they may be shown: no password, no credentials in URLs."""
         out = self.model_dump(mode="json", exclude={"couch_password", "couch_iam_apikey"})
-        if self.couch_url:
-            out["couch_url"] = redact(self.couch_url)
+        for name in ("couch_url", "amqp_url"):
+            if out.get(name):
+                out[name] = redact(out[name])
         return out
 
 

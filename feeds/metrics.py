@@ -1,8 +1,8 @@
 """The daemon's counters and gauges (prometheus_client), served with `/health` on one small HTTP server.
 
 The engine counts through the same object (`metrics.count("charges_written", n)`, `"poison_documents"`); gauges are
-callbacks read at scrape time. Each `Metrics` has its own registry, so several daemons in one process (tests) never
-share a series."""
+callbacks read at scrape time; the AMQP consumer observes latencies (`metrics.observe("amqp_standing_seconds", s)`).
+Each `Metrics` has its own registry, so several daemons in one process (tests) never share a series."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest, make_wsgi_app
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,19 @@ COUNTERS = {
     "feed_errors": "Feed, poll or checkpoint requests that failed (retried).",
     "ticks": "Scheduler ticks run.",
 }
+COUNTERS.update({f"amqp_{kind}_requests": f"KAZOO {kind}_req messages of our bookkeeper type answered."
+                 for kind in ("update", "standing", "sale", "refund", "collect_recurring")})
+COUNTERS.update({
+    "amqp_ignored": "KAZOO bookkeeper requests for another bookkeeper type, acknowledged and left alone.",
+    "amqp_rejected": "Bookkeeper requests KAZOO's own validation would refuse (dropped, logged).",
+    "amqp_failed": "Requests whose handling raised (answered fatal/bookkeeper_fault).",
+    "amqp_redelivered": "Requests the broker delivered again (answered from what was written).",
+    "amqp_unacked": "Replies and acks lost with their connection (the broker redelivers the request).",
+    "amqp_connections": "Connections to the broker opened (the first, then every reconnection).",
+})
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
+HISTOGRAMS = {f"amqp_{kind}_seconds": f"Seconds from receiving a KAZOO {kind}_req to publishing the reply."
+              for kind in ("update", "standing", "sale", "refund", "collect_recurring")}
 
 
 class Metrics:
@@ -38,12 +51,18 @@ class Metrics:
         self._counters: dict[str, Counter] = {}
         for name in COUNTERS:
             self._counter(name)
+        self._histograms = {name: Histogram(f"{PREFIX}{name}", text, buckets=BUCKETS, registry=self.registry)
+                            for name, text in HISTOGRAMS.items()}
 
     def _counter(self, name: str) -> Counter:
         with self._lock:
             if name not in self._counters:
                 self._counters[name] = Counter(f"{PREFIX}{name}", COUNTERS.get(name, name), registry=self.registry)
             return self._counters[name]
+
+    def observe(self, name: str, seconds: float) -> None:
+        """Add one observation to histogram `name` (one of HISTOGRAMS)."""
+        self._histograms[name].observe(seconds)
 
     def count(self, name: str, n: int = 1) -> None:
         self._counter(name).inc(n)
