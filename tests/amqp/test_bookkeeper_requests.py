@@ -45,6 +45,16 @@ def test_standing_of_a_funded_an_empty_and_a_blocked_account(world, consumer, ka
                                "estimated_withdrawal": 200_000, "postpay_allowed": False, "currency": "USD"}
     _, short = call(kazoo, "standing", standing_req(world, funded, int(available * 10_000) + 100))
     assert short["Status"] == "error" and short["Reason"] == "insufficient_funds"
+    now = datetime.now(timezone.utc)  # KAZOO debits a call straight into the ledger: the balance is read live
+    world.ledger.debit(funded, available - 1, "USD", kind="manual", reason="per_minute", description="calls", at=now,
+                       key=f"calls:{funded}")
+    _, after_calls = call(kazoo, "standing", standing_req(world, funded, 20_000))
+    assert after_calls["Status"] == "error" and after_calls["Details"]["available"] == 10_000
+    world.ledger.debit(funded, Decimal(2), "USD", kind="manual", reason="per_minute", description="calls", at=now,
+                       key=f"more calls:{funded}")
+    world.engine.evaluate(funded)  # negative: blocked by us, and the documents kept for standing are forgotten
+    _, now_blocked = call(kazoo, "standing", standing_req(world, funded, 0))
+    assert now_blocked["Reason"] == "delinquent"
 
     _, nothing = call(kazoo, "standing", standing_req(world, empty, 50_000))
     assert nothing["Status"] == "error" and nothing["Reason"] == "insufficient_funds"
@@ -60,7 +70,7 @@ def test_standing_of_a_funded_an_empty_and_a_blocked_account(world, consumer, ka
     other = kazoo.message("standing", standing_req(world, funded, 0, bookkeeper_type="braintree"))
     kazoo.publish("standing", other)
     assert kazoo.wait(other["Msg-ID"], 1.5) is None  # another bookkeeper's request: not ours to answer
-    assert consumer.metrics.value("amqp_standing_requests") == 5
+    assert consumer.metrics.value("amqp_standing_requests") == 7
     assert consumer.metrics.value("amqp_ignored") >= 1
 
 
