@@ -574,10 +574,11 @@ ledger_debit = _money_command("debit", "Take money from an account.")
 def ledger_correct(app, account_id, entry_id, description, amount, currency, as_json):
     """Reverse an entry (or part of it) with a new correction entry: the ledger is append-only."""
     from bookkeeper.errors import InputError
+    from bookkeeper.ledger.documents import info_of
     from bookkeeper.money import parse_amount
 
     ledger = _ledger(app)
-    currency = currency or ledger.entry(account_id, entry_id).doc.get("bookkeeper_info", {}).get("currency")
+    currency = currency or info_of(ledger.entry(account_id, entry_id).doc).get("currency")
     if not currency:
         raise InputError(entry_id, "currency", "the entry does not say its currency: give --currency")
     value = parse_amount(amount, currency, "--amount") if amount else None

@@ -226,7 +226,7 @@ class Ledger:
         entry = self.entry(account_id, entry_id)
         if entry.kind == d.CARRY:
             raise InputError(entry_id, "kind", "a carry-forward is corrected by `ledger rollover`, not by hand")
-        currency = currency or entry.doc.get("bookkeeper_info", {}).get("currency")
+        currency = currency or d.info_of(entry.doc).get("currency")
         if not currency:
             raise InputError(entry_id, "currency", "the entry does not say its currency: give it")
         amount = entry.amount if amount is None else amount
