@@ -106,6 +106,11 @@ def months_from(first: tuple[int, int], last: tuple[int, int]) -> list[tuple[int
     return out
 
 
+def add_months(month: tuple[int, int], n: int) -> tuple[int, int]:
+    index = month[0] * 12 + month[1] - 1 + n
+    return index // 12, index % 12 + 1
+
+
 def next_month(year: int, month: int) -> tuple[int, int]:
     return (year + 1, 1) if month == 12 else (year, month + 1)
 
