@@ -710,11 +710,13 @@ def invoices_show(app, account_id, invoice, as_json):
     st = doc["statement"]
 
     def table(d):
-        lines = rows_table(st["services"] + st["movements"], ["dates", "description", "detail", "type", "amount"])
+        lines = rows_table(st["services"] + st.get("adjustments", []) + st["movements"],
+                           ["dates", "description", "detail", "type", "amount"])
         vat = st["vat"]
         return (f"{d['number']}  issued {d['issued']}  period {st['period']['start'][:10]} .. {d['period_end']}"
                 f"  {st['currency']}\n{lines}\n"
-                f"net {vat['net']}  VAT {vat['rate']}% ({vat['disposition']}) {vat['vat']}  total {vat['gross']}\n"
+                f"net {vat['net']}  VAT {vat['rate']}% ({vat['disposition']}) {vat['vat']}  "
+                f"total {st.get('total', vat['gross'])}\n"
                 f"opening {st['opening']} + credits {st['credits']} - debits {st['debits']} = closing {st['closing']}")
     emit(doc, as_json, table)
 
