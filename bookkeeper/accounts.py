@@ -264,8 +264,9 @@ class Directory:
                                  global_overrides=account.services.get("overrides") or {}, dialect=self.dialect)
 
     def quantities(self, account_id: str) -> plans.quantities.Quantities:
-        """The account's own quantities, recounted from its DB in one query of the `services/quantify` view."""
-        rows = self.couch.db(account_db(account_id)).view("services", "quantify", group_level=2)["rows"]
+        """The account's own quantities, recounted from its DB in one query of the
+        `bookkeeper_services/quantify` view."""
+        rows = self.couch.db(account_db(account_id)).view("bookkeeper_services", "quantify", group_level=2)["rows"]
         return plans.resolve_substitutes(plans.from_view_rows(rows))
 
     def stored_quantities(self, account: Account) -> dict | None:

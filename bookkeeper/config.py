@@ -30,6 +30,8 @@ class Settings(BaseModel):
     couch_url: str | None = None
     couch_user: str | None = None
     couch_password: str | None = None
+    couch_iam_apikey: str | None = None
+    couch_iam_url: str = "https://iam.cloud.ibm.com/identity/token"
     master_account: str | None = None
     dialect: Literal["4.2", "4.3"] = "4.3"
     bookkeeper_db: str = "bookkeeper"
@@ -67,7 +69,7 @@ class Settings(BaseModel):
 
     def display(self) -> dict:
         """The settings as they may be shown: no password, no credentials in URLs."""
-        out = self.model_dump(mode="json", exclude={"couch_password"})
+        out = self.model_dump(mode="json", exclude={"couch_password", "couch_iam_apikey"})
         if self.couch_url:
             out["couch_url"] = redact(self.couch_url)
         return out

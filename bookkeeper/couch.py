@@ -10,6 +10,7 @@ is then not buffered, and neither side spends CPU on gzip (docs/architecture.md)
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import random
@@ -84,7 +85,7 @@ class Couch:
     """
 
     def __init__(self, url: str, *, timeout: float = 30.0, retries: int = 6, backoff: float = 0.2,
-                 namespace: str = ""):
+                 namespace: str = "", auth: requests.auth.AuthBase | None = None):
         parts = urlsplit(url)
         self.session = requests.Session()
         self.session.trust_env = False  # no proxy/netrc lookup from the environment on every request (CPU-costly)
@@ -93,7 +94,9 @@ class Couch:
         self.session.mount("https://", adapter)
         self.session.headers.update({"Accept": "application/json", "Content-Type": "application/json",
                                      "Accept-Encoding": "identity"})
-        if parts.username:
+        if auth is not None:
+            self.session.auth = auth
+        elif parts.username:
             self.session.auth = (unquote(parts.username), unquote(parts.password or ""))
         self.url = redact(url).rstrip("/")
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
@@ -151,6 +154,12 @@ class Couch:
         if self.namespace and parse_db_name(name) is None and not name.startswith(self.namespace):
             name = self.namespace + name
         return Database(self, name)
+
+    def namespaced(self, namespace: str) -> Couch:
+        """The same server, connection pool and credentials, with another namespace."""
+        other = copy.copy(self)
+        other.namespace = namespace
+        return other
 
     def close(self) -> None:
         self.session.close()

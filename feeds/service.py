@@ -26,6 +26,8 @@ def build(couch: Couch, settings) -> tuple[BillingEngine, Daemon]:
     ensure_core(couch, settings)
     metrics = Metrics()
     engine = BillingEngine(couch, settings, SystemClock(), metrics=metrics)
+    metrics.gauge("invalid_money_documents", "Invalid money documents seen, not counted (logged with their ids).",
+                  lambda: len(engine.ledger.totals.invalid))
 
     topup_enabled = TopupSwitch(couch)
 

@@ -184,7 +184,6 @@ def _matching(db, match: dict) -> list[dict]:
     return sorted(hits, key=lambda d: (d.get("pvt_created", 0), d["_id"]), reverse=True)
 
 
-def simulate(scenario: Scenario, couch_url: str, settings, keep: bool = False) -> dict:
-    """Run `scenario` in fresh databases on the server at `couch_url`; they are removed after unless `keep`."""
-    couch = Couch(couch_url, namespace=f"sim{uuid.uuid4().hex[:10]}-")
-    return Simulation(scenario, couch, settings).run(keep)
+def simulate(scenario: Scenario, couch: Couch, settings, keep: bool = False) -> dict:
+    """Run `scenario` in fresh databases on `couch`'s server; they are removed after unless `keep`."""
+    return Simulation(scenario, couch.namespaced(f"sim{uuid.uuid4().hex[:10]}-"), settings).run(keep)

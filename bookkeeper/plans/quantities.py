@@ -1,10 +1,11 @@
 """Quantities from KAZOO documents (kazoo.md §2.3–2.4): what one document adds to `{category: {item: n}}`.
 
-The same rules, in JavaScript, are the `services/quantify` view (views/services/views/quantify/map.js); a test
-keeps the two in agreement. Rules: deleted documents and documents with a falsy `enabled` count nothing;
-users count by `priv_level` (default `user`, KAZOO's Erlang path; its JS emits a null key), devices by
-`device_type` (default `sip_device`); `limits` counts its trunk values; numbers count by carrier module and
-feature, and by classifier unless they have the `local` feature; `billing` counters add up as given.
+The same rules, in JavaScript, are the `bookkeeper_services/quantify` view
+(views/bookkeeper_services/views/quantify/map.js); a test keeps the two in agreement. Rules: deleted documents and
+documents with a falsy `enabled` count nothing; users count by `priv_level` (default `user`, KAZOO's Erlang path;
+its JS emits a null key), devices by `device_type` (default `sip_device`); `limits` counts its trunk values; numbers
+count by carrier module and feature, and by classifier unless they have the `local` feature; `billing` counters add
+up as given.
 Apps in the apps store give negative substitutes in `user_apps` (-1 all users, -2 admins) that
 `resolve_substitutes` replaces once the account's totals are known.
 """
@@ -198,7 +199,7 @@ def resolve_substitutes(quantities: Mapping[str, Mapping[str, int]]) -> Quantiti
 
 
 def from_view_rows(rows: Iterable[Mapping]) -> Quantities:
-    """`services/quantify` rows reduced with group_level=2 (key `[category, item]`) -> quantities."""
+    """`bookkeeper_services/quantify` rows reduced with group_level=2 (key `[category, item]`) -> quantities."""
     out: Quantities = {}
     for row in rows:
         category, item = row["key"]

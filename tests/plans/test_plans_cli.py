@@ -60,7 +60,7 @@ def test_list_show_assign_unassign(server):
     services = couch.db(namespace + "services")
     services.create()
     try:
-        designdocs.install(rdb, "services")
+        designdocs.install(rdb, "bookkeeper_services")
         rdb.put({"_id": "gold", "pvt_type": "service_plan", "name": "Gold", "category": "Base",
                  "plan": {"devices": {"sip_device": {"rate": 12.5}}}})
         base = ["--couch-url", server.url]
