@@ -263,11 +263,25 @@ class Directory:
         return plans.merge_plans(loaded, overrides=overrides,
                                  global_overrides=account.services.get("overrides") or {}, dialect=self.dialect)
 
-    def quantities(self, account_id: str) -> plans.quantities.Quantities:
-        """The account's own quantities, recounted from its DB in one query of the
-        `bookkeeper_services/quantify` view."""
-        rows = self.couch.db(account_db(account_id)).view("bookkeeper_services", "quantify", group_level=2)["rows"]
-        return plans.resolve_substitutes(plans.from_view_rows(rows))
+    def quantities(self, account_id: str, counters: tuple[plans.Counter, ...] = ()) -> plans.quantities.Quantities:
+        """The account's own quantities, recounted from its DB: one query of the `bookkeeper_services/quantify` view, and for
+        each of the reseller's custom `counters` its design document and its view (InputError, never a zero, when
+        a counter cannot be read)."""
+        db = self.couch.db(account_db(account_id))
+        rows = db.view("bookkeeper_services", "quantify", group_level=2)["rows"]
+        quantities = plans.resolve_substitutes(plans.from_view_rows(rows))
+        for counter in counters:
+            plans.check_view(counter, db.get_or_none(f"_design/{counter.ddoc}"), db.name)
+            try:
+                rows = db.view(counter.ddoc, counter.view, **counter.query_params())["rows"]
+            except CouchError as exc:
+                if exc.status not in (400, 500):  # the server's trouble, not the view's: retried
+                    raise
+                raise InputError(f"{db.name}/_design/{counter.ddoc}/_view/{counter.view}", None,
+                                 f"the view fails: {exc.error}: {exc.reason}") from None
+            quantities.pop(counter.category, None)  # the counter's view is the one source of its category
+            quantities.update(plans.counter_quantities(counter, rows, db.name))
+        return quantities
 
     def stored_quantities(self, account: Account) -> dict | None:
         """The account's own quantities as last written on its services doc; None if never counted."""

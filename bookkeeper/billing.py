@@ -22,8 +22,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from . import charging, plans
-from .accounts import LIMITS_DOC, Account, Directory, UnknownAccount, master_account_id, written_by_us
+from . import charging, designdocs, plans
+from .accounts import CONFIG_DOC, LIMITS_DOC, Account, Directory, UnknownAccount, master_account_id, written_by_us
 from .clock import Clock, day_start
 from .couch import Conflict, Couch, CouchError
 from .dbnames import ACCOUNTS_DB, SERVICES_DB, is_account_id, parse_db_name
@@ -58,6 +58,7 @@ class Evaluation:
     decision: charging.Decision
     quantities: dict
     written: tuple[str, ...] = ()
+    invoices: tuple[plans.Invoice, ...] = ()  # the account's invoices as priced by this evaluation
 
 
 @dataclass
@@ -83,7 +84,7 @@ def priced_items(invoices: list[plans.Invoice]) -> list[charging.PricedItem]:
             items.append(charging.PricedItem(
                 category=line.category, item=line.item, quantity=int(line.quantity), billable=int(line.billable),
                 rate=line.rate, total=line.total, activation_charge=line.activation_charge,
-                prorate_additions=line.prorate_additions, prorate_removals=line.prorate_removals))
+                prorate_additions=line.prorate_additions, prorate_removals=line.prorate_removals, plan_key=line.key))
     return items
 
 
@@ -258,7 +259,7 @@ class BillingEngine:
         merged = directory.merged_plans(account, account.reseller)
         quantities, postpay = directory.stored_quantities(account), (state_doc or {}).get("postpay")
         if recount or quantities is None:
-            quantities = directory.quantities(account.id)
+            quantities = directory.quantities(account.id, plans.priced_counters(settings.billable_counters, merged))
         if limits or postpay is None:
             allowed, max_postpay = directory.load_limits(account).postpay
             postpay = {"allowed": allowed, "max": str(max_postpay)}
@@ -268,6 +269,8 @@ class BillingEngine:
             kept = {c: items for c, items in quantities.items() if c not in cancelled}
             return priced_items([plans.price(m, kept, cascade) for m in merged])
 
+        invoices = tuple(plans.price(m, quantities, cascade) for m in merged)
+
         facts = charging.AccountFacts(
             balance=self.ledger.balance(account.id, now, defer_carry=not dry_run),
             postpay_allowed=postpay["allowed"],
@@ -275,8 +278,9 @@ class BillingEngine:
             trial_expires=account.trial_expires, admin_blocked=not account.enabled and not account.blocked_by_us,
             blocked_by_us=account.blocked_by_us)
         state = charging.BillingState.from_doc(state_doc["state"]) if state_doc else None
-        decision = charging.evaluate(settings, account.id, state, reprice(frozenset()), facts, now, reprice)
-        work.evaluation = Evaluation(account.id, account.reseller, settings.currency, decision, quantities)
+        decision = charging.evaluate(settings, account.id, state, priced_items(list(invoices)), facts, now, reprice)
+        work.evaluation = Evaluation(account.id, account.reseller, settings.currency, decision, quantities,
+                                     invoices=invoices)
         pending = None
         if decision.charges or decision.cancel_categories:
             pending = {"at": now.isoformat(), "currency": settings.currency,
@@ -381,11 +385,14 @@ class BillingEngine:
         `limits` doc is read again only when it is among the changes."""
         touched: dict[str, bool] = {}  # account -> its limits doc changed
         parsed = parse_db_name(db_name)
-        theirs = [r for r in rows if not r["id"].startswith("_design/") and not written_by_us(r.get("doc") or {})]
+        theirs = [r for r in rows if not designdocs.is_ours(r["id"])
+                  and not written_by_us(r.get("doc") or {})]  # a design doc of theirs may be a counter's view
         if parsed is not None and not parsed.is_modb:
             if theirs:
                 self._check_poison(db_name, rows)
                 touched[parsed.account_id] = any(r["id"] == LIMITS_DOC for r in theirs)
+            if any(r["id"] == CONFIG_DOC for r in theirs):
+                self._settings_changed(parsed.account_id)
         elif db_name.endswith((ACCOUNTS_DB, SERVICES_DB)):
             touched.update((r["id"], False) for r in theirs if is_account_id(r["id"]) and not r.get("deleted"))
         for account_id, limits in touched.items():
@@ -396,6 +403,25 @@ class BillingEngine:
             except Exception as exc:  # a bad document holds its own accounts (reported by `holds`), not the feed
                 if not held(exc):
                     raise
+
+    def _settings_changed(self, account_id: str) -> None:
+        """An account's `configs_bookkeeper` changed: settings are read anew, and where custom counters were or
+        are in them, every account below it is recounted (they may count other views now)."""
+        counters = ()
+        try:
+            counters = self.directory.settings(account_id).billable_counters
+        except BookkeeperError:  # invalid: reported by the evaluations that read it
+            pass
+        self.directory.forget()
+        try:
+            counters += self.directory.settings(account_id).billable_counters
+        except BookkeeperError:
+            pass
+        if not counters:
+            return
+        for results in self.evaluate_batches(self.directory.descendants(account_id), recount=True):
+            for failed, exc in ((a, r) for a, r in results.items() if isinstance(r, Exception)):
+                log.warning("recount of %s after %s/%s changed: %s", failed, account_id, CONFIG_DOC, exc)
 
     def evaluate_with_reseller(self, account_id: str, now: datetime | None = None, limits: bool = True) -> None:
         """Recount and evaluate an account after a change, then its billing reseller (cascade quantities)."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import random
 import time
 from collections.abc import Iterator
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
@@ -21,6 +20,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from .backoff import backoff_delay
 from .dbnames import encode, parse_db_name
 from .jsontext import dumps
 
@@ -136,7 +136,7 @@ class Couch:
         raise AssertionError("unreachable")
 
     def _sleep(self, attempt: int, what: str) -> None:
-        delay = min(10.0, self.backoff * 2**attempt) * random.uniform(0.5, 1.0)
+        delay = backoff_delay(attempt + 1, base=self.backoff, cap=10.0)
         log.warning("CouchDB retry %d in %.2fs: %s", attempt + 1, delay, what)
         time.sleep(delay)
 

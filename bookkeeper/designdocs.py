@@ -66,6 +66,11 @@ def load_all(views_dir: Path = VIEWS_DIR) -> list[DesignDoc]:
     return [load(p.name, views_dir) for p in sorted(views_dir.iterdir()) if p.is_dir() and p.name[0] not in "_."]
 
 
+def is_ours(doc_id: str) -> bool:
+    """The id is one of our own design documents."""
+    return doc_id.startswith(f"_design/{OURS}")
+
+
 def for_kind(kind: str, views_dir: Path = VIEWS_DIR) -> list[DesignDoc]:
     return [d for d in load_all(views_dir) if kind in d.targets]
 

@@ -1,9 +1,11 @@
-"""`bookkeeper run`: the billing engine, the change-feed daemon, the payment hooks and auto top-up, wired together."""
+"""`bookkeeper run`: the billing engine, the change-feed daemon, the payment hooks, auto top-up and, with an AMQP
+URL, KAZOO 4.3's bookkeeper requests, wired together."""
 
 from __future__ import annotations
 
 import logging
 
+from bookkeeper.amqp.answers import attach
 from bookkeeper.billing import BillingEngine, Evaluation
 from bookkeeper.clock import SystemClock
 from bookkeeper.couch import Couch
@@ -12,6 +14,7 @@ from bookkeeper.documents import generate_due
 from bookkeeper.gateways import make_app, maybe_auto_topup, serve
 from bookkeeper.gateways.topup import TopupSwitch
 
+from .amqp import AmqpConsumer
 from .daemon import Daemon
 from .malloc import cap_arenas
 from .metrics import Metrics
@@ -49,16 +52,24 @@ def build(couch: Couch, settings) -> tuple[BillingEngine, Daemon]:
 
 
 def run(couch: Couch, settings) -> int:
-    """Run until SIGTERM/SIGINT: feeds, scheduler, metrics, and the hooks server (a credit re-evaluates)."""
+    """Run until SIGTERM/SIGINT: feeds, scheduler, metrics, the hooks server (a credit re-evaluates) and, when
+    `amqp_url` is set, the consumer of KAZOO's bookkeeper requests."""
     cap_arenas()
     engine, daemon = build(couch, settings)
     nudger = Nudger(engine.evaluate_with_reseller).start()
     hooks = serve(make_app(couch, settings, after_credit=nudger.nudge, ledger=engine.ledger),
                   "0.0.0.0", settings.hooks_port)
     log.info("payment hooks on port %d", hooks.port)
+    consumer = None
+    if settings.amqp_url:
+        consumer = AmqpConsumer(settings.amqp_url, attach(engine), bookkeeper_type=settings.amqp_bookkeeper_type,
+                                queue=settings.amqp_queue, metrics=daemon.metrics, workers=settings.amqp_workers,
+                                node=f"{settings.amqp_bookkeeper_type}@{daemon.worker_id}").start()
     try:
         return daemon.run()
     finally:
+        if consumer is not None:
+            consumer.stop()
         hooks.stop()
         nudger.stop()
 
