@@ -21,7 +21,7 @@ from ..errors import InputError
 from ..money import from_units, round_money, to_units
 
 DIALECTS = ("4.2", "4.3")
-CHARGE_KINDS = ("mrc", "prorate", "prorate_credit", "activation", "daily")
+CHARGE_KINDS = ("mrc", "prorate", "prorate_credit", "activation", "daily", "vat")
 KINDS = ("credit", *CHARGE_KINDS, "payment", "manual", "refund", "correction", "rollover")
 CARRY = "rollover"
 
@@ -35,7 +35,7 @@ REASON_CODES = {
 }
 # The 4.2 reason our charge kinds are written with.
 CHARGE_REASONS = {"mrc": "monthly_recurring", "prorate": "recurring_prorate", "prorate_credit": "recurring_prorate",
-                  "activation": "feature_activation", "daily": "recurring"}
+                  "activation": "feature_activation", "daily": "recurring", "vat": "unknown"}
 # The 4.3 `source.service` of each kind: charges are `services`, money in is `payments`, carry-forward `rollovers`.
 SOURCES = {**{k: "services" for k in CHARGE_KINDS}, "credit": "payments", "payment": "payments", "refund": "payments",
            "manual": "adjustments", "correction": "adjustments", CARRY: "rollovers"}
