@@ -461,9 +461,9 @@ LEDGER_REASONS = {"wire_transfer": "payment", "manual_addition": "manual", "admi
 
 
 def _ledger(app: App):
-    from bookkeeper.ledger import Ledger
+    from bookkeeper.ledger import Ledger, horizon
 
-    return Ledger(app.couch, dialect=app.settings.dialect)
+    return Ledger(app.couch, dialect=app.settings.dialect, horizon=horizon(app.settings))
 
 
 def _ledger_currency(app: App, account_id: str, currency: str | None) -> str:
@@ -574,10 +574,11 @@ ledger_debit = _money_command("debit", "Take money from an account.")
 def ledger_correct(app, account_id, entry_id, description, amount, currency, as_json):
     """Reverse an entry (or part of it) with a new correction entry: the ledger is append-only."""
     from bookkeeper.errors import InputError
+    from bookkeeper.ledger.documents import info_of
     from bookkeeper.money import parse_amount
 
     ledger = _ledger(app)
-    currency = currency or ledger.entry(account_id, entry_id).doc.get("bookkeeper_info", {}).get("currency")
+    currency = currency or info_of(ledger.entry(account_id, entry_id).doc).get("currency")
     if not currency:
         raise InputError(entry_id, "currency", "the entry does not say its currency: give --currency")
     value = parse_amount(amount, currency, "--amount") if amount else None
@@ -787,7 +788,7 @@ def hooks_group():
 
 
 @hooks_group.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--host", help="Address to listen on (default: hooks_host, 127.0.0.1).")
 @click.option("--port", type=int, help="Port (default: hooks_port, 8088).")
 @pass_app
 def hooks_serve(app, host, port):
@@ -797,7 +798,8 @@ def hooks_serve(app, host, port):
     from bookkeeper.gateways import make_app, serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    server = serve(make_app(app.couch, app.settings), host, app.settings.hooks_port if port is None else port)
+    server = serve(make_app(app.couch, app.settings), host or app.settings.hooks_host,
+                   app.settings.hooks_port if port is None else port)
     click.echo(f"hooks listening at {server.url}")
     try:
         server.thread.join()

@@ -91,7 +91,7 @@ def _read(name: str, read: Callable[[], float]) -> float:
 class MetricsServer:
     """`GET /metrics` (Prometheus text) and `GET /health` (200 and JSON, 503 when `health()` says not ok)."""
 
-    def __init__(self, metrics: Metrics, port: int, health: Callable[[], dict], host: str = "0.0.0.0"):
+    def __init__(self, metrics: Metrics, port: int, health: Callable[[], dict], host: str = "127.0.0.1"):
         self.metrics, self.health = metrics, health
         exposition = make_wsgi_app(metrics.registry)
 

@@ -58,7 +58,7 @@ def run(couch: Couch, settings) -> int:
     engine, daemon = build(couch, settings)
     nudger = Nudger(engine.evaluate_with_reseller).start()
     hooks = serve(make_app(couch, settings, after_credit=nudger.nudge, ledger=engine.ledger),
-                  "0.0.0.0", settings.hooks_port)
+                  settings.hooks_host, settings.hooks_port)
     log.info("payment hooks on port %d", hooks.port)
     consumer = None
     if settings.amqp_url:

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from ..clock import Period, local_date
 from ..errors import BookkeeperError, InputError
+from ..ledger.documents import info_of
 from ..money import format_money, round_money
 from .vat import Vat, compute_vat
 
@@ -139,8 +140,8 @@ def _check_amount(entry, currency: str) -> None:
 
 
 def day_of(entry, period: Period) -> int:
-    """The 1-based day of `period` an entry belongs to: `bookkeeper_info.day` if recorded, else the day of `at`."""
-    day = (entry.doc.get("bookkeeper_info") or {}).get("day")
+    """The 1-based day of `period` an entry belongs to: its explanation's `day` if recorded, else the day of `at`."""
+    day = info_of(entry.doc).get("day")
     if isinstance(day, int) and not isinstance(day, bool) and 1 <= day <= period.days:
         return day
     return min(max((local_date(entry.at, period.tz) - period.start_date).days + 1, 1), period.days)

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from bookkeeper.clock import Period, period_containing
-from bookkeeper.ledger.documents import Entry
+from bookkeeper.ledger.documents import INFO, Entry
 from bookkeeper.money import round_money
 
 PERIOD = period_containing(datetime(2024, 1, 15, tzinfo=timezone.utc), 1, "UTC")
@@ -21,7 +21,7 @@ def entry(kind: str, amount: str, *, type: str = "debit", day: int = 1, category
                  amount=Decimal(amount), kind=kind, reason=kind, at=at, description=description, category=category,
                  item=item, quantity=quantity, rate=Decimal(rate) if rate is not None else None, factor=factor,
                  period_start=period.start, period_end=period.end, key=None, metadata={},
-                 doc={"bookkeeper_info": info})
+                 doc={INFO: info})
 
 
 def sample_entries() -> list[Entry]:
