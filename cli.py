@@ -620,6 +620,31 @@ def ledger_verify(app, account_id, as_json):
         sys.exit(1)
 
 
+# --- accounts ---
+@main.group("accounts", cls=Group)
+def accounts_group():
+    """Accounts and their standing."""
+
+
+@accounts_group.command("list")
+@click.option("--delinquent", is_flag=True, help="Only accounts in delinquent standing.")
+@click.option("--blocked", is_flag=True, help="Only disabled accounts (by the bookkeeper or an administrator).")
+@click.option("--reseller", help="Only the customers this reseller bills.")
+@json_option
+@pass_app
+def accounts_list(app, delinquent, blocked, reseller, as_json):
+    """Every account: standing, block, balance, and why it is held if a document it depends on is invalid."""
+    from bookkeeper.accounts import Directory, master_account_id
+    from bookkeeper.standing import standing_rows
+
+    directory = Directory(app.couch, master_account_id(app.couch, app.settings.master_account),
+                          app.settings.dialect)
+    rows = standing_rows(directory, _ledger(app), _ledger_time(None, "--at"), reseller=reseller,
+                         delinquent=delinquent, blocked=blocked)
+    emit(rows, as_json, lambda r: rows_table(r, ["account", "name", "standing", "blocked", "balance", "currency",
+                                                 "held"]) if r else "no accounts")
+
+
 # --- invoices ---
 @main.group("invoices", cls=Group)
 def invoices_group():
@@ -707,11 +732,13 @@ def invoices_show(app, account_id, invoice, as_json):
     st = doc["statement"]
 
     def table(d):
-        lines = rows_table(st["services"] + st["movements"], ["dates", "description", "detail", "type", "amount"])
+        lines = rows_table(st["services"] + st.get("adjustments", []) + st["movements"],
+                           ["dates", "description", "detail", "type", "amount"])
         vat = st["vat"]
         return (f"{d['number']}  issued {d['issued']}  period {st['period']['start'][:10]} .. {d['period_end']}"
                 f"  {st['currency']}\n{lines}\n"
-                f"net {vat['net']}  VAT {vat['rate']}% ({vat['disposition']}) {vat['vat']}  total {vat['gross']}\n"
+                f"net {vat['net']}  VAT {vat['rate']}% ({vat['disposition']}) {vat['vat']}  "
+                f"total {st.get('total', vat['gross'])}\n"
                 f"opening {st['opening']} + credits {st['credits']} - debits {st['debits']} = closing {st['closing']}")
     emit(doc, as_json, table)
 

@@ -21,7 +21,7 @@ from ..errors import InputError
 from ..money import from_units, round_money, to_units
 
 DIALECTS = ("4.2", "4.3")
-CHARGE_KINDS = ("mrc", "prorate", "prorate_credit", "activation", "daily")
+CHARGE_KINDS = ("mrc", "prorate", "prorate_credit", "activation", "daily", "vat")
 KINDS = ("credit", *CHARGE_KINDS, "payment", "manual", "refund", "correction", "rollover")
 CARRY = "rollover"
 
@@ -35,7 +35,7 @@ REASON_CODES = {
 }
 # The 4.2 reason our charge kinds are written with.
 CHARGE_REASONS = {"mrc": "monthly_recurring", "prorate": "recurring_prorate", "prorate_credit": "recurring_prorate",
-                  "activation": "feature_activation", "daily": "recurring"}
+                  "activation": "feature_activation", "daily": "recurring", "vat": "unknown"}
 # The 4.3 `source.service` of each kind: charges are `services`, money in is `payments`, carry-forward `rollovers`.
 SOURCES = {**{k: "services" for k in CHARGE_KINDS}, "credit": "payments", "payment": "payments", "refund": "payments",
            "manual": "adjustments", "correction": "adjustments", CARRY: "rollovers"}
@@ -153,6 +153,7 @@ class Explained:
     period_end: datetime | None = None
     rule_version: str | None = None
     metadata: dict = field(default_factory=dict)
+    executor: dict | None = None  # 4.3 `executor` (default EXECUTOR)
 
     def info(self) -> dict:
         out = {"kind": self.kind, "reason": self.reason, "currency": self.currency}
@@ -198,7 +199,7 @@ def build(dialect: str, doc_id: str, account_id: str, year: int, month: int, ent
     account = {"id": account_id, **({"name": account_name} if account_name else {})}
     doc = {**common, "pvt_type": "ledger", "pvt_ledger_type": entry_type, "amount": units, "account": account,
            "source": {"service": SOURCES[what.kind], "id": source_id}, "usage": usage, "period": period,
-           "executor": EXECUTOR, "pvt_vsn": 2}
+           "executor": what.executor or EXECUTOR, "pvt_vsn": 2}
     if available is not None:
         doc["audit"] = {"available_units": available}
     return doc

@@ -43,3 +43,16 @@ def sample_entries() -> list[Entry]:
         out.append(entry("daily", str(fee), day=k, category="limits", item="outbound_trunks", quantity=q,
                          rate="15.50", factor="1/31"))
     return out
+
+
+def with_vat(entries: list[Entry], rate: str) -> list[Entry]:
+    """The entries, each service charge followed by its netto VAT entry (rounded per entry, as the engine does)."""
+    out = []
+    for e in entries:
+        out.append(e)
+        if e.kind in ("mrc", "prorate", "prorate_credit", "activation", "daily"):
+            vat = round_money(e.amount * Decimal(rate) / 100, "USD")
+            if vat > 0:
+                out.append(entry("vat", str(vat), type=e.type, day=e.doc["bookkeeper_info"].get("day", 1),
+                                 category=e.category, item=e.item, n=len(out)))
+    return out
