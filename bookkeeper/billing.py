@@ -29,7 +29,7 @@ from .clock import Clock, day_start
 from .couch import Conflict, Couch, CouchError
 from .dbnames import ACCOUNTS_DB, SERVICES_DB, is_account_id, parse_db_name
 from .errors import BookkeeperError, InputError
-from .ledger import Ledger
+from .ledger import Ledger, horizon
 from .ledger import documents as ledger_docs
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,7 @@ class _Work:
     rev: str | None = None  # the saved state's revision
     moved: bool = False  # another evaluator saved the state first
     error: Exception | None = None
+    charged: list = field(default_factory=list)  # the charges this evaluation wrote (not replays)
 
 
 def priced_items(invoices: list[plans.Invoice]) -> list[charging.PricedItem]:
@@ -84,7 +85,7 @@ def priced_items(invoices: list[plans.Invoice]) -> list[charging.PricedItem]:
             items.append(charging.PricedItem(
                 category=line.category, item=line.item, quantity=int(line.quantity), billable=int(line.billable),
                 rate=line.rate, total=line.total, activation_charge=line.activation_charge,
-                prorate_additions=line.prorate_additions, prorate_removals=line.prorate_removals))
+                prorate_additions=line.prorate_additions, prorate_removals=line.prorate_removals, plan_key=line.key))
     return items
 
 
@@ -137,7 +138,7 @@ class BillingEngine:
                  after_tick: Callable[[datetime, Callable[[str], bool]], object] | None = None):
         self.couch, self.settings, self.clock = couch, settings, clock
         self.dialect = settings.dialect
-        self.ledger = ledger or Ledger(couch, dialect=self.dialect, clock=clock)
+        self.ledger = ledger or Ledger(couch, dialect=self.dialect, clock=clock, horizon=horizon(settings))
         self.directory = directory or Directory(couch, master_account_id(couch, settings.master_account), self.dialect)
         self.holds = self.directory.holds
         self.metrics = metrics
@@ -242,6 +243,8 @@ class BillingEngine:
         for account_id, result in results.items() if attempt == 1 else ():
             if held(result):
                 self.holds.hold(account_id, str(result) or repr(result))
+            elif isinstance(result, Exception) and not dry_run:
+                log.warning("evaluation of account %s failed: %s (tried again later)", account_id, result)
             elif not isinstance(result, Exception) and not dry_run:
                 self.holds.release(account_id)
         return {a: results[a] for a in ids if a in results}
@@ -328,7 +331,8 @@ class BillingEngine:
             for w in going:
                 w.error = exc
         _each([w for w in going if w.error is None and (w.evaluation.decision.block or w.evaluation.decision.unblock)],
-              lambda w: self.directory.set_enabled(w.account.id, not w.evaluation.decision.block, now))
+              lambda w: self._set_enabled(w, now))
+        _log_charges([w for w in going if w.error is None and w.charged])
         _each([w for w in going if w.error is None and w.account.doc.get("pvt_agent")],  # after the batch's charges
               lambda w: self.agents.settle(w.account, now))
         for w in works:
@@ -338,11 +342,20 @@ class BillingEngine:
                 if self.after_charges is not None:
                     _guard(w, self.after_charges, w.evaluation)
 
+    def _set_enabled(self, work: _Work, now: datetime) -> None:
+        decision = work.evaluation.decision
+        changed = self.directory.set_enabled(work.account.id, not decision.block, now)
+        if changed:
+            log.info("%s account %s%s: %s, available funds %s %s", "blocked" if decision.block else "unblocked",
+                     work.account.id, f" and {len(changed) - 1} descendants" if len(changed) > 1 else "",
+                     decision.standing, decision.available_after, work.evaluation.currency)
+
     def _write_charges(self, work: _Work, now: datetime) -> None:
         evaluation = work.evaluation
-        results = self.ledger.write_charges(evaluation.account_id, list(evaluation.decision.charges),
-                                            evaluation.currency, now)
+        charges = list(evaluation.decision.charges)
+        results = self.ledger.write_charges(evaluation.account_id, charges, evaluation.currency, now)
         work.evaluation = replace(evaluation, written=tuple(r.id for r in results if r.written))
+        work.charged = [c for c, r in zip(charges, results) if r.written]
 
     def _cascade(self, account: Account, merged: list[plans.MergedPlan]) -> dict:
         """The sum over descendants' own quantities, when any plan item cascades (kazoo.md §2.4)."""
@@ -488,6 +501,18 @@ def _state_write(account_id: str, state: charging.BillingState, pending: dict | 
             return None
         doc["_rev"] = previous["_rev"]
     return doc
+
+
+def _log_charges(works: list[_Work]) -> None:
+    """One INFO line for a batch's charges: per account, the entries written, their kinds and net sum."""
+    if not works:
+        return
+    parts = []
+    for w in works:
+        total = sum((-c.signed for c in w.charged), Decimal(0))
+        kinds = ",".join(sorted({c.kind for c in w.charged}))
+        parts.append(f"{w.account.id} {len(w.charged)} ({kinds}) {total} {w.evaluation.currency}")
+    log.info("charges written for %d accounts: %s", len(works), "; ".join(parts))
 
 
 def held(result) -> bool:

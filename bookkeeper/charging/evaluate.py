@@ -9,6 +9,7 @@ Pure: no I/O, no clock. Order inside one evaluation (each step sees the funds le
   4. activation charges above the period's high-water marks;
   5. daily fees: missed days since the last settled day, then today's fee (or the rise of today's peak);
   6. standing from the funds after 2-5; block / unblock.
+With netto VAT every charge is followed by its VAT entry (vat.py), and the MRC's funds check counts its VAT.
 A block by us covers whole days: if the account is blocked by us and this evaluation does not lift the block
 (it is judged with today's daily fees included), the evaluation is redone without daily fees, keeping the
 standing of the first pass (the MRC does not depend on daily fees, so only the daily charges differ).
@@ -28,6 +29,7 @@ from .keys import charge_key, level_text
 from .model import DELINQUENT, GOOD_STANDING, AccountFacts, Charge, Decision, ItemKey, PricedItem
 from .proration import daily_fee, days_left_factor, prorated
 from .state import ZERO, BillingState, DailyLast, DayFee, ItemLevel
+from .vat import with_vat
 
 Reprice = Callable[[frozenset[str]], Sequence[PricedItem]]
 
@@ -130,16 +132,16 @@ def _bill(ctx: _Context, state: BillingState, items: Sequence[PricedItem], repri
     if not mrc_paid:
         mrc_day = start_day if not state.started else ctx.k
         mrc = _mrc(ctx, items, mrc_day)
-        if sum((c.amount for c in mrc), ZERO) > ctx.facts.available:
+        if _net(with_vat(mrc, ctx.settings)) > ctx.facts.available:
             cancel = frozenset(i.category for i in items
                                if i.category in ctx.settings.cancel_on_insufficient_funds and i.quantity > 0)
             if cancel:
                 items = _repriced(items, cancel, reprice)
                 mrc = _mrc(ctx, items, mrc_day)
-        if sum((c.amount for c in mrc), ZERO) <= ctx.facts.available:
+        if _net(with_vat(mrc, ctx.settings)) <= ctx.facts.available:
             mrc_paid = True
             charges += mrc
-            paid = {(c.category, c.item): c.amount for c in mrc}
+            paid = {(c.category, c.item): -c.signed for c in mrc}
             levels = {i.key: ItemLevel(i.total, paid.get(i.key, ZERO), 0, i.prorate_removals)
                       for i in items if not ctx.settings.is_daily(i.category)}
     if mrc_paid:
@@ -160,7 +162,7 @@ def _bill(ctx: _Context, state: BillingState, items: Sequence[PricedItem], repri
     last_daily = {**state.last_daily, **{i.key: DailyLast(i.quantity, i.rate, i.total) for i in daily}}
     new_state = state.evolve(billing_from=start_day, mrc_paid=mrc_paid, levels=levels, marks=marks, days=days,
                              last_daily=last_daily, last_day=last_day)
-    return charges, new_state, cancel
+    return with_vat(charges, ctx.settings), new_state, cancel
 
 
 def _repriced(items: Sequence[PricedItem], cancel: frozenset[str], reprice: Reprice | None) -> list[PricedItem]:
@@ -169,20 +171,29 @@ def _repriced(items: Sequence[PricedItem], cancel: frozenset[str], reprice: Repr
     return [i.cancelled() if i.category in cancel else i for i in items]
 
 
+def _net(charges: Sequence[Charge]) -> Decimal:
+    """What `charges` cost together: debits less credits."""
+    return -sum((c.signed for c in charges), ZERO)
+
+
 def _mrc(ctx: _Context, items: Sequence[PricedItem], day: int) -> list[Charge]:
-    """The period's recurring charges, prorated from `day` when late and `prorate_late_mrc`."""
+    """The period's recurring charges, prorated from `day` when late and `prorate_late_mrc`. An item whose total is
+    negative (a discount larger than its line, as KAZOO computes it) is a credit line, so the MRC nets to KAZOO's
+    recurring total."""
     n = ctx.period.days
     late = day > 1 and ctx.settings.prorate_late_mrc
     out = []
     for i in items:
-        if ctx.settings.is_daily(i.category) or i.total <= 0:
+        if ctx.settings.is_daily(i.category) or i.total == 0:
             continue
-        amount = prorated(i.total, day, n, ctx.currency) if late else round_money(i.total, ctx.currency)
+        size = abs(i.total)
+        amount = prorated(size, day, n, ctx.currency) if late else round_money(size, ctx.currency)
         factor = days_left_factor(day if late else 1, n)
         if amount > 0:
             out.append(ctx.charge("mrc", i, amount=amount, quantity=i.billable, rate=i.rate, factor=factor, day=day,
-                                  level=None, description=f"Monthly {i.category}/{i.item}: {i.billable} × {i.rate}"
-                                  f" = {i.total}, {factor} of the period"))
+                                  level=None, credit=i.total < 0,
+                                  description=f"Monthly {i.category}/{i.item}: {i.billable} × {i.rate}"
+                                  f" = {i.total}, {factor} of the period" + (" credited" if i.total < 0 else "")))
     return out
 
 
@@ -232,9 +243,10 @@ def _activations(ctx: _Context, items: Sequence[PricedItem], marks: dict[ItemKey
         marks[i.key] = i.billable
         amount = round_money(i.activation_charge * delta, ctx.currency)
         if amount > 0:
-            out.append(ctx.charge("activation", i, amount=amount, quantity=delta, rate=i.activation_charge,
-                                  factor="1", day=ctx.k, level=str(i.billable),
-                                  description=f"Activation of {delta} {i.category}/{i.item} × {i.activation_charge}"))
+            category, name = i.activation_key
+            out.append(ctx.charge("activation", i.activation_key, amount=amount, quantity=delta,
+                                  rate=i.activation_charge, factor="1", day=ctx.k, level=str(i.billable),
+                                  description=f"Activation of {delta} {category}/{name} × {i.activation_charge}"))
     return out
 
 

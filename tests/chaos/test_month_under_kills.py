@@ -15,18 +15,21 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+from testserver import start_test_server
+
 from bookkeeper import provision
 from bookkeeper.billing import STATE_PREFIX
 from bookkeeper.couch import Couch
 from bookkeeper.databases import account_databases
-from bookkeeper.embedded import EmbeddedServer, free_port
 from bookkeeper.dbnames import modb
 from bookkeeper.ledger import Ledger
-from bookkeeper.ledger.documents import keyed_id
+from bookkeeper.ledger.documents import info_of, keyed_id
 
 from . import world
 
 DRIVER = Path(__file__).with_name("driver.py")
+pytestmark = pytest.mark.long(600)
 ACCOUNTS = 200
 MIN_KILLS = 12
 SERVER_RESTARTS_AT = (4, 8)  # after these many kills the server is restarted under a running driver
@@ -55,15 +58,15 @@ def _explain(doc):
     """What a differing money document is: enough to find the evaluation that wrote it."""
     if doc is None:
         return None
-    info = doc.get("bookkeeper_info") or {}
+    info = info_of(doc)
     return {"type": doc.get("pvt_ledger_type") or doc.get("pvt_type"), "amount": doc.get("amount"),
             "key": info.get("key"), "kind": info.get("kind"), "created": doc.get("pvt_created")}
 
 
 def test_a_month_with_kills_and_server_restarts_leaves_the_undisturbed_ledger(tmp_path):
     data = world.scenario(ACCOUNTS)
-    reference_server = EmbeddedServer(tmp_path / "ref", free_port(), in_memory=True).start()
-    server = EmbeddedServer(tmp_path / "disk", free_port(), in_memory=False).start()
+    server = start_test_server(tmp_path / "disk", persistent=True, restarts=True)
+    reference_server = start_test_server(tmp_path / "ref")
     try:
         reference = world.simulation(data, reference_server.url, "ref-")
         ids = {label: provision.new_account_id() for label in reference.scenario.order()}
