@@ -131,7 +131,11 @@ def check_amount(amount, currency: str, where: str) -> int:
         raise InputError(where, "amount", f"must be positive, got {amount}")
     if amount != round_money(amount, currency):
         raise InputError(where, "amount", f"{amount} is not a whole number of {currency} minor units")
-    return to_units(amount)
+    units = to_units(amount)
+    if units >= MAX_UNITS:
+        raise InputError(where, "amount", f"{amount} is beyond what a money document can hold "
+                                          f"({from_units(MAX_UNITS - 1)})")
+    return units
 
 
 @dataclass(frozen=True)
