@@ -39,7 +39,8 @@ def test_an_outage_over_two_period_starts(server, charge_missed_days):
     p0, p1, p2 = (period_containing(month_start(m), 1, "UTC") for m in (4, 3, 2))
     scenario = parse_scenario({
         "start": p0.start.isoformat(), "until": (p0.start + timedelta(days=1)).isoformat(),
-        "resellers": {"master": {"settings": {"daily_categories": ["devices"], "charge_missed_days": charge_missed_days},
+        "resellers": {"master": {"settings": {"daily_categories": ["devices"],
+                                              "charge_missed_days": charge_missed_days},
                                  "plans": {"p": {"name": "P", "plan": {"devices": {"sip_device": {"rate": 31}},
                                                                        "users": {"user": {"rate": 10}}}}}}},
         "accounts": {"acme": {"plans": ["p"], "balance": 1000,
