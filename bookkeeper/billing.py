@@ -428,11 +428,13 @@ class BillingEngine:
             for failed, exc in ((a, r) for a, r in results.items() if isinstance(r, Exception)):
                 log.warning("recount of %s after %s/%s changed: %s", failed, account_id, CONFIG_DOC, exc)
 
-    def evaluate_with_reseller(self, account_id: str, now: datetime | None = None, limits: bool = True) -> None:
-        """Recount and evaluate an account after a change, then its billing reseller (cascade quantities)."""
+    def evaluate_with_reseller(self, account_id: str, now: datetime | None = None, limits: bool = True) -> Evaluation:
+        """Recount and evaluate an account after a change, then its billing reseller (cascade quantities); the
+        account's evaluation."""
         evaluation = self.evaluate(account_id, now, recount=True, limits=limits)
         if evaluation.reseller_id != account_id and evaluation.reseller_id != self.directory.master_id:
             self.evaluate(evaluation.reseller_id, now)
+        return evaluation
 
     def _check_poison(self, db_name: str, rows: list[dict]) -> None:
         for row in rows:
