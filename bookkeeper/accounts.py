@@ -141,6 +141,9 @@ class Directory:
         for account in accounts:
             for plan_id, vendor in _assigned(account):
                 wanted.setdefault(vendor or account.reseller, set()).add(plan_id)
+        for owner, doc_id in list(self._docs):  # what else is cached from these DBs (e.g. object plans)
+            if owner in wanted:
+                wanted[owner].add(doc_id)
         for owner, ids in wanted.items():
             if not any((owner, doc_id) in self._docs for doc_id in ids):
                 continue
