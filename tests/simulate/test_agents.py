@@ -147,3 +147,17 @@ def test_scenario_keys_it_does_not_know_are_errors(change, problem):
             data[key] = value
     with pytest.raises(InputError, match=problem):
         parse_scenario(data, "test")
+
+
+def test_a_commission_in_another_currency_than_the_agents_is_kept_payable_never_converted(server):
+    result, sim = run(server, {
+        "start": "2026-03-01T00:00:00Z", "until": "2026-04-02T00:00:00Z",
+        "resellers": {"master": {"settings": {"currency": "USD"}, "plans": {"basic": PLAN}},
+                      "euro": {"settings": {"currency": "EUR"}}},
+        "accounts": {"euro": {"reseller": True}, "ag": {"parent": "euro", "agent": {"levels": [10]}},
+                     "cafe": {"plans": ["basic"], "balance": 100, "docs": [DEVICE], "referred_by": "ag"}}})
+    assert money(result["transactions"], account="ag") == []
+    [record] = sim.engine.agents.records(sim.ids["ag"])
+    assert (record.amount, record.currency, record.payout) == (Decimal("1.00"), "USD", "payable")
+    assert result["currency"]["ag"] == "EUR" and result["balances"]["ag"] == 0
+    sim.remove()
