@@ -255,7 +255,7 @@ class Agents:
         for c in lines:
             totals[c.currency] = totals.get(c.currency, Decimal(0)) + c.amount
         rows = [{"account": c.referred_id, "name": c.referred_name, "level": c.level,
-                 "period": f"{c.period.start_date}..{c.period.last_date}",
+                 "period": f"{c.period.start_date} – {c.period.last_date}",
                  "period_start": c.period.start_date.isoformat(),
                  "base": c.base, "rate": c.rate, "commission": c.amount, "currency": c.currency,
                  "payout": c.payout, "recorded": c.recorded} for c in lines]

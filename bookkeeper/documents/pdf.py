@@ -214,7 +214,7 @@ def render_commissions(*, agent: str, title: str, lines: list[dict], totals: dic
         cells = [line["name"], str(line["level"]), line["period"], line["base"], line["rate"], line["commission"],
                  line["payout"]]
         rows.append([Paragraph(escape(c), st["right" if i in (3, 5) else "base"]) for i, c in enumerate(cells)])
-    widths = [w * width for w in (0.2, 0.06, 0.22, 0.14, 0.13, 0.14, 0.11)]
+    widths = [w * width for w in (0.16, 0.09, 0.26, 0.13, 0.09, 0.16, 0.11)]
     story = [Paragraph("Commission statement", st["title"]), Spacer(1, 2 * mm),
              Paragraph(escape(f"Agent: {agent}"), st["bold"]), Paragraph(escape(title), st["base"]),
              Paragraph(escape(f"Issued {issued.isoformat()}"), st["small"]), Spacer(1, 5 * mm),

@@ -68,13 +68,13 @@ def test_one_and_two_level_commissions_to_the_cent_with_refunds_and_corrections(
     assert sim.engine.agents.due(sim.engine.directory.account(sim.ids["ag1"]),
                                  datetime(2026, 5, 1, 23, tzinfo=timezone.utc)) == []
     try:
-        check_the_agents_commands(sim, tmp_path)
+        check_the_agents_commands(server, sim, tmp_path)
     finally:
         sim.remove()
 
 
-def check_the_agents_commands(sim, tmp_path):
-    env = {**os.environ, "BOOKKEEPER_COUCH_URL": sim.couch.url, "BOOKKEEPER_NAMESPACE": sim.couch.namespace}
+def check_the_agents_commands(server, sim, tmp_path):
+    env = {**os.environ, "BOOKKEEPER_COUCH_URL": server.url, "BOOKKEEPER_NAMESPACE": sim.couch.namespace}
 
     def cli(*args, code=0):
         out = subprocess.run([str(BIN), *args], capture_output=True, text=True, timeout=120, env=env)

@@ -61,7 +61,7 @@ def png_ok(data: bytes) -> Image.Image:
 def test_usage_and_metrics_reconcile_with_invoices_and_the_ledger(server, tmp_path):
     result, sim = run(server, world())
     try:
-        env = {**os.environ, "BOOKKEEPER_COUCH_URL": sim.couch.url, "BOOKKEEPER_NAMESPACE": sim.couch.namespace}
+        env = {**os.environ, "BOOKKEEPER_COUCH_URL": server.url, "BOOKKEEPER_NAMESPACE": sim.couch.namespace}
 
         def cli(*args, text=False):
             out = subprocess.run([str(BIN), *args], capture_output=True, text=True, timeout=180, env=env)
