@@ -330,10 +330,14 @@ class Ledger:
     # -- carry-forward
     def ensure_rollover(self, account_id: str, year: int, month: int) -> None:
         """Make (year, month) carry the previous month's closing total (creating the MODB and any missing month
-        before it), correct it if it is stale, and correct every later month the same way. Idempotent."""
+        before it), correct it if it is stale, and correct every later month the same way. Idempotent. Nothing
+        for a month that ended before the account was created."""
         check_account_id_input(account_id, "rollover")
-        self.check_date(account_id, max(d.month_start(year, month), self._creation(account_id) or
-                                        d.month_start(year, month)), "rollover")
+        created = self._creation(account_id)
+        if created is not None and d.month_start(*d.next_month(year, month)) <= created:
+            return
+        self.check_date(account_id, max(d.month_start(year, month), created or d.month_start(year, month)),
+                        "rollover")
         _, created = self._open_month(account_id, year, month)
         self._carry(account_id, year, month, correct=True)
         self._after_write(account_id, year, month, created, force=True)
