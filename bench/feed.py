@@ -47,7 +47,7 @@ class TimingEngine:
             self.lags_ms += [(now - r["doc"]["written_at"]) * 1000 for r in rows
                              if "written_at" in (r.get("doc") or {})]
 
-    def tick(self, now, owns):
+    def tick(self, now, owns, stop=None):
         pass
 
     def timezones(self):
