@@ -10,9 +10,10 @@ from decimal import Decimal
 
 import pytest
 from click.testing import CliRunner
+from testserver import on_couchdb
 
 from bookkeeper.clock import SimulatedClock
-from bookkeeper.couch import Couch, Forbidden
+from bookkeeper.couch import Forbidden
 from bookkeeper.dbnames import modb, to_gregorian
 from bookkeeper.ledger import Ledger
 from cli import main
@@ -90,14 +91,10 @@ def test_malformed_money_documents_are_skipped_logged_counted_and_named_by_verif
     assert "Traceback" not in verified.output
 
 
-def test_validate_doc_update_refuses_malformed_new_money_documents_from_non_admins(couch, server, account, ledger,
-                                                                                    dialect):
+def test_validate_doc_update_refuses_malformed_new_money_documents_from_non_admins(account, ledger, dialect, member):
     written = ledger.credit(account, Decimal("1.00"), USD, kind="manual", reason="manual_addition",
                             description="opens the month", at=WHEN)
-    name = f"eve{account[:8]}"
-    couch.db("_users").put({"_id": f"org.couchdb.user:{name}", "name": name, "password": "pw", "roles": [],
-                            "type": "user"})
-    eve = Couch(server.url.replace("http://", f"http://{name}:pw@"), retries=0).db(written.db)
+    eve = member(f"eve{account[:8]}", written.db)
     for doc_id, doc in malformed(dialect).items():
         with pytest.raises(Forbidden, match=f"money document {doc_id}: "):
             eve.put(doc)
@@ -105,6 +102,8 @@ def test_validate_doc_update_refuses_malformed_new_money_documents_from_non_admi
     assert ledger.balance(account, datetime(2026, 1, 6, tzinfo=timezone.utc)) == Decimal("11.00")
 
 
+@pytest.mark.skipif(on_couchdb(), reason="CouchDB keeps reductions in its B-tree, so balances there are the view's "
+                    "reduce and never read the _local checkpoint: it is PouchDB Server's path (bookkeeper/ledger/totals.py)")
 def test_a_balance_checkpoint_written_by_someone_else_is_not_trusted(server, couch, account, ledger, dialect):
     ledger.credit(account, Decimal("10.00"), USD, kind="manual", reason="manual_addition", description="ok",
                   at=WHEN)
