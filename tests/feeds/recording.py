@@ -41,3 +41,9 @@ def caught_up(db, seq, handled: list[str]) -> bool:
     handled. (On PouchDB Server and one CouchDB node it holds nothing; a CouchDB cluster may answer from another
     copy of a shard and deliver changes again, and its seqs are opaque, so they are not compared.)"""
     return all(row["id"] in handled for row in db.changes(since=seq, include_docs=False)["results"])
+
+
+def at_end(db, seq) -> bool:
+    """Whether `seq` is the end of `db`'s feed: nothing comes after it. (Not `== info()["update_seq"]`: a CouchDB
+    cluster's seqs are opaque strings that name the shard copies that answered.)"""
+    return db.changes(since=seq, limit=1, include_docs=False)["results"] == []

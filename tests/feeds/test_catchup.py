@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from recording import RecordingEngine
+from recording import RecordingEngine, at_end
 
 from feeds.catchup import catch_up
 from feeds.checkpoints import checkpoint_id, read_checkpoint, seq_number, valid_seq
@@ -23,8 +23,7 @@ def test_rows_come_with_docs_in_seq_order_and_the_checkpoint_follows(account_dbs
     assert [len(rows) for _, rows in engine.batches] == [2, 2, 1]
     assert sorted(engine.ids(db.name)) == ["a", "b", "c", "d", "e"]
     assert all(row["doc"]["_id"] == row["id"] for _, rows in engine.batches for row in rows)
-    assert seqs == {db.name: db.info()["update_seq"]}
-    assert db.get(checkpoint_id("billing"))["seq"] == db.info()["update_seq"]
+    assert seqs == {db.name: db.get(checkpoint_id("billing"))["seq"]} and at_end(db, seqs[db.name])
     assert metrics.value("changes_handled") == 5
 
 
@@ -75,7 +74,7 @@ def test_a_corrupt_checkpoint_restarts_from_zero(account_dbs, couch):
     engine = RecordingEngine()
     catch_up(couch, engine, [db.name])
     assert sorted(engine.ids(db.name)) == ["a", "b"]
-    assert db.get(checkpoint_id("billing"))["seq"] == db.info()["update_seq"]
+    assert at_end(db, db.get(checkpoint_id("billing"))["seq"])
 
 
 def test_consumers_have_separate_checkpoints(account_dbs, couch):
