@@ -283,16 +283,20 @@ def _edit_services(app, account_id: str, edit) -> dict:
     """Read-modify-write the account's services doc, retrying on conflicts; a missing doc is created."""
     from datetime import datetime, timezone
 
+    from bookkeeper.accounts import Directory, master_account_id, new_services_doc
     from bookkeeper.couch import Conflict
-    from bookkeeper.dbnames import SERVICES_DB, account_db, check_account_id, encode, to_gregorian
+    from bookkeeper.dbnames import SERVICES_DB, check_account_id, to_gregorian
 
     db = app.couch.db(SERVICES_DB)
     for _ in range(5):
-        now = to_gregorian(datetime.now(timezone.utc))
-        doc = db.get_or_none(check_account_id(account_id)) or {
-            "_id": account_id, "pvt_type": "service", "pvt_vsn": 2 if app.settings.dialect == "4.3" else "1",
-            "pvt_account_id": account_id, "pvt_account_db": encode(account_db(account_id)), "pvt_created": now}
-        wanted = {**edit(doc), "pvt_modified": now}
+        now = datetime.now(timezone.utc)
+        doc = db.get_or_none(check_account_id(account_id))
+        if doc is None:
+            directory = Directory(app.couch, master_account_id(app.couch, app.settings.master_account),
+                                  app.settings.dialect)
+            account = directory.account(account_id)
+            doc = new_services_doc(account_id, account.tree, account.reseller, app.settings.dialect, now)
+        wanted = {**edit(doc), "pvt_modified": to_gregorian(now)}
         try:
             db.put(wanted)
             return wanted
@@ -415,6 +419,91 @@ def billing_explain(app, account_id, period, as_json):
          + rows_table(rows, ["at", "kind", "category", "item", "quantity", "rate", "factor", "amount"]))
 
 
+# --- agents ---
+@main.group("agents", cls=Group)
+def agents_group():
+    """Referral agents: accounts they bring, their commissions and statements (docs/agents.md)."""
+
+
+def _agent(app: App, agent_id: str):
+    """(the engine, the agent's account) for an account that is an agent."""
+    engine = _engine(app)
+    agent = engine.directory.account(agent_id)
+    engine.agents.terms(agent)
+    return engine, agent
+
+
+@agents_group.command("create-account")
+@click.argument("agent_id")
+@click.option("--name", required=True, help="The new account's name.")
+@click.option("--parent", "parent_id", help="Its parent account (default: the agent's parent).")
+@json_option
+@pass_app
+def agents_create_account(app, agent_id, name, parent_id, as_json):
+    """Create an account for a customer the agent brings; the agent is recorded as its referrer."""
+    engine, agent = _agent(app, agent_id)
+    account_id = engine.agents.create_account(app.settings, agent, name, parent_id, _ledger_time(None, "--at"))
+    emit({"account": account_id, "name": name, "referred_by": agent_id}, as_json,
+         lambda r: rows_table([r], ["account", "name", "referred_by"]))
+
+
+@agents_group.command("accounts")
+@click.argument("agent_id")
+@json_option
+@pass_app
+def agents_accounts(app, agent_id, as_json):
+    """The accounts the agent brought, and those brought by agents it brought (level 2, ...)."""
+    engine, agent = _agent(app, agent_id)
+    referrals = engine.agents.referred(agent_id, len(engine.agents.terms(agent).levels))
+    names = {a.id: a.name for a in engine.directory.accounts([r.account_id for r in referrals])}
+    rows = [{"account": r.account_id, "name": names.get(r.account_id), "level": r.level, "via": r.via,
+             "since": r.since.isoformat() if r.since else None, "until": r.until.isoformat() if r.until else None}
+            for r in referrals]
+    emit(rows, as_json, lambda rs: rows_table(rs, ["account", "name", "level", "via", "since", "until"])
+         if rs else "no referred accounts")
+
+
+@agents_group.command("refer")
+@click.argument("account_id")
+@click.argument("agent_id")
+@json_option
+@pass_app
+def agents_refer(app, account_id, agent_id, as_json):
+    """Make AGENT the referrer of ACCOUNT from its next period on (the previous agent keeps the periods until)."""
+    engine, _ = _agent(app, agent_id)
+    fields = engine.agents.refer(account_id, agent_id, _ledger_time(None, "--at"))
+    emit({"account": account_id, **fields}, as_json,
+         lambda r: f"{account_id}: referred by {r['pvt_referred_by']} from {r['pvt_referred_from']}")
+
+
+@agents_group.command("statement")
+@click.argument("agent_id")
+@click.option("--period", help="Any date inside the periods (YYYY-MM-DD); default: the last closed period.")
+@click.option("--pdf", "pdf_path", type=click.Path(dir_okay=False), help="Also write the PDF to this file.")
+@json_option
+@pass_app
+def agents_statement(app, agent_id, period, pdf_path, as_json):
+    """Each referred account's consumption (the base) and the agent's commission for a period; the PDF is saved
+    in the agent's monthly database beside its invoices."""
+    from datetime import timedelta
+
+    from bookkeeper.clock import period_containing
+
+    engine, agent = _agent(app, agent_id)
+    now = _ledger_time(None, "--at")
+    if period:
+        at = _ledger_time(period, "--period")
+    else:
+        settings = engine.directory.settings(agent.reseller)
+        at = period_containing(now, settings.billing_day, settings.timezone).start - timedelta(seconds=1)
+    summary, pdf = engine.agents.save_statement(agent, at, now)
+    if pdf_path:
+        Path(pdf_path).write_bytes(pdf)
+    emit(summary, as_json, lambda s: rows_table(s["lines"], ["account", "name", "level", "period", "base", "rate",
+                                                             "commission", "currency", "payout", "recorded"])
+         + "\n\n" + "  ".join(f"total {c} {a}" for c, a in sorted(s["totals"].items())))
+
+
 # --- simulate ---
 @main.command("simulate")
 @click.argument("scenario_path", metavar="SCENARIO.json")
@@ -463,9 +552,9 @@ LEDGER_REASONS = {"wire_transfer": "payment", "manual_addition": "manual", "admi
 
 
 def _ledger(app: App):
-    from bookkeeper.ledger import Ledger
+    from bookkeeper.ledger import Ledger, horizon
 
-    return Ledger(app.couch, dialect=app.settings.dialect)
+    return Ledger(app.couch, dialect=app.settings.dialect, horizon=horizon(app.settings))
 
 
 def _ledger_currency(app: App, account_id: str, currency: str | None) -> str:
@@ -576,10 +665,11 @@ ledger_debit = _money_command("debit", "Take money from an account.")
 def ledger_correct(app, account_id, entry_id, description, amount, currency, as_json):
     """Reverse an entry (or part of it) with a new correction entry: the ledger is append-only."""
     from bookkeeper.errors import InputError
+    from bookkeeper.ledger.documents import info_of
     from bookkeeper.money import parse_amount
 
     ledger = _ledger(app)
-    currency = currency or ledger.entry(account_id, entry_id).doc.get("bookkeeper_info", {}).get("currency")
+    currency = currency or info_of(ledger.entry(account_id, entry_id).doc).get("currency")
     if not currency:
         raise InputError(entry_id, "currency", "the entry does not say its currency: give --currency")
     value = parse_amount(amount, currency, "--amount") if amount else None
@@ -619,6 +709,31 @@ def ledger_verify(app, account_id, as_json):
          lambda d: "\n".join(problems) if problems else "sound")
     if problems:
         sys.exit(1)
+
+
+# --- accounts ---
+@main.group("accounts", cls=Group)
+def accounts_group():
+    """Accounts and their standing."""
+
+
+@accounts_group.command("list")
+@click.option("--delinquent", is_flag=True, help="Only accounts in delinquent standing.")
+@click.option("--blocked", is_flag=True, help="Only disabled accounts (by the bookkeeper or an administrator).")
+@click.option("--reseller", help="Only the customers this reseller bills.")
+@json_option
+@pass_app
+def accounts_list(app, delinquent, blocked, reseller, as_json):
+    """Every account: standing, block, balance, and why it is held if a document it depends on is invalid."""
+    from bookkeeper.accounts import Directory, master_account_id
+    from bookkeeper.standing import standing_rows
+
+    directory = Directory(app.couch, master_account_id(app.couch, app.settings.master_account),
+                          app.settings.dialect)
+    rows = standing_rows(directory, _ledger(app), _ledger_time(None, "--at"), reseller=reseller,
+                         delinquent=delinquent, blocked=blocked)
+    emit(rows, as_json, lambda r: rows_table(r, ["account", "name", "standing", "blocked", "balance", "currency",
+                                                 "held"]) if r else "no accounts")
 
 
 # --- invoices ---
@@ -708,11 +823,13 @@ def invoices_show(app, account_id, invoice, as_json):
     st = doc["statement"]
 
     def table(d):
-        lines = rows_table(st["services"] + st["movements"], ["dates", "description", "detail", "type", "amount"])
+        lines = rows_table(st["services"] + st.get("adjustments", []) + st["movements"],
+                           ["dates", "description", "detail", "type", "amount"])
         vat = st["vat"]
         return (f"{d['number']}  issued {d['issued']}  period {st['period']['start'][:10]} .. {d['period_end']}"
                 f"  {st['currency']}\n{lines}\n"
-                f"net {vat['net']}  VAT {vat['rate']}% ({vat['disposition']}) {vat['vat']}  total {vat['gross']}\n"
+                f"net {vat['net']}  VAT {vat['rate']}% ({vat['disposition']}) {vat['vat']}  "
+                f"total {st.get('total', vat['gross'])}\n"
                 f"opening {st['opening']} + credits {st['credits']} - debits {st['debits']} = closing {st['closing']}")
     emit(doc, as_json, table)
 
@@ -793,7 +910,7 @@ def hooks_group():
 
 
 @hooks_group.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--host", help="Address to listen on (default: hooks_host, 127.0.0.1).")
 @click.option("--port", type=int, help="Port (default: hooks_port, 8088).")
 @pass_app
 def hooks_serve(app, host, port):
@@ -802,7 +919,8 @@ def hooks_serve(app, host, port):
     from bookkeeper.gateways import make_app, serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    server = serve(make_app(app.couch, app.settings), host, app.settings.hooks_port if port is None else port)
+    server = serve(make_app(app.couch, app.settings), host or app.settings.hooks_host,
+                   app.settings.hooks_port if port is None else port)
     click.echo(f"hooks listening at {server.url}")
     try:
         server.thread.join()

@@ -250,23 +250,49 @@ class Directory:
             raise found
         return found
 
-    def merged_plans(self, account: Account, reseller_id: str) -> list[plans.MergedPlan]:
-        """The account's assigned plans, merged as KAZOO 4.3 merges them (one per bookkeeper)."""
+    def merged_plans(self, account: Account, reseller_id: str,
+                     object_plans: list | None = None) -> list[plans.MergedPlan]:
+        """The account's assigned plans and its object plans (`object_plans()`, read now unless given), merged as
+        KAZOO merges them (one per bookkeeper); in 4.3 the services doc's `bookkeeper` is each plan's default
+        bookkeeper."""
+        if object_plans is None:
+            object_plans = self.object_plans(account.id)
         loaded, overrides = [], {}
         for plan_id, vendor in _assigned(account):
             loaded.append(self.plan(vendor or reseller_id, plan_id))
             entry = account.services["plans"][plan_id]
             if isinstance(entry, dict) and entry.get("overrides"):
                 overrides[plan_id] = entry["overrides"]
-        if not loaded:
+        objects = [(self.plan(entry.get("vendor_id") or reseller_id, plan_id), entry.get("overrides") or {})
+                   for plan_id, entry in object_plans]
+        if not loaded and not objects:
             return []
+        bookkeeper = account.services.get("bookkeeper") if self.dialect == "4.3" else None
         return plans.merge_plans(loaded, overrides=overrides,
-                                 global_overrides=account.services.get("overrides") or {}, dialect=self.dialect)
+                                 global_overrides=account.services.get("overrides") or {}, dialect=self.dialect,
+                                 default_bookkeeper=bookkeeper if isinstance(bookkeeper, dict) else None,
+                                 object_plans=objects)
+
+    def object_plans(self, account_id: str) -> list[list]:
+        """[plan id, {vendor_id, overrides}] for every plan a document of the account names for itself
+        (`service.plans`, the `bookkeeper_services/object_plans` view); 4.3 only."""
+        if self.dialect != "4.3":
+            return []
+        out = []
+        for row in self.couch.db(account_db(account_id)).view("bookkeeper_services", "object_plans")["rows"]:
+            where = f"{account_db(account_id)}/{row['id']}"
+            if not isinstance(row["value"], dict):
+                raise InputError(where, "service.plans", f"not an object: {row['value']!r}")
+            for plan_id, entry in sorted(row["value"].items()):
+                if not isinstance(entry, dict):
+                    raise InputError(where, f"service.plans.{plan_id}", f"not an object: {entry!r}")
+                out.append([plan_id, entry])
+        return out
 
     def quantities(self, account_id: str, counters: tuple[plans.Counter, ...] = ()) -> plans.quantities.Quantities:
-        """The account's own quantities, recounted from its DB: one query of the `bookkeeper_services/quantify` view, and for
-        each of the reseller's custom `counters` its design document and its view (InputError, never a zero, when
-        a counter cannot be read)."""
+        """The account's own quantities, recounted from its DB: one query of the `bookkeeper_services/quantify`
+        view, and for each of the reseller's custom `counters` its design document and its view (InputError, never
+        a zero, when a counter cannot be read)."""
         db = self.couch.db(account_db(account_id))
         rows = db.view("bookkeeper_services", "quantify", group_level=2)["rows"]
         quantities = plans.resolve_substitutes(plans.from_view_rows(rows))
@@ -290,6 +316,14 @@ class Directory:
             quantities = (quantities or {}).get("account") if "account" in (quantities or {}) else None
         return quantities if isinstance(quantities, dict) and account.services.get(WRITE_MARK) else None
 
+    def manual_quantities(self, account: Account) -> plans.quantities.Quantities:
+        """4.3's `quantities.manual` on the services doc (set through `/services/manual`): each item there replaces
+        the counted one (`kz_services_quantities:item/3`). 4.2 has none."""
+        manual = (account.services.get("quantities") or {}).get("manual") if self.dialect == "4.3" else None
+        if manual is None:
+            return {}
+        return plans.load_quantities(manual, f"{SERVICES_DB}/{account.id}: quantities.manual")
+
     def descendants(self, account_id: str) -> list[str]:
         """Every account whose `pvt_tree` contains this one."""
         return [r["id"] for r in self.couch.db(ACCOUNTS_DB).all_docs(include_docs=True)
@@ -299,7 +333,7 @@ class Directory:
     def services_update(self, account: Account, quantities, cascade, standing: str, now: datetime) -> dict | None:
         """The services doc recording quantities and standing the way this KAZOO version reads them, marked as
         ours; None if the doc as read already says so."""
-        doc = account.services or _new_services_doc(account, now)
+        doc = account.services or new_services_doc(account.id, account.tree, account.reseller, self.dialect, now)
         wanted = dict(doc)
         if self.dialect == "4.3":
             wanted["quantities"] = {**(doc.get("quantities") or {}), "account": quantities, "cascade": cascade}
@@ -419,8 +453,18 @@ def _assigned(account: Account) -> list[tuple[str, str | None]]:
     return out
 
 
-def _new_services_doc(account: Account, now: datetime) -> dict:
+def new_services_doc(account_id: str, tree: list[str], reseller_id: str, dialect: str, now: datetime, *,
+                     reseller: bool = False) -> dict:
+    """The services doc of an account that has none, as KAZOO creates one (kazoo.md §2.1, §2.2): the one
+    builder of it (provisioning, `plans assign`, the engine's first write). `pvt_reseller_id` is the billing
+    reseller (the master for the master itself); `pvt_vsn` 2 for 4.3, "1" for 4.2 (whose docs start dirty, with
+    flat quantities)."""
     seconds = to_gregorian(now)
-    return {"_id": account.id, "pvt_type": "service", "pvt_vsn": 2, "pvt_account_id": account.id,
-            "pvt_account_db": encode(account_db(account.id)), "pvt_tree": account.tree,
-            "pvt_created": seconds, "pvt_modified": seconds, "pvt_status": "good_standing", "plans": {}}
+    doc = {"_id": account_id, "pvt_type": "service", "pvt_vsn": 2 if dialect == "4.3" else "1",
+           "pvt_account_id": account_id, "pvt_account_db": encode(account_db(account_id)),
+           "pvt_created": seconds, "pvt_modified": seconds, "pvt_status": "good_standing", "pvt_tree": list(tree),
+           "pvt_reseller": reseller, "pvt_reseller_id": reseller_id, "plans": {},
+           "quantities": {"account": {}, "cascade": {}} if dialect == "4.3" else {}}
+    if dialect == "4.2":
+        doc["pvt_dirty"] = True
+    return doc

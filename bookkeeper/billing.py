@@ -23,12 +23,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from . import charging, designdocs, plans
+from .agents import Agents
 from .accounts import CONFIG_DOC, LIMITS_DOC, Account, Directory, UnknownAccount, master_account_id, written_by_us
 from .clock import Clock, day_start
 from .couch import Conflict, Couch, CouchError
 from .dbnames import ACCOUNTS_DB, SERVICES_DB, is_account_id, parse_db_name
 from .errors import BookkeeperError, InputError
-from .ledger import Ledger
+from .ledger import Ledger, horizon
 from .ledger import documents as ledger_docs
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ class _Work:
     rev: str | None = None  # the saved state's revision
     moved: bool = False  # another evaluator saved the state first
     error: Exception | None = None
+    charged: list = field(default_factory=list)  # the charges this evaluation wrote (not replays)
 
 
 def priced_items(invoices: list[plans.Invoice]) -> list[charging.PricedItem]:
@@ -136,7 +138,7 @@ class BillingEngine:
                  after_tick: Callable[[datetime, Callable[[str], bool]], object] | None = None):
         self.couch, self.settings, self.clock = couch, settings, clock
         self.dialect = settings.dialect
-        self.ledger = ledger or Ledger(couch, dialect=self.dialect, clock=clock)
+        self.ledger = ledger or Ledger(couch, dialect=self.dialect, clock=clock, horizon=horizon(settings))
         self.directory = directory or Directory(couch, master_account_id(couch, settings.master_account), self.dialect)
         self.holds = self.directory.holds
         self.metrics = metrics
@@ -144,6 +146,7 @@ class BillingEngine:
             self.holds.metrics = metrics
             metrics.gauge("accounts_held", "Accounts not billed because a document they depend on is invalid.",
                           lambda: len(self.holds.held()))
+        self.agents = Agents(couch, self.ledger, self.directory)
         self.after_charges = after_charges
         self.after_tick = after_tick
         self.state_db = couch.db(settings.bookkeeper_db)
@@ -209,23 +212,24 @@ class BillingEngine:
             return self._locks.setdefault(account_id, threading.Lock())
 
     def _evaluate_batch(self, ids: list[str], now: datetime, dry_run: bool, recount: bool, limits: bool,
-                        attempt: int = 1) -> dict[str, Evaluation | Exception]:
-        """Evaluate the known accounts among `ids`; {account: Evaluation or the exception that failed it}."""
+                        attempt: int = 1, catch_up: bool = False) -> dict[str, Evaluation | Exception]:
+        """Evaluate the known accounts among `ids`; {account: Evaluation or the exception that failed it}.
+        `catch_up`: `now` is the last moment of a period the bookkeeper missed (see `_missed_periods`)."""
         states = self.state_db.get_many([STATE_PREFIX + a for a in ids])
         results: dict[str, Evaluation | Exception] = {}
-        missed = [a for a in ids if not dry_run and _missed_period_end(states.get(STATE_PREFIX + a), now)]
-        for account_id in missed:  # settle the previous period's last days (daily fees) before billing the new one
-            end = charging.BillingState.from_doc(states[STATE_PREFIX + account_id]["state"]).period.end
-            failed = self._evaluate_batch([account_id], end - timedelta(seconds=1), dry_run, recount,
-                                          limits).get(account_id)
-            if isinstance(failed, Exception):
-                results[account_id] = failed
+        missed = {} if dry_run or catch_up else self._missed_periods(ids, states, now)
+        for account_id, ends in missed.items():  # the periods it missed first, in order, each to its last moment
+            for end in ends:
+                failed = self._evaluate_batch([account_id], end, dry_run, False, False, catch_up=True).get(account_id)
+                if isinstance(failed, Exception):
+                    results[account_id] = failed
+                    break
         if missed:
             states.update(self.state_db.get_many([STATE_PREFIX + a for a in missed]))
         accounts = [a for a in self.directory.accounts(ids) if a.id not in results]
         self.directory.refresh([a for a in accounts if a.problem is None])
         works = [_Work(a, states.get(STATE_PREFIX + a.id)) for a in accounts]
-        _each(works, lambda w: self._decide(w, now, dry_run, recount, limits))
+        _each(works, lambda w: self._decide(w, now, dry_run, recount, limits, catch_up))
         if not dry_run:
             self._write(works, now)
         for w in works:
@@ -234,17 +238,41 @@ class BillingEngine:
         moved = [w.account.id for w in works if w.moved]
         if moved and attempt < ATTEMPTS:
             log.info("billing state of %s changed under us; evaluating again", ", ".join(moved))
-            results.update(self._evaluate_batch(moved, now, dry_run, recount, limits, attempt + 1))
+            results.update(self._evaluate_batch(moved, now, dry_run, recount, limits, attempt + 1, catch_up))
         for account_id in moved if attempt >= ATTEMPTS else ():
             results[account_id] = Conflict(409, "conflict", "billing state kept changing", account_id)
         for account_id, result in results.items() if attempt == 1 else ():
             if held(result):
                 self.holds.hold(account_id, str(result) or repr(result))
+            elif isinstance(result, Exception) and not dry_run:
+                log.warning("evaluation of account %s failed: %s (tried again later)", account_id, result)
             elif not isinstance(result, Exception) and not dry_run:
                 self.holds.release(account_id)
         return {a: results[a] for a in ids if a in results}
 
-    def _decide(self, work: _Work, now: datetime, dry_run: bool, recount: bool, limits: bool) -> None:
+    def _missed_periods(self, ids: list[str], states: dict, now: datetime) -> dict[str, list[datetime]]:
+        """{account: the last moments of the periods it was not evaluated through} for the accounts whose state is
+        of a period before `now`'s (the daemon was down, or this is a period start), where their reseller charges
+        missed days (`charge_missed_days`); an account whose documents are invalid is left to its evaluation."""
+        stale = [a for a in ids if (doc := states.get(STATE_PREFIX + a)) and _period_ended(doc, now)]
+        if not stale:
+            return {}
+        accounts = [a for a in self.directory.accounts(stale) if a.problem is None]
+        self.directory.refresh(accounts)
+        out = {}
+        for account in accounts:
+            try:
+                settings = self.directory.settings(account.reseller)
+            except InputError:
+                continue
+            state = charging.BillingState.from_doc(states[STATE_PREFIX + account.id]["state"])
+            ends = charging.missed_period_ends(state, now, settings)
+            if ends:
+                out[account.id] = ends
+        return out
+
+    def _decide(self, work: _Work, now: datetime, dry_run: bool, recount: bool, limits: bool,
+                catch_up: bool = False) -> None:
         """Read what only this account needs and apply the charging rules (no write but a settlement)."""
         account, state_doc, directory = work.account, work.state_doc, self.directory
         if account.problem is not None:
@@ -253,7 +281,10 @@ class BillingEngine:
                 and self._written_by_me.get(account.id) != state_doc["_rev"]:
             self._settle(account, state_doc["pending"])
         settings = directory.settings(account.reseller)
-        merged = directory.merged_plans(account, account.reseller)
+        object_plans = (state_doc or {}).get("object_plans")
+        if recount or object_plans is None:
+            object_plans = directory.object_plans(account.id)
+        merged = directory.merged_plans(account, account.reseller, object_plans)
         quantities, postpay = directory.stored_quantities(account), (state_doc or {}).get("postpay")
         if recount or quantities is None:
             quantities = directory.quantities(account.id, plans.priced_counters(settings.billable_counters, merged))
@@ -261,12 +292,13 @@ class BillingEngine:
             allowed, max_postpay = directory.load_limits(account).postpay
             postpay = {"allowed": allowed, "max": str(max_postpay)}
         work.cascade = cascade = self._cascade(account, merged)
+        priced = plans.apply_manual(quantities, directory.manual_quantities(account))  # manual ones win
 
         def reprice(cancelled: frozenset[str]) -> list[charging.PricedItem]:
-            kept = {c: items for c, items in quantities.items() if c not in cancelled}
+            kept = {c: items for c, items in priced.items() if c not in cancelled}
             return priced_items([plans.price(m, kept, cascade) for m in merged])
 
-        invoices = tuple(plans.price(m, quantities, cascade) for m in merged)
+        invoices = tuple(plans.price(m, priced, cascade) for m in merged)
 
         facts = charging.AccountFacts(
             balance=self.ledger.balance(account.id, now, defer_carry=not dry_run),
@@ -275,7 +307,8 @@ class BillingEngine:
             trial_expires=account.trial_expires, admin_blocked=not account.enabled and not account.blocked_by_us,
             blocked_by_us=account.blocked_by_us)
         state = charging.BillingState.from_doc(state_doc["state"]) if state_doc else None
-        decision = charging.evaluate(settings, account.id, state, priced_items(list(invoices)), facts, now, reprice)
+        decision = charging.evaluate(settings, account.id, state, priced_items(list(invoices)), facts, now, reprice,
+                                     catch_up=catch_up)
         work.evaluation = Evaluation(account.id, account.reseller, settings.currency, decision, quantities,
                                      invoices=invoices)
         pending = None
@@ -287,7 +320,7 @@ class BillingEngine:
                     directory.load_limits(account)
                 pending["cancel"] = {"categories": sorted(decision.cancel_categories),
                                      "limits_rev": (account.limits or {}).get("_rev")}
-        work.state_write = _state_write(account.id, decision.state, pending, postpay, state_doc)
+        work.state_write = _state_write(account.id, decision.state, pending, postpay, object_plans, state_doc)
 
     def _write(self, works: list[_Work], now: datetime) -> None:
         """Billing states (one bulk write), then charges, services docs (one bulk write) and blocking."""
@@ -326,7 +359,10 @@ class BillingEngine:
             for w in going:
                 w.error = exc
         _each([w for w in going if w.error is None and (w.evaluation.decision.block or w.evaluation.decision.unblock)],
-              lambda w: self.directory.set_enabled(w.account.id, not w.evaluation.decision.block, now))
+              lambda w: self._set_enabled(w, now))
+        _log_charges([w for w in going if w.error is None and w.charged])
+        _each([w for w in going if w.error is None and w.account.doc.get("pvt_agent")],  # after the batch's charges
+              lambda w: self.agents.settle(w.account, now))
         for w in works:
             if w.error is None and not w.moved:
                 if self.metrics is not None and w.evaluation.written:
@@ -334,11 +370,20 @@ class BillingEngine:
                 if self.after_charges is not None:
                     _guard(w, self.after_charges, w.evaluation)
 
+    def _set_enabled(self, work: _Work, now: datetime) -> None:
+        decision = work.evaluation.decision
+        changed = self.directory.set_enabled(work.account.id, not decision.block, now)
+        if changed:
+            log.info("%s account %s%s: %s, available funds %s %s", "blocked" if decision.block else "unblocked",
+                     work.account.id, f" and {len(changed) - 1} descendants" if len(changed) > 1 else "",
+                     decision.standing, decision.available_after, work.evaluation.currency)
+
     def _write_charges(self, work: _Work, now: datetime) -> None:
         evaluation = work.evaluation
-        results = self.ledger.write_charges(evaluation.account_id, list(evaluation.decision.charges),
-                                            evaluation.currency, now)
+        charges = list(evaluation.decision.charges)
+        results = self.ledger.write_charges(evaluation.account_id, charges, evaluation.currency, now)
         work.evaluation = replace(evaluation, written=tuple(r.id for r in results if r.written))
+        work.charged = [c for c, r in zip(charges, results) if r.written]
 
     def _cascade(self, account: Account, merged: list[plans.MergedPlan]) -> dict:
         """The sum over descendants' own quantities, when any plan item cascades (kazoo.md §2.4)."""
@@ -410,11 +455,13 @@ class BillingEngine:
             for failed, exc in ((a, r) for a, r in results.items() if isinstance(r, Exception)):
                 log.warning("recount of %s after %s/%s changed: %s", failed, account_id, CONFIG_DOC, exc)
 
-    def evaluate_with_reseller(self, account_id: str, now: datetime | None = None, limits: bool = True) -> None:
-        """Recount and evaluate an account after a change, then its billing reseller (cascade quantities)."""
+    def evaluate_with_reseller(self, account_id: str, now: datetime | None = None, limits: bool = True) -> Evaluation:
+        """Recount and evaluate an account after a change, then its billing reseller (cascade quantities); the
+        account's evaluation."""
         evaluation = self.evaluate(account_id, now, recount=True, limits=limits)
         if evaluation.reseller_id != account_id and evaluation.reseller_id != self.directory.master_id:
             self.evaluate(evaluation.reseller_id, now)
+        return evaluation
 
     def _check_poison(self, db_name: str, rows: list[dict]) -> None:
         for row in rows:
@@ -476,18 +523,30 @@ class BillingEngine:
 
 
 def _state_write(account_id: str, state: charging.BillingState, pending: dict | None, postpay: dict,
-                 previous: dict | None) -> dict | None:
+                 object_plans: list, previous: dict | None) -> dict | None:
     """The billing state advanced from the revision read, with this evaluation's charges as `pending` (written
-    ahead: a crash before they reach the ledger is settled by the next evaluation, never charged again) and the
-    postpay terms of the `limits` doc as last read; None if nothing changed."""
+    ahead: a crash before they reach the ledger is settled by the next evaluation, never charged again), the
+    postpay terms of the `limits` doc and the object plans as last read; None if nothing changed."""
     doc = {"_id": STATE_PREFIX + account_id, "pvt_type": "bookkeeper_billing_state", "account_id": account_id,
-           "state": state.to_doc(), "pending": pending, "postpay": postpay}
+           "state": state.to_doc(), "pending": pending, "postpay": postpay, "object_plans": object_plans}
     if previous is not None:
         if previous.get("state") == doc["state"] and previous.get("postpay") == postpay and not pending \
-                and not previous.get("pending"):
+                and previous.get("object_plans") == object_plans and not previous.get("pending"):
             return None
         doc["_rev"] = previous["_rev"]
     return doc
+
+
+def _log_charges(works: list[_Work]) -> None:
+    """One INFO line for a batch's charges: per account, the entries written, their kinds and net sum."""
+    if not works:
+        return
+    parts = []
+    for w in works:
+        total = sum((-c.signed for c in w.charged), Decimal(0))
+        kinds = ",".join(sorted({c.kind for c in w.charged}))
+        parts.append(f"{w.account.id} {len(w.charged)} ({kinds}) {total} {w.evaluation.currency}")
+    log.info("charges written for %d accounts: %s", len(works), "; ".join(parts))
 
 
 def held(result) -> bool:
@@ -512,13 +571,9 @@ def _each(works: list[_Work], step: Callable[[_Work], object]) -> None:
         list(_POOL.map(lambda w: _guard(w, step, w), works))
 
 
-def _missed_period_end(state_doc: dict | None, now: datetime) -> bool:
-    """The state is of an earlier period whose daily fees stop before its last day."""
-    if not state_doc:
-        return False
-    state = charging.BillingState.from_doc(state_doc["state"])
-    return state.period.end.timestamp() <= now.timestamp() and bool(state.last_daily) \
-        and (state.last_day or 0) < state.period.days
+def _period_ended(state_doc: dict, now: datetime) -> bool:
+    """The billing state is of a period that ended by `now`."""
+    return datetime.fromisoformat(state_doc["state"]["period"]["end"]) <= now
 
 
 def _due(state_doc: dict | None, now: datetime) -> bool:

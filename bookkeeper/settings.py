@@ -34,6 +34,8 @@ class BookkeeperSettings(BaseModel):
     block_on_negative: bool = True
     vat_rate: Decimal = Decimal(0)
     vat_disposition: Literal["netto", "brutto"] = "netto"
+    charge_missed_days: bool = True
+    commission_payout: Literal["credit", "payable"] = "credit"
     invoice: dict[str, Any] = {}
     billable_counters: tuple[Counter, ...] = ()
 

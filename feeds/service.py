@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import logging
 
-from bookkeeper.amqp.answers import Answers
+from bookkeeper.amqp.answers import attach
 from bookkeeper.billing import BillingEngine, Evaluation
 from bookkeeper.clock import SystemClock
 from bookkeeper.couch import Couch
 from bookkeeper.databases import ensure_core
 from bookkeeper.documents import generate_due
 from bookkeeper.gateways import make_app, maybe_auto_topup, serve
-from bookkeeper.gateways.topup import TopupSwitch
 
 from .amqp import AmqpConsumer
 from .daemon import Daemon
@@ -32,12 +31,10 @@ def build(couch: Couch, settings) -> tuple[BillingEngine, Daemon]:
     metrics.gauge("invalid_money_documents", "Invalid money documents seen, not counted (logged with their ids).",
                   lambda: len(engine.ledger.totals.invalid))
 
-    topup_enabled = TopupSwitch(couch)
-
     def after_charges(evaluation: Evaluation) -> None:
         if evaluation.written:
             maybe_auto_topup(couch, engine.ledger, evaluation.account_id, evaluation.decision.available_after,
-                             engine.clock.now(), directory=engine.directory, enabled=topup_enabled)
+                             engine.clock.now(), directory=engine.directory, enabled=settings.auto_topup)
 
     def after_tick(now, owns) -> None:  # generate_due logs what it could not generate and retries next tick
         generate_due(couch, engine.ledger, now, owns, directory=engine.directory)
@@ -58,11 +55,11 @@ def run(couch: Couch, settings) -> int:
     engine, daemon = build(couch, settings)
     nudger = Nudger(engine.evaluate_with_reseller).start()
     hooks = serve(make_app(couch, settings, after_credit=nudger.nudge, ledger=engine.ledger),
-                  "0.0.0.0", settings.hooks_port)
+                  settings.hooks_host, settings.hooks_port)
     log.info("payment hooks on port %d", hooks.port)
     consumer = None
     if settings.amqp_url:
-        consumer = AmqpConsumer(settings.amqp_url, Answers(engine), bookkeeper_type=settings.amqp_bookkeeper_type,
+        consumer = AmqpConsumer(settings.amqp_url, attach(engine), bookkeeper_type=settings.amqp_bookkeeper_type,
                                 queue=settings.amqp_queue, metrics=daemon.metrics, workers=settings.amqp_workers,
                                 node=f"{settings.amqp_bookkeeper_type}@{daemon.worker_id}").start()
     try:

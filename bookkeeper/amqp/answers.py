@@ -1,9 +1,14 @@
 """What couch-bookkeeper answers to each KAZOO 4.3 bookkeeper request, through the one billing engine.
 
 - standing: available funds (balance + postpay allowance) against `Estimated-Withdrawal`, our block and the
-  standing of the account's latest evaluation; `good_standing` or `error` with a reason and a sentence.
-- update: the account evaluated now (recounted; deterministic charge ids make a repeat charge nothing; with
-  `Dry-Run` nothing is written), KAZOO's invoice compared line by line with ours; `success` with the differences
+  standing of the account's latest evaluation; `good_standing` or `error` with a reason and a sentence. KAZOO
+  waits 2 s for it, so it costs one request: the balance is read live (KAZOO writes ledgers of its own, e.g. per
+  minute of a call), while the account's documents (block, standing, postpay terms) are kept for `FACTS_TTL`
+  and forgotten whenever the engine evaluates the account (`forget`; the daemon's feeds evaluate an account when
+  any of those documents changes).
+- update: the account evaluated now as a change of its documents is (recounted, then its billing reseller for
+  cascade quantities; deterministic charge ids make a repeat charge nothing; with `Dry-Run` the account is
+  evaluated dry and nothing is written), KAZOO's invoice compared line by line with ours; `success` with the differences
   and the charges in `Details`, or `fatal`/`bookkeeper_fault` when the evaluation failed.
 - sale / refund: the amount moved through the reseller's gateway (Braintree) under the order id
   `kazoo-<Transaction-ID>`; a repeat finds that order at the gateway and answers from it. Nothing is written to
@@ -16,7 +21,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import time
 from datetime import datetime
 from decimal import Decimal
 
@@ -34,6 +39,7 @@ from .protocol import Request
 log = logging.getLogger(__name__)
 FAULT = "bookkeeper_fault"
 COMPARED = ("quantity", "billable", "rate", "total")
+FACTS_TTL = 60.0  # seconds an account's documents are trusted for standing_req without an evaluation in between
 
 
 class Refused(Exception):
@@ -50,9 +56,13 @@ class Refused(Exception):
 class Answers:
     """The five request handlers; each returns the reply's own fields (Status, Message, Reason, Details, ...)."""
 
-    def __init__(self, engine: BillingEngine, now: Callable[[], datetime] | None = None):
+    def __init__(self, engine: BillingEngine):
         self.engine, self.directory = engine, engine.directory
-        self.now = now or engine.clock.now
+        self._facts: dict[str, tuple[float, object, str]] = {}  # account -> (read at, Account, currency)
+
+    def forget(self, account_id: str) -> None:
+        """The account's documents may have changed (the engine evaluated it): read them again next time."""
+        self._facts.pop(account_id, None)
 
     def answer(self, request: Request) -> dict:
         """The answer to one request; a refusal or a failure is an answer too (KAZOO is waiting for one)."""
@@ -66,6 +76,10 @@ class Answers:
         except InputError as exc:
             log.error("%s_req for %s: %s", request.kind, request.get("Account-ID"), exc)
             return {**self.echo(request), "Status": "fatal", "Reason": FAULT, "Message": str(exc)}
+        except CouchError as exc:  # CouchDB unreachable or failing: nothing was done, KAZOO may ask again
+            log.error("%s_req for %s: CouchDB: %s", request.kind, request.get("Account-ID"), exc)
+            return {**self.echo(request), "Status": "fatal", "Reason": FAULT,
+                    "Message": "Temporary billing error, please try again later."}
 
     @staticmethod
     def echo(request: Request) -> dict:
@@ -76,16 +90,29 @@ class Answers:
             return {k: request[k] for k in ("Account-ID", "Bookkeeper-ID", "Bookkeeper-Type")}
         return {}
 
-    def _account(self, request: Request):
+    @staticmethod
+    def _account_id(request: Request) -> str:
         account_id = request["Account-ID"]
         if not is_account_id(account_id):
             raise InputError(f"{request.kind}_req", "Account-ID", f"not a KAZOO account id: {account_id!r}")
-        account = self.directory.account(account_id)
+        return account_id
+
+    def _account(self, request: Request):
+        account = self.directory.account(self._account_id(request))
         return account, self.directory.settings(account.reseller).currency
 
     # -- standing_req
-    def standing(self, request: Request) -> dict:
+    def _standing_facts(self, request: Request):
+        found = self._facts.get(request["Account-ID"])
+        if found is not None and time.monotonic() - found[0] < FACTS_TTL:
+            return found[1], found[2]
+        read_at = time.monotonic()
         account, currency = self._account(request)
+        self._facts[account.id] = (read_at, account, currency)
+        return account, currency
+
+    def standing(self, request: Request) -> dict:
+        account, currency = self._standing_facts(request)
         balance = self.engine.ledger.balance(account.id)
         allowed, max_postpay = account.postpay
         available = balance + (max_postpay if allowed else Decimal(0))
@@ -115,9 +142,9 @@ class Answers:
         invoice = request["Invoice"]
         if not isinstance(invoice, dict):
             raise InputError("update_req", "Invoice", "must be a JSON object")
-        self._account(request)
+        account_id = self._account_id(request)
         dry_run = request.get("Dry-Run") in (True, "true")
-        evaluation = self._evaluate(request["Account-ID"], None, dry_run, recount=True)
+        evaluation = self._evaluate(account_id, None, dry_run, recount=True)
         differences = compare(invoice, evaluation)
         charges = [{"type": "charge", "id": c.key, "kind": c.kind, "category": c.category, "item": c.item,
                     "quantity": c.quantity, "amount": to_units(c.amount), "written": not dry_run}
@@ -130,7 +157,10 @@ class Answers:
         return {"Status": "success", "Message": message, "Details": differences + charges}
 
     def _evaluate(self, account_id: str, at: datetime | None, dry_run: bool, recount: bool) -> Evaluation:
+        """An evaluation; a recount that writes is the feed's: the billing reseller is evaluated after it."""
         try:
+            if recount and not dry_run and at is None:
+                return self.engine.evaluate_with_reseller(account_id)
             return self.engine.evaluate(account_id, at, dry_run=dry_run, recount=recount)
         except (UnknownAccount, InputError):
             raise
@@ -177,11 +207,10 @@ class Answers:
 
     # -- collect_recurring_req
     def collect_recurring(self, request: Request) -> dict:
-        self._account(request)
+        account_id = self._account_id(request)
         due = from_gregorian(request["Due-Timestamp"])
-        now = self.now()
-        ahead = due > now
-        evaluation = self._evaluate(request["Account-ID"], due if ahead else None, dry_run=ahead, recount=False)
+        ahead = due > self.engine.clock.now()
+        evaluation = self._evaluate(account_id, due if ahead else None, dry_run=ahead, recount=False)
         state = evaluation.decision.state
         details = {"period_start": state.period.start.isoformat(), "dry_run": ahead,
                    "charges": [c.key for c in evaluation.decision.charges if c.kind == "mrc"]}
@@ -193,6 +222,20 @@ class Answers:
         return {**answer, "Status": "error", "Reason": "insufficient_funds",
                 "Message": f"Available funds do not cover the recurring charges of the period starting "
                            f"{state.period.start:%Y-%m-%d}."}
+
+
+def attach(engine: BillingEngine) -> Answers:
+    """Answers for `engine`'s accounts that forget an account's documents whenever the engine evaluates it (before
+    the engine's own `after_charges`, if any)."""
+    answers, after_charges = Answers(engine), engine.after_charges
+
+    def after_evaluation(evaluation: Evaluation) -> None:
+        answers.forget(evaluation.account_id)
+        if after_charges is not None:
+            after_charges(evaluation)
+
+    engine.after_charges = after_evaluation
+    return answers
 
 
 def compare(invoice: dict, evaluation: Evaluation) -> list[dict]:

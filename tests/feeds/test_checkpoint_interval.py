@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 
-from conftest import wait_until
 from recording import RecordingEngine, at_end
+from waiting import wait_until
 from testserver import start_test_server
 
 from bookkeeper.couch import Couch

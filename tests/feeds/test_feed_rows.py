@@ -4,7 +4,7 @@ reading `_changes`; a drain anywhere else reads, so nothing is skipped or handle
 from __future__ import annotations
 
 import pytest
-from conftest import wait_until
+from waiting import wait_until
 from recording import RecordingEngine
 from testserver import on_cluster
 

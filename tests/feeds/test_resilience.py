@@ -11,8 +11,8 @@ import threading
 import uuid
 from pathlib import Path
 
-from conftest import wait_until
 from recording import RecordingEngine, at_end
+from waiting import wait_until
 from testserver import start_test_server
 
 from bookkeeper.config import load_settings

@@ -18,7 +18,7 @@ from bookkeeper.dbnames import account_db, modb, parse_db_name
 from bookkeeper.gateways import make_app
 from bookkeeper.gateways.config import save_section
 from bookkeeper.ledger import Ledger
-from bookkeeper.ledger.documents import is_money
+from bookkeeper.ledger.documents import info_of, is_money
 
 NOW = datetime.now(timezone.utc)
 
@@ -52,7 +52,7 @@ class World(NamespacedWorld):
             if parse_db_name(name).account_id == account_id:
                 rows = self.couch.db(name).all_docs(include_docs=True)
                 docs += [r["doc"] for r in rows if r.get("doc") and is_money(r["doc"])
-                         and (r["doc"].get("bookkeeper_info") or {}).get("kind") != "rollover"]
+                         and info_of(r["doc"]).get("kind") != "rollover"]
         return docs
 
     def all_docs(self, account_id: str) -> list[str]:
@@ -132,6 +132,7 @@ class BraintreeStub:
         self.merchant_id = merchant_id
         self.transactions: dict[str, dict] = {}
         self.vaulted: set[str] = set()
+        self.currency = "USD"  # of the merchant account the API charges in
         self.server = LocalServer(self.handle)
 
     def add(self, txid: str, customer: str, amount: str, currency: str = "USD", status: str = "settled",
@@ -169,7 +170,8 @@ class BraintreeStub:
                 self.add(txid, customer, params["amount"], status="processor_declined", type=kind, order_id=order)
                 return 422, "application/xml", _xml("api-error-response", {
                     "message": "Do Not Honor", "errors": {"errors": ""}, "transaction": self.transactions[txid]})
-            self.add(txid, customer, params["amount"], status="submitted_for_settlement", type=kind, order_id=order)
+            self.add(txid, customer, params["amount"], self.currency, status="submitted_for_settlement", type=kind,
+                     order_id=order)
             return 201, "application/xml", _xml("transaction", self.transactions[txid])
         return 404, "application/xml", b""
 

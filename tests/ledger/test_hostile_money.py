@@ -10,7 +10,6 @@ from decimal import Decimal
 
 import pytest
 from click.testing import CliRunner
-from testserver import on_couchdb
 
 from bookkeeper.clock import SimulatedClock
 from bookkeeper.couch import Forbidden
@@ -102,8 +101,6 @@ def test_validate_doc_update_refuses_malformed_new_money_documents_from_non_admi
     assert ledger.balance(account, datetime(2026, 1, 6, tzinfo=timezone.utc)) == Decimal("11.00")
 
 
-@pytest.mark.skipif(on_couchdb(), reason="CouchDB keeps reductions in its B-tree, so balances there are the view's "
-                    "reduce and never read the _local checkpoint: it is PouchDB Server's path (bookkeeper/ledger/totals.py)")
 def test_a_balance_checkpoint_written_by_someone_else_is_not_trusted(server, couch, account, ledger, dialect):
     ledger.credit(account, Decimal("10.00"), USD, kind="manual", reason="manual_addition", description="ok",
                   at=WHEN)
