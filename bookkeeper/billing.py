@@ -486,10 +486,12 @@ class BillingEngine:
                 if self.metrics is not None:
                     self.metrics.count("poison_documents")
 
-    def tick(self, now: datetime, owns: Callable[[str], bool] = lambda _: True) -> None:
+    def tick(self, now: datetime, owns: Callable[[str], bool] = lambda _: True,
+             stop: threading.Event | None = None) -> None:
         """Evaluate every owned account that has not been evaluated since its reseller's latest day start, then
         run `after_tick` (the daemon generates the invoices of closed periods there); EvaluationFailed at the end
-        if some accounts failed."""
+        if some accounts failed. Once `stop` is set (the daemon stops) it returns after the batch in hand: the
+        accounts not evaluated stay due for the next tick."""
         owned = [a for a in self.directory.all_account_ids() if owns(a)]
         due = []
         for start in range(0, len(owned), BATCH):
@@ -499,6 +501,8 @@ class BillingEngine:
         failures = {}
         for results in self.evaluate_batches(due, now):  # the failed and the held stay due for the next tick
             failures.update({a: r for a, r in results.items() if isinstance(r, Exception) and not held(r)})
+            if stop is not None and stop.is_set():
+                return
         if self.after_tick is not None:
             self.after_tick(now, owns)
         self._open_ahead(owned, now)
