@@ -570,13 +570,15 @@ def reports_metrics(app, reseller_id, start, end, chart_path, as_json):
     if chart_path:
         months = sorted({p["period_start"][:7] for r in found for p in r["periods"]})
         series: dict[str, list[float]] = {}
-        for r in found:
+        for r in (r for r in found if "error" not in r):
             for name, key in ((f"revenue {r['currency']}", "revenue"), (f"MRR {r['currency']}", "mrr")):
                 values = series.setdefault(name, [0.0] * len(months))
                 for p in r["periods"]:
                     values[months.index(p["period_start"][:7])] += float(p[key])
         Path(chart_path).write_bytes(revenue_chart(months, series, "Revenue and MRR per period"))
     rows = [{"reseller": r["reseller"], "currency": r["currency"], **p} for r in found for p in r["periods"]]
+    for r in (r for r in found if "error" in r):
+        click.echo(f"warning: reseller {r['reseller']} not reported: {r['error']}", err=True)
     emit(found, as_json, lambda _: rows_table(rows, ["reseller", "currency", "period_start", "revenue", "mrr",
                                                      "arpu", "accounts_charged", "payments", "new_accounts",
                                                      "cancelled_accounts"]))

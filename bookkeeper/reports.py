@@ -12,18 +12,21 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from .accounts import Account, Directory
 from .clock import Period, period_containing
-from .couch import Couch
+from .couch import Couch, CouchError
 from .dbnames import ACCOUNTS_DB, SERVICES_DB, from_gregorian
 from .documents import Invoices
 from .documents.usage import UsageReport, usage_report
+from .errors import BookkeeperError, InputError
 from .money import round_money
 
+log = logging.getLogger(__name__)
 PAYMENT_KINDS = ("payment", "credit")  # a manual credit is an invoice adjustment: in the revenue
 USAGE_COLUMNS = ["account", "name", "period_start", "period_end", "category", "item", "peak", "days", "rate",
                  "amount", "currency"]
@@ -108,7 +111,11 @@ class Reports:
         [start, end): revenue, MRR, ARPU, accounts charged, new and cancelled accounts, payments received."""
         out = []
         for reseller_id in resellers or self.resellers():
-            settings = self.directory.settings(reseller_id)
+            try:
+                settings = self.directory.settings(reseller_id)
+            except InputError as err:  # its accounts are held until it is fixed: say so, report the others
+                out.append({"reseller": reseller_id, "error": str(err), "periods": []})
+                continue
             accounts = self.customers(reseller_id)
             ids = [a.id for a in accounts]
             services = self.couch.db(SERVICES_DB).get_many(ids) if ids else {}
@@ -178,7 +185,11 @@ class MetricsCache:
 
     def refresh(self, now: datetime, force: bool = False) -> None:
         if force or now.date() != self._day:
-            self.figures = self.reports.metrics(now, now)
+            try:
+                self.figures = self.reports.metrics(now, now)
+            except (BookkeeperError, CouchError) as exc:  # tried again at the next tick
+                log.warning("billing metrics not computed: %s", exc)
+                return
             self._day = now.date()
 
     def series(self, key: str) -> list[tuple[tuple[str, ...], float]]:
@@ -186,4 +197,4 @@ class MetricsCache:
 
     def standing(self) -> list[tuple[tuple[str, ...], float]]:
         return [((r["reseller"], r["currency"], state), float(n)) for r in self.figures
-                for state, n in r["standing"].items()]
+                for state, n in r.get("standing", {}).items()]
