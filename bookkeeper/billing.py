@@ -135,8 +135,8 @@ class BillingEngine:
                  after_tick: Callable[[datetime, Callable[[str], bool]], object] | None = None):
         self.couch, self.settings, self.clock = couch, settings, clock
         self.dialect = settings.dialect
-        self.ledger = ledger or Ledger(couch, dialect=self.dialect, clock=clock)
         self.directory = directory or Directory(couch, master_account_id(couch, settings.master_account), self.dialect)
+        self.ledger = ledger or Ledger(couch, dialect=self.dialect, clock=clock, currency_of=self.directory.currency_of)
         self.metrics = metrics
         self.after_charges = after_charges
         self.after_tick = after_tick

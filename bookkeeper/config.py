@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -47,6 +48,7 @@ class Settings(BaseModel):
     feed_drain_workers: int = Field(64, ge=1)
     feed_checkpoint_interval: float = Field(300.0, ge=0)
     lease_ttl: float = Field(30.0, gt=0)
+    operator_ceiling: Decimal = Field(Decimal(100_000), gt=0)  # a single manual credit/debit above it needs --force
 
     @field_validator("master_account")
     @classmethod
@@ -70,6 +72,9 @@ class Settings(BaseModel):
         out = self.model_dump(mode="json", exclude={"couch_password"})
         if self.couch_url:
             out["couch_url"] = redact(self.couch_url)
+        else:
+            out["couch_url"] = (f"http://127.0.0.1:{self.embedded_port} (the embedded server, data in "
+                                f"{self.var_dir / 'couch'}; set BOOKKEEPER_COUCH_URL to use another)")
         return out
 
 

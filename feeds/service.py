@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from bookkeeper.billing import BillingEngine, Evaluation
 from bookkeeper.clock import SystemClock
@@ -46,8 +47,15 @@ def build(couch: Couch, settings) -> tuple[BillingEngine, Daemon]:
     return engine, Daemon(couch, settings, engine, options=options, metrics=metrics)
 
 
-def run(couch: Couch, settings) -> int:
-    """Run until SIGTERM/SIGINT: feeds, scheduler, metrics, and the hooks server (a credit re-evaluates)."""
+def ready_line(couch_url: str, worker_id: str, metrics_port: int, hooks_port: int) -> str:
+    """The one line that says the daemon is up and where to look: Fauxton, metrics, health, hooks."""
+    return (f"ready: worker {worker_id}; Fauxton {couch_url}/_utils/; metrics http://127.0.0.1:{metrics_port}"
+            f"/metrics (health /health); hooks http://127.0.0.1:{hooks_port}/hooks/<gateway>/<reseller_id>")
+
+
+def run(couch: Couch, settings, on_ready: Callable[[str], None] | None = None) -> int:
+    """Run until SIGTERM/SIGINT: feeds, scheduler, metrics, and the hooks server (a credit re-evaluates).
+    `on_ready(line)` gets the `ready_line` once everything is up."""
     cap_arenas()
     engine, daemon = build(couch, settings)
     nudger = Nudger(engine.evaluate_with_reseller).start()
@@ -55,7 +63,8 @@ def run(couch: Couch, settings) -> int:
                   "0.0.0.0", settings.hooks_port)
     log.info("payment hooks on port %d", hooks.port)
     try:
-        return daemon.run()
+        return daemon.run(on_started=None if on_ready is None else lambda d: on_ready(
+            ready_line(couch.url, d.worker_id, d.metrics_server.port, hooks.port)))
     finally:
         hooks.stop()
         nudger.stop()

@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException
 from ..accounts import Directory, UnknownAccount, master_account_id
 from ..couch import Couch, CouchError
 from ..dbnames import is_account_id
-from ..errors import InputError
+from ..errors import BookkeeperError, InputError, os_reason
 from ..ledger import Ledger
 from . import braintree_gateway, kazoo_sync, paypal_ipn, stripe_gateway, yoomoney
 from .base import Cashier, HookError, Inbound
@@ -146,5 +146,9 @@ def serve(app: Flask, host: str = "127.0.0.1", port: int = 8088) -> HookServer:
                          server_name="couch-bookkeeper-hooks")
     server.max_request_body_size = MAX_BODY
     server.max_request_header_size = MAX_HEADERS
-    server.prepare()
+    try:
+        server.prepare()
+    except OSError as exc:
+        raise BookkeeperError(f"hooks: cannot listen on {host}:{port}: "
+                              f"{os_reason(str(exc)) or exc.strerror or exc}") from None
     return HookServer(server)

@@ -26,12 +26,12 @@ from .quantities import (
     resolve_substitutes,
     subtract_quantities,
 )
-from .validate import load_plan, load_quantities
+from .validate import load_plan, load_quantities, validate_plan_document
 
 __all__ = [
     "CLASSIFIERS", "ActivationCharge", "Counter", "Invoice", "ItemPlan", "LineItem", "MergedPlan", "ServicePlan",
     "activation_charges", "add_quantities", "apply_manual", "assign", "cascade_sum", "classify", "counter_quantities",
     "dumps", "from_view_rows", "invoice_json", "item_json", "load_counters", "load_plan", "load_quantities",
     "loads", "merge_plans", "price", "problems", "price_item", "quantities_of", "quote", "resolve_substitutes",
-    "subtract_quantities", "tier", "unassign",
+    "subtract_quantities", "tier", "unassign", "validate_plan_document",
 ]

@@ -41,7 +41,7 @@ def test_quote_activation_charges_against_current(tmp_path):
 
 def test_validate_ok_and_one_line_error(tmp_path):
     good, bad = tmp_path / "good.json", tmp_path / "bad.json"
-    good.write_text('{"_id": "plan_x", "plan": {"devices": {"sip_device": {"rate": 10}}}}')
+    good.write_text('{"_id": "plan_x", "name": "X", "plan": {"devices": {"sip_device": {"rate": 10}}}}')
     bad.write_text('{"_id": "plan_x", "plan": {"devices": {"sip_device": {"rate": "ten"}}}}')
     ok = run("plans", "validate", str(good))
     assert (ok.exit_code, ok.output) == (0, "ok\n")
@@ -59,7 +59,11 @@ def test_list_show_assign_unassign(server):
     rdb.create()
     services = couch.db(namespace + "services")
     services.create()
+    accounts = couch.db(namespace + "accounts")
+    accounts.create()
     try:
+        for known in (reseller, account):  # commands refuse accounts that are not in `accounts`
+            accounts.put({"_id": known, "pvt_type": "account"})
         designdocs.install(rdb, "services")
         rdb.put({"_id": "gold", "pvt_type": "service_plan", "name": "Gold", "category": "Base",
                  "plan": {"devices": {"sip_device": {"rate": 12.5}}}})
@@ -78,3 +82,4 @@ def test_list_show_assign_unassign(server):
     finally:
         rdb.delete()
         services.delete()
+        accounts.delete()
