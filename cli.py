@@ -36,11 +36,6 @@ class App:
         return self._couch
 
     @property
-    def couch_url(self) -> str:
-        """The server URL with its credentials (for components that open their own connection)."""
-        return self.settings.url_with_credentials() or self.couch.url
-
-    @property
     def directory(self):
         """The accounts, their resellers and settings (`bookkeeper.accounts.Directory`), opened on first use."""
         if self._directory is None:
@@ -221,7 +216,8 @@ def views():
 @json_option
 @pass_app
 def views_install(app, all_accounts, as_json):
-    """Install or update design documents; unchanged ones are left alone."""
+    """Install or update our design documents (`_design/bookkeeper_*`; unchanged ones are left alone). KAZOO's
+    (`ledgers`, `transactions` in monthly DBs) are only created where missing, never changed."""
     from bookkeeper.databases import install_views
 
     written = install_views(app.couch, app.settings, all_accounts=all_accounts)
@@ -306,7 +302,7 @@ def plans_validate(app, file, reseller_id):
         click.echo("ok")
     elif reseller_id and not file:
         db = app.couch.db(account_db(reseller_id))
-        rows = db.view("services", "plans", include_docs=True)["rows"]
+        rows = db.view("bookkeeper_services", "plans", include_docs=True)["rows"]
         for row in rows:
             validate_plan_document(row["doc"], f"{db.name}/{row['id']}")
         click.echo(f"ok: {len(rows)} plans")
@@ -325,10 +321,10 @@ def _reseller(app, reseller_id: str | None) -> str:
 @json_option
 @pass_app
 def plans_list(app, reseller_id, as_json):
-    """The plans in a reseller's account DB (default: the master's), from the `services/plans` view."""
+    """The plans in a reseller's account DB (default: the master's), from the `bookkeeper_services/plans` view."""
     from bookkeeper.dbnames import account_db
 
-    rows = app.couch.db(account_db(_reseller(app, reseller_id))).view("services", "plans")["rows"]
+    rows = app.couch.db(account_db(_reseller(app, reseller_id))).view("bookkeeper_services", "plans")["rows"]
     emit([r["value"] for r in rows], as_json,
          lambda plans: rows_table(plans, ["id", "name", "category", "description"]) if plans else "no plans")
 
@@ -516,7 +512,7 @@ def simulate_cmd(app, scenario_path, keep, as_json):
     from feeds.simulate import simulate
 
     scenario = load_scenario(scenario_path)
-    result = simulate(scenario, app.couch_url, app.settings, keep=keep)
+    result = simulate(scenario, app.couch, app.settings, keep=keep)
     emit(result, as_json, lambda r: rows_table(
         r["transactions"], ["at", "account", "type", "kind", "category", "item", "amount"])
         + "\n\nbalances: " + ", ".join(f"{k} {v} {r['currency'][k]}" for k, v in r["balances"].items()))

@@ -20,7 +20,8 @@ from .couch import Conflict, Couch, CouchError, NotFound
 from .dbnames import (ACCOUNTS_DB, SERVICES_DB, account_db, encode, from_gregorian, is_account_id,
                       to_gregorian)
 from .errors import BookkeeperError, InputError
-from .settings import BookkeeperSettings, resolve_settings
+from .holds import Holds
+from .settings import BookkeeperSettings, resolve_settings, settings_from_doc
 
 CONFIG_DOC = "configs_bookkeeper"
 WRITE_MARK = "pvt_bookkeeper_write"
@@ -84,10 +85,12 @@ class Account:
     services: dict
     limits: dict | None = None  # the `limits` doc ({} if none), once read (Directory.load_limits)
     reseller: str = ""  # the billing reseller (Directory.reseller_of)
+    problem: InputError | None = None  # what is wrong with its account document (the account is held)
 
     @property
     def tree(self) -> list[str]:
-        return list(self.doc.get("pvt_tree") or [])
+        tree = self.doc.get("pvt_tree") or []
+        return list(tree) if self.problem is None and isinstance(tree, list) else []
 
     @property
     def name(self) -> str:
@@ -123,17 +126,56 @@ class Account:
 
 
 class Directory:
-    """Reads and writes account documents; caches what changes rarely (settings, plans) per instance."""
+    """Reads and writes account documents. Settings and plan documents are kept parsed by revision: `refresh`
+    (before each batch) drops those whose revision changed, so every evaluation bills by the current documents.
+    An invalid settings document falls back to its last valid version (reported once through `holds`)."""
 
-    def __init__(self, couch: Couch, master_id: str, dialect: str = "4.3"):
+    def __init__(self, couch: Couch, master_id: str, dialect: str = "4.3", holds: Holds | None = None):
         self.couch, self.master_id, self.dialect = couch, master_id, dialect
-        self._settings: dict[str, BookkeeperSettings] = {}
-        self._plans: dict[str, dict[str, plans.ServicePlan]] = {}
+        self.holds = holds or Holds()
+        self._docs: dict[tuple[str, str], tuple[str | None, object]] = {}  # (owner, id) -> (rev, parsed or error)
+        self._last_valid: dict[str, dict] = {}  # account -> fields of its last valid configs_bookkeeper
+        self._settings: dict[str, tuple[dict, dict, BookkeeperSettings]] = {}
 
-    def forget(self, account_id: str | None = None) -> None:
-        """Drop cached settings and plans (all, or one reseller's) after they changed."""
-        for cache in (self._settings, self._plans):
-            cache.pop(account_id, None) if account_id else cache.clear()
+    def forget(self) -> None:
+        """Drop every cached settings and plan document (read again when next needed)."""
+        self._docs.clear()
+
+    def refresh(self, accounts: list[Account] = (), resellers: list[str] = ()) -> None:
+        """Drop the cached settings and plans these accounts (and resellers) depend on whose revision changed:
+        one `_all_docs` request (revisions only) per account DB that holds them."""
+        wanted: dict[str, set[str]] = {self.master_id: {CONFIG_DOC}}
+        for reseller in [*resellers, *(a.reseller for a in accounts)]:
+            wanted.setdefault(reseller, set()).add(CONFIG_DOC)
+        for account in accounts:
+            for plan_id, vendor in _assigned(account):
+                wanted.setdefault(vendor or account.reseller, set()).add(plan_id)
+        for owner, ids in wanted.items():
+            if not any((owner, doc_id) in self._docs for doc_id in ids):
+                continue
+            try:
+                rows = self.couch.db(account_db(owner)).all_docs(keys=sorted(ids))
+            except NotFound:
+                rows = [{"key": doc_id, "error": "not_found"} for doc_id in ids]
+            for row in rows:
+                value = row.get("value") or {}
+                rev = None if "error" in row or value.get("deleted") else value.get("rev")
+                cached = self._docs.get((owner, row["key"]))
+                if cached is not None and cached[0] != rev:
+                    self._docs.pop((owner, row["key"]), None)
+
+    def _parsed(self, owner: str, doc_id: str, parse):
+        """`parse(doc or None)` of a document of `owner`'s account DB, kept by revision; an InputError is kept and
+        returned like a value."""
+        key = (owner, doc_id)
+        if key not in self._docs:
+            doc = self.couch.db(account_db(owner)).get_or_none(doc_id)
+            try:
+                value = parse(doc)
+            except InputError as err:
+                value = err
+            self._docs[key] = ((doc or {}).get("_rev"), value)
+        return self._docs[key][1]
 
     # -- reading
     def account(self, account_id: str) -> Account:
@@ -148,14 +190,18 @@ class Directory:
         """Many accounts (without limits: `load_limits`) in two bulk reads: their account docs, then the services
         docs of the accounts and of all their ancestors, which also tell each account's billing reseller."""
         docs = self.couch.db(ACCOUNTS_DB).get_many(ids)
-        trees = {a: [t for t in reversed(docs[a].get("pvt_tree") or []) if t != a] for a in ids if a in docs}
+        problems = {a: _tree_problem(a, docs[a]) for a in ids if a in docs}
+        trees = {a: [] if problems[a] else [t for t in reversed(docs[a].get("pvt_tree") or []) if t != a]
+                 for a in ids if a in docs}
         wanted = list(dict.fromkeys([*trees, *(t for tree in trees.values() for t in tree)]))
         services = self.couch.db(SERVICES_DB).get_many(wanted) if wanted else {}
         out = []
         for account_id, ancestors in trees.items():
             reseller = next((a for a in ancestors if a != self.master_id and services.get(a, {}).get("pvt_reseller")),
                             self.master_id)
-            out.append(Account(account_id, docs[account_id], services.get(account_id, {}), reseller=reseller))
+            own = services.get(account_id, {})
+            out.append(Account(account_id, docs[account_id], own, reseller=reseller,
+                               problem=problems[account_id] or _services_problem(account_id, own)))
         return out
 
     def load_limits(self, account: Account) -> Account:
@@ -193,46 +239,79 @@ class Directory:
         return zone(settings.timezone)
 
     def settings(self, reseller_id: str) -> BookkeeperSettings:
-        """The reseller's `configs_bookkeeper`, falling back key by key to the master's, then to defaults."""
-        if reseller_id not in self._settings:
-            own = self.couch.db(account_db(reseller_id)).get_or_none(CONFIG_DOC)
-            master = own if reseller_id == self.master_id else \
-                self.couch.db(account_db(self.master_id)).get_or_none(CONFIG_DOC)
-            self._settings[reseller_id] = resolve_settings(
-                own, master, reseller_where=f"{account_db(reseller_id)}/{CONFIG_DOC}",
-                master_where=f"{account_db(self.master_id)}/{CONFIG_DOC}")
-        return self._settings[reseller_id]
+        """The reseller's `configs_bookkeeper`, falling back key by key to the master's, then to defaults. An
+        invalid document serves by its last valid version; InputError if it never had one."""
+        own = self._config(reseller_id)
+        master = own if reseller_id == self.master_id else self._config(self.master_id)
+        cached = self._settings.get(reseller_id)
+        if cached is None or cached[0] is not own or cached[1] is not master:
+            cached = (own, master, resolve_settings(own, master))
+            self._settings[reseller_id] = cached
+        return cached[2]
+
+    def _config(self, account_id: str) -> dict:
+        """The fields of an account's `configs_bookkeeper` ({} if none), or of its last valid version."""
+        where = f"{account_db(account_id)}/{CONFIG_DOC}"
+
+        def parse(doc: dict | None) -> dict:
+            settings_from_doc(doc, where)
+            return {k: v for k, v in (doc or {}).items() if not k.startswith("_")}
+
+        found = self._parsed(account_id, CONFIG_DOC, parse)
+        if isinstance(found, InputError):
+            last = self._last_valid.get(account_id)
+            if last is None:
+                raise found
+            self.holds.stale_settings(where, str(found))
+            return last
+        self._last_valid[account_id] = found
+        self.holds.settings_valid(where)
+        return found
 
     def plan(self, vendor_id: str, plan_id: str) -> plans.ServicePlan:
         """A service plan document from its vendor's account DB, validated."""
-        cached = self._plans.setdefault(vendor_id, {})
-        if plan_id not in cached:
-            doc = self.couch.db(account_db(vendor_id)).get_or_none(plan_id)
+        def parse(doc: dict | None) -> plans.ServicePlan:
             if doc is None or doc.get("pvt_deleted"):
-                raise InputError(f"{SERVICES_DB}", f"plans.{plan_id}",
-                                 f"no such plan in {account_db(vendor_id)}")
-            cached[plan_id] = plans.load_plan(doc, where=plan_id)
-        return cached[plan_id]
+                raise InputError(f"{SERVICES_DB}", f"plans.{plan_id}", f"no such plan in {account_db(vendor_id)}")
+            return plans.load_plan(doc, where=f"{account_db(vendor_id)}/{plan_id}")
+
+        found = self._parsed(vendor_id, plan_id, parse)
+        if isinstance(found, InputError):
+            raise found
+        return found
 
     def merged_plans(self, account: Account, reseller_id: str) -> list[plans.MergedPlan]:
         """The account's assigned plans, merged as KAZOO 4.3 merges them (one per bookkeeper)."""
-        assigned = account.services.get("plans") or {}
-        if not assigned:
-            return []
         loaded, overrides = [], {}
-        for plan_id, entry in sorted(assigned.items()):
-            entry = entry if isinstance(entry, dict) else {}
-            vendor = entry.get("vendor_id") or entry.get("account_id") or reseller_id
-            loaded.append(self.plan(vendor, plan_id))
-            if entry.get("overrides"):
+        for plan_id, vendor in _assigned(account):
+            loaded.append(self.plan(vendor or reseller_id, plan_id))
+            entry = account.services["plans"][plan_id]
+            if isinstance(entry, dict) and entry.get("overrides"):
                 overrides[plan_id] = entry["overrides"]
+        if not loaded:
+            return []
         return plans.merge_plans(loaded, overrides=overrides,
                                  global_overrides=account.services.get("overrides") or {}, dialect=self.dialect)
 
-    def quantities(self, account_id: str) -> plans.quantities.Quantities:
-        """The account's own quantities, recounted from its DB in one query of the `services/quantify` view."""
-        rows = self.couch.db(account_db(account_id)).view("services", "quantify", group_level=2)["rows"]
-        return plans.resolve_substitutes(plans.from_view_rows(rows))
+    def quantities(self, account_id: str, counters: tuple[plans.Counter, ...] = ()) -> plans.quantities.Quantities:
+        """The account's own quantities, recounted from its DB: one query of the `bookkeeper_services/quantify` view, and for
+        each of the reseller's custom `counters` its design document and its view (InputError, never a zero, when
+        a counter cannot be read)."""
+        db = self.couch.db(account_db(account_id))
+        rows = db.view("bookkeeper_services", "quantify", group_level=2)["rows"]
+        quantities = plans.resolve_substitutes(plans.from_view_rows(rows))
+        for counter in counters:
+            plans.check_view(counter, db.get_or_none(f"_design/{counter.ddoc}"), db.name)
+            try:
+                rows = db.view(counter.ddoc, counter.view, **counter.query_params())["rows"]
+            except CouchError as exc:
+                if exc.status not in (400, 500):  # the server's trouble, not the view's: retried
+                    raise
+                raise InputError(f"{db.name}/_design/{counter.ddoc}/_view/{counter.view}", None,
+                                 f"the view fails: {exc.error}: {exc.reason}") from None
+            quantities.pop(counter.category, None)  # the counter's view is the one source of its category
+            quantities.update(plans.counter_quantities(counter, rows, db.name))
+        return quantities
 
     def stored_quantities(self, account: Account) -> dict | None:
         """The account's own quantities as last written on its services doc; None if never counted."""
@@ -244,7 +323,7 @@ class Directory:
     def descendants(self, account_id: str) -> list[str]:
         """Every account whose `pvt_tree` contains this one."""
         return [r["id"] for r in self.couch.db(ACCOUNTS_DB).all_docs(include_docs=True)
-                if account_id in (r.get("doc") or {}).get("pvt_tree", [])]
+                if isinstance(tree := (r.get("doc") or {}).get("pvt_tree"), list) and account_id in tree]
 
     # -- writing
     def services_update(self, account: Account, quantities, cascade, standing: str, now: datetime) -> dict | None:
@@ -338,6 +417,36 @@ class Directory:
             doc["pvt_modified"] = to_gregorian(now)
             self.couch.db(account_db(account.id)).put(mark_written(doc))
             account.limits = doc
+
+
+def _tree_problem(account_id: str, doc: dict) -> InputError | None:
+    tree = doc.get("pvt_tree") or []
+    if isinstance(tree, list) and all(isinstance(t, str) for t in tree):
+        return None
+    return InputError(f"{ACCOUNTS_DB}/{account_id}", "pvt_tree", f"not a list of account ids: {tree!r}")
+
+
+def _services_problem(account_id: str, doc: dict) -> InputError | None:
+    try:
+        _assigned(Account(account_id, {}, doc))
+    except InputError as err:
+        return err
+    return None
+
+
+def _assigned(account: Account) -> list[tuple[str, str | None]]:
+    """(plan id, vendor account or None for the billing reseller) of each plan on the account's services doc."""
+    assigned = account.services.get("plans") or {}
+    if not isinstance(assigned, dict):
+        raise InputError(f"{SERVICES_DB}/{account.id}", "plans", f"not an object: {assigned!r}")
+    out = []
+    for plan_id, entry in sorted(assigned.items()):
+        entry = entry if isinstance(entry, dict) else {}
+        vendor = entry.get("vendor_id") or entry.get("account_id") or None
+        if vendor is not None and not isinstance(vendor, str):
+            raise InputError(f"{SERVICES_DB}/{account.id}", f"plans.{plan_id}.vendor_id", f"not an id: {vendor!r}")
+        out.append((plan_id, vendor))
+    return out
 
 
 def _new_services_doc(account: Account, now: datetime) -> dict:

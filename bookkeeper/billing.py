@@ -22,12 +22,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from . import charging, plans
-from .accounts import LIMITS_DOC, Account, Directory, UnknownAccount, master_account_id, written_by_us
+from . import charging, designdocs, plans
+from .accounts import CONFIG_DOC, LIMITS_DOC, Account, Directory, UnknownAccount, master_account_id, written_by_us
 from .clock import Clock, day_start
 from .couch import Conflict, Couch, CouchError
 from .dbnames import ACCOUNTS_DB, SERVICES_DB, is_account_id, parse_db_name
-from .errors import BookkeeperError
+from .errors import BookkeeperError, InputError
 from .ledger import Ledger
 from .ledger import documents as ledger_docs
 
@@ -58,6 +58,7 @@ class Evaluation:
     decision: charging.Decision
     quantities: dict
     written: tuple[str, ...] = ()
+    invoices: tuple[plans.Invoice, ...] = ()  # the account's invoices as priced by this evaluation
 
 
 @dataclass
@@ -82,7 +83,7 @@ def priced_items(invoices: list[plans.Invoice]) -> list[charging.PricedItem]:
             items.append(charging.PricedItem(
                 category=line.category, item=line.item, quantity=int(line.quantity), billable=int(line.billable),
                 rate=line.rate, total=line.total, activation_charge=line.activation_charge,
-                prorate_additions=line.prorate_additions, prorate_removals=line.prorate_removals))
+                prorate_additions=line.prorate_additions, prorate_removals=line.prorate_removals, plan_key=line.key))
     return items
 
 
@@ -137,7 +138,12 @@ class BillingEngine:
         self.dialect = settings.dialect
         self.directory = directory or Directory(couch, master_account_id(couch, settings.master_account), self.dialect)
         self.ledger = ledger or Ledger(couch, dialect=self.dialect, clock=clock, currency_of=self.directory.currency_of)
+        self.holds = self.directory.holds
         self.metrics = metrics
+        if metrics is not None:
+            self.holds.metrics = metrics
+            metrics.gauge("accounts_held", "Accounts not billed because a document they depend on is invalid.",
+                          lambda: len(self.holds.held()))
         self.after_charges = after_charges
         self.after_tick = after_tick
         self.state_db = couch.db(settings.bookkeeper_db)
@@ -216,7 +222,9 @@ class BillingEngine:
                 results[account_id] = failed
         if missed:
             states.update(self.state_db.get_many([STATE_PREFIX + a for a in missed]))
-        works = [_Work(a, states.get(STATE_PREFIX + a.id)) for a in self.directory.accounts(ids) if a.id not in results]
+        accounts = [a for a in self.directory.accounts(ids) if a.id not in results]
+        self.directory.refresh([a for a in accounts if a.problem is None])
+        works = [_Work(a, states.get(STATE_PREFIX + a.id)) for a in accounts]
         _each(works, lambda w: self._decide(w, now, dry_run, recount, limits))
         if not dry_run:
             self._write(works, now)
@@ -229,11 +237,18 @@ class BillingEngine:
             results.update(self._evaluate_batch(moved, now, dry_run, recount, limits, attempt + 1))
         for account_id in moved if attempt >= ATTEMPTS else ():
             results[account_id] = Conflict(409, "conflict", "billing state kept changing", account_id)
+        for account_id, result in results.items() if attempt == 1 else ():
+            if held(result):
+                self.holds.hold(account_id, str(result) or repr(result))
+            elif not isinstance(result, Exception) and not dry_run:
+                self.holds.release(account_id)
         return {a: results[a] for a in ids if a in results}
 
     def _decide(self, work: _Work, now: datetime, dry_run: bool, recount: bool, limits: bool) -> None:
         """Read what only this account needs and apply the charging rules (no write but a settlement)."""
         account, state_doc, directory = work.account, work.state_doc, self.directory
+        if account.problem is not None:
+            raise account.problem
         if state_doc and state_doc.get("pending") and not dry_run \
                 and self._written_by_me.get(account.id) != state_doc["_rev"]:
             self._settle(account, state_doc["pending"])
@@ -241,7 +256,7 @@ class BillingEngine:
         merged = directory.merged_plans(account, account.reseller)
         quantities, postpay = directory.stored_quantities(account), (state_doc or {}).get("postpay")
         if recount or quantities is None:
-            quantities = directory.quantities(account.id)
+            quantities = directory.quantities(account.id, plans.priced_counters(settings.billable_counters, merged))
         if limits or postpay is None:
             allowed, max_postpay = directory.load_limits(account).postpay
             postpay = {"allowed": allowed, "max": str(max_postpay)}
@@ -251,6 +266,8 @@ class BillingEngine:
             kept = {c: items for c, items in quantities.items() if c not in cancelled}
             return priced_items([plans.price(m, kept, cascade) for m in merged])
 
+        invoices = tuple(plans.price(m, quantities, cascade) for m in merged)
+
         facts = charging.AccountFacts(
             balance=self.ledger.balance(account.id, now, defer_carry=not dry_run),
             postpay_allowed=postpay["allowed"],
@@ -258,8 +275,9 @@ class BillingEngine:
             trial_expires=account.trial_expires, admin_blocked=not account.enabled and not account.blocked_by_us,
             blocked_by_us=account.blocked_by_us)
         state = charging.BillingState.from_doc(state_doc["state"]) if state_doc else None
-        decision = charging.evaluate(settings, account.id, state, reprice(frozenset()), facts, now, reprice)
-        work.evaluation = Evaluation(account.id, account.reseller, settings.currency, decision, quantities)
+        decision = charging.evaluate(settings, account.id, state, priced_items(list(invoices)), facts, now, reprice)
+        work.evaluation = Evaluation(account.id, account.reseller, settings.currency, decision, quantities,
+                                     invoices=invoices)
         pending = None
         if decision.charges or decision.cancel_categories:
             pending = {"at": now.isoformat(), "currency": settings.currency,
@@ -354,11 +372,14 @@ class BillingEngine:
         `limits` doc is read again only when it is among the changes."""
         touched: dict[str, bool] = {}  # account -> its limits doc changed
         parsed = parse_db_name(db_name)
-        theirs = [r for r in rows if not r["id"].startswith("_design/") and not written_by_us(r.get("doc") or {})]
+        theirs = [r for r in rows if not designdocs.is_ours(r["id"])
+                  and not written_by_us(r.get("doc") or {})]  # a design doc of theirs may be a counter's view
         if parsed is not None and not parsed.is_modb:
             if theirs:
                 self._check_poison(db_name, rows)
                 touched[parsed.account_id] = any(r["id"] == LIMITS_DOC for r in theirs)
+            if any(r["id"] == CONFIG_DOC for r in theirs):
+                self._settings_changed(parsed.account_id)
         elif db_name.endswith((ACCOUNTS_DB, SERVICES_DB)):
             touched.update((r["id"], False) for r in theirs if is_account_id(r["id"]) and not r.get("deleted"))
         for account_id, limits in touched.items():
@@ -366,6 +387,28 @@ class BillingEngine:
                 self.evaluate_with_reseller(account_id, limits=limits)
             except UnknownAccount:
                 log.info("%s: an account database with no account in %s: not billed", db_name, ACCOUNTS_DB)
+            except Exception as exc:  # a bad document holds its own accounts (reported by `holds`), not the feed
+                if not held(exc):
+                    raise
+
+    def _settings_changed(self, account_id: str) -> None:
+        """An account's `configs_bookkeeper` changed: settings are read anew, and where custom counters were or
+        are in them, every account below it is recounted (they may count other views now)."""
+        counters = ()
+        try:
+            counters = self.directory.settings(account_id).billable_counters
+        except BookkeeperError:  # invalid: reported by the evaluations that read it
+            pass
+        self.directory.forget()
+        try:
+            counters += self.directory.settings(account_id).billable_counters
+        except BookkeeperError:
+            pass
+        if not counters:
+            return
+        for results in self.evaluate_batches(self.directory.descendants(account_id), recount=True):
+            for failed, exc in ((a, r) for a, r in results.items() if isinstance(r, Exception)):
+                log.warning("recount of %s after %s/%s changed: %s", failed, account_id, CONFIG_DOC, exc)
 
     def evaluate_with_reseller(self, account_id: str, now: datetime | None = None, limits: bool = True) -> None:
         """Recount and evaluate an account after a change, then its billing reseller (cascade quantities)."""
@@ -393,8 +436,8 @@ class BillingEngine:
             states = self.state_db.get_many([STATE_PREFIX + a for a in batch])
             due += [a for a in batch if _due(states.get(STATE_PREFIX + a), now)]
         failures = {}
-        for results in self.evaluate_batches(due, now):  # the failed stay due for the next tick
-            failures.update({a: r for a, r in results.items() if isinstance(r, Exception)})
+        for results in self.evaluate_batches(due, now):  # the failed and the held stay due for the next tick
+            failures.update({a: r for a, r in results.items() if isinstance(r, Exception) and not held(r)})
         if self.after_tick is not None:
             self.after_tick(now, owns)
         self._open_ahead(owned, now)
@@ -418,7 +461,14 @@ class BillingEngine:
         for doc in self.couch.db(SERVICES_DB).all_docs(include_docs=True):
             if (doc.get("doc") or {}).get("pvt_reseller"):
                 resellers.add(doc["id"])
-        return {self.directory.settings(r).timezone for r in resellers}
+        self.directory.refresh(resellers=sorted(resellers))
+        zones = set()
+        for reseller in resellers:
+            try:
+                zones.add(self.directory.settings(reseller).timezone)
+            except InputError as err:  # never valid: its accounts are held; the other resellers' days go on
+                self.holds.stale_settings(err.where, f"{err} (no valid settings yet: its accounts are held)")
+        return zones
 
 
 def _state_write(account_id: str, state: charging.BillingState, pending: dict | None, postpay: dict,
@@ -434,6 +484,12 @@ def _state_write(account_id: str, state: charging.BillingState, pending: dict | 
             return None
         doc["_rev"] = previous["_rev"]
     return doc
+
+
+def held(result) -> bool:
+    """Whether an evaluation's outcome is a hold: a failure caused by a document (retrying cannot help until it
+    is fixed), as opposed to the server's (a CouchError: retried)."""
+    return isinstance(result, Exception) and not isinstance(result, CouchError)
 
 
 def _guard(work: _Work, call: Callable[..., object], *args) -> None:

@@ -1,4 +1,7 @@
-"""Settings: environment variables (`BOOKKEEPER_*`) over an optional TOML file over defaults.
+"""Deployment settings: environment variables (`BOOKKEEPER_*`) over an optional TOML file over defaults.
+
+pydantic-settings reads both sources (prefix, case, empty values, JSON for structured values); `load_settings`
+orders them and reports a bad value as one line naming the file or variable and the field.
 
 With no CouchDB URL the embedded server (PouchDB Server, see `embedded.py`) is started and used.
 Credentials are never logged or printed: use `Settings.display()` for anything shown to a person.
@@ -8,12 +11,14 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, TomlConfigSettingsSource
 
 from .couch import redact
 from .dbnames import is_account_id
@@ -23,14 +28,23 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "BOOKKEEPER_"
 
 
-class Settings(BaseModel):
-    """The deployment's settings (per-reseller billing settings live in CouchDB, not here)."""
+class Settings(BaseSettings):
+    """The deployment's settings (per-reseller billing settings live in CouchDB, not here).
 
-    model_config = {"extra": "forbid"}
+    Built by `load_settings`, which gathers its sources; constructed directly it takes only its arguments.
+    """
+
+    model_config = {"extra": "forbid", "env_prefix": ENV_PREFIX}
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, **_other_sources):
+        return (init_settings,)
 
     couch_url: str | None = None
     couch_user: str | None = None
     couch_password: str | None = None
+    couch_iam_apikey: str | None = None
+    couch_iam_url: str = "https://iam.cloud.ibm.com/identity/token"
     master_account: str | None = None
     dialect: Literal["4.2", "4.3"] = "4.3"
     bookkeeper_db: str = "bookkeeper"
@@ -49,6 +63,10 @@ class Settings(BaseModel):
     feed_checkpoint_interval: float = Field(300.0, ge=0)
     lease_ttl: float = Field(30.0, gt=0)
     operator_ceiling: Decimal = Field(Decimal(100_000), gt=0)  # a single manual credit/debit above it needs --force
+    amqp_url: str | None = None
+    amqp_bookkeeper_type: str = Field("couch_bookkeeper", min_length=1)
+    amqp_queue: str = Field("couch_bookkeeper_shared_listener", min_length=1)
+    amqp_workers: int = Field(16, ge=1)
 
     @field_validator("master_account")
     @classmethod
@@ -69,33 +87,47 @@ class Settings(BaseModel):
 
     def display(self) -> dict:
         """The settings as they may be shown: no password, no credentials in URLs."""
-        out = self.model_dump(mode="json", exclude={"couch_password"})
-        if self.couch_url:
-            out["couch_url"] = redact(self.couch_url)
-        else:
+        out = self.model_dump(mode="json", exclude={"couch_password", "couch_iam_apikey"})
+        for name in ("couch_url", "amqp_url"):
+            if out.get(name):
+                out[name] = redact(out[name])
+        if not self.couch_url:
             out["couch_url"] = (f"http://127.0.0.1:{self.embedded_port} (the embedded server, data in "
                                 f"{self.var_dir / 'couch'}; set BOOKKEEPER_COUCH_URL to use another)")
         return out
 
 
-def load_settings(path: str | Path | None = None, env: dict | None = None, **overrides) -> Settings:
-    """Defaults, then the TOML file (`BOOKKEEPER_CONFIG` or `path`), then the environment, then `overrides`."""
+def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None, **overrides) -> Settings:
+    """Defaults, then the TOML file (`BOOKKEEPER_CONFIG` or `path`), then the environment (`os.environ` unless `env`
+    is given), then `overrides` that are not None."""
     env = os.environ if env is None else env
-    values: dict = {}
     path = path or env.get(f"{ENV_PREFIX}CONFIG")
+    values: dict = {}
     if path:
+        if not Path(path).is_file():
+            raise InputError(str(path), None, "cannot read settings: no such file")
         try:
-            values.update(tomllib.loads(Path(path).read_text()))
+            values.update(TomlConfigSettingsSource(Settings, toml_file=Path(path))())
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise InputError(str(path), None, f"cannot read settings: {exc}") from None
-    for name in Settings.model_fields:
-        key = f"{ENV_PREFIX}{name.upper()}"
-        if env.get(key):
-            values[name] = env[key]
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    from_env = _Environment(env)()
+    given = {k: v for k, v in overrides.items() if v is not None}
     try:
-        return Settings(**values)
+        return Settings(**{**values, **from_env, **given})
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"])
+        if field in from_env and field not in given:
+            raise InputError(f"{ENV_PREFIX}{field.upper()}", None, err["msg"]) from None
         raise InputError(str(path or "settings"), field, err["msg"]) from None
+
+
+class _Environment(EnvSettingsSource):
+    """`BOOKKEEPER_*` variables of a given mapping (a test passes its own instead of the process's)."""
+
+    def __init__(self, env: Mapping[str, str]):
+        self._env = env
+        super().__init__(Settings, env_ignore_empty=True)
+
+    def _load_env_vars(self):
+        return {key.lower(): value for key, value in self._env.items() if value}

@@ -10,9 +10,9 @@ is then not buffered, and neither side spends CPU on gzip (docs/architecture.md)
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
-import random
 import time
 from collections.abc import Iterator
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
@@ -20,6 +20,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from .backoff import backoff_delay
 from .dbnames import encode, parse_db_name
 from .jsontext import dumps
 
@@ -84,7 +85,7 @@ class Couch:
     """
 
     def __init__(self, url: str, *, timeout: float = 30.0, retries: int = 6, backoff: float = 0.2,
-                 namespace: str = ""):
+                 namespace: str = "", auth: requests.auth.AuthBase | None = None):
         parts = urlsplit(url)
         self.session = requests.Session()
         self.session.trust_env = False  # no proxy/netrc lookup from the environment on every request (CPU-costly)
@@ -93,7 +94,9 @@ class Couch:
         self.session.mount("https://", adapter)
         self.session.headers.update({"Accept": "application/json", "Content-Type": "application/json",
                                      "Accept-Encoding": "identity"})
-        if parts.username:
+        if auth is not None:
+            self.session.auth = auth
+        elif parts.username:
             self.session.auth = (unquote(parts.username), unquote(parts.password or ""))
         self.url = redact(url).rstrip("/")
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
@@ -133,7 +136,7 @@ class Couch:
         raise AssertionError("unreachable")
 
     def _sleep(self, attempt: int, what: str) -> None:
-        delay = min(10.0, self.backoff * 2**attempt) * random.uniform(0.5, 1.0)
+        delay = backoff_delay(attempt + 1, base=self.backoff, cap=10.0)
         log.warning("CouchDB retry %d in %.2fs: %s", attempt + 1, delay, what)
         time.sleep(delay)
 
@@ -151,6 +154,12 @@ class Couch:
         if self.namespace and parse_db_name(name) is None and not name.startswith(self.namespace):
             name = self.namespace + name
         return Database(self, name)
+
+    def namespaced(self, namespace: str) -> Couch:
+        """The same server, connection pool and credentials, with another namespace."""
+        other = copy.copy(self)
+        other.namespace = namespace
+        return other
 
     def close(self) -> None:
         self.session.close()

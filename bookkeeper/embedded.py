@@ -23,6 +23,7 @@ from pathlib import Path
 
 import requests
 
+from .cloudant import IAMAuth
 from .config import PROJECT_ROOT
 from .couch import Couch
 from .errors import BookkeeperError
@@ -93,7 +94,8 @@ class EmbeddedServer:
         if answers(self.url):
             raise ServerError(f"port {self.port} is taken by another server; choose another with --port")
         if not SERVER_BIN.exists():
-            raise ServerError(f"{SERVER_BIN} is missing: run `npm ci --prefix embedded` first")
+            raise ServerError("the embedded server is not installed (a checkout's scripts/setup installs it); "
+                              "set BOOKKEEPER_COUCH_URL to your CouchDB")
         for d in (self.data_dir, self.log_file.parent, self.pid_file.parent):
             d.mkdir(parents=True, exist_ok=True)
         config = self.data_dir / f"config-{self.port}.json"
@@ -146,8 +148,10 @@ def _is_zombie(pid: int) -> bool:
 
 
 def connect(settings) -> Couch:
-    """The CouchDB to use: `settings.couch_url`, else the embedded server (started if it is not running)."""
+    """The CouchDB to use: `settings.couch_url` (with IBM Cloudant IAM when an API key is set), else the embedded
+    server (started if it is not running)."""
     url = settings.url_with_credentials()
     if url is None:
         url = EmbeddedServer(settings.var_dir, settings.embedded_port).start().url
-    return Couch(url, namespace=settings.namespace)
+    auth = IAMAuth(settings.couch_iam_apikey, settings.couch_iam_url) if settings.couch_iam_apikey else None
+    return Couch(url, namespace=settings.namespace, auth=auth)

@@ -66,9 +66,13 @@ def put_limits(couch: Couch, account_id: str, limits: dict, now: datetime) -> di
 
 
 def add_docs(couch: Couch, account_id: str, docs: list[dict], now: datetime) -> list[str]:
-    """Billable documents (devices, users, numbers...) in the account DB; ids are made where none is given."""
+    """Billable documents (devices, users, numbers...) in the account DB; ids are made where none is given.
+    A design document (a reseller's counter view) is written as given."""
     made = []
     for doc in docs:
+        if str(doc.get("_id", "")).startswith("_design/"):
+            made.append(dict(doc))
+            continue
         pvt_type = doc.get("pvt_type", "device")
         made.append({"_id": doc.get("_id") or secrets.token_hex(16), **doc, **_pvt(account_id, now, pvt_type)})
     results = couch.db(account_db(account_id)).bulk_docs(made)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from .clock import zone
 from .errors import InputError
 from .money import check_currency
+from .plans.counters import Counter, load_counters
 
 CANCELLABLE_CATEGORIES = frozenset({"limits"})
 
@@ -34,6 +35,7 @@ class BookkeeperSettings(BaseModel):
     vat_rate: Decimal = Decimal(0)
     vat_disposition: Literal["netto", "brutto"] = "netto"
     invoice: dict[str, Any] = {}
+    billable_counters: tuple[Counter, ...] = ()
 
     @field_validator("currency")
     @classmethod
@@ -71,6 +73,11 @@ class BookkeeperSettings(BaseModel):
             raise ValueError(f"must be a percentage 0..100, got {value}")
         return value
 
+    @field_validator("billable_counters", mode="before")
+    @classmethod
+    def _counters(cls, value: Any) -> tuple[Counter, ...]:
+        return load_counters({"billable_counters": value}, "configs_bookkeeper")  # settings_from_doc checked it
+
     def is_daily(self, category: str) -> bool:
         return category in self.daily_categories
 
@@ -81,6 +88,7 @@ def _fields(doc: dict | None) -> dict[str, Any]:
 
 def settings_from_doc(doc: dict | None, where: str | None = None) -> BookkeeperSettings:
     """Validate one `configs_bookkeeper` document; missing keys take the defaults."""
+    load_counters(_fields(doc), where or (doc or {}).get("_id", "configs_bookkeeper"))  # names the entry's field
     try:
         return BookkeeperSettings.model_validate(_fields(doc))
     except ValidationError as err:

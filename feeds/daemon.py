@@ -32,11 +32,12 @@ log = logging.getLogger(__name__)
 
 
 class Daemon:
-    """One worker. `settings`: worker_id (default host-pid), metrics_port (0: any free port), bookkeeper_db."""
+    """One worker. `settings`: worker_id (default host-pid), metrics_port (0: any free port), bookkeeper_db.
+    `holds`: the engine's held accounts and invalid settings (`bookkeeper.holds.Holds`), shown on `/health`."""
 
     def __init__(self, couch: Couch, settings, engine: Engine, *, options: FeedOptions | None = None,
-                 metrics: Metrics | None = None):
-        self.couch, self.settings, self.engine = couch, settings, engine
+                 metrics: Metrics | None = None, holds=None):
+        self.couch, self.settings, self.engine, self.holds = couch, settings, engine, holds
         self.options = options or FeedOptions()
         self.metrics = metrics or Metrics()
         self.worker_id = settings.worker_id or f"{socket.gethostname()}-{os.getpid()}"
@@ -136,7 +137,8 @@ class Daemon:
                 "db_updates": bool(self.features and self.features.db_updates),
                 "databases": len(self.tailer.consumers) if self.tailer else 0,
                 "followed": len(self.tailer.followed) if self.tailer else 0,
-                "leases": len(self.leases.held()) if self.leases else None, "last_round_seconds_ago": age}
+                "leases": len(self.leases.held()) if self.leases else None, "last_round_seconds_ago": age,
+                **(self.holds.snapshot() if self.holds is not None else {})}
 
     # -- one shot
     def run_once(self) -> dict[str, object]:

@@ -1,10 +1,12 @@
-"""`bookkeeper run`: the billing engine, the change-feed daemon, the payment hooks and auto top-up, wired together."""
+"""`bookkeeper run`: the billing engine, the change-feed daemon, the payment hooks, auto top-up and, with an AMQP
+URL, KAZOO 4.3's bookkeeper requests, wired together."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 
+from bookkeeper.amqp.answers import Answers
 from bookkeeper.billing import BillingEngine, Evaluation
 from bookkeeper.clock import SystemClock
 from bookkeeper.couch import Couch
@@ -13,6 +15,7 @@ from bookkeeper.documents import generate_due
 from bookkeeper.gateways import make_app, maybe_auto_topup, serve
 from bookkeeper.gateways.topup import TopupSwitch
 
+from .amqp import AmqpConsumer
 from .daemon import Daemon
 from .malloc import cap_arenas
 from .metrics import Metrics
@@ -27,6 +30,8 @@ def build(couch: Couch, settings) -> tuple[BillingEngine, Daemon]:
     ensure_core(couch, settings)
     metrics = Metrics()
     engine = BillingEngine(couch, settings, SystemClock(), metrics=metrics)
+    metrics.gauge("invalid_money_documents", "Invalid money documents seen, not counted (logged with their ids).",
+                  lambda: len(engine.ledger.totals.invalid))
 
     topup_enabled = TopupSwitch(couch)
 
@@ -44,7 +49,7 @@ def build(couch: Couch, settings) -> tuple[BillingEngine, Daemon]:
                           poll_interval=settings.feed_poll_interval, tick_interval=settings.feed_tick_interval,
                           drain_workers=settings.feed_drain_workers, lease_ttl=settings.lease_ttl,
                           checkpoint_interval=settings.feed_checkpoint_interval)
-    return engine, Daemon(couch, settings, engine, options=options, metrics=metrics)
+    return engine, Daemon(couch, settings, engine, options=options, metrics=metrics, holds=engine.holds)
 
 
 def ready_line(couch_url: str, worker_id: str, metrics_port: int, hooks_port: int) -> str:
@@ -54,18 +59,26 @@ def ready_line(couch_url: str, worker_id: str, metrics_port: int, hooks_port: in
 
 
 def run(couch: Couch, settings, on_ready: Callable[[str], None] | None = None) -> int:
-    """Run until SIGTERM/SIGINT: feeds, scheduler, metrics, and the hooks server (a credit re-evaluates).
-    `on_ready(line)` gets the `ready_line` once everything is up."""
+    """Run until SIGTERM/SIGINT: feeds, scheduler, metrics, the hooks server (a credit re-evaluates) and, when
+    `amqp_url` is set, the consumer of KAZOO's bookkeeper requests. `on_ready(line)` gets the `ready_line` once
+    everything is up."""
     cap_arenas()
     engine, daemon = build(couch, settings)
     nudger = Nudger(engine.evaluate_with_reseller).start()
     hooks = serve(make_app(couch, settings, after_credit=nudger.nudge, ledger=engine.ledger),
                   "0.0.0.0", settings.hooks_port)
     log.info("payment hooks on port %d", hooks.port)
+    consumer = None
+    if settings.amqp_url:
+        consumer = AmqpConsumer(settings.amqp_url, Answers(engine), bookkeeper_type=settings.amqp_bookkeeper_type,
+                                queue=settings.amqp_queue, metrics=daemon.metrics, workers=settings.amqp_workers,
+                                node=f"{settings.amqp_bookkeeper_type}@{daemon.worker_id}").start()
     try:
         return daemon.run(on_started=None if on_ready is None else lambda d: on_ready(
             ready_line(couch.url, d.worker_id, d.metrics_server.port, hooks.port)))
     finally:
+        if consumer is not None:
+            consumer.stop()
         hooks.stop()
         nudger.stop()
 

@@ -18,6 +18,7 @@ from bookkeeper.clock import SimulatedClock, day_start, next_day_start
 from bookkeeper.couch import Couch
 from bookkeeper.dbnames import ACCOUNTS_DB, SERVICES_DB, account_db, to_gregorian
 from bookkeeper.money import round_money
+from bookkeeper.plans import priced_counters
 
 from .catchup import catch_up
 from .scenario import Scenario, billing_reseller
@@ -78,8 +79,19 @@ class Simulation:
         return billing_reseller(label, self.scenario.accounts)
 
     def _currency(self, label: str) -> str:
-        return self.engine.directory.settings(self.engine.directory.reseller_of(
-            self.engine.directory.account(self.ids[label]))).currency
+        return self._settings(label).currency
+
+    def _counters(self, label: str) -> tuple:
+        """The custom counters its plans price."""
+        directory = self.engine.directory
+        account = directory.account(self.ids[label])
+        return priced_counters(self._settings(label).billable_counters,
+                               directory.merged_plans(account, directory.reseller_of(account)))
+
+    def _settings(self, label: str):
+        """The settings of the reseller that bills this account."""
+        directory = self.engine.directory
+        return directory.settings(directory.reseller_of(directory.account(self.ids[label])))
 
     # -- walking time
     def moments(self) -> list[datetime]:
@@ -168,7 +180,13 @@ class Simulation:
             out["status"][label] = services.get("pvt_status", "good_standing")
             doc = self.couch.db(ACCOUNTS_DB).get(account_id)
             out["blocked"][label] = doc.get("pvt_enabled", True) is False
-            out["quantities"][label] = self.engine.directory.quantities(account_id)
+            held = self.engine.holds.held().get(account_id)
+            if held is None:
+                out["quantities"][label] = self.engine.directory.quantities(account_id, self._counters(label))
+            else:  # not billed: what it was last billed for (nothing, if never)
+                out.setdefault("held", {})[label] = held
+                account = self.engine.directory.account(account_id)
+                out["quantities"][label] = self.engine.directory.stored_quantities(account) or {}
         rows.sort(key=lambda r: (r["at"], r["type"] != "credit"))
         out["transactions"] = rows
         return out
@@ -184,7 +202,6 @@ def _matching(db, match: dict) -> list[dict]:
     return sorted(hits, key=lambda d: (d.get("pvt_created", 0), d["_id"]), reverse=True)
 
 
-def simulate(scenario: Scenario, couch_url: str, settings, keep: bool = False) -> dict:
-    """Run `scenario` in fresh databases on the server at `couch_url`; they are removed after unless `keep`."""
-    couch = Couch(couch_url, namespace=f"sim{uuid.uuid4().hex[:10]}-")
-    return Simulation(scenario, couch, settings).run(keep)
+def simulate(scenario: Scenario, couch: Couch, settings, keep: bool = False) -> dict:
+    """Run `scenario` in fresh databases on `couch`'s server; they are removed after unless `keep`."""
+    return Simulation(scenario, couch.namespaced(f"sim{uuid.uuid4().hex[:10]}-"), settings).run(keep)

@@ -21,9 +21,9 @@ import threading
 import time
 from collections.abc import Callable
 
+from bookkeeper.backoff import backoff_delay
 from bookkeeper.couch import Couch, CouchError, NotFound
 
-from .backoff import backoff_delay
 from .consumer import Consumer, EngineFailed
 from .discovery import SHARED_DBS, tailed_name
 from .drainqueue import DrainQueue

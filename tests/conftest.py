@@ -1,5 +1,6 @@
-"""Fixtures: one real PouchDB Server per test session (in memory, free port); each test gets its own databases
-under a unique prefix, deleted afterwards. No mock of CouchDB anywhere."""
+"""Fixtures: one real server per test session (the one `BOOKKEEPER_TEST_SERVER` selects, see testserver.py: PouchDB
+Server in memory by default, or Apache CouchDB: a node, a cluster, a URL; free ports, data under pytest's tmp
+dir); each test gets its own databases under a unique prefix, deleted afterwards. No mock of CouchDB anywhere."""
 
 from __future__ import annotations
 
@@ -9,11 +10,26 @@ import pytest
 
 from bookkeeper.config import load_settings
 from bookkeeper.couch import Couch, Database
-from bookkeeper.embedded import EmbeddedServer, free_port
+from testserver import SERVER, start_test_server
 
 
-def start_server(tmp_path_factory) -> EmbeddedServer:
-    return EmbeddedServer(tmp_path_factory.mktemp("couch-var"), free_port(), in_memory=True).start()
+def pytest_report_header(config):
+    return f"test server: {SERVER} (BOOKKEEPER_TEST_SERVER)"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A `long(seconds)` test that passed but took longer than its budget fails."""
+    outcome = yield
+    report = outcome.get_result()
+    mark = item.get_closest_marker("long")
+    if mark and report.when == "call" and report.passed and report.duration > mark.args[0]:
+        report.outcome = "failed"
+        report.longrepr = f"over its time budget: {report.duration:.0f} s > {mark.args[0]} s (pytest.mark.long)"
+
+
+def start_server(tmp_path_factory):
+    return start_test_server(tmp_path_factory.mktemp("couch-var"))
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +41,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def own_server(tmp_path_factory):
-    """A server for one test module alone (a daemon tails every account DB on its server)."""
+    """A server for one test module alone (a daemon tails every account DB on its server); with a URL, that
+    server, shared."""
     srv = start_server(tmp_path_factory)
     yield srv
     srv.stop()

@@ -130,16 +130,16 @@ def _bill(ctx: _Context, state: BillingState, items: Sequence[PricedItem], repri
     if not mrc_paid:
         mrc_day = start_day if not state.started else ctx.k
         mrc = _mrc(ctx, items, mrc_day)
-        if sum((c.amount for c in mrc), ZERO) > ctx.facts.available:
+        if _net(mrc) > ctx.facts.available:
             cancel = frozenset(i.category for i in items
                                if i.category in ctx.settings.cancel_on_insufficient_funds and i.quantity > 0)
             if cancel:
                 items = _repriced(items, cancel, reprice)
                 mrc = _mrc(ctx, items, mrc_day)
-        if sum((c.amount for c in mrc), ZERO) <= ctx.facts.available:
+        if _net(mrc) <= ctx.facts.available:
             mrc_paid = True
             charges += mrc
-            paid = {(c.category, c.item): c.amount for c in mrc}
+            paid = {(c.category, c.item): -c.signed for c in mrc}
             levels = {i.key: ItemLevel(i.total, paid.get(i.key, ZERO), 0, i.prorate_removals)
                       for i in items if not ctx.settings.is_daily(i.category)}
     if mrc_paid:
@@ -169,20 +169,29 @@ def _repriced(items: Sequence[PricedItem], cancel: frozenset[str], reprice: Repr
     return [i.cancelled() if i.category in cancel else i for i in items]
 
 
+def _net(charges: Sequence[Charge]) -> Decimal:
+    """What `charges` cost together: debits less credits."""
+    return -sum((c.signed for c in charges), ZERO)
+
+
 def _mrc(ctx: _Context, items: Sequence[PricedItem], day: int) -> list[Charge]:
-    """The period's recurring charges, prorated from `day` when late and `prorate_late_mrc`."""
+    """The period's recurring charges, prorated from `day` when late and `prorate_late_mrc`. An item whose total is
+    negative (a discount larger than its line, as KAZOO computes it) is a credit line, so the MRC nets to KAZOO's
+    recurring total."""
     n = ctx.period.days
     late = day > 1 and ctx.settings.prorate_late_mrc
     out = []
     for i in items:
-        if ctx.settings.is_daily(i.category) or i.total <= 0:
+        if ctx.settings.is_daily(i.category) or i.total == 0:
             continue
-        amount = prorated(i.total, day, n, ctx.currency) if late else round_money(i.total, ctx.currency)
+        size = abs(i.total)
+        amount = prorated(size, day, n, ctx.currency) if late else round_money(size, ctx.currency)
         factor = days_left_factor(day if late else 1, n)
         if amount > 0:
             out.append(ctx.charge("mrc", i, amount=amount, quantity=i.billable, rate=i.rate, factor=factor, day=day,
-                                  level=None, description=f"Monthly {i.category}/{i.item}: {i.billable} × {i.rate}"
-                                  f" = {i.total}, {factor} of the period"))
+                                  level=None, credit=i.total < 0,
+                                  description=f"Monthly {i.category}/{i.item}: {i.billable} × {i.rate}"
+                                  f" = {i.total}, {factor} of the period" + (" credited" if i.total < 0 else "")))
     return out
 
 
@@ -232,9 +241,10 @@ def _activations(ctx: _Context, items: Sequence[PricedItem], marks: dict[ItemKey
         marks[i.key] = i.billable
         amount = round_money(i.activation_charge * delta, ctx.currency)
         if amount > 0:
-            out.append(ctx.charge("activation", i, amount=amount, quantity=delta, rate=i.activation_charge,
-                                  factor="1", day=ctx.k, level=str(i.billable),
-                                  description=f"Activation of {delta} {i.category}/{i.item} × {i.activation_charge}"))
+            category, name = i.activation_key
+            out.append(ctx.charge("activation", i.activation_key, amount=amount, quantity=delta,
+                                  rate=i.activation_charge, factor="1", day=ctx.k, level=str(i.billable),
+                                  description=f"Activation of {delta} {category}/{name} × {i.activation_charge}"))
     return out
 
 

@@ -18,7 +18,8 @@ class PricedItem:
     """One plan item as priced now: `total` is T, the KAZOO item total (billable × rate − discounts), exact.
 
     `activation_charge` is per unit; `prorate_additions` / `prorate_removals` are the plan's `prorate` flags
-    (KAZOO schema defaults: additions true, removals false).
+    (KAZOO schema defaults: additions true, removals false). `item` is the line's name (the `as` name);
+    `plan_key` the item's key in the plan (`_all`), which names its activation charges (default: `item`).
     """
 
     category: str
@@ -30,15 +31,20 @@ class PricedItem:
     activation_charge: Decimal = Decimal(0)
     prorate_additions: bool = True
     prorate_removals: bool = False
+    plan_key: str = ""
 
     @property
     def key(self) -> ItemKey:
         return (self.category, self.item)
 
+    @property
+    def activation_key(self) -> ItemKey:
+        return (self.category, self.plan_key or self.item)
+
     def cancelled(self) -> PricedItem:
         """The same item with its quantity zeroed (the default repricing of a cancelled category)."""
         return PricedItem(self.category, self.item, 0, 0, self.rate, Decimal(0), self.activation_charge,
-                          self.prorate_additions, self.prorate_removals)
+                          self.prorate_additions, self.prorate_removals, self.plan_key)
 
 
 @dataclass(frozen=True)

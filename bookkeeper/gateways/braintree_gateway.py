@@ -5,7 +5,8 @@ The customer id is the account id, as KAZOO's braintree bookkeeper has it. A web
 the customer (the account), the amount and the currency. `transaction_settled` and
 `subscription_charged_successfully` credit `payment:braintree:<txid>` (a top-up credited at the sale is not
 credited again); `transaction_settlement_declined` and `dispute_lost` debit `refund:braintree:<txid>` (once, even
-if both come); `dispute_opened` is logged and answered 200.
+if both come); `dispute_opened` is logged and answered 200. Sales and credits KAZOO 4.3 asked for over AMQP carry the
+order id `kazoo-<its transaction id>`: KAZOO books those in its own ledger, so their webhooks credit nothing.
 """
 
 from __future__ import annotations
@@ -21,12 +22,15 @@ from braintree.exceptions import InvalidChallengeError, InvalidSignatureError, N
 from braintree.exceptions.braintree_error import BraintreeError
 from braintree.webhook_notification import WebhookNotification
 
+from ..errors import BookkeeperError
 from .base import HookError, Inbound, Movement, Notice, amount_from_text, parse_form, require
 from .config import BraintreeConfig
 
 NAME = "braintree"
 Kind = WebhookNotification.Kind
 CREDITS = (Kind.TransactionSettled, Kind.SubscriptionChargedSuccessfully)
+ACCEPTED = ("authorized", "submitted_for_settlement", "settlement_pending", "settling", "settled")
+KAZOO_ORDER_PREFIX = "kazoo-"  # order ids of sales and refunds KAZOO asked for: KAZOO books those itself
 log = logging.getLogger(__name__)
 
 
@@ -61,21 +65,48 @@ class Sale:
 
 def sale(config: BraintreeConfig, account_id: str, amount: Decimal, currency: str, order_id: str) -> Sale:
     """Charge `amount` to the default payment method of customer `account_id`, submitted for settlement."""
-    params = {"amount": format(amount, "f"), "customer_id": account_id, "order_id": order_id,
-              "options": {"submit_for_settlement": True}}
+    return _transact("sale", config, account_id, amount, currency, order_id)
+
+
+def credit(config: BraintreeConfig, account_id: str, amount: Decimal, currency: str, order_id: str) -> Sale:
+    """Pay `amount` back to the default payment method of customer `account_id` (a Braintree credit, as KAZOO's
+    braintree app refunds)."""
+    return _transact("credit", config, account_id, amount, currency, order_id)
+
+
+def _transact(kind: str, config: BraintreeConfig, account_id: str, amount: Decimal, currency: str,
+              order_id: str) -> Sale:
+    params = {"amount": format(amount, "f"), "customer_id": account_id, "order_id": order_id}
+    if kind == "sale":
+        params["options"] = {"submit_for_settlement": True}
     if config.merchant_account_id:
         params["merchant_account_id"] = config.merchant_account_id
     try:
-        result = sdk(config).transaction.sale(params)
+        result = getattr(sdk(config).transaction, kind)(params)
     except BraintreeError as exc:
         return Sale(False, None, "failed", f"Braintree unavailable: {exc.__class__.__name__}", amount, currency)
     txn = result.transaction
     if result.is_success:
-        if txn.currency_iso_code != currency:
-            return Sale(False, txn.id, "failed", f"charged in {txn.currency_iso_code}, not {currency}", amount,
-                        currency)
-        return Sale(True, txn.id, txn.status, "", amount, currency)
+        return _outcome(txn, amount, currency)
     return Sale(False, txn.id if txn else None, txn.status if txn else "failed", result.message, amount, currency)
+
+
+def _outcome(txn, amount: Decimal, currency: str) -> Sale:
+    """A transaction Braintree accepted, checked against the account's currency (never converted)."""
+    if txn.currency_iso_code != currency:
+        return Sale(False, txn.id, "failed", f"charged in {txn.currency_iso_code}, not {currency}", amount, currency)
+    return Sale(txn.status in ACCEPTED, txn.id, txn.status, "", Decimal(str(txn.amount)), currency)
+
+
+def find_order(config: BraintreeConfig, order_id: str, kind: str, currency: str) -> Sale | None:
+    """The `kind` transaction (sale or credit) made under `order_id`, if Braintree has one: a repeated request
+    is answered from it instead of moving the money again."""
+    try:
+        found = [t for t in sdk(config).transaction.search(braintree.TransactionSearch.order_id == order_id).items
+                 if t.type == kind]
+    except BraintreeError as exc:
+        raise BookkeeperError(f"Braintree unavailable: {exc.__class__.__name__}") from None
+    return _outcome(found[0], Decimal(str(found[0].amount)), currency) if found else None
 
 
 def _fetch(gateway: braintree.BraintreeGateway, txid) -> braintree.Transaction:
@@ -121,6 +152,8 @@ def notice(inbound: Inbound, config: BraintreeConfig) -> Notice:
         else:
             txid = notification.transaction.id
         txn = _fetch(gateway, txid)
+        if (getattr(txn, "order_id", None) or "").startswith(KAZOO_ORDER_PREFIX):
+            return Notice(note=f"ignored: KAZOO books transaction {txid} itself", raw=raw)
         return Notice((_movement(config, txn, kind, txn.amount, txn.currency_iso_code),), raw=raw)
     if kind == Kind.DisputeLost:
         dispute = notification.dispute

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from ..dbnames import account_db, from_gregorian, modb, modb_prefix, to_gregorian
+from ..dbnames import account_db, encode, from_gregorian, modb, modb_prefix, to_gregorian
 from ..errors import InputError
 from ..money import from_units, round_money, to_units
 
@@ -40,6 +40,8 @@ SOURCES = {**{k: "services" for k in CHARGE_KINDS}, "credit": "payments", "payme
            "manual": "adjustments", "correction": "adjustments", CARRY: "rollovers"}
 ROLLOVER_SOURCE = "rollovers"
 ROLLUP_REASON = "database_rollup"
+MAX_UNITS = 2 ** 53  # above it JSON numbers lose units (IEEE doubles)
+LAST_SECOND = 315569520000  # 10000-01-01T00:00:00Z in Gregorian seconds: a `pvt_created` must be before it
 EXECUTOR = {"trigger": "automatic", "module": "couch-bookkeeper"}
 
 
@@ -67,9 +69,9 @@ def carry_id(dialect: str, year: int, month: int) -> str:
 
 
 def adjustment_prefix(dialect: str, year: int, month: int) -> str:
-    """Carry-forward corrections are `<prefix><n>`, n = 1, 2, ...: `YYYYMM-monthly_rollup-n` (4.2) or
-    `YYYYMM-ledgers_monthly_rollover-n` (4.3). The n-th is written only by whoever saw n-1 of them: a 409 means
-    another writer corrected first, and the correction is recomputed."""
+    """Older bookkeepers corrected a carry-forward with documents `<prefix><n>`, n = 1, 2, ...:
+    `YYYYMM-monthly_rollup-n` (4.2) or `YYYYMM-ledgers_monthly_rollover-n` (4.3). KAZOO's `fix_rollovers`
+    rewrites the carry-forward itself and would count those twice: a restatement sets them to 0."""
     base = "monthly_rollup" if dialect == "4.2" else "ledgers_monthly_rollover"
     return f"{modb_prefix(year, month)}{base}-"
 
@@ -146,12 +148,17 @@ class Explained:
 
 
 def build(dialect: str, doc_id: str, account_id: str, year: int, month: int, entry_type: str, units: int,
-          at: datetime, what: Explained) -> dict:
-    """One money document (`entry_type` credit|debit, `units` > 0) for the MODB of (year, month)."""
+          at: datetime, what: Explained, *, account_name: str | None = None, available: int | None = None) -> dict:
+    """One money document (`entry_type` credit|debit, `units` > 0) for the MODB of (year, month).
+
+    As KAZOO writes them: `pvt_account_db` in its encoded form; 4.3 ledgers also carry `account.name` (crossbar's
+    `ledgers/summary_by_account` reads it) and, when the writer read it, `audit.available_units`: the month's
+    balance in units before this entry (`kz_ledger:save`)."""
     created = to_gregorian(at)
     common = {"_id": doc_id, "description": what.description, "metadata": what.metadata,
               "bookkeeper_info": what.info(), "pvt_account_id": account_id,
-              "pvt_account_db": modb(account_id, year, month), "pvt_created": created, "pvt_modified": created}
+              "pvt_account_db": encode(modb(account_id, year, month)), "pvt_created": created,
+              "pvt_modified": created}
     if dialect == "4.2":
         return {**common, "pvt_type": entry_type, "pvt_amount": units, "pvt_reason": what.reason,
                 "pvt_code": reason_code(what.reason), "pvt_vsn": 2}
@@ -161,25 +168,44 @@ def build(dialect: str, doc_id: str, account_id: str, year: int, month: int, ent
     usage = {"type": what.category or what.kind, "quantity": what.quantity if what.quantity is not None else 1,
              "unit": what.item or what.kind}
     source_id = what.key if what.key is not None else doc_id
-    return {**common, "pvt_type": "ledger", "pvt_ledger_type": entry_type, "amount": units,
-            "account": {"id": account_id}, "source": {"service": SOURCES[what.kind], "id": source_id},
-            "usage": usage, "period": period, "executor": EXECUTOR, "pvt_vsn": 2}
+    account = {"id": account_id, **({"name": account_name} if account_name else {})}
+    doc = {**common, "pvt_type": "ledger", "pvt_ledger_type": entry_type, "amount": units, "account": account,
+           "source": {"service": SOURCES[what.kind], "id": source_id}, "usage": usage, "period": period,
+           "executor": EXECUTOR, "pvt_vsn": 2}
+    if available is not None:
+        doc["audit"] = {"available_units": available}
+    return doc
 
 
 def carry_doc(dialect: str, doc_id: str, account_id: str, year: int, month: int, units: int, previous: str,
-              at: datetime) -> dict:
-    """A carry-forward (or a correction of it) worth `units` (signed) into (year, month), from month `previous`
-    (`YYYYMM`). Its `pvt_created` is the month's first second: it is the balance the month starts with."""
-    what = Explained(CARRY, ROLLUP_REASON, "monthly rollup" if dialect == "4.2" else f"Monthly rollover for {previous}",
-                     currency="", key=f"rollover:{previous}", metadata={"automatic_description": True})
+              at: datetime, account_name: str | None = None) -> dict:
+    """The carry-forward into (year, month) worth `units` (signed): month `previous`'s (`YYYYMM`) closing total.
+    Its `pvt_created` is the month's first second: it is the balance the month starts with. 4.3 names the new
+    month as `kz_ledgers:rollover` does: `source.id` `YYYYMM` and "Monthly rollover for YYYYMM"."""
+    label = f"{year:04d}{month:02d}"
+    what = Explained(CARRY, ROLLUP_REASON, "monthly rollup" if dialect == "4.2" else f"Monthly rollover for {label}",
+                     currency="", metadata={"automatic_description": True})
     doc = build(dialect, doc_id, account_id, year, month, "credit" if units >= 0 else "debit", abs(units),
-                month_start(year, month), what)
+                month_start(year, month), what, account_name=account_name)
     doc["bookkeeper_info"] = {"kind": CARRY, "reason": ROLLUP_REASON, "from": previous,
                               "written_at": at.isoformat()}
     if dialect == "4.3":
-        doc["source"]["id"] = previous
+        doc["source"]["id"] = label
         doc["usage"] = {"type": "rollover", "quantity": 0, "unit": "month"}
     return doc
+
+
+def restate_carry(doc: dict, units: int, at: datetime) -> dict:
+    """`doc` (a carry-forward, ours or KAZOO's, with its `_rev`) rewritten to `units` (signed), as KAZOO's
+    `kazoo_ledgers_maintenance:fix_rollover` rewrites it: amount and type, nothing else of KAZOO's changed."""
+    kind = "credit" if units >= 0 else "debit"
+    out = {**doc, "pvt_modified": to_gregorian(at)}
+    if doc.get("pvt_type") == "ledger":
+        out.update(amount=abs(units), pvt_ledger_type=kind)
+    else:
+        out.update(pvt_amount=abs(units), pvt_type=kind)
+    out["bookkeeper_info"] = {**(doc.get("bookkeeper_info") or {}), "kind": CARRY, "restated_at": at.isoformat()}
+    return out
 
 
 def is_money(doc: dict) -> bool:
@@ -189,40 +215,69 @@ def is_money(doc: dict) -> bool:
 def is_carry(doc: dict) -> bool:
     """A carry-forward or its correction, as either dialect writes it (KAZOO's own included)."""
     if doc.get("pvt_type") == "ledger":
-        return (doc.get("source") or {}).get("service") == ROLLOVER_SOURCE
+        source = doc.get("source")
+        return isinstance(source, dict) and source.get("service") == ROLLOVER_SOURCE
     return doc.get("pvt_type") in ("credit", "debit") and doc.get("pvt_reason") == ROLLUP_REASON
 
 
-def _units(doc: dict, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-        raise InputError(f"money document {doc.get('_id')}", "amount", f"not integer KAZOO units: {value!r}")
-    return int(value)
+def _whole(value) -> bool:
+    """A JSON number that is a whole number (JavaScript cannot tell 5 from 5.0, so neither do we)."""
+    return not isinstance(value, bool) and (isinstance(value, int) or
+                                            (isinstance(value, float) and value.is_integer()))
+
+
+def amount_field(doc: dict) -> str:
+    """Where a money document holds its units: 4.3 ledgers `amount`; 4.2 `pvt_amount` (KAZOO's legacy view
+    falls back to `amount`)."""
+    return "amount" if doc.get("pvt_type") == "ledger" or "pvt_amount" not in doc else "pvt_amount"
+
+
+def money_problem(doc: dict) -> str | None:
+    """Why a money document cannot be counted (`field: problem`), None if it can. A fixed bound, the same in
+    `views/bookkeeper_ledger` (the balance view and validate_doc_update): whole units 0 <= amount < 2^53,
+    `pvt_ledger_type` credit|debit on ledgers (and if given on 4.2 documents), `source` an object with a text
+    `service` on ledgers (and if given on 4.2 documents), `pvt_created` whole seconds before the year 10000. A deleted one is not
+    counted and needs no checking."""
+    if doc.get("pvt_deleted") or doc.get("_deleted"):
+        return None
+    field = amount_field(doc)
+    amount = doc.get(field)
+    if not _whole(amount) or not 0 <= amount < MAX_UNITS:
+        return f"{field}: not whole KAZOO units from 0 to 2^53, got {_shown(amount)}"
+    ledger = doc.get("pvt_type") == "ledger"
+    if (ledger or "pvt_ledger_type" in doc) and doc.get("pvt_ledger_type") not in ("credit", "debit"):
+        return f"pvt_ledger_type: not credit or debit, got {_shown(doc.get('pvt_ledger_type'))}"
+    source = doc.get("source")
+    if (ledger or "source" in doc) and not (isinstance(source, dict) and isinstance(source.get("service"), str)):
+        return f"source: not an object with a text service, got {_shown(source)}"
+    created = doc.get("pvt_created")
+    if not _whole(created) or not 0 <= created < LAST_SECOND:
+        return f"pvt_created: not Gregorian seconds up to the year 9999, got {_shown(created)}"
+    return None
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def signed_units(doc: dict, dialect: str) -> int:
-    """What KAZOO's balance view of `dialect` counts for `doc` (0 if it does not count it).
+    """What KAZOO's balance view of `dialect` counts for a valid `doc` (0 if it does not count it, or if the
+    document is not valid: `money_problem`).
 
-    4.3 `ledgers/total_by_source`: ledgers only, `amount`, negative when `pvt_ledger_type` is debit; a ledger
-    without `source` counts nothing (KAZOO's map reads `doc.source.service` unguarded, so it throws and skips).
+    4.3 `ledgers/total_by_source`: ledgers only, `amount`, negative when `pvt_ledger_type` is debit.
     4.2 `transactions/credit_remaining`: credit/debit/ledger, `pvt_amount || amount`, sign from either type.
     Documents with `pvt_deleted` count nothing in both.
     """
-    if doc.get("pvt_deleted") or doc.get("_deleted"):
-        return 0
     kind = doc.get("pvt_type")
-    if dialect == "4.3":
-        if kind != "ledger" or doc.get("source") is None:
-            return 0
-        units = _units(doc, doc.get("amount") or 0)
-        return -units if doc.get("pvt_ledger_type") == "debit" else units
-    if kind not in ("credit", "debit", "ledger"):
+    if kind not in ("credit", "debit", "ledger") or (dialect == "4.3" and kind != "ledger"):
         return 0
-    units = _units(doc, doc.get("pvt_amount") or doc.get("amount") or 0)
+    if doc.get("pvt_deleted") or doc.get("_deleted") or money_problem(doc) is not None:
+        return 0
+    units = int(doc[amount_field(doc)])
     if kind == "credit" or doc.get("pvt_ledger_type") == "credit":
         return units
-    if kind == "debit" or doc.get("pvt_ledger_type") == "debit":
-        return -units
-    return 0
+    return -units
 
 
 @dataclass(frozen=True)
@@ -251,26 +306,47 @@ class Entry:
 
 
 def entry_of(doc: dict, db: str, account_id: str, dialect: str) -> Entry:
-    """Read a money document of either dialect (ours or KAZOO's own) as an Entry."""
-    info = doc.get("bookkeeper_info") or {}
+    """Read a valid money document (`money_problem`) of either dialect (ours or KAZOO's own) as an Entry. What
+    `bookkeeper_info` says is taken only where it has our shape (KAZOO 4.2 keeps Braintree data there)."""
+    info = doc.get("bookkeeper_info")
+    info = info if isinstance(info, dict) and info.get("kind") in KINDS else {}
     units = signed_units(doc, dialect)
     if doc.get("pvt_type") == "ledger":
-        default_kind = CARRY if is_carry(doc) else (doc.get("source") or {}).get("service", "ledger")
-        reason = info.get("reason") or default_kind
+        default_kind = CARRY if is_carry(doc) else doc["source"]["service"]
+        reason = _text(info.get("reason")) or default_kind
     else:
-        default_kind = CARRY if is_carry(doc) else doc.get("pvt_reason", "unknown")
-        reason = doc.get("pvt_reason", "unknown")
-    period = info.get("period") or {}
-    rate = info.get("rate")
+        default_kind = CARRY if is_carry(doc) else _text(doc.get("pvt_reason")) or "unknown"
+        reason = _text(doc.get("pvt_reason")) or "unknown"
+    start, end = _period(info.get("period"))
+    quantity = info.get("quantity")
     return Entry(
         id=doc["_id"], db=db, account_id=account_id, type="debit" if units < 0 else "credit",
         amount=from_units(abs(units)), kind=info.get("kind", default_kind), reason=reason,
-        at=from_gregorian(doc.get("pvt_created", 0)), description=doc.get("description", ""),
-        category=info.get("category"), item=info.get("item"), quantity=info.get("quantity"),
-        rate=Decimal(rate) if rate is not None else None, factor=info.get("factor"),
-        period_start=datetime.fromisoformat(period["start"]) if period else None,
-        period_end=datetime.fromisoformat(period["end"]) if period else None,
-        key=info.get("key"), metadata=doc.get("metadata") or {}, doc=doc)
+        at=from_gregorian(int(doc["pvt_created"])), description=_text(doc.get("description")),
+        category=_text(info.get("category")) or None, item=_text(info.get("item")) or None,
+        quantity=quantity if isinstance(quantity, int) and not isinstance(quantity, bool) else None,
+        rate=_decimal(info.get("rate")), factor=_text(info.get("factor")) or None, period_start=start,
+        period_end=end, key=_text(info.get("key")) or None,
+        metadata=doc["metadata"] if isinstance(doc.get("metadata"), dict) else {}, doc=doc)
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _decimal(value) -> Decimal | None:
+    try:
+        rate = Decimal(value) if isinstance(value, str) else None
+    except ArithmeticError:
+        return None
+    return rate if rate is not None and rate.is_finite() else None
+
+
+def _period(value) -> tuple[datetime | None, datetime | None]:
+    try:
+        return datetime.fromisoformat(value["start"]), datetime.fromisoformat(value["end"])
+    except (TypeError, KeyError, ValueError):
+        return None, None
 
 
 def marker_id(key: str) -> str:

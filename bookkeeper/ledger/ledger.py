@@ -14,9 +14,10 @@ or at its first write) does not get its carry-forward by a request of its own wh
 carry is counted in memory ("owed": `balance(defer_carry=True)`, the billing engine's read) and written with that
 month's first charges, in the same `_bulk_docs` (any other write or read of the month's documents writes it first,
 and so does `settle_carry`, which the engine calls after an evaluation that wrote no charge; so does a balance
-read that finds anything else written into the month). Money documents are append-only,
-also ours: an entry that lands in a past month is carried into every later month by a correction document
-`<carry prefix><n>` (see documents.adjustment_prefix), never by rewriting the carry-forward.
+read that finds anything else written into the month). Money documents are append-only, also ours; the
+carry-forward is not a movement but a statement of the previous balance: an entry that lands in a past month
+restates the carry-forward of every later month to the full previous closing total, as KAZOO's `fix_rollovers`
+does (a server admin's rewrite), never by a second document beside it, which KAZOO's fix would count twice.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from decimal import Decimal
 
 from .. import designdocs
 from ..clock import Clock, SystemClock
-from ..couch import Conflict, Couch, Database, NotFound
+from ..couch import Conflict, Couch, CouchError, Database, NotFound
 from ..dbnames import account_db, check_account_id, modb, modb_prefix, parse_db_name, to_gregorian
 from ..errors import BookkeeperError, InputError
 from ..money import KNOWN_CURRENCIES, check_currency, from_units, round_money
@@ -38,6 +39,7 @@ from .documents import Entry, Explained
 from .totals import MonthTotals
 
 Month = tuple[int, int]
+KAZOO_BALANCE_VIEW = {"4.3": ("ledgers", "total_by_source"), "4.2": ("transactions", "credit_remaining")}
 SKEW = timedelta(hours=1)
 
 
@@ -75,6 +77,7 @@ class Ledger:
         self._fresh: set[str] = set()  # MODBs this process created (so no carry-forward needs looking for)
         self._ready: set[str] = set()  # MODBs with design docs and a carry-forward (written or owed)
         self._owed: dict[str, tuple[dict, threading.Lock]] = {}  # MODB -> its carry-forward, counted, not written
+        self._names: dict[str, str | None] = {}  # account id -> its name, as 4.3 ledgers carry it
 
     # -- writes
     def credit(self, account_id: str, amount: Decimal, currency: str, *, kind: str, reason: str, description: str,
@@ -109,7 +112,8 @@ class Ledger:
         year, month = d.month_of(at)
         what = Explained(kind, reason, description, currency, key=key, metadata=metadata or {})
         doc_id = d.random_id(year, month) if key is None else d.keyed_id(key, year, month)
-        doc = d.build(self.dialect, doc_id, account_id, year, month, entry_type, units, at, what)
+        doc = d.build(self.dialect, doc_id, account_id, year, month, entry_type, units, at, what,
+                      account_name=self._account_name(account_id))
         marker = None
         if key is not None:
             marker = self._claim(account_id, key, doc, at)
@@ -117,6 +121,8 @@ class Ledger:
             parsed = parse_db_name(doc["pvt_account_db"])
             year, month = parsed.year, parsed.month
         db, created = self._open_month(account_id, year, month)
+        if self.dialect == "4.3" and "audit" not in doc:  # a copy: a replay's marker keeps the entry as it was
+            doc = {**doc, "audit": {"available_units": self._units(db)}}
         try:
             db.put(dict(doc))  # a copy: the marker keeps the entry as first written, without a _rev
             written = True
@@ -181,6 +187,11 @@ class Ledger:
             seen.add(charge.key)
         results: dict[str, WriteResult] = self._already_written(account_id, charges, (year, month))
         db, created = self._open_month(account_id, year, month, defer=True)
+        if self.dialect == "4.3":
+            available = self._units(db)
+            for doc in docs:
+                doc["audit"] = {"available_units": available}
+                available += d.signed_units(doc, self.dialect)
         todo = {doc["_id"]: charge.key for charge, doc in zip(charges, docs) if charge.key not in results}
         for doc_id, row in self._pay(db, [doc for doc in docs if doc["_id"] in todo]).items():
             key = todo[doc_id]
@@ -211,7 +222,7 @@ class Ledger:
                          factor=charge.factor, day=charge.day, period_start=charge.period_start,
                          period_end=charge.period_end, rule_version=charge.rule_version)
         return d.build(self.dialect, d.keyed_id(charge.key, year, month), account_id, year, month, charge.type,
-                       units, at, what)
+                       units, at, what, account_name=self._account_name(account_id))
 
     def _already_written(self, account_id: str, charges: list, month: Month) -> dict[str, WriteResult]:
         """Charges found in a MODB of an earlier month of their period, by key."""
@@ -259,6 +270,10 @@ class Ledger:
         doc = db.get_or_none(entry_id) if self._exists(db) else None
         if doc is None or not d.is_money(doc):
             raise InputError(entry_id, None, f"no money document with this id in {db.name}")
+        problem = d.money_problem(doc)
+        if problem is not None:
+            field, _, text = problem.partition(": ")
+            raise InputError(f"{db.name}/{entry_id}", field, f"invalid money document, not counted: {text}")
         return d.entry_of(doc, db.name, account_id, self.dialect)
 
     def balance(self, account_id: str, at: datetime | None = None, *, defer_carry: bool = False) -> Decimal:
@@ -364,7 +379,7 @@ class Ledger:
             previous = d.prev_month(year, month)
             carry = d.carry_doc(self.dialect, d.carry_id(self.dialect, year, month), account_id, year, month,
                                 self._closing(account_id, *previous), f"{previous[0]:04d}{previous[1]:02d}",
-                                self.clock.now())
+                                self.clock.now(), self._account_name(account_id))
             self._owed[db.name] = (carry, threading.Lock())
         else:
             self._carry(account_id, year, month, correct=False, fresh=db.name in self._fresh)
@@ -415,9 +430,11 @@ class Ledger:
         self._pay(self.couch.db(modb(account_id, *d.month_of(at))))
 
     def _carry(self, account_id: str, year: int, month: int, correct: bool, fresh: bool = False) -> None:
-        """Write the carry-forward if it is missing; with `correct`, also a correction if it is stale. `fresh`:
-        this process created the MODB, so the carry-forward is written without looking for it first (a 409
-        says someone else wrote it meanwhile)."""
+        """Write the carry-forward if it is missing; with `correct`, also restate it if it is stale, as KAZOO's
+        `fix_rollovers` does: the carry-forward document is rewritten to the previous month's full closing total
+        (and a correction document `<prefix><n>` left by an older bookkeeper to 0), so KAZOO's fix and ours
+        agree whichever runs. `fresh`: this process created the MODB, so the carry-forward is written without
+        looking for it first (a 409 says someone else wrote it meanwhile)."""
         db = self.couch.db(modb(account_id, year, month))
         base = d.carry_id(self.dialect, year, month)
         previous = d.prev_month(year, month)
@@ -427,28 +444,31 @@ class Ledger:
                 return
             target = self._closing(account_id, *previous)
             try:
-                db.put(d.carry_doc(self.dialect, base, account_id, year, month, target, label, self.clock.now()))
+                db.put(d.carry_doc(self.dialect, base, account_id, year, month, target, label, self.clock.now(),
+                                   self._account_name(account_id)))
             except Conflict:
                 pass  # written before (by us, another worker or KAZOO)
             return
         for _ in range(5):
             target = self._closing(account_id, *previous)
             docs = self._carry_docs(db, year, month)
-            carried = sum(d.signed_units(doc, self.dialect) for doc in docs.values())
+            now = self.clock.now()
             if base not in docs:
-                new = d.carry_doc(self.dialect, base, account_id, year, month, target - carried, label,
-                                  self.clock.now())
-            elif carried != target:
-                n = sum(1 for doc_id in docs if doc_id != base) + 1
-                new = d.carry_doc(self.dialect, f"{d.adjustment_prefix(self.dialect, year, month)}{n}", account_id,
-                                  year, month, target - carried, label, self.clock.now())
+                changed = [d.carry_doc(self.dialect, base, account_id, year, month, target, label, now,
+                                       self._account_name(account_id))]
             else:
+                changed = [d.restate_carry(doc, target if doc_id == base else 0, now)
+                           for doc_id, doc in docs.items()
+                           if d.signed_units(doc, self.dialect) != (target if doc_id == base else 0)]
+            if not changed:
                 return
-            try:
-                db.put(new)
+            rows = db.bulk_docs(changed)
+            if all(row.get("ok") for row in rows.values()):
                 return
-            except Conflict:
-                continue
+            bad = [row for row in rows.values() if not row.get("ok") and row.get("error") != "conflict"]
+            if bad:
+                raise LedgerError(f"{db.name}: the carry-forward was refused: {bad[0].get('error')}: "
+                                  f"{bad[0].get('reason')}")
         raise LedgerError(f"{db.name}: the carry-forward kept changing while it was being corrected")
 
     def _carry_docs(self, db: Database, year: int, month: int) -> dict[str, dict]:
@@ -480,6 +500,14 @@ class Ledger:
             self._carry(account_id, *cur, correct=True)
             cur = d.next_month(*cur)
 
+    def _account_name(self, account_id: str) -> str | None:
+        """The account's `name` from its account document (as `kz_ledger:set_account` reads it), once per process;
+        None when there is no such document."""
+        if account_id not in self._names:
+            doc = self.couch.db(account_db(account_id)).get_or_none(account_id) if self.dialect == "4.3" else None
+            self._names[account_id] = (doc or {}).get("name") or None
+        return self._names[account_id]
+
     def _exists(self, db: Database) -> bool:
         if db.name in self._known:
             return True
@@ -497,7 +525,7 @@ class Ledger:
         previous: tuple[Month, int] | None = None
         for year, month in self.months(account_id):
             db = self.couch.db(modb(account_id, year, month))
-            designdocs.install_kind(db, "modb")
+            designdocs.install_kind(db, "modb")  # ours kept current; KAZOO's only where missing
             self._pay(db)  # what verify checks is what is stored
             label = f"{year:04d}{month:02d}"
             if previous is not None and (year, month) != d.next_month(*previous[0]):
@@ -507,20 +535,31 @@ class Ledger:
                 continue  # opened ahead of its month: nothing to check yet
             counted, carried, has_carry = 0, 0, False
             for doc in docs:
-                try:
-                    units = d.signed_units(doc, self.dialect)
-                except InputError as exc:
-                    problems.append(f"{label}: {exc}")
+                problem = d.money_problem(doc)
+                if problem is not None:
+                    self.totals.check(db.name, doc)
+                    problems.append(f"{label}: {doc['_id']}: invalid money document, not counted: {problem}")
                     continue
+                units = d.signed_units(doc, self.dialect)
                 counted += units
                 if d.is_carry(doc) and (self.dialect == "4.2" or doc.get("pvt_type") == "ledger"):
                     carried, has_carry = carried + units, True
                 if not doc["_id"].startswith(modb_prefix(year, month)) and doc["_id"] != "monthly_rollup":
                     problems.append(f"{label}: {doc['_id']}: id does not start with {modb_prefix(year, month)}")
-            kazoo = self._kazoo_view_units(db)
-            if kazoo != counted:
-                problems.append(f"{label}: KAZOO's balance view says {money(kazoo)}, the documents add up to "
-                                f"{money(counted)}")
+            try:
+                kazoo = self._kazoo_view_units(db)
+            except NotFound:
+                problems.append(f"{label}: KAZOO's balance view {'/'.join(KAZOO_BALANCE_VIEW[self.dialect])} is "
+                                f"missing (the design document is KAZOO's: run KAZOO's view refresh)")
+            except CouchError as exc:
+                problems.append(f"{label}: KAZOO's balance view fails ({exc.reason or exc.error})")
+            else:
+                if kazoo != counted:
+                    problems.append(f"{label}: KAZOO's balance view says {money(kazoo)}, the documents add up to "
+                                    f"{money(counted)}")
+            if (self.totals.checkpoint(db) or {}).get("untrusted"):
+                problems.append(f"{label}: the balance checkpoint does not match its MAC (not written by this "
+                                f"bookkeeper); checkpoint rebuilt")
             self.totals.forget(db)  # check the stored checkpoint, not what this process remembers
             fast = self.totals.units(db)
             if fast != counted:
@@ -537,12 +576,13 @@ class Ledger:
 
     def _kazoo_view_units(self, db: Database) -> int:
         """The balance as KAZOO reads it: 4.3 all rows of `ledgers/total_by_source` (group_level 1), 4.2
-        `transactions/credit_remaining`."""
-        if self.dialect == "4.3":
-            rows = db.view("ledgers", "total_by_source", reduce=True, group_level=1)["rows"]
-        else:
-            rows = db.view("transactions", "credit_remaining", reduce=True)["rows"]
-        return int(sum(r["value"] for r in rows))
+        `transactions/credit_remaining` (NotFound: KAZOO's design document lacks the view)."""
+        ddoc, view = KAZOO_BALANCE_VIEW[self.dialect]
+        rows = db.view(ddoc, view, reduce=True, **({"group_level": 1} if self.dialect == "4.3" else {}))["rows"]
+        total = sum(r["value"] for r in rows)
+        if not isinstance(total, (int, float)) or isinstance(total, bool):
+            raise CouchError(0, "not_a_number", f"it sums to {total!r}")
+        return int(total)
 
 
 def _identity(doc: dict, dialect: str) -> tuple:

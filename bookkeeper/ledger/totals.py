@@ -4,9 +4,12 @@ CouchDB keeps `_sum` reductions in its B-tree, so there a reduce over the `bookk
 O(log n) and is the answer. PouchDB Server recomputes a reduce on every query (~0.09 ms per row), so there the
 total is a checkpoint plus the tail of `_changes`:
 
-* `_local/bookkeeper_total-<dialect>` holds `{since, units, latest}`: the MODB's `_changes` seq, the units
-  counted up to it (as KAZOO's balance view of the dialect counts them) and the latest `pvt_created` of a
-  non-carry entry. `_local` documents are not replicated and not in `_changes`.
+* `_local/bookkeeper_total-<dialect>` holds `{since, units, latest, mac}`: the MODB's `_changes` seq, the units
+  counted up to it (as KAZOO's balance view of the dialect counts them), the latest `pvt_created` of a
+  non-carry entry, and an HMAC of those and the database's name under a key derived from the bookkeeper's
+  CouchDB credentials. `_local` documents are not replicated and not in `_changes`, and anyone who may write
+  the MODB may write them: a checkpoint whose MAC does not match (someone else wrote it, or other credentials)
+  is not trusted; the month is recounted from its documents and the checkpoint rebuilt (logged).
 * Money documents are append-only (the validate_doc_update), so the changes after `since` are exactly the new
   entries: total = units + what they add. A change that is not a first revision (an admin's edit or delete)
   means the checkpoint cannot be trusted: it is rebuilt from the whole feed, counting each document once.
@@ -16,13 +19,23 @@ total is a checkpoint plus the tail of `_changes`:
 * The latest checkpoint counted is also kept in memory per MODB, so a long-running process reads only the
   `_changes` tail: what it remembers is as true as what is stored, whoever writes the MODB meanwhile.
 
-`ledger verify` compares this with the full view reduction and a recount of every document.
+Only valid money documents count (`documents.money_problem`); an invalid one is logged once per process with
+its id and kept in `invalid` (the daemon's `invalid_money_documents` gauge). `ledger verify` compares this with
+the full view reduction and a recount of every document.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import logging
+import threading
+
 from ..couch import Conflict, Couch, Database
-from .documents import is_carry, is_money, signed_units
+from .documents import is_carry, is_money, money_problem, signed_units
+
+log = logging.getLogger(__name__)
 
 ADVANCE_AFTER = 100
 PAGE = 5000
@@ -38,6 +51,11 @@ class MonthTotals:
         self.checkpoint_id = f"_local/bookkeeper_total-{dialect}"
         self._stored_reductions: bool | None = None
         self._memory: dict[str, dict] = {}  # MODB name -> the last checkpoint counted (with the stored `_rev`)
+        user, password = couch.session.auth or ("", "")
+        self._key = hashlib.sha256(f"couch-bookkeeper checkpoint\0{user}\0{password}".encode()).digest()
+        self.invalid: dict[tuple[str, str], str] = {}  # (MODB, id) -> problem: invalid money documents seen
+        self._invalid_lock = threading.Lock()
+        self._invalid_counted: dict[str, int] = {}  # MODB -> invalid documents its view counted last
 
     @property
     def stored_reductions(self) -> bool:
@@ -60,7 +78,26 @@ class MonthTotals:
         """The reduce of the time-keyed view (the whole month, or up to `until`)."""
         params = {"reduce": True} if until is None else {"reduce": True, "endkey": until}
         rows = db.view(*VIEW, **params)["rows"]
-        return int(rows[0]["value"][self.index]) if rows else 0
+        if not rows:
+            return 0
+        value = rows[0]["value"]
+        if until is None and len(value) > 2 and value[2] != self._invalid_counted.get(db.name, 0):
+            self._invalid_counted[db.name] = value[2]
+            for row in db.view(*VIEW, key="invalid", reduce=False, include_docs=True)["rows"]:
+                self.check(db.name, row.get("doc") or {})
+        return int(value[self.index])
+
+    def check(self, db_name: str, doc: dict) -> None:
+        """Note `doc` if it is an invalid money document: logged (once per process) with its id, kept in
+        `invalid`."""
+        problem = money_problem(doc) if is_money(doc) else None
+        if problem is None:
+            return
+        with self._invalid_lock:
+            if (db_name, doc.get("_id")) in self.invalid:
+                return
+            self.invalid[(db_name, doc.get("_id"))] = problem
+        log.warning("invalid money document %s/%s, not counted: %s", db_name, doc.get("_id"), problem)
 
     def created(self, db: Database, since) -> None:
         """`db` was just created and holds nothing but design documents up to `since`: count it from there
@@ -83,15 +120,29 @@ class MonthTotals:
         return units
 
     def checkpoint(self, db: Database) -> dict | None:
+        """The stored checkpoint; None if there is none; `{_id, _rev, untrusted: True}` if it is malformed or
+        its MAC does not match."""
         doc = db.get_or_none(self.checkpoint_id)
         if doc is None:
             return None
         valid = isinstance(doc.get("units"), int) and isinstance(doc.get("latest"), int) and \
-            isinstance(doc.get("since"), (int, str)) and doc.get("since") not in ("", None)
-        return doc if valid else {"_id": doc["_id"], "_rev": doc["_rev"]}
+            isinstance(doc.get("since"), (int, str)) and doc.get("since") not in ("", None) and \
+            isinstance(doc.get("mac"), str) and \
+            hmac.compare_digest(doc["mac"], self._mac(db, doc["since"], doc["units"], doc["latest"]))
+        return doc if valid else {"_id": doc["_id"], "_rev": doc["_rev"], "untrusted": True}
+
+    def _mac(self, db: Database, since, units: int, latest: int) -> str:
+        message = json.dumps([db.name, since, units, latest], separators=(",", ":")).encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 
     def _checkpointed(self, db: Database) -> tuple[int, int]:
         current = self._memory.get(db.name) or self.checkpoint(db)
+        if current is not None and current.get("untrusted"):
+            log.warning("balance checkpoint of %s does not match its MAC (not written by this bookkeeper): "
+                        "recounted from the documents and rebuilt", db.name)
+            units, latest, since = self._recount(db)
+            self._save(db, current, since, units, latest)
+            return units, latest
         if current is None or "units" not in current:
             current = {"_id": self.checkpoint_id, "_rev": (current or {}).get("_rev"), "since": 0, "units": 0,
                        "latest": 0}
@@ -104,6 +155,7 @@ class MonthTotals:
                 if row["id"].startswith("_design/"):
                     continue
                 untouched = False
+                self.check(db.name, doc)
                 if row.get("deleted") or not doc.get("_rev", "").startswith("1-"):
                     units, latest, since = self._recount(db)
                     self._save(db, current, since, units, latest)
@@ -136,6 +188,7 @@ class MonthTotals:
                 if row.get("deleted") or not is_money(doc):
                     counted.pop(row["id"], None)
                     continue
+                self.check(db.name, doc)
                 counted[row["id"]] = (signed_units(doc, self.dialect), _latest(doc, 0))
             since = feed["last_seq"]
             if len(feed["results"]) < PAGE:
@@ -145,7 +198,8 @@ class MonthTotals:
         return units, latest, since
 
     def _save(self, db: Database, current: dict | None, since, units: int, latest: int) -> None:
-        doc = {"_id": self.checkpoint_id, "since": since, "units": units, "latest": latest}
+        doc = {"_id": self.checkpoint_id, "since": since, "units": units, "latest": latest,
+               "mac": self._mac(db, since, units, latest)}
         if current is not None and current.get("_rev"):
             doc["_rev"] = current["_rev"]
         try:
@@ -161,6 +215,6 @@ class MonthTotals:
 
 
 def _latest(doc: dict, latest: int) -> int:
-    if is_money(doc) and not is_carry(doc) and isinstance(doc.get("pvt_created"), int):
-        return max(latest, doc["pvt_created"])
+    if is_money(doc) and not is_carry(doc) and money_problem(doc) is None:
+        return max(latest, int(doc["pvt_created"]))
     return latest

@@ -8,7 +8,7 @@
 """
 
 from .assignment import assign, unassign
-from .counters import Counter, counter_quantities, load_counters
+from .counters import Counter, check_view, counter_quantities, load_counters, priced_counters
 from .invoice import ActivationCharge, Invoice, activation_charges, invoice_json, item_json, price, quote
 from ..jsontext import dumps, loads
 from .merge import MergedPlan, merge_plans
@@ -30,8 +30,9 @@ from .validate import load_plan, load_quantities, validate_plan_document
 
 __all__ = [
     "CLASSIFIERS", "ActivationCharge", "Counter", "Invoice", "ItemPlan", "LineItem", "MergedPlan", "ServicePlan",
-    "activation_charges", "add_quantities", "apply_manual", "assign", "cascade_sum", "classify", "counter_quantities",
+    "activation_charges", "add_quantities", "apply_manual", "assign", "cascade_sum", "check_view", "classify",
+    "counter_quantities",
     "dumps", "from_view_rows", "invoice_json", "item_json", "load_counters", "load_plan", "load_quantities",
-    "loads", "merge_plans", "price", "problems", "price_item", "quantities_of", "quote", "resolve_substitutes",
-    "subtract_quantities", "tier", "unassign", "validate_plan_document",
+    "loads", "merge_plans", "price", "priced_counters", "problems", "price_item", "quantities_of", "quote",
+    "resolve_substitutes", "subtract_quantities", "tier", "unassign", "validate_plan_document",
 ]

@@ -10,6 +10,11 @@ The reseller installs `_design/cameras` (map: `emit([doc.recording_days], 1)` fo
 `_count` or `_sum`) in its customers' account DBs. The billing layer queries that view with `query_params()` and
 `counter_quantities` turns the rows into `{"cameras": {"30_days": 4, "90_days": 1}}`, which plans price like any
 KAZOO category (`plan.cameras.30_days.rate`, or `plan.cameras._all`).
+
+A counter that cannot be read is an error naming the account DB and the view, never a quantity of zero:
+Only the counters whose category the account's plans price are read (`priced_counters`);
+`check_view` refuses a missing design document or view and a reduce other than `_count`/`_sum`;
+`counter_quantities` refuses a value that is not a whole number ≥ 0 and a key that gives no item name.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from .models import shown
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _FIELD = re.compile(r"\{(\d+)\}")
+REDUCES = ("_count", "_sum")
 
 
 @dataclass(frozen=True)
@@ -39,9 +45,22 @@ class Counter:
     def query_params(self) -> dict[str, Any]:
         return {"reduce": True, "group_level": self.group_level}
 
-    def item_name(self, key: Any) -> str:
+    def item_name(self, key: Any) -> str | None:
+        """The item a row key counts for; None if a part it names is missing or not a string or number."""
         parts = key if isinstance(key, list) else [key]
-        return _FIELD.sub(lambda m: str(parts[int(m.group(1))]) if int(m.group(1)) < len(parts) else "", self.item)
+
+        def part(match: re.Match) -> str:
+            index = int(match.group(1))
+            value = parts[index] if index < len(parts) else None
+            if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+                raise LookupError
+            return str(int(value)) if isinstance(value, float) and value == int(value) else str(value)
+
+        try:
+            name = _FIELD.sub(part, self.item)
+        except LookupError:
+            return None
+        return name if _NAME.match(name) else None
 
 
 def load_counters(settings: Mapping, where: str) -> tuple[Counter, ...]:
@@ -70,15 +89,41 @@ def load_counters(settings: Mapping, where: str) -> tuple[Counter, ...]:
     return tuple(out)
 
 
-def counter_quantities(counter: Counter, rows: Iterable[Mapping]) -> dict[str, dict[str, int]]:
-    """Reduced view rows -> `{category: {item: n}}`. Values must be whole numbers; non-positive ones are dropped."""
+def priced_counters(counters: Iterable[Counter], merged: Iterable) -> tuple[Counter, ...]:
+    """The counters whose category one of the account's merged plans prices (the others are not read: an account
+    billed for no camera needs no camera view)."""
+    categories = {category for m in merged for category in m.plan.plan}
+    return tuple(c for c in counters if c.category in categories)
+
+
+def check_view(counter: Counter, design: Mapping | None, where: str) -> None:
+    """Refuse a counter whose view (in the design document `design`, None if missing, of the DB `where`) is
+    missing or does not reduce with `_count` or `_sum`."""
+    ddoc = f"{where}/_design/{counter.ddoc}"
+    views = (design or {}).get("views")
+    if design is None or design.get("_deleted"):
+        raise InputError(ddoc, None, f"no such design document (counter {counter.category!r})")
+    view = views.get(counter.view) if isinstance(views, Mapping) else None
+    if not isinstance(view, Mapping):
+        raise InputError(ddoc, f"views.{counter.view}", f"no such view (counter {counter.category!r})")
+    if view.get("reduce") not in REDUCES:
+        raise InputError(ddoc, f"views.{counter.view}.reduce",
+                         f"must be {' or '.join(REDUCES)}, got {shown(view.get('reduce'))}")
+
+
+def counter_quantities(counter: Counter, rows: Iterable[Mapping],
+                       where: str = "") -> dict[str, dict[str, int]]:
+    """Reduced view rows -> `{category: {item: n}}`. Values must be whole numbers ≥ 0 (zeros are dropped) and
+    keys must name an item; `where` (the DB) prefixes the view in errors."""
     items: dict[str, int] = {}
+    view = f"{where}/_design/{counter.ddoc}/_view/{counter.view}".lstrip("/")
     for row in rows:
-        value = row.get("value")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-            raise InputError(f"view {counter.ddoc}/{counter.view}", str(row.get("key")),
-                             f"not a whole number: {shown(value)}")
-        name = counter.item_name(row.get("key"))
+        value, key = row.get("value"), row.get("key")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value < 0:
+            raise InputError(view, f"key {shown(key)}", f"not a whole number ≥ 0: {shown(value)}")
+        name = counter.item_name(key)
+        if name is None:
+            raise InputError(view, f"key {shown(key)}", f"gives no item name for {counter.item!r}")
         items[name] = items.get(name, 0) + int(value)
     kept = {name: n for name, n in items.items() if n > 0}
     return {counter.category: kept} if kept else {}

@@ -43,7 +43,8 @@ class Invoice:
 
 
 def activation_charges(current: Invoice | None, proposed_items: tuple[LineItem, ...]) -> tuple[ActivationCharge, ...]:
-    """For each item whose billable quantity rises, `rise × activation_charge` (kazoo.md §3.1 step 6).
+    """For each item whose billable quantity rises, `rise × activation_charge` (kazoo.md §3.1 step 6), named by
+    the plan key (`_all`), as `kz_services_activation_item:create/1` names it, not by the `as` name.
 
     Lines are matched on (category, item, masquerading); a line missing from `current` had billable 0."""
     before = {i.match_key: i.billable for i in current.items} if current else {}
@@ -51,7 +52,7 @@ def activation_charges(current: Invoice | None, proposed_items: tuple[LineItem, 
     for line in proposed_items:
         rise = line.billable - before.get(line.match_key, 0)
         if rise > 0 and line.activation_charge > 0:
-            out.append(ActivationCharge(line.category, line.item, line.name, rise, line.activation_charge))
+            out.append(ActivationCharge(line.category, line.key, line.name, rise, line.activation_charge))
     return tuple(out)
 
 

@@ -1,9 +1,8 @@
 """One invoice line: KAZOO 4.3's item calculation (kazoo.md §3.1 step 3, `kz_services_item:create/4`), in Decimal.
 
 quantity -> billable (step, minimum, maximum) -> rate (flat_rates, flat_rate, rates, rate) -> discounts -> total.
-One deliberate difference: the discount is capped at the line's gross (KAZOO can return a negative total when,
-say, a single discount and a cumulative discount over every unit add up to more than the line). Where KAZOO's
-total is not negative the two agree.
+As in KAZOO (`calculate_total/1`), the discount is not capped: a discount larger than its line (a cumulative rate
+above the item's rate, say) makes the total negative, and the charging rules book it as a credit line.
 """
 
 from __future__ import annotations
@@ -110,7 +109,7 @@ def price_item(category: str, key: str, plan: ItemPlan, quantity: int) -> LineIt
         cum_qty = min(cumulative.maximum or 0, billable)
         cum_rate = next(r for r in (tier(cumulative.rates, cum_qty), cumulative.rate, item_rate) if r is not None)
     gross = billable * rate
-    discount = min(single_rate + cum_qty * cum_rate, gross)
+    discount = single_rate + cum_qty * cum_rate
     prorate = plan.prorate
     return LineItem(
         category=category, key=key, item=plan.as_ or key,

@@ -1,10 +1,11 @@
 """Quantities from KAZOO documents (kazoo.md §2.3–2.4): what one document adds to `{category: {item: n}}`.
 
-The same rules, in JavaScript, are the `services/quantify` view (views/services/views/quantify/map.js); a test
-keeps the two in agreement. Rules: deleted documents and documents with a falsy `enabled` count nothing;
-users count by `priv_level` (default `user`, KAZOO's Erlang path; its JS emits a null key), devices by
-`device_type` (default `sip_device`); `limits` counts its trunk values; numbers count by carrier module and
-feature, and by classifier unless they have the `local` feature; `billing` counters add up as given.
+The same rules, in JavaScript, are the `bookkeeper_services/quantify` view
+(views/bookkeeper_services/views/quantify/map.js); a test keeps the two in agreement. Rules: deleted documents and
+documents with a falsy `enabled` count nothing; users count by `priv_level` (default `user`, KAZOO's Erlang path;
+its JS emits a null key), devices by `device_type` (default `sip_device`); `limits` counts its trunk values; numbers
+count by carrier module and feature, and by classifier unless they have the `local` feature; `billing` counters add
+up as given.
 Apps in the apps store give negative substitutes in `user_apps` (-1 all users, -2 admins) that
 `resolve_substitutes` replaces once the account's totals are known.
 """
@@ -79,6 +80,8 @@ def problems(doc: Mapping) -> list[str]:
     """What is malformed in a billable document (`field: problem`), for logs and metrics; [] if it is sound.
     Malformed values count nothing (here and in the view); the rest of the document still counts."""
     kind = doc.get("pvt_type") or doc.get("_id")
+    if not isinstance(kind, str):
+        return [f"pvt_type: not a string: {kind!r}"]
     found = []
     name_fields = {"user": "priv_level", "device": "device_type", "number": "pvt_module_name"}
     if kind in name_fields and _malformed(doc.get(name_fields[kind])):
@@ -196,7 +199,7 @@ def resolve_substitutes(quantities: Mapping[str, Mapping[str, int]]) -> Quantiti
 
 
 def from_view_rows(rows: Iterable[Mapping]) -> Quantities:
-    """`services/quantify` rows reduced with group_level=2 (key `[category, item]`) -> quantities."""
+    """`bookkeeper_services/quantify` rows reduced with group_level=2 (key `[category, item]`) -> quantities."""
     out: Quantities = {}
     for row in rows:
         category, item = row["key"]

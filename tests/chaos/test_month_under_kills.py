@@ -15,11 +15,13 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+from testserver import start_test_server
+
 from bookkeeper import provision
 from bookkeeper.billing import STATE_PREFIX
 from bookkeeper.couch import Couch
 from bookkeeper.databases import account_databases
-from bookkeeper.embedded import EmbeddedServer, free_port
 from bookkeeper.dbnames import modb
 from bookkeeper.ledger import Ledger
 from bookkeeper.ledger.documents import keyed_id
@@ -27,6 +29,7 @@ from bookkeeper.ledger.documents import keyed_id
 from . import world
 
 DRIVER = Path(__file__).with_name("driver.py")
+pytestmark = pytest.mark.long(600)
 ACCOUNTS = 200
 MIN_KILLS = 12
 SERVER_RESTARTS_AT = (4, 8)  # after these many kills the server is restarted under a running driver
@@ -62,8 +65,8 @@ def _explain(doc):
 
 def test_a_month_with_kills_and_server_restarts_leaves_the_undisturbed_ledger(tmp_path):
     data = world.scenario(ACCOUNTS)
-    reference_server = EmbeddedServer(tmp_path / "ref", free_port(), in_memory=True).start()
-    server = EmbeddedServer(tmp_path / "disk", free_port(), in_memory=False).start()
+    server = start_test_server(tmp_path / "disk", persistent=True, restarts=True)
+    reference_server = start_test_server(tmp_path / "ref")
     try:
         reference = world.simulation(data, reference_server.url, "ref-")
         ids = {label: provision.new_account_id() for label in reference.scenario.order()}

@@ -14,17 +14,19 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from testserver import start_test_server
 from waiting import wait_until
 
 from bookkeeper import provision
 from bookkeeper.billing import STATE_PREFIX
 from bookkeeper.config import load_settings
 from bookkeeper.couch import Couch
-from bookkeeper.embedded import EmbeddedServer, free_port
+from bookkeeper.embedded import free_port
 from bookkeeper.ledger import Ledger
 from feeds.leases import LEASE_PREFIX, bucket_of
 from feeds.options import FeedOptions
 
+pytestmark = pytest.mark.long(300)
 ACCOUNTS = 24
 ACTIVATION = Decimal("2.5")
 PLAN = {"name": "Leases", "plan": {"devices": {"sip_device": {"rate": 10, "activation_charge": 2.5}}}}
@@ -35,7 +37,7 @@ BIN = Path(sys.executable).with_name("bookkeeper")
 
 @pytest.fixture
 def world(tmp_path):
-    server = EmbeddedServer(tmp_path, free_port(), in_memory=True).start()
+    server = start_test_server(tmp_path)
     namespace = "leases-"
     couch = Couch(server.url, namespace=namespace)
     settings = load_settings(env={}, couch_url=server.url, namespace=namespace)

@@ -7,9 +7,9 @@ import time
 
 from conftest import wait_until
 from recording import RecordingEngine
+from testserver import start_test_server
 
 from bookkeeper.couch import Couch
-from bookkeeper.embedded import EmbeddedServer, free_port
 from feeds.catchup import catch_up
 from feeds.checkpoints import checkpoint_id
 from feeds.consumer import Consumer
@@ -190,7 +190,7 @@ def test_once_leaves_every_checkpoint_written(couch, account_dbs):
 
 
 def test_a_failed_flush_is_counted_and_retried_not_raised(tmp_path):
-    srv = EmbeddedServer(tmp_path, free_port()).start()  # on disk: the data survives the outage
+    srv = start_test_server(tmp_path, persistent=True, restarts=True)  # on disk: the data survives the outage
     try:
         couch = Couch(srv.url, retries=1, backoff=0.05, timeout=3)
         db = couch.db("flush-outage")

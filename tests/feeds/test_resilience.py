@@ -13,11 +13,11 @@ from pathlib import Path
 
 from conftest import wait_until
 from recording import RecordingEngine
+from testserver import start_test_server
 
 from bookkeeper.config import load_settings
 from bookkeeper.couch import Couch
 from bookkeeper.dbnames import account_db
-from bookkeeper.embedded import EmbeddedServer, free_port
 from feeds.checkpoints import checkpoint_id
 from feeds.daemon import Daemon
 from feeds.options import FeedOptions
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_no_change_is_lost_when_the_server_restarts_mid_stream(tmp_path):
-    srv = EmbeddedServer(tmp_path, free_port()).start()  # on disk: data survives the restart
+    srv = start_test_server(tmp_path, persistent=True, restarts=True)  # on disk: data survives the restart
     try:
         couch = Couch(srv.url, retries=2, backoff=0.1, timeout=5)
         followed, polled = (couch.db(account_db(uuid.uuid4().hex)) for _ in range(2))

@@ -4,11 +4,11 @@ import threading
 import time
 
 import pytest
+from testserver import start_test_server
 
 from bookkeeper.couch import Conflict, Couch, NotFound, Unavailable
 from bookkeeper.databases import account_databases
 from bookkeeper.dbnames import account_db, modb
-from bookkeeper.embedded import EmbeddedServer, free_port
 
 ACCT = "5c36900d63069782e4e0b0ad2f131e45"
 
@@ -81,7 +81,7 @@ def test_continuous_feed_delivers_changes_and_resumes(new_db):
 
 
 def test_calls_are_retried_while_the_server_restarts(tmp_path):
-    srv = EmbeddedServer(tmp_path, free_port()).start()  # on disk, so data survives the restart
+    srv = start_test_server(tmp_path, persistent=True, restarts=True)  # on disk, so data survives the restart
     try:
         client = Couch(srv.url, retries=8, backoff=0.2, timeout=5)
         db = client.db("survivor").ensure()

@@ -125,7 +125,8 @@ class PayPalVerifier:
 
 
 class BraintreeStub:
-    """Braintree's gateway API for one merchant: transaction find and sale, XML as the SDK speaks it."""
+    """Braintree's gateway API for one merchant: transaction find, sale, credit and search by order id, XML as the
+    SDK speaks it."""
 
     def __init__(self, merchant_id: str):
         self.merchant_id = merchant_id
@@ -133,13 +134,28 @@ class BraintreeStub:
         self.vaulted: set[str] = set()
         self.server = LocalServer(self.handle)
 
-    def add(self, txid: str, customer: str, amount: str, currency: str = "USD", status: str = "settled") -> None:
-        self.transactions[txid] = {"id": txid, "status": status, "type": "sale", "amount": amount,
+    def add(self, txid: str, customer: str, amount: str, currency: str = "USD", status: str = "settled",
+            type: str = "sale", order_id: str = "") -> None:
+        self.transactions[txid] = {"id": txid, "status": status, "type": type, "amount": amount,
                                    "currency-iso-code": currency, "merchant-account-id": "acme-usd",
-                                   "customer": {"id": customer}}
+                                   "order-id": order_id, "customer": {"id": customer}}
+
+    def made(self, type: str) -> list[dict]:
+        """The transactions of this type the API created (sales or credits)."""
+        return [t for t in self.transactions.values() if t["type"] == type and t["id"].startswith("bt")]
 
     def handle(self, method, path, body):
         base = f"/merchants/{self.merchant_id}/transactions"
+        if method == "POST" and path == base + "/advanced_search_ids":
+            wanted = XmlUtil.dict_from_xml(body.decode())["search"]["order_id"]["is"]
+            ids = "".join(f"<item>{t['id']}</item>" for t in self.transactions.values() if t["order-id"] == wanted)
+            return 200, "application/xml", (f'<?xml version="1.0" encoding="UTF-8"?><search-results><page-size type="integer">50'
+                                            f'</page-size><ids type="array">{ids}</ids></search-results>').encode()
+        if method == "POST" and path == base + "/advanced_search":
+            ids = XmlUtil.dict_from_xml(body.decode())["search"]["ids"]
+            found = "".join(_xml("transaction", self.transactions[i]).decode().split("?>", 1)[1] for i in ids)
+            return 200, "application/xml", (f'<?xml version="1.0" encoding="UTF-8"?><credit-card-transactions '
+                                            f'type="collection">{found}</credit-card-transactions>').encode()
         if method == "GET" and path.startswith(base + "/"):
             txn = self.transactions.get(path[len(base) + 1:])
             if txn is None:
@@ -148,12 +164,12 @@ class BraintreeStub:
         if method == "POST" and path == base:
             params = XmlUtil.dict_from_xml(body.decode())["transaction"]
             txid = f"bt{len(self.transactions) + 1}"
-            customer = params["customer_id"]
+            customer, kind, order = params["customer_id"], params["type"], params.get("order_id") or ""
             if customer not in self.vaulted:
-                self.add(txid, customer, params["amount"], status="processor_declined")
+                self.add(txid, customer, params["amount"], status="processor_declined", type=kind, order_id=order)
                 return 422, "application/xml", _xml("api-error-response", {
                     "message": "Do Not Honor", "errors": {"errors": ""}, "transaction": self.transactions[txid]})
-            self.add(txid, customer, params["amount"], status="submitted_for_settlement")
+            self.add(txid, customer, params["amount"], status="submitted_for_settlement", type=kind, order_id=order)
             return 201, "application/xml", _xml("transaction", self.transactions[txid])
         return 404, "application/xml", b""
 

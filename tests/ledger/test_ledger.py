@@ -10,9 +10,10 @@ import pytest
 from bookkeeper.charging.model import Charge
 from bookkeeper.clock import SimulatedClock
 from bookkeeper.couch import Couch, Forbidden
-from bookkeeper.dbnames import modb, to_gregorian
+from bookkeeper.dbnames import encode, modb, to_gregorian
 from bookkeeper.errors import InputError
 from bookkeeper.ledger import Ledger
+from bookkeeper.ledger import documents as d
 
 
 USD = "USD"
@@ -45,7 +46,7 @@ def test_credit_and_debit_round_trip_in_units(couch, account, ledger, dialect):
     assert c.db == d.db == db.name and c.written and d.written and c.id.startswith("202601-")
     cdoc, ddoc = db.get(c.id), db.get(d.id)
     assert cdoc["pvt_created"] == to_gregorian(at(1, 5)) and cdoc["pvt_account_id"] == account
-    assert cdoc["pvt_account_db"] == db.name and cdoc["bookkeeper_info"]["kind"] == "manual"
+    assert cdoc["pvt_account_db"] == encode(db.name) and cdoc["bookkeeper_info"]["kind"] == "manual"
     if dialect == "4.2":
         assert (cdoc["pvt_type"], cdoc["pvt_amount"], cdoc["pvt_reason"], cdoc["pvt_code"]) == \
             ("credit", 100000, "manual_addition", 3001)
@@ -78,8 +79,9 @@ def test_balance_across_three_months_with_carry_forward(couch, account, ledger, 
     doc = couch.db(modb(account, 2026, 3)).get(carry)
     units = doc["pvt_amount"] if dialect == "4.2" else doc["amount"]
     assert units == 700000 and doc["pvt_created"] == to_gregorian(at(3, 1, 0))
-    if dialect == "4.3":
-        assert doc["source"] == {"service": "rollovers", "id": "202602"}
+    if dialect == "4.3":  # named for the new month, as kz_ledgers:rollover names it (KAZOO 4.3 kz_ledgers.erl)
+        assert doc["source"] == {"service": "rollovers", "id": "202603"}
+        assert doc["description"] == "Monthly rollover for 202603"
         rows = couch.db(modb(account, 2026, 3)).view("ledgers", "total_by_source", group_level=1)["rows"]
         assert {r["key"][0]: r["value"] for r in rows} == {"rollovers": 700000, "adjustments": -205000}
     else:
@@ -92,7 +94,7 @@ def test_balance_across_three_months_with_carry_forward(couch, account, ledger, 
     assert ledger.verify(account) == []
 
 
-def test_late_entry_corrects_every_later_carry_forward(couch, account, ledger, dialect):
+def test_late_entry_restates_every_later_carry_forward(couch, account, ledger, dialect):
     credit(ledger, account, "100.00", at(1, 10))
     debit(ledger, account, "30.00", at(2, 10))
     debit(ledger, account, "20.00", at(3, 10))
@@ -100,13 +102,59 @@ def test_late_entry_corrects_every_later_carry_forward(couch, account, ledger, d
     credit(ledger, account, "5.25", at(1, 31))  # late: January is long closed
     assert ledger.balance(account, at(3, 20)) == Decimal("55.25")
     assert ledger.balance(account, at(2, 20)) == Decimal("75.25")
+    # the carry-forward itself now states the full previous balance (Jan 105.25, Feb 105.25 - 30 = 75.25), as
+    # KAZOO's fix_rollovers writes it; no correction document beside it
     name = "monthly_rollup" if dialect == "4.2" else "ledgers_monthly_rollover"
-    for month in (2, 3):
-        fix = couch.db(modb(account, 2026, month)).get(f"2026{month:02d}-{name}-1")
-        assert (fix.get("pvt_amount") or fix.get("amount")) == 52500
+    for month, units in ((2, 1052500), (3, 752500)):
+        db = couch.db(modb(account, 2026, month))
+        doc = db.get(d.carry_id(dialect, 2026, month))
+        assert (doc.get("pvt_amount") or doc.get("amount")) == units and doc["_rev"].startswith("2-")
+        assert db.get_or_none(f"2026{month:02d}-{name}-1") is None
     assert ledger.verify(account) == []
-    ledger.ensure_rollover(account, 2026, 3)  # idempotent: nothing more to correct
-    assert couch.db(modb(account, 2026, 3)).get_or_none(f"202603-{name}-2") is None
+    ledger.ensure_rollover(account, 2026, 3)  # idempotent: nothing more to restate
+    assert couch.db(modb(account, 2026, 3)).get(d.carry_id(dialect, 2026, 3))["_rev"].startswith("2-")
+
+
+def kazoo_fix_rollover(couch, account, dialect, year, month):
+    """What KAZOO 4.3's kazoo_ledgers_maintenance:fix_rollover/3 does (core/kazoo_ledgers/src/
+    kazoo_ledgers_maintenance.erl): the month's rollover document gets the previous month's total as its
+    amount and type; every other document stays as it is."""
+    py, pm = (year, month - 1) if month > 1 else (year - 1, 12)
+    previous = [r["doc"] for r in couch.db(modb(account, py, pm)).all_docs(include_docs=True)
+                if r.get("doc") and d.is_money(r["doc"])]
+    total = sum(d.signed_units(doc, dialect) for doc in previous)
+    db = couch.db(modb(account, year, month))
+    doc = db.get(d.carry_id(dialect, year, month))
+    if dialect == "4.3":
+        doc.update(amount=abs(total), pvt_ledger_type="credit" if total > 0 else "debit")
+    else:
+        doc.update(pvt_amount=abs(total), pvt_type="credit" if total > 0 else "debit")
+    db.put(doc)
+
+
+def test_kazoo_fix_and_ours_agree_whichever_fixes_the_month(couch, account, ledger, dialect):
+    """A late entry leaves February's carry-forward stale; KAZOO's fix_rollovers and our restatement both
+    correct it, in either order, and KAZOO's balance view and ours say the same (no second correction document
+    for KAZOO's fix to count twice). A correction document an older bookkeeper left is set to 0."""
+    credit(ledger, account, "100.00", at(1, 10))
+    debit(ledger, account, "30.00", at(2, 10))
+    jan = couch.db(modb(account, 2026, 1))
+    late = d.build(dialect, d.random_id(2026, 1), account, 2026, 1, "credit", 52500, at(1, 31),
+                   d.Explained("manual", "admin_discretion", "late, written by someone else", USD))
+    jan.put(late)  # not through our ledger: February's carry-forward is stale now (100.00 instead of 105.25)
+    feb = couch.db(modb(account, 2026, 2))
+    legacy = d.carry_doc(dialect, d.adjustment_prefix(dialect, 2026, 2) + "1", account, 2026, 2, 1000, "202601",
+                         at(2, 1))
+    feb.put(legacy)  # an older bookkeeper's "-n" correction (0.10), stale as well
+    kazoo_fix_rollover(couch, account, dialect, 2026, 2)  # KAZOO first ...
+    ledger.ensure_rollover(account, 2026, 2)              # ... then us: only the legacy document changes
+    assert feb.get(legacy["_id"]).get("pvt_amount", feb.get(legacy["_id"]).get("amount")) == 0
+    kazoo_fix_rollover(couch, account, dialect, 2026, 2)  # and KAZOO again: nothing double counted
+    view = ("ledgers", "total_by_source") if dialect == "4.3" else ("transactions", "credit_remaining")
+    rows = feb.view(*view, reduce=True)["rows"]
+    assert rows[0]["value"] == 752500  # 105.25 carried - 30.00
+    assert ledger.balance(account, at(2, 20)) == Decimal("75.25")
+    assert ledger.verify(account) == []
 
 
 def test_a_past_month_written_before_the_first_month_is_carried_forward(couch, account, ledger):
@@ -188,7 +236,7 @@ def test_checkpoint_is_advanced_and_a_wrong_one_is_found_and_rebuilt(couch, acco
     assert ledger.balance(account, at(1, 5)) == Decimal("-149.50")  # checkpoint + a one-entry tail
     jan.put({**checkpoint, "units": 0})
     assert ledger.verify(account) == [
-        "202601: the balance checkpoint said 0.5, the documents add up to -149.5; checkpoint rebuilt"]
+        "202601: the balance checkpoint does not match its MAC (not written by this bookkeeper); checkpoint rebuilt"]
     assert ledger.verify(account) == []
     assert ledger.balance(account, at(1, 5)) == Decimal("-149.50")
 

@@ -64,7 +64,7 @@ def test_list_show_assign_unassign(server):
     try:
         for known in (reseller, account):  # commands refuse accounts that are not in `accounts`
             accounts.put({"_id": known, "pvt_type": "account"})
-        designdocs.install(rdb, "services")
+        designdocs.install(rdb, "bookkeeper_services")
         rdb.put({"_id": "gold", "pvt_type": "service_plan", "name": "Gold", "category": "Base",
                  "plan": {"devices": {"sip_device": {"rate": 12.5}}}})
         base = ["--couch-url", server.url]

@@ -131,9 +131,11 @@ def test_no_activation_charge_under_minimum():
     assert price(plan, {"devices": {"sip_device": 7}}, current=current).today == 6
 
 
-def test_discount_never_makes_a_negative_total():
+def test_an_oversized_discount_makes_the_total_negative_as_in_kazoo():
+    # KAZOO 4.3 kz_services_item:calculate_total/1 does not cap: single (the item rate, 1) + cumulative over
+    # min(10, 3) = 3 units at the item rate (1) = 4.00 of discount on a 3 × 1 = 3.00 line: total -1.00
     line = one({"rate": 1, "discounts": {"single": {}, "cumulative": {"maximum": 10}}}, 3)
-    assert (line.discount_total, line.total) == (3, 0)
+    assert (line.discount_total, line.total) == (4, -1)
 
 
 def test_prorate_flags_default_and_echo():

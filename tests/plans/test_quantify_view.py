@@ -1,4 +1,4 @@
-"""The Python quantity rules and the `services/quantify` view agree, on a real PouchDB Server."""
+"""The Python quantity rules and the `bookkeeper_services/quantify` view agree, on a real server."""
 
 from bookkeeper import designdocs
 from bookkeeper.plans import add_quantities, from_view_rows, quantities_of
@@ -62,9 +62,9 @@ def _python_totals(docs):
 
 def test_view_and_python_agree(new_db):
     db = new_db("quantify")
-    designdocs.install(db, "services")
+    designdocs.install(db, "bookkeeper_services")
     db.bulk_docs(CORPUS)
-    rows = db.view("services", "quantify", group_level=2)["rows"]
+    rows = db.view("bookkeeper_services", "quantify", group_level=2)["rows"]
     assert from_view_rows(rows) == _python_totals(CORPUS)
     assert from_view_rows(rows)["phone_numbers"] == {
         "did_us": 1, "tollfree_us": 1, "toll_us": 1, "caribbean": 1, "international": 1, "emergency": 1, "unknown": 2}
@@ -72,21 +72,21 @@ def test_view_and_python_agree(new_db):
 
 def test_view_follows_updates_and_deletes(new_db):
     db = new_db("quantify2")
-    designdocs.install(db, "services")
+    designdocs.install(db, "bookkeeper_services")
     db.bulk_docs([{"_id": "d1", "pvt_type": "device"}, {"_id": "d2", "pvt_type": "device"}])
     doc = db.get("d2")
     db.put({**doc, "pvt_deleted": True})
-    rows = db.view("services", "quantify", group_level=2)["rows"]
+    rows = db.view("bookkeeper_services", "quantify", group_level=2)["rows"]
     assert from_view_rows(rows) == {"devices": {"sip_device": 1}}
 
 
 def test_plans_listing_view(new_db):
     db = new_db("plans")
-    designdocs.install(db, "services")
+    designdocs.install(db, "bookkeeper_services")
     db.bulk_docs([{"_id": "gold", "pvt_type": "service_plan", "name": "Gold", "category": "Base"},
                   {"_id": "old", "pvt_type": "service_plan", "name": "Old", "pvt_deleted": True},
                   {"_id": "d1", "pvt_type": "device"}])
-    rows = db.view("services", "plans")["rows"]
+    rows = db.view("bookkeeper_services", "plans")["rows"]
     assert [(r["id"], r["value"]["name"], r["value"]["category"]) for r in rows] == [("gold", "Gold", "Base")]
 
 

@@ -11,19 +11,10 @@ from bookkeeper.couch import Couch
 from bookkeeper.dbnames import modb
 from feeds.scenario import parse_scenario
 from feeds.simulate import Simulation
+from simulation import money, run
 
 PLAN = {"name": "Basic", "plan": {"devices": {"sip_device": {"rate": 10}}}}
 DEVICE = {"pvt_type": "device", "device_type": "sip_device"}
-
-
-def run(server, data: dict) -> tuple[dict, Simulation]:
-    couch = Couch(server.url, namespace=f"sc{uuid.uuid4().hex[:10]}-", retries=3)
-    sim = Simulation(parse_scenario(data, "test"), couch, load_settings(env={}, couch_url=server.url))
-    return sim.run(keep=True), sim
-
-
-def money(rows, **match):
-    return [r["amount"] for r in rows if all(r.get(k) == v for k, v in match.items())]
 
 
 def test_eur_reseller_billing_day_15_under_a_usd_master_across_calendar_months(server):

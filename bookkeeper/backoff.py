@@ -1,4 +1,4 @@
-"""Jittered exponential backoff, shared by every retry loop of the daemon."""
+"""Jittered exponential backoff: the one delay policy of every retry loop (CouchDB requests, change feeds)."""
 
 from __future__ import annotations
 

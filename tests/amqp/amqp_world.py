@@ -1,0 +1,137 @@
+"""The AMQP tests' world and KAZOO-shaped requests: master -> reseller (USD, plan `rt`) -> customers, and requests
+built from `kapi_bookkeepers`' field lists as KAZOO 4.3 sends them (kz_services_*, kz_transaction)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+from worlds import NamespacedWorld
+
+from bookkeeper import plans, provision
+from bookkeeper.amqp import protocol
+from bookkeeper.amqp.broker import INSTALL_HINT, installed
+from bookkeeper.billing import BillingEngine
+from bookkeeper.clock import SystemClock
+from bookkeeper.dbnames import account_db, encode, modb, to_gregorian
+from bookkeeper.gateways.config import save_section
+from bookkeeper.ledger import Ledger
+
+OURS = "couch_bookkeeper"
+PLAN = {"name": "AMQP", "plan": {"devices": {"sip_device": {"rate": 30, "activation_charge": 2}}}}
+BRAINTREE = {"merchant_id": "acme", "public_key": "pub_key", "private_key": "priv_key"}
+
+
+def require_broker() -> None:
+    if not installed():
+        message = f"RabbitMQ is not installed: {INSTALL_HINT}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+class World(NamespacedWorld):
+    """Master -> reseller (USD, plan `rt`: devices 30.00 a month, activation 2.00, Braintree) -> customers."""
+
+    def __init__(self, server_url: str, settings):
+        super().__init__(server_url, settings, "q")
+        now = datetime.now(timezone.utc)
+        self.master = self.new_account("Master", [], now)
+        self.reseller = self.new_account("Reseller", [self.master], now, reseller=True)
+        provision.put_settings(self.couch, self.reseller, {"currency": "USD"}, now)
+        provision.put_plan(self.couch, self.reseller, "rt", PLAN, now)
+        self.engine = BillingEngine(self.couch, self.settings, SystemClock())
+        self.ledger: Ledger = self.engine.ledger
+
+    def customer(self, balance: int | str = 0, devices: int = 0) -> str:
+        """A customer on plan `rt` with `balance` credited and `devices`, evaluated once (its MRC charged)."""
+        now = datetime.now(timezone.utc)
+        account = self.new_account("Customer", [self.master, self.reseller], now, plans={"rt": self.reseller})
+        if Decimal(balance):
+            self.ledger.credit(account, Decimal(balance), "USD", kind="credit", reason="manual_addition",
+                               description="funds", at=now, key=f"funds:{account}")
+        self.add_devices(account, devices)
+        self.engine.evaluate(account)
+        return account
+
+    def add_devices(self, account: str, n: int) -> None:
+        if n:
+            provision.add_docs(self.couch, account, [{"pvt_type": "device"}] * n, datetime.now(timezone.utc))
+
+    def debits(self, account: str, kind: str | None = None) -> list:
+        now = datetime.now(timezone.utc)
+        start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        return [e for e in self.ledger.entries(account, start, now.replace(year=now.year + 1), kind)
+                if e.type == "debit"]
+
+    def every_doc(self, account: str) -> list[tuple[str, str]]:
+        """(id, rev) of every document in the account's DB and current MODB: what must not change."""
+        now = datetime.now(timezone.utc)
+        out = []
+        for name in (account_db(account), modb(account, now.year, now.month)):
+            db = self.couch.db(name)
+            if db.exists():
+                out += [(r["id"], r["value"]["rev"]) for r in db.all_docs()]
+        return sorted(out)
+
+    def configure_braintree(self, url: str) -> None:
+        save_section(self.couch, self.reseller, "braintree", {**BRAINTREE, "environment": url})
+
+
+# -- requests as KAZOO 4.3 builds them (kapi_bookkeepers field lists; kz_services_*, kz_transaction)
+def bookkeeper_id(world, account: str) -> str:
+    """KAZOO's invoice id: md5 of plan id, type and vendor (kazoo.md §3.1)."""
+    return hashlib.md5(f"rt{OURS}{world.reseller}".encode()).hexdigest()
+
+
+def standing_req(world, account: str, withdrawal_units: int, bookkeeper_type: str = OURS) -> dict:
+    return {"Account-ID": account, "Bookkeeper-ID": bookkeeper_id(world, account), "Bookkeeper-Type": bookkeeper_type,
+            "Vendor-ID": world.reseller, "Items": [], "Estimated-Withdrawal": withdrawal_units,
+            "Call-ID": secrets.token_hex(8)}
+
+
+def kazoo_invoice(devices: int, before: int) -> dict:
+    """`kz_services_invoice:public_json/1` without `plan`, as KAZOO's JSON encoder writes it."""
+    invoice = plans.quote([plans.load_plan(PLAN, where="rt")], {"devices": {"sip_device": devices}},
+                          current={"devices": {"sip_device": before}})
+    invoice.pop("plan")
+    invoice["bookkeeper"] = {"type": OURS, "vendor_id": "", "id": ""}
+    return json.loads(protocol.encode(invoice))
+
+
+def update_req(world, account: str, devices: int, before: int, dry_run: bool | None = None) -> dict:
+    fields = {"Account-ID": account, "Bookkeeper-ID": bookkeeper_id(world, account), "Bookkeeper-Type": OURS,
+              "Vendor-ID": world.reseller, "Invoice": kazoo_invoice(devices, before), "Call-ID": secrets.token_hex(8),
+              "Audit-Log": {"audit": {"account": {"id": account}}}}
+    if dry_run is not None:
+        fields["Dry-Run"] = dry_run
+    return fields
+
+
+def transaction_req(world, account: str, units: int, transaction_id: str | None = None) -> dict:
+    now = datetime.now(timezone.utc)
+    return {"Bookkeeper-Type": OURS, "Vendor-ID": world.reseller, "Account-ID": account,
+            "Transaction-ID": transaction_id or f"{now:%Y%m}-{secrets.token_hex(16)}",
+            "Transaction-DB": encode(modb(account, now.year, now.month)), "Amount": units}
+
+
+def collect_recurring_req(world, account: str, due: datetime) -> dict:
+    return {"Account-ID": account, "Bookkeeper-ID": bookkeeper_id(world, account), "Bookkeeper-Type": OURS,
+            "Due-Timestamp": to_gregorian(due), "Vendor-ID": world.reseller}
+
+
+def check_headers(reply: dict, request: dict, kind: str) -> None:
+    """The reply carries the request's Msg-ID and KAZOO's default headers, and passes `<kind>_resp_v`."""
+    assert reply["Msg-ID"] == request["Msg-ID"]
+    assert reply["Event-Category"] == "bookkeepers" and reply["Event-Name"] == f"{kind}_resp"
+    assert reply["App-Name"] == "couch-bookkeeper" and reply["App-Version"] and reply["Node"]
+    for name in protocol.RESPONSE_REQUIRED[kind]:
+        assert reply.get(name) not in (None, ""), name
+    allowed = set(protocol.DEFAULT_HEADERS) | set(protocol.RESPONSE_REQUIRED[kind]) | set(
+        protocol.RESPONSE_OPTIONAL[kind])
+    assert set(reply) <= allowed, set(reply) - allowed

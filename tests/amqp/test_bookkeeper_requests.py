@@ -1,0 +1,185 @@
+"""KAZOO 4.3's bookkeeper requests over a real RabbitMQ, answered by our consumer through the billing engine:
+every reply field, the documents written, and the money."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from amqp_world import (OURS, check_headers, collect_recurring_req, standing_req, transaction_req,  # noqa: I001
+                      update_req)
+
+from bookkeeper.charging import prorated
+from bookkeeper.clock import day_index, period_containing
+
+
+def call(kazoo, kind: str, fields: dict, timeout: float = 10.0) -> tuple[dict, dict]:
+    message = kazoo.message(kind, fields)
+    kazoo.publish(kind, message)
+    reply = kazoo.wait(message["Msg-ID"], timeout)
+    assert reply is not None, f"no {kind}_resp within {timeout} s"
+    check_headers(reply, message, kind)
+    return message, reply
+
+
+def expected_prorate(rise_total: Decimal) -> Decimal:
+    now = datetime.now(timezone.utc)
+    period = period_containing(now, 1, "UTC")
+    return prorated(rise_total, day_index(now, period), period.days, "USD")
+
+
+def test_standing_of_a_funded_an_empty_and_a_blocked_account(world, consumer, kazoo):
+    funded = world.customer(balance=100, devices=1)  # 100.00 - the month's 30.00 (prorated) leaves the rest
+    empty = world.customer(balance=0, devices=0)
+    blocked = world.customer(balance=0, devices=1)  # cannot pay its MRC: delinquent, blocked by us
+    available = Decimal(100) - expected_prorate(Decimal(30))
+
+    started = time.monotonic()
+    _, good = call(kazoo, "standing", standing_req(world, funded, 200_000))
+    assert time.monotonic() - started < 2.0  # KAZOO's standing timeout
+    assert good["Status"] == "good_standing" and "Reason" not in good
+    assert good["Message"] == f"Available funds of ${available:,.2f} cover the estimated charge of $20.00."
+    assert good["Details"] == {"balance": int(available * 10_000), "available": int(available * 10_000),
+                               "estimated_withdrawal": 200_000, "postpay_allowed": False, "currency": "USD"}
+    _, short = call(kazoo, "standing", standing_req(world, funded, int(available * 10_000) + 100))
+    assert short["Status"] == "error" and short["Reason"] == "insufficient_funds"
+
+    _, nothing = call(kazoo, "standing", standing_req(world, empty, 50_000))
+    assert nothing["Status"] == "error" and nothing["Reason"] == "insufficient_funds"
+    assert nothing["Message"] == "Available funds of $0.00 do not cover the estimated charge of $5.00."
+    _, free = call(kazoo, "standing", standing_req(world, empty, 0))
+    assert free["Status"] == "good_standing"
+
+    assert world.couch.db("accounts").get(blocked)["pvt_enabled"] is False
+    _, refused = call(kazoo, "standing", standing_req(world, blocked, 0))
+    assert refused["Status"] == "error" and refused["Reason"] == "delinquent"
+    assert refused["Message"].startswith("This account is blocked for unpaid charges")
+
+    other = kazoo.message("standing", standing_req(world, funded, 0, bookkeeper_type="braintree"))
+    kazoo.publish("standing", other)
+    assert kazoo.wait(other["Msg-ID"], 1.5) is None  # another bookkeeper's request: not ours to answer
+    assert consumer.metrics.value("amqp_standing_requests") == 5
+    assert consumer.metrics.value("amqp_ignored") >= 1
+
+
+def test_update_with_two_new_devices_charged_once_though_delivered_twice(world, consumer, kazoo):
+    acme = world.customer(balance=200, devices=1)
+    [mrc] = world.debits(acme, "mrc")
+    world.add_devices(acme, 2)  # KAZOO commits the change and sends update_req before our feed saw it
+    message = kazoo.message("update", update_req(world, acme, devices=3, before=1))
+    kazoo.publish("update", message)
+    first = kazoo.wait(message["Msg-ID"], 20)
+    check_headers(first, message, "update")
+    assert first["Status"] == "success" and "invoice matches" in first["Message"]
+    charges = {c["kind"]: c for c in first["Details"]}
+    assert set(charges) == {"prorate", "activation"} and all(c["written"] for c in first["Details"])
+    assert charges["activation"]["amount"] == 40_000  # 2 new units x 2.00, in KAZOO units
+    assert charges["prorate"]["amount"] == int(expected_prorate(Decimal(60)) * 10_000)
+
+    del kazoo.replies[message["Msg-ID"]]
+    kazoo.publish("update", message)  # the same message, delivered again
+    second = kazoo.wait(message["Msg-ID"], 20)
+    assert second["Status"] == "success" and second["Details"] == []
+    assert second["Message"] == "charged $0.00 in 0 charge(s); invoice matches"
+
+    [prorate] = world.debits(acme, "prorate")
+    [activation] = world.debits(acme, "activation")
+    assert prorate.amount == expected_prorate(Decimal(60)) and prorate.quantity == 3
+    assert activation.amount == Decimal("4.00")
+    assert [e.id for e in world.debits(acme, "mrc")] == [mrc.id]
+    assert len(world.debits(acme)) == 3
+
+
+def test_update_reports_kazoo_invoice_differences_and_dry_run_writes_nothing(world, consumer, kazoo):
+    acme = world.customer(balance=200, devices=1)
+    world.add_devices(acme, 1)
+    before = world.every_doc(acme)
+    _, dry = call(kazoo, "update", update_req(world, acme, devices=3, before=1, dry_run=True), timeout=20)
+    assert dry["Status"] == "success" and dry["Message"].startswith("Dry run: would charge")
+    differences = [d for d in dry["Details"] if d["type"] == "difference"]
+    assert differences == [
+        {"type": "difference", "category": "devices", "item": "sip_device", "field": "quantity", "kazoo": 3, "ours": 2},
+        {"type": "difference", "category": "devices", "item": "sip_device", "field": "billable", "kazoo": 3, "ours": 2},
+        {"type": "difference", "category": "devices", "item": "sip_device", "field": "total", "kazoo": 90, "ours": 60}]
+    assert {c["kind"] for c in dry["Details"] if c["type"] == "charge"} == {"prorate", "activation"}
+    assert not any(c["written"] for c in dry["Details"] if c["type"] == "charge")
+    assert world.every_doc(acme) == before  # nothing written anywhere for a dry run
+    assert world.debits(acme, "activation") == []
+
+
+def test_unknown_account_and_bad_amount_are_answered_with_the_failure_kazoo_expects(world, consumer, kazoo):
+    _, unknown = call(kazoo, "standing", standing_req(world, "0" * 32, 0))
+    assert unknown["Status"] == "fatal" and unknown["Reason"] == "bookkeeper_fault"
+    assert unknown["Message"] == f"Account {'0' * 32} is not known to the bookkeeper."
+
+
+@pytest.fixture
+def braintree(world):
+    from gateways.conftest import BraintreeStub  # the project's Braintree API stub, spoken to by the real SDK
+
+    stub = BraintreeStub("acme")
+    world.configure_braintree(stub.server.url)
+    yield stub
+    stub.server.close()
+
+
+def test_sale_and_refund_through_braintree_once_per_transaction_and_writing_nothing(world, consumer, kazoo,
+                                                                                     braintree):
+    acme = world.customer(balance=0, devices=0)
+    braintree.vaulted.add(acme)
+    before = world.every_doc(acme)
+
+    sale = transaction_req(world, acme, 250_000)
+    _, sold = call(kazoo, "sale", sale)
+    assert sold["Status"] == "success"
+    assert (sold["Transaction-ID"], sold["Transaction-DB"]) == (sale["Transaction-ID"], sale["Transaction-DB"])
+    [made] = braintree.made("sale")
+    assert (made["amount"], made["customer"]["id"], made["order-id"]) == \
+        ("25.00", acme, f"kazoo-{sale['Transaction-ID']}")
+    assert sold["Details"] == {"id": made["id"], "status": "submitted_for_settlement", "amount": 250_000,
+                               "currency": "USD", "order_id": f"kazoo-{sale['Transaction-ID']}",
+                               "gateway": "braintree"}
+    _, again = call(kazoo, "sale", sale)  # KAZOO asks again for the same transaction
+    assert again["Status"] == "success" and again["Details"]["id"] == made["id"]
+    assert len(braintree.made("sale")) == 1
+
+    refund = transaction_req(world, acme, 100_000)
+    _, refunded = call(kazoo, "refund", refund)
+    assert refunded["Status"] == "success" and refunded["Transaction-ID"] == refund["Transaction-ID"]
+    [credit] = braintree.made("credit")
+    assert (credit["amount"], credit["order-id"]) == ("10.00", f"kazoo-{refund['Transaction-ID']}")
+    assert world.every_doc(acme) == before  # KAZOO writes its transaction and ledger; we write nothing
+    assert world.ledger.balance(acme) == Decimal(0)
+
+    stranger = world.customer(balance=0, devices=0)  # no card on file
+    _, declined = call(kazoo, "sale", transaction_req(world, stranger, 50_000))
+    assert declined["Status"] == "error" and declined["Reason"] == "processor_declined"
+    assert declined["Message"] == "Do Not Honor"
+    _, odd = call(kazoo, "sale", transaction_req(world, acme, 250_001))  # 25.0001 USD: not whole cents
+    assert odd["Status"] == "fatal" and "Amount" in odd["Message"] and "2 decimal digits" in odd["Message"]
+    assert len(braintree.made("sale")) == 2  # the declined one; the odd amount never reached Braintree
+
+
+def test_collect_recurring_evaluates_as_of_the_due_time(world, consumer, kazoo):
+    funded = world.customer(balance=200, devices=1)
+    empty = world.customer(balance=0, devices=1)
+    now = datetime.now(timezone.utc)
+    next_month = (now.replace(day=1) + timedelta(days=32)).replace(day=1, hour=0, minute=0, second=0,
+                                                                   microsecond=0)
+    before = world.every_doc(funded)
+    request, ahead = call(kazoo, "collect_recurring", collect_recurring_req(world, funded, next_month))
+    assert ahead["Status"] == "successful"
+    assert (ahead["Account-ID"], ahead["Bookkeeper-ID"], ahead["Bookkeeper-Type"]) == \
+        (funded, request["Bookkeeper-ID"], OURS)
+    assert ahead["Details"]["dry_run"] is True and ahead["Details"]["period_start"].startswith(
+        f"{next_month:%Y-%m-%d}")
+    assert world.every_doc(funded) == before  # its MRC is charged when the period starts, not now
+
+    _, due = call(kazoo, "collect_recurring", collect_recurring_req(world, funded, now - timedelta(minutes=1)))
+    assert due["Status"] == "successful" and due["Details"]["dry_run"] is False
+    assert len(world.debits(funded, "mrc")) == 1  # paid once, at its first evaluation
+
+    _, unpaid = call(kazoo, "collect_recurring", collect_recurring_req(world, empty, next_month))
+    assert unpaid["Status"] == "error" and unpaid["Reason"] == "insufficient_funds"

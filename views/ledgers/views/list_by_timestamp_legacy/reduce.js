@@ -1,0 +1,1 @@
+../list_by_timestamp/reduce.js
