@@ -76,7 +76,7 @@ def error_line(exc: Exception, app: App | None) -> str:
     if isinstance(exc, NotFound):
         return f"not found: {unquote(exc.path)}"
     if isinstance(exc, Unauthorized):
-        return f"CouchDB at {where} refused the credentials (BOOKKEEPER_COUCH_USER/PASSWORD, or in the URL)"
+        return f"CouchDB at {where} refused the credentials: {exc.reason or 'see BOOKKEEPER_COUCH_USER/PASSWORD'}"
     if isinstance(exc, Forbidden):
         return f"CouchDB refused the write to {unquote(exc.path)}: {exc.reason}"
     if isinstance(exc, CouchError):

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from urllib.parse import unquote
 
 from .. import designdocs
 from ..clock import Clock, SystemClock
@@ -153,7 +154,7 @@ class Ledger:
         refused for another one, naming the entry the key holds."""
         stored = marker.get("entry") or {}
         if _identity(stored, self.dialect) != _identity(doc, self.dialect):
-            held = d.entry_of(stored, marker.get("modb", ""), account_id, self.dialect)
+            held = d.entry_of(stored, unquote(marker.get("modb", "")), account_id, self.dialect)
             currency = (stored.get("bookkeeper_info") or {}).get("currency")
             amount = round_money(held.amount, currency) if currency in KNOWN_CURRENCIES else held.amount
             raise InputError(f"{doc_type(doc, self.dialect)} for {account_id}", "key",
