@@ -549,9 +549,10 @@ LEDGER_REASONS = {"wire_transfer": "payment", "manual_addition": "manual", "admi
 
 
 def _ledger(app: App):
-    from bookkeeper.ledger import Ledger
+    from bookkeeper.ledger import Ledger, horizon
 
-    return Ledger(app.couch, dialect=app.settings.dialect, currency_of=app.directory.currency_of)
+    return Ledger(app.couch, dialect=app.settings.dialect, horizon=horizon(app.settings),
+                  currency_of=app.directory.currency_of)
 
 
 def _ledger_currency(app: App, account_id: str, currency: str | None) -> str:
@@ -658,10 +659,11 @@ ledger_debit = _money_command("debit", "Take money from an account.")
 def ledger_correct(app, account_id, entry_id, description, amount, currency, as_json):
     """Reverse an entry (or part of it) with a new correction entry: the ledger is append-only."""
     from bookkeeper.errors import InputError
+    from bookkeeper.ledger.documents import info_of
     from bookkeeper.money import parse_amount
 
     ledger = _ledger(app)
-    currency = currency or ledger.entry(account_id, entry_id).doc.get("bookkeeper_info", {}).get("currency")
+    currency = currency or info_of(ledger.entry(account_id, entry_id).doc).get("currency")
     if not currency:
         raise InputError(entry_id, "currency", "the entry does not say its currency: give --currency")
     value = parse_amount(amount, currency, "--amount") if amount else None
@@ -704,6 +706,31 @@ def ledger_verify(app, account_id, as_json):
          lambda d: "\n".join(problems) if problems else "sound")
     if problems:
         sys.exit(1)
+
+
+# --- accounts ---
+@main.group("accounts", cls=Group)
+def accounts_group():
+    """Accounts and their standing."""
+
+
+@accounts_group.command("list")
+@click.option("--delinquent", is_flag=True, help="Only accounts in delinquent standing.")
+@click.option("--blocked", is_flag=True, help="Only disabled accounts (by the bookkeeper or an administrator).")
+@click.option("--reseller", help="Only the customers this reseller bills.")
+@json_option
+@pass_app
+def accounts_list(app, delinquent, blocked, reseller, as_json):
+    """Every account: standing, block, balance, and why it is held if a document it depends on is invalid."""
+    from bookkeeper.accounts import Directory, master_account_id
+    from bookkeeper.standing import standing_rows
+
+    directory = Directory(app.couch, master_account_id(app.couch, app.settings.master_account),
+                          app.settings.dialect)
+    rows = standing_rows(directory, _ledger(app), _ledger_time(None, "--at"), reseller=reseller,
+                         delinquent=delinquent, blocked=blocked)
+    emit(rows, as_json, lambda r: rows_table(r, ["account", "name", "standing", "blocked", "balance", "currency",
+                                                 "held"]) if r else "no accounts")
 
 
 # --- invoices ---
@@ -792,11 +819,13 @@ def invoices_show(app, account_id, invoice, as_json):
     st = doc["statement"]
 
     def table(d):
-        lines = rows_table(st["services"] + st["movements"], ["dates", "description", "detail", "type", "amount"])
+        lines = rows_table(st["services"] + st.get("adjustments", []) + st["movements"],
+                           ["dates", "description", "detail", "type", "amount"])
         vat = st["vat"]
         return (f"{d['number']}  issued {d['issued']}  period {st['period']['start'][:10]} .. {d['period_end']}"
                 f"  {st['currency']}\n{lines}\n"
-                f"net {vat['net']}  VAT {vat['rate']}% ({vat['disposition']}) {vat['vat']}  total {vat['gross']}\n"
+                f"net {vat['net']}  VAT {vat['rate']}% ({vat['disposition']}) {vat['vat']}  "
+                f"total {st.get('total', vat['gross'])}\n"
                 f"opening {st['opening']} + credits {st['credits']} - debits {st['debits']} = closing {st['closing']}")
     emit(doc, as_json, table)
 
@@ -876,7 +905,7 @@ def hooks_group():
 
 
 @hooks_group.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--host", help="Address to listen on (default: hooks_host, 127.0.0.1).")
 @click.option("--port", type=int, help="Port (default: hooks_port, 8088).")
 @pass_app
 def hooks_serve(app, host, port):
@@ -886,7 +915,8 @@ def hooks_serve(app, host, port):
     from bookkeeper.gateways import make_app, serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    server = serve(make_app(app.couch, app.settings), host, app.settings.hooks_port if port is None else port)
+    server = serve(make_app(app.couch, app.settings), host or app.settings.hooks_host,
+                   app.settings.hooks_port if port is None else port)
     click.echo(f"hooks listening at {server.url}")
     try:
         server.thread.join()

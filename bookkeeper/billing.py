@@ -28,7 +28,7 @@ from .clock import Clock, day_start
 from .couch import Conflict, Couch, CouchError
 from .dbnames import ACCOUNTS_DB, SERVICES_DB, is_account_id, parse_db_name
 from .errors import BookkeeperError, InputError
-from .ledger import Ledger
+from .ledger import Ledger, horizon
 from .ledger import documents as ledger_docs
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,7 @@ class _Work:
     rev: str | None = None  # the saved state's revision
     moved: bool = False  # another evaluator saved the state first
     error: Exception | None = None
+    charged: list = field(default_factory=list)  # the charges this evaluation wrote (not replays)
 
 
 def priced_items(invoices: list[plans.Invoice]) -> list[charging.PricedItem]:
@@ -137,7 +138,8 @@ class BillingEngine:
         self.couch, self.settings, self.clock = couch, settings, clock
         self.dialect = settings.dialect
         self.directory = directory or Directory(couch, master_account_id(couch, settings.master_account), self.dialect)
-        self.ledger = ledger or Ledger(couch, dialect=self.dialect, clock=clock, currency_of=self.directory.currency_of)
+        self.ledger = ledger or Ledger(couch, dialect=self.dialect, clock=clock, horizon=horizon(settings),
+                                       currency_of=self.directory.currency_of)
         self.holds = self.directory.holds
         self.metrics = metrics
         if metrics is not None:
@@ -240,6 +242,8 @@ class BillingEngine:
         for account_id, result in results.items() if attempt == 1 else ():
             if held(result):
                 self.holds.hold(account_id, str(result) or repr(result))
+            elif isinstance(result, Exception) and not dry_run:
+                log.warning("evaluation of account %s failed: %s (tried again later)", account_id, result)
             elif not isinstance(result, Exception) and not dry_run:
                 self.holds.release(account_id)
         return {a: results[a] for a in ids if a in results}
@@ -326,7 +330,8 @@ class BillingEngine:
             for w in going:
                 w.error = exc
         _each([w for w in going if w.error is None and (w.evaluation.decision.block or w.evaluation.decision.unblock)],
-              lambda w: self.directory.set_enabled(w.account.id, not w.evaluation.decision.block, now))
+              lambda w: self._set_enabled(w, now))
+        _log_charges([w for w in going if w.error is None and w.charged])
         for w in works:
             if w.error is None and not w.moved:
                 if self.metrics is not None and w.evaluation.written:
@@ -334,11 +339,20 @@ class BillingEngine:
                 if self.after_charges is not None:
                     _guard(w, self.after_charges, w.evaluation)
 
+    def _set_enabled(self, work: _Work, now: datetime) -> None:
+        decision = work.evaluation.decision
+        changed = self.directory.set_enabled(work.account.id, not decision.block, now)
+        if changed:
+            log.info("%s account %s%s: %s, available funds %s %s", "blocked" if decision.block else "unblocked",
+                     work.account.id, f" and {len(changed) - 1} descendants" if len(changed) > 1 else "",
+                     decision.standing, decision.available_after, work.evaluation.currency)
+
     def _write_charges(self, work: _Work, now: datetime) -> None:
         evaluation = work.evaluation
-        results = self.ledger.write_charges(evaluation.account_id, list(evaluation.decision.charges),
-                                            evaluation.currency, now)
+        charges = list(evaluation.decision.charges)
+        results = self.ledger.write_charges(evaluation.account_id, charges, evaluation.currency, now)
         work.evaluation = replace(evaluation, written=tuple(r.id for r in results if r.written))
+        work.charged = [c for c, r in zip(charges, results) if r.written]
 
     def _cascade(self, account: Account, merged: list[plans.MergedPlan]) -> dict:
         """The sum over descendants' own quantities, when any plan item cascades (kazoo.md §2.4)."""
@@ -484,6 +498,18 @@ def _state_write(account_id: str, state: charging.BillingState, pending: dict | 
             return None
         doc["_rev"] = previous["_rev"]
     return doc
+
+
+def _log_charges(works: list[_Work]) -> None:
+    """One INFO line for a batch's charges: per account, the entries written, their kinds and net sum."""
+    if not works:
+        return
+    parts = []
+    for w in works:
+        total = sum((-c.signed for c in w.charged), Decimal(0))
+        kinds = ",".join(sorted({c.kind for c in w.charged}))
+        parts.append(f"{w.account.id} {len(w.charged)} ({kinds}) {total} {w.evaluation.currency}")
+    log.info("charges written for %d accounts: %s", len(works), "; ".join(parts))
 
 
 def held(result) -> bool:

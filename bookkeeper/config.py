@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     worker_id: str | None = None
     metrics_port: int = Field(9464, ge=0, le=65535)
     hooks_port: int = Field(8088, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"  # the address /metrics and /health listen on; 0.0.0.0 for every interface
+    hooks_host: str = "127.0.0.1"  # the address the payment hooks listen on (put TLS in front: docs/operations.md)
     log_json: bool = False
     feed_follow_cap: int = Field(1000, ge=0)
     feed_discovery_interval: float = Field(10.0, gt=0)
@@ -63,6 +65,8 @@ class Settings(BaseSettings):
     feed_checkpoint_interval: float = Field(300.0, ge=0)
     lease_ttl: float = Field(30.0, gt=0)
     operator_ceiling: Decimal = Field(Decimal(100_000), gt=0)  # a single manual credit/debit above it needs --force
+    date_horizon_back: int = Field(13, ge=1)  # months before now that a given date may fall in
+    date_horizon_ahead: int = Field(1, ge=0)  # months after now
     amqp_url: str | None = None
     amqp_bookkeeper_type: str = Field("couch_bookkeeper", min_length=1)
     amqp_queue: str = Field("couch_bookkeeper_shared_listener", min_length=1)

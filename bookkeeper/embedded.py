@@ -99,8 +99,13 @@ class EmbeddedServer:
         for d in (self.data_dir, self.log_file.parent, self.pid_file.parent):
             d.mkdir(parents=True, exist_ok=True)
         config = self.data_dir / f"config-{self.port}.json"
-        config.write_text(json.dumps({"log": {"file": str(self.var_dir / "log" / f"couch-{self.port}-server.log"),
-                                              "level": "warning"}}))
+        try:  # what the server keeps there (its admins, set through /_config) survives a restart
+            kept = json.loads(config.read_text())
+        except (OSError, ValueError):
+            kept = {}
+        kept = kept if isinstance(kept, dict) else {}
+        kept["log"] = {"file": str(self.var_dir / "log" / f"couch-{self.port}-server.log"), "level": "warning"}
+        config.write_text(json.dumps(kept))
         args = ["node", str(LAUNCHER), "--host", "127.0.0.1", "--port", str(self.port), "--config", str(config),
                 "--no-stdout-logs"]
         args += ["--in-memory"] if self.in_memory else ["--dir", str(self.data_dir)]

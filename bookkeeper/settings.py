@@ -34,6 +34,7 @@ class BookkeeperSettings(BaseModel):
     block_on_negative: bool = True
     vat_rate: Decimal = Decimal(0)
     vat_disposition: Literal["netto", "brutto"] = "netto"
+    charge_missed_days: bool = True
     invoice: dict[str, Any] = {}
     billable_counters: tuple[Counter, ...] = ()
 

@@ -105,6 +105,7 @@ class AmqpConsumer:
         params = pika.URLParameters(self.url)
         params.heartbeat = 10
         params.blocked_connection_timeout = 30
+        params.client_properties = {"connection_name": self.node}
         connection = pika.BlockingConnection(params)
         self._connection = connection
         try:

@@ -88,7 +88,8 @@ class Daemon:
         self._control = threading.Thread(target=self._control_loop, name="control", daemon=True)
         self._control.start()
         self.ticker = Ticker(self.engine, self.owns, self.metrics, interval=self.options.tick_interval).start()
-        self.metrics_server = MetricsServer(self.metrics, self.settings.metrics_port, self.health).start()
+        self.metrics_server = MetricsServer(self.metrics, self.settings.metrics_port, self.health,
+                                            host=self.settings.metrics_host).start()
         return self
 
     def stop(self) -> None:

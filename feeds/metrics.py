@@ -1,7 +1,8 @@
-"""Counters and gauges in Prometheus text format, served with `/health` by a tiny stdlib HTTP server.
+"""The daemon's counters and gauges (prometheus_client), served with `/health` on one small HTTP server.
 
-The engine counts through the same object (`metrics.count("charges_written", n)`, `"poison_documents"`); the
-AMQP consumer also observes latencies (`metrics.observe("amqp_standing_seconds", s)`, a Prometheus histogram)."""
+The engine counts through the same object (`metrics.count("charges_written", n)`, `"poison_documents"`); gauges are
+callbacks read at scrape time; the AMQP consumer observes latencies (`metrics.observe("amqp_standing_seconds", s)`).
+Each `Metrics` has its own registry, so several daemons in one process (tests) never share a series."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer
 
 log = logging.getLogger(__name__)
 
@@ -39,90 +43,72 @@ HISTOGRAMS = {f"amqp_{kind}_seconds": f"Seconds from receiving a KAZOO {kind}_re
 
 
 class Metrics:
-    """Thread-safe counters plus gauges read from callbacks at scrape time."""
+    """Counters (created on first use; the known ones at 0 from the start) and gauges read from callbacks."""
 
     def __init__(self):
+        self.registry = CollectorRegistry()
         self._lock = threading.Lock()
-        self._counters = dict.fromkeys(COUNTERS, 0)
-        self._gauges: dict[str, tuple[str, Callable[[], float]]] = {}
-        self._histograms: dict[str, list] = {}  # name -> [count per bucket..., +Inf count, sum]
+        self._counters: dict[str, Counter] = {}
+        for name in COUNTERS:
+            self._counter(name)
+        self._histograms = {name: Histogram(f"{PREFIX}{name}", text, buckets=BUCKETS, registry=self.registry)
+                            for name, text in HISTOGRAMS.items()}
+
+    def _counter(self, name: str) -> Counter:
+        with self._lock:
+            if name not in self._counters:
+                self._counters[name] = Counter(f"{PREFIX}{name}", COUNTERS.get(name, name), registry=self.registry)
+            return self._counters[name]
 
     def observe(self, name: str, seconds: float) -> None:
-        """Add one observation to histogram `name` (buckets BUCKETS)."""
-        with self._lock:
-            h = self._histograms.setdefault(name, [0] * (len(BUCKETS) + 1) + [0.0])
-            for i, bound in enumerate(BUCKETS):
-                if seconds <= bound:
-                    h[i] += 1
-            h[len(BUCKETS)] += 1
-            h[-1] += seconds
+        """Add one observation to histogram `name` (one of HISTOGRAMS)."""
+        self._histograms[name].observe(seconds)
 
     def count(self, name: str, n: int = 1) -> None:
-        with self._lock:
-            self._counters[name] = self._counters.get(name, 0) + n
+        self._counter(name).inc(n)
 
     def value(self, name: str) -> int:
-        with self._lock:
-            return self._counters.get(name, 0)
+        value = self.registry.get_sample_value(f"{PREFIX}{name}_total")
+        return int(value or 0)
 
     def gauge(self, name: str, help_text: str, read: Callable[[], float]) -> None:
-        self._gauges[name] = (help_text, read)
+        """A gauge whose value is `read()` at each scrape (NaN, logged, when it cannot be read)."""
+        Gauge(f"{PREFIX}{name}", help_text, registry=self.registry).set_function(lambda: _read(name, read))
 
     def render(self) -> str:
-        """The Prometheus text exposition (version 0.0.4)."""
-        lines = []
-        with self._lock:
-            counters = dict(self._counters)
-            histograms = {name: list(h) for name, h in self._histograms.items()}
-        for name, value in counters.items():
-            lines += [f"# HELP {PREFIX}{name}_total {COUNTERS.get(name, name)}",
-                      f"# TYPE {PREFIX}{name}_total counter", f"{PREFIX}{name}_total {value}"]
-        for name, h in histograms.items():
-            lines += [f"# HELP {PREFIX}{name} {HISTOGRAMS.get(name, name)}", f"# TYPE {PREFIX}{name} histogram"]
-            lines += [f'{PREFIX}{name}_bucket{{le="{bound:g}"}} {h[i]}' for i, bound in enumerate(BUCKETS)]
-            lines += [f'{PREFIX}{name}_bucket{{le="+Inf"}} {h[len(BUCKETS)]}', f"{PREFIX}{name}_sum {h[-1]:g}",
-                      f"{PREFIX}{name}_count {h[len(BUCKETS)]}"]
-        for name, (help_text, read) in self._gauges.items():
-            try:
-                value = float(read())
-            except Exception:  # a gauge that cannot be read is left out of this scrape
-                log.exception("gauge %s", name)
-                continue
-            lines += [f"# HELP {PREFIX}{name} {help_text}", f"# TYPE {PREFIX}{name} gauge",
-                      f"{PREFIX}{name} {value:g}"]
-        return "\n".join(lines) + "\n"
+        """The Prometheus text exposition."""
+        return generate_latest(self.registry).decode()
+
+
+def _read(name: str, read: Callable[[], float]) -> float:
+    try:
+        return float(read())
+    except Exception:  # a gauge that cannot be read shows NaN in this scrape
+        log.exception("gauge %s", name)
+        return float("nan")
 
 
 class MetricsServer:
     """`GET /metrics` (Prometheus text) and `GET /health` (200 and JSON, 503 when `health()` says not ok)."""
 
-    def __init__(self, metrics: Metrics, port: int, health: Callable[[], dict], host: str = "0.0.0.0"):
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                if self.path.split("?")[0] == "/metrics":
-                    self._send(200, "text/plain; version=0.0.4; charset=utf-8", outer.metrics.render())
-                elif self.path.split("?")[0] == "/health":
-                    status = outer.health()
-                    self._send(200 if status.get("ok") else 503, "application/json", json.dumps(status))
-                else:
-                    self._send(404, "text/plain", "not found\n")
-
-            def _send(self, code: int, content_type: str, body: str):
-                data = body.encode()
-                self.send_response(code)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
+    def __init__(self, metrics: Metrics, port: int, health: Callable[[], dict], host: str = "127.0.0.1"):
         self.metrics, self.health = metrics, health
-        self.httpd = ThreadingHTTPServer((host, port), Handler)
-        self.httpd.daemon_threads = True
+        exposition = make_wsgi_app(metrics.registry)
+
+        def app(environ, start_response):
+            path = environ.get("PATH_INFO", "")
+            if path == "/metrics":
+                return exposition(environ, start_response)
+            if path == "/health":
+                status = self.health()
+                body = json.dumps(status).encode()
+                start_response("200 OK" if status.get("ok") else "503 Service Unavailable",
+                               [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+                return [body]
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"not found\n"]
+
+        self.httpd = make_server(host, port, app, ThreadingWSGIServer, handler_class=_QuietHandler)
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="metrics", daemon=True)
 
@@ -133,3 +119,8 @@ class MetricsServer:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+        pass

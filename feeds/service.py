@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from bookkeeper.amqp.answers import Answers
+from bookkeeper.amqp.answers import attach
 from bookkeeper.billing import BillingEngine, Evaluation
 from bookkeeper.clock import SystemClock
 from bookkeeper.couch import Couch
@@ -66,11 +66,11 @@ def run(couch: Couch, settings, on_ready: Callable[[str], None] | None = None) -
     engine, daemon = build(couch, settings)
     nudger = Nudger(engine.evaluate_with_reseller).start()
     hooks = serve(make_app(couch, settings, after_credit=nudger.nudge, ledger=engine.ledger),
-                  "0.0.0.0", settings.hooks_port)
+                  settings.hooks_host, settings.hooks_port)
     log.info("payment hooks on port %d", hooks.port)
     consumer = None
     if settings.amqp_url:
-        consumer = AmqpConsumer(settings.amqp_url, Answers(engine), bookkeeper_type=settings.amqp_bookkeeper_type,
+        consumer = AmqpConsumer(settings.amqp_url, attach(engine), bookkeeper_type=settings.amqp_bookkeeper_type,
                                 queue=settings.amqp_queue, metrics=daemon.metrics, workers=settings.amqp_workers,
                                 node=f"{settings.amqp_bookkeeper_type}@{daemon.worker_id}").start()
     try:

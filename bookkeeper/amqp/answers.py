@@ -1,7 +1,11 @@
 """What couch-bookkeeper answers to each KAZOO 4.3 bookkeeper request, through the one billing engine.
 
 - standing: available funds (balance + postpay allowance) against `Estimated-Withdrawal`, our block and the
-  standing of the account's latest evaluation; `good_standing` or `error` with a reason and a sentence.
+  standing of the account's latest evaluation; `good_standing` or `error` with a reason and a sentence. KAZOO
+  waits 2 s for it, so it costs one request: the balance is read live (KAZOO writes ledgers of its own, e.g. per
+  minute of a call), while the account's documents (block, standing, postpay terms) are kept for `FACTS_TTL`
+  and forgotten whenever the engine evaluates the account (`forget`; the daemon's feeds evaluate an account when
+  any of those documents changes).
 - update: the account evaluated now (recounted; deterministic charge ids make a repeat charge nothing; with
   `Dry-Run` nothing is written), KAZOO's invoice compared line by line with ours; `success` with the differences
   and the charges in `Details`, or `fatal`/`bookkeeper_fault` when the evaluation failed.
@@ -16,6 +20,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
@@ -34,6 +39,7 @@ from .protocol import Request
 log = logging.getLogger(__name__)
 FAULT = "bookkeeper_fault"
 COMPARED = ("quantity", "billable", "rate", "total")
+FACTS_TTL = 60.0  # seconds an account's documents are trusted for standing_req without an evaluation in between
 
 
 class Refused(Exception):
@@ -53,6 +59,11 @@ class Answers:
     def __init__(self, engine: BillingEngine, now: Callable[[], datetime] | None = None):
         self.engine, self.directory = engine, engine.directory
         self.now = now or engine.clock.now
+        self._facts: dict[str, tuple[float, object, str]] = {}  # account -> (read at, Account, currency)
+
+    def forget(self, account_id: str) -> None:
+        """The account's documents may have changed (the engine evaluated it): read them again next time."""
+        self._facts.pop(account_id, None)
 
     def answer(self, request: Request) -> dict:
         """The answer to one request; a refusal or a failure is an answer too (KAZOO is waiting for one)."""
@@ -84,8 +95,17 @@ class Answers:
         return account, self.directory.settings(account.reseller).currency
 
     # -- standing_req
-    def standing(self, request: Request) -> dict:
+    def _standing_facts(self, request: Request):
+        found = self._facts.get(request["Account-ID"])
+        if found is not None and time.monotonic() - found[0] < FACTS_TTL:
+            return found[1], found[2]
+        read_at = time.monotonic()
         account, currency = self._account(request)
+        self._facts[account.id] = (read_at, account, currency)
+        return account, currency
+
+    def standing(self, request: Request) -> dict:
+        account, currency = self._standing_facts(request)
         balance = self.engine.ledger.balance(account.id)
         allowed, max_postpay = account.postpay
         available = balance + (max_postpay if allowed else Decimal(0))
@@ -193,6 +213,20 @@ class Answers:
         return {**answer, "Status": "error", "Reason": "insufficient_funds",
                 "Message": f"Available funds do not cover the recurring charges of the period starting "
                            f"{state.period.start:%Y-%m-%d}."}
+
+
+def attach(engine: BillingEngine) -> Answers:
+    """Answers for `engine`'s accounts that forget an account's documents whenever the engine evaluates it (before
+    the engine's own `after_charges`, if any)."""
+    answers, after_charges = Answers(engine), engine.after_charges
+
+    def after_evaluation(evaluation: Evaluation) -> None:
+        answers.forget(evaluation.account_id)
+        if after_charges is not None:
+            after_charges(evaluation)
+
+    engine.after_charges = after_evaluation
+    return answers
 
 
 def compare(invoice: dict, evaluation: Evaluation) -> list[dict]:

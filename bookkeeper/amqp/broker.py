@@ -22,6 +22,7 @@ from ..embedded import free_port
 from ..errors import BookkeeperError
 
 SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+CTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
 INSTALL_HINT = "install it with `apt-get install rabbitmq-server` (as root; scripts/setup does when it can)"
 
 
@@ -101,6 +102,24 @@ class LocalBroker:
         self.process = None
         subprocess.run(["epmd", "-port", str(self.epmd_port), "-kill"], env=self._env(),
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+
+    def ctl(self, *args: str) -> str:
+        """Run `rabbitmqctl` against this node; its output."""
+        done = subprocess.run([CTL, "-n", self.node, "-q", *args], env=self._env(), capture_output=True, text=True,
+                              timeout=60)
+        if done.returncode:
+            raise BrokerError(f"rabbitmqctl {' '.join(args)}: {done.stderr.strip() or done.stdout.strip()}")
+        return done.stdout
+
+    def close_connections(self, name: str) -> int:
+        """Close, from the broker's side, the client connections named `name` (AMQP `connection_name`)."""
+        closed = 0
+        for line in self.ctl("list_connections", "--no-table-headers", "pid", "client_properties").splitlines():
+            pid, _, properties = line.partition("\t")
+            if f'{{"connection_name","{name}"}}' in properties:
+                self.ctl("close_connection", pid.strip(), "closed by a test")
+                closed += 1
+        return closed
 
     def restart(self) -> LocalBroker:
         self.stop()

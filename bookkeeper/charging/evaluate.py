@@ -9,6 +9,7 @@ Pure: no I/O, no clock. Order inside one evaluation (each step sees the funds le
   4. activation charges above the period's high-water marks;
   5. daily fees: missed days since the last settled day, then today's fee (or the rise of today's peak);
   6. standing from the funds after 2-5; block / unblock.
+With netto VAT every charge is followed by its VAT entry (vat.py), and the MRC's funds check counts its VAT.
 A block by us covers whole days: if the account is blocked by us and this evaluation does not lift the block
 (it is judged with today's daily fees included), the evaluation is redone without daily fees, keeping the
 standing of the first pass (the MRC does not depend on daily fees, so only the daily charges differ).
@@ -28,6 +29,7 @@ from .keys import charge_key, level_text
 from .model import DELINQUENT, GOOD_STANDING, AccountFacts, Charge, Decision, ItemKey, PricedItem
 from .proration import daily_fee, days_left_factor, prorated
 from .state import ZERO, BillingState, DailyLast, DayFee, ItemLevel
+from .vat import with_vat
 
 Reprice = Callable[[frozenset[str]], Sequence[PricedItem]]
 
@@ -130,13 +132,13 @@ def _bill(ctx: _Context, state: BillingState, items: Sequence[PricedItem], repri
     if not mrc_paid:
         mrc_day = start_day if not state.started else ctx.k
         mrc = _mrc(ctx, items, mrc_day)
-        if _net(mrc) > ctx.facts.available:
+        if _net(with_vat(mrc, ctx.settings)) > ctx.facts.available:
             cancel = frozenset(i.category for i in items
                                if i.category in ctx.settings.cancel_on_insufficient_funds and i.quantity > 0)
             if cancel:
                 items = _repriced(items, cancel, reprice)
                 mrc = _mrc(ctx, items, mrc_day)
-        if _net(mrc) <= ctx.facts.available:
+        if _net(with_vat(mrc, ctx.settings)) <= ctx.facts.available:
             mrc_paid = True
             charges += mrc
             paid = {(c.category, c.item): -c.signed for c in mrc}
@@ -160,7 +162,7 @@ def _bill(ctx: _Context, state: BillingState, items: Sequence[PricedItem], repri
     last_daily = {**state.last_daily, **{i.key: DailyLast(i.quantity, i.rate, i.total) for i in daily}}
     new_state = state.evolve(billing_from=start_day, mrc_paid=mrc_paid, levels=levels, marks=marks, days=days,
                              last_daily=last_daily, last_day=last_day)
-    return charges, new_state, cancel
+    return with_vat(charges, ctx.settings), new_state, cancel
 
 
 def _repriced(items: Sequence[PricedItem], cancel: frozenset[str], reprice: Reprice | None) -> list[PricedItem]:

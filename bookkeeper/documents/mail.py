@@ -44,7 +44,7 @@ def admin_emails(couch: Couch, account_id: str) -> list[str]:
 def message(doc: dict, pdf: bytes, issuer: InvoiceSettings, customer: Customer, to: list[str]) -> EmailMessage:
     """The invoice e-mail: a short text and the PDF."""
     period = doc["statement"]["period"]
-    total = doc["statement"]["vat"]["gross"]
+    total = doc["statement"].get("total", doc["statement"]["vat"]["gross"])
     msg = EmailMessage()
     msg["Subject"] = f"Invoice {doc['number']} from {issuer.company_name or 'your provider'}"
     msg["From"] = issuer.sender

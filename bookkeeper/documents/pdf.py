@@ -161,11 +161,13 @@ def _totals(statement: Statement, st) -> KeepTogether:
     money, vat = statement.money, statement.vat
     rate = f"{vat.rate.normalize():f}%"
     if vat.disposition == "netto":
-        rows = [["Subtotal (net)", money(vat.net)], [f"VAT {rate}", money(vat.vat)], ["Total", money(vat.gross)]]
+        rows = [["Subtotal (net)", money(vat.net)], [f"VAT {rate}", money(vat.vat)]]
     else:
-        rows = [["Total (VAT included)", money(vat.gross)], [f"of which VAT {rate}", money(vat.vat)],
+        rows = [["Services (VAT included)", money(vat.gross)], [f"of which VAT {rate}", money(vat.vat)],
                 ["Net", money(vat.net)]]
-    bold = 2 if vat.disposition == "netto" else 0
+    rows += [[line.description, money(line.charge)] for line in statement.adjustments]
+    rows.append(["Total", money(statement.total)])
+    bold = len(rows) - 1
     cells = [[Paragraph(escape(label), st["bold" if i == bold else "base"]),
               Paragraph(escape(amount), st["bold_right" if i == bold else "right"])] for i, (label, amount) in
              enumerate(rows)]

@@ -1,9 +1,11 @@
 """An account's statement for one billing period, computed from its ledger entries only (a pure function).
 
 Service charges are grouped by item: monthly fees, prorations with their day counts, activations, daily fees as
-"N days × ...". Payments and other credits and debits are listed one by one. The statement must reconcile —
-opening + credits − debits = closing, to the minor unit — or `build_statement` raises `NotReconciled`.
-VAT (vat.py) applies to the services: their charges net of prorated removal credits.
+"N days × ...". Manual debits and corrections are the invoice's adjustments; payments and other credits are
+listed one by one as movements. The statement must reconcile — opening + credits − debits = closing, to the
+minor unit — or `build_statement` raises `NotReconciled`. VAT applies to the services (their charges net of
+prorated removal credits): netto, it is the sum of the period's `vat` entries, which the balance paid; brutto, it
+is extracted from the services' total (vat.py). The invoice total = services + netto VAT + adjustments.
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ from decimal import Decimal
 
 from ..clock import Period, local_date
 from ..errors import BookkeeperError, InputError
+from ..ledger.documents import info_of
 from ..money import format_money, round_money
 from .vat import Vat, compute_vat
 
 SERVICE_KINDS = ("mrc", "prorate", "prorate_credit", "activation", "daily")
+VAT_KIND = "vat"
+ADJUSTMENT_KINDS = ("manual", "correction")
 NOT_A_LINE = frozenset({"rollover"})
 KIND_LABELS = {
     "mrc": "Monthly fee", "prorate": "Prorated addition", "prorate_credit": "Prorated removal",
@@ -68,7 +73,8 @@ class Line:
 
 @dataclass(frozen=True)
 class Statement:
-    """One account's period: the services (with VAT) and every other movement, between two balances."""
+    """One account's period: the services (with VAT), the adjustments and every other movement, between two
+    balances."""
 
     account_id: str
     currency: str
@@ -77,6 +83,7 @@ class Statement:
     opening: Decimal
     closing: Decimal
     services: tuple[Line, ...]
+    adjustments: tuple[Line, ...]
     movements: tuple[Line, ...]
     debits: Decimal
     credits: Decimal
@@ -84,7 +91,12 @@ class Statement:
 
     @property
     def lines(self) -> tuple[Line, ...]:
-        return self.services + self.movements
+        return self.services + self.adjustments + self.movements
+
+    @property
+    def total(self) -> Decimal:
+        """What the invoice charges: the services with VAT, and the adjustments (manual debits, corrections)."""
+        return self.vat.gross + sum((line.charge for line in self.adjustments), Decimal(0))
 
     def money(self, amount: Decimal) -> str:
         """`amount` formatted for the reseller's currency and locale."""
@@ -93,8 +105,9 @@ class Statement:
     def to_doc(self) -> dict:
         return {"currency": self.currency, "locale": self.locale, "period": self.period.to_doc(),
                 "opening": str(self.opening), "closing": str(self.closing), "debits": str(self.debits),
-                "credits": str(self.credits), "vat": self.vat.to_doc(),
+                "credits": str(self.credits), "vat": self.vat.to_doc(), "total": str(self.total),
                 "services": [line.to_doc() for line in self.services],
+                "adjustments": [line.to_doc() for line in self.adjustments],
                 "movements": [line.to_doc() for line in self.movements]}
 
 
@@ -120,14 +133,19 @@ def build_statement(entries, *, account_id: str, period: Period, opening: Decima
             f"balance is {closing} (difference {closing - (opening + credits - debits)} {currency})")
     fmt = lambda amount: format_money(amount, currency, locale)  # noqa: E731
     services = [e for e in entries if e.kind in SERVICE_KINDS]
-    movements = [e for e in entries if e.kind not in SERVICE_KINDS]
     service_lines = sorted((_service_line(group, period, fmt, zero) for group in _groups(services, period).values()),
                            key=lambda l: (SERVICE_KINDS.index(l.kind), l.category, l.item, l.first))
-    movement_lines = [_movement_line(e, period, zero) for e in sorted(movements, key=lambda e: (e.at, e.id))]
+    by_time = sorted(entries, key=lambda e: (e.at, e.id))
+    adjustments = [_movement_line(e, period, zero) for e in by_time if e.kind in ADJUSTMENT_KINDS]
+    movements = [_movement_line(e, period, zero) for e in by_time
+                 if e.kind not in (*SERVICE_KINDS, VAT_KIND, *ADJUSTMENT_KINDS)]
     taxable = sum((line.charge for line in service_lines), zero)
+    vat = compute_vat(taxable, Decimal(vat_rate), vat_disposition, currency)
+    if vat_disposition == "netto":  # the VAT the balance paid: the period's VAT entries
+        paid = sum((e.amount if e.type == "debit" else -e.amount for e in entries if e.kind == VAT_KIND), zero)
+        vat = Vat(vat.rate, vat.disposition, taxable, paid, taxable + paid)
     return Statement(account_id, currency, locale, period, opening, closing, tuple(service_lines),
-                     tuple(movement_lines), debits, credits,
-                     compute_vat(taxable, Decimal(vat_rate), vat_disposition, currency))
+                     tuple(adjustments), tuple(movements), debits, credits, vat)
 
 
 def _check_amount(entry, currency: str) -> None:
@@ -139,8 +157,8 @@ def _check_amount(entry, currency: str) -> None:
 
 
 def day_of(entry, period: Period) -> int:
-    """The 1-based day of `period` an entry belongs to: `bookkeeper_info.day` if recorded, else the day of `at`."""
-    day = (entry.doc.get("bookkeeper_info") or {}).get("day")
+    """The 1-based day of `period` an entry belongs to: its explanation's `day` if recorded, else the day of `at`."""
+    day = info_of(entry.doc).get("day")
     if isinstance(day, int) and not isinstance(day, bool) and 1 <= day <= period.days:
         return day
     return min(max((local_date(entry.at, period.tz) - period.start_date).days + 1, 1), period.days)

@@ -39,8 +39,17 @@ class PeriodNotClosed(BookkeeperError):
     """An invoice was asked for a period that has not ended yet."""
 
 
+class PeriodBeforeAccount(BookkeeperError):
+    """An invoice was asked for a period that ended before the account was created."""
+
+
 class InvoiceNotFound(BookkeeperError):
     """No invoice with that id or number for the account."""
+
+
+def _created(account: dict) -> datetime | None:
+    created = account.get("pvt_created")
+    return from_gregorian(created) if isinstance(created, int) and created > 0 else None
 
 
 def invoice_id(period: Period) -> str:
@@ -58,7 +67,7 @@ def summary(doc: dict) -> dict:
     return {"id": doc["_id"], "number": doc.get("number"), "issued": doc.get("issued"),
             "period_start": totals.get("period", {}).get("start", "")[:10],
             "period_end": doc.get("period_end"), "currency": totals.get("currency"),
-            "total": totals.get("vat", {}).get("gross"), "closing": totals.get("closing"),
+            "total": totals.get("total", totals.get("vat", {}).get("gross")), "closing": totals.get("closing"),
             "mailed": bool(doc.get("mail", {}).get("sent_at"))}
 
 
@@ -87,8 +96,7 @@ class Invoices:
     def closed_periods(self, account_id: str, now: datetime, lookback: int = LOOKBACK) -> list[Period]:
         """The last `lookback` periods that ended by `now`, oldest first, none before the account was created."""
         account, _, settings, _ = self.context(account_id)
-        created = account.get("pvt_created")
-        born = from_gregorian(created) if isinstance(created, int) and created > 0 else None
+        born = _created(account)
         out, current = [], period_containing(now, settings.billing_day, settings.timezone)
         for _ in range(lookback):
             current = period_containing(current.start - ONE_SECOND, settings.billing_day, settings.timezone)
@@ -113,9 +121,15 @@ class Invoices:
             raise PeriodNotClosed(f"account {account_id}: the period {period.start_date} .. {period.last_date} "
                                   f"has not ended yet (it ends {period.end.isoformat()})")
         account, reseller, settings, issuer = self.context(account_id)
+        born = _created(account)
+        if born is not None and period.end <= born:
+            raise PeriodBeforeAccount(f"account {account_id} was created on {born.date()}: it has no billing period "
+                                      f"{period.start_date} .. {period.last_date}")
         entries = self.ledger.entries(account_id, period.start, period.end)
         statement = self.statement(account_id, period, settings, issuer.locale, entries)
-        db = self.couch.db(invoice_db(account_id, period)).ensure()
+        start = period.start_date
+        self.ledger.ensure_rollover(account_id, start.year, start.month)  # the month's MODB with its carry-forward
+        db = self.couch.db(invoice_db(account_id, period))
         doc_id, issued = invoice_id(period), local_date(period.end, settings.timezone)
         counter_db, claimant = self.couch.db(account_db(reseller)), f"{account_id}/{doc_id}"
         existing = db.get_or_none(doc_id) or {}

@@ -192,6 +192,9 @@ class Cashier:
             result = self.ledger.credit(movement.account_id, movement.amount, movement.currency, kind="payment",
                                         reason=f"{movement.gateway}_payment", description=movement.description,
                                         at=at, key=movement.key, metadata=metadata)
+            if result.written:
+                log.info("payment %s %s (%s %s) credited to account %s as %s", movement.amount, movement.currency,
+                         movement.gateway, movement.txid, movement.account_id, result.id)
             return Booked(movement.key, movement.account_id, "credited" if result.written else "replayed", result.id)
         if not self.was_credited(movement.account_id, movement.payment_key):
             log.warning("%s: reversal %s of a payment never credited: nothing to reverse", movement.account_id,
@@ -201,6 +204,9 @@ class Cashier:
         result = self.ledger.debit(movement.account_id, movement.amount, movement.currency, kind="refund",
                                    reason=f"{movement.gateway}_refund", description=movement.description, at=at,
                                    key=movement.key, metadata=metadata)
+        if result.written:
+            log.info("refund %s %s (%s %s) debited to account %s as %s", movement.amount, movement.currency,
+                     movement.gateway, movement.txid, movement.account_id, result.id)
         return Booked(movement.key, movement.account_id, "reversed" if result.written else "replayed", result.id)
 
     def _remember_payer(self, reseller_id: str, movement: Movement, at: datetime) -> None:

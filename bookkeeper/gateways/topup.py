@@ -88,6 +88,8 @@ def topup(couch: Couch, ledger: Ledger, account_id: str, amount: Decimal, now: d
                             description=record["description"], at=now, key=f"payment:braintree:{sale.txid}",
                             metadata={"gateway": "braintree", "transaction_id": sale.txid, "trigger": trigger,
                                       "transaction": {"id": record["_id"], "created": True}})
+    log.info("top-up %s %s (braintree %s, %s) credited to account %s as %s", amount, currency, sale.txid, trigger,
+             account_id, written.id)
     return TopupResult(account_id, "completed", "", amount, currency, sale.txid, written.id)
 
 

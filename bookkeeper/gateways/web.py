@@ -23,7 +23,7 @@ from ..accounts import Directory, UnknownAccount, master_account_id
 from ..couch import Couch, CouchError
 from ..dbnames import is_account_id
 from ..errors import BookkeeperError, InputError, os_reason
-from ..ledger import Ledger
+from ..ledger import Ledger, horizon
 from . import braintree_gateway, kazoo_sync, paypal_ipn, stripe_gateway, yoomoney
 from .base import Cashier, HookError, Inbound
 from .config import load_section
@@ -41,7 +41,7 @@ def make_app(couch: Couch, settings, after_credit: Callable[[str], None] | None 
     """The web app. `after_credit(account_id)` runs after money arrived (the daemon re-evaluates the account)."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
-    ledger = ledger or Ledger(couch, settings.dialect)
+    ledger = ledger or Ledger(couch, settings.dialect, horizon=horizon(settings))
     master: list[str] = []
 
     def directory() -> Directory:

@@ -5,6 +5,6 @@
 """
 
 from .documents import CHARGE_KINDS, KINDS, REASON_CODES, Entry
-from .ledger import Ledger, LedgerError, WriteResult
+from .ledger import Ledger, LedgerError, WriteResult, horizon
 
-__all__ = ["CHARGE_KINDS", "KINDS", "REASON_CODES", "Entry", "Ledger", "LedgerError", "WriteResult"]
+__all__ = ["CHARGE_KINDS", "KINDS", "REASON_CODES", "Entry", "Ledger", "LedgerError", "WriteResult", "horizon"]

@@ -1,10 +1,11 @@
 """Money documents as KAZOO stores them (kazoo.md §5, §9): building them, their ids, and how KAZOO's balance views
 count them. Pure: no I/O.
 
-Dialect 4.2 writes `pvt_type: credit|debit` with `pvt_amount`, `pvt_reason` and its `pvt_code`; 4.3 writes
-`pvt_type: ledger` with `pvt_ledger_type`, `amount`, `source`, `usage`, `period`. Amounts are KAZOO units
-(integers, positive; the sign is the type). Both carry `bookkeeper_info`, what explains the entry (kind, reason,
-category, item, quantity, rate, proration factor, period, rule version, key, currency).
+Dialect 4.2 writes `pvt_type: credit|debit` with `pvt_amount`, `pvt_reason` and its `pvt_code` (an activation as
+KAZOO's accept-charges debit: `event` and `metadata` instead); 4.3 writes `pvt_type: ledger` with `pvt_ledger_type`,
+`amount`, `source`, `usage`, `period`. Amounts are KAZOO units (integers, positive; the sign is the type). Both carry
+`pvt_bookkeeper_info` (INFO), what explains the entry (kind, reason, category, item, quantity, rate, proration
+factor, period, rule version, key, currency).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ..errors import InputError
 from ..money import from_units, round_money, to_units
 
 DIALECTS = ("4.2", "4.3")
-CHARGE_KINDS = ("mrc", "prorate", "prorate_credit", "activation", "daily")
+CHARGE_KINDS = ("mrc", "prorate", "prorate_credit", "activation", "daily", "vat")
 KINDS = ("credit", *CHARGE_KINDS, "payment", "manual", "refund", "correction", "rollover")
 CARRY = "rollover"
 
@@ -34,7 +35,7 @@ REASON_CODES = {
 }
 # The 4.2 reason our charge kinds are written with.
 CHARGE_REASONS = {"mrc": "monthly_recurring", "prorate": "recurring_prorate", "prorate_credit": "recurring_prorate",
-                  "activation": "feature_activation", "daily": "recurring"}
+                  "activation": "feature_activation", "daily": "recurring", "vat": "unknown"}
 # The 4.3 `source.service` of each kind: charges are `services`, money in is `payments`, carry-forward `rollovers`.
 SOURCES = {**{k: "services" for k in CHARGE_KINDS}, "credit": "payments", "payment": "payments", "refund": "payments",
            "manual": "adjustments", "correction": "adjustments", CARRY: "rollovers"}
@@ -43,6 +44,20 @@ ROLLUP_REASON = "database_rollup"
 MAX_UNITS = 2 ** 53  # above it JSON numbers lose units (IEEE doubles)
 LAST_SECOND = 315569520000  # 10000-01-01T00:00:00Z in Gregorian seconds: a `pvt_created` must be before it
 EXECUTOR = {"trigger": "automatic", "module": "couch-bookkeeper"}
+# Where a money document says what explains it. Not `bookkeeper_info`: KAZOO 4.2's kz_transaction keeps Braintree data
+# there (older bookkeepers wrote it; `info_of` still reads it where it has our shape).
+INFO = "pvt_bookkeeper_info"
+LEGACY_INFO = "bookkeeper_info"
+
+
+def info_of(doc: dict) -> dict:
+    """What a money document says about itself (INFO; an older bookkeeper's `bookkeeper_info` where it has our
+    shape), {} for anyone else's document."""
+    for key in (INFO, LEGACY_INFO):
+        info = doc.get(key)
+        if isinstance(info, dict) and info.get("kind") in KINDS:
+            return info
+    return {}
 
 
 def reason_code(reason: str) -> int:
@@ -91,6 +106,11 @@ def months_from(first: tuple[int, int], last: tuple[int, int]) -> list[tuple[int
     return out
 
 
+def add_months(month: tuple[int, int], n: int) -> tuple[int, int]:
+    index = month[0] * 12 + month[1] - 1 + n
+    return index // 12, index % 12 + 1
+
+
 def next_month(year: int, month: int) -> tuple[int, int]:
     return (year + 1, 1) if month == 12 else (year, month + 1)
 
@@ -116,7 +136,7 @@ def check_amount(amount, currency: str, where: str) -> int:
 
 @dataclass(frozen=True)
 class Explained:
-    """What a money document says about itself, in both dialects (`bookkeeper_info`)."""
+    """What a money document says about itself, in both dialects (INFO)."""
 
     kind: str
     reason: str
@@ -156,9 +176,16 @@ def build(dialect: str, doc_id: str, account_id: str, year: int, month: int, ent
     balance in units before this entry (`kz_ledger:save`)."""
     created = to_gregorian(at)
     common = {"_id": doc_id, "description": what.description, "metadata": what.metadata,
-              "bookkeeper_info": what.info(), "pvt_account_id": account_id,
+              INFO: what.info(), "pvt_account_id": account_id,
               "pvt_account_db": encode(modb(account_id, year, month)), "pvt_created": created,
               "pvt_modified": created}
+    if dialect == "4.2" and what.kind == "activation":
+        # KAZOO 4.2's own accept-charges debit (crossbar_services:create_transactions/4): no reason or code (a
+        # feature_activation code makes kz_transaction ask for a feature and a number), an `event`, and
+        # `metadata.{auth_account_id, category, item}`
+        metadata = {**what.metadata, "auth_account_id": account_id, "category": what.category, "item": what.item}
+        return {**common, "metadata": metadata, "event": f"Activation charges for {what.item}",
+                "pvt_type": entry_type, "pvt_amount": units, "pvt_vsn": 2}
     if dialect == "4.2":
         return {**common, "pvt_type": entry_type, "pvt_amount": units, "pvt_reason": what.reason,
                 "pvt_code": reason_code(what.reason), "pvt_vsn": 2}
@@ -187,7 +214,7 @@ def carry_doc(dialect: str, doc_id: str, account_id: str, year: int, month: int,
                      currency="", metadata={"automatic_description": True})
     doc = build(dialect, doc_id, account_id, year, month, "credit" if units >= 0 else "debit", abs(units),
                 month_start(year, month), what, account_name=account_name)
-    doc["bookkeeper_info"] = {"kind": CARRY, "reason": ROLLUP_REASON, "from": previous,
+    doc[INFO] = {"kind": CARRY, "reason": ROLLUP_REASON, "from": previous,
                               "written_at": at.isoformat()}
     if dialect == "4.3":
         doc["source"]["id"] = label
@@ -204,7 +231,7 @@ def restate_carry(doc: dict, units: int, at: datetime) -> dict:
         out.update(amount=abs(units), pvt_ledger_type=kind)
     else:
         out.update(pvt_amount=abs(units), pvt_type=kind)
-    out["bookkeeper_info"] = {**(doc.get("bookkeeper_info") or {}), "kind": CARRY, "restated_at": at.isoformat()}
+    out[INFO] = {**info_of(doc), "kind": CARRY, "restated_at": at.isoformat()}
     return out
 
 
@@ -306,10 +333,8 @@ class Entry:
 
 
 def entry_of(doc: dict, db: str, account_id: str, dialect: str) -> Entry:
-    """Read a valid money document (`money_problem`) of either dialect (ours or KAZOO's own) as an Entry. What
-    `bookkeeper_info` says is taken only where it has our shape (KAZOO 4.2 keeps Braintree data there)."""
-    info = doc.get("bookkeeper_info")
-    info = info if isinstance(info, dict) and info.get("kind") in KINDS else {}
+    """Read a valid money document (`money_problem`) of either dialect (ours or KAZOO's own) as an Entry."""
+    info = info_of(doc)
     units = signed_units(doc, dialect)
     if doc.get("pvt_type") == "ledger":
         default_kind = CARRY if is_carry(doc) else doc["source"]["service"]

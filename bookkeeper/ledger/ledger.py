@@ -32,7 +32,8 @@ from urllib.parse import unquote
 from .. import designdocs
 from ..clock import Clock, SystemClock
 from ..couch import Conflict, Couch, CouchError, Database, NotFound
-from ..dbnames import account_db, check_account_id, modb, modb_prefix, parse_db_name, to_gregorian
+from ..dbnames import (account_db, check_account_id, from_gregorian, modb, modb_prefix, parse_db_name,
+                       to_gregorian)
 from ..errors import BookkeeperError, InputError
 from ..money import KNOWN_CURRENCIES, check_currency, from_units, round_money
 from . import documents as d
@@ -60,18 +61,21 @@ class WriteResult:
 class Ledger:
     """An account's money in KAZOO monthly DBs, in the `dialect` ("4.2" or "4.3") of the deployment.
 
-    `clock` only decides when a write may be late (a later month may already exist); default: the real time.
-    `currency_of(account_id, currency, where)` (`Directory.currency_of`), when given, refuses a credit or debit
-    in a currency that is not the account's.
+    `clock` decides when a write may be late (a later month may already exist) and which dates are in bounds;
+    default: the real time. `horizon` (months back, months ahead): the months a given date may fall in, around
+    the clock's month (`check_date`). `currency_of(account_id, currency, where)` (`Directory.currency_of`), when
+    given, refuses a credit or debit in a currency that is not the account's.
     """
 
     def __init__(self, couch: Couch, dialect: str = "4.3", *, clock: Clock | None = None,
-                 currency_of: Callable[[str, str, str], str] | None = None):
+                 horizon: tuple[int, int] = (13, 1), currency_of: Callable[[str, str, str], str] | None = None):
         if dialect not in d.DIALECTS:
             raise InputError("ledger", "dialect", f"must be one of {d.DIALECTS}, got {dialect!r}")
         self.couch, self.dialect = couch, dialect
         self.clock = clock or SystemClock()
         self.currency_of = currency_of
+        self.horizon = horizon
+        self._created: dict[str, datetime | None] = {}  # account -> its account doc's pvt_created
         self.totals = MonthTotals(couch, dialect)
         self._known: set[str] = set()  # MODBs known to exist
         self._designed: set[str] = set()  # MODBs whose design documents this process installed or checked
@@ -98,7 +102,7 @@ class Ledger:
         check_currency(currency, f"{where}: currency")
         if self.currency_of is not None:
             self.currency_of(account_id, currency, f"{where}: currency")
-        _check_at(at, where)
+        self.check_date(account_id, at, where)
         if kind not in d.KINDS or kind == d.CARRY:
             raise InputError(where, "kind", f"must be one of {[k for k in d.KINDS if k != d.CARRY]}, got {kind!r}")
         if not isinstance(reason, str) or not reason:
@@ -176,7 +180,7 @@ class Ledger:
         A charge already in a MODB from its period's start month on is not written again (written False)."""
         check_account_id_input(account_id, "charges")
         check_currency(currency, f"charges for {account_id}: currency")
-        _check_at(at, f"charges for {account_id}")
+        self.check_date(account_id, at, f"charges for {account_id}")
         if not charges:
             return []
         year, month = d.month_of(at)
@@ -248,7 +252,7 @@ class Ledger:
         entry = self.entry(account_id, entry_id)
         if entry.kind == d.CARRY:
             raise InputError(entry_id, "kind", "a carry-forward is corrected by `ledger rollover`, not by hand")
-        currency = currency or entry.doc.get("bookkeeper_info", {}).get("currency")
+        currency = currency or d.info_of(entry.doc).get("currency")
         if not currency:
             raise InputError(entry_id, "currency", "the entry does not say its currency: give it")
         amount = entry.amount if amount is None else amount
@@ -341,6 +345,8 @@ class Ledger:
         """Make (year, month) carry the previous month's closing total (creating the MODB and any missing month
         before it), correct it if it is stale, and correct every later month the same way. Idempotent."""
         check_account_id_input(account_id, "rollover")
+        self.check_date(account_id, max(d.month_start(year, month), self._creation(account_id) or
+                                        d.month_start(year, month)), "rollover")
         _, created = self._open_month(account_id, year, month)
         self._carry(account_id, year, month, correct=True)
         self._after_write(account_id, year, month, created, force=True)
@@ -350,6 +356,34 @@ class Ledger:
         closed yet), as KAZOO's `kt_modb_creation` does: the month's first writes then only add the carry."""
         check_account_id_input(account_id, "open ahead")
         self._create(self.couch.db(modb(account_id, year, month)))
+
+    def check_date(self, account_id: str, moment, where: str) -> None:
+        """Refuse a date that a person or a document gives for the account (InputError) unless it is from the
+        account's creation (its account doc's `pvt_created`) and within `horizon` months around now: a far date
+        would create a monthly DB for every month in between."""
+        _check_at(moment, where)
+        now = self.clock.now()
+        back, ahead = self.horizon
+        first = d.month_start(*d.add_months(d.month_of(now), -back))
+        end = d.month_start(*d.add_months(d.month_of(now), ahead + 1))
+        created = self._creation(account_id)
+        earliest = max(first, created) if created is not None else first
+        if not earliest <= moment < end:
+            since = "the account's creation" if earliest == created else f"{back} months back"
+            raise InputError(where, "at", f"{moment.isoformat()} is out of bounds: from {earliest.isoformat()} "
+                                          f"({since}) to before {end.isoformat()} ({ahead} month(s) ahead)")
+
+    def _creation(self, account_id: str) -> datetime | None:
+        """When the account was created (its account doc's `pvt_created`), None if its DB does not say."""
+        if account_id not in self._created:
+            try:
+                doc = self.couch.db(account_db(account_id)).get_or_none(account_id) or {}
+            except NotFound:
+                doc = {}
+            created = doc.get("pvt_created")
+            valid = isinstance(created, int) and not isinstance(created, bool) and 0 < created < d.LAST_SECOND
+            self._created[account_id] = from_gregorian(created) if valid else None
+        return self._created[account_id]
 
     def _create(self, db: Database) -> bool:
         """The MODB and its design documents, once per process; True if the database was created now."""
@@ -561,6 +595,7 @@ class Ledger:
             if (self.totals.checkpoint(db) or {}).get("untrusted"):
                 problems.append(f"{label}: the balance checkpoint does not match its MAC (not written by this "
                                 f"bookkeeper); checkpoint rebuilt")
+                self.totals.rebuild(db)
             self.totals.forget(db)  # check the stored checkpoint, not what this process remembers
             fast = self.totals.units(db)
             if fast != counted:
@@ -597,6 +632,11 @@ def _identity(doc: dict, dialect: str) -> tuple:
 
 def doc_type(doc: dict, dialect: str) -> str:
     return "debit" if d.signed_units(doc, dialect) < 0 else "credit"
+
+
+def horizon(settings) -> tuple[int, int]:
+    """The deployment's date horizon (months back, months ahead) for `Ledger(horizon=...)`."""
+    return settings.date_horizon_back, settings.date_horizon_ahead
 
 
 def money(units: int) -> str:

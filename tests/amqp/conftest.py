@@ -11,7 +11,7 @@ import pytest
 from amqp_world import OURS, World, require_broker
 from worlds import world_fixture
 
-from bookkeeper.amqp.answers import Answers
+from bookkeeper.amqp.answers import attach
 from bookkeeper.amqp.broker import LocalBroker
 from bookkeeper.amqp.kazoo import KazooClient
 from feeds.amqp import AmqpConsumer
@@ -32,7 +32,7 @@ world = world_fixture(World)
 @pytest.fixture
 def consumer(world, rabbit):
     """Our consumer on the test broker, answering through the world's engine; its queue removed after."""
-    running = AmqpConsumer(rabbit.url, Answers(world.engine), bookkeeper_type=OURS, queue=f"{world.namespace}bk",
+    running = AmqpConsumer(rabbit.url, attach(world.engine), bookkeeper_type=OURS, queue=f"{world.namespace}bk",
                            metrics=Metrics(), workers=4).start()
     assert running.wait_connected(20), "the consumer did not connect to the broker"
     yield running

@@ -11,8 +11,11 @@ import pytest
 from amqp_world import (OURS, check_headers, collect_recurring_req, standing_req, transaction_req,  # noqa: I001
                       update_req)
 
+from bookkeeper.amqp.answers import attach
 from bookkeeper.charging import prorated
 from bookkeeper.clock import day_index, period_containing
+from feeds.amqp import AmqpConsumer
+from feeds.metrics import Metrics
 
 
 def call(kazoo, kind: str, fields: dict, timeout: float = 10.0) -> tuple[dict, dict]:
@@ -45,6 +48,16 @@ def test_standing_of_a_funded_an_empty_and_a_blocked_account(world, consumer, ka
                                "estimated_withdrawal": 200_000, "postpay_allowed": False, "currency": "USD"}
     _, short = call(kazoo, "standing", standing_req(world, funded, int(available * 10_000) + 100))
     assert short["Status"] == "error" and short["Reason"] == "insufficient_funds"
+    now = datetime.now(timezone.utc)  # KAZOO debits a call straight into the ledger: the balance is read live
+    world.ledger.debit(funded, available - 1, "USD", kind="manual", reason="per_minute", description="calls", at=now,
+                       key=f"calls:{funded}")
+    _, after_calls = call(kazoo, "standing", standing_req(world, funded, 20_000))
+    assert after_calls["Status"] == "error" and after_calls["Details"]["available"] == 10_000
+    world.ledger.debit(funded, Decimal(2), "USD", kind="manual", reason="per_minute", description="calls", at=now,
+                       key=f"more calls:{funded}")
+    world.engine.evaluate(funded)  # negative: blocked by us, and the documents kept for standing are forgotten
+    _, now_blocked = call(kazoo, "standing", standing_req(world, funded, 0))
+    assert now_blocked["Reason"] == "delinquent"
 
     _, nothing = call(kazoo, "standing", standing_req(world, empty, 50_000))
     assert nothing["Status"] == "error" and nothing["Reason"] == "insufficient_funds"
@@ -60,7 +73,7 @@ def test_standing_of_a_funded_an_empty_and_a_blocked_account(world, consumer, ka
     other = kazoo.message("standing", standing_req(world, funded, 0, bookkeeper_type="braintree"))
     kazoo.publish("standing", other)
     assert kazoo.wait(other["Msg-ID"], 1.5) is None  # another bookkeeper's request: not ours to answer
-    assert consumer.metrics.value("amqp_standing_requests") == 5
+    assert consumer.metrics.value("amqp_standing_requests") == 7
     assert consumer.metrics.value("amqp_ignored") >= 1
 
 
@@ -183,3 +196,35 @@ def test_collect_recurring_evaluates_as_of_the_due_time(world, consumer, kazoo):
 
     _, unpaid = call(kazoo, "collect_recurring", collect_recurring_req(world, empty, next_month))
     assert unpaid["Status"] == "error" and unpaid["Reason"] == "insufficient_funds"
+
+
+def test_a_request_whose_ack_was_lost_is_delivered_again_and_answered_from_what_was_written(world, rabbit, kazoo):
+    acme = world.customer(balance=200, devices=1)
+    world.add_devices(acme, 2)
+    answers, answered = attach(world.engine), []
+    answer = answers.answer
+
+    def answer_then_lose_the_connection(request):
+        result = answer(request)  # the charges are written
+        answered.append(result)
+        if len(answered) == 1:  # the broker drops our connection before the reply and the ack
+            assert rabbit.close_connections("redelivery@test") == 1
+        return result
+
+    answers.answer = answer_then_lose_the_connection
+    consumer = AmqpConsumer(rabbit.url, answers, bookkeeper_type=OURS, queue=f"{world.namespace}redelivery",
+                            metrics=Metrics(), workers=2, node="redelivery@test").start()
+    try:
+        assert consumer.wait_connected(20)
+        _, reply = call(kazoo, "update", update_req(world, acme, devices=3, before=1), timeout=60)
+        assert reply["Status"] == "success"
+        assert reply["Details"] == [] and reply["Message"] == "charged $0.00 in 0 charge(s); invoice matches"
+        assert [kind for kind in (c["kind"] for c in answered[0]["Details"])] == ["prorate", "activation"]
+        assert len(answered) == 2
+        assert consumer.metrics.value("amqp_redelivered") == 1
+        assert consumer.metrics.value("amqp_unacked") == 1
+        assert consumer.metrics.value("amqp_connections") == 2
+    finally:
+        consumer.stop()
+    assert [e.quantity for e in world.debits(acme, "prorate")] == [3]
+    assert sum(e.amount for e in world.debits(acme, "activation")) == Decimal(4)

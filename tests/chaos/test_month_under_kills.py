@@ -24,7 +24,7 @@ from bookkeeper.couch import Couch
 from bookkeeper.databases import account_databases
 from bookkeeper.dbnames import modb
 from bookkeeper.ledger import Ledger
-from bookkeeper.ledger.documents import keyed_id
+from bookkeeper.ledger.documents import info_of, keyed_id
 
 from . import world
 
@@ -58,7 +58,7 @@ def _explain(doc):
     """What a differing money document is: enough to find the evaluation that wrote it."""
     if doc is None:
         return None
-    info = doc.get("bookkeeper_info") or {}
+    info = info_of(doc)
     return {"type": doc.get("pvt_ledger_type") or doc.get("pvt_type"), "amount": doc.get("amount"),
             "key": info.get("key"), "kind": info.get("kind"), "created": doc.get("pvt_created")}
 

@@ -73,8 +73,9 @@ class Deployment:
         provision.create_account(self.couch, self.settings, account, "Customer", tree or [self.master],
                                  datetime.now(timezone.utc), plans={"rt": self.master} if plans is None else plans,
                                  reseller=reseller)
-        self.ledger.credit(account, Decimal(balance), "USD", kind="credit", reason="manual_addition",
-                           description="funds", at=datetime.now(timezone.utc), key=f"funds:{account}")
+        if balance:
+            self.ledger.credit(account, Decimal(balance), "USD", kind="credit", reason="manual_addition",
+                               description="funds", at=datetime.now(timezone.utc), key=f"funds:{account}")
         if devices:
             provision.add_docs(self.couch, account, [{"pvt_type": "device"}] * devices, datetime.now(timezone.utc))
         self.ids.append(account)

@@ -3,10 +3,12 @@ the accounts that depend on it: reported once, shown on `/health`, while every o
 
 from __future__ import annotations
 
+import json
+import subprocess
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from deployment import PLAN, expected_prorate, wait_for
+from deployment import BIN, PLAN, expected_prorate, wait_for
 
 from bookkeeper import provision
 from bookkeeper.accounts import CONFIG_DOC
@@ -83,3 +85,32 @@ def test_a_bad_plan_settings_or_device_document_holds_only_its_own_accounts(depl
     wait_for(lambda: set(deployment.health("w1")["held"]) == {bad_settings}, timeout=15)
     assert f"account {bad_plan} no longer held" in deployment.log("w1")
     assert not deployment.debits(bad_settings)
+
+
+def test_the_daemon_logs_what_it_does_with_money_and_accounts_list_shows_standing(deployment):
+    good = deployment.account(devices=1)
+    poor = deployment.account(devices=1, balance=0)  # cannot pay its MRC: delinquent, blocked
+    provision.put_plan(deployment.couch, deployment.master, "bad",
+                       {"name": "Bad", "plan": {"devices": {"sip_device": {"rate": "ten"}}}}, now())
+    held = deployment.account(devices=1, plans={"bad": deployment.master})
+    deployment.start("w1")
+    wait_for(lambda: deployment.debits(good, "mrc"))
+    wait_for(lambda: f"blocked account {poor}" in deployment.log("w1"), timeout=30)
+    log = deployment.log("w1")
+    [line] = [l for l in log.splitlines() if "charges written" in l and good in l][:1]
+    assert "INFO" in line and f"{good} 1 (mrc) {expected_prorate(Decimal(30))} USD" in line
+    assert f"blocked account {poor}: delinquent, available funds 0" in log
+
+    def listing(*args):
+        run = subprocess.run([str(BIN), "accounts", "list", *args, "--json"], capture_output=True, text=True,
+                             timeout=120, env=deployment.env)
+        assert run.returncode == 0, run.stderr
+        return {r["account"]: r for r in json.loads(run.stdout)}
+
+    rows = wait_for(lambda: (r := listing()) and r[poor]["blocked"] and r)
+    assert (rows[good]["standing"], rows[good]["blocked"], rows[good]["held"]) == ("good_standing", None, None)
+    assert Decimal(str(rows[good]["balance"])) == Decimal(1000) - expected_prorate(Decimal(30))
+    assert (rows[poor]["standing"], rows[poor]["blocked"], rows[poor]["balance"]) == ("delinquent", "bookkeeper", 0)
+    assert 'rate: not a number: "ten"' in rows[held]["held"]
+    assert set(listing("--delinquent")) == {poor} and set(listing("--blocked")) == {poor}
+    assert set(listing("--reseller", deployment.master)) == set(rows)  # the master bills everyone here

@@ -13,10 +13,12 @@ from worlds import NamespacedWorld, world_fixture
 from bookkeeper import provision
 from bookkeeper.accounts import CONFIG_DOC, Directory
 from bookkeeper.charging.model import Charge
+from bookkeeper.charging.vat import with_vat
 from bookkeeper.clock import SimulatedClock, period_containing
 from bookkeeper.dbnames import account_db
 from bookkeeper.ledger import Ledger
 from bookkeeper.money import round_money
+from bookkeeper.settings import settings_from_doc
 
 CREATED = datetime(2023, 11, 20, tzinfo=timezone.utc)
 JANUARY = period_containing(datetime(2024, 1, 15, tzinfo=timezone.utc), 1, "UTC")
@@ -82,7 +84,7 @@ class World(NamespacedWorld):
     def charge_january(self, account_id: str, trunks_from_day6: int = 3) -> None:
         """Opening credit 100.00 (December); January: MRC 2 × 10.00, a third device on day 10 (prorated 22/31),
         its activation 5.00, daily fees for trunks at 15.50 (2 on days 1–5, then `trunks_from_day6`), a payment
-        of 50.00 on day 20."""
+        of 50.00 on day 20; each charge followed by its 20% VAT entry, as the engine writes them (netto)."""
         p, n = JANUARY, JANUARY.days
         self.ledger.credit(account_id, Decimal("100.00"), "EUR", kind="payment", reason="wire_transfer",
                            description="Opening deposit", at=datetime(2023, 12, 5, tzinfo=timezone.utc))
@@ -92,18 +94,21 @@ class World(NamespacedWorld):
             return Charge(key, account_id, "debit", kind, category, item, quantity, Decimal(rate), Decimal(amount),
                           "EUR", factor, p.start, p.end, day, f"{kind} {item}")
 
+        def write(charges, at):
+            self.ledger.write_charges(account_id, with_vat(charges, settings), "EUR", at)
+
+        settings = settings_from_doc({"currency": "EUR", "vat_rate": 20})
+
         at = lambda day: p.start + timedelta(days=day - 1, hours=1)  # noqa: E731
-        self.ledger.write_charges(account_id, [charge("mrc", "sip_device", 1, "20.00", 2, "10.00", "31/31")],
-                                  "EUR", at(1))
-        self.ledger.write_charges(account_id, [
-            charge("prorate", "sip_device", 10, "7.10", 3, "10.00", "22/31", level="30.00"),
-            charge("activation", "sip_device", 10, "5.00", 1, "5.00", "1", level="3")], "EUR", at(10))
+        write([charge("mrc", "sip_device", 1, "20.00", 2, "10.00", "31/31")], at(1))
+        write([charge("prorate", "sip_device", 10, "7.10", 3, "10.00", "22/31", level="30.00"),
+               charge("activation", "sip_device", 10, "5.00", 1, "5.00", "1", level="3")], at(10))
         for k in range(1, n + 1):
             q = 2 if k <= 5 else trunks_from_day6
             total = q * TRUNK_RATE
             fee = round_money(total * k / n, "EUR") - round_money(total * (k - 1) / n, "EUR")
-            self.ledger.write_charges(account_id, [charge("daily", "outbound_trunks", k, str(fee), q, TRUNK_RATE,
-                                                          f"1/{n}", category="limits")], "EUR", at(k))
+            write([charge("daily", "outbound_trunks", k, str(fee), q, TRUNK_RATE, f"1/{n}", category="limits")],
+                  at(k))
         self.ledger.credit(account_id, Decimal("50.00"), "EUR", kind="payment", reason="wire_transfer",
                            description="Bank transfer 4711", at=at(20), key=f"{account_id}/wire/4711")
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from bookkeeper.clock import Period, period_containing
-from bookkeeper.ledger.documents import Entry
+from bookkeeper.ledger.documents import INFO, Entry
 from bookkeeper.money import round_money
 
 PERIOD = period_containing(datetime(2024, 1, 15, tzinfo=timezone.utc), 1, "UTC")
@@ -21,7 +21,7 @@ def entry(kind: str, amount: str, *, type: str = "debit", day: int = 1, category
                  amount=Decimal(amount), kind=kind, reason=kind, at=at, description=description, category=category,
                  item=item, quantity=quantity, rate=Decimal(rate) if rate is not None else None, factor=factor,
                  period_start=period.start, period_end=period.end, key=None, metadata={},
-                 doc={"bookkeeper_info": info})
+                 doc={INFO: info})
 
 
 def sample_entries() -> list[Entry]:
@@ -42,4 +42,17 @@ def sample_entries() -> list[Entry]:
     for k, (q, fee) in fees.items():
         out.append(entry("daily", str(fee), day=k, category="limits", item="outbound_trunks", quantity=q,
                          rate="15.50", factor="1/31"))
+    return out
+
+
+def with_vat(entries: list[Entry], rate: str) -> list[Entry]:
+    """The entries, each service charge followed by its netto VAT entry (rounded per entry, as the engine does)."""
+    out = []
+    for e in entries:
+        out.append(e)
+        if e.kind in ("mrc", "prorate", "prorate_credit", "activation", "daily"):
+            vat = round_money(e.amount * Decimal(rate) / 100, "USD")
+            if vat > 0:
+                out.append(entry("vat", str(vat), type=e.type, day=e.doc["bookkeeper_info"].get("day", 1),
+                                 category=e.category, item=e.item, n=len(out)))
     return out

@@ -64,7 +64,8 @@ def test_invoice_reconciles_and_its_pdf_is_an_attachment_readable_over_http(worl
     assert doc["_id"] == "202401-invoice-2024-01-01" and doc["pvt_type"] == "bookkeeper_invoice"
     assert doc["number"] == "PT-2024-000001" and doc["issued"] == "2024-02-01"
     st = doc["statement"]
-    assert (st["opening"], st["debits"], st["credits"], st["closing"]) == ("100.00", "76.10", "50.00", "73.90")
+    # the balance paid the VAT: 76.10 net + 15.22 VAT entries
+    assert (st["opening"], st["debits"], st["credits"], st["closing"]) == ("100.00", "91.32", "50.00", "58.68")
     assert st["vat"] == {"rate": "20", "disposition": "netto", "net": "76.10", "vat": "15.22", "gross": "91.32"}
     assert [(l["kind"], l["amount"]) for l in st["services"]] == [
         ("mrc", "20.00"), ("prorate", "7.10"), ("activation", "5.00"), ("daily", "5.00"), ("daily", "39.00")]
@@ -80,7 +81,7 @@ def test_invoice_reconciles_and_its_pdf_is_an_attachment_readable_over_http(worl
                      "Activation: devices / sip_device", "5,00 €", "Daily fee: limits / outbound_trunks",
                      "5 days × 2 × 15,50 €/month ÷ 31", "26 days × 3 × 15,50 €/month ÷ 31", "39,00 €",
                      "Payment: Bank transfer 4711", "50,00 €", "Subtotal (net)", "76,10 €", "VAT 20%", "15,22 €",
-                     "Total", "91,32 €", "Opening balance", "100,00 €", "Closing balance", "73,90 €"):
+                     "Total", "91,32 €", "Opening balance", "100,00 €", "Closing balance", "58,68 €"):
         assert expected in text, expected
     usage = world.couch.db(modb(customer, 2024, 1)).get_attachment(doc["_id"], "usage.csv").decode()
     assert "2024-01-10,devices,sip_device,3" in usage and "2024-01-05,limits,outbound_trunks,2" in usage

@@ -51,3 +51,24 @@ def test_user_errors_are_one_line(world):
     assert missing.exit_code == 2 and missing.stderr.startswith(f"error: account {customer}: no invoice")
     future = run(world, "generate", customer, "--period", "2199-01-01")
     assert future.exit_code == 2 and "has not ended yet" in future.stderr
+
+
+def test_no_invoice_before_the_account_existed_and_the_ledger_stays_sound_after_invoicing(world):
+    world.configure()
+    customer = world.customer("Acme")  # created 2023-11-20
+    world.charge_january(customer)
+
+    early = run(world, "generate", customer, "--period", "2023-10-15")
+    assert early.exit_code == 2 and "created on 2023-11-20" in early.output and "Traceback" not in early.output
+    first = run(world, "generate", customer, "--period", "2023-11-25", "--at", "2024-05-02T00:00:00Z", "--json")
+    assert first.exit_code == 0, first.output  # the period it was created in: invoiced, and numbered first
+    assert json.loads(first.output)["number"] == "PT-2023-000001"  # issued when the period closed
+
+    # March has no entry and no monthly database yet: invoicing it creates both with their carry-forwards
+    march = run(world, "generate", customer, "--period", "2024-03-15", "--at", "2024-05-02T00:00:00Z", "--json")
+    assert march.exit_code == 0, march.output
+    assert json.loads(march.output)["total"] == "0.00"
+    verify = CliRunner().invoke(main, ["--couch-url", world.url, "ledger", "verify", customer, "--json"],
+                                env={"BOOKKEEPER_NAMESPACE": world.namespace,
+                                     "BOOKKEEPER_MASTER_ACCOUNT": world.master})
+    assert verify.exit_code == 0 and json.loads(verify.output)["problems"] == [], verify.output

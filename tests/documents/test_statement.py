@@ -11,7 +11,7 @@ from bookkeeper.documents.usage import usage_report
 from bookkeeper.documents.vat import compute_vat
 from bookkeeper.errors import InputError
 
-from .helpers import PERIOD, entry, sample_entries
+from .helpers import PERIOD, entry, sample_entries, with_vat
 
 A = "a" * 32
 
@@ -22,7 +22,7 @@ def statement(entries, opening="100.00", closing="73.90", **kw):
 
 
 def test_statement_groups_charges_and_reconciles_to_the_cent():
-    s = statement(sample_entries(), vat_rate=Decimal(20))
+    s = statement(with_vat(sample_entries(), "20"), closing="58.68", vat_rate=Decimal(20))
     rows = [(l.kind, l.dates, l.detail, l.amount) for l in s.services]
     assert rows == [
         ("mrc", "2024-01-01", "2 × $10.00/month", Decimal("20.00")),
@@ -33,9 +33,10 @@ def test_statement_groups_charges_and_reconciles_to_the_cent():
     ]
     assert [(l.kind, l.description, l.amount) for l in s.movements] == \
         [("payment", "Payment: Bank transfer 4711", Decimal("50.00"))]
-    assert (s.debits, s.credits) == (Decimal("76.10"), Decimal("50.00"))
-    assert s.opening + s.credits - s.debits == s.closing == Decimal("73.90")
+    assert (s.debits, s.credits) == (Decimal("91.32"), Decimal("50.00"))  # 76.10 net + 15.22 VAT entries
+    assert s.opening + s.credits - s.debits == s.closing == Decimal("58.68")
     assert (s.vat.net, s.vat.vat, s.vat.gross) == (Decimal("76.10"), Decimal("15.22"), Decimal("91.32"))
+    assert s.total == Decimal("91.32")
 
 
 def test_a_statement_that_does_not_reconcile_fails_loudly():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from waiting import wait_until  # noqa: F401  (the daemon's tests import it from here)
 
 from bookkeeper.dbnames import account_db
 

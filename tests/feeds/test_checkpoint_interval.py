@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from conftest import wait_until
+from waiting import wait_until
 from recording import RecordingEngine
 from testserver import start_test_server
 

@@ -3,7 +3,7 @@ reading `_changes`; a drain anywhere else reads, so nothing is skipped or handle
 
 from __future__ import annotations
 
-from conftest import wait_until
+from waiting import wait_until
 from recording import RecordingEngine
 
 from feeds import consumer as consumer_module

@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from feeds.logformat import JsonFormatter
 from feeds.metrics import Metrics, MetricsServer
@@ -24,9 +25,12 @@ def test_endpoint_serves_prometheus_text_and_health():
         with urllib.request.urlopen(base + "/metrics") as resp:
             assert resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
             text = resp.read().decode()
-        assert "# TYPE bookkeeper_charges_written_total counter\nbookkeeper_charges_written_total 3\n" in text
-        assert "bookkeeper_feed_lag_seconds 1.5\n" in text
-        assert "bookkeeper_changes_handled_total 0\n" in text
+        families = {f.name: f for f in text_string_to_metric_families(text)}
+        assert families["bookkeeper_charges_written"].type == "counter"
+        samples = {s.name: s.value for f in families.values() for s in f.samples}
+        assert samples["bookkeeper_charges_written_total"] == 3
+        assert samples["bookkeeper_changes_handled_total"] == 0
+        assert samples["bookkeeper_feed_lag_seconds"] == 1.5
         with urllib.request.urlopen(base + "/health") as resp:
             assert json.loads(resp.read()) == {"ok": True, "worker": "w1"}
         with pytest.raises(urllib.error.HTTPError) as err:
@@ -34,6 +38,14 @@ def test_endpoint_serves_prometheus_text_and_health():
         assert err.value.code == 404
     finally:
         server.stop()
+
+
+def test_a_gauge_that_cannot_be_read_is_nan_not_a_failed_scrape():
+    metrics = Metrics()
+    metrics.gauge("broken", "Raises.", lambda: 1 / 0)
+    samples = {s.name: s.value for f in text_string_to_metric_families(metrics.render()) for s in f.samples}
+    assert samples["bookkeeper_broken"] != samples["bookkeeper_broken"]  # NaN
+    assert samples["bookkeeper_ticks_total"] == 0
 
 
 def test_unhealthy_is_503():

@@ -11,7 +11,7 @@ import threading
 import uuid
 from pathlib import Path
 
-from conftest import wait_until
+from waiting import wait_until
 from recording import RecordingEngine
 from testserver import start_test_server
 

@@ -7,7 +7,7 @@ import time
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from conftest import wait_until
+from waiting import wait_until
 from recording import RecordingEngine
 
 from feeds.metrics import Metrics

@@ -18,7 +18,7 @@ from bookkeeper.dbnames import account_db, modb, parse_db_name
 from bookkeeper.gateways import make_app
 from bookkeeper.gateways.config import save_section
 from bookkeeper.ledger import Ledger
-from bookkeeper.ledger.documents import is_money
+from bookkeeper.ledger.documents import info_of, is_money
 
 NOW = datetime.now(timezone.utc)
 
@@ -52,7 +52,7 @@ class World(NamespacedWorld):
             if parse_db_name(name).account_id == account_id:
                 rows = self.couch.db(name).all_docs(include_docs=True)
                 docs += [r["doc"] for r in rows if r.get("doc") and is_money(r["doc"])
-                         and (r["doc"].get("bookkeeper_info") or {}).get("kind") != "rollover"]
+                         and info_of(r["doc"]).get("kind") != "rollover"]
         return docs
 
     def all_docs(self, account_id: str) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -39,11 +40,14 @@ def yoo_post(client, world, body):
                        content_type="application/x-www-form-urlencoded")
 
 
-def test_yoomoney_credited_once(client, world, yoo):
+def test_yoomoney_credited_once(client, world, yoo, caplog):
     body = yoo()
-    assert yoo_post(client, world, body).json["booked"][0]["result"] == "credited"
-    assert yoo_post(client, world, body).json["booked"][0]["result"] == "replayed"
+    with caplog.at_level(logging.INFO, logger="bookkeeper.gateways"):
+        assert yoo_post(client, world, body).json["booked"][0]["result"] == "credited"
+        assert yoo_post(client, world, body).json["booked"][0]["result"] == "replayed"
     assert world.balance(world.stranger) == Decimal("300.00")
+    credited = [r.getMessage() for r in caplog.records if r.getMessage().startswith("payment ")]
+    assert len(credited) == 1 and f"credited to account {world.stranger}" in credited[0]  # logged once, not replays
 
 
 def test_yoomoney_forged_rejected(client, world, yoo):

@@ -142,7 +142,8 @@ PLAN_MACPIE = {
 # the same file, "Retrieving your current plan": account_quantities
 MACPIE_QUANTITIES = {"number_services": {}, "phone_numbers": {"did_us": 4},
                      "devices": {"sip_device": 1, "softphone": 2},
-                     "limits": {"twoway_trunks": 10, "inbound_trunks": 10}, "users": {"admin": 1, "user": 1}, "ips": {"dedicated": 0}}
+                     "limits": {"twoway_trunks": 10, "inbound_trunks": 10}, "users": {"admin": 1, "user": 1},
+                     "ips": {"dedicated": 0}}
 
 
 def test_crossbar_current_plan_example_items_and_activation_lines_named_by_plan_key(tmp_path):

@@ -5,6 +5,7 @@ can write a monthly DB (KAZOO itself writes there as admin) cannot break an acco
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit, urlunsplit
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -101,7 +102,11 @@ def test_validate_doc_update_refuses_malformed_new_money_documents_from_non_admi
     name = f"eve{account[:8]}"
     couch.db("_users").put({"_id": f"org.couchdb.user:{name}", "name": name, "password": "pw", "roles": [],
                             "type": "user"})
-    eve = Couch(server.url.replace("http://", f"http://{name}:pw@"), retries=0).db(written.db)
+    couch.request("PUT", f"/{couch.db(written.db).path}/_security",
+                  body={"admins": {"names": [], "roles": []}, "members": {"names": [name], "roles": []}})
+    url = urlsplit(server.url)
+    eve = Couch(urlunsplit((url.scheme, f"{name}:pw@{url.hostname}:{url.port}", "", "", "")), retries=0
+                ).db(written.db)
     for doc_id, doc in malformed(dialect).items():
         with pytest.raises(Forbidden, match=f"money document {doc_id}: "):
             eve.put(doc)

@@ -14,6 +14,7 @@ from bookkeeper.dbnames import encode, modb, to_gregorian
 from bookkeeper.errors import InputError
 from bookkeeper.ledger import Ledger
 from bookkeeper.ledger import documents as d
+from bookkeeper.ledger.documents import INFO
 
 
 USD = "USD"
@@ -46,7 +47,7 @@ def test_credit_and_debit_round_trip_in_units(couch, account, ledger, dialect):
     assert c.db == d.db == db.name and c.written and d.written and c.id.startswith("202601-")
     cdoc, ddoc = db.get(c.id), db.get(d.id)
     assert cdoc["pvt_created"] == to_gregorian(at(1, 5)) and cdoc["pvt_account_id"] == account
-    assert cdoc["pvt_account_db"] == encode(db.name) and cdoc["bookkeeper_info"]["kind"] == "manual"
+    assert cdoc["pvt_account_db"] == encode(db.name) and cdoc[INFO]["kind"] == "manual"
     if dialect == "4.2":
         assert (cdoc["pvt_type"], cdoc["pvt_amount"], cdoc["pvt_reason"], cdoc["pvt_code"]) == \
             ("credit", 100000, "manual_addition", 3001)
@@ -180,7 +181,7 @@ def test_replayed_charge_is_written_once_even_in_the_next_month(couch, account, 
     assert [r["id"] for r in feb.all_docs() if "ledgers_monthly" not in r["id"] and
             r["id"] != "monthly_rollup" and not r["id"].startswith("_design/")] == [replay[1].id]
     doc = feb.get(replay[1].id)
-    info = doc["bookkeeper_info"]
+    info = doc[INFO]
     assert (info["kind"], info["category"], info["item"], info["quantity"], info["rate"], info["factor"]) == \
         ("activation", "devices", "sip_device", 2, "10.00", "22/31")
     assert info["period"] == {"start": start.isoformat(), "end": end.isoformat()} and info["rule_version"]

@@ -9,6 +9,7 @@ import pytest
 from bookkeeper.config import load_settings
 from bookkeeper.couch import Couch
 from bookkeeper.dbnames import modb
+from bookkeeper.ledger.documents import INFO
 from feeds.scenario import parse_scenario
 from feeds.simulate import Simulation
 from simulation import money, run
@@ -194,7 +195,7 @@ def test_a_cancellation_of_trunks_is_written_ahead_and_survives_a_crash(server, 
     restarted = BillingEngine(sim.couch, sim.settings, sim.clock)
     restarted.evaluate(acme, moment)
     restarted.evaluate(acme, moment)
-    debits = [(d["amount"], d["bookkeeper_info"]["kind"]) for d in _money_docs(sim.couch, modb(acme, 2026, 3))
+    debits = [(d["amount"], d[INFO]["kind"]) for d in _money_docs(sim.couch, modb(acme, 2026, 3))
               if d["pvt_ledger_type"] == "debit"]
     assert debits == [(100000, "mrc")]  # the device's 10.00 once; no prorate for the cancelled trunk
     assert sim.couch.db(f"account/{acme[:2]}/{acme[2:4]}/{acme[4:]}").get("limits")["twoway_trunks"] == 0

@@ -1,0 +1,200 @@
+"""Benchmark: KAZOO 4.3's bookkeeper requests answered by `bookkeeper run` over a real RabbitMQ (issue 21).
+
+Starts its own in-memory embedded server and a private RabbitMQ node, provisions N customers (plan: a device at
+30.00 a month; 1,000.00 credited; one device), and runs `bookkeeper run` with `BOOKKEEPER_AMQP_URL` as a separate
+process, waiting until its start-up tick has evaluated every account. Then, as KAZOO's `kz_amqp_worker` would:
+
+- standing: `standing_req` for random accounts published open-loop at `--rate` per second for `--seconds`; the
+  latency of each is from publishing to receiving its reply (KAZOO gives up after 2,000 ms);
+- update: a device added to each of `--updates` accounts, then one `update_req` per account published at once;
+  `update_per_s` is how many were answered per second (each one an evaluation that writes the new charges).
+
+    .venv/bin/python bench/amqp.py --accounts 1000 --rate 200 --seconds 30 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bookkeeper import plans, provision  # noqa: E402
+from bookkeeper.amqp import protocol  # noqa: E402
+from bookkeeper.amqp.broker import LocalBroker  # noqa: E402
+from bookkeeper.amqp.kazoo import KazooClient  # noqa: E402
+from bookkeeper.config import load_settings  # noqa: E402
+from bookkeeper.couch import Couch  # noqa: E402
+from bookkeeper.embedded import EmbeddedServer, free_port  # noqa: E402
+from bookkeeper.ledger import Ledger  # noqa: E402
+
+BIN = Path(sys.executable).parent / "bookkeeper"
+TYPE = "couch_bookkeeper"
+PLAN = {"name": "Bench", "plan": {"devices": {"sip_device": {"rate": 30, "activation_charge": 2}}}}
+
+
+def provision_world(couch: Couch, settings, n: int) -> tuple[str, list[str]]:
+    """The master (vendor of the plan) and N funded customers with one device (four at a time)."""
+    now = datetime.now(timezone.utc)
+    master = provision.new_account_id()
+    provision.create_account(couch, settings, master, "Bench master", [], now)
+    provision.put_plan(couch, master, "bench", PLAN, now)
+    ledger = Ledger(couch)
+
+    def one(i: int) -> str:
+        account = provision.new_account_id()
+        provision.create_account(couch, settings, account, f"Bench {i}", [master], now, plans={"bench": master})
+        provision.add_docs(couch, account, [{"pvt_type": "device"}], now)
+        ledger.credit(account, Decimal(1000), "USD", kind="credit", reason="manual_addition", description="funds",
+                      at=now, key=f"funds:{account}")
+        return account
+
+    with ThreadPoolExecutor(4) as pool:
+        return master, list(pool.map(one, range(n)))
+
+
+def metric(port: int, name: str) -> float:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            for line in resp.read().decode().splitlines():
+                if line.startswith(f"bookkeeper_{name} "):
+                    return float(line.split()[1])
+    except OSError:
+        pass
+    return -1
+
+
+def wait_for(check, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"bench: {what} not reached within {timeout:.0f} s")
+        time.sleep(0.5)
+
+
+def standing_load(kazoo: KazooClient, master: str, ids: list[str], rate: float, seconds: float) -> list[float]:
+    """Open-loop standing requests; the latency (ms) of each, `inf` for one unanswered within 2 s."""
+    sent: dict[str, float] = {}
+    start = time.monotonic()
+    for i in range(int(rate * seconds)):
+        due = start + i / rate
+        while (left := due - time.monotonic()) > 0:
+            kazoo.connection.process_data_events(time_limit=left)
+        account = random.choice(ids)
+        message = kazoo.message("standing", {
+            "Account-ID": account, "Bookkeeper-ID": "bench", "Bookkeeper-Type": TYPE, "Vendor-ID": master,
+            "Items": [], "Estimated-Withdrawal": 10_000})
+        kazoo.publish("standing", message)
+        sent[message["Msg-ID"]] = time.monotonic()
+    deadline = time.monotonic() + 2.0  # KAZOO's standing timeout: the last replies arrive by then or never
+    while (left := deadline - time.monotonic()) > 0:
+        kazoo.connection.process_data_events(time_limit=left)
+    out = []
+    for msg_id, at in sent.items():
+        got = kazoo.replies.get(msg_id)
+        if got is None or got[1].get("Status") != "good_standing":
+            out.append(float("inf"))
+        else:
+            out.append((got[0] - at) * 1000)
+    return out
+
+
+def update_burst(kazoo: KazooClient, couch: Couch, master: str, ids: list[str]) -> float:
+    """A device added to each account, then an update_req for each at once; seconds until all are answered."""
+    now = datetime.now(timezone.utc)
+    for account in ids:
+        provision.add_docs(couch, account, [{"pvt_type": "device"}], now)
+    invoice = json.loads(protocol.encode(plans.quote([plans.load_plan(PLAN, where="bench")],
+                                                     {"devices": {"sip_device": 2}},
+                                                     current={"devices": {"sip_device": 1}})))
+    invoice.pop("plan")
+    began = time.monotonic()
+    msg_ids = []
+    for account in ids:
+        message = kazoo.message("update", {"Account-ID": account, "Bookkeeper-ID": "bench", "Bookkeeper-Type": TYPE,
+                                           "Vendor-ID": master, "Invoice": invoice})
+        kazoo.publish("update", message)
+        msg_ids.append(message["Msg-ID"])
+    for msg_id in msg_ids:
+        reply = kazoo.wait(msg_id, 120)
+        if reply is None or reply["Status"] != "success":
+            raise SystemExit(f"bench: update_req {msg_id} answered {reply!r}")
+    return max(kazoo.replies[m][0] for m in msg_ids) - began
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def run(n: int, rate: float, seconds: float, updates: int) -> dict:
+    with tempfile.TemporaryDirectory() as var:
+        server = EmbeddedServer(Path(var) / "couch", free_port(), in_memory=True).start()
+        broker = LocalBroker(Path(var) / "rabbit").start()
+        daemon = None
+        try:
+            couch = Couch(server.url, namespace="bench-")
+            settings = load_settings(env={}, couch_url=server.url, namespace="bench-")
+            began = time.monotonic()
+            master, ids = provision_world(couch, settings, n)
+            provisioned = time.monotonic() - began
+            metrics_port = free_port()
+            env = {**os.environ, "BOOKKEEPER_COUCH_URL": server.url, "BOOKKEEPER_NAMESPACE": "bench-",
+                   "BOOKKEEPER_MASTER_ACCOUNT": master, "BOOKKEEPER_AMQP_URL": broker.url}
+            daemon = subprocess.Popen([str(BIN), "run", "--worker-id", "bench", "--metrics-port", str(metrics_port),
+                                       "--hooks-port", str(free_port())], env=env, stdout=subprocess.DEVNULL,
+                                      stderr=open(Path(var) / "daemon.log", "w"))
+            wait_for(lambda: metric(metrics_port, "amqp_connections_total") >= 1, 120, "the AMQP connection")
+            wait_for(lambda: metric(metrics_port, "ticks_total") >= 1, 1800, "the start-up tick")
+            kazoo = KazooClient(broker.url)
+            latencies = standing_load(kazoo, master, ids, rate, seconds)
+            burst = ids[:updates]
+            update_seconds = update_burst(kazoo, couch, master, burst)
+            kazoo.close()
+        finally:
+            if daemon is not None:
+                daemon.terminate()
+                daemon.wait(60)
+            broker.stop()
+            server.stop()
+    answered = [v for v in latencies if v != float("inf")]
+    return {"accounts": n, "rate_per_s": rate, "standing_requests": len(latencies),
+            "standing_unanswered": len(latencies) - len(answered),
+            "standing_p50_ms": round(percentile(latencies, 0.50), 1),
+            "standing_p99_ms": round(percentile(latencies, 0.99), 1),
+            "standing_max_ms": round(max(latencies), 1), "updates": len(burst),
+            "update_seconds": round(update_seconds, 3), "update_per_s": round(len(burst) / update_seconds, 1),
+            "provision_seconds": round(provisioned, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=200.0, help="standing requests per second")
+    parser.add_argument("--seconds", type=float, default=30.0, help="how long the standing load runs")
+    parser.add_argument("--updates", type=int, default=200, help="accounts updated in the update burst")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    result = run(args.accounts, args.rate, args.seconds, min(args.updates, args.accounts))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{result['standing_requests']} standing requests at {result['rate_per_s']}/s over "
+              f"{result['accounts']} accounts: p50 {result['standing_p50_ms']} ms, p99 {result['standing_p99_ms']} ms "
+              f"({result['standing_unanswered']} unanswered); {result['updates']} updates at "
+              f"{result['update_per_s']}/s")
+
+
+if __name__ == "__main__":
+    main()

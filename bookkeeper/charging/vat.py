@@ -1,0 +1,35 @@
+"""VAT entries of netto pricing (charging.md "VAT"): each charge of net amount A is followed by a `vat` entry
+R(A × vat_rate / 100) of the same type (a credit's VAT is credited), keyed by the charge's own key. Brutto prices
+include VAT: no entry is written (the invoice extracts it). Pure."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+from ..money import round_money
+from ..settings import BookkeeperSettings
+from .model import Charge
+
+VAT_KIND = "vat"
+
+
+def vat_of(amount: Decimal, settings: BookkeeperSettings) -> Decimal:
+    """The VAT added to a net `amount` (0 unless netto with a rate)."""
+    if settings.vat_disposition != "netto" or not settings.vat_rate:
+        return Decimal(0)
+    return round_money(amount * settings.vat_rate / 100, settings.currency)
+
+
+def with_vat(charges: list[Charge], settings: BookkeeperSettings) -> list[Charge]:
+    """The charges, each followed by its VAT entry where there is one."""
+    out = []
+    for charge in charges:
+        out.append(charge)
+        vat = vat_of(charge.amount, settings)
+        if vat > 0:
+            rate = f"{settings.vat_rate.normalize():f}"
+            out.append(replace(charge, key=f"{charge.key}/{VAT_KIND}", kind=VAT_KIND, rate=settings.vat_rate,
+                               amount=vat, factor="1", description=f"VAT {rate}% of {charge.amount} "
+                               f"({charge.kind} {charge.category}/{charge.item})"))
+    return out

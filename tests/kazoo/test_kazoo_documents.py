@@ -1,0 +1,40 @@
+"""Documents KAZOO reads, in the shape KAZOO itself writes them (run through the simulator on a real server)."""
+
+import uuid
+from decimal import Decimal
+
+from bookkeeper.config import load_settings
+from bookkeeper.couch import Couch
+from bookkeeper.dbnames import modb
+from bookkeeper.ledger.documents import INFO, LEGACY_INFO
+from feeds.scenario import parse_scenario
+from feeds.simulate import Simulation
+
+DEVICE = {"pvt_type": "device", "device_type": "sip_device"}
+
+
+def test_42_activation_debit_has_the_shape_of_kazoos_accept_charges_debit(server):
+    """KAZOO 4.2 crossbar_services:create_transactions/4 writes an activation as a debit with an `event` and
+    `metadata.{auth_account_id, category, item}`, no reason or code (kz_transaction:prepare_transaction/1 would ask
+    a feature_activation debit for a feature and a number). Ours is that debit, named by the plan key (`_all`),
+    and our explanation is not in `bookkeeper_info` (Braintree's field in 4.2)."""
+    couch = Couch(server.url, namespace=f"ka{uuid.uuid4().hex[:8]}-", retries=3)
+    sim = Simulation(parse_scenario({
+        "start": "2026-03-01T00:00:00Z", "until": "2026-03-03T00:00:00Z", "dialect": "4.2",
+        "resellers": {"master": {"settings": {}, "plans": {"p": {"name": "P", "plan": {"devices": {
+            "_all": {"as": "sip_devices", "rate": 10, "activation_charge": 3}}}}}}},
+        "accounts": {"acme": {"plans": ["p"], "balance": 100, "docs": [DEVICE]}},
+        "events": [{"at": "2026-03-02T10:00:00Z", "account": "acme", "create": DEVICE}]}, "test"),
+        couch, load_settings(env={}, couch_url=server.url))
+    result = sim.run(keep=True)
+    acme = sim.ids["acme"]
+    [activation] = [d for d in (r["doc"] for r in couch.db(modb(acme, 2026, 3)).all_docs(include_docs=True))
+                    if d.get(INFO, {}).get("kind") == "activation"]
+    assert activation["pvt_type"] == "debit" and activation["pvt_amount"] == 30000  # 1 device × 3.00
+    assert "pvt_reason" not in activation and "pvt_code" not in activation and LEGACY_INFO not in activation
+    assert activation["event"] == "Activation charges for _all"
+    assert activation["metadata"] == {"auth_account_id": acme, "category": "devices", "item": "_all"}
+    assert activation["pvt_vsn"] == 2
+    # 100 - 10.00 MRC - 10.00 × 30/31 for the second device (9.68) - 3.00 = 77.32
+    assert result["balances"]["acme"] == Decimal("77.32")
+    sim.remove()
