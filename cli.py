@@ -717,17 +717,14 @@ def accounts_group():
 @accounts_group.command("list")
 @click.option("--delinquent", is_flag=True, help="Only accounts in delinquent standing.")
 @click.option("--blocked", is_flag=True, help="Only disabled accounts (by the bookkeeper or an administrator).")
-@click.option("--reseller", help="Only the customers this reseller bills.")
+@click.option("--reseller", type=ACCOUNT, help="Only the customers this reseller bills.")
 @json_option
 @pass_app
 def accounts_list(app, delinquent, blocked, reseller, as_json):
     """Every account: standing, block, balance, and why it is held if a document it depends on is invalid."""
-    from bookkeeper.accounts import Directory, master_account_id
     from bookkeeper.standing import standing_rows
 
-    directory = Directory(app.couch, master_account_id(app.couch, app.settings.master_account),
-                          app.settings.dialect)
-    rows = standing_rows(directory, _ledger(app), _ledger_time(None, "--at"), reseller=reseller,
+    rows = standing_rows(app.directory, _ledger(app), app.when(None, "--at"), reseller=reseller,
                          delinquent=delinquent, blocked=blocked)
     emit(rows, as_json, lambda r: rows_table(r, ["account", "name", "standing", "blocked", "balance", "currency",
                                                  "held"]) if r else "no accounts")

@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from .clock import local_date, period_containing, zone
+from .ledger.documents import info_of
 from .money import round_money
 
 
@@ -38,7 +39,7 @@ def explain_period(directory, ledger, account_id: str, moment: datetime) -> dict
     for e in ledger.entries(account_id, span.start, span.end):
         if e.kind == "rollover":
             continue
-        day = (e.doc.get("bookkeeper_info") or {}).get("day")
+        day = info_of(e.doc).get("day")
         rows.append({"date": charge_date(e.period_start, day, e.at, tz).isoformat(), "at": e.at.isoformat(),
                      "type": e.type, "kind": e.kind, "category": e.category, "item": e.item, "quantity": e.quantity,
                      "rate": e.rate, "factor": e.factor, "amount": round_money(e.amount, settings.currency),

@@ -159,7 +159,7 @@ class Ledger:
         stored = marker.get("entry") or {}
         if _identity(stored, self.dialect) != _identity(doc, self.dialect):
             held = d.entry_of(stored, unquote(marker.get("modb", "")), account_id, self.dialect)
-            currency = (stored.get("bookkeeper_info") or {}).get("currency")
+            currency = d.info_of(stored).get("currency")
             amount = round_money(held.amount, currency) if currency in KNOWN_CURRENCIES else held.amount
             raise InputError(f"{doc_type(doc, self.dialect)} for {account_id}", "key",
                              f"{key!r} is already used by {held.db}/{held.id} ({held.type} {amount:f} "
@@ -625,7 +625,7 @@ def _identity(doc: dict, dialect: str) -> tuple:
     """What makes two keyed entries the same entry: signed amount, currency, reason. A gateway's payment is the
     same payment whichever path books it (a top-up, then the gateway's settlement notice): its gateway stands
     for the reason."""
-    info = doc.get("bookkeeper_info") or {}
+    info = d.info_of(doc)
     reason = (doc.get("metadata") or {}).get("gateway") or info.get("reason") or doc.get("pvt_reason")
     return d.signed_units(doc, dialect), info.get("currency"), reason
 
