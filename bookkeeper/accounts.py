@@ -320,6 +320,14 @@ class Directory:
             quantities = (quantities or {}).get("account") if "account" in (quantities or {}) else None
         return quantities if isinstance(quantities, dict) and account.services.get(WRITE_MARK) else None
 
+    def manual_quantities(self, account: Account) -> plans.quantities.Quantities:
+        """4.3's `quantities.manual` on the services doc (set through `/services/manual`): each item there replaces
+        the counted one (`kz_services_quantities:item/3`). 4.2 has none."""
+        manual = (account.services.get("quantities") or {}).get("manual") if self.dialect == "4.3" else None
+        if manual is None:
+            return {}
+        return plans.load_quantities(manual, f"{SERVICES_DB}/{account.id}: quantities.manual")
+
     def descendants(self, account_id: str) -> list[str]:
         """Every account whose `pvt_tree` contains this one."""
         return [r["id"] for r in self.couch.db(ACCOUNTS_DB).all_docs(include_docs=True)

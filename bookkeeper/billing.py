@@ -265,12 +265,13 @@ class BillingEngine:
             allowed, max_postpay = directory.load_limits(account).postpay
             postpay = {"allowed": allowed, "max": str(max_postpay)}
         work.cascade = cascade = self._cascade(account, merged)
+        priced = plans.apply_manual(quantities, directory.manual_quantities(account))  # manual ones win
 
         def reprice(cancelled: frozenset[str]) -> list[charging.PricedItem]:
-            kept = {c: items for c, items in quantities.items() if c not in cancelled}
+            kept = {c: items for c, items in priced.items() if c not in cancelled}
             return priced_items([plans.price(m, kept, cascade) for m in merged])
 
-        invoices = tuple(plans.price(m, quantities, cascade) for m in merged)
+        invoices = tuple(plans.price(m, priced, cascade) for m in merged)
 
         facts = charging.AccountFacts(
             balance=self.ledger.balance(account.id, now, defer_carry=not dry_run),

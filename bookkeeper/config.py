@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     couch_iam_url: str = "https://iam.cloud.ibm.com/identity/token"
     master_account: str | None = None
     dialect: Literal["4.2", "4.3"] = "4.3"
+    # our automatic top-up (`topup` on the account doc); not `system_config/topup.enable`, KAZOO's own switch
+    auto_topup: bool = False
     bookkeeper_db: str = "bookkeeper"
     namespace: str = ""
     embedded_port: int = Field(5984, ge=1, le=65535)

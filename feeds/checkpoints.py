@@ -2,7 +2,9 @@
 
 The seq is stored as opaque JSON (an int on PouchDB Server, a string on CouchDB 3) and validated on read: a
 malformed `since` silently yields an empty feed on PouchDB Server, so a corrupt checkpoint restarts from 0
-instead (safe: the engine is idempotent) and is logged.
+instead (safe: the engine is idempotent) and is logged. So is a checkpoint ahead of the database (its seq's number
+beyond the database's `update_seq`: written by someone else, or left from a database that was since recreated or
+restored from a backup), which would otherwise skip every change until the database caught up with it.
 """
 
 from __future__ import annotations
@@ -57,7 +59,17 @@ def read_checkpoint(db: Database, consumer: str) -> Checkpoint:
     if not valid_seq(doc.get("seq")):
         log.warning("corrupt checkpoint %s in %s: seq %r; restarting from 0", doc["_id"], db.name, doc.get("seq"))
         return Checkpoint(0, doc.get("_rev"))
+    head = db.info().get("update_seq")
+    if seq_number(doc["seq"]) > seq_number(head):
+        log.warning("checkpoint %s in %s is ahead of the database (seq %s, the database is at %s); restarting "
+                    "from 0", doc["_id"], db.name, _short(doc["seq"]), _short(head))
+        return Checkpoint(0, doc.get("_rev"))
     return Checkpoint(doc["seq"], doc.get("_rev"))
+
+
+def _short(seq) -> str:
+    text = str(seq)
+    return text if len(text) <= 24 else text[:21] + "..."
 
 
 def write_checkpoint(db: Database, consumer: str, checkpoint: Checkpoint, seq, worker: str = "") -> Checkpoint:

@@ -110,10 +110,15 @@ class Daemon:
         log.info("stopped %s", self.worker_id)
 
     def _control_loop(self) -> None:
-        """A round every discovery interval; free heap pages back to the OS about once a minute."""
+        """A round every discovery interval; free heap pages back to the OS about once a minute. A round that
+        raises is logged and the next one runs (the thread never dies of a bad document)."""
         trimmed = time.monotonic()
         while not self.stopping.wait(self.options.discovery_interval):
-            self._round()
+            try:
+                self._round()
+            except Exception:
+                self.metrics.count("feed_errors")
+                log.exception("discovery/leases round failed")
             if time.monotonic() - trimmed >= TRIM_INTERVAL:
                 trim()
                 trimmed = time.monotonic()
@@ -132,14 +137,27 @@ class Daemon:
         self._last_round = time.monotonic()
 
     def health(self) -> dict:
+        """Not ok while stopping, when the last round is too old, when a thread of the daemon has died, or when
+        a lease bucket has been held by no live worker for longer than a TTL (its accounts are not served)."""
         age = None if self._last_round is None else round(time.monotonic() - self._last_round, 1)
-        ok = not self.stopping.is_set() and age is not None and age < 3 * self.options.discovery_interval + 30
-        return {"ok": ok, "worker": self.worker_id, "vendor": self.features and self.features.vendor,
+        dead = self._dead_threads()
+        unserved = self.leases.unserved() if self.leases else []
+        ok = not self.stopping.is_set() and age is not None and age < 3 * self.options.discovery_interval + 30 \
+            and not dead and not unserved
+        return {"ok": ok, "dead_threads": dead, "unserved_buckets": unserved, "worker": self.worker_id, "vendor": self.features and self.features.vendor,
                 "db_updates": bool(self.features and self.features.db_updates),
                 "databases": len(self.tailer.consumers) if self.tailer else 0,
                 "followed": len(self.tailer.followed) if self.tailer else 0,
                 "leases": len(self.leases.held()) if self.leases else None, "last_round_seconds_ago": age,
                 **(self.holds.snapshot() if self.holds is not None else {})}
+
+    def _dead_threads(self) -> list[str]:
+        if self.stopping.is_set() or self._control is None:
+            return []
+        dead = [] if self._control.is_alive() else ["control"]
+        if self.ticker is not None and not self.ticker.scheduler.running:
+            dead.append("scheduler")
+        return dead
 
     # -- one shot
     def run_once(self) -> dict[str, object]:

@@ -7,6 +7,11 @@ worker's leases up to its fair share (ceil(buckets / live workers)), releases th
 expired buckets. Every write carries the `_rev` it read, so a conflict means another worker won that bucket.
 Correctness never depends on leases (charges have deterministic ids): they only avoid duplicate work.
 Expiries are wall-clock seconds, so workers' clocks must agree to well within the TTL.
+
+Lease and heartbeat documents are in a database others may write, so they are validated, never trusted: an
+expiry that is not a number counts as expired, and no expiry counts for longer than one TTL after this worker
+first saw that revision of the document (a ghost worker's far-future heartbeat or lease, never renewed, expires
+like any other). `unserved()` names the buckets that no live worker has held for longer than a TTL.
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ class Leases:
         self._held: dict[int, float] = {}  # bucket -> expiry
         self._lock = threading.Lock()
         self._heartbeat_rev: str | None = None
+        self._seen: dict[str, tuple[str, float]] = {}  # lease or heartbeat id -> (its _rev, when first seen)
+        self._unserved: dict[int, float] = {}  # bucket held by no live worker -> since when
 
     def owns(self, key: str) -> bool:
         with self._lock:
@@ -65,7 +72,7 @@ class Leases:
         ids = [f"{LEASE_PREFIX}{b:04d}" for b in range(self.buckets)]
         current = {row["key"]: row.get("doc") for row in self.db.all_docs(keys=ids, include_docs=True)}
         mine = [b for b, i in enumerate(ids) if (current.get(i) or {}).get("owner") == self.worker_id]
-        free = [b for b, i in enumerate(ids) if b not in mine and _free(current.get(i), now)]
+        free = [b for b, i in enumerate(ids) if b not in mine and self._expiry(current.get(i), now) <= now]
         random.shuffle(free)  # workers taking at once mostly pick different buckets
         keep, release = mine[:share], mine[share:]
         take = free[:max(0, share - len(keep))]
@@ -73,10 +80,14 @@ class Leases:
         docs += [_lease(ids[b], current.get(ids[b]), None, 0) for b in release]
         results = self.db.bulk_docs(docs)
         won = {b: expires for b in keep + take if results.get(ids[b], {}).get("ok")}
+        others = {b for b, i in enumerate(ids) if b not in mine and b not in won and
+                  self._expiry(current.get(i), now) > now}
         with self._lock:
             lost = set(self._held) - set(won)
             gained = set(won) - set(self._held)
             self._held = won
+            self._unserved = {b: self._unserved.get(b, now) for b in range(self.buckets)
+                              if b not in won and b not in others}
         if lost or gained:
             log.info("leases of %s: %d held (share %d), gained %s, lost %s", self.worker_id, len(won), share,
                      sorted(gained), sorted(lost))
@@ -85,7 +96,28 @@ class Leases:
     def live_workers(self, now: float | None = None) -> set[str]:
         now = self.clock() if now is None else now
         rows = self.db.all_docs(startkey=WORKER_PREFIX, endkey=WORKER_PREFIX + "\ufff0", include_docs=True)
-        return {r["doc"]["owner"] for r in rows if r.get("doc") and r["doc"].get("expires", 0) > now}
+        return {r["doc"]["owner"] for r in rows if r.get("doc") and isinstance(r["doc"].get("owner"), str) and
+                self._expiry(r["doc"], now) > now}
+
+    def unserved(self) -> list[int]:
+        """Buckets that no live worker has held for longer than a TTL (as of this worker's last round)."""
+        now = self.clock()
+        with self._lock:
+            return sorted(b for b, since in self._unserved.items() if now - since > self.ttl)
+
+    def _expiry(self, doc: dict | None, now: float) -> float:
+        """When a lease or heartbeat document expires: 0 if it has no owner or its expiry is not a number; at
+        most one TTL after this worker first saw its revision."""
+        if not doc or not isinstance(doc.get("owner"), str) or not doc["owner"]:
+            return 0.0
+        expires = doc.get("expires")
+        if isinstance(expires, bool) or not isinstance(expires, (int, float)) or expires != expires:
+            return 0.0
+        rev, first_seen = self._seen.get(doc["_id"], (None, now))
+        if rev != doc.get("_rev"):
+            first_seen = now
+            self._seen[doc["_id"]] = (doc.get("_rev"), now)
+        return min(float(expires), first_seen + self.ttl)
 
     def release(self) -> None:
         """Give every lease and the heartbeat up at once (graceful stop): the others take over without waiting."""
@@ -111,10 +143,6 @@ class Leases:
             except Conflict:  # a previous run of this worker id left it: adopt its revision
                 self._heartbeat_rev = (self.db.get_or_none(doc["_id"]) or {}).get("_rev")
         raise Conflict(409, "conflict", "heartbeat kept changing", doc["_id"])
-
-
-def _free(doc: dict | None, now: float) -> bool:
-    return doc is None or not doc.get("owner") or doc.get("expires", 0) <= now
 
 
 def _lease(doc_id: str, current: dict | None, owner: str | None, expires: float) -> dict:

@@ -13,7 +13,6 @@ from bookkeeper.couch import Couch
 from bookkeeper.databases import ensure_core
 from bookkeeper.documents import generate_due
 from bookkeeper.gateways import make_app, maybe_auto_topup, serve
-from bookkeeper.gateways.topup import TopupSwitch
 
 from .amqp import AmqpConsumer
 from .daemon import Daemon
@@ -33,12 +32,10 @@ def build(couch: Couch, settings) -> tuple[BillingEngine, Daemon]:
     metrics.gauge("invalid_money_documents", "Invalid money documents seen, not counted (logged with their ids).",
                   lambda: len(engine.ledger.totals.invalid))
 
-    topup_enabled = TopupSwitch(couch)
-
     def after_charges(evaluation: Evaluation) -> None:
         if evaluation.written:
             maybe_auto_topup(couch, engine.ledger, evaluation.account_id, evaluation.decision.available_after,
-                             engine.clock.now(), directory=engine.directory, enabled=topup_enabled)
+                             engine.clock.now(), directory=engine.directory, enabled=settings.auto_topup)
 
     def after_tick(now, owns) -> None:  # generate_due logs what it could not generate and retries next tick
         generate_due(couch, engine.ledger, now, owns, directory=engine.directory)

@@ -77,6 +77,10 @@ class Answers:
         except InputError as exc:
             log.error("%s_req for %s: %s", request.kind, request.get("Account-ID"), exc)
             return {**self.echo(request), "Status": "fatal", "Reason": FAULT, "Message": str(exc)}
+        except CouchError as exc:  # CouchDB unreachable or failing: nothing was done, KAZOO may ask again
+            log.error("%s_req for %s: CouchDB: %s", request.kind, request.get("Account-ID"), exc)
+            return {**self.echo(request), "Status": "fatal", "Reason": FAULT,
+                    "Message": "Temporary billing error, please try again later."}
 
     @staticmethod
     def echo(request: Request) -> dict:

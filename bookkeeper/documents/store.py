@@ -127,9 +127,9 @@ class Invoices:
                                       f"{period.start_date} .. {period.last_date}")
         entries = self.ledger.entries(account_id, period.start, period.end)
         statement = self.statement(account_id, period, settings, issuer.locale, entries)
-        start = period.start_date
-        self.ledger.ensure_rollover(account_id, start.year, start.month)  # the month's MODB with its carry-forward
         db = self.couch.db(invoice_db(account_id, period))
+        if not db.exists():  # a month without entries: its MODB is opened by the ledger, with its carry-forward
+            self.ledger.ensure_rollover(account_id, period.start_date.year, period.start_date.month)
         doc_id, issued = invoice_id(period), local_date(period.end, settings.timezone)
         counter_db, claimant = self.couch.db(account_db(reseller)), f"{account_id}/{doc_id}"
         existing = db.get_or_none(doc_id) or {}

@@ -2,9 +2,12 @@
 
 Every sale is recorded as a KAZOO 4.3 transaction document (`pvt_type: transaction`, status pending, then
 completed or failed, never counted in a balance) in the account's current MODB; a completed sale is credited as
-`payment:braintree:<txid>`, reason `topup`. Automatic top-up as KAZOO 4.3 does it: with
-`system_config/topup.enable` (`default.enable`) true and the account doc's `topup.{amount,threshold}` both > 0,
-when available funds fall strictly below the threshold. At most once per 24 h: the day's marker
+`payment:braintree:<txid>`, reason `topup`. Both carry KAZOO's executor (`kz_services_topup`, the trigger), so
+KAZOO's own 24-hour guard sees our top-ups. Automatic top-up as KAZOO 4.3 does it, switched on by the deployment
+setting `auto_topup` (not by `system_config/topup.enable`, KAZOO's own switch, docs/kazoo.md), for an account doc
+with `topup.{amount,threshold}` both > 0, when available funds fall strictly below the threshold. At most once per
+24 h, KAZOO's and ours together: an automatic top-up by KAZOO or us in the last 24 h (a transaction or payments
+ledger with that executor, as `kz_services_topup:should_topup` looks for them) blocks it, and the day's marker
 `bookkeeper_auto_topup-YYYYMMDD` (UTC) in the account DB is claimed before the card is charged, so two daemons
 cannot both fire, and yesterday's marker younger than 24 h blocks today's. A failure is recorded on the
 transaction document and the marker, logged, and not retried before the next window.
@@ -13,15 +16,14 @@ transaction document and the marker, logged, and not retried before the next win
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from ..accounts import Directory, UnknownAccount, master_account_id
-from ..couch import Conflict, Couch
-from ..dbnames import ACCOUNTS_DB, account_db, modb, to_gregorian
+from ..couch import Conflict, Couch, NotFound
+from ..dbnames import ACCOUNTS_DB, account_db, encode, modb, to_gregorian
 from ..errors import BookkeeperError, InputError
 from ..ledger import Ledger
 from ..ledger.documents import digest, month_of
@@ -31,8 +33,8 @@ from .config import BraintreeConfig, load_section
 
 log = logging.getLogger(__name__)
 MARKER_PREFIX = "bookkeeper_auto_topup-"
-SYSTEM_CONFIG_DB = "system_config"
-EXECUTOR_MODULE = "couch-bookkeeper"
+EXECUTOR_MODULE = "kz_services_topup"  # KAZOO's: its daily guard looks for this module with trigger automatic
+AUTOMATIC = "automatic"
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,8 @@ def topup(couch: Couch, ledger: Ledger, account_id: str, amount: Decimal, now: d
     written = ledger.credit(account_id, amount, currency, kind="payment", reason="topup",
                             description=record["description"], at=now, key=f"payment:braintree:{sale.txid}",
                             metadata={"gateway": "braintree", "transaction_id": sale.txid, "trigger": trigger,
-                                      "transaction": {"id": record["_id"], "created": True}})
+                                      "transaction": {"id": record["_id"], "created": True}},
+                            executor={"trigger": trigger, "module": EXECUTOR_MODULE})
     log.info("top-up %s %s (braintree %s, %s) credited to account %s as %s", amount, currency, sale.txid, trigger,
              account_id, written.id)
     return TopupResult(account_id, "completed", "", amount, currency, sale.txid, written.id)
@@ -97,34 +100,14 @@ def _transaction_doc(account, reseller_id: str, amount: Decimal, order_id: str, 
                      year: int, month: int) -> dict:
     """KAZOO 4.3's transaction document (kazoo.md §5.3), pending."""
     seconds = to_gregorian(now)
-    description = "Automatic top-up" if trigger == "automatic" else "Manual top-up"
+    description = "Automatic top-up" if trigger == AUTOMATIC else "Manual top-up"
     return {"_id": f"{year:04d}{month:02d}-{digest('sale:braintree:' + order_id)}", "pvt_type": "transaction",
             "pvt_transaction_type": "sale", "amount": to_units(amount), "status": "pending",
             "account": {"id": account.id, "name": account.name}, "description": description, "order_id": order_id,
             "executor": {"trigger": trigger, "module": EXECUTOR_MODULE},
             "bookkeeper": {"type": "braintree", "vendor_id": reseller_id},
             "metadata": {"automatic_description": True}, "pvt_account_id": account.id,
-            "pvt_account_db": modb(account.id, year, month), "pvt_created": seconds, "pvt_modified": seconds}
-
-
-def _enabled(couch: Couch) -> bool:
-    doc = couch.db(SYSTEM_CONFIG_DB).get_or_none("topup") or {}
-    return (doc.get("default") or {}).get("enable", doc.get("enable")) is True
-
-
-class TopupSwitch:
-    """Whether automatic top-ups are on, read from `system_config/topup` at most every `ttl` seconds: the daemon
-    asks after every evaluation that wrote charges, and a change of the switch may take `ttl` to be seen."""
-
-    def __init__(self, couch: Couch, ttl: float = 60.0):
-        self.couch, self.ttl = couch, ttl
-        self._value: bool | None = None
-        self._read_at = 0.0
-
-    def __call__(self) -> bool:
-        if self._value is None or time.monotonic() - self._read_at >= self.ttl:
-            self._value, self._read_at = _enabled(self.couch), time.monotonic()
-        return self._value
+            "pvt_account_db": encode(modb(account.id, year, month)), "pvt_created": seconds, "pvt_modified": seconds}
 
 
 def _settings(couch: Couch, account_id: str, currency: str) -> tuple[Decimal, Decimal] | None:
@@ -143,13 +126,13 @@ def _settings(couch: Couch, account_id: str, currency: str) -> tuple[Decimal, De
 
 
 def maybe_auto_topup(couch: Couch, ledger: Ledger, account_id: str, available: Decimal, now: datetime, *,
-                     directory: Directory | None = None, enabled: TopupSwitch | None = None) -> TopupResult:
-    """Top up once if `available` is below the account's threshold and none happened in the last 24 h.
-    `enabled`: the switch to ask (default: read `system_config/topup` now).
+                     enabled: bool, directory: Directory | None = None) -> TopupResult:
+    """Top up once if `available` is below the account's threshold and no automatic top-up (KAZOO's or ours)
+    happened in the last 24 h. `enabled`: the deployment's `auto_topup` setting.
 
     Never raises for a failed charge (the result says failed); a malformed `topup` is skipped with the reason."""
-    if not (enabled or (lambda: _enabled(couch)))():
-        return TopupResult(account_id, "skipped", "system_config/topup.enable is not true")
+    if not enabled:
+        return TopupResult(account_id, "skipped", "automatic top-ups are off (setting auto_topup)")
     directory = directory or Directory(couch, master_account_id(couch), ledger.dialect)
     try:
         currency = directory.settings(directory.reseller_of(directory.account(account_id))).currency
@@ -162,6 +145,8 @@ def maybe_auto_topup(couch: Couch, ledger: Ledger, account_id: str, available: D
     amount, threshold = wanted
     if available >= threshold:
         return TopupResult(account_id, "skipped", f"available {available} is not below the threshold {threshold}")
+    if _recent_automatic_topup(couch, account_id, now):
+        return TopupResult(account_id, "skipped", "an automatic top-up ran in the last 24 h")
     db = couch.db(account_db(account_id))
     today = now.astimezone(timezone.utc)
     earlier = db.get_or_none(_marker_id(today - timedelta(days=1)))
@@ -175,7 +160,7 @@ def maybe_auto_topup(couch: Couch, ledger: Ledger, account_id: str, available: D
     except Conflict:
         return TopupResult(account_id, "skipped", "an automatic top-up ran in the last 24 h")
     try:
-        result = topup(couch, ledger, account_id, amount, now, trigger="automatic", directory=directory,
+        result = topup(couch, ledger, account_id, amount, now, trigger=AUTOMATIC, directory=directory,
                        order_id=f"auto-topup-{account_id}-{today:%Y%m%d}")
     except BookkeeperError as exc:
         log.error("auto top-up of %s failed: %s", account_id, exc)
@@ -187,3 +172,23 @@ def maybe_auto_topup(couch: Couch, ledger: Ledger, account_id: str, available: D
 
 def _marker_id(day: datetime) -> str:
     return f"{MARKER_PREFIX}{day:%Y%m%d}"
+
+
+def _recent_automatic_topup(couch: Couch, account_id: str, now: datetime) -> bool:
+    """Whether KAZOO (or we) topped the account up automatically in the 24 h before `now`: a transaction or a
+    `payments` ledger whose executor is `kz_services_topup` with trigger `automatic`, read from KAZOO's
+    `transactions/list_by_timestamp` and `ledgers/list_by_source` in this month's and the previous month's DBs."""
+    since, until = to_gregorian(now - timedelta(days=1)), to_gregorian(now)
+    for year, month in sorted({month_of(now - timedelta(days=1)), month_of(now)}):
+        db = couch.db(modb(account_id, year, month))
+        try:
+            rows = db.view("transactions", "list_by_timestamp", startkey=since, endkey=until)["rows"]
+            rows += db.view("ledgers", "list_by_source", startkey=["payments", since],
+                            endkey=["payments", until])["rows"]
+        except NotFound:  # no such month, or KAZOO's design documents without these views
+            continue
+        executors = [row["value"].get("executor") for row in rows if isinstance(row.get("value"), dict)]
+        if any(isinstance(e, dict) and e.get("trigger") == AUTOMATIC and e.get("module") == EXECUTOR_MODULE
+               for e in executors):
+            return True
+    return False

@@ -153,6 +153,7 @@ class Explained:
     period_end: datetime | None = None
     rule_version: str | None = None
     metadata: dict = field(default_factory=dict)
+    executor: dict | None = None  # 4.3 `executor` (default EXECUTOR)
 
     def info(self) -> dict:
         out = {"kind": self.kind, "reason": self.reason, "currency": self.currency}
@@ -198,7 +199,7 @@ def build(dialect: str, doc_id: str, account_id: str, year: int, month: int, ent
     account = {"id": account_id, **({"name": account_name} if account_name else {})}
     doc = {**common, "pvt_type": "ledger", "pvt_ledger_type": entry_type, "amount": units, "account": account,
            "source": {"service": SOURCES[what.kind], "id": source_id}, "usage": usage, "period": period,
-           "executor": EXECUTOR, "pvt_vsn": 2}
+           "executor": what.executor or EXECUTOR, "pvt_vsn": 2}
     if available is not None:
         doc["audit"] = {"available_units": available}
     return doc

@@ -86,9 +86,12 @@ class Ledger:
 
     # -- writes
     def credit(self, account_id: str, amount: Decimal, currency: str, *, kind: str, reason: str, description: str,
-               at: datetime, key: str | None = None, metadata: dict | None = None) -> WriteResult:
-        """Add money. With a `key`, the same key never credits twice, in any month."""
-        return self._write_one(account_id, "credit", amount, currency, kind, reason, description, at, key, metadata)
+               at: datetime, key: str | None = None, metadata: dict | None = None,
+               executor: dict | None = None) -> WriteResult:
+        """Add money. With a `key`, the same key never credits twice, in any month. `executor`: who, in 4.3's
+        `executor.{trigger, module}` (default: the bookkeeper, automatic)."""
+        return self._write_one(account_id, "credit", amount, currency, kind, reason, description, at, key, metadata,
+                               executor)
 
     def debit(self, account_id: str, amount: Decimal, currency: str, *, kind: str, reason: str, description: str,
               at: datetime, key: str | None = None, metadata: dict | None = None) -> WriteResult:
@@ -96,7 +99,7 @@ class Ledger:
         return self._write_one(account_id, "debit", amount, currency, kind, reason, description, at, key, metadata)
 
     def _write_one(self, account_id, entry_type, amount, currency, kind, reason, description, at, key,
-                   metadata) -> WriteResult:
+                   metadata, executor=None) -> WriteResult:
         where = f"{entry_type} for {account_id}"
         check_account_id_input(account_id, where)
         check_currency(currency, f"{where}: currency")
@@ -115,7 +118,7 @@ class Ledger:
             raise InputError(where, "key", f"must be a non-empty text, got {key!r}")
         units = d.check_amount(amount, currency, where)
         year, month = d.month_of(at)
-        what = Explained(kind, reason, description, currency, key=key, metadata=metadata or {})
+        what = Explained(kind, reason, description, currency, key=key, metadata=metadata or {}, executor=executor)
         doc_id = d.random_id(year, month) if key is None else d.keyed_id(key, year, month)
         doc = d.build(self.dialect, doc_id, account_id, year, month, entry_type, units, at, what,
                       account_name=self._account_name(account_id))

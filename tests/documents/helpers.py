@@ -53,6 +53,6 @@ def with_vat(entries: list[Entry], rate: str) -> list[Entry]:
         if e.kind in ("mrc", "prorate", "prorate_credit", "activation", "daily"):
             vat = round_money(e.amount * Decimal(rate) / 100, "USD")
             if vat > 0:
-                out.append(entry("vat", str(vat), type=e.type, day=e.doc["bookkeeper_info"].get("day", 1),
+                out.append(entry("vat", str(vat), type=e.type, day=e.doc[INFO].get("day", 1),
                                  category=e.category, item=e.item, n=len(out)))
     return out

@@ -78,6 +78,20 @@ def test_a_corrupt_checkpoint_restarts_from_zero(account_dbs, couch):
     assert db.get(checkpoint_id("billing"))["seq"] == db.info()["update_seq"]
 
 
+def test_a_checkpoint_ahead_of_the_database_restarts_from_zero_and_is_logged(account_dbs, couch, caplog):
+    db = account_dbs()
+    _docs(db, "a", "b")
+    head = db.info()["update_seq"]
+    ahead = head + 1000 if isinstance(head, int) else f"{seq_number(head) + 1000}-{head.split('-', 1)[1]}"
+    db.put({"_id": checkpoint_id("billing"), "seq": ahead})  # e.g. the database was restored from a backup
+    engine = RecordingEngine()
+    catch_up(couch, engine, [db.name])
+    assert sorted(engine.ids(db.name)) == ["a", "b"]
+    assert db.get(checkpoint_id("billing"))["seq"] == db.info()["update_seq"]
+    assert f"checkpoint _local/bookkeeper-billing in {db.name} is ahead of the database" in caplog.text
+    assert "restarting from 0" in caplog.text
+
+
 def test_consumers_have_separate_checkpoints(account_dbs, couch):
     db = account_dbs()
     _docs(db, "a")

@@ -10,10 +10,9 @@ import braintree
 import pytest
 from braintree.webhook_notification import WebhookNotification
 
-from bookkeeper.dbnames import account_db, modb
+from bookkeeper.dbnames import account_db, modb, to_gregorian
 from bookkeeper.gateways import maybe_auto_topup, topup
 from bookkeeper.gateways.braintree_gateway import environment
-from bookkeeper.gateways.topup import TopupSwitch
 
 Kind = WebhookNotification.Kind
 KEYS = {"merchant_id": "acme", "public_key": "pub_key", "private_key": "priv_key"}
@@ -117,7 +116,6 @@ def _modb_docs(world) -> list[dict]:
 
 @pytest.fixture
 def auto(world, bt):
-    world.couch.db("system_config").ensure().put({"_id": "topup", "default": {"enable": True}})
     accounts = world.couch.db("accounts")
     doc = accounts.get(world.customer)
     doc["topup"] = {"amount": 25, "threshold": 5}
@@ -125,44 +123,62 @@ def auto(world, bt):
     return bt
 
 
+def auto_topup(world, available: Decimal, when: datetime):
+    """The daemon's call after charges, with the deployment's `auto_topup` on."""
+    return maybe_auto_topup(world.couch, world.ledger, world.customer, available, when, enabled=True)
+
+
 def test_auto_topup_fires_once_below_threshold(world, auto):
     now = datetime.now(timezone.utc)
-    assert maybe_auto_topup(world.couch, world.ledger, world.customer, Decimal("10"), now).status == "skipped"
-    fired = maybe_auto_topup(world.couch, world.ledger, world.customer, Decimal("4.99"), now)
+    assert auto_topup(world, Decimal("10"), now).status == "skipped"
+    fired = auto_topup(world, Decimal("4.99"), now)
     assert fired.status == "completed" and fired.amount == Decimal("25")
-    again = maybe_auto_topup(world.couch, world.ledger, world.customer, Decimal("-1"), now + timedelta(hours=1))
+    again = auto_topup(world, Decimal("-1"), now + timedelta(hours=1))
     assert again.status == "skipped" and "24 h" in again.reason
     assert len(auto.server.requests) == 1
     assert world.balance(world.customer) == Decimal("25.00")
 
 
-def test_the_daemons_topup_switch_is_read_once_per_ttl(world, auto):
-    switch = TopupSwitch(world.couch, ttl=3600)
-    assert switch() is True
-    config = world.couch.db("system_config")
-    config.put(dict(config.get("topup"), default={"enable": False}))
-    assert switch() is True  # within its ttl: not read again
-    assert maybe_auto_topup(world.couch, world.ledger, world.customer, Decimal(0), datetime.now(timezone.utc),
-                            enabled=TopupSwitch(world.couch, ttl=3600)).status == "skipped"
-    switch.ttl = 0
-    assert switch() is False
+def test_kazoos_switch_does_not_turn_ours_on_and_each_sees_the_others_topup(world, auto):
+    """`system_config/topup.enable` is KAZOO's own switch (its kt_low_balance tops up too): ours is the setting
+    `auto_topup`. Both write KAZOO's executor (kz_services_topup, automatic), so neither tops up again within 24 h
+    of the other (kz_services_topup:should_topup looks for exactly that)."""
+    world.couch.db("system_config").ensure().put({"_id": "topup", "default": {"enable": True}})
+    now = datetime.now(timezone.utc)
+    off = maybe_auto_topup(world.couch, world.ledger, world.customer, Decimal(0), now, enabled=False)
+    assert off.status == "skipped" and "auto_topup" in off.reason and auto.server.requests == []
+    # KAZOO tops up: its payments ledger, executor kz_services_topup / automatic; an hour later ours does not
+    world.ledger.credit(world.customer, Decimal("25.00"), "USD", kind="payment", reason="topup",
+                        description="Automatic top-up", at=now,
+                        executor={"trigger": "automatic", "module": "kz_services_topup"})
+    seen = auto_topup(world, Decimal(0), now + timedelta(hours=1))
+    assert seen.status == "skipped" and "24 h" in seen.reason and auto.server.requests == []
+    # ours, a day later, is recorded so that KAZOO's guard sees it
+    later = now + timedelta(hours=25)
+    assert auto_topup(world, Decimal(0), later).status == "completed"
+    db = world.couch.db(modb(world.customer, later.year, later.month))
+    sale = [r["value"] for r in db.view("transactions", "list_by_timestamp")["rows"]]
+    assert [v["executor"] for v in sale] == [{"trigger": "automatic", "module": "kz_services_topup"}]
+    credits = db.view("ledgers", "list_by_source", startkey=["payments", to_gregorian(later)],
+                      endkey=["payments", {}])["rows"]
+    assert [r["value"]["executor"] for r in credits] == [{"trigger": "automatic", "module": "kz_services_topup"}]
 
 
 def test_auto_topup_not_again_within_24h_across_midnight(world, auto):
     evening = datetime.now(timezone.utc).replace(hour=23, minute=30)
-    assert maybe_auto_topup(world.couch, world.ledger, world.customer, Decimal(0), evening).status == "completed"
+    assert auto_topup(world, Decimal(0), evening).status == "completed"
     night = evening + timedelta(hours=1)
-    assert maybe_auto_topup(world.couch, world.ledger, world.customer, Decimal(0), night).status == "skipped"
+    assert auto_topup(world, Decimal(0), night).status == "skipped"
     later = evening + timedelta(hours=24, minutes=1)
-    assert maybe_auto_topup(world.couch, world.ledger, world.customer, Decimal(0), later).status == "completed"
+    assert auto_topup(world, Decimal(0), later).status == "completed"
     assert len(auto.server.requests) == 2
 
 
 def test_auto_topup_failure_recorded_not_retried(world, auto):
     auto.vaulted.clear()
     now = datetime.now(timezone.utc)
-    assert maybe_auto_topup(world.couch, world.ledger, world.customer, Decimal(0), now).status == "failed"
-    assert maybe_auto_topup(world.couch, world.ledger, world.customer, Decimal(0), now).status == "skipped"
+    assert auto_topup(world, Decimal(0), now).status == "failed"
+    assert auto_topup(world, Decimal(0), now).status == "skipped"
     assert len(auto.server.requests) == 1
     marker = world.couch.db(account_db(world.customer)).get(f"bookkeeper_auto_topup-{now:%Y%m%d}")
     assert marker["status"] == "failed"

@@ -1,7 +1,13 @@
 """Documents KAZOO reads, in the shape KAZOO itself writes them (run through the simulator on a real server)."""
 
+import json
+import os
+import subprocess
+import sys
 import uuid
+from datetime import datetime, timezone
 from decimal import Decimal
+from pathlib import Path
 
 from bookkeeper.config import load_settings
 from bookkeeper.couch import Couch
@@ -10,6 +16,7 @@ from bookkeeper.ledger.documents import INFO, LEGACY_INFO
 from feeds.scenario import parse_scenario
 from feeds.simulate import Simulation
 
+BIN = Path(sys.executable).parent / "bookkeeper"
 DEVICE = {"pvt_type": "device", "device_type": "sip_device"}
 
 
@@ -37,4 +44,36 @@ def test_42_activation_debit_has_the_shape_of_kazoos_accept_charges_debit(server
     assert activation["pvt_vsn"] == 2
     # 100 - 10.00 MRC - 10.00 × 30/31 for the second device (9.68) - 3.00 = 77.32
     assert result["balances"]["acme"] == Decimal("77.32")
+    sim.remove()
+
+
+def test_manual_quantities_on_the_services_doc_win_over_counted_ones(server):
+    """4.3 `quantities.manual` (crossbar `/services/manual`, kz_services_quantities:item/3): an item there replaces
+    the counted one, and an item counted by nobody is billed from it (the example of
+    4.3:core/kazoo_services/doc/README.md, "Manual Quantities": spacely_space.sprockets)."""
+    couch = Couch(server.url, namespace=f"km{uuid.uuid4().hex[:8]}-", retries=3)
+    sim = Simulation(parse_scenario({
+        "start": "2026-03-01T00:00:00Z", "until": "2026-03-02T00:00:00Z",
+        "resellers": {"master": {"settings": {}, "plans": {"p": {"name": "P", "plan": {
+            "devices": {"sip_device": {"rate": 10}}, "spacely_space": {"sprockets": {"rate": 3}}}}}}},
+        "accounts": {"acme": {"plans": ["p"], "balance": 100, "docs": [DEVICE, DEVICE]}}}, "test"),
+        couch, load_settings(env={}, couch_url=server.url))
+    sim.build()
+    acme = sim.ids["acme"]
+    services = couch.db("services")
+    doc = services.get(acme)
+    doc["quantities"] = {**doc.get("quantities", {}), "manual": {"devices": {"sip_device": 5},
+                                                                "spacely_space": {"sprockets": 1}}}
+    services.put(doc)
+    env = {**os.environ, "BOOKKEEPER_COUCH_URL": server.url, "BOOKKEEPER_NAMESPACE": couch.namespace}
+    run = subprocess.run([str(BIN), "billing", "run", "--at", "2026-03-01T00:00:00Z", "--json"],
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert run.returncode == 0, run.stderr
+    [billed] = [a for a in json.loads(run.stdout, parse_float=Decimal)["accounts"] if a["account"] == acme]
+    mrc = {(c["category"], c["item"]): c["amount"] for c in billed["charges"] if c["kind"] == "mrc"}
+    # 5 (manual, not the 2 counted) × 10.00 = 50.00; 1 sprocket × 3.00 = 3.00
+    assert mrc == {("devices", "sip_device"): Decimal("50.00"), ("spacely_space", "sprockets"): Decimal("3.00")}
+    assert sim.engine.ledger.balance(acme, datetime(2026, 3, 1, 1, tzinfo=timezone.utc)) == Decimal("47.00")
+    stored = couch.db("services").get(acme)["quantities"]
+    assert stored["account"]["devices"] == {"sip_device": 2} and stored["manual"]["devices"] == {"sip_device": 5}
     sim.remove()
