@@ -6,7 +6,7 @@ from datetime import datetime, timezone, tzinfo
 
 from .errors import InputError
 
-EARLIEST = datetime(1, 1, 2, tzinfo=timezone.utc)
+EARLIEST = datetime(1, 1, 1, tzinfo=timezone.utc)
 LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)  # far from datetime's end: periods and months ahead still fit
 
 
