@@ -500,6 +500,91 @@ def billing_explain(app, account_id, period, as_json):
     emit(report, as_json, table)
 
 
+# --- agents ---
+@main.group("agents", cls=Group)
+def agents_group():
+    """Referral agents: accounts they bring, their commissions and statements (docs/agents.md)."""
+
+
+def _agent(app: App, agent_id: str):
+    """(the engine, the agent's account) for an account that is an agent."""
+    engine = _engine(app)
+    agent = engine.directory.account(agent_id)
+    engine.agents.terms(agent)
+    return engine, agent
+
+
+@agents_group.command("create-account")
+@click.argument("agent_id")
+@click.option("--name", required=True, help="The new account's name.")
+@click.option("--parent", "parent_id", help="Its parent account (default: the agent's parent).")
+@json_option
+@pass_app
+def agents_create_account(app, agent_id, name, parent_id, as_json):
+    """Create an account for a customer the agent brings; the agent is recorded as its referrer."""
+    engine, agent = _agent(app, agent_id)
+    account_id = engine.agents.create_account(app.settings, agent, name, parent_id, _ledger_time(None, "--at"))
+    emit({"account": account_id, "name": name, "referred_by": agent_id}, as_json,
+         lambda r: rows_table([r], ["account", "name", "referred_by"]))
+
+
+@agents_group.command("accounts")
+@click.argument("agent_id")
+@json_option
+@pass_app
+def agents_accounts(app, agent_id, as_json):
+    """The accounts the agent brought, and those brought by agents it brought (level 2, ...)."""
+    engine, agent = _agent(app, agent_id)
+    referrals = engine.agents.referred(agent_id, len(engine.agents.terms(agent).levels))
+    names = {a.id: a.name for a in engine.directory.accounts([r.account_id for r in referrals])}
+    rows = [{"account": r.account_id, "name": names.get(r.account_id), "level": r.level, "via": r.via,
+             "since": r.since.isoformat() if r.since else None, "until": r.until.isoformat() if r.until else None}
+            for r in referrals]
+    emit(rows, as_json, lambda rs: rows_table(rs, ["account", "name", "level", "via", "since", "until"])
+         if rs else "no referred accounts")
+
+
+@agents_group.command("refer")
+@click.argument("account_id")
+@click.argument("agent_id")
+@json_option
+@pass_app
+def agents_refer(app, account_id, agent_id, as_json):
+    """Make AGENT the referrer of ACCOUNT from its next period on (the previous agent keeps the periods until)."""
+    engine, _ = _agent(app, agent_id)
+    fields = engine.agents.refer(account_id, agent_id, _ledger_time(None, "--at"))
+    emit({"account": account_id, **fields}, as_json,
+         lambda r: f"{account_id}: referred by {r['pvt_referred_by']} from {r['pvt_referred_from']}")
+
+
+@agents_group.command("statement")
+@click.argument("agent_id")
+@click.option("--period", help="Any date inside the periods (YYYY-MM-DD); default: the last closed period.")
+@click.option("--pdf", "pdf_path", type=click.Path(dir_okay=False), help="Also write the PDF to this file.")
+@json_option
+@pass_app
+def agents_statement(app, agent_id, period, pdf_path, as_json):
+    """Each referred account's consumption (the base) and the agent's commission for a period; the PDF is saved
+    in the agent's monthly database beside its invoices."""
+    from datetime import timedelta
+
+    from bookkeeper.clock import period_containing
+
+    engine, agent = _agent(app, agent_id)
+    now = _ledger_time(None, "--at")
+    if period:
+        at = _ledger_time(period, "--period")
+    else:
+        settings = engine.directory.settings(agent.reseller)
+        at = period_containing(now, settings.billing_day, settings.timezone).start - timedelta(seconds=1)
+    summary, pdf = engine.agents.save_statement(agent, at, now)
+    if pdf_path:
+        Path(pdf_path).write_bytes(pdf)
+    emit(summary, as_json, lambda s: rows_table(s["lines"], ["account", "name", "level", "period", "base", "rate",
+                                                             "commission", "currency", "payout", "recorded"])
+         + "\n\n" + "  ".join(f"total {c} {a}" for c, a in sorted(s["totals"].items())))
+
+
 # --- simulate ---
 @main.command("simulate")
 @click.argument("scenario_path", metavar="SCENARIO.json")

@@ -1,10 +1,12 @@
 """Benchmark: KAZOO 4.3's bookkeeper requests answered by `bookkeeper run` over a real RabbitMQ (issue 21).
 
-Starts its own in-memory embedded server and a private RabbitMQ node, provisions N customers (plan: a device at
+Starts its own server (`--server`: the in-memory embedded server by default, or an Apache CouchDB node) and a
+private RabbitMQ node, provisions N customers (plan: a device at
 30.00 a month; 1,000.00 credited; one device), and runs `bookkeeper run` with `BOOKKEEPER_AMQP_URL` as a separate
 process, waiting until its start-up tick has evaluated every account. Then, as KAZOO's `kz_amqp_worker` would:
 
-- standing: `standing_req` for random accounts published open-loop at `--rate` per second for `--seconds`; the
+- standing: one unmeasured `standing_req` per account first (a running deployment has its accounts' documents
+  in hand), then requests for random accounts published open-loop at `--rate` per second for `--seconds`; the
   latency of each is from publishing to receiving its reply (KAZOO gives up after 2,000 ms);
 - update: a device added to each of `--updates` accounts, then one `update_req` per account published at once;
   `update_per_s` is how many were answered per second (each one an evaluation that writes the new charges).
@@ -36,8 +38,9 @@ from bookkeeper.amqp.broker import LocalBroker  # noqa: E402
 from bookkeeper.amqp.kazoo import KazooClient  # noqa: E402
 from bookkeeper.config import load_settings  # noqa: E402
 from bookkeeper.couch import Couch  # noqa: E402
-from bookkeeper.embedded import EmbeddedServer, free_port  # noqa: E402
+from bookkeeper.embedded import free_port  # noqa: E402
 from bookkeeper.ledger import Ledger  # noqa: E402
+from bookkeeper.servers import make_server  # noqa: E402
 
 BIN = Path(sys.executable).parent / "bookkeeper"
 TYPE = "couch_bookkeeper"
@@ -83,15 +86,15 @@ def wait_for(check, timeout: float, what: str) -> None:
         time.sleep(0.5)
 
 
-def standing_load(kazoo: KazooClient, master: str, ids: list[str], rate: float, seconds: float) -> list[float]:
-    """Open-loop standing requests; the latency (ms) of each, `inf` for one unanswered within 2 s."""
+def standing_load(kazoo: KazooClient, master: str, accounts: list[str], rate: float) -> list[float]:
+    """Open-loop standing requests for `accounts` in turn; the latency (ms) of each, `inf` for one unanswered
+    within 2 s."""
     sent: dict[str, float] = {}
     start = time.monotonic()
-    for i in range(int(rate * seconds)):
+    for i, account in enumerate(accounts):
         due = start + i / rate
         while (left := due - time.monotonic()) > 0:
             kazoo.connection.process_data_events(time_limit=left)
-        account = random.choice(ids)
         message = kazoo.message("standing", {
             "Account-ID": account, "Bookkeeper-ID": "bench", "Bookkeeper-Type": TYPE, "Vendor-ID": master,
             "Items": [], "Estimated-Withdrawal": 10_000})
@@ -138,9 +141,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def run(n: int, rate: float, seconds: float, updates: int) -> dict:
+def run(n: int, rate: float, seconds: float, updates: int, server_kind: str) -> dict:
     with tempfile.TemporaryDirectory() as var:
-        server = EmbeddedServer(Path(var) / "couch", free_port(), in_memory=True).start()
+        server = make_server(server_kind, Path(var) / "couch").start()
         broker = LocalBroker(Path(var) / "rabbit").start()
         daemon = None
         try:
@@ -158,7 +161,8 @@ def run(n: int, rate: float, seconds: float, updates: int) -> dict:
             wait_for(lambda: metric(metrics_port, "amqp_connections_total") >= 1, 120, "the AMQP connection")
             wait_for(lambda: metric(metrics_port, "ticks_total") >= 1, 1800, "the start-up tick")
             kazoo = KazooClient(broker.url)
-            latencies = standing_load(kazoo, master, ids, rate, seconds)
+            standing_load(kazoo, master, random.sample(ids, len(ids)), rate)  # warm-up, not measured
+            latencies = standing_load(kazoo, master, random.choices(ids, k=int(rate * seconds)), rate)
             burst = ids[:updates]
             update_seconds = update_burst(kazoo, couch, master, burst)
             kazoo.close()
@@ -169,7 +173,7 @@ def run(n: int, rate: float, seconds: float, updates: int) -> dict:
             broker.stop()
             server.stop()
     answered = [v for v in latencies if v != float("inf")]
-    return {"accounts": n, "rate_per_s": rate, "standing_requests": len(latencies),
+    return {"server": server_kind, "accounts": n, "rate_per_s": rate, "standing_requests": len(latencies),
             "standing_unanswered": len(latencies) - len(answered),
             "standing_p50_ms": round(percentile(latencies, 0.50), 1),
             "standing_p99_ms": round(percentile(latencies, 0.99), 1),
@@ -184,9 +188,10 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="standing requests per second")
     parser.add_argument("--seconds", type=float, default=30.0, help="how long the standing load runs")
     parser.add_argument("--updates", type=int, default=200, help="accounts updated in the update burst")
+    parser.add_argument("--server", default="embedded", help="embedded, couchdb, cluster or a CouchDB URL")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = run(args.accounts, args.rate, args.seconds, min(args.updates, args.accounts))
+    result = run(args.accounts, args.rate, args.seconds, min(args.updates, args.accounts), args.server)
     if args.json:
         print(json.dumps(result))
     else:

@@ -294,9 +294,9 @@ class Directory:
                                  global_overrides=account.services.get("overrides") or {}, dialect=self.dialect)
 
     def quantities(self, account_id: str, counters: tuple[plans.Counter, ...] = ()) -> plans.quantities.Quantities:
-        """The account's own quantities, recounted from its DB: one query of the `bookkeeper_services/quantify` view, and for
-        each of the reseller's custom `counters` its design document and its view (InputError, never a zero, when
-        a counter cannot be read)."""
+        """The account's own quantities, recounted from its DB: one query of the `bookkeeper_services/quantify`
+        view, and for each of the reseller's custom `counters` its design document and its view (InputError, never
+        a zero, when a counter cannot be read)."""
         db = self.couch.db(account_db(account_id))
         rows = db.view("bookkeeper_services", "quantify", group_level=2)["rows"]
         quantities = plans.resolve_substitutes(plans.from_view_rows(rows))

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from . import charging, designdocs, plans
+from .agents import Agents
 from .accounts import CONFIG_DOC, LIMITS_DOC, Account, Directory, UnknownAccount, master_account_id, written_by_us
 from .clock import Clock, day_start
 from .couch import Conflict, Couch, CouchError
@@ -146,6 +147,7 @@ class BillingEngine:
             self.holds.metrics = metrics
             metrics.gauge("accounts_held", "Accounts not billed because a document they depend on is invalid.",
                           lambda: len(self.holds.held()))
+        self.agents = Agents(couch, self.ledger, self.directory)
         self.after_charges = after_charges
         self.after_tick = after_tick
         self.state_db = couch.db(settings.bookkeeper_db)
@@ -333,6 +335,8 @@ class BillingEngine:
         _each([w for w in going if w.error is None and (w.evaluation.decision.block or w.evaluation.decision.unblock)],
               lambda w: self._set_enabled(w, now))
         _log_charges([w for w in going if w.error is None and w.charged])
+        _each([w for w in going if w.error is None and w.account.doc.get("pvt_agent")],  # after the batch's charges
+              lambda w: self.agents.settle(w.account, now))
         for w in works:
             if w.error is None and not w.moved:
                 if self.metrics is not None and w.evaluation.written:
@@ -425,11 +429,13 @@ class BillingEngine:
             for failed, exc in ((a, r) for a, r in results.items() if isinstance(r, Exception)):
                 log.warning("recount of %s after %s/%s changed: %s", failed, account_id, CONFIG_DOC, exc)
 
-    def evaluate_with_reseller(self, account_id: str, now: datetime | None = None, limits: bool = True) -> None:
-        """Recount and evaluate an account after a change, then its billing reseller (cascade quantities)."""
+    def evaluate_with_reseller(self, account_id: str, now: datetime | None = None, limits: bool = True) -> Evaluation:
+        """Recount and evaluate an account after a change, then its billing reseller (cascade quantities); the
+        account's evaluation."""
         evaluation = self.evaluate(account_id, now, recount=True, limits=limits)
         if evaluation.reseller_id != account_id and evaluation.reseller_id != self.directory.master_id:
             self.evaluate(evaluation.reseller_id, now)
+        return evaluation
 
     def _check_poison(self, db_name: str, rows: list[dict]) -> None:
         for row in rows:

@@ -26,8 +26,9 @@ def _pvt(account_id: str, now: datetime, pvt_type: str) -> dict:
 
 def create_account(couch: Couch, settings, account_id: str, name: str, tree: list[str], now: datetime, *,
                    reseller: bool = False, plans: dict[str, str] | None = None,
-                   trial_expires: datetime | None = None, dialect: str = "4.3") -> None:
-    """One account: `tree` lists its ancestors, master first; `plans` maps plan id -> vendor (reseller) id."""
+                   trial_expires: datetime | None = None, dialect: str = "4.3", fields: dict | None = None) -> None:
+    """One account: `tree` lists its ancestors, master first; `plans` maps plan id -> vendor (reseller) id;
+    `fields` are added to its account document (e.g. `pvt_agent`, `pvt_referred_by`)."""
     ensure_core(couch, settings)
     db = couch.db(account_db(account_id)).ensure()
     designdocs.install_kind(db, "account")
@@ -37,6 +38,7 @@ def create_account(couch: Couch, settings, account_id: str, name: str, tree: lis
         doc["pvt_reseller"] = True
     if trial_expires is not None:
         doc["pvt_trial_expires"] = to_gregorian(trial_expires)
+    doc.update(fields or {})
     db.put(dict(doc))
     couch.db(ACCOUNTS_DB).put(dict(doc))
     services = {"_id": account_id, **_pvt(account_id, now, "service"), "pvt_tree": tree,

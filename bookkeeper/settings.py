@@ -35,6 +35,7 @@ class BookkeeperSettings(BaseModel):
     vat_rate: Decimal = Decimal(0)
     vat_disposition: Literal["netto", "brutto"] = "netto"
     charge_missed_days: bool = True
+    commission_payout: Literal["credit", "payable"] = "credit"
     invoice: dict[str, Any] = {}
     billable_counters: tuple[Counter, ...] = ()
 

@@ -9,11 +9,17 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from bookkeeper.charging.commissions import agent_terms
 from bookkeeper.errors import InputError
 from bookkeeper.settings import settings_from_doc
 from bookkeeper.plans import load_plan
 
-EVENT_KINDS = ("create", "delete", "update", "limits", "credit", "debit")
+EVENT_KINDS = ("create", "delete", "update", "limits", "credit", "debit", "correct")
+TOP_KEYS = ("start", "until", "dialect", "resellers", "accounts", "events")
+RESELLER_KEYS = ("settings", "plans")
+ACCOUNT_KEYS = ("parent", "plans", "balance", "docs", "limits", "trial_expires", "reseller", "name", "agent",
+                "referred_by")
+EVENT_KEYS = ("at", "account", "count", "reason", *EVENT_KINDS)
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,8 @@ class AccountSpec:
     trial_expires: datetime | None
     reseller: bool
     name: str
+    agent: dict | None = None
+    referred_by: str | None = None
 
 
 MASTER = AccountSpec("master", "", (), Decimal(0), (), None, None, True, "Master")
@@ -101,9 +109,14 @@ def _amount(value: Any, source: str, where: str) -> Decimal:
     return amount
 
 
-def _object(value: Any, source: str, where: str) -> dict:
+def _object(value: Any, source: str, where: str, keys: tuple[str, ...] | None = None) -> dict:
+    """`value` as an object; with `keys`, a key it does not know is an error."""
     if not isinstance(value, dict):
         raise InputError(source, where, f"must be an object, got {type(value).__name__}")
+    unknown = [k for k in value if keys is not None and k not in keys]
+    if unknown:
+        raise InputError(source, f"{where}.{unknown[0]}" if where != "(top level)" else unknown[0],
+                         f"unknown key; known: {', '.join(keys)}")
     return value
 
 
@@ -119,7 +132,7 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 def parse_scenario(data: Any, source: str = "scenario") -> Scenario:
-    data = _object(data, source, "(top level)")
+    data = _object(data, source, "(top level)", TOP_KEYS)
     start = _time(data.get("start"), source, "start")
     until = _time(data.get("until"), source, "until")
     if until <= start:
@@ -130,7 +143,7 @@ def parse_scenario(data: Any, source: str = "scenario") -> Scenario:
 
     resellers = {}
     for label, spec in _object(data.get("resellers", {}), source, "resellers").items():
-        spec = _object(spec, source, f"resellers.{label}")
+        spec = _object(spec, source, f"resellers.{label}", RESELLER_KEYS)
         settings = _object(spec.get("settings", {}), source, f"resellers.{label}.settings")
         try:
             settings_from_doc(settings, where=source)
@@ -150,7 +163,7 @@ def parse_scenario(data: Any, source: str = "scenario") -> Scenario:
     raw_accounts = _object(data.get("accounts", {}), source, "accounts")
     for label, spec in raw_accounts.items():
         where = f"accounts.{label}"
-        spec = _object(spec, source, where)
+        spec = _object(spec, source, where, ACCOUNT_KEYS)
         parent = "" if label == "master" else spec.get("parent", "master")
         if parent not in ("", "master") and parent not in raw_accounts:
             raise InputError(source, f"{where}.parent", f"unknown account label {parent!r}")
@@ -169,10 +182,21 @@ def parse_scenario(data: Any, source: str = "scenario") -> Scenario:
         if limits is not None:
             _object(limits, source, f"{where}.limits")
         trial = spec.get("trial_expires")
+        agent = spec.get("agent")
+        if agent is not None:
+            try:
+                agent_terms({"pvt_agent": _object(agent, source, f"{where}.agent", ("levels", "categories"))}, source)
+            except InputError as exc:
+                raise InputError(source, f"{where}.agent{exc.field.removeprefix('pvt_agent')}", exc.problem) from None
+        referred_by = spec.get("referred_by")
+        if referred_by is not None and (referred_by not in raw_accounts or referred_by == label
+                                        or not isinstance(raw_accounts[referred_by], dict)
+                                        or raw_accounts[referred_by].get("agent") is None):
+            raise InputError(source, f"{where}.referred_by", f"not the label of another agent account: {referred_by!r}")
         accounts[label] = AccountSpec(
             label, parent, tuple(plans), _amount(spec.get("balance", 0), source, f"{where}.balance"),
             tuple(docs), limits, None if trial is None else _time(trial, source, f"{where}.trial_expires"),
-            reseller, str(spec.get("name", label)))
+            reseller, str(spec.get("name", label)), agent, referred_by)
     for label, spec in accounts.items():
         if spec.plans:
             vendor = billing_reseller(label, accounts)
@@ -187,7 +211,7 @@ def parse_scenario(data: Any, source: str = "scenario") -> Scenario:
         raise InputError(source, "events", "must be a list")
     for i, raw in enumerate(raw_events):
         where = f"events[{i}]"
-        raw = _object(raw, source, where)
+        raw = _object(raw, source, where, EVENT_KEYS)
         at = _time(raw.get("at"), source, f"{where}.at")
         if at < start:
             raise InputError(source, f"{where}.at", f"{raw['at']} is before start {data['start']}")
@@ -203,6 +227,14 @@ def parse_scenario(data: Any, source: str = "scenario") -> Scenario:
         body = raw[kind]
         if kind in ("credit", "debit"):
             body = _amount(body, source, f"{where}.{kind}")
+        elif kind == "correct":
+            body = {"type": "debit", **_object(body, source, f"{where}.correct", ("kind", "type", "amount"))}
+            if not isinstance(body.get("kind"), str):
+                raise InputError(source, f"{where}.correct.kind", "the kind of the entry to correct is required")
+            if body["type"] not in ("credit", "debit"):
+                raise InputError(source, f"{where}.correct.type", f"must be credit or debit, got {body['type']!r}")
+            if "amount" in body:
+                body["amount"] = _amount(body["amount"], source, f"{where}.correct.amount")
         elif kind == "update":
             body = _object(body, source, f"{where}.update")
             _object(body.get("match"), source, f"{where}.update.match")

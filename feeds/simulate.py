@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from bookkeeper import provision
 from bookkeeper.accounts import LIMITS_DOC
@@ -17,6 +18,7 @@ from bookkeeper.billing import BillingEngine
 from bookkeeper.clock import SimulatedClock, day_start, next_day_start
 from bookkeeper.couch import Couch
 from bookkeeper.dbnames import ACCOUNTS_DB, SERVICES_DB, account_db, to_gregorian
+from bookkeeper.errors import InputError
 from bookkeeper.money import round_money
 from bookkeeper.plans import priced_counters
 
@@ -49,7 +51,7 @@ class Simulation:
             provision.create_account(
                 self.couch, self.settings, self.ids[label], spec.name, tree, now,
                 reseller=spec.reseller and label != "master", plans={p: vendor for p in spec.plans},
-                trial_expires=spec.trial_expires, dialect=s.dialect)
+                trial_expires=spec.trial_expires, dialect=s.dialect, fields=self._referral_fields(spec))
             if label in s.resellers:
                 reseller = s.resellers[label]
                 provision.put_settings(self.couch, self.ids[label], reseller.settings, now)
@@ -67,6 +69,15 @@ class Simulation:
                 self.engine.ledger.credit(
                     self.ids[label], spec.balance, self._currency(label), kind="credit", reason="manual_addition",
                     description="Opening balance", at=now, key=f"opening:{self.ids[label]}")
+
+    def _referral_fields(self, spec) -> dict:
+        """`pvt_agent` and `pvt_referred_by` of an account document, from the scenario's `agent`, `referred_by`."""
+        fields = {}
+        if spec.agent is not None:
+            fields["pvt_agent"] = spec.agent
+        if spec.referred_by is not None:
+            fields["pvt_referred_by"] = self.ids[spec.referred_by]
+        return fields
 
     def _tree(self, label: str) -> list[str]:
         chain, parent = [], self.scenario.spec(label).parent
@@ -149,6 +160,16 @@ class Simulation:
                 provision.put_limits(self.couch, account_id, event.body, now)
             else:
                 db.put({**current, **event.body, "pvt_modified": to_gregorian(now)})
+        elif event.kind == "correct":
+            ledger = self.engine.ledger
+            found = [e for e in ledger.entries(account_id, self.scenario.start, now)
+                     if e.kind == event.body["kind"] and e.type == event.body["type"]]
+            if not found:
+                raise InputError(self.scenario.source, f"events[{event.index}].correct",
+                                 f"no {event.body['kind']} {event.body['type']} of {event.account} to correct")
+            ledger.correct(account_id, found[-1].id, event.reason or f"Correction of {found[-1].description}",
+                           now, event.body.get("amount"), self._currency(event.account))
+            self.engine.evaluate_with_reseller(account_id, now)
         else:
             write = self.engine.ledger.credit if event.kind == "credit" else self.engine.ledger.debit
             write(account_id, event.body, self._currency(event.account), kind="manual",
@@ -189,6 +210,11 @@ class Simulation:
                 out["quantities"][label] = self.engine.directory.stored_quantities(account) or {}
         rows.sort(key=lambda r: (r["at"], r["type"] != "credit"))
         out["transactions"] = rows
+        out["commissions"] = {
+            label: round_money(sum((c.amount for c in self.engine.agents.records(self.ids[label])
+                                    if self.scenario.start <= c.at < self.scenario.until), Decimal(0)),
+                               self._currency(label))
+            for label in labels if self.scenario.accounts[label].agent is not None}
         return out
 
     def remove(self) -> None:

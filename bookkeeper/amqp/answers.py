@@ -6,8 +6,9 @@
   minute of a call), while the account's documents (block, standing, postpay terms) are kept for `FACTS_TTL`
   and forgotten whenever the engine evaluates the account (`forget`; the daemon's feeds evaluate an account when
   any of those documents changes).
-- update: the account evaluated now (recounted; deterministic charge ids make a repeat charge nothing; with
-  `Dry-Run` nothing is written), KAZOO's invoice compared line by line with ours; `success` with the differences
+- update: the account evaluated now as a change of its documents is (recounted, then its billing reseller for
+  cascade quantities; deterministic charge ids make a repeat charge nothing; with `Dry-Run` the account is
+  evaluated dry and nothing is written), KAZOO's invoice compared line by line with ours; `success` with the differences
   and the charges in `Details`, or `fatal`/`bookkeeper_fault` when the evaluation failed.
 - sale / refund: the amount moved through the reseller's gateway (Braintree) under the order id
   `kazoo-<Transaction-ID>`; a repeat finds that order at the gateway and answers from it. Nothing is written to
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
@@ -56,9 +56,8 @@ class Refused(Exception):
 class Answers:
     """The five request handlers; each returns the reply's own fields (Status, Message, Reason, Details, ...)."""
 
-    def __init__(self, engine: BillingEngine, now: Callable[[], datetime] | None = None):
+    def __init__(self, engine: BillingEngine):
         self.engine, self.directory = engine, engine.directory
-        self.now = now or engine.clock.now
         self._facts: dict[str, tuple[float, object, str]] = {}  # account -> (read at, Account, currency)
 
     def forget(self, account_id: str) -> None:
@@ -91,11 +90,15 @@ class Answers:
             return {k: request[k] for k in ("Account-ID", "Bookkeeper-ID", "Bookkeeper-Type")}
         return {}
 
-    def _account(self, request: Request):
+    @staticmethod
+    def _account_id(request: Request) -> str:
         account_id = request["Account-ID"]
         if not is_account_id(account_id):
             raise InputError(f"{request.kind}_req", "Account-ID", f"not a KAZOO account id: {account_id!r}")
-        account = self.directory.account(account_id)
+        return account_id
+
+    def _account(self, request: Request):
+        account = self.directory.account(self._account_id(request))
         return account, self.directory.settings(account.reseller).currency
 
     # -- standing_req
@@ -139,9 +142,9 @@ class Answers:
         invoice = request["Invoice"]
         if not isinstance(invoice, dict):
             raise InputError("update_req", "Invoice", "must be a JSON object")
-        self._account(request)
+        account_id = self._account_id(request)
         dry_run = request.get("Dry-Run") in (True, "true")
-        evaluation = self._evaluate(request["Account-ID"], None, dry_run, recount=True)
+        evaluation = self._evaluate(account_id, None, dry_run, recount=True)
         differences = compare(invoice, evaluation)
         charges = [{"type": "charge", "id": c.key, "kind": c.kind, "category": c.category, "item": c.item,
                     "quantity": c.quantity, "amount": to_units(c.amount), "written": not dry_run}
@@ -154,7 +157,10 @@ class Answers:
         return {"Status": "success", "Message": message, "Details": differences + charges}
 
     def _evaluate(self, account_id: str, at: datetime | None, dry_run: bool, recount: bool) -> Evaluation:
+        """An evaluation; a recount that writes is the feed's: the billing reseller is evaluated after it."""
         try:
+            if recount and not dry_run and at is None:
+                return self.engine.evaluate_with_reseller(account_id)
             return self.engine.evaluate(account_id, at, dry_run=dry_run, recount=recount)
         except (UnknownAccount, InputError):
             raise
@@ -201,11 +207,10 @@ class Answers:
 
     # -- collect_recurring_req
     def collect_recurring(self, request: Request) -> dict:
-        self._account(request)
+        account_id = self._account_id(request)
         due = from_gregorian(request["Due-Timestamp"])
-        now = self.now()
-        ahead = due > now
-        evaluation = self._evaluate(request["Account-ID"], due if ahead else None, dry_run=ahead, recount=False)
+        ahead = due > self.engine.clock.now()
+        evaluation = self._evaluate(account_id, due if ahead else None, dry_run=ahead, recount=False)
         state = evaluation.decision.state
         details = {"period_start": state.period.start.isoformat(), "dry_run": ahead,
                    "charges": [c.key for c in evaluation.decision.charges if c.kind == "mrc"]}

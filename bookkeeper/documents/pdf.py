@@ -197,3 +197,32 @@ def _footer(text: str, number: str, font: str):
         canvas.drawRightString(A4[0] - MARGIN, y, f"{number} · page {doc.page}")
         canvas.restoreState()
     return draw
+
+
+def render_commissions(*, agent: str, title: str, lines: list[dict], totals: dict[str, str], issued: date) -> bytes:
+    """An agent's commission statement: one line per referred account and level (account, period, base, rate,
+    commission, paid as), then the total per currency. Amounts come formatted."""
+    st = _styles()
+    regular, _ = _fonts()
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN,
+                            bottomMargin=MARGIN + 4 * mm, title=f"Commission statement {agent}")
+    width = A4[0] - 2 * MARGIN - 2 * FRAME_PADDING
+    head = ["Referred account", "Level", "Period", "Base", "Rate", "Commission", "Paid as"]
+    rows = [[Paragraph(escape(h), st["head_right" if i in (3, 5) else "head"]) for i, h in enumerate(head)]]
+    for line in lines:
+        cells = [line["name"], str(line["level"]), line["period"], line["base"], line["rate"], line["commission"],
+                 line["payout"]]
+        rows.append([Paragraph(escape(c), st["right" if i in (3, 5) else "base"]) for i, c in enumerate(cells)])
+    widths = [w * width for w in (0.2, 0.06, 0.22, 0.14, 0.13, 0.14, 0.11)]
+    story = [Paragraph("Commission statement", st["title"]), Spacer(1, 2 * mm),
+             Paragraph(escape(f"Agent: {agent}"), st["bold"]), Paragraph(escape(title), st["base"]),
+             Paragraph(escape(f"Issued {issued.isoformat()}"), st["small"]), Spacer(1, 5 * mm),
+             _lines_table(rows, widths) if lines else Paragraph("No referred accounts.", st["base"])]
+    if totals:
+        story += [Spacer(1, 3 * mm), _summary_table(
+            [[Paragraph(escape(f"Total {c}"), st["bold"]), Paragraph(escape(a), st["bold_right"])]
+             for c, a in sorted(totals.items())])]
+    footer = _footer("Commissions are computed once per referred account, level and period.", agent, regular)
+    doc.build(story, onFirstPage=footer, onLaterPages=footer)
+    return buffer.getvalue()

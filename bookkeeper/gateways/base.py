@@ -13,6 +13,7 @@ reseller's DB as `bookkeeper_payment-<hash of the key>`.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -24,10 +25,11 @@ from ..couch import Conflict, Couch
 from ..dbnames import account_db, is_account_id, to_gregorian
 from ..errors import InputError
 from ..ledger import Ledger
-from ..ledger.documents import digest, marker_id
-from ..money import minor_digits, parse_amount
+from ..ledger.documents import MAX_UNITS, digest, marker_id
+from ..money import minor_digits, parse_amount, to_units
 
 log = logging.getLogger(__name__)
+PLAIN_DECIMAL = re.compile(r"[+-]?[0-9]{1,18}(\.[0-9]{1,18})?")
 
 
 @dataclass(frozen=True)
@@ -115,9 +117,12 @@ def require(fields: Mapping[str, str], *names: str) -> None:
 
 
 def amount_from_text(text, currency: str, what: str) -> Decimal:
-    """A gateway's decimal amount text, exact (more digits than the currency has is refused, never rounded)."""
+    """A gateway's decimal amount text, exact (more digits than the currency has is refused, never rounded);
+    plain digits with an optional sign and decimal point only (no exponent such as `1e3`, no `Infinity`)."""
     if not isinstance(text, str) or not text.strip():
         raise HookError(422, f"{what}: missing amount")
+    if not PLAIN_DECIMAL.fullmatch(text.strip()):
+        raise HookError(422, f"{what}: not a plain decimal amount: {text.strip()[:40]!r}")
     try:
         return parse_amount(text, currency, what)
     except InputError as exc:
@@ -128,6 +133,8 @@ def amount_from_minor(units, currency: str, what: str) -> Decimal:
     """An amount in minor units (Stripe's integers) as an exact Decimal."""
     if isinstance(units, bool) or not isinstance(units, int):
         raise HookError(422, f"{what}: amount must be an integer of minor units, got {units!r}")
+    if not 0 <= units < MAX_UNITS:
+        raise HookError(422, f"{what}: amount out of range: {units}")
     return Decimal(units).scaleb(-minor_digits(currency))
 
 
@@ -162,6 +169,8 @@ class Cashier:
             raise HookError(422, f"currency: {movement.currency} is not this reseller's currency {currency}")
         if movement.amount <= 0:
             raise HookError(422, f"amount: must be positive, got {movement.amount}")
+        if to_units(movement.amount) >= MAX_UNITS:
+            raise HookError(422, f"amount: too large: {movement.amount}")
 
     def book(self, reseller_id: str, currency: str, notice: Notice, at: datetime) -> list[Booked]:
         """Check every movement first, then write them; each write is keyed, so a retry completes the rest.

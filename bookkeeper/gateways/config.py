@@ -40,12 +40,15 @@ class BraintreeConfig(GatewayConfig):
 
 
 class PayPalConfig(GatewayConfig):
-    """`verify_url` overrides the IPN verification endpoint of `environment`."""
+    """`verify_url` overrides the IPN verification endpoint of `environment`: PayPal's own (https) or
+    `http://127.0.0.1:<port>/...` (a local stub, for tests only); nothing else (never `file:`, never another
+    host: the message would be posted there)."""
 
     receiver_id: str = Field(min_length=1)
     receiver_email: str | None = None
     environment: Literal["live", "sandbox"] = "live"
-    verify_url: str | None = None
+    verify_url: str | None = Field(None, pattern=r"^(https://ipnpb\.(sandbox\.)?paypal\.com/cgi-bin/webscr|"
+                                                 r"http://127\.0\.0\.1:[0-9]{1,5}(/[A-Za-z0-9_./-]*)?)$")
     timeout: float = Field(10.0, gt=0, le=60)
 
 

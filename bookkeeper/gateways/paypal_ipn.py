@@ -58,12 +58,15 @@ def notice(inbound: Inbound, config: PayPalConfig) -> Notice:
         return Notice(note=f"ignored: payment_status {status}", raw=fields)
     require(fields, "mc_gross", "mc_currency", "custom")
     currency = fields["mc_currency"]
-    amount = abs(amount_from_text(fields["mc_gross"], currency, "mc_gross"))
+    amount = amount_from_text(fields["mc_gross"], currency, "mc_gross")
     if status == "Completed":
+        if amount <= 0:
+            raise HookError(422, f"mc_gross: a completed payment must be positive, got {amount}")
         movement = Movement(NAME, "credit", fields["custom"], amount, currency, fields["txn_id"],
                             f"PayPal payment {fields['txn_id']}")
     else:
         require(fields, "parent_txn_id")
+        amount = abs(amount)  # PayPal reports a reversal's mc_gross negative
         movement = Movement(NAME, "debit", fields["custom"], amount, currency, fields["parent_txn_id"],
                             f"PayPal {status.lower()} payment {fields['parent_txn_id']}",
                             reversal_id=fields["txn_id"])

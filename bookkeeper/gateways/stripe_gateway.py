@@ -12,6 +12,7 @@ Amounts are integers of minor units (ISO 4217 digits; Stripe's exceptions such a
 from __future__ import annotations
 
 import json
+import time
 
 import stripe
 
@@ -26,13 +27,20 @@ def _event(inbound: Inbound, config: StripeConfig) -> dict:
     if not header:
         raise HookError(400, "Stripe-Signature: missing")
     try:
-        stripe.Webhook.construct_event(inbound.body, header, config.webhook_secret.get_secret_value(),
-                                       tolerance=config.tolerance)
+        payload = inbound.body.decode("utf-8")
+        stripe.WebhookSignature.verify_header(payload, header, config.webhook_secret.get_secret_value(),
+                                              tolerance=config.tolerance)
     except stripe.SignatureVerificationError:
         raise HookError(403, "Stripe-Signature: signature mismatch or too old") from None
     except (ValueError, IndexError, TypeError):
         raise HookError(400, "body: not a Stripe event") from None
-    event = json.loads(inbound.body)
+    stamps = [part[2:] for part in header.split(",") if part.startswith("t=")]
+    if not stamps or not stamps[0].isdigit() or int(stamps[0]) > time.time() + config.tolerance:
+        raise HookError(403, "Stripe-Signature: dated in the future beyond the tolerance")
+    try:
+        event = json.loads(payload)
+    except ValueError:
+        raise HookError(400, "body: not a Stripe event") from None
     if not isinstance(event, dict) or not isinstance(event.get("type"), str) or \
             not isinstance((event.get("data") or {}).get("object"), dict):
         raise HookError(400, "body: not a Stripe event")

@@ -2,9 +2,10 @@
 `GET /health`. A Flask app served by cheroot (a production WSGI server with a fixed thread pool, socket
 timeouts and request size limits, stoppable from another thread).
 
-Answers: 200 once handled (credited, reversed, a replay, or ignored, with the reason); 400 malformed; 403
-forged or unverified; 404 unknown gateway, reseller or configuration; 413 too large; 422 wrong reseller,
-currency or amount; 503 when CouchDB or the gateway cannot be reached or the configuration is broken, so
+Answers: 200 once handled (credited, reversed, a replay, or ignored, with the reason); 403 `not verified` for a
+malformed, forged or unverified notification and for a reseller without that gateway configured, alike (the
+log says which), so a stranger cannot find out which resellers use which gateway; 404 an unknown gateway name or
+a reseller id that is not a KAZOO account id; 413 too large; 422 wrong reseller, currency or amount; 503 when CouchDB or the gateway cannot be reached or the configuration is broken, so
 the sender retries. Nothing is written before a notification is verified and checked. Bodies are never logged.
 """
 
@@ -34,6 +35,7 @@ MAX_BODY = 64 * 1024
 MAX_HEADERS = 16 * 1024
 SOCKET_TIMEOUT = 10
 THREADS = 8
+UNVERIFIED = (400, 403, 404)  # malformed, forged, or no such configuration: answered alike, as 403
 
 
 def make_app(couch: Couch, settings, after_credit: Callable[[str], None] | None = None, *,
@@ -69,6 +71,8 @@ def make_app(couch: Couch, settings, after_credit: Callable[[str], None] | None 
             booked = cashier.book(reseller_id, currency, notice, datetime.now(timezone.utc))
         except HookError as exc:
             log.info("hook %s/%s: %s %s", gateway, reseller_id, exc.status, exc.reason)
+            if exc.status in UNVERIFIED:  # one answer, so strangers cannot tell which resellers use the gateway
+                return answer(403, {"error": "not verified"})
             return answer(exc.status, {"error": exc.reason})
         except InputError as exc:
             log.error("hook %s/%s: %s", gateway, reseller_id, exc)

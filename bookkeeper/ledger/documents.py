@@ -22,7 +22,7 @@ from ..money import from_units, round_money, to_units
 
 DIALECTS = ("4.2", "4.3")
 CHARGE_KINDS = ("mrc", "prorate", "prorate_credit", "activation", "daily", "vat")
-KINDS = ("credit", *CHARGE_KINDS, "payment", "manual", "refund", "correction", "rollover")
+KINDS = ("credit", *CHARGE_KINDS, "payment", "manual", "refund", "correction", "commission", "rollover")
 CARRY = "rollover"
 
 # KAZOO 4.2 reason -> code (kazoo_transactions.hrl, wht_util:reasons/0); any other reason is 9999 (reason_code/1).
@@ -38,7 +38,7 @@ CHARGE_REASONS = {"mrc": "monthly_recurring", "prorate": "recurring_prorate", "p
                   "activation": "feature_activation", "daily": "recurring", "vat": "unknown"}
 # The 4.3 `source.service` of each kind: charges are `services`, money in is `payments`, carry-forward `rollovers`.
 SOURCES = {**{k: "services" for k in CHARGE_KINDS}, "credit": "payments", "payment": "payments", "refund": "payments",
-           "manual": "adjustments", "correction": "adjustments", CARRY: "rollovers"}
+           "manual": "adjustments", "correction": "adjustments", "commission": "adjustments", CARRY: "rollovers"}
 ROLLOVER_SOURCE = "rollovers"
 ROLLUP_REASON = "database_rollup"
 MAX_UNITS = 2 ** 53  # above it JSON numbers lose units (IEEE doubles)
@@ -131,7 +131,11 @@ def check_amount(amount, currency: str, where: str) -> int:
         raise InputError(where, "amount", f"must be positive, got {amount}")
     if amount != round_money(amount, currency):
         raise InputError(where, "amount", f"{amount} is not a whole number of {currency} minor units")
-    return to_units(amount)
+    units = to_units(amount)
+    if units >= MAX_UNITS:
+        raise InputError(where, "amount", f"{amount} is beyond what a money document can hold "
+                                          f"({from_units(MAX_UNITS - 1)})")
+    return units
 
 
 @dataclass(frozen=True)

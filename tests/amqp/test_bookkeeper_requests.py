@@ -173,6 +173,9 @@ def test_sale_and_refund_through_braintree_once_per_transaction_and_writing_noth
     _, odd = call(kazoo, "sale", transaction_req(world, acme, 250_001))  # 25.0001 USD: not whole cents
     assert odd["Status"] == "fatal" and "Amount" in odd["Message"] and "2 decimal digits" in odd["Message"]
     assert len(braintree.made("sale")) == 2  # the declined one; the odd amount never reached Braintree
+    braintree.currency = "EUR"  # a merchant account in another currency: refused, never converted
+    _, foreign = call(kazoo, "sale", transaction_req(world, acme, 50_000))
+    assert foreign["Status"] == "error" and foreign["Message"] == "charged in EUR, not USD"
 
 
 def test_collect_recurring_evaluates_as_of_the_due_time(world, consumer, kazoo):

@@ -132,6 +132,7 @@ class BraintreeStub:
         self.merchant_id = merchant_id
         self.transactions: dict[str, dict] = {}
         self.vaulted: set[str] = set()
+        self.currency = "USD"  # of the merchant account the API charges in
         self.server = LocalServer(self.handle)
 
     def add(self, txid: str, customer: str, amount: str, currency: str = "USD", status: str = "settled",
@@ -169,7 +170,8 @@ class BraintreeStub:
                 self.add(txid, customer, params["amount"], status="processor_declined", type=kind, order_id=order)
                 return 422, "application/xml", _xml("api-error-response", {
                     "message": "Do Not Honor", "errors": {"errors": ""}, "transaction": self.transactions[txid]})
-            self.add(txid, customer, params["amount"], status="submitted_for_settlement", type=kind, order_id=order)
+            self.add(txid, customer, params["amount"], self.currency, status="submitted_for_settlement", type=kind,
+                     order_id=order)
             return 201, "application/xml", _xml("transaction", self.transactions[txid])
         return 404, "application/xml", b""
 

@@ -56,7 +56,7 @@ def test_forged_message_rejected_nothing_written(client, world, ipn):
     ({"mc_currency": "EUR"}, "currency"),
     ({"receiver_id": "SOMEONE_ELSE"}, "receiver_id"),
     ({"mc_gross": "25.001"}, "decimal digits"),
-    ({"mc_gross": "lots"}, "not a number"),
+    ({"mc_gross": "lots"}, "not a plain decimal amount"),
 ])
 def test_wrong_fields_rejected(client, world, ipn, fields, reason):
     resp = post(client, world, ipn(**fields))
@@ -70,8 +70,9 @@ def test_payer_of_another_reseller_rejected(client, world, ipn):
     assert world.money_docs(world.stranger) == []
 
 
-def test_hook_of_an_unconfigured_reseller_is_404(client, world, ipn):
-    assert post(client, world, ipn(), reseller=world.other_reseller).status_code == 404
+def test_hook_of_an_unconfigured_reseller_is_answered_like_a_forged_one(client, world, ipn):
+    resp = post(client, world, ipn(), reseller=world.other_reseller)
+    assert (resp.status_code, resp.json) == (403, {"error": "not verified"})
 
 
 def test_refund_reverses_the_payment_once(client, world, ipn):

@@ -63,7 +63,7 @@ def test_a_year_of_cameras_per_recording_plan_billed_through_their_own_view(serv
         # Jun 15 (day 15 of 30): 30_days 36 -> 48, 12 x 16/30 = 6.40 (7_days 10 -> 5 is not credited); 4 above 3
         ("2026-06-15", "activation", "30_days", Decimal("2.00")),
         ("2026-06-15", "prorate", "30_days", Decimal("6.40")),
-        # Oct 5 (day 5 of 31): 30_days 24 -> 36, 12 x 27/31 = 10.452; removed on the 20th and re-added on the 25th: nothing
+        # Oct 5 (day 5 of 31): 30_days 24 -> 36, 12 x 27/31 = 10.452; removed on the 20th, re-added on the 25th: nothing
         ("2026-10-05", "activation", "30_days", Decimal("2.00")),
         ("2026-10-05", "prorate", "30_days", Decimal("10.45"))]
     # removals (Mar 20, Sep 1, Oct 20) are not credited: the plan has no prorate.removals
