@@ -515,21 +515,21 @@ def _agent(app: App, agent_id: str):
 
 
 @agents_group.command("create-account")
-@click.argument("agent_id")
+@click.argument("agent_id", type=ACCOUNT)
 @click.option("--name", required=True, help="The new account's name.")
-@click.option("--parent", "parent_id", help="Its parent account (default: the agent's parent).")
+@click.option("--parent", "parent_id", type=ACCOUNT, help="Its parent account (default: the agent's parent).")
 @json_option
 @pass_app
 def agents_create_account(app, agent_id, name, parent_id, as_json):
     """Create an account for a customer the agent brings; the agent is recorded as its referrer."""
     engine, agent = _agent(app, agent_id)
-    account_id = engine.agents.create_account(app.settings, agent, name, parent_id, _ledger_time(None, "--at"))
+    account_id = engine.agents.create_account(app.settings, agent, name, parent_id, app.when(None, "--at"))
     emit({"account": account_id, "name": name, "referred_by": agent_id}, as_json,
          lambda r: rows_table([r], ["account", "name", "referred_by"]))
 
 
 @agents_group.command("accounts")
-@click.argument("agent_id")
+@click.argument("agent_id", type=ACCOUNT)
 @json_option
 @pass_app
 def agents_accounts(app, agent_id, as_json):
@@ -545,20 +545,20 @@ def agents_accounts(app, agent_id, as_json):
 
 
 @agents_group.command("refer")
-@click.argument("account_id")
-@click.argument("agent_id")
+@click.argument("account_id", type=ACCOUNT)
+@click.argument("agent_id", type=ACCOUNT)
 @json_option
 @pass_app
 def agents_refer(app, account_id, agent_id, as_json):
     """Make AGENT the referrer of ACCOUNT from its next period on (the previous agent keeps the periods until)."""
     engine, _ = _agent(app, agent_id)
-    fields = engine.agents.refer(account_id, agent_id, _ledger_time(None, "--at"))
+    fields = engine.agents.refer(account_id, agent_id, app.when(None, "--at"))
     emit({"account": account_id, **fields}, as_json,
          lambda r: f"{account_id}: referred by {r['pvt_referred_by']} from {r['pvt_referred_from']}")
 
 
 @agents_group.command("statement")
-@click.argument("agent_id")
+@click.argument("agent_id", type=ACCOUNT)
 @click.option("--period", help="Any date inside the periods (YYYY-MM-DD); default: the last closed period.")
 @click.option("--pdf", "pdf_path", type=click.Path(dir_okay=False), help="Also write the PDF to this file.")
 @json_option
@@ -571,9 +571,9 @@ def agents_statement(app, agent_id, period, pdf_path, as_json):
     from bookkeeper.clock import period_containing
 
     engine, agent = _agent(app, agent_id)
-    now = _ledger_time(None, "--at")
+    now = app.when(None, "--at")
     if period:
-        at = _ledger_time(period, "--period")
+        at = app.when(period, "--period", agent_id)
     else:
         settings = engine.directory.settings(agent.reseller)
         at = period_containing(now, settings.billing_day, settings.timezone).start - timedelta(seconds=1)

@@ -33,7 +33,8 @@ GHOST = "0123456789abcdef0123456789abcdef"
     ["plans", "assign", GHOST, "basic"], ["plans", "unassign", GHOST, "basic"], ["plans", "list", GHOST],
     ["plans", "show", "basic", "--reseller", GHOST], ["plans", "validate", "--db", GHOST],
     ["hooks", "show", GHOST], ["hooks", "configure", GHOST, "stripe", __file__],
-    ["accounts", "list", "--reseller", GHOST],
+    ["accounts", "list", "--reseller", GHOST], ["agents", "accounts", GHOST], ["agents", "statement", GHOST],
+    ["agents", "create-account", GHOST, "--name", "x"], ["agents", "refer", GHOST, GHOST],
 ])
 def test_an_unknown_account_is_no_such_account_in_every_command(world, args):
     one_error(world.cli(*args), f"{GHOST}: no such account in accounts")
