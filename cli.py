@@ -361,16 +361,20 @@ def _edit_services(app, account_id: str, edit) -> dict:
     """Read-modify-write the account's services doc, retrying on conflicts; a missing doc is created."""
     from datetime import datetime, timezone
 
+    from bookkeeper.accounts import Directory, master_account_id, new_services_doc
     from bookkeeper.couch import Conflict
-    from bookkeeper.dbnames import SERVICES_DB, account_db, check_account_id, encode, to_gregorian
+    from bookkeeper.dbnames import SERVICES_DB, check_account_id, to_gregorian
 
     db = app.couch.db(SERVICES_DB)
     for _ in range(5):
-        now = to_gregorian(datetime.now(timezone.utc))
-        doc = db.get_or_none(check_account_id(account_id)) or {
-            "_id": account_id, "pvt_type": "service", "pvt_vsn": 2 if app.settings.dialect == "4.3" else "1",
-            "pvt_account_id": account_id, "pvt_account_db": encode(account_db(account_id)), "pvt_created": now}
-        wanted = {**edit(doc), "pvt_modified": now}
+        now = datetime.now(timezone.utc)
+        doc = db.get_or_none(check_account_id(account_id))
+        if doc is None:
+            directory = Directory(app.couch, master_account_id(app.couch, app.settings.master_account),
+                                  app.settings.dialect)
+            account = directory.account(account_id)
+            doc = new_services_doc(account_id, account.tree, account.reseller, app.settings.dialect, now)
+        wanted = {**edit(doc), "pvt_modified": to_gregorian(now)}
         try:
             db.put(wanted)
             return wanted

@@ -337,7 +337,7 @@ class Directory:
     def services_update(self, account: Account, quantities, cascade, standing: str, now: datetime) -> dict | None:
         """The services doc recording quantities and standing the way this KAZOO version reads them, marked as
         ours; None if the doc as read already says so."""
-        doc = account.services or _new_services_doc(account, now)
+        doc = account.services or new_services_doc(account.id, account.tree, account.reseller, self.dialect, now)
         wanted = dict(doc)
         if self.dialect == "4.3":
             wanted["quantities"] = {**(doc.get("quantities") or {}), "account": quantities, "cascade": cascade}
@@ -457,8 +457,18 @@ def _assigned(account: Account) -> list[tuple[str, str | None]]:
     return out
 
 
-def _new_services_doc(account: Account, now: datetime) -> dict:
+def new_services_doc(account_id: str, tree: list[str], reseller_id: str, dialect: str, now: datetime, *,
+                     reseller: bool = False) -> dict:
+    """The services doc of an account that has none, as KAZOO creates one (kazoo.md §2.1, §2.2): the one
+    builder of it (provisioning, `plans assign`, the engine's first write). `pvt_reseller_id` is the billing
+    reseller (the master for the master itself); `pvt_vsn` 2 for 4.3, "1" for 4.2 (whose docs start dirty, with
+    flat quantities)."""
     seconds = to_gregorian(now)
-    return {"_id": account.id, "pvt_type": "service", "pvt_vsn": 2, "pvt_account_id": account.id,
-            "pvt_account_db": encode(account_db(account.id)), "pvt_tree": account.tree,
-            "pvt_created": seconds, "pvt_modified": seconds, "pvt_status": "good_standing", "plans": {}}
+    doc = {"_id": account_id, "pvt_type": "service", "pvt_vsn": 2 if dialect == "4.3" else "1",
+           "pvt_account_id": account_id, "pvt_account_db": encode(account_db(account_id)),
+           "pvt_created": seconds, "pvt_modified": seconds, "pvt_status": "good_standing", "pvt_tree": list(tree),
+           "pvt_reseller": reseller, "pvt_reseller_id": reseller_id, "plans": {},
+           "quantities": {"account": {}, "cascade": {}} if dialect == "4.3" else {}}
+    if dialect == "4.2":
+        doc["pvt_dirty"] = True
+    return doc

@@ -213,23 +213,24 @@ class BillingEngine:
             return self._locks.setdefault(account_id, threading.Lock())
 
     def _evaluate_batch(self, ids: list[str], now: datetime, dry_run: bool, recount: bool, limits: bool,
-                        attempt: int = 1) -> dict[str, Evaluation | Exception]:
-        """Evaluate the known accounts among `ids`; {account: Evaluation or the exception that failed it}."""
+                        attempt: int = 1, catch_up: bool = False) -> dict[str, Evaluation | Exception]:
+        """Evaluate the known accounts among `ids`; {account: Evaluation or the exception that failed it}.
+        `catch_up`: `now` is the last moment of a period the bookkeeper missed (see `_missed_periods`)."""
         states = self.state_db.get_many([STATE_PREFIX + a for a in ids])
         results: dict[str, Evaluation | Exception] = {}
-        missed = [a for a in ids if not dry_run and _missed_period_end(states.get(STATE_PREFIX + a), now)]
-        for account_id in missed:  # settle the previous period's last days (daily fees) before billing the new one
-            end = charging.BillingState.from_doc(states[STATE_PREFIX + account_id]["state"]).period.end
-            failed = self._evaluate_batch([account_id], end - timedelta(seconds=1), dry_run, recount,
-                                          limits).get(account_id)
-            if isinstance(failed, Exception):
-                results[account_id] = failed
+        missed = {} if dry_run or catch_up else self._missed_periods(ids, states, now)
+        for account_id, ends in missed.items():  # the periods it missed first, in order, each to its last moment
+            for end in ends:
+                failed = self._evaluate_batch([account_id], end, dry_run, False, False, catch_up=True).get(account_id)
+                if isinstance(failed, Exception):
+                    results[account_id] = failed
+                    break
         if missed:
             states.update(self.state_db.get_many([STATE_PREFIX + a for a in missed]))
         accounts = [a for a in self.directory.accounts(ids) if a.id not in results]
         self.directory.refresh([a for a in accounts if a.problem is None])
         works = [_Work(a, states.get(STATE_PREFIX + a.id)) for a in accounts]
-        _each(works, lambda w: self._decide(w, now, dry_run, recount, limits))
+        _each(works, lambda w: self._decide(w, now, dry_run, recount, limits, catch_up))
         if not dry_run:
             self._write(works, now)
         for w in works:
@@ -238,7 +239,7 @@ class BillingEngine:
         moved = [w.account.id for w in works if w.moved]
         if moved and attempt < ATTEMPTS:
             log.info("billing state of %s changed under us; evaluating again", ", ".join(moved))
-            results.update(self._evaluate_batch(moved, now, dry_run, recount, limits, attempt + 1))
+            results.update(self._evaluate_batch(moved, now, dry_run, recount, limits, attempt + 1, catch_up))
         for account_id in moved if attempt >= ATTEMPTS else ():
             results[account_id] = Conflict(409, "conflict", "billing state kept changing", account_id)
         for account_id, result in results.items() if attempt == 1 else ():
@@ -250,7 +251,29 @@ class BillingEngine:
                 self.holds.release(account_id)
         return {a: results[a] for a in ids if a in results}
 
-    def _decide(self, work: _Work, now: datetime, dry_run: bool, recount: bool, limits: bool) -> None:
+    def _missed_periods(self, ids: list[str], states: dict, now: datetime) -> dict[str, list[datetime]]:
+        """{account: the last moments of the periods it was not evaluated through} for the accounts whose state is
+        of a period before `now`'s (the daemon was down, or this is a period start), where their reseller charges
+        missed days (`charge_missed_days`); an account whose documents are invalid is left to its evaluation."""
+        stale = [a for a in ids if (doc := states.get(STATE_PREFIX + a)) and _period_ended(doc, now)]
+        if not stale:
+            return {}
+        accounts = [a for a in self.directory.accounts(stale) if a.problem is None]
+        self.directory.refresh(accounts)
+        out = {}
+        for account in accounts:
+            try:
+                settings = self.directory.settings(account.reseller)
+            except InputError:
+                continue
+            state = charging.BillingState.from_doc(states[STATE_PREFIX + account.id]["state"])
+            ends = charging.missed_period_ends(state, now, settings)
+            if ends:
+                out[account.id] = ends
+        return out
+
+    def _decide(self, work: _Work, now: datetime, dry_run: bool, recount: bool, limits: bool,
+                catch_up: bool = False) -> None:
         """Read what only this account needs and apply the charging rules (no write but a settlement)."""
         account, state_doc, directory = work.account, work.state_doc, self.directory
         if account.problem is not None:
@@ -282,7 +305,8 @@ class BillingEngine:
             trial_expires=account.trial_expires, admin_blocked=not account.enabled and not account.blocked_by_us,
             blocked_by_us=account.blocked_by_us)
         state = charging.BillingState.from_doc(state_doc["state"]) if state_doc else None
-        decision = charging.evaluate(settings, account.id, state, priced_items(list(invoices)), facts, now, reprice)
+        decision = charging.evaluate(settings, account.id, state, priced_items(list(invoices)), facts, now, reprice,
+                                     catch_up=catch_up)
         work.evaluation = Evaluation(account.id, account.reseller, settings.currency, decision, quantities,
                                      invoices=invoices)
         pending = None
@@ -541,13 +565,9 @@ def _each(works: list[_Work], step: Callable[[_Work], object]) -> None:
         list(_POOL.map(lambda w: _guard(w, step, w), works))
 
 
-def _missed_period_end(state_doc: dict | None, now: datetime) -> bool:
-    """The state is of an earlier period whose daily fees stop before its last day."""
-    if not state_doc:
-        return False
-    state = charging.BillingState.from_doc(state_doc["state"])
-    return state.period.end.timestamp() <= now.timestamp() and bool(state.last_daily) \
-        and (state.last_day or 0) < state.period.days
+def _period_ended(state_doc: dict, now: datetime) -> bool:
+    """The billing state is of a period that ended by `now`."""
+    return datetime.fromisoformat(state_doc["state"]["period"]["end"]) <= now
 
 
 def _due(state_doc: dict | None, now: datetime) -> bool:

@@ -44,6 +44,9 @@ def test_42_activation_debit_has_the_shape_of_kazoos_accept_charges_debit(server
     assert activation["pvt_vsn"] == 2
     # 100 - 10.00 MRC - 10.00 × 30/31 for the second device (9.68) - 3.00 = 77.32
     assert result["balances"]["acme"] == Decimal("77.32")
+    services = couch.db("services").get(acme)  # a 4.2 services doc: vsn "1", flat quantities, our reseller
+    assert (services["pvt_vsn"], services["pvt_reseller_id"], services["pvt_dirty"]) == ("1", sim.ids["master"], False)
+    assert services["quantities"]["devices"] == {"sip_device": 2}
     sim.remove()
 
 
@@ -74,6 +77,8 @@ def test_manual_quantities_on_the_services_doc_win_over_counted_ones(server):
     # 5 (manual, not the 2 counted) × 10.00 = 50.00; 1 sprocket × 3.00 = 3.00
     assert mrc == {("devices", "sip_device"): Decimal("50.00"), ("spacely_space", "sprockets"): Decimal("3.00")}
     assert sim.engine.ledger.balance(acme, datetime(2026, 3, 1, 1, tzinfo=timezone.utc)) == Decimal("47.00")
-    stored = couch.db("services").get(acme)["quantities"]
-    assert stored["account"]["devices"] == {"sip_device": 2} and stored["manual"]["devices"] == {"sip_device": 5}
+    stored = couch.db("services").get(acme)
+    assert stored["quantities"]["account"]["devices"] == {"sip_device": 2}
+    assert stored["quantities"]["manual"]["devices"] == {"sip_device": 5}
+    assert (stored["pvt_vsn"], stored["pvt_reseller_id"]) == (2, sim.ids["master"])
     sim.remove()
