@@ -12,6 +12,7 @@ the sender retries. Nothing is written before a notification is verified and che
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from datetime import datetime, timezone
 
@@ -130,4 +131,5 @@ def serve(app: Flask, host: str = "127.0.0.1", port: int = 8088) -> HookServer:
         return HookServer(app, host, port, max_body=MAX_BODY, max_headers=MAX_HEADERS, header_timeout=HEADER_TIMEOUT,
                           body_timeout=BODY_TIMEOUT, threads=THREADS, max_connections=MAX_CONNECTIONS)
     except OSError as exc:
-        raise BookkeeperError(f"hooks: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        raise BookkeeperError(f"hooks: cannot listen on {host}:{port}: "
+                              f"{os.strerror(exc.errno) if exc.errno else exc}") from None
