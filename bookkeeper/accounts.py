@@ -280,18 +280,44 @@ class Directory:
             raise found
         return found
 
-    def merged_plans(self, account: Account, reseller_id: str) -> list[plans.MergedPlan]:
-        """The account's assigned plans, merged as KAZOO 4.3 merges them (one per bookkeeper)."""
+    def merged_plans(self, account: Account, reseller_id: str,
+                     object_plans: list | None = None) -> list[plans.MergedPlan]:
+        """The account's assigned plans and its object plans (`object_plans()`, read now unless given), merged as
+        KAZOO merges them (one per bookkeeper); in 4.3 the services doc's `bookkeeper` is each plan's default
+        bookkeeper."""
+        if object_plans is None:
+            object_plans = self.object_plans(account.id)
         loaded, overrides = [], {}
         for plan_id, vendor in _assigned(account):
             loaded.append(self.plan(vendor or reseller_id, plan_id))
             entry = account.services["plans"][plan_id]
             if isinstance(entry, dict) and entry.get("overrides"):
                 overrides[plan_id] = entry["overrides"]
-        if not loaded:
+        objects = [(self.plan(entry.get("vendor_id") or reseller_id, plan_id), entry.get("overrides") or {})
+                   for plan_id, entry in object_plans]
+        if not loaded and not objects:
             return []
+        bookkeeper = account.services.get("bookkeeper") if self.dialect == "4.3" else None
         return plans.merge_plans(loaded, overrides=overrides,
-                                 global_overrides=account.services.get("overrides") or {}, dialect=self.dialect)
+                                 global_overrides=account.services.get("overrides") or {}, dialect=self.dialect,
+                                 default_bookkeeper=bookkeeper if isinstance(bookkeeper, dict) else None,
+                                 object_plans=objects)
+
+    def object_plans(self, account_id: str) -> list[list]:
+        """[plan id, {vendor_id, overrides}] for every plan a document of the account names for itself
+        (`service.plans`, the `bookkeeper_services/object_plans` view); 4.3 only."""
+        if self.dialect != "4.3":
+            return []
+        out = []
+        for row in self.couch.db(account_db(account_id)).view("bookkeeper_services", "object_plans")["rows"]:
+            where = f"{account_db(account_id)}/{row['id']}"
+            if not isinstance(row["value"], dict):
+                raise InputError(where, "service.plans", f"not an object: {row['value']!r}")
+            for plan_id, entry in sorted(row["value"].items()):
+                if not isinstance(entry, dict):
+                    raise InputError(where, f"service.plans.{plan_id}", f"not an object: {entry!r}")
+                out.append([plan_id, entry])
+        return out
 
     def quantities(self, account_id: str, counters: tuple[plans.Counter, ...] = ()) -> plans.quantities.Quantities:
         """The account's own quantities, recounted from its DB: one query of the `bookkeeper_services/quantify`

@@ -282,7 +282,10 @@ class BillingEngine:
                 and self._written_by_me.get(account.id) != state_doc["_rev"]:
             self._settle(account, state_doc["pending"])
         settings = directory.settings(account.reseller)
-        merged = directory.merged_plans(account, account.reseller)
+        object_plans = (state_doc or {}).get("object_plans")
+        if recount or object_plans is None:
+            object_plans = directory.object_plans(account.id)
+        merged = directory.merged_plans(account, account.reseller, object_plans)
         quantities, postpay = directory.stored_quantities(account), (state_doc or {}).get("postpay")
         if recount or quantities is None:
             quantities = directory.quantities(account.id, plans.priced_counters(settings.billable_counters, merged))
@@ -318,7 +321,7 @@ class BillingEngine:
                     directory.load_limits(account)
                 pending["cancel"] = {"categories": sorted(decision.cancel_categories),
                                      "limits_rev": (account.limits or {}).get("_rev")}
-        work.state_write = _state_write(account.id, decision.state, pending, postpay, state_doc)
+        work.state_write = _state_write(account.id, decision.state, pending, postpay, object_plans, state_doc)
 
     def _write(self, works: list[_Work], now: datetime) -> None:
         """Billing states (one bulk write), then charges, services docs (one bulk write) and blocking."""
@@ -517,15 +520,15 @@ class BillingEngine:
 
 
 def _state_write(account_id: str, state: charging.BillingState, pending: dict | None, postpay: dict,
-                 previous: dict | None) -> dict | None:
+                 object_plans: list, previous: dict | None) -> dict | None:
     """The billing state advanced from the revision read, with this evaluation's charges as `pending` (written
-    ahead: a crash before they reach the ledger is settled by the next evaluation, never charged again) and the
-    postpay terms of the `limits` doc as last read; None if nothing changed."""
+    ahead: a crash before they reach the ledger is settled by the next evaluation, never charged again), the
+    postpay terms of the `limits` doc and the object plans as last read; None if nothing changed."""
     doc = {"_id": STATE_PREFIX + account_id, "pvt_type": "bookkeeper_billing_state", "account_id": account_id,
-           "state": state.to_doc(), "pending": pending, "postpay": postpay}
+           "state": state.to_doc(), "pending": pending, "postpay": postpay, "object_plans": object_plans}
     if previous is not None:
         if previous.get("state") == doc["state"] and previous.get("postpay") == postpay and not pending \
-                and not previous.get("pending"):
+                and previous.get("object_plans") == object_plans and not previous.get("pending"):
             return None
         doc["_rev"] = previous["_rev"]
     return doc

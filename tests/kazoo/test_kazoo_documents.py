@@ -82,3 +82,32 @@ def test_manual_quantities_on_the_services_doc_win_over_counted_ones(server):
     assert stored["quantities"]["manual"]["devices"] == {"sip_device": 5}
     assert (stored["pvt_vsn"], stored["pvt_reseller_id"]) == (2, sim.ids["master"])
     sim.remove()
+
+
+def test_object_plans_and_the_services_level_bookkeeper_take_part_in_merging(server):
+    """4.3 kz_services_plans:fetch/2: after the plans on the services doc come the plans that documents of the
+    account name for themselves (`service.plans`, view services/object_plans), each with its own overrides; the
+    services doc's `bookkeeper` is every plan's default bookkeeper (prepare_plan/3)."""
+    soft = {"pvt_type": "device", "device_type": "softphone",
+            "service": {"plans": {"soft": {"overrides": {"plan": {"devices": {"softphone": {"rate": 4}}}}}}}}
+    couch = Couch(server.url, namespace=f"ko{uuid.uuid4().hex[:8]}-", retries=3)
+    sim = Simulation(parse_scenario({
+        "start": "2026-03-01T00:00:00Z", "until": "2026-03-02T00:00:00Z",
+        "resellers": {"master": {"settings": {}, "plans": {
+            "p": {"name": "P", "plan": {"devices": {"sip_device": {"rate": 10}}}},
+            "soft": {"name": "Soft", "plan": {"devices": {"softphone": {"rate": 6}}}}}}},
+        "accounts": {"acme": {"plans": ["p"], "balance": 100, "docs": [DEVICE, soft]}}}, "test"),
+        couch, load_settings(env={}, couch_url=server.url))
+    result = sim.run(keep=True)
+    mrc = {(r["category"], r["item"]): r["amount"] for r in result["transactions"] if r["kind"] == "mrc"}
+    # the assigned plan: 1 sip_device × 10.00; the softphone's own plan, overridden to 4.00: 1 × 4.00
+    assert mrc == {("devices", "sip_device"): Decimal("10.00"), ("devices", "softphone"): Decimal("4.00")}
+    acme, master = sim.ids["acme"], sim.ids["master"]
+    services = couch.db("services")
+    services.put({**services.get(acme), "bookkeeper": {"type": "couch_bookkeeper", "vendor_id": master}})
+    directory = sim.engine.directory
+    [account] = directory.accounts([acme])
+    [merged] = directory.merged_plans(account, account.reseller)
+    assert merged.bookkeeper == {"id": "default_bookkeeper", "type": "couch_bookkeeper", "vendor_id": master}
+    assert merged.plan_ids == ("p", "soft")
+    sim.remove()
