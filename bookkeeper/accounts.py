@@ -17,10 +17,11 @@ from zoneinfo import ZoneInfo
 from . import plans
 from .clock import zone
 from .couch import Conflict, Couch, CouchError, NotFound
-from .dbnames import (ACCOUNTS_DB, SERVICES_DB, account_db, encode, from_gregorian, is_account_id,
+from .dbnames import (ACCOUNTS_DB, SERVICES_DB, account_db, encode, from_gregorian, is_account_id, modb,
                       to_gregorian)
 from .errors import BookkeeperError, InputError
 from .holds import Holds
+from .ledger.documents import month_of
 from .settings import BookkeeperSettings, resolve_settings, settings_from_doc
 
 CONFIG_DOC = "configs_bookkeeper"
@@ -150,6 +151,9 @@ class Directory:
         for account in accounts:
             for plan_id, vendor in _assigned(account):
                 wanted.setdefault(vendor or account.reseller, set()).add(plan_id)
+        for owner, doc_id in list(self._docs):  # what else is cached from these DBs (e.g. object plans)
+            if owner in wanted:
+                wanted[owner].add(doc_id)
         for owner, ids in wanted.items():
             if not any((owner, doc_id) in self._docs for doc_id in ids):
                 continue
@@ -302,6 +306,22 @@ class Directory:
                                  global_overrides=account.services.get("overrides") or {}, dialect=self.dialect,
                                  default_bookkeeper=bookkeeper if isinstance(bookkeeper, dict) else None,
                                  object_plans=objects)
+
+    def kazoo42_quantities(self, account: Account, merged: list[plans.MergedPlan], at: datetime) -> dict:
+        """4.2 only: the categories KAZOO 4.2 counts besides the documents (`plans.kazoo42_quantities`): this
+        month's ledgers by service, the account document's `ui_apps`, the merged plan's ratedeck."""
+        if self.dialect != "4.2":
+            return {}
+        try:
+            rows = self.couch.db(modb(account.id, *month_of(at))).view("ledgers", "total_by_service_legacy",
+                                                                       group=True)["rows"]
+        except NotFound:  # no monthly DB yet, or KAZOO's design document without that view
+            rows = []
+        categories: dict = {}
+        for m in merged:
+            for category, items in m.plan.plan.items():
+                categories.setdefault(category, {}).update(items)
+        return plans.kazoo42_quantities(rows, account.doc, categories)
 
     def object_plans(self, account_id: str) -> list[list]:
         """[plan id, {vendor_id, overrides}] for every plan a document of the account names for itself

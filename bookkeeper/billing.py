@@ -289,6 +289,7 @@ class BillingEngine:
         quantities, postpay = directory.stored_quantities(account), (state_doc or {}).get("postpay")
         if recount or quantities is None:
             quantities = directory.quantities(account.id, plans.priced_counters(settings.billable_counters, merged))
+            quantities = {**quantities, **directory.kazoo42_quantities(account, merged, now)}
         if limits or postpay is None:
             allowed, max_postpay = directory.load_limits(account).postpay
             postpay = {"allowed": allowed, "max": str(max_postpay)}

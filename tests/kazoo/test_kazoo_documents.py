@@ -111,3 +111,41 @@ def test_object_plans_and_the_services_level_bookkeeper_take_part_in_merging(ser
     assert merged.bookkeeper == {"id": "default_bookkeeper", "type": "couch_bookkeeper", "vendor_id": master}
     assert merged.plan_ids == ("p", "soft")
     sim.remove()
+
+
+def test_42_counts_ledgers_ui_apps_and_ratedeck_as_42_does(server):
+    """KAZOO 4.2's services modules beside the documents (core/kazoo_services/src/services/kz_service_ledgers.erl,
+    kz_service_ui_apps.erl, kz_service_ratedeck.erl): ledgers.<service> = minus this month's negative total of
+    ledgers/total_by_service_legacy (units), ui_apps.<name> = 1 per app in use on the account document,
+    ratedeck.<id> = 1 for the merged plan's single ratedeck."""
+    couch = Couch(server.url, namespace=f"k4{uuid.uuid4().hex[:8]}-", retries=3)
+    sim = Simulation(parse_scenario({
+        "start": "2026-03-01T00:00:00Z", "until": "2026-03-02T00:00:00Z", "dialect": "4.2",
+        "resellers": {"master": {"settings": {}, "plans": {"p": {"name": "P", "plan": {
+            "ui_apps": {"voip": {"rate": 2}}, "ratedeck": {"bulk": {"rate": 1}}}}}}},
+        "accounts": {"acme": {"plans": ["p"], "balance": 100}}}, "test"),
+        couch, load_settings(env={}, couch_url=server.url))
+    sim.build()
+    acme = sim.ids["acme"]
+    accounts = couch.db("accounts")
+    accounts.put({**accounts.get(acme), "ui_apps": {
+        "a1": {"name": "voip", "allowed_users": "all"},
+        "a2": {"name": "pbxs", "allowed_users": "specific", "users": []},      # nobody: not in use
+        "a3": {"name": "accounts", "allowed_users": "specific", "users": ["u1"]}}})
+    march = couch.db(modb(acme, 2026, 3))
+    march.put({"_id": "202603-call1", "pvt_type": "debit", "pvt_amount": 12000, "pvt_code": 1001, "pvt_vsn": 2,
+               "pvt_reason": "per_minute_call", "call_id": "c1", "pvt_account_id": acme,
+               "pvt_created": 63940000000})
+    env = {**os.environ, "BOOKKEEPER_COUCH_URL": server.url, "BOOKKEEPER_NAMESPACE": couch.namespace,
+           "BOOKKEEPER_DIALECT": "4.2"}
+    run = subprocess.run([str(BIN), "billing", "run", "--at", "2026-03-01T00:00:00Z", "--json"],
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert run.returncode == 0, run.stderr
+    quantities = couch.db("services").get(acme)["quantities"]
+    assert quantities["ledgers"] == {"per-minute-voip": 12000}
+    assert quantities["ui_apps"] == {"voip": 1, "accounts": 1}
+    assert quantities["ratedeck"] == {"bulk": 1}
+    [billed] = [a for a in json.loads(run.stdout, parse_float=Decimal)["accounts"] if a["account"] == acme]
+    mrc = {(c["category"], c["item"]): c["amount"] for c in billed["charges"] if c["kind"] == "mrc"}
+    assert mrc == {("ui_apps", "voip"): Decimal("2.00"), ("ratedeck", "bulk"): Decimal("1.00")}
+    sim.remove()
