@@ -603,8 +603,9 @@ def _reports(app: App):
 
 
 @reports_group.command("usage")
-@click.argument("account_id", required=False)
-@click.option("--reseller", "reseller_id", help="Every account this reseller bills, instead of one ACCOUNT.")
+@click.argument("account_id", required=False, type=ACCOUNT)
+@click.option("--reseller", "reseller_id", type=ACCOUNT,
+              help="Every account this reseller bills, instead of one ACCOUNT.")
 @click.option("--period", help="Any date inside the period (YYYY-MM-DD); default: the last closed period.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV: one row per account and item.")
 @click.option("--chart", "chart_path", type=click.Path(dir_okay=False),
@@ -619,8 +620,9 @@ def reports_usage(app, account_id, reseller_id, period, as_csv, chart_path, as_j
     if bool(account_id) == bool(reseller_id):
         raise BookkeeperError("give an ACCOUNT or --reseller, not both")
     reports = _reports(app)
-    now = _ledger_time(None, "--at")
-    at = _ledger_time(period, "--period") if period else reports.last_closed(account_id or reseller_id, now).start
+    now = app.when(None, "--at")
+    at = app.when(period, "--period", account_id or reseller_id) if period else \
+        reports.last_closed(account_id or reseller_id, now).start
     usages = [reports.usage(account_id, at)] if account_id else reports.reseller_usage(reseller_id, at)
     if chart_path:
         if not account_id:
@@ -636,7 +638,8 @@ def reports_usage(app, account_id, reseller_id, period, as_csv, chart_path, as_j
 
 
 @reports_group.command("metrics")
-@click.option("--reseller", "reseller_id", help="One reseller (default: the master and every reseller).")
+@click.option("--reseller", "reseller_id", type=ACCOUNT,
+              help="One reseller (default: the master and every reseller).")
 @click.option("--from", "start", help="First date (YYYY-MM-DD); default: a year before --to.")
 @click.option("--to", "end", help="End date, exclusive (default: now).")
 @click.option("--chart", "chart_path", type=click.Path(dir_okay=False),
@@ -649,8 +652,8 @@ def reports_metrics(app, reseller_id, start, end, chart_path, as_json):
 
     from bookkeeper.documents.charts import revenue_chart
 
-    end_at = _ledger_time(end, "--to")
-    start_at = _ledger_time(start, "--from") if start else end_at - timedelta(days=365)
+    end_at = app.when(end, "--to", reseller_id)
+    start_at = app.when(start, "--from", reseller_id) if start else end_at - timedelta(days=365)
     found = _reports(app).metrics(start_at, end_at, [reseller_id] if reseller_id else None)
     if chart_path:
         months = sorted({p["period_start"][:7] for r in found for p in r["periods"]})

@@ -35,6 +35,7 @@ GHOST = "0123456789abcdef0123456789abcdef"
     ["hooks", "show", GHOST], ["hooks", "configure", GHOST, "stripe", __file__],
     ["accounts", "list", "--reseller", GHOST], ["agents", "accounts", GHOST], ["agents", "statement", GHOST],
     ["agents", "create-account", GHOST, "--name", "x"], ["agents", "refer", GHOST, GHOST],
+    ["reports", "usage", GHOST], ["reports", "usage", "--reseller", GHOST], ["reports", "metrics", "--reseller", GHOST],
 ])
 def test_an_unknown_account_is_no_such_account_in_every_command(world, args):
     one_error(world.cli(*args), f"{GHOST}: no such account in accounts")
