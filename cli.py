@@ -6,6 +6,8 @@ Errors a user can fix (bad input, an unreachable server) print one line on stder
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 from pathlib import Path
 from urllib.parse import unquote
@@ -1033,7 +1035,11 @@ def run_cmd(app, worker_id, once, metrics_port, hooks_port, json_logs, as_json):
         emit(service.run_once(app.couch, settings), as_json,
              lambda d: f"caught up {d['databases']} databases; {d['charges_written']} charges written")
         return
-    sys.exit(service.run(app.couch, settings, on_ready=click.echo))
+    code = service.run(app.couch, settings, on_ready=click.echo)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # not waiting for pool threads: work still in hand is left as a crash leaves it (docs/operations.md)
 
 
 # --- pay ---
@@ -1077,7 +1083,6 @@ def hooks_group():
 @pass_app
 def hooks_serve(app, host, port):
     """Serve the hooks alone, in the foreground, until Ctrl-C."""
-    import logging
 
     from bookkeeper.gateways import make_app, serve
 
