@@ -724,7 +724,7 @@ def _ledger(app: App):
     from bookkeeper.ledger import Ledger, horizon
 
     return Ledger(app.couch, dialect=app.settings.dialect, horizon=horizon(app.settings),
-                  currency_of=app.directory.currency_of)
+                  currency_of=lambda *args: app.directory.currency_of(*args))  # the directory only when money comes in
 
 
 def _ledger_currency(app: App, account_id: str, currency: str | None) -> str:
