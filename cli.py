@@ -6,6 +6,8 @@ Errors a user can fix (bad input, an unreachable server) print one line on stder
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 from pathlib import Path
 
@@ -281,16 +283,20 @@ def _edit_services(app, account_id: str, edit) -> dict:
     """Read-modify-write the account's services doc, retrying on conflicts; a missing doc is created."""
     from datetime import datetime, timezone
 
+    from bookkeeper.accounts import Directory, master_account_id, new_services_doc
     from bookkeeper.couch import Conflict
-    from bookkeeper.dbnames import SERVICES_DB, account_db, check_account_id, encode, to_gregorian
+    from bookkeeper.dbnames import SERVICES_DB, check_account_id, to_gregorian
 
     db = app.couch.db(SERVICES_DB)
     for _ in range(5):
-        now = to_gregorian(datetime.now(timezone.utc))
-        doc = db.get_or_none(check_account_id(account_id)) or {
-            "_id": account_id, "pvt_type": "service", "pvt_vsn": 2 if app.settings.dialect == "4.3" else "1",
-            "pvt_account_id": account_id, "pvt_account_db": encode(account_db(account_id)), "pvt_created": now}
-        wanted = {**edit(doc), "pvt_modified": now}
+        now = datetime.now(timezone.utc)
+        doc = db.get_or_none(check_account_id(account_id))
+        if doc is None:
+            directory = Directory(app.couch, master_account_id(app.couch, app.settings.master_account),
+                                  app.settings.dialect)
+            account = directory.account(account_id)
+            doc = new_services_doc(account_id, account.tree, account.reseller, app.settings.dialect, now)
+        wanted = {**edit(doc), "pvt_modified": to_gregorian(now)}
         try:
             db.put(wanted)
             return wanted
@@ -496,6 +502,84 @@ def agents_statement(app, agent_id, period, pdf_path, as_json):
     emit(summary, as_json, lambda s: rows_table(s["lines"], ["account", "name", "level", "period", "base", "rate",
                                                              "commission", "currency", "payout", "recorded"])
          + "\n\n" + "  ".join(f"total {c} {a}" for c, a in sorted(s["totals"].items())))
+
+
+# --- reports ---
+@main.group("reports", cls=Group)
+def reports_group():
+    """Usage per account or reseller, and the operator's billing metrics (docs/reports.md)."""
+
+
+def _reports(app: App):
+    from bookkeeper.reports import Reports
+
+    engine = _engine(app)
+    return Reports(app.couch, engine.ledger, engine.directory)
+
+
+@reports_group.command("usage")
+@click.argument("account_id", required=False)
+@click.option("--reseller", "reseller_id", help="Every account this reseller bills, instead of one ACCOUNT.")
+@click.option("--period", help="Any date inside the period (YYYY-MM-DD); default: the last closed period.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV: one row per account and item.")
+@click.option("--chart", "chart_path", type=click.Path(dir_okay=False),
+              help="Write a PNG chart of the daily quantities per item (one ACCOUNT).")
+@json_option
+@pass_app
+def reports_usage(app, account_id, reseller_id, period, as_csv, chart_path, as_json):
+    """Each billable item's daily quantities, high-water mark, days billed, rate and amount for a period."""
+    from bookkeeper.documents.charts import usage_chart
+    from bookkeeper.reports import USAGE_COLUMNS, usage_csv
+
+    if bool(account_id) == bool(reseller_id):
+        raise BookkeeperError("give an ACCOUNT or --reseller, not both")
+    reports = _reports(app)
+    now = _ledger_time(None, "--at")
+    at = _ledger_time(period, "--period") if period else reports.last_closed(account_id or reseller_id, now).start
+    usages = [reports.usage(account_id, at)] if account_id else reports.reseller_usage(reseller_id, at)
+    if chart_path:
+        if not account_id:
+            raise BookkeeperError("--chart draws one ACCOUNT's usage")
+        u = usages[0]
+        Path(chart_path).write_bytes(usage_chart(u.report, f"{u.name}: usage {u.period.start_date} .. "
+                                                           f"{u.period.last_date}"))
+    if as_csv:
+        click.echo(usage_csv(usages), nl=False)
+        return
+    data = usages[0].to_json() if account_id else [u.to_json() for u in usages]
+    emit(data, as_json, lambda _: rows_table([r for u in usages for r in u.rows()], USAGE_COLUMNS))
+
+
+@reports_group.command("metrics")
+@click.option("--reseller", "reseller_id", help="One reseller (default: the master and every reseller).")
+@click.option("--from", "start", help="First date (YYYY-MM-DD); default: a year before --to.")
+@click.option("--to", "end", help="End date, exclusive (default: now).")
+@click.option("--chart", "chart_path", type=click.Path(dir_okay=False),
+              help="Write a PNG chart of revenue and MRR per period.")
+@json_option
+@pass_app
+def reports_metrics(app, reseller_id, start, end, chart_path, as_json):
+    """Revenue, MRR, ARPU, standing, new and cancelled accounts, payments, per reseller, currency and period."""
+    from datetime import timedelta
+
+    from bookkeeper.documents.charts import revenue_chart
+
+    end_at = _ledger_time(end, "--to")
+    start_at = _ledger_time(start, "--from") if start else end_at - timedelta(days=365)
+    found = _reports(app).metrics(start_at, end_at, [reseller_id] if reseller_id else None)
+    if chart_path:
+        months = sorted({p["period_start"][:7] for r in found for p in r["periods"]})
+        series: dict[str, list[float]] = {}
+        for r in found:
+            for name, key in ((f"revenue {r['currency']}", "revenue"), (f"MRR {r['currency']}", "mrr")):
+                values = series.setdefault(name, [0.0] * len(months))
+                for p in r["periods"]:
+                    values[months.index(p["period_start"][:7])] += float(p[key])
+        Path(chart_path).write_bytes(revenue_chart(months, series, "Revenue and MRR per period"))
+    rows = [{"reseller": r["reseller"], "currency": r["currency"], **p} for r in found for p in r["periods"]]
+    emit(found, as_json, lambda _: rows_table(rows, ["reseller", "currency", "period_start", "revenue", "mrr",
+                                                     "arpu", "accounts_charged", "payments", "new_accounts",
+                                                     "cancelled_accounts"]))
 
 
 # --- simulate ---
@@ -864,7 +948,11 @@ def run_cmd(app, worker_id, once, metrics_port, hooks_port, json_logs, as_json):
         emit(service.run_once(app.couch, settings), as_json,
              lambda d: f"caught up {d['databases']} databases; {d['charges_written']} charges written")
         return
-    sys.exit(service.run(app.couch, settings))
+    code = service.run(app.couch, settings)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # not waiting for pool threads: work still in hand is left as a crash leaves it (docs/operations.md)
 
 
 # --- pay ---
@@ -905,7 +993,6 @@ def hooks_group():
 @pass_app
 def hooks_serve(app, host, port):
     """Serve the hooks alone, in the foreground, until Ctrl-C."""
-    import logging
 
     from bookkeeper.gateways import make_app, serve
 

@@ -15,9 +15,10 @@ from decimal import Decimal
 
 from . import plans
 from .couch import Conflict, Couch, CouchError, NotFound
-from .dbnames import ACCOUNTS_DB, SERVICES_DB, account_db, encode, from_gregorian, to_gregorian
+from .dbnames import ACCOUNTS_DB, SERVICES_DB, account_db, encode, from_gregorian, modb, to_gregorian
 from .errors import BookkeeperError, InputError
 from .holds import Holds
+from .ledger.documents import month_of
 from .settings import BookkeeperSettings, resolve_settings, settings_from_doc
 
 CONFIG_DOC = "configs_bookkeeper"
@@ -140,6 +141,9 @@ class Directory:
         for account in accounts:
             for plan_id, vendor in _assigned(account):
                 wanted.setdefault(vendor or account.reseller, set()).add(plan_id)
+        for owner, doc_id in list(self._docs):  # what else is cached from these DBs (e.g. object plans)
+            if owner in wanted:
+                wanted[owner].add(doc_id)
         for owner, ids in wanted.items():
             if not any((owner, doc_id) in self._docs for doc_id in ids):
                 continue
@@ -250,18 +254,60 @@ class Directory:
             raise found
         return found
 
-    def merged_plans(self, account: Account, reseller_id: str) -> list[plans.MergedPlan]:
-        """The account's assigned plans, merged as KAZOO 4.3 merges them (one per bookkeeper)."""
+    def merged_plans(self, account: Account, reseller_id: str,
+                     object_plans: list | None = None) -> list[plans.MergedPlan]:
+        """The account's assigned plans and its object plans (`object_plans()`, read now unless given), merged as
+        KAZOO merges them (one per bookkeeper); in 4.3 the services doc's `bookkeeper` is each plan's default
+        bookkeeper."""
+        if object_plans is None:
+            object_plans = self.object_plans(account.id)
         loaded, overrides = [], {}
         for plan_id, vendor in _assigned(account):
             loaded.append(self.plan(vendor or reseller_id, plan_id))
             entry = account.services["plans"][plan_id]
             if isinstance(entry, dict) and entry.get("overrides"):
                 overrides[plan_id] = entry["overrides"]
-        if not loaded:
+        objects = [(self.plan(entry.get("vendor_id") or reseller_id, plan_id), entry.get("overrides") or {})
+                   for plan_id, entry in object_plans]
+        if not loaded and not objects:
             return []
+        bookkeeper = account.services.get("bookkeeper") if self.dialect == "4.3" else None
         return plans.merge_plans(loaded, overrides=overrides,
-                                 global_overrides=account.services.get("overrides") or {}, dialect=self.dialect)
+                                 global_overrides=account.services.get("overrides") or {}, dialect=self.dialect,
+                                 default_bookkeeper=bookkeeper if isinstance(bookkeeper, dict) else None,
+                                 object_plans=objects)
+
+    def kazoo42_quantities(self, account: Account, merged: list[plans.MergedPlan], at: datetime) -> dict:
+        """4.2 only: the categories KAZOO 4.2 counts besides the documents (`plans.kazoo42_quantities`): this
+        month's ledgers by service, the account document's `ui_apps`, the merged plan's ratedeck."""
+        if self.dialect != "4.2":
+            return {}
+        try:
+            rows = self.couch.db(modb(account.id, *month_of(at))).view("ledgers", "total_by_service_legacy",
+                                                                       group=True)["rows"]
+        except NotFound:  # no monthly DB yet, or KAZOO's design document without that view
+            rows = []
+        categories: dict = {}
+        for m in merged:
+            for category, items in m.plan.plan.items():
+                categories.setdefault(category, {}).update(items)
+        return plans.kazoo42_quantities(rows, account.doc, categories)
+
+    def object_plans(self, account_id: str) -> list[list]:
+        """[plan id, {vendor_id, overrides}] for every plan a document of the account names for itself
+        (`service.plans`, the `bookkeeper_services/object_plans` view); 4.3 only."""
+        if self.dialect != "4.3":
+            return []
+        out = []
+        for row in self.couch.db(account_db(account_id)).view("bookkeeper_services", "object_plans")["rows"]:
+            where = f"{account_db(account_id)}/{row['id']}"
+            if not isinstance(row["value"], dict):
+                raise InputError(where, "service.plans", f"not an object: {row['value']!r}")
+            for plan_id, entry in sorted(row["value"].items()):
+                if not isinstance(entry, dict):
+                    raise InputError(where, f"service.plans.{plan_id}", f"not an object: {entry!r}")
+                out.append([plan_id, entry])
+        return out
 
     def quantities(self, account_id: str, counters: tuple[plans.Counter, ...] = ()) -> plans.quantities.Quantities:
         """The account's own quantities, recounted from its DB: one query of the `bookkeeper_services/quantify`
@@ -307,7 +353,7 @@ class Directory:
     def services_update(self, account: Account, quantities, cascade, standing: str, now: datetime) -> dict | None:
         """The services doc recording quantities and standing the way this KAZOO version reads them, marked as
         ours; None if the doc as read already says so."""
-        doc = account.services or _new_services_doc(account, now)
+        doc = account.services or new_services_doc(account.id, account.tree, account.reseller, self.dialect, now)
         wanted = dict(doc)
         if self.dialect == "4.3":
             wanted["quantities"] = {**(doc.get("quantities") or {}), "account": quantities, "cascade": cascade}
@@ -427,8 +473,18 @@ def _assigned(account: Account) -> list[tuple[str, str | None]]:
     return out
 
 
-def _new_services_doc(account: Account, now: datetime) -> dict:
+def new_services_doc(account_id: str, tree: list[str], reseller_id: str, dialect: str, now: datetime, *,
+                     reseller: bool = False) -> dict:
+    """The services doc of an account that has none, as KAZOO creates one (kazoo.md §2.1, §2.2): the one
+    builder of it (provisioning, `plans assign`, the engine's first write). `pvt_reseller_id` is the billing
+    reseller (the master for the master itself); `pvt_vsn` 2 for 4.3, "1" for 4.2 (whose docs start dirty, with
+    flat quantities)."""
     seconds = to_gregorian(now)
-    return {"_id": account.id, "pvt_type": "service", "pvt_vsn": 2, "pvt_account_id": account.id,
-            "pvt_account_db": encode(account_db(account.id)), "pvt_tree": account.tree,
-            "pvt_created": seconds, "pvt_modified": seconds, "pvt_status": "good_standing", "plans": {}}
+    doc = {"_id": account_id, "pvt_type": "service", "pvt_vsn": 2 if dialect == "4.3" else "1",
+           "pvt_account_id": account_id, "pvt_account_db": encode(account_db(account_id)),
+           "pvt_created": seconds, "pvt_modified": seconds, "pvt_status": "good_standing", "pvt_tree": list(tree),
+           "pvt_reseller": reseller, "pvt_reseller_id": reseller_id, "plans": {},
+           "quantities": {"account": {}, "cascade": {}} if dialect == "4.3" else {}}
+    if dialect == "4.2":
+        doc["pvt_dirty"] = True
+    return doc

@@ -25,7 +25,7 @@ from decimal import Decimal
 from . import charging, designdocs, plans
 from .agents import Agents
 from .accounts import CONFIG_DOC, LIMITS_DOC, Account, Directory, UnknownAccount, master_account_id, written_by_us
-from .clock import Clock, day_start
+from .clock import Clock, day_start, period_containing
 from .couch import Conflict, Couch, CouchError
 from .dbnames import ACCOUNTS_DB, SERVICES_DB, is_account_id, parse_db_name
 from .errors import BookkeeperError, InputError
@@ -212,23 +212,24 @@ class BillingEngine:
             return self._locks.setdefault(account_id, threading.Lock())
 
     def _evaluate_batch(self, ids: list[str], now: datetime, dry_run: bool, recount: bool, limits: bool,
-                        attempt: int = 1) -> dict[str, Evaluation | Exception]:
-        """Evaluate the known accounts among `ids`; {account: Evaluation or the exception that failed it}."""
+                        attempt: int = 1, catch_up: bool = False) -> dict[str, Evaluation | Exception]:
+        """Evaluate the known accounts among `ids`; {account: Evaluation or the exception that failed it}.
+        `catch_up`: `now` is the last moment of a period the bookkeeper missed (see `_missed_periods`)."""
         states = self.state_db.get_many([STATE_PREFIX + a for a in ids])
         results: dict[str, Evaluation | Exception] = {}
-        missed = [a for a in ids if not dry_run and _missed_period_end(states.get(STATE_PREFIX + a), now)]
-        for account_id in missed:  # settle the previous period's last days (daily fees) before billing the new one
-            end = charging.BillingState.from_doc(states[STATE_PREFIX + account_id]["state"]).period.end
-            failed = self._evaluate_batch([account_id], end - timedelta(seconds=1), dry_run, recount,
-                                          limits).get(account_id)
-            if isinstance(failed, Exception):
-                results[account_id] = failed
+        missed = {} if dry_run or catch_up else self._missed_periods(ids, states, now)
+        for account_id, ends in missed.items():  # the periods it missed first, in order, each to its last moment
+            for end in ends:
+                failed = self._evaluate_batch([account_id], end, dry_run, False, False, catch_up=True).get(account_id)
+                if isinstance(failed, Exception):
+                    results[account_id] = failed
+                    break
         if missed:
             states.update(self.state_db.get_many([STATE_PREFIX + a for a in missed]))
         accounts = [a for a in self.directory.accounts(ids) if a.id not in results]
         self.directory.refresh([a for a in accounts if a.problem is None])
         works = [_Work(a, states.get(STATE_PREFIX + a.id)) for a in accounts]
-        _each(works, lambda w: self._decide(w, now, dry_run, recount, limits))
+        _each(works, lambda w: self._decide(w, now, dry_run, recount, limits, catch_up))
         if not dry_run:
             self._write(works, now)
         for w in works:
@@ -237,7 +238,7 @@ class BillingEngine:
         moved = [w.account.id for w in works if w.moved]
         if moved and attempt < ATTEMPTS:
             log.info("billing state of %s changed under us; evaluating again", ", ".join(moved))
-            results.update(self._evaluate_batch(moved, now, dry_run, recount, limits, attempt + 1))
+            results.update(self._evaluate_batch(moved, now, dry_run, recount, limits, attempt + 1, catch_up))
         for account_id in moved if attempt >= ATTEMPTS else ():
             results[account_id] = Conflict(409, "conflict", "billing state kept changing", account_id)
         for account_id, result in results.items() if attempt == 1 else ():
@@ -249,7 +250,29 @@ class BillingEngine:
                 self.holds.release(account_id)
         return {a: results[a] for a in ids if a in results}
 
-    def _decide(self, work: _Work, now: datetime, dry_run: bool, recount: bool, limits: bool) -> None:
+    def _missed_periods(self, ids: list[str], states: dict, now: datetime) -> dict[str, list[datetime]]:
+        """{account: the last moments of the periods it was not evaluated through} for the accounts whose state is
+        of a period before `now`'s (the daemon was down, or this is a period start), where their reseller charges
+        missed days (`charge_missed_days`); an account whose documents are invalid is left to its evaluation."""
+        stale = [a for a in ids if (doc := states.get(STATE_PREFIX + a)) and _period_ended(doc, now)]
+        if not stale:
+            return {}
+        accounts = [a for a in self.directory.accounts(stale) if a.problem is None]
+        self.directory.refresh(accounts)
+        out = {}
+        for account in accounts:
+            try:
+                settings = self.directory.settings(account.reseller)
+            except InputError:
+                continue
+            state = charging.BillingState.from_doc(states[STATE_PREFIX + account.id]["state"])
+            ends = charging.missed_period_ends(state, now, settings)
+            if ends:
+                out[account.id] = ends
+        return out
+
+    def _decide(self, work: _Work, now: datetime, dry_run: bool, recount: bool, limits: bool,
+                catch_up: bool = False) -> None:
         """Read what only this account needs and apply the charging rules (no write but a settlement)."""
         account, state_doc, directory = work.account, work.state_doc, self.directory
         if account.problem is not None:
@@ -258,10 +281,14 @@ class BillingEngine:
                 and self._written_by_me.get(account.id) != state_doc["_rev"]:
             self._settle(account, state_doc["pending"])
         settings = directory.settings(account.reseller)
-        merged = directory.merged_plans(account, account.reseller)
+        object_plans = (state_doc or {}).get("object_plans")
+        if recount or object_plans is None:
+            object_plans = directory.object_plans(account.id)
+        merged = directory.merged_plans(account, account.reseller, object_plans)
         quantities, postpay = directory.stored_quantities(account), (state_doc or {}).get("postpay")
         if recount or quantities is None:
             quantities = directory.quantities(account.id, plans.priced_counters(settings.billable_counters, merged))
+            quantities = {**quantities, **directory.kazoo42_quantities(account, merged, now)}
         if limits or postpay is None:
             allowed, max_postpay = directory.load_limits(account).postpay
             postpay = {"allowed": allowed, "max": str(max_postpay)}
@@ -280,8 +307,10 @@ class BillingEngine:
             max_postpay=Decimal(postpay["max"]),
             trial_expires=account.trial_expires, admin_blocked=not account.enabled and not account.blocked_by_us,
             blocked_by_us=account.blocked_by_us)
-        state = charging.BillingState.from_doc(state_doc["state"]) if state_doc else None
-        decision = charging.evaluate(settings, account.id, state, priced_items(list(invoices)), facts, now, reprice)
+        state = charging.BillingState.from_doc(state_doc["state"]) if state_doc else \
+            self._rebuilt(account.id, settings, now)
+        decision = charging.evaluate(settings, account.id, state, priced_items(list(invoices)), facts, now, reprice,
+                                     catch_up=catch_up)
         work.evaluation = Evaluation(account.id, account.reseller, settings.currency, decision, quantities,
                                      invoices=invoices)
         pending = None
@@ -293,7 +322,19 @@ class BillingEngine:
                     directory.load_limits(account)
                 pending["cancel"] = {"categories": sorted(decision.cancel_categories),
                                      "limits_rev": (account.limits or {}).get("_rev")}
-        work.state_write = _state_write(account.id, decision.state, pending, postpay, state_doc)
+        work.state_write = _state_write(account.id, decision.state, pending, postpay, object_plans, state_doc)
+
+    def _rebuilt(self, account_id: str, settings, now: datetime) -> charging.BillingState | None:
+        """The state of `now`'s period rebuilt from the ledger's charges, for an account without a billing state
+        document (lost, or never billed: then None). The ledger is the truth: without this, a lost state would
+        charge the period's MRC again over its prorations."""
+        period = period_containing(now, settings.billing_day, settings.timezone)
+        entries = self.ledger.entries(account_id, period.start, now + timedelta(seconds=1))
+        state = charging.rebuilt(account_id, period, [e for e in entries if e.kind in ledger_docs.CHARGE_KINDS])
+        if state is not None:
+            log.warning("billing state of account %s missing: rebuilt from its %d charge(s) of the period from %s",
+                        account_id, len(entries), period.start.date().isoformat())
+        return state
 
     def _write(self, works: list[_Work], now: datetime) -> None:
         """Billing states (one bulk write), then charges, services docs (one bulk write) and blocking."""
@@ -445,10 +486,12 @@ class BillingEngine:
                 if self.metrics is not None:
                     self.metrics.count("poison_documents")
 
-    def tick(self, now: datetime, owns: Callable[[str], bool] = lambda _: True) -> None:
+    def tick(self, now: datetime, owns: Callable[[str], bool] = lambda _: True,
+             stop: threading.Event | None = None) -> None:
         """Evaluate every owned account that has not been evaluated since its reseller's latest day start, then
         run `after_tick` (the daemon generates the invoices of closed periods there); EvaluationFailed at the end
-        if some accounts failed."""
+        if some accounts failed. Once `stop` is set (the daemon stops) it returns after the batch in hand: the
+        accounts not evaluated stay due for the next tick."""
         owned = [a for a in self.directory.all_account_ids() if owns(a)]
         due = []
         for start in range(0, len(owned), BATCH):
@@ -458,6 +501,8 @@ class BillingEngine:
         failures = {}
         for results in self.evaluate_batches(due, now):  # the failed and the held stay due for the next tick
             failures.update({a: r for a, r in results.items() if isinstance(r, Exception) and not held(r)})
+            if stop is not None and stop.is_set():
+                return
         if self.after_tick is not None:
             self.after_tick(now, owns)
         self._open_ahead(owned, now)
@@ -492,15 +537,15 @@ class BillingEngine:
 
 
 def _state_write(account_id: str, state: charging.BillingState, pending: dict | None, postpay: dict,
-                 previous: dict | None) -> dict | None:
+                 object_plans: list, previous: dict | None) -> dict | None:
     """The billing state advanced from the revision read, with this evaluation's charges as `pending` (written
-    ahead: a crash before they reach the ledger is settled by the next evaluation, never charged again) and the
-    postpay terms of the `limits` doc as last read; None if nothing changed."""
+    ahead: a crash before they reach the ledger is settled by the next evaluation, never charged again), the
+    postpay terms of the `limits` doc and the object plans as last read; None if nothing changed."""
     doc = {"_id": STATE_PREFIX + account_id, "pvt_type": "bookkeeper_billing_state", "account_id": account_id,
-           "state": state.to_doc(), "pending": pending, "postpay": postpay}
+           "state": state.to_doc(), "pending": pending, "postpay": postpay, "object_plans": object_plans}
     if previous is not None:
         if previous.get("state") == doc["state"] and previous.get("postpay") == postpay and not pending \
-                and not previous.get("pending"):
+                and previous.get("object_plans") == object_plans and not previous.get("pending"):
             return None
         doc["_rev"] = previous["_rev"]
     return doc
@@ -540,13 +585,9 @@ def _each(works: list[_Work], step: Callable[[_Work], object]) -> None:
         list(_POOL.map(lambda w: _guard(w, step, w), works))
 
 
-def _missed_period_end(state_doc: dict | None, now: datetime) -> bool:
-    """The state is of an earlier period whose daily fees stop before its last day."""
-    if not state_doc:
-        return False
-    state = charging.BillingState.from_doc(state_doc["state"])
-    return state.period.end.timestamp() <= now.timestamp() and bool(state.last_daily) \
-        and (state.last_day or 0) < state.period.days
+def _period_ended(state_doc: dict, now: datetime) -> bool:
+    """The billing state is of a period that ended by `now`."""
+    return datetime.fromisoformat(state_doc["state"]["period"]["end"]) <= now
 
 
 def _due(state_doc: dict | None, now: datetime) -> bool:

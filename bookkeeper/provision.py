@@ -9,7 +9,7 @@ from datetime import datetime
 
 from . import designdocs
 from .couch import Couch
-from .accounts import CONFIG_DOC, LIMITS_DOC, SYSTEM_CONFIG_DB
+from .accounts import CONFIG_DOC, LIMITS_DOC, SYSTEM_CONFIG_DB, Directory, new_services_doc
 from .databases import account_databases, ensure_core
 from .dbnames import ACCOUNTS_DB, SERVICES_DB, account_db, encode, parse_db_name, to_gregorian
 
@@ -41,14 +41,10 @@ def create_account(couch: Couch, settings, account_id: str, name: str, tree: lis
     doc.update(fields or {})
     db.put(dict(doc))
     couch.db(ACCOUNTS_DB).put(dict(doc))
-    services = {"_id": account_id, **_pvt(account_id, now, "service"), "pvt_tree": tree,
-                "pvt_reseller": reseller, "pvt_status": "good_standing",
-                "pvt_vsn": 2 if dialect == "4.3" else "1"}
+    [account] = Directory(couch, tree[0] if tree else account_id, dialect).accounts([account_id])
+    services = new_services_doc(account_id, tree, account.reseller, dialect, now, reseller=reseller)
     key = "vendor_id" if dialect == "4.3" else "account_id"
     services["plans"] = {plan_id: {key: vendor} for plan_id, vendor in (plans or {}).items()}
-    services["quantities"] = {"account": {}, "cascade": {}} if dialect == "4.3" else {}
-    if dialect == "4.2":
-        services["pvt_dirty"] = True
     couch.db(SERVICES_DB).put(services)
 
 

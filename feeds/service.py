@@ -12,6 +12,7 @@ from bookkeeper.couch import Couch
 from bookkeeper.databases import ensure_core
 from bookkeeper.documents import generate_due
 from bookkeeper.gateways import make_app, maybe_auto_topup, serve
+from bookkeeper.reports import GAUGES, STANDING_GAUGE, MetricsCache, Reports
 
 from .amqp import AmqpConsumer
 from .daemon import Daemon
@@ -36,8 +37,14 @@ def build(couch: Couch, settings) -> tuple[BillingEngine, Daemon]:
             maybe_auto_topup(couch, engine.ledger, evaluation.account_id, evaluation.decision.available_after,
                              engine.clock.now(), directory=engine.directory, enabled=settings.auto_topup)
 
+    billing = MetricsCache(Reports(couch, engine.ledger, engine.directory))
+    for key, text in GAUGES.items():
+        metrics.labeled(f"billing_{key}", text, ("reseller", "currency"), lambda key=key: billing.series(key))
+    metrics.labeled("billing_accounts", STANDING_GAUGE, ("reseller", "currency", "standing"), billing.standing)
+
     def after_tick(now, owns) -> None:  # generate_due logs what it could not generate and retries next tick
         generate_due(couch, engine.ledger, now, owns, directory=engine.directory)
+        billing.refresh(now)
 
     engine.after_charges = after_charges
     engine.after_tick = after_tick

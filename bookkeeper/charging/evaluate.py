@@ -18,7 +18,7 @@ standing of the first pass (the MRC does not depend on daily fees, so only the d
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Callable, Sequence
 
@@ -30,6 +30,8 @@ from .model import DELINQUENT, GOOD_STANDING, AccountFacts, Charge, Decision, It
 from .proration import daily_fee, days_left_factor, prorated
 from .state import ZERO, BillingState, DailyLast, DayFee, ItemLevel
 from .vat import with_vat
+
+ONE_SECOND = timedelta(seconds=1)
 
 Reprice = Callable[[frozenset[str]], Sequence[PricedItem]]
 
@@ -57,12 +59,14 @@ class _Context:
 
 def evaluate(settings: BookkeeperSettings, account_id: str, state: BillingState | None,
              items: Sequence[PricedItem], facts: AccountFacts, moment: datetime,
-             reprice: Reprice | None = None) -> Decision:
+             reprice: Reprice | None = None, *, catch_up: bool = False) -> Decision:
     """Evaluate an account at `moment`.
 
     `state`: the account's latest state (any period, or None for an account never billed); it is rolled over
     here. `items`: every plan item as priced now (daily and monthly). `reprice(categories)` returns the items
     priced with those categories' quantities zeroed; without it, those items are simply zeroed.
+    `catch_up`: `moment` is the last moment of a period the bookkeeper missed (`missed_period_ends`): every day
+    through today is a missed day, billed at the daily quantities last known (`state.last_daily`).
     The returned charges are to be written (by key) before the returned state is saved.
     """
     period = period_containing(moment, settings.billing_day, settings.timezone)
@@ -74,11 +78,11 @@ def evaluate(settings: BookkeeperSettings, account_id: str, state: BillingState 
         return _decide(ctx, (), current, standing, facts.available, frozenset(), moment)
 
     start_day = current.billing_from or _start_day(ctx, state)
-    charges, new_state, cancel = _bill(ctx, current, items, reprice, start_day, charge_today=True)
+    charges, new_state, cancel = _bill(ctx, current, items, reprice, start_day, not catch_up, catch_up)
     funds = facts.available + sum((c.signed for c in charges), ZERO)
     standing = GOOD_STANDING if new_state.mrc_paid and funds >= 0 else DELINQUENT
     if facts.blocked_by_us and not _unblocks(ctx, standing):
-        charges, new_state, cancel = _bill(ctx, current, items, reprice, start_day, charge_today=False)
+        charges, new_state, cancel = _bill(ctx, current, items, reprice, start_day, False, catch_up)
         funds = facts.available + sum((c.signed for c in charges), ZERO)
     return _decide(ctx, charges, new_state, standing, funds, cancel, moment)
 
@@ -97,14 +101,32 @@ def _state_in(state: BillingState | None, account_id: str, period: Period, momen
 
 def _start_day(ctx: _Context, given: BillingState | None) -> int:
     """The day from which the account is billed this period: the trial's expiry day if it expired in this
-    period; day 1 for an account billed in the period just before (even if first seen later, e.g. after a
-    downtime); else today (a new account)."""
+    period; day 1 for an account billed in an earlier period (even if first seen later: an outage is not a late
+    start); else today (a new account)."""
     expires = ctx.facts.trial_expires
     if expires is not None and ctx.period.contains(expires):
         return day_index(expires, ctx.period)
-    if given is not None and given.started and given.period.end == ctx.period.start:
+    if given is not None and given.started and given.period.end.timestamp() <= ctx.period.start.timestamp():
         return 1
     return ctx.k
+
+
+def missed_period_ends(state: BillingState, moment: datetime, settings: BookkeeperSettings) -> list[datetime]:
+    """The last moments (a second before their ends) of the periods before `moment`'s that the bookkeeper did not
+    evaluate through, oldest first: the state's own period if its daily fees stop before its last day, and every
+    period that started after it. [] when the reseller forgives missed days (`charge_missed_days` false)."""
+    if not settings.charge_missed_days:
+        return []
+    current = period_containing(moment, settings.billing_day, settings.timezone)
+    ends = []
+    if state.period.end.timestamp() <= moment.timestamp() and state.last_daily \
+            and (state.last_day or 0) < state.period.days:
+        ends.append(state.period.end - ONE_SECOND)
+    period = period_containing(state.period.end, settings.billing_day, settings.timezone)
+    while period.start.timestamp() < current.start.timestamp():
+        ends.append(period.end - ONE_SECOND)
+        period = period_containing(period.end, settings.billing_day, settings.timezone)
+    return ends
 
 
 def _unblocks(ctx: _Context, standing: str) -> bool:
@@ -122,8 +144,9 @@ def _decide(ctx: _Context, charges: Sequence[Charge], state: BillingState, stand
 
 
 def _bill(ctx: _Context, state: BillingState, items: Sequence[PricedItem], reprice: Reprice | None,
-          start_day: int, charge_today: bool) -> tuple[list[Charge], BillingState, frozenset[str]]:
-    """Steps 2-5 on a copy of the state."""
+          start_day: int, charge_today: bool, catch_up: bool) -> tuple[list[Charge], BillingState, frozenset[str]]:
+    """Steps 2-5 on a copy of the state. Missed days are charged unless the account is blocked by us or the
+    reseller forgives them; `catch_up`: today is one of them."""
     marks = dict(state.marks) if state.started else {i.key: i.billable for i in items}
     levels = dict(state.levels)
     charges: list[Charge] = []
@@ -150,16 +173,19 @@ def _bill(ctx: _Context, state: BillingState, items: Sequence[PricedItem], repri
     days = {k: dict(fees) for k, fees in state.days.items()}
     daily = [i for i in items if ctx.settings.is_daily(i.category)]
     first_open = max(start_day, (state.last_day or 0) + 1)
-    if not ctx.facts.blocked_by_us:
-        for day in range(first_open, ctx.k):
+    if not ctx.facts.blocked_by_us and ctx.settings.charge_missed_days:
+        for day in range(first_open, ctx.k + 1 if catch_up else ctx.k):
             charges += _missed_day(ctx, state.last_daily, day, daily, days)
     last_day = state.last_day
-    if charge_today:
+    if catch_up:
+        last_day = ctx.k
+    elif charge_today:
         charges += _today(ctx, daily, days)
         last_day = ctx.k
     elif ctx.k - 1 >= first_open:
         last_day = ctx.k - 1
-    last_daily = {**state.last_daily, **{i.key: DailyLast(i.quantity, i.rate, i.total) for i in daily}}
+    now_daily = {i.key: DailyLast(i.quantity, i.rate, i.total) for i in daily}
+    last_daily = {**now_daily, **state.last_daily} if catch_up else {**state.last_daily, **now_daily}
     new_state = state.evolve(billing_from=start_day, mrc_paid=mrc_paid, levels=levels, marks=marks, days=days,
                              last_daily=last_daily, last_day=last_day)
     return with_vat(charges, ctx.settings), new_state, cancel

@@ -1,6 +1,6 @@
 """The inbound hooks web app: `POST /hooks/<gateway>/<reseller_id>`, KAZOO 4.2's `POST /kazoo/http_sync`,
-`GET /health`. A Flask app served by cheroot (a production WSGI server with a fixed thread pool, socket
-timeouts and request size limits, stoppable from another thread).
+`GET /health`. A Flask app served by `server.HookServer` (asyncio reads each request whole within time and
+size limits, a small thread pool runs the app: slow clients cannot hold its threads).
 
 Answers: 200 once handled (credited, reversed, a replay, or ignored, with the reason); 403 `not verified` for a
 malformed, forged or unverified notification and for a reseller without that gateway configured, alike (the
@@ -12,11 +12,9 @@ the sender retries. Nothing is written before a notification is verified and che
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from cheroot import wsgi
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
@@ -28,13 +26,16 @@ from ..ledger import Ledger, horizon
 from . import braintree_gateway, kazoo_sync, paypal_ipn, stripe_gateway, yoomoney
 from .base import Cashier, HookError, Inbound
 from .config import load_section
+from .server import HookServer
 
 log = logging.getLogger(__name__)
 GATEWAYS = {m.NAME: m for m in (braintree_gateway, paypal_ipn, yoomoney, stripe_gateway)}
 MAX_BODY = 64 * 1024
 MAX_HEADERS = 16 * 1024
-SOCKET_TIMEOUT = 10
+HEADER_TIMEOUT = 10.0  # seconds for a request's line and headers
+BODY_TIMEOUT = 20.0  # seconds for its body
 THREADS = 8
+MAX_CONNECTIONS = 2000
 UNVERIFIED = (400, 403, 404)  # malformed, forged, or no such configuration: answered alike, as 403
 
 
@@ -123,32 +124,7 @@ def _is_reseller(directory: Directory, account_id: str) -> bool:
         return False
 
 
-class HookServer:
-    """A running cheroot server in a background thread: `url`, `port`, `stop()`."""
-
-    def __init__(self, server: wsgi.Server):
-        self.server = server
-        self.thread = threading.Thread(target=server.serve, name="hooks-http", daemon=True)
-        self.thread.start()
-
-    @property
-    def port(self) -> int:
-        return self.server.bind_addr[1]
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.server.bind_addr[0]}:{self.port}"
-
-    def stop(self) -> None:
-        self.server.stop()
-        self.thread.join(timeout=10)
-
-
 def serve(app: Flask, host: str = "127.0.0.1", port: int = 8088) -> HookServer:
-    """Serve `app` on (host, port; 0 = a free port) until `stop()`."""
-    server = wsgi.Server((host, port), app, numthreads=THREADS, timeout=SOCKET_TIMEOUT, shutdown_timeout=5,
-                         server_name="couch-bookkeeper-hooks")
-    server.max_request_body_size = MAX_BODY
-    server.max_request_header_size = MAX_HEADERS
-    server.prepare()
-    return HookServer(server)
+    """Serve `app` on (host, port; 0 = a free port) until `stop()` (see `server.HookServer`)."""
+    return HookServer(app, host, port, max_body=MAX_BODY, max_headers=MAX_HEADERS, header_timeout=HEADER_TIMEOUT,
+                      body_timeout=BODY_TIMEOUT, threads=THREADS, max_connections=MAX_CONNECTIONS)

@@ -292,8 +292,12 @@ class Ledger:
         _check_at(start, "entries: start")
         _check_at(end, "entries: end")
         out = []
-        existing = set(self.months(account_id))
-        for year, month in d.months_from(d.month_of(start), d.month_of(end)):
+        span = d.months_from(d.month_of(start), d.month_of(end))
+        if len(span) <= 2:  # a period: ask for its (mostly known) databases rather than list every database
+            existing = {m for m in span if self._exists(self.couch.db(modb(account_id, *m)))}
+        else:
+            existing = set(self.months(account_id))
+        for year, month in span:
             if (year, month) not in existing:
                 continue
             db = self.couch.db(modb(account_id, year, month))
@@ -326,10 +330,14 @@ class Ledger:
     # -- carry-forward
     def ensure_rollover(self, account_id: str, year: int, month: int) -> None:
         """Make (year, month) carry the previous month's closing total (creating the MODB and any missing month
-        before it), correct it if it is stale, and correct every later month the same way. Idempotent."""
+        before it), correct it if it is stale, and correct every later month the same way. Idempotent. Nothing
+        for a month that ended before the account was created."""
         check_account_id_input(account_id, "rollover")
-        self.check_date(account_id, max(d.month_start(year, month), self._creation(account_id) or
-                                        d.month_start(year, month)), "rollover")
+        created = self._creation(account_id)
+        if created is not None and d.month_start(*d.next_month(year, month)) <= created:
+            return
+        self.check_date(account_id, max(d.month_start(year, month), created or d.month_start(year, month)),
+                        "rollover")
         _, created = self._open_month(account_id, year, month)
         self._carry(account_id, year, month, correct=True)
         self._after_write(account_id, year, month, created, force=True)
@@ -541,6 +549,7 @@ class Ledger:
         check_account_id_input(account_id, "verify")
         problems: list[str] = []
         previous: tuple[Month, int] | None = None
+        charged: list[tuple[str, dict]] = []  # (month, document) of every MRC and proration
         for year, month in self.months(account_id):
             db = self.couch.db(modb(account_id, year, month))
             designdocs.install_kind(db, "modb")  # ours kept current; KAZOO's only where missing
@@ -560,6 +569,8 @@ class Ledger:
                     continue
                 units = d.signed_units(doc, self.dialect)
                 counted += units
+                if d.info_of(doc).get("kind") in ("mrc", "prorate"):
+                    charged.append((label, doc))
                 if d.is_carry(doc) and (self.dialect == "4.2" or doc.get("pvt_type") == "ledger"):
                     carried, has_carry = carried + units, True
                 if not doc["_id"].startswith(modb_prefix(year, month)) and doc["_id"] != "monthly_rollup":
@@ -591,7 +602,7 @@ class Ledger:
                 problems.append(f"{label}: carry-forward is {money(carried)} but {previous[0][0]:04d}"
                                 f"{previous[0][1]:02d} closes at {money(previous[1])}")
             previous = ((year, month), counted)
-        return problems
+        return problems + _charged_twice(charged)
 
     def _kazoo_view_units(self, db: Database) -> int:
         """The balance as KAZOO reads it: 4.3 all rows of `ledgers/total_by_source` (group_level 1), 4.2
@@ -602,6 +613,25 @@ class Ledger:
         if not isinstance(total, (int, float)) or isinstance(total, bool):
             raise CouchError(0, "not_a_number", f"it sums to {total!r}")
         return int(total)
+
+
+def _charged_twice(charged: list[tuple[str, dict]]) -> list[str]:
+    """Items charged twice for one period: a second MRC, or an MRC after a proration of the same item and period
+    (what a lost billing state used to write)."""
+    groups: dict[tuple, list[tuple]] = {}
+    for label, doc in charged:
+        info = d.info_of(doc)
+        start = str((info.get("period") or {}).get("start", ""))[:10]
+        groups.setdefault((str(info.get("category")), str(info.get("item")), start), []).append(
+            (doc["pvt_created"], doc["_id"], info["kind"], label))
+    out = []
+    for (category, item, start), rows in sorted(groups.items()):
+        rows.sort()
+        mrcs = [i for i, row in enumerate(rows) if row[2] == "mrc"]
+        if len(mrcs) > 1 or (mrcs and any(row[2] == "prorate" for row in rows[:mrcs[-1]])):
+            out.append(f"{rows[-1][3]}: {category}/{item} charged twice for the period from {start}: "
+                       + ", ".join(f"{row[1]} ({row[2]})" for row in rows))
+    return out
 
 
 def horizon(settings) -> tuple[int, int]:

@@ -21,6 +21,7 @@ from .quantities import (
     cascade_sum,
     classify,
     from_view_rows,
+    kazoo42_quantities,
     problems,
     quantities_of,
     resolve_substitutes,
@@ -32,7 +33,8 @@ __all__ = [
     "CLASSIFIERS", "ActivationCharge", "Counter", "Invoice", "ItemPlan", "LineItem", "MergedPlan", "ServicePlan",
     "activation_charges", "add_quantities", "apply_manual", "assign", "cascade_sum", "check_view", "classify",
     "counter_quantities",
-    "dumps", "from_view_rows", "invoice_json", "item_json", "load_counters", "load_plan", "load_quantities",
+    "dumps", "from_view_rows", "invoice_json", "item_json", "kazoo42_quantities", "load_counters", "load_plan",
+    "load_quantities",
     "loads", "merge_plans", "price", "priced_counters", "problems", "price_item", "quantities_of", "quote",
     "resolve_substitutes", "subtract_quantities", "tier", "unassign",
 ]

@@ -175,11 +175,9 @@ def _merge_group(docs: list[dict], dialect: str, priorities: Mapping[str, int]) 
     return _fold(merged, merge_recursive)
 
 
-def _with_overrides(plan: ServicePlan, overrides: Mapping[str, Mapping], global_overrides: Mapping,
-                    dialect: str, vendor_id: str | None, default_bookkeeper: Mapping | None) -> dict:
-    doc = plan.dump()
-    mine = merge_recursive(global_overrides, overrides.get(plan.id or "") or {})
-    doc = merge_recursive(doc, {"plan": mine} if dialect == "4.2" else mine)
+def _with_overrides(plan: ServicePlan, mine: Mapping, dialect: str, vendor_id: str | None,
+                    default_bookkeeper: Mapping | None) -> dict:
+    doc = merge_recursive(plan.dump(), {"plan": mine} if dialect == "4.2" else mine)
     if dialect == "4.3":
         if isinstance(doc.get("bookkeeper"), Mapping) and not doc["bookkeeper"].get("vendor_id") and vendor_id:
             doc["bookkeeper"] = {**doc["bookkeeper"], "vendor_id": vendor_id}
@@ -199,17 +197,23 @@ def _bookkeeper(doc: Mapping, dialect: str, vendor_id: str | None) -> dict[str, 
 def merge_plans(plans: Sequence[ServicePlan], overrides: Mapping[str, Mapping] | None = None,
                 global_overrides: Mapping | None = None, *, dialect: str = "4.3",
                 priorities: Mapping[str, int] | None = None, vendor_id: str | None = None,
-                default_bookkeeper: Mapping | None = None) -> list[MergedPlan]:
+                default_bookkeeper: Mapping | None = None,
+                object_plans: Sequence[tuple[ServicePlan, Mapping]] = ()) -> list[MergedPlan]:
     """Merge assigned plans as KAZOO does: one MergedPlan per bookkeeper group, in order of first appearance.
 
     `overrides` maps plan id -> that plan's overrides (`services.plans.<id>.overrides`); `global_overrides` is
-    `services.overrides`; `priorities` replaces `system_config/services.merge_strategy_priority`."""
+    `services.overrides`; `priorities` replaces `system_config/services.merge_strategy_priority`;
+    `default_bookkeeper` is the services doc's `bookkeeper` (a plan's own wins). `object_plans` are the plans
+    documents of the account name for themselves (`service.plans`, 4.3 `kz_services_plans:get_object_plans/3`),
+    each with its own overrides only, after the assigned ones."""
     if dialect not in PRIORITIES:
         raise ValueError(f"unknown dialect {dialect!r} (4.2, 4.3)")
     priorities = priorities or PRIORITIES[dialect]
     groups: dict[tuple, tuple[dict[str, str], list[dict], list[str]]] = {}
-    for plan in plans:
-        doc = _with_overrides(plan, overrides or {}, global_overrides or {}, dialect, vendor_id, default_bookkeeper)
+    entries = [(plan, merge_recursive(global_overrides or {}, (overrides or {}).get(plan.id or "") or {}))
+               for plan in plans] + [(plan, dict(own or {})) for plan, own in object_plans]
+    for plan, mine in entries:
+        doc = _with_overrides(plan, mine, dialect, vendor_id, default_bookkeeper)
         load_plan(doc, f"{plan.id or 'plan'} (with overrides)")
         bookkeeper = _bookkeeper(doc, dialect, vendor_id)
         key = tuple(sorted(bookkeeper.items()))

@@ -214,3 +214,31 @@ def cascade_sum(accounts: Iterable[Mapping[str, Mapping[str, int]]]) -> Quantiti
     for quantities in accounts:
         out = add_quantities(out, {c: {i: n for i, n in items.items() if n >= 1} for c, items in quantities.items()})
     return out
+
+
+def kazoo42_quantities(ledger_rows: Iterable[Mapping], account_doc: Mapping, plan_categories: Mapping) -> Quantities:
+    """The categories KAZOO 4.2 counts besides the documents (its `services.modules`, kazoo.md §2.6), each replacing
+    its category as 4.2's `reset_category` does:
+
+    * `ledgers.<service>`: minus a negative total of `ledgers/total_by_service_legacy` (grouped, this month), in
+      units (`kz_service_ledgers`); services in credit count nothing;
+    * `ui_apps.<app name>`: 1 per app of the account document's `ui_apps` in use: `allowed_users` `all` or
+      `admins`, or `specific` (the default) with at least one user (`kz_service_ui_apps`);
+    * `ratedeck.<id>`: 1 when the merged plan has exactly one item under `ratedeck` (`kz_service_ratedeck`).
+    """
+    out: Quantities = {"ledgers": {}, "ui_apps": {}, "ratedeck": {}}
+    for row in ledger_rows:
+        value = row.get("value")
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+            out["ledgers"][str(row.get("key"))] = int(-value)
+    apps = account_doc.get("ui_apps")
+    for app in (apps.values() if isinstance(apps, Mapping) else ()):
+        if not isinstance(app, Mapping) or not isinstance(app.get("name"), str):
+            continue
+        allowed, users = app.get("allowed_users", "specific"), app.get("users") or []
+        if allowed in ("all", "admins") or (allowed == "specific" and isinstance(users, list) and users):
+            out["ui_apps"][app["name"]] = 1
+    ratedecks = list(plan_categories.get("ratedeck") or {})
+    if len(ratedecks) == 1:
+        out["ratedeck"][ratedecks[0]] = 1
+    return {category: items for category, items in out.items() if items}

@@ -29,6 +29,7 @@ def test_a_rate_change_and_an_invalid_settings_document_take_effect_at_the_next_
     deployment.start("w1")
     [mrc] = wait_for(lambda: deployment.debits(acme, "mrc"))
     assert mrc.amount == expected_prorate(Decimal(30))  # a new account: its first MRC is prorated
+    wait_for(lambda: deployment.metric("w1", "ticks_total"))  # the start-up tick is done: changes drive the rest
     edit(deployment, deployment.master, "rt", plan={"devices": {"sip_device": {"rate": 40}}})
     provision.add_docs(deployment.couch, acme, [{"pvt_type": "device"}], now())
     # the new rate is a rise of the monthly total like any other: 2 x 40 - 30 already charged = 50, prorated

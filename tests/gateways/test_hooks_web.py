@@ -1,4 +1,4 @@
-"""The hooks web app as a whole: the real cheroot server, limits, CouchDB down, KAZOO 4.2 http_sync, secrets
+"""The hooks web app as a whole: the real hooks server, limits, CouchDB down, KAZOO 4.2 http_sync, secrets
 never shown, and a fuzz test of every hook route."""
 
 from __future__ import annotations

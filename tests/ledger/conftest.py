@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlsplit, urlunsplit
 from datetime import datetime, timezone
 
 import pytest
+from waiting import wait_until
 
+from bookkeeper.couch import Couch, CouchError, Database
 from bookkeeper.dbnames import account_db, parse_db_name
 from bookkeeper.clock import SimulatedClock
 from bookkeeper.ledger import Ledger
@@ -36,3 +39,29 @@ def dialect(request) -> str:
 @pytest.fixture
 def ledger(couch, dialect) -> Ledger:
     return Ledger(couch, dialect, clock=SimulatedClock(NOW))
+
+
+@pytest.fixture
+def member(couch, server):
+    """`member(name, db_name)`: `db_name` as a new non-admin user `name` sees it, made a member of it (CouchDB 3
+    opens a new database to admins only); waits until the server lets the new user in (CouchDB caches users)."""
+
+    def make(name: str, db_name: str) -> Database:
+        couch.db("_users").put({"_id": f"org.couchdb.user:{name}", "name": name, "password": "pw", "roles": [],
+                                "type": "user"})
+        db = couch.db(db_name)
+        db.couch.json("PUT", f"{db.path}/_security", body={"admins": {"names": [], "roles": []},
+                                                            "members": {"names": [name], "roles": []}})
+        url = urlsplit(server.url)
+        user = Couch(urlunsplit((url.scheme, f"{name}:pw@{url.hostname}:{url.port}", "", "", "")), retries=0)
+
+        def accepted() -> bool:
+            try:
+                return bool(user.db(db_name).info())
+            except CouchError:
+                return False
+
+        wait_until(accepted, timeout=15)
+        return user.db(db_name)
+
+    return make

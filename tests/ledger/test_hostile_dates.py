@@ -56,3 +56,14 @@ def test_a_date_before_the_account_was_created_is_refused(server, couch, account
     assert result.exit_code == 2 and "(the account's creation)" in result.stderr, result.output
     assert modbs(couch, account) == []
     assert credit(server, account, (created + timedelta(hours=1)).isoformat()).exit_code == 0
+
+
+def test_a_rollover_of_a_month_before_the_account_existed_creates_nothing(server, couch, account):
+    now = datetime.now(timezone.utc)
+    created = d.month_start(*d.month_of(now)) + timedelta(hours=1)
+    couch.db(account_db(account)).put({"_id": account, "pvt_type": "account", "pvt_created": to_gregorian(created)})
+    earlier = d.add_months(d.month_of(now), -2)
+    rolled = CliRunner().invoke(main, ["--couch-url", server.url, "ledger", "rollover", "--month",
+                                       f"{earlier[0]:04d}-{earlier[1]:02d}", "--account", account])
+    assert rolled.exit_code == 0, rolled.output
+    assert modbs(couch, account) == []

@@ -59,7 +59,10 @@ def test_list_show_assign_unassign(server):
     rdb.create()
     services = couch.db(namespace + "services")
     services.create()
+    accounts = couch.db(namespace + "accounts")
+    accounts.create()
     try:
+        accounts.put({"_id": account, "pvt_type": "account", "name": "Acme", "pvt_tree": [reseller]})
         designdocs.install(rdb, "bookkeeper_services")
         rdb.put({"_id": "gold", "pvt_type": "service_plan", "name": "Gold", "category": "Base",
                  "plan": {"devices": {"sip_device": {"rate": 12.5}}}})
@@ -70,11 +73,16 @@ def test_list_show_assign_unassign(server):
         assert shown["plan"]["devices"]["sip_device"]["rate"] == 12.5
         assigned = run(*base, "plans", "assign", account, "gold", "--json", env=env)
         assert json.loads(assigned.output) == {"gold": {"vendor_id": reseller}}
-        doc = services.get(account)
+        doc = services.get(account)  # created as KAZOO 4.3 creates one (the one builder: accounts.new_services_doc)
         assert (doc["pvt_type"], doc["plans"]) == ("service", {"gold": {"vendor_id": reseller}})
+        assert (doc["pvt_vsn"], doc["pvt_tree"], doc["pvt_reseller_id"], doc["pvt_status"], doc["pvt_reseller"]) == \
+            (2, [reseller], reseller, "good_standing", False)
         assert json.loads(run(*base, "plans", "unassign", account, "gold", "--json", env=env).output) == {}
         missing = CliRunner().invoke(main, [*base, "plans", "unassign", account, "gold"], env=env)
         assert missing.exit_code == 2 and missing.stderr == f"error: services/{account}: plans.gold: not assigned\n"
+        unknown = CliRunner().invoke(main, [*base, "plans", "assign", uuid.uuid4().hex, "gold"], env=env)
+        assert unknown.exit_code == 2 and "no such account" in unknown.stderr
     finally:
         rdb.delete()
         services.delete()
+        accounts.delete()
