@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from bookkeeper import provision
 from bookkeeper.config import load_settings
-from bookkeeper.couch import Couch
+from bookkeeper.couch import Couch, redact
 from bookkeeper.embedded import free_port
 from cli import main
 
@@ -37,7 +37,8 @@ def test_run_prints_one_ready_line_with_the_urls(own_server, tmp_path):
                             text=True)
     try:
         line = proc.stdout.readline()
-        assert line == (f"ready: worker w1; Fauxton {own_server.url}/_utils/; metrics http://127.0.0.1:{metrics}"
+        fauxton = redact(own_server.url).rstrip("/") + "/_utils/"  # never the credentials
+        assert line == (f"ready: worker w1; Fauxton {fauxton}; metrics http://127.0.0.1:{metrics}"
                         f"/metrics (health /health); hooks http://127.0.0.1:{hooks}/hooks/<gateway>/<reseller_id>\n")
         assert requests.get(f"http://127.0.0.1:{metrics}/metrics", timeout=10).status_code == 200
     finally:
