@@ -25,7 +25,7 @@ from decimal import Decimal
 from . import charging, designdocs, plans
 from .agents import Agents
 from .accounts import CONFIG_DOC, LIMITS_DOC, Account, Directory, UnknownAccount, master_account_id, written_by_us
-from .clock import Clock, day_start
+from .clock import Clock, day_start, period_containing
 from .couch import Conflict, Couch, CouchError
 from .dbnames import ACCOUNTS_DB, SERVICES_DB, is_account_id, parse_db_name
 from .errors import BookkeeperError, InputError
@@ -138,8 +138,9 @@ class BillingEngine:
                  after_tick: Callable[[datetime, Callable[[str], bool]], object] | None = None):
         self.couch, self.settings, self.clock = couch, settings, clock
         self.dialect = settings.dialect
-        self.ledger = ledger or Ledger(couch, dialect=self.dialect, clock=clock, horizon=horizon(settings))
         self.directory = directory or Directory(couch, master_account_id(couch, settings.master_account), self.dialect)
+        self.ledger = ledger or Ledger(couch, dialect=self.dialect, clock=clock, horizon=horizon(settings),
+                                       currency_of=self.directory.currency_of)
         self.holds = self.directory.holds
         self.metrics = metrics
         if metrics is not None:
@@ -307,7 +308,8 @@ class BillingEngine:
             max_postpay=Decimal(postpay["max"]),
             trial_expires=account.trial_expires, admin_blocked=not account.enabled and not account.blocked_by_us,
             blocked_by_us=account.blocked_by_us)
-        state = charging.BillingState.from_doc(state_doc["state"]) if state_doc else None
+        state = charging.BillingState.from_doc(state_doc["state"]) if state_doc else \
+            self._rebuilt(account.id, settings, now)
         decision = charging.evaluate(settings, account.id, state, priced_items(list(invoices)), facts, now, reprice,
                                      catch_up=catch_up)
         work.evaluation = Evaluation(account.id, account.reseller, settings.currency, decision, quantities,
@@ -322,6 +324,18 @@ class BillingEngine:
                 pending["cancel"] = {"categories": sorted(decision.cancel_categories),
                                      "limits_rev": (account.limits or {}).get("_rev")}
         work.state_write = _state_write(account.id, decision.state, pending, postpay, object_plans, state_doc)
+
+    def _rebuilt(self, account_id: str, settings, now: datetime) -> charging.BillingState | None:
+        """The state of `now`'s period rebuilt from the ledger's charges, for an account without a billing state
+        document (lost, or never billed: then None). The ledger is the truth: without this, a lost state would
+        charge the period's MRC again over its prorations."""
+        period = period_containing(now, settings.billing_day, settings.timezone)
+        entries = self.ledger.entries(account_id, period.start, now + timedelta(seconds=1))
+        state = charging.rebuilt(account_id, period, [e for e in entries if e.kind in ledger_docs.CHARGE_KINDS])
+        if state is not None:
+            log.warning("billing state of account %s missing: rebuilt from its %d charge(s) of the period from %s",
+                        account_id, len(entries), period.start.date().isoformat())
+        return state
 
     def _write(self, works: list[_Work], now: datetime) -> None:
         """Billing states (one bulk write), then charges, services docs (one bulk write) and blocking."""
