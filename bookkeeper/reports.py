@@ -22,6 +22,7 @@ from .couch import Couch
 from .dbnames import ACCOUNTS_DB, SERVICES_DB, from_gregorian
 from .documents import Invoices
 from .documents.usage import UsageReport, usage_report
+from .errors import InputError
 from .money import round_money
 
 PAYMENT_KINDS = ("payment", "credit")  # a manual credit is an invoice adjustment: in the revenue
@@ -108,7 +109,10 @@ class Reports:
         [start, end): revenue, MRR, ARPU, accounts charged, new and cancelled accounts, payments received."""
         out = []
         for reseller_id in resellers or self.resellers():
-            settings = self.directory.settings(reseller_id)
+            try:
+                settings = self.directory.settings(reseller_id)
+            except InputError:  # never valid: its accounts are held (and reported); no figures to give
+                continue
             accounts = self.customers(reseller_id)
             ids = [a.id for a in accounts]
             services = self.couch.db(SERVICES_DB).get_many(ids) if ids else {}
