@@ -1,13 +1,15 @@
 """Benchmark: the period-start billing run over N accounts with 5 plan items each (issue 9).
 
-Starts its own in-memory embedded server and provisions N KAZOO accounts under one master (account DB, services
+Starts its own server (`--server`: the in-memory embedded one, a CouchDB node or a three-node cluster) and provisions N KAZOO accounts under one master (account DB, services
 doc, limits, devices, users, numbers, and a November MODB with a payment). It runs the daemon's tick of November's
 last day, which counts every account and creates December's MODBs ahead (as KAZOO's `kt_modb_creation` does). Then
 it times `billing run --at <period start>` (the engine's evaluate_batches: every MRC charged) and, in the same run,
 raw `_bulk_docs` of the same number of equivalent documents: the same charge documents and a carry-forward written
-into the same per-account monthly DBs, one request per account, as a plain HTTP client would.
+into the same per-account monthly DBs, one request per account, as a plain HTTP client would, with as many requests
+in flight as the engine's pool (`THREADS`; both stated in the JSON).
 
     .venv/bin/python bench/billing_run.py --accounts 1000 --json
+    .venv/bin/python bench/billing_run.py --server couchdb --accounts 10000 --json
 """
 
 from __future__ import annotations
@@ -26,12 +28,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bookkeeper import designdocs, provision  # noqa: E402
-from bookkeeper.billing import BillingEngine  # noqa: E402
+from bookkeeper.billing import THREADS, BillingEngine  # noqa: E402
 from bookkeeper.clock import SimulatedClock  # noqa: E402
 from bookkeeper.config import load_settings  # noqa: E402
 from bookkeeper.couch import Couch  # noqa: E402
 from bookkeeper.dbnames import modb  # noqa: E402
-from bookkeeper.embedded import EmbeddedServer, free_port  # noqa: E402
+from bookkeeper.servers import KINDS, make_server  # noqa: E402
 from bookkeeper.ledger import documents as ledger_docs  # noqa: E402
 
 PERIOD_START = datetime(2026, 12, 1, tzinfo=timezone.utc)
@@ -110,9 +112,9 @@ def raw_docs(account: str, template: tuple) -> list[dict]:
     return docs
 
 
-def run(n: int) -> dict:
+def run(n: int, kind: str = "embedded") -> dict:
     with tempfile.TemporaryDirectory() as var:
-        server = EmbeddedServer(Path(var), free_port(), in_memory=True).start()
+        server = make_server(kind, Path(var)).start()
         try:
             couch = Couch(server.url, namespace="bench-")
             settings = load_settings(env={}, couch_url=server.url, namespace="bench-")
@@ -126,12 +128,14 @@ def run(n: int) -> dict:
             seconds = time.perf_counter() - began
 
             began = time.perf_counter()
-            for account, template in charged:
-                couch.db(modb(account, PERIOD_START.year, PERIOD_START.month)).bulk_docs(raw_docs(account, template))
+            with ThreadPoolExecutor(THREADS) as pool:  # as many requests in flight as the engine's writes
+                list(pool.map(lambda c: couch.db(modb(c[0], PERIOD_START.year, PERIOD_START.month)).bulk_docs(
+                    raw_docs(*c)), charged))
             raw_seconds = time.perf_counter() - began
         finally:
             server.stop()
-    return {"accounts": n, "charges": sum(len(template) for _, template in charged), "seconds": round(seconds, 3),
+    return {"server": kind, "accounts": n, "engine_concurrency": THREADS, "raw_concurrency": THREADS,
+            "charges": sum(len(template) for _, template in charged), "seconds": round(seconds, 3),
             "accounts_per_s": round(n / seconds, 1), "raw_bulk_seconds": round(raw_seconds, 3),
             "ratio": round(seconds / raw_seconds, 2), "rss_mb": round(rss_mb(), 1)}
 
@@ -139,9 +143,10 @@ def run(n: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=10_000)
+    parser.add_argument("--server", choices=KINDS, default="embedded")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = run(args.accounts)
+    result = run(args.accounts, args.server)
     if args.json:
         print(json.dumps(result))
     else:

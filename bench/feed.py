@@ -8,12 +8,14 @@
 
     .venv/bin/python bench/feed.py --json                      # 1,000 accounts at 50/s for 60 s; 10,000 DBs
     .venv/bin/python bench/feed.py --dbs 2000 --seconds 30 --json
+    .venv/bin/python bench/feed.py --server couchdb --json     # on a CouchDB node: `_db_updates`, one socket
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
@@ -28,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bookkeeper.config import load_settings  # noqa: E402
 from bookkeeper.couch import Couch  # noqa: E402
 from bookkeeper.dbnames import account_db  # noqa: E402
-from bookkeeper.embedded import EmbeddedServer, free_port  # noqa: E402
+from bookkeeper.servers import KINDS, make_server  # noqa: E402
 from feeds.daemon import Daemon  # noqa: E402
 from feeds.malloc import rss_mb  # noqa: E402
 from feeds.options import FeedOptions  # noqa: E402
@@ -47,16 +49,28 @@ class TimingEngine:
             self.lags_ms += [(now - r["doc"]["written_at"]) * 1000 for r in rows
                              if "written_at" in (r.get("doc") or {})]
 
-    def tick(self, now, owns):
+    def tick(self, now, owns, stop=None):
         pass
 
     def timezones(self):
         return {"UTC"}
 
 
-def tailing_memory(dbs: int, follow_cap: int, rate: float = 20.0, seconds: float = 10.0) -> dict:
+def open_sockets() -> int:
+    """Sockets this process holds open (the daemon's connections to the server, its metrics listener)."""
+    count = 0
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            count += os.readlink(fd).startswith("socket:")
+        except OSError:  # closed meanwhile (the listing's own descriptor among them)
+            pass
+    return count
+
+
+def tailing_memory(dbs: int, follow_cap: int, rate: float = 20.0, seconds: float = 10.0,
+                   kind: str = "embedded") -> dict:
     with tempfile.TemporaryDirectory() as var:
-        server = EmbeddedServer(Path(var), free_port(), in_memory=True).start()
+        server = make_server(kind, Path(var) / "server").start()
         try:
             couch = Couch(server.url)
             names = [account_db(uuid.uuid4().hex) for _ in range(dbs)]
@@ -73,6 +87,7 @@ def tailing_memory(dbs: int, follow_cap: int, rate: float = 20.0, seconds: float
                     time.sleep(0.2)
                 caught_up_s = time.perf_counter() - began
                 rss_caught_up = rss_mb()
+                sockets = open_sockets()
                 deadline = time.monotonic() + seconds
                 while time.monotonic() < deadline:
                     couch.db(random.choice(names)).put({"_id": uuid.uuid4().hex, "written_at": time.time()})
@@ -82,7 +97,7 @@ def tailing_memory(dbs: int, follow_cap: int, rate: float = 20.0, seconds: float
             finally:
                 daemon.stop()
             return {"dbs": dbs, "follow_cap": follow_cap, "catch_up_s": round(caught_up_s, 1),
-                    "rss_mb": rss_caught_up, "writes": len(lags),
+                    "rss_mb": rss_caught_up, "open_sockets": sockets, "writes": len(lags),
                     "lag_p50_ms": round(statistics.median(lags), 1) if lags else None,
                     "lag_p99_ms": round(lags[int(len(lags) * 0.99) - 1], 1) if lags else None}
         finally:
@@ -96,17 +111,19 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--dbs", type=int, default=10_000)
     parser.add_argument("--follow-cap", type=int, default=200)
+    parser.add_argument("--server", choices=KINDS, default="embedded")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import soak
 
-    lag = soak.run(args.seconds / 60, args.rate, args.accounts, None, lambda row: None)
-    memory = tailing_memory(args.dbs, args.follow_cap)
+    lag = soak.run(args.seconds / 60, args.rate, args.accounts, None, lambda row: None, args.server)
+    memory = tailing_memory(args.dbs, args.follow_cap, kind=args.server)
     result = {"lag_p50_ms": lag["lag_p50_ms"], "lag_p99_ms": lag["lag_p99_ms"], "rss_mb": memory["rss_mb"],
               "accounts": args.accounts, "rate": args.rate, "achieved_rate": lag["achieved_rate"],
               "writes": lag["writes"], "charged": lag["charged"], "daemon_rss_mb": lag["rss_last_mb"],
-              "dbs": args.dbs, "follow_cap": args.follow_cap, "catch_up_s": memory["catch_up_s"]}
+              "dbs": args.dbs, "follow_cap": args.follow_cap, "catch_up_s": memory["catch_up_s"],
+              "server": args.server, "open_sockets": memory["open_sockets"]}
     print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
 
 

@@ -1,6 +1,7 @@
-"""Benchmark: ledger balance reads and charge writes on the embedded server (issue 4).
+"""Benchmark: ledger balance reads and charge writes (issue 4), on `--server` (issue 24).
 
-Starts its own in-memory PouchDB Server on a free port, then:
+Starts its own server on free ports (`--server`: the in-memory embedded PouchDB Server, a CouchDB node or a
+three-node CouchDB cluster), then:
 
 * balance: for each size N (default 1,000 and 100,000), one account's current month gets N entries (charges
   written with `Ledger.write_charges`, 1,000 per batch); the first read (no checkpoint yet: a full recount) is
@@ -11,6 +12,7 @@ Starts its own in-memory PouchDB Server on a free port, then:
   (its documents are built beforehand); the ledger side is timed whole (validation, building, checks, write).
 
     .venv/bin/python bench/ledger.py --json
+    .venv/bin/python bench/ledger.py --server couchdb --json
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bookkeeper.charging.model import Charge  # noqa: E402
 from bookkeeper.couch import Couch  # noqa: E402
 from bookkeeper.dbnames import account_db, modb  # noqa: E402
-from bookkeeper.embedded import EmbeddedServer, free_port  # noqa: E402
+from bookkeeper.servers import KINDS, make_server  # noqa: E402
 from bookkeeper.ledger import Ledger  # noqa: E402
 from bookkeeper.ledger.documents import Explained, build, keyed_id, month_of  # noqa: E402
 
@@ -110,13 +112,14 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=100)
     parser.add_argument("--per-account", type=int, default=100)
     parser.add_argument("--dialect", choices=["4.3", "4.2"], default="4.3")
+    parser.add_argument("--server", choices=KINDS, default="embedded")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     now = datetime.now(timezone.utc)
     start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     end = (start + timedelta(days=32)).replace(day=1)
     with tempfile.TemporaryDirectory() as tmp:
-        server = EmbeddedServer(Path(tmp), free_port(), in_memory=True).start()
+        server = make_server(args.server, Path(tmp)).start()
         try:
             couch = Couch(server.url, timeout=300)
             ledger = Ledger(couch, args.dialect)
@@ -127,7 +130,7 @@ def main() -> None:
             server.stop()
     out = {"balance_ms_p50": {str(n): b["p50"] for n, b in balance.items()},
            "balance_detail": {str(n): b for n, b in balance.items()}, **charges,
-           "dialect": args.dialect, "server": "PouchDB Server, in memory"}
+           "dialect": args.dialect, "server": args.server}
     if args.json:
         print(json.dumps(out, indent=2))
     else:

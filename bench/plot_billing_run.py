@@ -1,6 +1,5 @@
 """Plot the period-start billing run's seconds against N (issue 9) from `bench/billing_run.py --json` lines.
 
-    .venv/bin/pip install -e '.[bench]'                       # matplotlib, for this script only
     .venv/bin/python bench/plot_billing_run.py docs/data/billing_runs.jsonl docs/images/billing_run.png
 
 Each input line is either the bench's JSON or an object with the bench's JSON under "result".

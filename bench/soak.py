@@ -37,7 +37,8 @@ from bookkeeper import provision  # noqa: E402
 from bookkeeper.config import load_settings  # noqa: E402
 from bookkeeper.couch import Couch, NotFound, Unavailable  # noqa: E402
 from bookkeeper.dbnames import modb  # noqa: E402
-from bookkeeper.embedded import EmbeddedServer, free_port  # noqa: E402
+from bookkeeper.embedded import free_port  # noqa: E402
+from bookkeeper.servers import KINDS, make_server  # noqa: E402
 from bookkeeper.ledger import Ledger  # noqa: E402
 from bookkeeper.ledger.documents import entry_of  # noqa: E402
 from feeds.malloc import rss_mb  # noqa: E402
@@ -213,11 +214,12 @@ def wait_caught_up(port: int, daemon: subprocess.Popen, limit: float = 900.0) ->
     return round(time.monotonic() - began, 1)
 
 
-def run(minutes: float, rate: float, accounts: int, couch_url: str | None, report) -> dict:
+def run(minutes: float, rate: float, accounts: int, couch_url: str | None, report, kind: str = "embedded") -> dict:
+    """`couch_url`: an existing server; else a fresh one of `kind` (bookkeeper.servers)."""
     with tempfile.TemporaryDirectory() as var:
         server = None
         if couch_url is None:
-            server = EmbeddedServer(Path(var), free_port(), in_memory=True).start()
+            server = make_server(kind, Path(var) / "server").start()
             couch_url = server.url
         daemon = None
         try:
@@ -285,12 +287,13 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=30)
     parser.add_argument("--rate", type=float, default=50.0, help="device writes per second")
     parser.add_argument("--accounts", type=int, default=100)
-    parser.add_argument("--couch-url", help="an existing server (default: a fresh in-memory embedded one)")
+    parser.add_argument("--couch-url", help="an existing server (default: a fresh one of --server)")
+    parser.add_argument("--server", choices=KINDS, default="embedded")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     report = (lambda row: print(json.dumps(row), flush=True)) if args.json else \
         (lambda row: print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True))
-    result = run(args.minutes, args.rate, args.accounts, args.couch_url, report)
+    result = run(args.minutes, args.rate, args.accounts, args.couch_url, report, args.server)
     print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items() if k != "minutes"))
 
 

@@ -25,7 +25,7 @@ from decimal import Decimal
 from . import charging, designdocs, plans
 from .agents import Agents
 from .accounts import CONFIG_DOC, LIMITS_DOC, Account, Directory, UnknownAccount, master_account_id, written_by_us
-from .clock import Clock, day_start
+from .clock import Clock, day_start, period_containing
 from .couch import Conflict, Couch, CouchError
 from .dbnames import ACCOUNTS_DB, SERVICES_DB, is_account_id, parse_db_name
 from .errors import BookkeeperError, InputError
@@ -138,8 +138,9 @@ class BillingEngine:
                  after_tick: Callable[[datetime, Callable[[str], bool]], object] | None = None):
         self.couch, self.settings, self.clock = couch, settings, clock
         self.dialect = settings.dialect
-        self.ledger = ledger or Ledger(couch, dialect=self.dialect, clock=clock, horizon=horizon(settings))
         self.directory = directory or Directory(couch, master_account_id(couch, settings.master_account), self.dialect)
+        self.ledger = ledger or Ledger(couch, dialect=self.dialect, clock=clock, horizon=horizon(settings),
+                                       currency_of=self.directory.currency_of)
         self.holds = self.directory.holds
         self.metrics = metrics
         if metrics is not None:
@@ -307,7 +308,8 @@ class BillingEngine:
             max_postpay=Decimal(postpay["max"]),
             trial_expires=account.trial_expires, admin_blocked=not account.enabled and not account.blocked_by_us,
             blocked_by_us=account.blocked_by_us)
-        state = charging.BillingState.from_doc(state_doc["state"]) if state_doc else None
+        state = charging.BillingState.from_doc(state_doc["state"]) if state_doc else \
+            self._rebuilt(account.id, settings, now)
         decision = charging.evaluate(settings, account.id, state, priced_items(list(invoices)), facts, now, reprice,
                                      catch_up=catch_up)
         work.evaluation = Evaluation(account.id, account.reseller, settings.currency, decision, quantities,
@@ -322,6 +324,18 @@ class BillingEngine:
                 pending["cancel"] = {"categories": sorted(decision.cancel_categories),
                                      "limits_rev": (account.limits or {}).get("_rev")}
         work.state_write = _state_write(account.id, decision.state, pending, postpay, object_plans, state_doc)
+
+    def _rebuilt(self, account_id: str, settings, now: datetime) -> charging.BillingState | None:
+        """The state of `now`'s period rebuilt from the ledger's charges, for an account without a billing state
+        document (lost, or never billed: then None). The ledger is the truth: without this, a lost state would
+        charge the period's MRC again over its prorations."""
+        period = period_containing(now, settings.billing_day, settings.timezone)
+        entries = self.ledger.entries(account_id, period.start, now + timedelta(seconds=1))
+        state = charging.rebuilt(account_id, period, [e for e in entries if e.kind in ledger_docs.CHARGE_KINDS])
+        if state is not None:
+            log.warning("billing state of account %s missing: rebuilt from its %d charge(s) of the period from %s",
+                        account_id, len(entries), period.start.date().isoformat())
+        return state
 
     def _write(self, works: list[_Work], now: datetime) -> None:
         """Billing states (one bulk write), then charges, services docs (one bulk write) and blocking."""
@@ -473,10 +487,12 @@ class BillingEngine:
                 if self.metrics is not None:
                     self.metrics.count("poison_documents")
 
-    def tick(self, now: datetime, owns: Callable[[str], bool] = lambda _: True) -> None:
+    def tick(self, now: datetime, owns: Callable[[str], bool] = lambda _: True,
+             stop: threading.Event | None = None) -> None:
         """Evaluate every owned account that has not been evaluated since its reseller's latest day start, then
         run `after_tick` (the daemon generates the invoices of closed periods there); EvaluationFailed at the end
-        if some accounts failed."""
+        if some accounts failed. Once `stop` is set (the daemon stops) it returns after the batch in hand: the
+        accounts not evaluated stay due for the next tick."""
         owned = [a for a in self.directory.all_account_ids() if owns(a)]
         due = []
         for start in range(0, len(owned), BATCH):
@@ -486,6 +502,8 @@ class BillingEngine:
         failures = {}
         for results in self.evaluate_batches(due, now):  # the failed and the held stay due for the next tick
             failures.update({a: r for a, r in results.items() if isinstance(r, Exception) and not held(r)})
+            if stop is not None and stop.is_set():
+                return
         if self.after_tick is not None:
             self.after_tick(now, owns)
         self._open_ahead(owned, now)

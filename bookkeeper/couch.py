@@ -101,6 +101,7 @@ class Couch:
         self.url = redact(url).rstrip("/")
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
         self.namespace = namespace
+        self._copies: int | None = None
 
     def __repr__(self) -> str:
         return f"Couch({self.url!r})"
@@ -148,6 +149,22 @@ class Couch:
 
     def all_dbs(self) -> list[str]:
         return self.json("GET", "/_all_dbs")
+
+    def copies(self) -> int:
+        """How many nodes hold each document: on a CouchDB cluster min(3, nodes) (`n`, CouchDB's default), else 1.
+        On a cluster every write asks for all of them (`w`), so that a read any node answers from its own copy
+        right after (a view, `_changes`, a database's info) sees the write; a doc read is a quorum read anyway.
+        With a node down the write is answered 202 Accepted by the others, and that node catches up when back."""
+        if self._copies is None:
+            try:
+                nodes = self.json("GET", "/_membership").get("cluster_nodes") or []
+            except CouchError:  # PouchDB Server has no `_membership`
+                nodes = []
+            self._copies = max(1, min(3, len(nodes)))
+        return self._copies
+
+    def _write_params(self) -> dict | None:
+        return {"w": self.copies()} if self.copies() > 1 else None
 
     def db(self, name: str) -> Database:
         """A database by its unencoded name (`account/ab/cd/...`, `services`), namespaced if it is shared."""
@@ -226,7 +243,7 @@ class Database:
 
     def put(self, doc: dict) -> str:
         """Create or update `doc` (its `_id` is required); sets and returns the new `_rev`."""
-        result = self.couch.json("PUT", self._doc_path(doc["_id"]), body=doc)
+        result = self.couch.json("PUT", self._doc_path(doc["_id"]), body=doc, params=self.couch._write_params())
         doc["_rev"] = result["rev"]
         return result["rev"]
 
@@ -237,7 +254,8 @@ class Database:
         """Write many documents in one request; results keyed by id (`{"ok": True, "rev": ...}` or an error)."""
         if not docs:
             return {}
-        rows = self.couch.json("POST", f"{self.path}/_bulk_docs", body={"docs": docs})
+        rows = self.couch.json("POST", f"{self.path}/_bulk_docs", body={"docs": docs},
+                               params=self.couch._write_params())
         return {row["id"]: row for row in rows}
 
     def all_docs(self, keys: list[str] | None = None, **params) -> list[dict]:

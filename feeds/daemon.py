@@ -1,8 +1,9 @@
 """The daemon: tails the databases it owns, ticks on time, shares work by leases, serves metrics.
 
-`run()` blocks until SIGTERM or SIGINT, then stops gracefully: the drains in hand finish their batch, every
-checkpoint not yet written is written, the tick in hand finishes, leases are released for the other workers, and
-it returns 0. `run_once()` catches up every feed (each database's checkpoint written before the next is read) and
+`run()` blocks until SIGTERM or SIGINT, then stops within STOP_GRACE seconds: the drains in hand may finish their
+batch until then, every checkpoint of a handled batch is written, the tick in hand stops after its batch, leases
+are released for the other workers, and it returns 0. Work still in hand after the grace (a tick's batch, a
+drain's batch) is left as a crash would leave it: everything is idempotent, so the next start does it again. `run_once()` catches up every feed (each database's checkpoint written before the next is read) and
 runs one tick, then returns (for cron users: `bookkeeper run --once`).
 """
 
@@ -14,6 +15,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 from bookkeeper.couch import Couch, CouchError
 
@@ -28,6 +30,7 @@ from .scheduler import Ticker, utc_now
 from .tailing import Tailer
 
 log = logging.getLogger(__name__)
+STOP_GRACE = 3.0  # seconds the drains in hand get to finish before their checkpoints are written
 
 
 class Daemon:
@@ -58,11 +61,14 @@ class Daemon:
         return self.owns(lease_key(name))
 
     # -- long-running
-    def run(self) -> int:
-        """Run until SIGTERM/SIGINT (call from the main thread), stop gracefully, return 0."""
+    def run(self, on_started: Callable[[Daemon], None] | None = None) -> int:
+        """Run until SIGTERM/SIGINT (call from the main thread), stop gracefully, return 0. `on_started(self)`
+        runs once every thread is up."""
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda signum, frame: self.stopping.set())
         self.start()
+        if on_started is not None:
+            on_started(self)
         self.stopping.wait()
         log.info("stopping %s", self.worker_id)
         self.stop()
@@ -70,7 +76,7 @@ class Daemon:
 
     def start(self) -> Daemon:
         """Start every thread and return (tests and embedding; `run` is start, wait for a signal, stop)."""
-        self.features = probe(self.couch)
+        self.features = probe(self.couch, self.options.use_db_updates)
         log.info("worker %s on %s (%s %s): %s", self.worker_id, self.couch.url, self.features.vendor,
                  self.features.version, "_db_updates" if self.features.db_updates else
                  f"continuous feeds for up to {self.options.follow_cap} databases, polling the rest")
@@ -88,14 +94,16 @@ class Daemon:
                                             host=self.settings.metrics_host).start()
         return self
 
-    def stop(self) -> None:
+    def stop(self, grace: float = STOP_GRACE) -> None:
+        """Stop (see the module's docstring); the tick in hand is told to stop, not waited for."""
         self.stopping.set()
+        deadline = time.monotonic() + grace
         if self.ticker:
-            self.ticker.stop()
+            self.ticker.stop(wait=False)
         if self.tailer:
-            self.tailer.stop()
+            self.tailer.stop(timeout=grace)
         if self._control:
-            self._control.join()
+            self._control.join(max(0.0, deadline - time.monotonic()))
         if self.leases:
             try:
                 self.leases.release()

@@ -23,10 +23,13 @@ class ServerFeatures:
     db_updates: bool
 
 
-def probe(couch: Couch) -> ServerFeatures:
-    """The server's vendor and whether it has `_db_updates` we may read (400/404: absent; 401/403: not ours)."""
+def probe(couch: Couch, db_updates: bool = True) -> ServerFeatures:
+    """The server's vendor and whether it has `_db_updates` we may read (400/404: absent; 401/403: not ours);
+    `db_updates` False: not asked, taken as absent."""
     info = couch.info()
     vendor = (info.get("vendor") or {}).get("name") or "unknown"
+    if not db_updates:
+        return ServerFeatures(str(vendor), str(info.get("version", "")), False)
     try:
         couch.request("GET", "/_db_updates", params={"limit": 1}, retry=False)
         db_updates = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from threading import Event
 from datetime import datetime
 from typing import Protocol
 
@@ -14,8 +15,9 @@ class Engine(Protocol):
         """`_changes` rows with docs, in seq order, of one database (an account DB, `accounts` or `services`).
         Raising means "not handled": the checkpoint stays before these rows and they are delivered again."""
 
-    def tick(self, now: datetime, owns: Callable[[str], bool]) -> None:
-        """Evaluate everything due at `now` for the accounts `owns(account_id)` says are ours."""
+    def tick(self, now: datetime, owns: Callable[[str], bool], stop: Event | None = None) -> None:
+        """Evaluate everything due at `now` for the accounts `owns(account_id)` says are ours; once `stop` is set,
+        return after the batch in hand (what is left stays due for the next tick)."""
 
     def timezones(self) -> set[str]:
         """IANA zones in which resellers' days start."""

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, make_wsgi_app
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import ThreadingWSGIServer
 
 log = logging.getLogger(__name__)
@@ -75,9 +76,33 @@ class Metrics:
         """A gauge whose value is `read()` at each scrape (NaN, logged, when it cannot be read)."""
         Gauge(f"{PREFIX}{name}", help_text, registry=self.registry).set_function(lambda: _read(name, read))
 
+    def labeled(self, name: str, help_text: str, labels: tuple[str, ...],
+                read: Callable[[], list[tuple[tuple[str, ...], float]]]) -> None:
+        """A gauge with one series per label values, `read()` at each scrape as [(label values, value)]."""
+        self.registry.register(_Labeled(f"{PREFIX}{name}", help_text, labels, read))
+
     def render(self) -> str:
         """The Prometheus text exposition."""
         return generate_latest(self.registry).decode()
+
+
+class _Labeled:
+    """A collector of one labeled gauge family read from a callback (nothing, logged, when it cannot be read)."""
+
+    def __init__(self, name: str, help_text: str, labels: tuple[str, ...], read):
+        self.name, self.help_text, self.labels, self.read = name, help_text, labels, read
+
+    def describe(self):
+        return [GaugeMetricFamily(self.name, self.help_text, labels=list(self.labels))]
+
+    def collect(self):
+        family = GaugeMetricFamily(self.name, self.help_text, labels=list(self.labels))
+        try:
+            for values, value in self.read():
+                family.add_metric(list(values), float(value))
+        except Exception:
+            log.exception("gauge %s", self.name)
+        yield family
 
 
 def _read(name: str, read: Callable[[], float]) -> float:

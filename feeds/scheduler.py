@@ -9,6 +9,7 @@ and max_instances=1 with coalescing: jobs never run concurrently and a backlog c
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
 
@@ -35,6 +36,7 @@ class Ticker:
                  interval: float = 300.0, now: Callable[[], datetime] = utc_now):
         self.engine, self.owns, self.metrics, self.now = engine, owns, metrics, now
         self.interval = interval
+        self.stopping = threading.Event()
         self._zones: set[str] = set()
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(1)}, timezone=timezone.utc,
@@ -47,10 +49,11 @@ class Ticker:
         self.scheduler.start()
         return self
 
-    def stop(self) -> None:
-        """Wait for the tick in hand, run nothing more."""
+    def stop(self, wait: bool = True) -> None:
+        """Run nothing more; the tick in hand stops after its batch (waited for with `wait`)."""
+        self.stopping.set()
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
+            self.scheduler.shutdown(wait=wait)
 
     def zones(self) -> set[str]:
         """The zones with a day-start job (kept here: asking the scheduler from inside a job can deadlock with
@@ -64,7 +67,7 @@ class Ticker:
     def tick(self) -> None:
         now = self.now()
         try:
-            self.engine.tick(now, self.owns)
+            self.engine.tick(now, self.owns, self.stopping)
             self.metrics.count("ticks")
         except Exception:
             self.metrics.count("engine_errors")

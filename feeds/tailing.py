@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from bookkeeper.backoff import backoff_delay
 from bookkeeper.couch import Couch, CouchError, NotFound
@@ -33,6 +34,7 @@ from .options import FeedOptions
 
 log = logging.getLogger(__name__)
 FLUSH_ROUND = 5.0
+STOP_FLUSHES = 16  # checkpoint writes in flight at once when stopping
 
 
 class Tailer:
@@ -65,15 +67,16 @@ class Tailer:
     def start(self) -> Tailer:
         for i in range(self.options.drain_workers):
             self._spawn(self._drain_loop, f"drain-{i}")
-        self._spawn(self._db_updates_loop if self.db_updates else self._poll_loop, "updates")
+        self._spawn(self._db_updates_loop if self.db_updates else self._poll_loop, "updates", joined=False)
         if self.options.checkpoint_interval > 0:
             self._spawn(self._flush_loop, "checkpoints")
         return self
 
     def stop(self, timeout: float = 60.0) -> None:
-        """Stop: each drain in progress finishes its batch, then every checkpoint not yet written is written.
-        Followers idle in a read are daemon threads: they end with the process, holding nothing that needs
-        writing."""
+        """Stop: each drain in progress may finish its batch within `timeout`, then every checkpoint of a handled
+        batch not yet written is written (a drain still in its batch then keeps its changes for the next start).
+        Followers and the `_db_updates` longpoll (or the poller), idle in a read, are daemon threads: they only
+        queue work, hold nothing that needs writing, and end with the process, so they are not waited for."""
         self.stopping.set()
         self.queue.close()
         deadline = time.monotonic() + timeout
@@ -85,17 +88,18 @@ class Tailer:
 
     def flush(self, deadline: float | None = None, older_than: float = 0.0) -> int:
         """Write the dirty checkpoints of the tailed databases (with `older_than`, those dirty for at least that
-        many seconds); the number left dirty. Without `deadline` (the flusher) a consumer in the middle of a drain
-        is skipped until the next round; with it (`stop`) each is waited for until then, and none is tried after
-        it."""
-        left = 0
-        for consumer in list(self.consumers.values()):
-            if not consumer.dirty or consumer.dirty_for() < older_than:
-                continue
-            wait = 0.0 if deadline is None else deadline - time.monotonic()
-            if wait < 0 or not self._flush(consumer, wait):
-                left += 1
-        return left
+        many seconds); the number left dirty. A consumer in the middle of a drain is skipped (the flusher: until
+        the next round); with `deadline` (`stop`) each is waited for until then, and after it only those not in a
+        drain are written, STOP_FLUSHES at a time (a stop may find every tailed database dirty)."""
+        due = [c for c in list(self.consumers.values()) if c.dirty and c.dirty_for() >= older_than]
+
+        def one(consumer: Consumer) -> bool:
+            return self._flush(consumer, 0.0 if deadline is None else max(0.0, deadline - time.monotonic()))
+
+        if deadline is None or len(due) < 2:
+            return sum(not one(c) for c in due)
+        with ThreadPoolExecutor(STOP_FLUSHES, thread_name_prefix="stop-flush") as pool:
+            return sum(not ok for ok in pool.map(one, due))
 
     def _flush(self, consumer: Consumer, wait: float = 0.0) -> bool:
         """`consumer.flush`, waiting `wait` seconds for its lock; a failure is counted, logged and left to a
@@ -109,10 +113,12 @@ class Tailer:
             log.warning("checkpoint of %s not written: %s; retried later", consumer.name, exc)
         return False
 
-    def _spawn(self, target, name: str, *args) -> threading.Thread:
+    def _spawn(self, target, name: str, *args, joined: bool = True) -> threading.Thread:
+        """Start a daemon thread; `joined`: `stop` waits for it."""
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
         thread.start()
-        self._threads.append(thread)
+        if joined:
+            self._threads.append(thread)
         return thread
 
     # -- which databases

@@ -23,6 +23,11 @@ def start_test_server(var_dir: Path, *, persistent: bool = False, restarts: bool
     return server.start()
 
 
+def on_cluster() -> bool:
+    """True when the tests run against the three-node CouchDB cluster."""
+    return SERVER == "cluster"
+
+
 def on_couchdb() -> bool:
     """True when the tests run against Apache CouchDB (a node, a cluster or a URL), not PouchDB Server."""
     return SERVER != "embedded"

@@ -121,3 +121,48 @@ def _nest(values: Mapping[ItemKey, Any], dump: Callable[[Any], Any]) -> dict:
 
 def _unnest(doc: Mapping[str, Mapping[str, Any]], load: Callable[[Any], Any]) -> dict:
     return {(category, item): load(value) for category, items in doc.items() for item, value in items.items()}
+
+
+MONTHLY_KINDS = ("mrc", "prorate", "prorate_credit")
+
+
+def rebuilt(account_id: str, period: Period, charges) -> BillingState | None:
+    """The billing state of `period` as the ledger tells it, for an account whose state document was lost: the
+    period's charges (ledger entries with `kind`, `category`, `item`, `quantity`, `rate`, `amount`, `day`, `key`,
+    `period_start`) say whether its MRC was settled, from which day it was billed, each monthly item's level (the
+    latest proration's, else the MRC's quantity × rate), the activation marks and the daily fees. None if the
+    ledger holds no charge of the period (the account was not billed in it yet). Missed-day tracking
+    (`last_daily`) is not in the ledger: it starts again from the next evaluation."""
+    mine = [c for c in charges if c.period_start == period.start and c.category and c.item and c.day is not None]
+    if not mine:
+        return None
+    levels: dict[ItemKey, ItemLevel] = {}
+    marks: dict[ItemKey, int] = {}
+    days: dict[int, dict[ItemKey, DayFee]] = {}
+    for c in sorted(mine, key=lambda c: (c.day, _changes(c.key))):
+        key = (c.category, c.item)
+        if c.kind in MONTHLY_KINDS:
+            was = levels.get(key, ItemLevel())
+            signed = -c.amount if c.kind == "prorate_credit" or c.type == "credit" else c.amount
+            if c.kind == "mrc":
+                level = (c.rate or ZERO) * (c.quantity or 0) * (-1 if c.type == "credit" else 1)
+                levels[key] = ItemLevel(level, was.net + signed, was.changes, was.removals)
+            else:
+                level = Decimal(c.key.rsplit("-", 1)[-1]) if "-" in c.key.rsplit("/", 1)[-1] else was.level
+                levels[key] = ItemLevel(level, was.net + signed, max(was.changes, _changes(c.key)),
+                                        c.kind == "prorate_credit" or was.removals)
+        elif c.kind == "activation":
+            marks[key] = max(marks.get(key, 0), int(c.key.rsplit("/", 1)[-1]))
+        elif c.kind == "daily":
+            fee = days.setdefault(c.day, {}).get(key)
+            days[c.day][key] = DayFee(max(c.quantity or 0, fee.peak if fee else 0), (fee.charged if fee else ZERO)
+                                      + c.amount)
+    billed = [c.day for c in mine if c.kind in MONTHLY_KINDS] or [c.day for c in mine]
+    return BillingState(account_id, period, billing_from=min(billed), mrc_paid=True, levels=levels, marks=marks,
+                        days=days, last_day=max(days) if days else None)
+
+
+def _changes(key: str) -> int:
+    """The `n` of a proration key's last part `n-<level>` (0 for other keys)."""
+    head = key.rsplit("/", 1)[-1].split("-", 1)[0]
+    return int(head) if head.isdigit() and "-" in key.rsplit("/", 1)[-1] else 0

@@ -1,9 +1,10 @@
 """Invoices as CouchDB documents: generated from the ledger, numbered, stored with their PDF, listed, mailed.
 
 One invoice per account and billing period: `YYYYMM-invoice-<period start>` (`pvt_type: bookkeeper_invoice`) in
-the MODB of the period's start, with `invoice.pdf` and `usage.csv` as attachments written in the same request as
-the document. Its issue date is the day the period closed and its number is taken once (numbering.py): generating
-the period again replaces the statement and the PDF, never the number, the issue date or the mail marker.
+the MODB of the period's start, with `invoice.pdf`, `usage.csv` and `usage.png` (the daily quantities per item) as
+attachments written in the same request as the document. Its issue date is the day the period closed and its number
+is taken once (numbering.py): generating the period again replaces the statement and the PDF, never the number, the
+issue date or the mail marker.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from . import mail, numbering
 from .parties import InvoiceSettings, customer, invoice_settings
 from .pdf import render_invoice
 from .statement import Statement, build_statement
+from .charts import usage_chart
 from .usage import usage_report
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 INVOICE_TYPE = "bookkeeper_invoice"
 PDF_NAME = "invoice.pdf"
 USAGE_NAME = "usage.csv"
+CHART_NAME = "usage.png"
 LOOKBACK = 3
 ONE_SECOND = timedelta(seconds=1)
 
@@ -137,16 +140,18 @@ class Invoices:
             issuer.number_prefix, issued.year, numbering.claim(counter_db, issued.year, claimant))
         pdf = render_invoice(statement, number=number, issued=issued, issuer=issuer, customer=customer(account),
                              logo=self.logo(reseller, issuer))
-        usage = usage_report(entries, period).csv().encode()
-        doc = self._save(db, doc_id, number, issued, statement, reseller, now, pdf, usage)
+        report = usage_report(entries, period)
+        chart = usage_chart(report, f"{customer(account).name}: usage {period.start_date} .. {period.last_date}")
+        doc = self._save(db, doc_id, number, issued, statement, reseller, now, pdf, report.csv().encode(), chart)
         numbering.release(counter_db, issued.year, claimant)
         log.info("invoice %s for %s, period %s, saved as %s/%s", number, account_id, period.start_date, db.name, doc_id)
         return doc
 
     def _save(self, db: Database, doc_id: str, number: str, issued: date, statement: Statement, reseller: str,
-              now: datetime, pdf: bytes, usage: bytes) -> dict:
+              now: datetime, pdf: bytes, usage: bytes, chart: bytes) -> dict:
         attachments = {PDF_NAME: {"content_type": "application/pdf", "data": base64.b64encode(pdf).decode()},
-                       USAGE_NAME: {"content_type": "text/csv", "data": base64.b64encode(usage).decode()}}
+                       USAGE_NAME: {"content_type": "text/csv", "data": base64.b64encode(usage).decode()},
+                       CHART_NAME: {"content_type": "image/png", "data": base64.b64encode(chart).decode()}}
         for _ in range(10):
             existing = db.get_or_none(doc_id) or {}
             doc = {"_id": doc_id, "pvt_type": INVOICE_TYPE, "pvt_account_id": statement.account_id,

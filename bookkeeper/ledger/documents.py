@@ -336,6 +336,12 @@ class Entry:
     metadata: dict
     doc: dict
 
+    @property
+    def day(self) -> int | None:
+        """The day index within its period a charge was made on (our charges say it), else None."""
+        day = info_of(self.doc).get("day")
+        return day if isinstance(day, int) and not isinstance(day, bool) else None
+
 
 def entry_of(doc: dict, db: str, account_id: str, dialect: str) -> Entry:
     """Read a valid money document (`money_problem`) of either dialect (ours or KAZOO's own) as an Entry."""

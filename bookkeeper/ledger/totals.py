@@ -75,11 +75,14 @@ class MonthTotals:
         return self.view_units(db, until)
 
     def view_units(self, db: Database, until: int | None = None) -> int:
-        """The reduce of the time-keyed view (the whole month, or up to `until`)."""
+        """The reduce of the time-keyed view (the whole month, or up to `until`). A row means the month holds a
+        document someone wrote: it is no longer `untouched` (an empty view reduces to no row at all)."""
         params = {"reduce": True} if until is None else {"reduce": True, "endkey": until}
         rows = db.view(*VIEW, **params)["rows"]
         if not rows:
             return 0
+        if (self._memory.get(db.name) or {}).get("untouched"):
+            self._memory[db.name]["untouched"] = False
         value = rows[0]["value"]
         if until is None and len(value) > 2 and value[2] != self._invalid_counted.get(db.name, 0):
             self._invalid_counted[db.name] = value[2]

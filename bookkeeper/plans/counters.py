@@ -119,6 +119,8 @@ def counter_quantities(counter: Counter, rows: Iterable[Mapping],
     view = f"{where}/_design/{counter.ddoc}/_view/{counter.view}".lstrip("/")
     for row in rows:
         value, key = row.get("value"), row.get("key")
+        if isinstance(value, Mapping) and "error" in value:  # CouchDB reports a failed reduce in the row
+            raise InputError(view, None, f"the view fails: {value.get('error')}: {value.get('reason')}")
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value < 0:
             raise InputError(view, f"key {shown(key)}", f"not a whole number ≥ 0: {shown(value)}")
         name = counter.item_name(key)

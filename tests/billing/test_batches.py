@@ -82,7 +82,7 @@ def test_one_accounts_error_fails_only_that_account_of_the_batch(world, master):
 
 def test_concurrent_single_evaluations_are_batched_and_charge_once(world, master):
     accounts = [customer(world, master, "50") for _ in range(8)]
-    couch = CountingCouch(world.couch.url, namespace=world.couch.namespace, retries=3)
+    couch = CountingCouch(world.url, namespace=world.couch.namespace, retries=3)
     engine = engine_for(world, master, couch)
     barrier = threading.Barrier(16)
 
@@ -103,7 +103,7 @@ def test_concurrent_single_evaluations_are_batched_and_charge_once(world, master
 
 def test_a_recount_reads_the_limits_doc_only_when_it_changed(world, master):
     account = customer(world, master, "0", limits={"allow_postpay": True, "max_postpay_amount": 100})
-    couch = CountingCouch(world.couch.url, namespace=world.couch.namespace, retries=3)
+    couch = CountingCouch(world.url, namespace=world.couch.namespace, retries=3)
     engine = engine_for(world, master, couch)
     engine.evaluate(account, START)  # no funds, but postpay covers the MRC
     assert debits(world.couch, account) == [100000]

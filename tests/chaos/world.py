@@ -91,7 +91,7 @@ def build(sim, now=None, threads: int = 4) -> None:
 
     def couch() -> Couch:
         if not hasattr(local, "couch"):
-            local.couch = Couch(sim.couch.url, namespace=sim.couch.namespace)
+            local.couch = Couch(sim.couch.url, namespace=sim.couch.namespace, auth=sim.couch.session.auth)
         return local.couch
 
     def one(label: str) -> tuple[dict, dict]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from recording import RecordingEngine
+from recording import RecordingEngine, at_end
 
 from feeds.catchup import catch_up
 from feeds.checkpoints import checkpoint_id, read_checkpoint, seq_number, valid_seq
@@ -23,8 +23,7 @@ def test_rows_come_with_docs_in_seq_order_and_the_checkpoint_follows(account_dbs
     assert [len(rows) for _, rows in engine.batches] == [2, 2, 1]
     assert sorted(engine.ids(db.name)) == ["a", "b", "c", "d", "e"]
     assert all(row["doc"]["_id"] == row["id"] for _, rows in engine.batches for row in rows)
-    assert seqs == {db.name: db.info()["update_seq"]}
-    assert db.get(checkpoint_id("billing"))["seq"] == db.info()["update_seq"]
+    assert seqs == {db.name: db.get(checkpoint_id("billing"))["seq"]} and at_end(db, seqs[db.name])
     assert metrics.value("changes_handled") == 5
 
 
@@ -64,8 +63,9 @@ def test_a_restart_resumes_from_the_checkpoint_with_nothing_lost_or_repeated(acc
     _docs(db, "c")
     catch_up(couch, engine, [db.name])  # a new Consumer: reads the checkpoint from the database
     catch_up(couch, engine, [db.name])
-    assert engine.ids(db.name) == ["a", "b", "a", "c"]
-    assert engine.batches[1][1][0]["doc"]["changed"] is True
+    ids = engine.ids(db.name)  # rows of one batch in any order on a cluster (shards)
+    assert len(ids) == 4 and sorted(ids[:2]) == ["a", "b"] and sorted(ids[2:]) == ["a", "c"]
+    assert next(row for row in engine.batches[1][1] if row["id"] == "a")["doc"]["changed"] is True
 
 
 def test_a_corrupt_checkpoint_restarts_from_zero(account_dbs, couch):
@@ -75,7 +75,7 @@ def test_a_corrupt_checkpoint_restarts_from_zero(account_dbs, couch):
     engine = RecordingEngine()
     catch_up(couch, engine, [db.name])
     assert sorted(engine.ids(db.name)) == ["a", "b"]
-    assert db.get(checkpoint_id("billing"))["seq"] == db.info()["update_seq"]
+    assert at_end(db, db.get(checkpoint_id("billing"))["seq"])
 
 
 def test_a_checkpoint_ahead_of_the_database_restarts_from_zero_and_is_logged(account_dbs, couch, caplog):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import urllib.request
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
-
+from recording import RecordingEngine, caught_up
+from testserver import on_couchdb
 from waiting import wait_until
-from recording import RecordingEngine
 
 from feeds.checkpoints import checkpoint_id
 from feeds.daemon import Daemon
@@ -23,32 +25,42 @@ def _get(port: int, path: str):
         return resp.read().decode()
 
 
-def test_tails_followed_and_polled_databases_and_picks_up_new_ones(couch, daemon_settings, account_dbs):
+@pytest.mark.parametrize("db_updates", [True, False], ids=["db_updates", "per-db-feeds"])
+def test_tails_the_databases_and_picks_up_new_ones(couch, daemon_settings, account_dbs, db_updates):
+    """With `_db_updates` (CouchDB) one feed tells which databases changed; without it (PouchDB Server, or CouchDB
+    told not to use it) one database has its own continuous feed (follow_cap=1) and the others are polled."""
+    if db_updates and not on_couchdb():
+        pytest.skip("PouchDB Server has no _db_updates: its path is the per-db-feeds case")
     first, second = account_dbs(), account_dbs()
     first.put({"_id": "before-start"})
     engine = RecordingEngine()
-    daemon = Daemon(couch, daemon_settings, engine, options=FAST).start()
+    options = dataclasses.replace(FAST, use_db_updates=db_updates)
+    daemon = Daemon(couch, daemon_settings, engine, options=options).start()
     try:
         wait_until(lambda: "before-start" in engine.ids(first.name))
         first.put({"_id": "live-1"})
         second.put({"_id": "live-2"})
         wait_until(lambda: "live-1" in engine.ids(first.name) and "live-2" in engine.ids(second.name))
-        third = account_dbs()  # created while running: found by the next `_all_dbs` diff
+        third = account_dbs()  # created while running: found by `_db_updates`, else by the next `_all_dbs` diff
         third.put({"_id": "new"})
         wait_until(lambda: "new" in engine.ids(third.name))
+        third.put({"_id": "newer"})
+        wait_until(lambda: "newer" in engine.ids(third.name))
         assert engine.ticks, "the start-up tick ran"
         samples = {s.name: s.value for f in text_string_to_metric_families(_get(daemon.metrics_server.port, "/metrics"))
                    for s in f.samples}
-        assert samples["bookkeeper_databases_followed"] == 1
+        assert samples["bookkeeper_databases_followed"] == (0 if db_updates else 1)
         assert samples["bookkeeper_changes_handled_total"] >= 3 and "bookkeeper_feed_lag_seconds" in samples
         health = json.loads(_get(daemon.metrics_server.port, "/health"))
-        assert health["ok"] and health["worker"] == "w1" and health["db_updates"] is False
+        assert health["ok"] and health["worker"] == "w1" and health["db_updates"] is db_updates
         assert health["databases"] >= 3 and health["leases"] == 8
+        third.delete()  # a deleted database is no longer tailed
+        wait_until(lambda: third.name not in daemon.tailer.consumers)
     finally:
         daemon.stop()
-    for db in (first, second, third):
+    for db in (first, second):
         assert engine.ids(db.name).count(engine.ids(db.name)[0]) == 1  # nothing handled twice
-        assert db.get(checkpoint_id("billing"))["seq"] == db.info()["update_seq"]
+        assert caught_up(db, db.get(checkpoint_id("billing"))["seq"], engine.ids(db.name))
 
 
 def test_engine_failures_are_retried_without_losing_rows(couch, daemon_settings, account_dbs):

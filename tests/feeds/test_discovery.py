@@ -6,6 +6,7 @@ from bookkeeper.couch import Couch
 from bookkeeper.dbnames import account_db, encode, modb
 from feeds.discovery import lease_key, probe, tailed_databases, tailed_name
 from feeds.tailing import db_updates_events
+from testserver import on_couchdb
 
 ACCOUNT = "5c36900d63069782e4e0b0ad2f131e45"
 
@@ -26,9 +27,13 @@ def test_shared_databases_are_matched_in_their_namespace(server):
     assert tailed_name(spaced, "accounts") is None
 
 
-def test_pouchdb_server_has_no_db_updates(couch):
+def test_the_probe_finds_db_updates_on_couchdb_and_not_on_pouchdb_server(couch):
     features = probe(couch)
-    assert features.vendor == "PouchDB authors" and features.db_updates is False
+    if on_couchdb():
+        assert features.vendor == "The Apache Software Foundation" and features.db_updates is True
+    else:
+        assert features.vendor == "PouchDB authors" and features.db_updates is False
+    assert probe(couch, db_updates=False).db_updates is False  # the fallback, when asked for
 
 
 def test_tailed_databases_lists_account_dbs_but_not_modbs(couch, account_dbs):

@@ -21,13 +21,13 @@ class SlowEngine(RecordingEngine):
         super().__init__(**kw)
         self.running, self.overlaps = threading.Lock(), 0
 
-    def tick(self, now, owns):
+    def tick(self, now, owns, stop=None):
         if not self.running.acquire(blocking=False):
             self.overlaps += 1
             return
         try:
             time.sleep(0.15)
-            super().tick(now, owns)
+            super().tick(now, owns, stop)
         finally:
             self.running.release()
 
@@ -64,8 +64,8 @@ def test_a_day_start_job_at_midnight_in_each_zone():
 
 def test_a_failing_tick_is_counted_and_the_next_one_runs():
     class Failing(RecordingEngine):
-        def tick(self, now, owns):
-            super().tick(now, owns)
+        def tick(self, now, owns, stop=None):
+            super().tick(now, owns, stop)
             raise RuntimeError("tick failed (test)")
 
     engine, metrics = Failing(), Metrics()

@@ -12,7 +12,7 @@ from cli import main
 def run(world, *args):
     env = {"BOOKKEEPER_NAMESPACE": world.settings.namespace, "BOOKKEEPER_MASTER_ACCOUNT": world.master,
            "BOOKKEEPER_DIALECT": world.settings.dialect}
-    return CliRunner().invoke(main, ["--couch-url", world.couch.url, *args], env=env)
+    return CliRunner().invoke(main, ["--couch-url", world.url, *args], env=env)
 
 
 def test_configure_show_never_prints_secrets_and_topup(world, braintree_api, tmp_path):

@@ -5,7 +5,6 @@ can write a monthly DB (KAZOO itself writes there as admin) cannot break an acco
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlsplit, urlunsplit
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -13,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from bookkeeper.clock import SimulatedClock
-from bookkeeper.couch import Couch, Forbidden
+from bookkeeper.couch import Forbidden
 from bookkeeper.dbnames import modb, to_gregorian
 from bookkeeper.ledger import Ledger
 from cli import main
@@ -53,8 +52,12 @@ def malformed(dialect: str) -> dict[str, dict]:
     return {doc_id: good(dialect, doc_id, **changes) for doc_id, changes in bad.items()}
 
 
+MASTER = "0" * 32  # the master of the `account` fixture's accounts (tests/ledger/conftest.py)
+
+
 def run(server, dialect, *args):
-    return CliRunner().invoke(main, ["--couch-url", server.url, "ledger", *args], env={"BOOKKEEPER_DIALECT": dialect})
+    return CliRunner().invoke(main, ["--couch-url", server.url, "ledger", *args],
+                              env={"BOOKKEEPER_DIALECT": dialect, "BOOKKEEPER_MASTER_ACCOUNT": MASTER})
 
 
 def test_malformed_money_documents_are_skipped_logged_counted_and_named_by_verify(server, couch, account, ledger,
@@ -91,18 +94,10 @@ def test_malformed_money_documents_are_skipped_logged_counted_and_named_by_verif
     assert "Traceback" not in verified.output
 
 
-def test_validate_doc_update_refuses_malformed_new_money_documents_from_non_admins(couch, server, account, ledger,
-                                                                                    dialect):
+def test_validate_doc_update_refuses_malformed_new_money_documents_from_non_admins(account, ledger, dialect, member):
     written = ledger.credit(account, Decimal("1.00"), USD, kind="manual", reason="manual_addition",
                             description="opens the month", at=WHEN)
-    name = f"eve{account[:8]}"
-    couch.db("_users").put({"_id": f"org.couchdb.user:{name}", "name": name, "password": "pw", "roles": [],
-                            "type": "user"})
-    couch.request("PUT", f"/{couch.db(written.db).path}/_security",
-                  body={"admins": {"names": [], "roles": []}, "members": {"names": [name], "roles": []}})
-    url = urlsplit(server.url)
-    eve = Couch(urlunsplit((url.scheme, f"{name}:pw@{url.hostname}:{url.port}", "", "", "")), retries=0
-                ).db(written.db)
+    eve = member(f"eve{account[:8]}", written.db)
     for doc_id, doc in malformed(dialect).items():
         with pytest.raises(Forbidden, match=f"money document {doc_id}: "):
             eve.put(doc)

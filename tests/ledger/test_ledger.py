@@ -6,10 +6,11 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
+from testserver import on_couchdb
 
 from bookkeeper.charging.model import Charge
 from bookkeeper.clock import SimulatedClock
-from bookkeeper.couch import Couch, Forbidden
+from bookkeeper.couch import Forbidden
 from bookkeeper.dbnames import encode, modb, to_gregorian
 from bookkeeper.errors import InputError
 from bookkeeper.ledger import Ledger
@@ -195,12 +196,9 @@ def test_keyed_payment_credits_once_across_months(couch, account, ledger):
     assert ledger.balance(account, at(2, 4)) == Decimal("50")
 
 
-def test_validate_doc_update_rejects_edit_and_delete_by_non_admin(couch, server, account, ledger):
+def test_validate_doc_update_rejects_edit_and_delete_by_non_admin(account, ledger, member):
     written = credit(ledger, account, "10.00", at(1, 5))
-    name = f"bob{account[:8]}"
-    users = couch.db("_users")
-    users.put({"_id": f"org.couchdb.user:{name}", "name": name, "password": "pw", "roles": [], "type": "user"})
-    bob = Couch(server.url.replace("http://", f"http://{name}:pw@"), retries=0).db(written.db)
+    bob = member(f"bob{account[:8]}", written.db)
     doc = bob.get(written.id)
     assert doc["_id"] == written.id   # bob can read it
     with pytest.raises(Forbidden, match="append-only"):
@@ -226,6 +224,8 @@ def test_verify_finds_a_tampered_carry_forward_and_rollover_repairs_it(couch, ac
     assert ledger.verify(account) == [] and ledger.balance(account, at(2, 20)) == Decimal("70")
 
 
+@pytest.mark.skipif(on_couchdb(), reason="CouchDB keeps reductions in its B-tree, so balances there are the view's "
+                    "reduce and never read the _local checkpoint: it is PouchDB Server's path (bookkeeper/ledger/totals.py)")
 def test_checkpoint_is_advanced_and_a_wrong_one_is_found_and_rebuilt(couch, account, ledger):
     charges = [charge(account, f"k/{i}", "1.00", at(1, 1, 0), at(2, 1, 0), kind="daily") for i in range(150)]
     ledger.write_charges(account, charges, USD, at(1, 2))

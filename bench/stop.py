@@ -1,0 +1,115 @@
+"""Benchmark: how long `bookkeeper run` takes to stop on SIGTERM (issue 24: within 5 s on every server).
+
+Provisions `--accounts` funded accounts (bench/soak.py's world) on a fresh server of `--server`, then starts the
+daemon and stops it with SIGTERM three ways: during its start-up tick (the accounts being evaluated), idle once
+caught up, and under a stream of device writes. Each stop is timed from the signal to the process's exit; the exit
+code must be 0.
+
+    .venv/bin/python bench/stop.py --server couchdb --accounts 200 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import soak  # noqa: E402
+
+from bookkeeper import provision  # noqa: E402
+from bookkeeper.config import load_settings  # noqa: E402
+from bookkeeper.couch import Couch  # noqa: E402
+from bookkeeper.embedded import free_port  # noqa: E402
+from bookkeeper.servers import KINDS, make_server  # noqa: E402
+
+BIN = Path(sys.executable).with_name("bookkeeper")
+
+
+def start_daemon(url: str, var: Path, port: int) -> subprocess.Popen:
+    env = {**os.environ, "BOOKKEEPER_COUCH_URL": url, "BOOKKEEPER_NAMESPACE": soak.NAMESPACE}
+    with open(var / "daemon.log", "ab") as log:
+        return subprocess.Popen([str(BIN), "run", "--worker-id", "stop-bench", "--metrics-port", str(port),
+                                 "--hooks-port", str(free_port())], env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def stop(daemon: subprocess.Popen) -> dict:
+    began = time.monotonic()
+    daemon.send_signal(signal.SIGTERM)
+    try:
+        code = daemon.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        daemon.kill()
+        code = daemon.wait()
+    return {"seconds": round(time.monotonic() - began, 2), "exit": code}
+
+
+def run(kind: str, accounts: int) -> dict:
+    with tempfile.TemporaryDirectory() as var:
+        server = make_server(kind, Path(var) / "server").start()
+        try:
+            couch = Couch(server.url, namespace=soak.NAMESPACE)
+            settings = load_settings(env={}, couch_url=server.url, namespace=soak.NAMESPACE)
+            ids = soak.provision_world(couch, settings, accounts)
+            stops = {}
+            port = free_port()
+            daemon = start_daemon(server.url, Path(var), port)
+            while True:  # the start-up tick has begun once the metrics answer
+                try:
+                    soak.gauges(port)
+                    break
+                except Exception:
+                    time.sleep(0.2)
+            time.sleep(1.0)
+            stops["during_startup_tick"] = stop(daemon)
+            daemon = start_daemon(server.url, Path(var), port)
+            stops["caught_up_after_s"] = soak.wait_caught_up(port, daemon)
+            stops["idle"] = stop(daemon)
+            daemon = start_daemon(server.url, Path(var), port)
+            soak.wait_caught_up(port, daemon)
+            done = threading.Event()
+
+            def writes() -> None:
+                n = 0
+                while not done.is_set():
+                    provision.add_docs(couch, ids[n % len(ids)], [{"_id": f"stop{n}", "pvt_type": "device",
+                                                                   "device_type": "sip_device"}],
+                                       datetime.now(timezone.utc))
+                    n += 1
+                    time.sleep(0.02)
+
+            writer = threading.Thread(target=writes, daemon=True)
+            writer.start()
+            time.sleep(3)
+            stops["under_writes"] = stop(daemon)
+            done.set()
+            writer.join()
+            worst = max(v["seconds"] for v in stops.values() if isinstance(v, dict))
+            return {"server": kind, "accounts": accounts, **stops, "max_stop_s": worst,
+                    "all_exit_0": all(v["exit"] == 0 for v in stops.values() if isinstance(v, dict))}
+        finally:
+            server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--server", choices=KINDS, default="embedded")
+    parser.add_argument("--accounts", type=int, default=200)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    result = run(args.server, args.accounts)
+    print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+
+
+if __name__ == "__main__":
+    main()
