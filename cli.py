@@ -10,13 +10,14 @@ import logging
 import os
 import sys
 from pathlib import Path
+from urllib.parse import unquote
 
 import click
 
 from bookkeeper.config import Settings, load_settings
-from bookkeeper.couch import Couch, CouchError
+from bookkeeper.couch import Couch, CouchError, Forbidden, NotFound, Unauthorized, Unavailable, redact
 from bookkeeper.embedded import EmbeddedServer, connect
-from bookkeeper.errors import BookkeeperError
+from bookkeeper.errors import BookkeeperError, os_reason
 from bookkeeper.jsontext import dumps
 
 
@@ -26,23 +27,94 @@ class App:
     def __init__(self, settings: Settings):
         self.settings = settings
         self._couch: Couch | None = None
+        self._directory = None
 
     @property
     def couch(self) -> Couch:
         if self._couch is None:
-            self._couch = connect(self.settings)
+            couch = connect(self.settings)
+            couch.request("GET", "/", retry=False)  # an unreachable server: one line now, not retries first
+            self._couch = couch
         return self._couch
+
+    @property
+    def directory(self):
+        """The accounts, their resellers and settings (`bookkeeper.accounts.Directory`), opened on first use."""
+        if self._directory is None:
+            from bookkeeper.accounts import Directory, master_account_id
+
+            self._directory = Directory(self.couch, master_account_id(self.couch, self.settings.master_account),
+                                        self.settings.dialect)
+        return self._directory
+
+    def when(self, text: str | None, where: str, account_id: str | None = None):
+        """A date or time a person typed (None: now): a day, or a time without an offset, is in the time zone
+        of the account's billing reseller (of the master without an account)."""
+        from datetime import datetime, timezone
+
+        from bookkeeper.cli_parse import parse_time
+
+        if not text:
+            return datetime.now(timezone.utc)
+        return parse_time(text, where, self.directory.local_zone(account_id))
+
+    @property
+    def server_url(self) -> str:
+        """The server URL as it may be shown (no credentials)."""
+        if self._couch:
+            return self._couch.url
+        url = self.settings.couch_url
+        return redact(url).rstrip("/") if url else f"http://127.0.0.1:{self.settings.embedded_port}"
+
+
+def error_line(exc: Exception, app: App | None) -> str:
+    """The one line a person sees for an error: no traceback, no raw CouchDB text."""
+    where = app.server_url if app else "CouchDB"
+    if isinstance(exc, Unavailable) and exc.status == 0:
+        why = os_reason(exc.reason) or ("no answer in time" if "timed out" in exc.reason.lower() else "no answer")
+        return f"cannot reach CouchDB at {where}: {why}"
+    if isinstance(exc, Unavailable):
+        return f"CouchDB at {where} is unavailable (HTTP {exc.status}) for {unquote(exc.path)}; try again later"
+    if isinstance(exc, NotFound):
+        return f"not found: {unquote(exc.path)}"
+    if isinstance(exc, Unauthorized):
+        return f"CouchDB at {where} refused the credentials: {exc.reason or 'see BOOKKEEPER_COUCH_USER/PASSWORD'}"
+    if isinstance(exc, Forbidden):
+        return f"CouchDB refused the write to {unquote(exc.path)}: {exc.reason}"
+    if isinstance(exc, CouchError):
+        return f"CouchDB at {where} answered HTTP {exc.status} ({exc.error}) for {unquote(exc.path)}"
+    if isinstance(exc, OSError):
+        return f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
+    if isinstance(exc, click.ClickException):
+        ctx = getattr(exc, "ctx", None)
+        return exc.format_message() + (f" (see '{ctx.command_path} --help')" if ctx else "")
+    return str(exc)
 
 
 class Group(click.Group):
-    """A click group that turns library errors into one line on stderr and exit code 2."""
+    """A click group that turns every error a person can fix into one line on stderr and exit code 2
+    (`error_line`), usage errors included."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except (BookkeeperError, CouchError) as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
+        except (BookkeeperError, CouchError, OSError, click.ClickException) as exc:
+            click.echo(f"error: {error_line(exc, ctx.find_object(App))}", err=True)
+            sys.exit(exc.exit_code if isinstance(exc, click.ClickException) else 2)
+
+
+class AccountParam(click.ParamType):
+    """An account id that exists in `accounts`; anything else is "no such account" (exit 2)."""
+
+    name = "account"
+
+    def convert(self, value, param, ctx):
+        from bookkeeper.accounts import require_account
+
+        return require_account(ctx.find_object(App).couch, value)
+
+
+ACCOUNT = AccountParam()
 
 
 def emit(data, as_json: bool, table=None) -> None:
@@ -57,8 +129,8 @@ def rows_table(rows: list[dict], columns: list[str]) -> str:
     """A plain aligned text table."""
     cells = [["" if r.get(c) is None else str(r[c]) for c in columns] for r in rows]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip()]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
     return "\n".join(lines)
 
 
@@ -217,22 +289,24 @@ def plans_quote(plan_files, quantities_file, cascade_file, current_file, dialect
 
 @plans_group.command("validate")
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
-@click.option("--db", "reseller_id", help="Check every plan in this reseller's account DB instead.")
+@click.option("--db", "reseller_id", type=ACCOUNT, help="Check every plan in this reseller's account DB instead.")
 @pass_app
 def plans_validate(app, file, reseller_id):
-    """Check a plan document (or all of a reseller's): "ok", or one line naming the field and exit 2."""
+    """Check a plan document (or all of a reseller's) against KAZOO's service plan schema: "ok", or one line
+    naming the field and exit 2."""
     from bookkeeper.dbnames import account_db
     from bookkeeper.errors import InputError
-    from bookkeeper.plans import load_plan
+    from bookkeeper.plans import validate_plan_document
 
     if file and not reseller_id:
-        _plan_file(file)
+        doc = _read_json(file)
+        validate_plan_document(doc, f"{file} ({doc['_id']})" if isinstance(doc, dict) and doc.get("_id") else file)
         click.echo("ok")
     elif reseller_id and not file:
         db = app.couch.db(account_db(reseller_id))
         rows = db.view("bookkeeper_services", "plans", include_docs=True)["rows"]
         for row in rows:
-            load_plan(row["doc"], f"{db.name}/{row['id']}")
+            validate_plan_document(row["doc"], f"{db.name}/{row['id']}")
         click.echo(f"ok: {len(rows)} plans")
     else:
         raise InputError("plans validate", None, "give a FILE or --db RESELLER_ID, not both")
@@ -245,7 +319,7 @@ def _reseller(app, reseller_id: str | None) -> str:
 
 
 @plans_group.command("list")
-@click.argument("reseller_id", required=False)
+@click.argument("reseller_id", required=False, type=ACCOUNT)
 @json_option
 @pass_app
 def plans_list(app, reseller_id, as_json):
@@ -259,7 +333,8 @@ def plans_list(app, reseller_id, as_json):
 
 @plans_group.command("show")
 @click.argument("plan_id")
-@click.option("--reseller", "reseller_id", help="The reseller whose DB holds the plan (default: the master).")
+@click.option("--reseller", "reseller_id", type=ACCOUNT,
+              help="The reseller whose DB holds the plan (default: the master).")
 @json_option
 @pass_app
 def plans_show(app, plan_id, reseller_id, as_json):
@@ -267,8 +342,13 @@ def plans_show(app, plan_id, reseller_id, as_json):
     from bookkeeper.dbnames import account_db
     from bookkeeper.plans import dumps, load_plan
 
+    from bookkeeper.errors import InputError
+
     db = app.couch.db(account_db(_reseller(app, reseller_id)))
-    plan = load_plan(db.get(plan_id), f"{db.name}/{plan_id}")
+    doc = db.get_or_none(plan_id)
+    if doc is None or doc.get("pvt_type") != "service_plan" or doc.get("pvt_deleted"):
+        raise InputError(db.name, None, f"no service plan {plan_id!r} (see `bookkeeper plans list`)")
+    plan = load_plan(doc, f"{db.name}/{plan_id}")
     if as_json:
         click.echo(dumps(plan.dump()))
         return
@@ -306,9 +386,10 @@ def _edit_services(app, account_id: str, edit) -> dict:
 
 
 @plans_group.command("assign")
-@click.argument("account_id")
+@click.argument("account_id", type=ACCOUNT)
 @click.argument("plan_id")
-@click.option("--vendor", "vendor_id", help="The plan's vendor (default: the account's reseller, else the master).")
+@click.option("--vendor", "vendor_id", type=ACCOUNT,
+              help="The plan's vendor (default: the account's reseller, else the master).")
 @click.option("--overrides", "overrides_file", type=click.Path(dir_okay=False),
               help="JSON overrides for this plan (4.3: over the whole plan document; 4.2: category-level).")
 @json_option
@@ -330,7 +411,7 @@ def plans_assign(app, account_id, plan_id, vendor_id, overrides_file, as_json):
 
 
 @plans_group.command("unassign")
-@click.argument("account_id")
+@click.argument("account_id", type=ACCOUNT)
 @click.argument("plan_id")
 @json_option
 @pass_app
@@ -354,69 +435,75 @@ def _engine(app: App):
     return BillingEngine(app.couch, app.settings, SystemClock())
 
 
-def _charge_row(charge) -> dict:
-    return {"type": charge.type, "kind": charge.kind, "category": charge.category, "item": charge.item,
-            "quantity": charge.quantity, "rate": charge.rate, "factor": charge.factor, "amount": charge.amount,
-            "currency": charge.currency, "description": charge.description, "key": charge.key}
+def _totals_line(totals: dict, currency: str) -> str:
+    return (f"debits {totals['debits']} {currency}, credits {totals['credits']} {currency}, "
+            f"net {totals['net']} {currency}")
+
+
+def _run_table(d: dict) -> str:
+    """`billing run` for people: every charge with its day and type, each account's standing, the totals."""
+    charges = [{**c, "account": r["account"]} for r in d["accounts"] for c in r["charges"]]
+    lines = [rows_table(charges, ["date", "account", "type", "kind", "category", "item", "quantity", "factor",
+                                  "amount", "currency"]), ""] if charges else ["nothing due", ""]
+    if d["accounts"]:
+        lines.append(rows_table([{**r, "charges": len(r["charges"]), **r["totals"]} for r in d["accounts"]],
+                                ["account", "standing", "charges", "debits", "credits", "written"]))
+    lines += [f"total: {_totals_line(t, currency)}" for currency, t in d["totals"].items()]
+    if d["dry_run"]:
+        lines.append("dry run: nothing written")
+    return "\n".join(lines)
 
 
 @billing.command("run")
 @click.option("--at", "at", help="Evaluate as of this ISO-8601 time (default: now).")
-@click.option("--account", "account_id", help="Only this account.")
+@click.option("--account", "account_id", type=ACCOUNT, help="Only this account.")
 @click.option("--dry-run", is_flag=True, help="Print the charges without writing anything.")
 @json_option
 @pass_app
 def billing_run(app, at, account_id, dry_run, as_json):
     """Evaluate accounts now (or at --at): MRC, prorations, activations, daily fees, standing."""
-    from bookkeeper.cli_parse import parse_time
-
     engine = _engine(app)
-    moment = parse_time(at, "--at") if at else engine.clock.now()
+    moment = app.when(at, "--at", account_id) if at else engine.clock.now()
     if account_id:
         batches = [{account_id: engine.evaluate(account_id, moment, dry_run=dry_run)}]
     else:
         batches = engine.evaluate_batches(engine.directory.all_account_ids(), moment, dry_run)
+    from bookkeeper.explain import run_account, run_totals
+
     results, failures = [], {}
     for batch in batches:  # rows kept, evaluations let go batch by batch
         for account, e in batch.items():
             if isinstance(e, Exception):
                 failures[account] = e
             else:
-                results.append({"account": e.account_id, "standing": e.decision.standing,
-                                "charges": [_charge_row(c) for c in e.decision.charges], "written": len(e.written)})
-    emit({"at": moment.isoformat(), "dry_run": dry_run, "accounts": results}, as_json,
-         lambda d: rows_table([{**c, "account": r["account"]} for r in d["accounts"] for c in r["charges"]],
-                              ["account", "kind", "category", "item", "quantity", "factor", "amount", "currency"])
-         or "no charges")
+                results.append(run_account(e))
+    emit({"at": moment.isoformat(), "dry_run": dry_run, "accounts": results, "totals": run_totals(results)},
+         as_json, _run_table)
     if failures:  # the others were evaluated and are shown above
         raise BookkeeperError(f"{len(failures)} account(s) not evaluated: "
                               + "; ".join(f"{a}: {e}" for a, e in failures.items()))
 
 
 @billing.command("explain")
-@click.argument("account_id")
+@click.argument("account_id", type=ACCOUNT)
 @click.option("--period", help="Any date inside the period (YYYY-MM-DD); default: the current period.")
 @json_option
 @pass_app
 def billing_explain(app, account_id, period, as_json):
-    """Every charge of a period with its rule, quantity, rate and proration factor."""
-    from bookkeeper.cli_parse import parse_time
-    from bookkeeper.clock import period_containing
-    from bookkeeper.money import round_money
+    """Every charge of a period with its day, type, rule, quantity, rate and proration factor; the totals and the
+    account's standing."""
+    from bookkeeper.explain import explain_period
 
-    engine = _engine(app)
-    account = engine.directory.account(account_id)
-    settings = engine.directory.settings(engine.directory.reseller_of(account))
-    moment = parse_time(period, "--period") if period else engine.clock.now()
-    span = period_containing(moment, settings.billing_day, settings.timezone)
-    entries = engine.ledger.entries(account_id, span.start, span.end)
-    rows = [{"at": e.at.isoformat(), "type": e.type, "kind": e.kind, "category": e.category, "item": e.item,
-             "quantity": e.quantity, "rate": e.rate, "factor": e.factor,
-             "amount": round_money(e.amount, settings.currency),
-             "description": e.description, "id": e.id} for e in entries if e.kind != "rollover"]
-    emit({"account": account_id, "currency": settings.currency, "period": span.to_doc(), "entries": rows}, as_json,
-         lambda d: f"period {span.start.date()} .. {span.last_date} ({span.days} days), {settings.currency}\n"
-         + rows_table(rows, ["at", "kind", "category", "item", "quantity", "rate", "factor", "amount"]))
+    report = explain_period(app.directory, _ledger(app), account_id, app.when(period, "--period", account_id))
+
+    def table(d):
+        span, currency = d["period"], d["currency"]
+        return (f"period {span['start'][:10]} .. {d['last_day']} ({span['days']} days, {span['timezone']}), "
+                f"{currency}, {d['standing']}\n"
+                + (rows_table(d["entries"], ["date", "type", "kind", "category", "item", "quantity", "rate", "factor",
+                                             "amount"]) if d["entries"] else "no entries")
+                + f"\ntotal: {_totals_line(d['totals'], currency)}")
+    emit(report, as_json, table)
 
 
 # --- agents ---
@@ -434,21 +521,21 @@ def _agent(app: App, agent_id: str):
 
 
 @agents_group.command("create-account")
-@click.argument("agent_id")
+@click.argument("agent_id", type=ACCOUNT)
 @click.option("--name", required=True, help="The new account's name.")
-@click.option("--parent", "parent_id", help="Its parent account (default: the agent's parent).")
+@click.option("--parent", "parent_id", type=ACCOUNT, help="Its parent account (default: the agent's parent).")
 @json_option
 @pass_app
 def agents_create_account(app, agent_id, name, parent_id, as_json):
     """Create an account for a customer the agent brings; the agent is recorded as its referrer."""
     engine, agent = _agent(app, agent_id)
-    account_id = engine.agents.create_account(app.settings, agent, name, parent_id, _ledger_time(None, "--at"))
+    account_id = engine.agents.create_account(app.settings, agent, name, parent_id, app.when(None, "--at"))
     emit({"account": account_id, "name": name, "referred_by": agent_id}, as_json,
          lambda r: rows_table([r], ["account", "name", "referred_by"]))
 
 
 @agents_group.command("accounts")
-@click.argument("agent_id")
+@click.argument("agent_id", type=ACCOUNT)
 @json_option
 @pass_app
 def agents_accounts(app, agent_id, as_json):
@@ -464,20 +551,20 @@ def agents_accounts(app, agent_id, as_json):
 
 
 @agents_group.command("refer")
-@click.argument("account_id")
-@click.argument("agent_id")
+@click.argument("account_id", type=ACCOUNT)
+@click.argument("agent_id", type=ACCOUNT)
 @json_option
 @pass_app
 def agents_refer(app, account_id, agent_id, as_json):
     """Make AGENT the referrer of ACCOUNT from its next period on (the previous agent keeps the periods until)."""
     engine, _ = _agent(app, agent_id)
-    fields = engine.agents.refer(account_id, agent_id, _ledger_time(None, "--at"))
+    fields = engine.agents.refer(account_id, agent_id, app.when(None, "--at"))
     emit({"account": account_id, **fields}, as_json,
          lambda r: f"{account_id}: referred by {r['pvt_referred_by']} from {r['pvt_referred_from']}")
 
 
 @agents_group.command("statement")
-@click.argument("agent_id")
+@click.argument("agent_id", type=ACCOUNT)
 @click.option("--period", help="Any date inside the periods (YYYY-MM-DD); default: the last closed period.")
 @click.option("--pdf", "pdf_path", type=click.Path(dir_okay=False), help="Also write the PDF to this file.")
 @json_option
@@ -490,9 +577,9 @@ def agents_statement(app, agent_id, period, pdf_path, as_json):
     from bookkeeper.clock import period_containing
 
     engine, agent = _agent(app, agent_id)
-    now = _ledger_time(None, "--at")
+    now = app.when(None, "--at")
     if period:
-        at = _ledger_time(period, "--period")
+        at = app.when(period, "--period", agent_id)
     else:
         settings = engine.directory.settings(agent.reseller)
         at = period_containing(now, settings.billing_day, settings.timezone).start - timedelta(seconds=1)
@@ -518,8 +605,9 @@ def _reports(app: App):
 
 
 @reports_group.command("usage")
-@click.argument("account_id", required=False)
-@click.option("--reseller", "reseller_id", help="Every account this reseller bills, instead of one ACCOUNT.")
+@click.argument("account_id", required=False, type=ACCOUNT)
+@click.option("--reseller", "reseller_id", type=ACCOUNT,
+              help="Every account this reseller bills, instead of one ACCOUNT.")
 @click.option("--period", help="Any date inside the period (YYYY-MM-DD); default: the last closed period.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV: one row per account and item.")
 @click.option("--chart", "chart_path", type=click.Path(dir_okay=False),
@@ -534,8 +622,9 @@ def reports_usage(app, account_id, reseller_id, period, as_csv, chart_path, as_j
     if bool(account_id) == bool(reseller_id):
         raise BookkeeperError("give an ACCOUNT or --reseller, not both")
     reports = _reports(app)
-    now = _ledger_time(None, "--at")
-    at = _ledger_time(period, "--period") if period else reports.last_closed(account_id or reseller_id, now).start
+    now = app.when(None, "--at")
+    at = app.when(period, "--period", account_id or reseller_id) if period else \
+        reports.last_closed(account_id or reseller_id, now).start
     usages = [reports.usage(account_id, at)] if account_id else reports.reseller_usage(reseller_id, at)
     if chart_path:
         if not account_id:
@@ -551,7 +640,8 @@ def reports_usage(app, account_id, reseller_id, period, as_csv, chart_path, as_j
 
 
 @reports_group.command("metrics")
-@click.option("--reseller", "reseller_id", help="One reseller (default: the master and every reseller).")
+@click.option("--reseller", "reseller_id", type=ACCOUNT,
+              help="One reseller (default: the master and every reseller).")
 @click.option("--from", "start", help="First date (YYYY-MM-DD); default: a year before --to.")
 @click.option("--to", "end", help="End date, exclusive (default: now).")
 @click.option("--chart", "chart_path", type=click.Path(dir_okay=False),
@@ -564,21 +654,19 @@ def reports_metrics(app, reseller_id, start, end, chart_path, as_json):
 
     from bookkeeper.documents.charts import revenue_chart
 
-    end_at = _ledger_time(end, "--to")
-    start_at = _ledger_time(start, "--from") if start else end_at - timedelta(days=365)
+    end_at = app.when(end, "--to", reseller_id)
+    start_at = app.when(start, "--from", reseller_id) if start else end_at - timedelta(days=365)
     found = _reports(app).metrics(start_at, end_at, [reseller_id] if reseller_id else None)
     if chart_path:
         months = sorted({p["period_start"][:7] for r in found for p in r["periods"]})
         series: dict[str, list[float]] = {}
-        for r in (r for r in found if "error" not in r):
+        for r in found:
             for name, key in ((f"revenue {r['currency']}", "revenue"), (f"MRR {r['currency']}", "mrr")):
                 values = series.setdefault(name, [0.0] * len(months))
                 for p in r["periods"]:
                     values[months.index(p["period_start"][:7])] += float(p[key])
         Path(chart_path).write_bytes(revenue_chart(months, series, "Revenue and MRR per period"))
     rows = [{"reseller": r["reseller"], "currency": r["currency"], **p} for r in found for p in r["periods"]]
-    for r in (r for r in found if "error" in r):
-        click.echo(f"warning: reseller {r['reseller']} not reported: {r['error']}", err=True)
     emit(found, as_json, lambda _: rows_table(rows, ["reseller", "currency", "period_start", "revenue", "mrr",
                                                      "arpu", "accounts_charged", "payments", "new_accounts",
                                                      "cancelled_accounts"]))
@@ -628,33 +716,24 @@ def ledger_group():
     """Money: balances, entries, credits and debits, corrections, carry-forwards, the check."""
 
 
+AMOUNT_ARGS = {"ignore_unknown_options": True}  # `-10` is an AMOUNT (refused as such), not an option
 LEDGER_REASONS = {"wire_transfer": "payment", "manual_addition": "manual", "admin_discretion": "manual"}
 
 
 def _ledger(app: App):
     from bookkeeper.ledger import Ledger, horizon
 
-    return Ledger(app.couch, dialect=app.settings.dialect, horizon=horizon(app.settings))
+    return Ledger(app.couch, dialect=app.settings.dialect, horizon=horizon(app.settings),
+                  currency_of=lambda *args: app.directory.currency_of(*args))  # the directory only when money comes in
 
 
 def _ledger_currency(app: App, account_id: str, currency: str | None) -> str:
-    """`--currency`, else the currency of the account's billing reseller (its configs_bookkeeper)."""
-    from bookkeeper.accounts import Directory, master_account_id
+    """The account's currency (its billing reseller's); a `--currency` that is another one is refused."""
     from bookkeeper.money import check_currency
 
     if currency:
-        return check_currency(currency, "--currency")
-    directory = Directory(app.couch, master_account_id(app.couch, app.settings.master_account),
-                          app.settings.dialect)
-    return directory.settings(directory.reseller_of(directory.account(account_id))).currency
-
-
-def _ledger_time(text: str | None, where: str):
-    from datetime import datetime, timezone
-
-    from bookkeeper.cli_parse import parse_time
-
-    return parse_time(text, where) if text else datetime.now(timezone.utc)
+        check_currency(currency, "--currency")
+    return app.directory.currency_of(account_id, currency, "--currency")
 
 
 def _entry_row(entry) -> dict:
@@ -670,17 +749,16 @@ def _written_row(result, account_id: str, amount, currency: str) -> dict:
 
 
 @ledger_group.command("balance")
-@click.argument("account_id")
+@click.argument("account_id", type=ACCOUNT)
 @click.option("--at", help="ISO-8601 date or time: the balance as it was then (default: now).")
 @click.option("--currency", help="Currency to show (default: the account's reseller's).")
 @json_option
 @pass_app
 def ledger_balance(app, account_id, at, currency, as_json):
     """The account's balance, carry-forward included."""
-    from bookkeeper.cli_parse import parse_time
     from bookkeeper.money import round_money
 
-    moment = parse_time(at, "--at") if at else None
+    moment = app.when(at, "--at", account_id) if at else None
     currency = _ledger_currency(app, account_id, currency)
     amount = round_money(_ledger(app).balance(account_id, moment), currency)
     emit({"account": account_id, "balance": amount, "currency": currency, "at": at}, as_json,
@@ -688,42 +766,50 @@ def ledger_balance(app, account_id, at, currency, as_json):
 
 
 @ledger_group.command("list")
-@click.argument("account_id")
-@click.option("--from", "start", help="ISO-8601 start (default: the first of this month, UTC).")
+@click.argument("account_id", type=ACCOUNT)
+@click.option("--from", "start", help="ISO-8601 start (default: the first of this month, in the account's zone).")
 @click.option("--to", "end", help="ISO-8601 end, exclusive (default: now).")
 @click.option("--kind", help="Only entries of this kind (mrc, prorate, daily, payment, rollover, ...).")
 @json_option
 @pass_app
 def ledger_list(app, account_id, start, end, kind, as_json):
     """Money entries in a time range, oldest first."""
-    end_at = _ledger_time(end, "--to")
-    start_at = _ledger_time(start, "--from") if start else end_at.replace(day=1, hour=0, minute=0, second=0,
-                                                                            microsecond=0)
+    from bookkeeper.errors import InputError
+
+    end_at = app.when(end, "--to", account_id)
+    zone = app.directory.local_zone(account_id)
+    start_at = app.when(start, "--from", account_id) if start else \
+        end_at.astimezone(zone).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    if start_at >= end_at:
+        raise InputError("ledger list", "--from", f"{start_at.isoformat()} is not before --to {end_at.isoformat()}")
     rows = [_entry_row(e) for e in _ledger(app).entries(account_id, start_at, end_at, kind)]
     emit(rows, as_json, lambda r: rows_table(r, ["at", "type", "amount", "kind", "category", "item", "description",
                                                  "id"]) if r else "no entries")
 
 
 def _money_command(name: str, doc: str):
-    @ledger_group.command(name, help=doc)
-    @click.argument("account_id")
+    @ledger_group.command(name, help=doc, context_settings=AMOUNT_ARGS)
+    @click.argument("account_id", type=ACCOUNT)
     @click.argument("amount")
+    @click.option("--force", is_flag=True, help="Book an amount above the operator ceiling (operator_ceiling).")
     @click.option("--reason", type=click.Choice(sorted(LEDGER_REASONS)), required=True)
     @click.option("--description", required=True)
     @click.option("--currency", help="ISO 4217 code (default: the account's reseller's).")
-    @click.option("--key", help="Idempotency key (e.g. a wire reference): the same key is written once.")
-    @click.option("--at", help="ISO-8601 time of the entry (default: now).")
+    @click.option("--key", help="Idempotency key of this account (e.g. a wire reference): written once; the same "
+                  "key with another amount or reason is refused.")
+    @click.option("--at", help="ISO-8601 time of the entry; a day or a time without offset is in the account's "
+                  "zone (default: now).")
     @json_option
     @pass_app
-    def command(app, account_id, amount, reason, description, currency, key, at, as_json):
-        from bookkeeper.money import parse_amount
+    def command(app, account_id, amount, force, reason, description, currency, key, at, as_json):
+        from bookkeeper.money import operator_amount
 
         currency = _ledger_currency(app, account_id, currency)
-        value = parse_amount(amount, currency, "AMOUNT")
+        value = operator_amount(amount, currency, "AMOUNT", app.settings.operator_ceiling, force)
         ledger = _ledger(app)
         write = ledger.credit if name == "credit" else ledger.debit
         result = write(account_id, value, currency, kind=LEDGER_REASONS[reason], reason=reason,
-                       description=description, at=_ledger_time(at, "--at"), key=key)
+                       description=description, at=app.when(at, "--at", account_id), key=key)
         emit(_written_row(result, account_id, value, currency), as_json,
              lambda d: f"{name} {d['amount']} {currency}: {d['id']}" + ("" if d["written"] else " (already there)"))
 
@@ -735,7 +821,7 @@ ledger_debit = _money_command("debit", "Take money from an account.")
 
 
 @ledger_group.command("correct")
-@click.argument("account_id")
+@click.argument("account_id", type=ACCOUNT)
 @click.argument("entry_id")
 @click.option("--description", required=True)
 @click.option("--amount", help="Reverse only this much (default: the whole entry).")
@@ -753,14 +839,15 @@ def ledger_correct(app, account_id, entry_id, description, amount, currency, as_
     if not currency:
         raise InputError(entry_id, "currency", "the entry does not say its currency: give --currency")
     value = parse_amount(amount, currency, "--amount") if amount else None
-    result = ledger.correct(account_id, entry_id, description, _ledger_time(None, "--at"), value, currency)
+    result = ledger.correct(account_id, entry_id, description, app.when(None, "--at"), value, currency)
     emit(_written_row(result, account_id, value, currency), as_json,
          lambda d: f"correction {d['id']}" + ("" if d["written"] else " (already there)"))
 
 
 @ledger_group.command("rollover")
 @click.option("--month", help="YYYY-MM (default: this month, UTC).")
-@click.option("--account", "account_id", help="Only this account (default: every account with a monthly DB).")
+@click.option("--account", "account_id", type=ACCOUNT,
+              help="Only this account (default: every account with a monthly DB).")
 @json_option
 @pass_app
 def ledger_rollover(app, month, account_id, as_json):
@@ -768,7 +855,9 @@ def ledger_rollover(app, month, account_id, as_json):
     from bookkeeper.databases import account_databases
     from bookkeeper.dbnames import parse_db_name
 
-    when = _ledger_time(f"{month}-01" if month else None, "--month")
+    from bookkeeper.cli_parse import parse_time
+
+    when = parse_time(f"{month}-01", "--month") if month else app.when(None, "--month")
     ledger = _ledger(app)
     ids = [account_id] if account_id else sorted({parse_db_name(n).account_id
                                                   for n in account_databases(app.couch)[1]})
@@ -779,7 +868,7 @@ def ledger_rollover(app, month, account_id, as_json):
 
 
 @ledger_group.command("verify")
-@click.argument("account_id")
+@click.argument("account_id", type=ACCOUNT)
 @json_option
 @pass_app
 def ledger_verify(app, account_id, as_json):
@@ -800,17 +889,14 @@ def accounts_group():
 @accounts_group.command("list")
 @click.option("--delinquent", is_flag=True, help="Only accounts in delinquent standing.")
 @click.option("--blocked", is_flag=True, help="Only disabled accounts (by the bookkeeper or an administrator).")
-@click.option("--reseller", help="Only the customers this reseller bills.")
+@click.option("--reseller", type=ACCOUNT, help="Only the customers this reseller bills.")
 @json_option
 @pass_app
 def accounts_list(app, delinquent, blocked, reseller, as_json):
     """Every account: standing, block, balance, and why it is held if a document it depends on is invalid."""
-    from bookkeeper.accounts import Directory, master_account_id
     from bookkeeper.standing import standing_rows
 
-    directory = Directory(app.couch, master_account_id(app.couch, app.settings.master_account),
-                          app.settings.dialect)
-    rows = standing_rows(directory, _ledger(app), _ledger_time(None, "--at"), reseller=reseller,
+    rows = standing_rows(app.directory, _ledger(app), app.when(None, "--at"), reseller=reseller,
                          delinquent=delinquent, blocked=blocked)
     emit(rows, as_json, lambda r: rows_table(r, ["account", "name", "standing", "blocked", "balance", "currency",
                                                  "held"]) if r else "no accounts")
@@ -844,7 +930,7 @@ INVOICE_COLUMNS = ["number", "id", "issued", "period_start", "period_end", "tota
 
 
 @invoices_group.command("generate")
-@click.argument("account_id", required=False)
+@click.argument("account_id", required=False, type=ACCOUNT)
 @click.option("--period", help="Any date inside the period (YYYY-MM-DD); default: the last closed period.")
 @click.option("--all", "due", is_flag=True,
               help="Every closed period (the last 3) without an invoice, of ACCOUNT or of every account.")
@@ -853,10 +939,9 @@ INVOICE_COLUMNS = ["number", "id", "issued", "period_start", "period_end", "tota
 @pass_app
 def invoices_generate(app, account_id, period, due, at, as_json):
     """Generate (or generate again: same number) invoices, and mail them where the reseller wants it."""
-    from bookkeeper.cli_parse import parse_time
     from bookkeeper.documents import generate_due
 
-    now = _ledger_time(at, "--at")
+    now = app.when(at, "--at", account_id)
     invoices = _invoices(app)
     if due:
         if period:
@@ -871,7 +956,7 @@ def invoices_generate(app, account_id, period, due, at, as_json):
     if not account_id:
         raise BookkeeperError("give an ACCOUNT (with --period, or none for its last closed period) or --all")
     if period:
-        span = invoices.period(account_id, parse_time(period, "--period"))
+        span = invoices.period(account_id, app.when(period, "--period", account_id))
     else:
         closed = invoices.closed_periods(account_id, now, 1)
         if not closed:
@@ -883,7 +968,7 @@ def invoices_generate(app, account_id, period, due, at, as_json):
 
 
 @invoices_group.command("list")
-@click.argument("account_id")
+@click.argument("account_id", type=ACCOUNT)
 @json_option
 @pass_app
 def invoices_list(app, account_id, as_json):
@@ -893,7 +978,7 @@ def invoices_list(app, account_id, as_json):
 
 
 @invoices_group.command("show")
-@click.argument("account_id")
+@click.argument("account_id", type=ACCOUNT)
 @click.argument("invoice", metavar="NUMBER_OR_ID")
 @json_option
 @pass_app
@@ -915,7 +1000,7 @@ def invoices_show(app, account_id, invoice, as_json):
 
 
 @invoices_group.command("pdf")
-@click.argument("account_id")
+@click.argument("account_id", type=ACCOUNT)
 @click.argument("invoice", metavar="NUMBER_OR_ID")
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, writable=True),
               help="Where to write the PDF.")
@@ -950,7 +1035,7 @@ def run_cmd(app, worker_id, once, metrics_port, hooks_port, json_logs, as_json):
         emit(service.run_once(app.couch, settings), as_json,
              lambda d: f"caught up {d['databases']} databases; {d['charges_written']} charges written")
         return
-    code = service.run(app.couch, settings)
+    code = service.run(app.couch, settings, on_ready=click.echo)
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -963,20 +1048,23 @@ def pay_group():
     """Money in through a gateway: card top-ups against the account's vaulted Braintree customer."""
 
 
-@pay_group.command("topup")
-@click.argument("account_id")
+@pay_group.command("topup", context_settings=AMOUNT_ARGS)
+@click.argument("account_id", type=ACCOUNT)
 @click.argument("amount")
+@click.option("--force", is_flag=True, help="Charge an amount above the operator ceiling (operator_ceiling).")
 @json_option
 @pass_app
-def pay_topup(app, account_id, amount, as_json):
+def pay_topup(app, account_id, amount, force, as_json):
     """Charge AMOUNT (the reseller's currency) to the account's card and credit it."""
     from datetime import datetime, timezone
 
     from bookkeeper.gateways import topup
-    from bookkeeper.money import parse_amount
+    from bookkeeper.money import operator_amount
 
-    value = parse_amount(amount, _ledger_currency(app, account_id, None), "AMOUNT")
-    result = topup(app.couch, _ledger(app), account_id, value, datetime.now(timezone.utc))
+    value = operator_amount(amount, _ledger_currency(app, account_id, None), "AMOUNT", app.settings.operator_ceiling,
+                            force)
+    result = topup(app.couch, _ledger(app), account_id, value, datetime.now(timezone.utc),
+                   directory=app.directory)
     emit(result.as_dict(), as_json, lambda d: f"top-up {d['status']}: {d['amount']} {d['currency']}"
          + (f" ({d['reason']})" if d["reason"] else f", Braintree {d['transaction_id']}"))
     if result.status != "completed":
@@ -1011,7 +1099,7 @@ def hooks_serve(app, host, port):
 
 
 @hooks_group.command("show")
-@click.argument("reseller_id")
+@click.argument("reseller_id", type=ACCOUNT)
 @json_option
 @pass_app
 def hooks_show(app, reseller_id, as_json):
@@ -1024,7 +1112,7 @@ def hooks_show(app, reseller_id, as_json):
 
 
 @hooks_group.command("configure")
-@click.argument("reseller_id")
+@click.argument("reseller_id", type=ACCOUNT)
 @click.argument("gateway", type=click.Choice(["braintree", "paypal", "yoomoney", "stripe", "http_sync"]))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @pass_app

@@ -12,10 +12,13 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from . import plans
+from .clock import zone
 from .couch import Conflict, Couch, CouchError, NotFound
-from .dbnames import ACCOUNTS_DB, SERVICES_DB, account_db, encode, from_gregorian, modb, to_gregorian
+from .dbnames import (ACCOUNTS_DB, SERVICES_DB, account_db, encode, from_gregorian, is_account_id, modb,
+                      to_gregorian)
 from .errors import BookkeeperError, InputError
 from .holds import Holds
 from .ledger.documents import month_of
@@ -46,6 +49,13 @@ def written_by_us(doc: dict) -> bool:
 
 class UnknownAccount(BookkeeperError):
     """The account is not in the `accounts` database."""
+
+
+def require_account(couch: Couch, account_id: str) -> str:
+    """`account_id` if the `accounts` database has it; UnknownAccount ("no such account") otherwise."""
+    if not is_account_id(account_id) or couch.db(ACCOUNTS_DB).get_or_none(account_id) is None:
+        raise UnknownAccount(f"{account_id}: no such account in {ACCOUNTS_DB}")
+    return account_id
 
 
 def master_account_id(couch: Couch, configured: str | None = None) -> str:
@@ -211,6 +221,26 @@ class Directory:
         """The billing reseller: the nearest ancestor whose services doc has `pvt_reseller: true`, else master
         (found when the account was read)."""
         return account.reseller
+
+    def billing_settings(self, account_id: str) -> BookkeeperSettings:
+        """The settings an account is billed by: its billing reseller's (UnknownAccount if there is no such
+        account)."""
+        return self.settings(self.reseller_of(self.account(account_id)))
+
+    def currency_of(self, account_id: str, currency: str | None = None, where: str = "currency") -> str:
+        """The account's currency (its billing reseller's). With `currency`: the check every path that brings
+        money in goes through (the ledger's writes call it); another currency is refused, never converted."""
+        own = self.billing_settings(account_id).currency
+        if currency is not None and currency != own:
+            raise InputError(where, None, f"{currency} is not the currency of account {account_id} ({own}); "
+                                          "money is never converted")
+        return own
+
+    def local_zone(self, account_id: str | None = None) -> ZoneInfo:
+        """The time zone people mean when they name a day for an account: its billing reseller's (the master's
+        when no account is named)."""
+        settings = self.billing_settings(account_id) if account_id else self.settings(self.master_id)
+        return zone(settings.timezone)
 
     def settings(self, reseller_id: str) -> BookkeeperSettings:
         """The reseller's `configs_bookkeeper`, falling back key by key to the master's, then to defaults. An

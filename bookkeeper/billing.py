@@ -138,8 +138,9 @@ class BillingEngine:
                  after_tick: Callable[[datetime, Callable[[str], bool]], object] | None = None):
         self.couch, self.settings, self.clock = couch, settings, clock
         self.dialect = settings.dialect
-        self.ledger = ledger or Ledger(couch, dialect=self.dialect, clock=clock, horizon=horizon(settings))
         self.directory = directory or Directory(couch, master_account_id(couch, settings.master_account), self.dialect)
+        self.ledger = ledger or Ledger(couch, dialect=self.dialect, clock=clock, horizon=horizon(settings),
+                                       currency_of=self.directory.currency_of)
         self.holds = self.directory.holds
         self.metrics = metrics
         if metrics is not None:

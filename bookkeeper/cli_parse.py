@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 
 from .errors import InputError
 
+EARLIEST = datetime(1, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)  # far from datetime's end: periods and months ahead still fit
 
-def parse_time(text: str, where: str) -> datetime:
-    """An ISO-8601 time or date; a date means 00:00 UTC; a time without a zone is UTC."""
+
+def parse_time(text: str, where: str, zone: tzinfo = timezone.utc) -> datetime:
+    """An ISO-8601 time or date. A date is 00:00 and a time without an offset is wall-clock time, both in `zone`
+    (the reseller's time zone: people mean their days); a time with an offset is that instant. Only dates the
+    arithmetic can hold pass (the ledger bounds them further: `Ledger.check_date`)."""
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise InputError(where, None, f"not an ISO-8601 date or time: {text!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=zone)
+    try:
+        held = EARLIEST <= moment.astimezone(timezone.utc) < LATEST
+    except OverflowError:
+        held = False
+    if not held:
+        raise InputError(where, None, f"{text} is outside {EARLIEST.date()} .. {LATEST.date()}")
+    return moment

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -65,6 +66,7 @@ class Settings(BaseSettings):
     feed_drain_workers: int = Field(64, ge=1)
     feed_checkpoint_interval: float = Field(300.0, ge=0)
     lease_ttl: float = Field(30.0, gt=0)
+    operator_ceiling: Decimal = Field(Decimal(100_000), gt=0)  # a single manual credit/debit above it needs --force
     date_horizon_back: int = Field(13, ge=1)  # months before now that a given date may fall in
     date_horizon_ahead: int = Field(1, ge=0)  # months after now
     amqp_url: str | None = None
@@ -95,6 +97,9 @@ class Settings(BaseSettings):
         for name in ("couch_url", "amqp_url"):
             if out.get(name):
                 out[name] = redact(out[name])
+        if not self.couch_url:
+            out["couch_url"] = (f"http://127.0.0.1:{self.embedded_port} (the embedded server, data in "
+                                f"{self.var_dir / 'couch'}; set BOOKKEEPER_COUCH_URL to use another)")
         return out
 
 

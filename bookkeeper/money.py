@@ -15,12 +15,14 @@ from babel.numbers import format_currency, get_currency_precision, list_currenci
 from .errors import InputError
 
 UNITS_PER_UNIT = 10_000
-_KNOWN = frozenset(list_currencies())
+MAX_UNITS = 2**53 - 1  # the largest whole number a JSON reader (CouchDB's JavaScript views) holds exactly
+MAX_AMOUNT = Decimal(MAX_UNITS // UNITS_PER_UNIT)  # the largest amount in currency units a document may hold
+KNOWN_CURRENCIES = frozenset(list_currencies())
 
 
 def check_currency(code: str, where: str = "currency") -> str:
     """Return `code` if it is an ISO 4217 code babel knows, else raise InputError."""
-    if not isinstance(code, str) or code not in _KNOWN:
+    if not isinstance(code, str) or code not in KNOWN_CURRENCIES:
         raise InputError(where, None, f"unknown ISO 4217 currency: {code!r}")
     return code
 
@@ -56,9 +58,23 @@ def parse_amount(text, currency: str, where: str = "amount") -> Decimal:
         raise InputError(where, None, f"not a number: {text!r}") from None
     if not value.is_finite():
         raise InputError(where, None, f"not a finite number: {text!r}")
+    if abs(value) > MAX_AMOUNT:
+        raise InputError(where, None, f"{text} is above the largest amount the ledger holds ({MAX_AMOUNT})")
     digits = minor_digits(currency)
     if value != round_money(value, currency):
         raise InputError(where, None, f"{text} has more than {digits} decimal digits for {currency}")
+    return value
+
+
+def operator_amount(text, currency: str, where: str, ceiling: Decimal, force: bool = False) -> Decimal:
+    """An amount an operator typed for one credit or debit: exact, above zero, and not above the operator
+    ceiling (`Settings.operator_ceiling`) unless `force`."""
+    value = parse_amount(text, currency, where)
+    if value <= 0:
+        raise InputError(where, None, f"must be more than 0, got {text}")
+    if value > ceiling and not force:
+        raise InputError(where, None, f"{text} {currency} is above the operator ceiling of {ceiling} {currency} "
+                                      "(--force to book it anyway)")
     return value
 
 

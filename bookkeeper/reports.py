@@ -12,21 +12,19 @@ from __future__ import annotations
 
 import csv
 import io
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from .accounts import Account, Directory
 from .clock import Period, period_containing
-from .couch import Couch, CouchError
+from .couch import Couch
 from .dbnames import ACCOUNTS_DB, SERVICES_DB, from_gregorian
 from .documents import Invoices
 from .documents.usage import UsageReport, usage_report
-from .errors import BookkeeperError, InputError
+from .errors import InputError
 from .money import round_money
 
-log = logging.getLogger(__name__)
 PAYMENT_KINDS = ("payment", "credit")  # a manual credit is an invoice adjustment: in the revenue
 USAGE_COLUMNS = ["account", "name", "period_start", "period_end", "category", "item", "peak", "days", "rate",
                  "amount", "currency"]
@@ -113,8 +111,7 @@ class Reports:
         for reseller_id in resellers or self.resellers():
             try:
                 settings = self.directory.settings(reseller_id)
-            except InputError as err:  # its accounts are held until it is fixed: say so, report the others
-                out.append({"reseller": reseller_id, "error": str(err), "periods": []})
+            except InputError:  # never valid: its accounts are held (and reported); no figures to give
                 continue
             accounts = self.customers(reseller_id)
             ids = [a.id for a in accounts]
@@ -185,11 +182,7 @@ class MetricsCache:
 
     def refresh(self, now: datetime, force: bool = False) -> None:
         if force or now.date() != self._day:
-            try:
-                self.figures = self.reports.metrics(now, now)
-            except (BookkeeperError, CouchError) as exc:  # tried again at the next tick
-                log.warning("billing metrics not computed: %s", exc)
-                return
+            self.figures = self.reports.metrics(now, now)
             self._day = now.date()
 
     def series(self, key: str) -> list[tuple[tuple[str, ...], float]]:
@@ -197,4 +190,4 @@ class MetricsCache:
 
     def standing(self) -> list[tuple[tuple[str, ...], float]]:
         return [((r["reseller"], r["currency"], state), float(n)) for r in self.figures
-                for state, n in r.get("standing", {}).items()]
+                for state, n in r["standing"].items()]

@@ -15,6 +15,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 from bookkeeper.couch import Couch, CouchError
 
@@ -60,11 +61,14 @@ class Daemon:
         return self.owns(lease_key(name))
 
     # -- long-running
-    def run(self) -> int:
-        """Run until SIGTERM/SIGINT (call from the main thread), stop gracefully, return 0."""
+    def run(self, on_started: Callable[[Daemon], None] | None = None) -> int:
+        """Run until SIGTERM/SIGINT (call from the main thread), stop gracefully, return 0. `on_started(self)`
+        runs once every thread is up."""
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda signum, frame: self.stopping.set())
         self.start()
+        if on_started is not None:
+            on_started(self)
         self.stopping.wait()
         log.info("stopping %s", self.worker_id)
         self.stop()

@@ -4,6 +4,7 @@ URL, KAZOO 4.3's bookkeeper requests, wired together."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from bookkeeper.amqp.answers import attach
 from bookkeeper.billing import BillingEngine, Evaluation
@@ -55,9 +56,16 @@ def build(couch: Couch, settings) -> tuple[BillingEngine, Daemon]:
     return engine, Daemon(couch, settings, engine, options=options, metrics=metrics, holds=engine.holds)
 
 
-def run(couch: Couch, settings) -> int:
+def ready_line(couch_url: str, worker_id: str, metrics_port: int, hooks_port: int) -> str:
+    """The one line that says the daemon is up and where to look: Fauxton, metrics, health, hooks."""
+    return (f"ready: worker {worker_id}; Fauxton {couch_url}/_utils/; metrics http://127.0.0.1:{metrics_port}"
+            f"/metrics (health /health); hooks http://127.0.0.1:{hooks_port}/hooks/<gateway>/<reseller_id>")
+
+
+def run(couch: Couch, settings, on_ready: Callable[[str], None] | None = None) -> int:
     """Run until SIGTERM/SIGINT: feeds, scheduler, metrics, the hooks server (a credit re-evaluates) and, when
-    `amqp_url` is set, the consumer of KAZOO's bookkeeper requests."""
+    `amqp_url` is set, the consumer of KAZOO's bookkeeper requests. `on_ready(line)` gets the `ready_line` once
+    everything is up."""
     cap_arenas()
     engine, daemon = build(couch, settings)
     nudger = Nudger(engine.evaluate_with_reseller).start()
@@ -70,7 +78,8 @@ def run(couch: Couch, settings) -> int:
                                 queue=settings.amqp_queue, metrics=daemon.metrics, workers=settings.amqp_workers,
                                 node=f"{settings.amqp_bookkeeper_type}@{daemon.worker_id}").start()
     try:
-        return daemon.run()
+        return daemon.run(on_started=None if on_ready is None else lambda d: on_ready(
+            ready_line(couch.url, d.worker_id, d.metrics_server.port, hooks.port)))
     finally:
         if consumer is not None:
             consumer.stop()

@@ -12,6 +12,7 @@ the sender retries. Nothing is written before a notification is verified and che
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from datetime import datetime, timezone
 
@@ -21,7 +22,7 @@ from werkzeug.exceptions import HTTPException
 from ..accounts import Directory, UnknownAccount, master_account_id
 from ..couch import Couch, CouchError
 from ..dbnames import is_account_id
-from ..errors import InputError
+from ..errors import BookkeeperError, InputError
 from ..ledger import Ledger, horizon
 from . import braintree_gateway, kazoo_sync, paypal_ipn, stripe_gateway, yoomoney
 from .base import Cashier, HookError, Inbound
@@ -126,5 +127,9 @@ def _is_reseller(directory: Directory, account_id: str) -> bool:
 
 def serve(app: Flask, host: str = "127.0.0.1", port: int = 8088) -> HookServer:
     """Serve `app` on (host, port; 0 = a free port) until `stop()` (see `server.HookServer`)."""
-    return HookServer(app, host, port, max_body=MAX_BODY, max_headers=MAX_HEADERS, header_timeout=HEADER_TIMEOUT,
-                      body_timeout=BODY_TIMEOUT, threads=THREADS, max_connections=MAX_CONNECTIONS)
+    try:
+        return HookServer(app, host, port, max_body=MAX_BODY, max_headers=MAX_HEADERS, header_timeout=HEADER_TIMEOUT,
+                          body_timeout=BODY_TIMEOUT, threads=THREADS, max_connections=MAX_CONNECTIONS)
+    except OSError as exc:
+        raise BookkeeperError(f"hooks: cannot listen on {host}:{port}: "
+                              f"{os.strerror(exc.errno) if exc.errno else exc}") from None

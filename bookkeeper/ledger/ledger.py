@@ -23,9 +23,11 @@ does (a server admin's rewrite), never by a second document beside it, which KAZ
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from urllib.parse import unquote
 
 from .. import designdocs
 from ..clock import Clock, SystemClock
@@ -33,7 +35,7 @@ from ..couch import Conflict, Couch, CouchError, Database, NotFound
 from ..dbnames import (account_db, check_account_id, from_gregorian, modb, modb_prefix, parse_db_name,
                        to_gregorian)
 from ..errors import BookkeeperError, InputError
-from ..money import check_currency, from_units
+from ..money import KNOWN_CURRENCIES, check_currency, from_units, round_money
 from . import documents as d
 from .documents import Entry, Explained
 from .totals import MonthTotals
@@ -61,15 +63,17 @@ class Ledger:
 
     `clock` decides when a write may be late (a later month may already exist) and which dates are in bounds;
     default: the real time. `horizon` (months back, months ahead): the months a given date may fall in, around
-    the clock's month (`check_date`).
+    the clock's month (`check_date`). `currency_of(account_id, currency, where)` (`Directory.currency_of`), when
+    given, refuses a credit or debit in a currency that is not the account's.
     """
 
     def __init__(self, couch: Couch, dialect: str = "4.3", *, clock: Clock | None = None,
-                 horizon: tuple[int, int] = (13, 1)):
+                 horizon: tuple[int, int] = (13, 1), currency_of: Callable[[str, str, str], str] | None = None):
         if dialect not in d.DIALECTS:
             raise InputError("ledger", "dialect", f"must be one of {d.DIALECTS}, got {dialect!r}")
         self.couch, self.dialect = couch, dialect
         self.clock = clock or SystemClock()
+        self.currency_of = currency_of
         self.horizon = horizon
         self._created: dict[str, datetime | None] = {}  # account -> its account doc's pvt_created
         self.totals = MonthTotals(couch, dialect)
@@ -99,6 +103,8 @@ class Ledger:
         where = f"{entry_type} for {account_id}"
         check_account_id_input(account_id, where)
         check_currency(currency, f"{where}: currency")
+        if self.currency_of is not None:
+            self.currency_of(account_id, currency, f"{where}: currency")
         self.check_date(account_id, at, where)
         if kind not in d.KINDS or kind == d.CARRY:
             raise InputError(where, "kind", f"must be one of {[k for k in d.KINDS if k != d.CARRY]}, got {kind!r}")
@@ -143,10 +149,24 @@ class Ledger:
             accounts.put(marker)
             return marker
         except Conflict:
-            return accounts.get(d.marker_id(key))
+            marker = accounts.get(d.marker_id(key))
+            self._check_reuse(account_id, key, marker, doc)
+            return marker
         except NotFound:
             raise LedgerError(f"{account_db(account_id)}: no such account database; a keyed entry keeps its "
                               f"replay marker there") from None
+
+    def _check_reuse(self, account_id: str, key: str, marker: dict, doc: dict) -> None:
+        """A key already used by this account: fine for the same entry again (type, amount, currency, reason),
+        refused for another one, naming the entry the key holds."""
+        stored = marker.get("entry") or {}
+        if _identity(stored, self.dialect) != _identity(doc, self.dialect):
+            held = d.entry_of(stored, unquote(marker.get("modb", "")), account_id, self.dialect)
+            currency = d.info_of(stored).get("currency")
+            amount = round_money(held.amount, currency) if currency in KNOWN_CURRENCIES else held.amount
+            raise InputError(f"{doc_type(doc, self.dialect)} for {account_id}", "key",
+                             f"{key!r} is already used by {held.db}/{held.id} ({held.type} {amount:f} "
+                             f"{currency or ''}, {held.reason}); another amount or reason needs another key")
 
     def _mark_written(self, account_id: str, marker: dict) -> None:
         """Record on the marker that its entry is in the ledger. The account DB's change feed then tells the
@@ -613,6 +633,19 @@ class Ledger:
         if not isinstance(total, (int, float)) or isinstance(total, bool):
             raise CouchError(0, "not_a_number", f"it sums to {total!r}")
         return int(total)
+
+
+def _identity(doc: dict, dialect: str) -> tuple:
+    """What makes two keyed entries the same entry: signed amount, currency, reason. A gateway's payment is the
+    same payment whichever path books it (a top-up, then the gateway's settlement notice): its gateway stands
+    for the reason."""
+    info = d.info_of(doc)
+    reason = (doc.get("metadata") or {}).get("gateway") or info.get("reason") or doc.get("pvt_reason")
+    return d.signed_units(doc, dialect), info.get("currency"), reason
+
+
+def doc_type(doc: dict, dialect: str) -> str:
+    return "debit" if d.signed_units(doc, dialect) < 0 else "credit"
 
 
 def _charged_twice(charged: list[tuple[str, dict]]) -> list[str]:

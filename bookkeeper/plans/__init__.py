@@ -27,7 +27,7 @@ from .quantities import (
     resolve_substitutes,
     subtract_quantities,
 )
-from .validate import load_plan, load_quantities
+from .validate import load_plan, load_quantities, validate_plan_document
 
 __all__ = [
     "CLASSIFIERS", "ActivationCharge", "Counter", "Invoice", "ItemPlan", "LineItem", "MergedPlan", "ServicePlan",
@@ -36,5 +36,5 @@ __all__ = [
     "dumps", "from_view_rows", "invoice_json", "item_json", "kazoo42_quantities", "load_counters", "load_plan",
     "load_quantities",
     "loads", "merge_plans", "price", "priced_counters", "problems", "price_item", "quantities_of", "quote",
-    "resolve_substitutes", "subtract_quantities", "tier", "unassign",
+    "resolve_substitutes", "subtract_quantities", "tier", "unassign", "validate_plan_document",
 ]

@@ -46,6 +46,21 @@ def load_plan(doc: Any, where: str | None = None) -> ServicePlan:
         raise InputError(where, *_first_error(err)) from None
 
 
+def validate_plan_document(doc: Any, where: str | None = None) -> ServicePlan:
+    """`load_plan`, and what KAZOO's `service_plans` schema requires besides: a `name` of 1 to 128 characters and
+    a `plan` object. Quantities (`{category: {item: n}}`) given as a plan are named as such."""
+    plan = load_plan(doc, where)
+    where = where or plan.id or "plan"
+    if "plan" not in doc:
+        looks_like = doc and all(isinstance(v, Mapping) and all(isinstance(n, (int, float, Decimal))
+                                                                 for n in v.values()) for v in doc.values())
+        raise InputError(where, "plan", "missing" + ("; this looks like quantities {category: {item: n}}, not a "
+                                                     "service plan" if looks_like else ""))
+    if not isinstance(plan.name, str) or not 1 <= len(plan.name) <= 128:
+        raise InputError(where, "name", "missing" if "name" not in doc else "must be 1 to 128 characters")
+    return plan
+
+
 def load_quantities(data: Any, where: str) -> Quantities:
     """Validate `{category: {item: n}}` with whole, non-negative n."""
     if not isinstance(data, Mapping):

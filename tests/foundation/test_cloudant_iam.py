@@ -111,4 +111,5 @@ def test_a_refused_api_key_is_one_line_and_exit_2(jwt_couch, tokens, tmp_path):
     result = CliRunner().invoke(cli.main, ["views", "install"], env=env)
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
-        f"error: CouchDB 401 iam: no IAM token from {tokens.url}: HTTP 400 API key not found"]
+        f"error: CouchDB at {jwt_couch.bare_url.rstrip('/')} refused the credentials: no IAM token from {tokens.url}: "
+        "HTTP 400 API key not found"]

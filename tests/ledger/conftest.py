@@ -17,13 +17,19 @@ from bookkeeper.ledger import Ledger
 
 
 NOW = datetime(2026, 6, 15, tzinfo=timezone.utc)  # the ledger's clock: after every month the tests write into
+MASTER = "0" * 32  # the master the accounts below name (give it as BOOKKEEPER_MASTER_ACCOUNT to the CLI)
 
 
 @pytest.fixture
 def account(couch):
+    """A customer of MASTER: its account DB, and its document in `accounts` (the CLI refuses unknown accounts)."""
     account_id = uuid.uuid4().hex
     couch.db(account_db(account_id)).create()
+    accounts = couch.db("accounts").ensure()
+    couch.db("services").ensure()  # read with `accounts` to find the account's reseller
+    accounts.put({"_id": account_id, "pvt_type": "account", "pvt_tree": [MASTER]})
     yield account_id
+    accounts.delete_doc(account_id, accounts.get(account_id)["_rev"])
     for name in couch.all_dbs():
         parsed = parse_db_name(name)
         if parsed is not None and parsed.account_id == account_id:

@@ -18,10 +18,14 @@ def modbs(couch, account) -> list[tuple[int, int]]:
                   if p is not None and p.is_modb and p.account_id == account)
 
 
+MASTER = "0" * 32  # the master of the `account` fixture's accounts (tests/ledger/conftest.py)
+CLI_ENV = {"BOOKKEEPER_MASTER_ACCOUNT": MASTER}
+
+
 def credit(server, account, at, *more, env=None):
     return CliRunner().invoke(main, ["--couch-url", server.url, "ledger", "credit", account, "1", "--currency", "USD",
                                      "--reason", "manual_addition", "--description", "x", "--at", at, *more],
-                              env=env or {})
+                              env={**CLI_ENV, **(env or {})})
 
 
 def test_a_far_past_or_far_future_date_is_refused_and_creates_no_database(server, couch, account):
@@ -41,10 +45,10 @@ def test_the_horizon_is_configurable_and_months_within_it_are_carried_forward(se
     assert credit(server, account, back.isoformat(), "--json").exit_code == 0  # 13 months back by default
     assert credit(server, account, now.isoformat()).exit_code == 0
     assert modbs(couch, account) == [d.add_months(d.month_of(now), -n) for n in range(5, -1, -1)]
-    verified = CliRunner().invoke(main, ["--couch-url", server.url, "ledger", "verify", account])
+    verified = CliRunner().invoke(main, ["--couch-url", server.url, "ledger", "verify", account], env=CLI_ENV)
     assert (verified.exit_code, verified.output) == (0, "sound\n")
     balance = CliRunner().invoke(main, ["--couch-url", server.url, "ledger", "balance", account, "--currency", "USD",
-                                        "--json"])
+                                        "--json"], env=CLI_ENV)
     assert json.loads(balance.output)["balance"] == 2
 
 

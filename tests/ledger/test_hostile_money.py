@@ -52,8 +52,12 @@ def malformed(dialect: str) -> dict[str, dict]:
     return {doc_id: good(dialect, doc_id, **changes) for doc_id, changes in bad.items()}
 
 
+MASTER = "0" * 32  # the master of the `account` fixture's accounts (tests/ledger/conftest.py)
+
+
 def run(server, dialect, *args):
-    return CliRunner().invoke(main, ["--couch-url", server.url, "ledger", *args], env={"BOOKKEEPER_DIALECT": dialect})
+    return CliRunner().invoke(main, ["--couch-url", server.url, "ledger", *args],
+                              env={"BOOKKEEPER_DIALECT": dialect, "BOOKKEEPER_MASTER_ACCOUNT": MASTER})
 
 
 def test_malformed_money_documents_are_skipped_logged_counted_and_named_by_verify(server, couch, account, ledger,

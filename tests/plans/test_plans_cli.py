@@ -41,7 +41,7 @@ def test_quote_activation_charges_against_current(tmp_path):
 
 def test_validate_ok_and_one_line_error(tmp_path):
     good, bad = tmp_path / "good.json", tmp_path / "bad.json"
-    good.write_text('{"_id": "plan_x", "plan": {"devices": {"sip_device": {"rate": 10}}}}')
+    good.write_text('{"_id": "plan_x", "name": "X", "plan": {"devices": {"sip_device": {"rate": 10}}}}')
     bad.write_text('{"_id": "plan_x", "plan": {"devices": {"sip_device": {"rate": "ten"}}}}')
     ok = run("plans", "validate", str(good))
     assert (ok.exit_code, ok.output) == (0, "ok\n")
@@ -62,7 +62,8 @@ def test_list_show_assign_unassign(server):
     accounts = couch.db(namespace + "accounts")
     accounts.create()
     try:
-        accounts.put({"_id": account, "pvt_type": "account", "name": "Acme", "pvt_tree": [reseller]})
+        for known, tree in ((reseller, []), (account, [reseller])):  # commands refuse accounts not in `accounts`
+            accounts.put({"_id": known, "pvt_type": "account", "name": "Acme", "pvt_tree": tree})
         designdocs.install(rdb, "bookkeeper_services")
         rdb.put({"_id": "gold", "pvt_type": "service_plan", "name": "Gold", "category": "Base",
                  "plan": {"devices": {"sip_device": {"rate": 12.5}}}})

@@ -83,3 +83,28 @@ def test_an_outage_over_two_period_starts(server, charge_missed_days):
         assert [(e.amount, e.factor) for e in fees(p2, "mrc")] == [(Decimal(10), f"{p2.days}/{p2.days}")]
     finally:
         sim.remove()
+
+
+def test_days_blocked_by_us_when_the_gap_began_stay_uncharged(server):
+    p0, p2 = (period_containing(month_start(m), 1, "UTC") for m in (4, 2))
+    scenario = parse_scenario({  # no funds for the monthly users: delinquent and blocked from day 1
+        "start": p0.start.isoformat(), "until": (p0.start + timedelta(days=1)).isoformat(),
+        "resellers": {"master": {"settings": {"daily_categories": ["devices"]}, "plans": {"p": {"name": "P", "plan": {
+            "devices": {"sip_device": {"rate": 31}}, "users": {"user": {"rate": 10}}}}}}},
+        "accounts": {"acme": {"plans": ["p"], "balance": 0,
+                              "docs": [{"pvt_type": "device"}, {"pvt_type": "user", "priv_level": "user"}]}}}, "t")
+    sim = Simulation(scenario, Couch(server.url, namespace=f"gap{uuid.uuid4().hex[:8]}-"),
+                     load_settings(env={}, couch_url=server.url))
+    sim.build()
+    acme = sim.ids["acme"]
+    env = {**os.environ, "BOOKKEEPER_COUCH_URL": server.url, "BOOKKEEPER_NAMESPACE": sim.couch.namespace}
+    try:
+        for at in (p0.start, p2.start + timedelta(days=9, hours=12)):
+            done = subprocess.run([str(BIN), "billing", "run", "--at", at.isoformat(), "--account", acme, "--json"],
+                                  capture_output=True, text=True, timeout=120, env=env)
+            assert done.returncode == 0, done.stderr
+        assert sim.couch.db("accounts").get(acme)["pvt_enabled"] is False
+        daily = [e for e in sim.engine.ledger.entries(acme, p0.start, p2.end) if e.kind == "daily"]
+        assert [(e.at, e.amount) for e in daily] == [(p0.start, Decimal(1))]  # day 1, before the block; no other
+    finally:
+        sim.remove()
