@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -25,6 +26,7 @@ from .documents.usage import UsageReport, usage_report
 from .errors import InputError
 from .money import round_money
 
+log = logging.getLogger(__name__)
 PAYMENT_KINDS = ("payment", "credit")  # a manual credit is an invoice adjustment: in the revenue
 USAGE_COLUMNS = ["account", "name", "period_start", "period_end", "category", "item", "peak", "days", "rate",
                  "amount", "currency"]
@@ -182,7 +184,11 @@ class MetricsCache:
 
     def refresh(self, now: datetime, force: bool = False) -> None:
         if force or now.date() != self._day:
-            self.figures = self.reports.metrics(now, now)
+            try:
+                self.figures = self.reports.metrics(now, now)
+            except Exception as exc:  # only figures: never fail the daemon's tick; tried again at the next one
+                log.warning("billing metrics not computed: %s: %s", type(exc).__name__, exc)
+                return
             self._day = now.date()
 
     def series(self, key: str) -> list[tuple[tuple[str, ...], float]]:
