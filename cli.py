@@ -230,7 +230,7 @@ def views_install(app, all_accounts, as_json):
 # --- plans ---
 @main.group("plans", cls=Group)
 def plans_group():
-    """Service plans: quote, validate, list, show, assign, unassign (kazoo.md §1, §3.1)."""
+    """Service plans: quote, validate, list, show, assign, unassign (docs/kazoo.md)."""
 
 
 def _read_json(path: str):
@@ -278,7 +278,7 @@ def _quote_table(quote: dict) -> str:
               help="How several plans are merged.")
 @json_option
 def plans_quote(plan_files, quantities_file, cascade_file, current_file, dialect, as_json):
-    """Price quantities on plans, exactly as KAZOO 4.3 (contracts.md §1). No database needed."""
+    """Price quantities on plans, exactly as KAZOO 4.3 (docs/contracts.md). No database needed."""
     from bookkeeper.plans import dumps, load_quantities, quote
 
     read = lambda path: load_quantities(_read_json(path), path) if path else None  # noqa: E731
@@ -679,7 +679,7 @@ def reports_metrics(app, reseller_id, start, end, chart_path, as_json):
 @json_option
 @pass_app
 def simulate_cmd(app, scenario_path, keep, as_json):
-    """Run a scenario through the real engine and change feeds on a simulated clock (contracts.md §2)."""
+    """Run a scenario through the real engine and change feeds on a simulated clock (docs/contracts.md)."""
     from feeds.scenario import load_scenario
     from feeds.simulate import simulate
 

@@ -2,7 +2,7 @@
 
 Reads what one evaluation needs (account doc, services doc, limits, the billing reseller, its settings and
 plans) and writes what KAZOO sees of billing: the services doc's quantities and standing, and `pvt_enabled`
-on account documents when the bookkeeper blocks or unblocks (kazoo.md §2, §7; charging.md "Who bills whom").
+on account documents when the bookkeeper blocks or unblocks (docs/kazoo.md; docs/charging.md "Who bills whom").
 """
 
 from __future__ import annotations
@@ -505,7 +505,7 @@ def _assigned(account: Account) -> list[tuple[str, str | None]]:
 
 def new_services_doc(account_id: str, tree: list[str], reseller_id: str, dialect: str, now: datetime, *,
                      reseller: bool = False) -> dict:
-    """The services doc of an account that has none, as KAZOO creates one (kazoo.md §2.1, §2.2): the one
+    """The services doc of an account that has none, as KAZOO creates one (docs/kazoo.md): the one
     builder of it (provisioning, `plans assign`, the engine's first write). `pvt_reseller_id` is the billing
     reseller (the master for the master itself); `pvt_vsn` 2 for 4.3, "1" for 4.2 (whose docs start dirty, with
     flat quantities)."""

@@ -401,7 +401,7 @@ class BillingEngine:
         work.charged = [c for c, r in zip(charges, results) if r.written]
 
     def _cascade(self, account: Account, merged: list[plans.MergedPlan]) -> dict:
-        """The sum over descendants' own quantities, when any plan item cascades (kazoo.md §2.4)."""
+        """The sum over descendants' own quantities, when any plan item cascades (docs/kazoo.md)."""
         if not any(item.cascade for m in merged for cat in m.plan.plan.values() for item in cat.values()):
             return {}
         descendants = self.directory.descendants(account.id)

@@ -1,7 +1,7 @@
 """Periods, day indices and day starts in a reseller's time zone; the real and the simulated clock.
 
 Days start at 00:00 local time; a period starts at 00:00 of `billing_day` (1..28) and ends at the next one
-(charging.md "Periods and days"). Everything works on local calendar dates, so DST changes (23- or 25-hour days)
+(docs/charging.md "Periods and days"). Everything works on local calendar dates, so DST changes (23- or 25-hour days)
 never shift a boundary. Where 00:00 does not exist (a DST gap at midnight), the day starts at the gap.
 All datetimes are aware; comparisons go through UTC. Returned day and period starts are in the zone: subtract
 them through `.timestamp()`, since Python subtracts same-zone datetimes as wall times (a DST day shows 24 h).

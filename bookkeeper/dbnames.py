@@ -1,4 +1,4 @@
-"""KAZOO database names and timestamps (kazoo.md §0).
+"""KAZOO database names and timestamps (docs/kazoo.md).
 
 An account id is 32 lowercase hex characters. Its database is `account/ab/cd/<28 hex>`, sent URL-encoded as
 `account%2Fab%2Fcd%2F...`; its monthly database (MODB) adds `-YYYYMM`. PouchDB Server lists these names

@@ -3,9 +3,9 @@
 `start` runs it on 127.0.0.1 (data in `var/couch/`, or in memory), waits until it answers and records its pid;
 `stop` stops only the process that pid file names. It runs through `embedded/pouchdb-server.js`, which makes the
 server's per-request database lookup O(1) instead of O(number of databases) and changes nothing else. Node runs
-with `--unhandled-rejections=warn` (without it one bad request crashes the server on Node 20, spec/couch-server.md
-A.6) and a 64 MB young generation (`--max-semi-space-size`: with thousands of in-memory databases the default
-16 MB made garbage collection a large part of every request) and an 8 GB heap limit (`--max-old-space-size`: the
+with `--unhandled-rejections=warn` (without it one bad request crashes the server on Node 20) and a 64 MB young
+generation (`--max-semi-space-size`: with thousands of in-memory databases the default 16 MB made garbage
+collection a large part of every request) and an 8 GB heap limit (`--max-old-space-size`: the
 in-memory server holding 30,000 databases outgrows Node's default of about 4 GB). The server logs warnings and
 errors, not every request.
 """

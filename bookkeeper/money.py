@@ -1,7 +1,7 @@
 """Money: Decimal amounts with their currency, the one rounding rule, KAZOO units.
 
 Every charge and credit is rounded once, ROUND_HALF_UP, to the currency's ISO 4217 minor unit
-(charging.md "Money"). Stored amounts are KAZOO units: 1 currency unit = 10,000 units, integer.
+(docs/charging.md "Money"). Stored amounts are KAZOO units: 1 currency unit = 10,000 units, integer.
 ISO 4217 minor units and locale formatting come from babel (CLDR data), not from a hand-kept table.
 """
 

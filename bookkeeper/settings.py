@@ -1,4 +1,4 @@
-"""A reseller's billing settings: its `configs_bookkeeper` document (charging.md "Settings").
+"""A reseller's billing settings: its `configs_bookkeeper` document (docs/charging.md "Settings").
 
 Every key is optional. `resolve_settings` merges key by key: the reseller's document, then the master's, then the
 built-in defaults. Unknown keys are kept (`model_extra`); CouchDB metadata (`_id`, `_rev`, ...) is dropped.
@@ -21,7 +21,7 @@ CANCELLABLE_CATEGORIES = frozenset({"limits"})
 
 
 class BookkeeperSettings(BaseModel):
-    """Validated settings with charging.md's defaults."""
+    """Validated settings with docs/charging.md's defaults."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 

@@ -1,4 +1,4 @@
-"""A simulation scenario (contracts.md §2), validated: every error names the file and the field."""
+"""A simulation scenario (docs/contracts.md), validated: every error names the file and the field."""
 
 from __future__ import annotations
 

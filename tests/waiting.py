@@ -5,14 +5,14 @@ from __future__ import annotations
 import time
 
 
-def wait_until(check, timeout: float = 10.0, every: float = 0.05):
+def wait_until(check, timeout: float = 10.0, every: float = 0.05, what: str | None = None):
     """Poll `check()` until it is truthy; its last value, or an AssertionError after `timeout` seconds naming
-    `check` (its docstring, if it has one)."""
+    `what` (else `check`'s docstring, if it has one)."""
     deadline = time.monotonic() + timeout
     while True:
         value = check()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout:.1f}s: {getattr(check, '__doc__', None) or check}")
+            raise AssertionError(f"not true within {timeout:.1f}s: {what or getattr(check, '__doc__', None) or check}")
         time.sleep(every)

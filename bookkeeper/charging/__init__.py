@@ -1,4 +1,4 @@
-"""The pure charging core (charging.md): priced items + account facts + state + moment -> charges and a decision."""
+"""The pure charging core (docs/charging.md): priced items + account facts + state + moment -> charges, decision."""
 
 from .evaluate import Reprice, evaluate, missed_period_ends
 from .keys import charge_key

@@ -1,4 +1,4 @@
-"""Deterministic charge keys (charging.md "Never twice"): the same situation always gives the same key.
+"""Deterministic charge keys (docs/charging.md "Never twice"): the same situation always gives the same key.
 
 Form: `<account>/<YYYY-MM-DD>/<kind>/<category>/<item>[/<level>]`, the date being the period's first day for
 monthly kinds and the day itself for daily fees. Names are percent-encoded so `/` stays a separator.

@@ -71,7 +71,7 @@ class AccountFacts:
 class Charge:
     """One ledger entry to write. `amount` is positive and already rounded; `type` says debit or credit.
 
-    `key` is deterministic (charging.md "Never twice"): the ledger derives the document id from it.
+    `key` is deterministic (docs/charging.md "Never twice"): the ledger derives the document id from it.
     `factor` is the share of T charged, e.g. "22/31"; `day` is the day index k the charge belongs to.
     """
 

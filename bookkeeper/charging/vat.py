@@ -1,4 +1,4 @@
-"""VAT entries of netto pricing (charging.md "VAT"): each charge of net amount A is followed by a `vat` entry
+"""VAT entries of netto pricing (docs/charging.md "VAT"): each charge of net amount A is followed by a `vat` entry
 R(A × vat_rate / 100) of the same type (a credit's VAT is credited), keyed by the charge's own key. Brutto prices
 include VAT: no entry is written (the invoice extracts it). Pure."""
 

@@ -1,6 +1,6 @@
 """Who issues an invoice and who receives it: the reseller's `invoice` settings and the customer's address.
 
-The reseller's `configs_bookkeeper` holds `invoice` (charging.md "Settings"): `company_name`, `address` (lines),
+The reseller's `configs_bookkeeper` holds `invoice` (docs/charging.md "Settings"): `company_name`, `address` (lines),
 `vat_id`, `number_prefix`, `footer`, `locale`, `logo` (the name of an image attachment on that document),
 `mail`, `from` and `smtp` (`host`, `port`, `starttls`, `user`, `password`). The customer's billing address is
 KAZOO's `contact.billing` on the account document, or OnNet's `billing_address.line1..`.

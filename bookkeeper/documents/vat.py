@@ -1,4 +1,4 @@
-"""VAT on an invoice's taxable amount, as OnNet computes it (onbill.md §4), rounded once with `round_money`.
+"""VAT on an invoice's taxable amount (docs/charging.md "VAT"), rounded once with `round_money`.
 
 `netto`: the amount is net and VAT is added on top. `brutto`: the amount already includes VAT, which is extracted.
 """

@@ -1,4 +1,4 @@
-"""KAZOO 4.2's HTTP bookkeeper (`kz_bookkeeper_http`, kazoo.md §4.1), answered from our ledger.
+"""KAZOO 4.2's HTTP bookkeeper (`kz_bookkeeper_http`, docs/kazoo.md), answered from our ledger.
 
 A 4.2 cluster with `system_config/services.master_account_bookkeeper: kz_bookkeeper_http` and
 `services.http_sync.http_url` pointing at `POST /kazoo/http_sync` sends `{account_id, sync_id, items}` with the

@@ -1,4 +1,4 @@
-"""Top-ups: a card sale against the account's vaulted Braintree customer, credited to the ledger (kazoo.md §7.3).
+"""Top-ups: a card sale against the account's vaulted Braintree customer, credited to the ledger (docs/kazoo.md).
 
 Every sale is recorded as a KAZOO 4.3 transaction document (`pvt_type: transaction`, status pending, then
 completed or failed, never counted in a balance) in the account's current MODB; a completed sale is credited as
@@ -98,7 +98,7 @@ def topup(couch: Couch, ledger: Ledger, account_id: str, amount: Decimal, now: d
 
 def _transaction_doc(account, reseller_id: str, amount: Decimal, order_id: str, trigger: str, now: datetime,
                      year: int, month: int) -> dict:
-    """KAZOO 4.3's transaction document (kazoo.md §5.3), pending."""
+    """KAZOO 4.3's transaction document (docs/kazoo.md), pending."""
     seconds = to_gregorian(now)
     description = "Automatic top-up" if trigger == AUTOMATIC else "Manual top-up"
     return {"_id": f"{year:04d}{month:02d}-{digest('sale:braintree:' + order_id)}", "pvt_type": "transaction",

@@ -1,4 +1,4 @@
-"""Money documents as KAZOO stores them (kazoo.md §5, §9): building them, their ids, and how KAZOO's balance views
+"""Money documents as KAZOO stores them (docs/kazoo.md): building them, their ids, and how KAZOO's balance views
 count them. Pure: no I/O.
 
 Dialect 4.2 writes `pvt_type: credit|debit` with `pvt_amount`, `pvt_reason` and its `pvt_code` (an activation as
@@ -268,8 +268,8 @@ def money_problem(doc: dict) -> str | None:
     """Why a money document cannot be counted (`field: problem`), None if it can. A fixed bound, the same in
     `views/bookkeeper_ledger` (the balance view and validate_doc_update): whole units 0 <= amount < 2^53,
     `pvt_ledger_type` credit|debit on ledgers (and if given on 4.2 documents), `source` an object with a text
-    `service` on ledgers (and if given on 4.2 documents), `pvt_created` whole seconds before the year 10000. A deleted one is not
-    counted and needs no checking."""
+    `service` on ledgers (and if given on 4.2 documents), `pvt_created` whole seconds before the year 10000. A
+    deleted one is not counted and needs no checking."""
     if doc.get("pvt_deleted") or doc.get("_deleted"):
         return None
     field = amount_field(doc)

@@ -1,6 +1,6 @@
 """The ledger: writes money documents into an account's monthly DBs, reads balances, keeps carry-forwards right.
 
-Never twice (charging.md): a charge's id is `YYYYMM-` + a hash of its key, in the MODB of the month it is
+Never twice (docs/charging.md): a charge's id is `YYYYMM-` + a hash of its key, in the MODB of the month it is
 written; before writing it, the months from its period's start are checked for the same key. A keyed
 credit or debit (a payment: key = gateway + transaction id) first creates a replay marker
 `bookkeeper_ledger_key-<hash>` in the account DB holding the whole entry and its MODB: a replay in any later

@@ -1,4 +1,4 @@
-"""Assigning plans to an account: pure edits of its services document (kazoo.md §1.4), like KAZOO's `/services`.
+"""Assigning plans to an account: pure edits of its services document (docs/kazoo.md), like KAZOO's `/services`.
 
 4.3 keeps `plans.<plan_id> = {"vendor_id", "overrides"}`; 4.2 keeps `plans.<plan_id> = {"account_id", "overrides"}`.
 """

@@ -1,4 +1,4 @@
-"""A KAZOO 4.3 invoice (kazoo.md §3.1 steps 2, 4–7): one line per plan item, activation charges, summary."""
+"""A KAZOO 4.3 invoice (docs/kazoo.md): one line per plan item, activation charges, summary."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ class Invoice:
 
 
 def activation_charges(current: Invoice | None, proposed_items: tuple[LineItem, ...]) -> tuple[ActivationCharge, ...]:
-    """For each item whose billable quantity rises, `rise × activation_charge` (kazoo.md §3.1 step 6), named by
+    """For each item whose billable quantity rises, `rise × activation_charge` (docs/kazoo.md), named by
     the plan key (`_all`), as `kz_services_activation_item:create/1` names it, not by the `as` name.
 
     Lines are matched on (category, item, masquerading); a line missing from `current` had billable 0."""
@@ -112,7 +112,7 @@ def invoice_json(invoice: Invoice) -> dict:
 
 def quote(plans: list[ServicePlan], quantities: Quantities, cascade_quantities: Quantities | None = None,
           current: Quantities | None = None, dialect: str = "4.3") -> dict:
-    """`bookkeeper plans quote` (contracts.md §1): the invoice JSON of the merged plans. Activation charges count
+    """`bookkeeper plans quote` (docs/contracts.md): the invoice JSON of the merged plans. Activation charges count
     units above `current` (default: none, a new account). Several bookkeeper groups give `invoices` + a summary."""
     invoices = []
     for merged in merge_plans(plans, dialect=dialect):

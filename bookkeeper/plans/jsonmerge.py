@@ -1,4 +1,4 @@
-"""KAZOO's two JSON deep merges (`kz_json:merge/2`, `kz_json:merge_recursive/2`, kazoo.md §1.5). Right side wins.
+"""KAZOO's two JSON deep merges (`kz_json:merge/2`, `kz_json:merge_recursive/2`, docs/kazoo.md). Right side wins.
 
 Both recurse into objects on both sides and delete a key whose right-hand value is null. They differ on an empty
 object on the right: `merge` lets it replace the left value, `merge_recursive` merges nothing into it.

@@ -1,4 +1,4 @@
-"""Merging the plans assigned to an account into one plan per bookkeeper (kazoo.md §1.4–1.5).
+"""Merging the plans assigned to an account into one plan per bookkeeper (docs/kazoo.md).
 
 4.3 (`kz_services_plans:merge/1`): overrides are deep-merged over each whole plan document (global, then the
 plan's own); plans are grouped by bookkeeper, one merged plan (one invoice) per group; inside a group by

@@ -1,4 +1,4 @@
-"""Pydantic models of KAZOO service plan documents (kazoo.md §1.1–1.3), 4.3 and 4.2 forms.
+"""Pydantic models of KAZOO service plan documents (docs/kazoo.md), 4.3 and 4.2 forms.
 
 Plans are user documents: every model keeps unknown fields (`extra="allow"`) and `dump()` writes them back.
 Numbers are parsed as Decimal, never float. Fields left out of a document stay unset, so `dump()` writes
@@ -105,7 +105,7 @@ class Prorate(Open):
 
 
 class ItemPlan(Open):
-    """`plan.<category>.<item>` (kazoo.md §1.2); `enabled` is the 4.2 field."""
+    """`plan.<category>.<item>` (docs/kazoo.md); `enabled` is the 4.2 field."""
 
     rate: Number | None = None
     rates: Tiers | None = None

@@ -1,4 +1,4 @@
-"""One invoice line: KAZOO 4.3's item calculation (kazoo.md §3.1 step 3, `kz_services_item:create/4`), in Decimal.
+"""One invoice line: KAZOO 4.3's item calculation (docs/kazoo.md, `kz_services_item:create/4`), in Decimal.
 
 quantity -> billable (step, minimum, maximum) -> rate (flat_rates, flat_rate, rates, rate) -> discounts -> total.
 As in KAZOO (`calculate_total/1`), the discount is not capped: a discount larger than its line (a cumulative rate
@@ -75,7 +75,7 @@ def _step_up(quantity: int, step: int) -> int:
 
 
 def price_item(category: str, key: str, plan: ItemPlan, quantity: int) -> LineItem:
-    """Price `quantity` units of one plan item exactly as kazoo.md §3.1 says."""
+    """Price `quantity` units of one plan item exactly as docs/kazoo.md says."""
     step = plan.step or 1
     minimum = plan.minimum or 0
     maximum = quantity if plan.maximum is None else plan.maximum

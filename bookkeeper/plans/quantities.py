@@ -1,4 +1,4 @@
-"""Quantities from KAZOO documents (kazoo.md §2.3–2.4): what one document adds to `{category: {item: n}}`.
+"""Quantities from KAZOO documents (docs/kazoo.md): what one document adds to `{category: {item: n}}`.
 
 The same rules, in JavaScript, are the `bookkeeper_services/quantify` view
 (views/bookkeeper_services/views/quantify/map.js); a test keeps the two in agreement. Rules: deleted documents and
@@ -217,7 +217,7 @@ def cascade_sum(accounts: Iterable[Mapping[str, Mapping[str, int]]]) -> Quantiti
 
 
 def kazoo42_quantities(ledger_rows: Iterable[Mapping], account_doc: Mapping, plan_categories: Mapping) -> Quantities:
-    """The categories KAZOO 4.2 counts besides the documents (its `services.modules`, kazoo.md §2.6), each replacing
+    """The categories KAZOO 4.2 counts besides the documents (its `services.modules`, docs/kazoo.md), each replacing
     its category as 4.2's `reset_category` does:
 
     * `ledgers.<service>`: minus a negative total of `ledgers/total_by_service_legacy` (grouped, this month), in

@@ -85,7 +85,7 @@ class World(NamespacedWorld):
 
 # -- requests as KAZOO 4.3 builds them (kapi_bookkeepers field lists; kz_services_*, kz_transaction)
 def bookkeeper_id(world, account: str) -> str:
-    """KAZOO's invoice id: md5 of plan id, type and vendor (kazoo.md §3.1)."""
+    """KAZOO's invoice id: md5 of plan id, type and vendor (docs/kazoo.md)."""
     return hashlib.md5(f"rt{OURS}{world.reseller}".encode()).hexdigest()
 
 

@@ -8,13 +8,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from amqp_world import World, require_broker, standing_req, update_req
+from waiting import wait_until
 
 from bookkeeper.amqp.broker import LocalBroker
 from bookkeeper.amqp.kazoo import KazooClient
@@ -50,16 +50,6 @@ def metric(port: int, name: str) -> float:
     return 0
 
 
-def wait_for(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.3)
-    pytest.fail(f"{what}: still not true after {timeout} s")
-
-
 def test_a_broker_restart_in_the_middle_of_a_run_loses_nothing_acknowledged_and_does_nothing_twice(
         deployment, broker, tmp_path):
     accounts = [deployment.customer(balance=200, devices=1) for _ in range(6)]
@@ -72,7 +62,8 @@ def test_a_broker_restart_in_the_middle_of_a_run_loses_nothing_acknowledged_and_
     daemon = subprocess.Popen([str(BIN), "run", "--worker-id", "w1", "--metrics-port", str(metrics_port),
                                "--hooks-port", str(free_port())], env=env, stdout=subprocess.DEVNULL, stderr=log)
     try:
-        wait_for(lambda: metric(metrics_port, "amqp_connections_total") >= 1, 60, "the daemon's first connection")
+        first = "the daemon's first connection"
+        wait_until(lambda: metric(metrics_port, "amqp_connections_total") >= 1, 60, what=first)
         kazoo = KazooClient(broker.url)
         answered = {}
         for account in accounts:
@@ -84,7 +75,7 @@ def test_a_broker_restart_in_the_middle_of_a_run_loses_nothing_acknowledged_and_
         broker.restart()
         assert all(reply["Status"] == "success" for reply in answered.values())
 
-        wait_for(lambda: metric(metrics_port, "amqp_connections_total") >= 2, 60, "the daemon's reconnection")
+        wait_until(lambda: metric(metrics_port, "amqp_connections_total") >= 2, 60, what="the reconnection")
         kazoo = KazooClient(broker.url)  # KAZOO's own connection is new too
         for account in accounts:  # KAZOO's next update for each account (those that timed out, and the others)
             reply = kazoo.call("update", update_req(deployment, account, devices=3, before=1), 20)

@@ -122,7 +122,7 @@ def test_three_then_two_workers_lose_one_each_and_every_account_is_still_served_
         states = couch.db(settings.bookkeeper_db).get_many([STATE_PREFIX + a for a in accounts])
         return len(states) == len(accounts)
     # A unit present at an account's first evaluation of the period is its activation mark, not a new unit
-    # (spec/charging.md): the devices below must come after the workers' start-up pass, or none is charged.
+    # (docs/charging.md): the devices below must come after the workers' start-up pass, or none is charged.
     wait_until(evaluated, 60, every=0.5)
 
     devices = 0

@@ -1,4 +1,4 @@
-"""The chaos month: a seeded scenario (contracts.md §2) over many accounts with device churn, trunk changes and
+"""The chaos month: a seeded scenario (docs/contracts.md) over many accounts with device churn, trunk changes and
 payments, and a resumable driver loop that walks it on a simulated clock exactly as `feeds.simulate` does.
 
 Every event names its documents by id (`create` with an `_id`, `delete` of one `_id`), so replaying an event after

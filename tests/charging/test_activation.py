@@ -1,4 +1,4 @@
-"""Activation charges above the period's high-water mark (charging.md "Activation charges")."""
+"""Activation charges above the period's high-water mark (docs/charging.md "Activation charges")."""
 
 from charging_support import Account, amounts, devices
 

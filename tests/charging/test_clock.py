@@ -1,4 +1,4 @@
-"""Periods, day indices and day starts in a zone (charging.md "Periods and days")."""
+"""Periods, day indices and day starts in a zone (docs/charging.md "Periods and days")."""
 
 from datetime import date, datetime, timedelta, timezone
 

@@ -1,4 +1,4 @@
-"""Daily items (charging.md "Daily items"): cumulative rounding, same-day rises, missed days, DST days."""
+"""Daily items (docs/charging.md "Daily items"): cumulative rounding, same-day rises, missed days, DST days."""
 
 from datetime import date, timedelta
 from decimal import Decimal

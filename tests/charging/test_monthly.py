@@ -1,4 +1,4 @@
-"""Monthly items: MRC, late MRC, increases, tier changes, decreases, prorate flags (charging.md "Monthly items")."""
+"""Monthly items: MRC, late MRC, increases, tier changes, decreases, prorate flags (docs/charging.md)."""
 
 from decimal import Decimal
 

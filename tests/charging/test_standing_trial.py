@@ -1,4 +1,4 @@
-"""Standing, blocking, trials (charging.md "Standing and blocking", "Trials")."""
+"""Standing, blocking, trials (docs/charging.md "Standing and blocking", "Trials")."""
 
 from dataclasses import replace
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
+from waiting import wait_until
 
 from bookkeeper import provision
 from bookkeeper.charging import prorated
@@ -30,15 +30,7 @@ BIN = Path(sys.executable).parent / "bookkeeper"
 PLAN = {"name": "Real time", "plan": {"devices": {"sip_device": {"rate": 30, "activation_charge": 2}}}}
 
 
-def wait_for(check, timeout=60.0, every=0.3):
-    """Poll `check()` until it returns a truthy value; fail with its last value after `timeout` seconds."""
-    deadline, value = time.monotonic() + timeout, None
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    pytest.fail(f"still not true after {timeout}s: {value!r}")
+wait_for = functools.partial(wait_until, timeout=60.0, every=0.3)  # a daemon in its own process is slower to see
 
 
 def expected_prorate(rise_total: Decimal) -> Decimal:

@@ -8,6 +8,7 @@ import base64
 import json
 import threading
 import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
@@ -18,7 +19,8 @@ from click.testing import CliRunner
 import cli
 from bookkeeper.config import load_settings
 from bookkeeper.embedded import connect
-from tests.couchdb import CouchDBNode
+from bookkeeper.couch import Couch
+from bookkeeper.servers import CouchDBServer, launcher_available
 
 KEY = b"iam-stand-in-signing-key-0123456789"
 APIKEY = "test-api-key"
@@ -59,17 +61,29 @@ class TokenEndpoint:
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
 
+@dataclass(frozen=True)
+class JwtCouch:
+    bare_url: str  # no credentials: the token is the only way in
+    admin: Couch
+
+
 @pytest.fixture(scope="module")
 def jwt_couch(tmp_path_factory):
-    """A CouchDB node that accepts JWTs signed with KEY (and still its admin for the test's own checks)."""
-    node = CouchDBNode(tmp_path_factory.mktemp("couchdb-jwt")).start()
-    node.configure({
+    """An Apache CouchDB node that accepts JWTs signed with KEY (its admin stays for the test's own checks)."""
+    if not launcher_available():
+        pytest.skip("needs Apache CouchDB's JWT handler: no CouchDB launcher here (docs/operations.md)")
+    node = CouchDBServer(tmp_path_factory.mktemp("couchdb-jwt")).start()
+    admin = Couch(node.url, retries=3)
+    for (section, key), value in {
         ("chttpd", "authentication_handlers"): "{chttpd_auth, jwt_authentication_handler}, "
         "{chttpd_auth, cookie_authentication_handler}, {chttpd_auth, default_authentication_handler}",
         ("jwt_keys", "hmac:_default"): base64.b64encode(KEY).decode(),
         ("jwt_auth", "required_claims"): "exp",
-    })
-    yield node
+    }.items():
+        admin.json("PUT", f"_node/_local/_config/{section}/{key}", body=value)
+    node.kill(1)  # the authentication handlers are read at start-up: restart on the saved configuration
+    node.revive(1)
+    yield JwtCouch(f"http://127.0.0.1:{node.port}", admin)
     node.stop()
 
 

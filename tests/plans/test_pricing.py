@@ -1,4 +1,4 @@
-"""kazoo.md §3.1 worked examples and the golden README quote, to the cent, in Decimal."""
+"""docs/kazoo.md worked examples and the golden README quote, to the cent, in Decimal."""
 
 import json
 from decimal import Decimal
@@ -8,7 +8,7 @@ import pytest
 
 from bookkeeper.plans import dumps, invoice_json, load_plan, load_quantities, loads, merge_plans, price, tier
 
-GOLDEN = Path(__file__).parent / "golden"  # copies of /work/shared/golden/quote-readme.*
+GOLDEN = Path(__file__).parent / "golden"  # KAZOO's README example, worked by hand
 D = Decimal
 
 

@@ -1,4 +1,4 @@
-"""`bookkeeper simulate` end to end: the real engine, the real change feeds, a real server (contracts.md §2)."""
+"""`bookkeeper simulate` end to end: the real engine, the real change feeds, a real server (docs/contracts.md)."""
 
 import json
 import os
