@@ -307,7 +307,9 @@ class Ledger:
         return from_units(self.totals.units(last))
 
     def entries(self, account_id: str, start: datetime, end: datetime, kind: str | None = None) -> list[Entry]:
-        """Money entries created in [start, end), oldest first (carry-forwards at their month's first second)."""
+        """Money entries created in [start, end), oldest first (carry-forwards at their month's first second). Entries
+        keep whole seconds, so an `end` within a second includes that second's entries (a listing up to now shows
+        what was written a moment ago)."""
         check_account_id_input(account_id, "entries")
         _check_at(start, "entries: start")
         _check_at(end, "entries: end")
@@ -323,8 +325,9 @@ class Ledger:
             db = self.couch.db(modb(account_id, year, month))
             self._open_month(account_id, year, month)
             first = 0 if start <= d.month_start(year, month) else to_gregorian(start)
+            last = to_gregorian(end) + (1 if end.microsecond else 0)
             rows = db.view("bookkeeper_ledger", "by_time", reduce=False, include_docs=True, startkey=first,
-                           endkey=to_gregorian(end), inclusive_end=False)["rows"]
+                           endkey=last, inclusive_end=False)["rows"]
             for row in rows:
                 doc = row["doc"]
                 if self.dialect == "4.3" and doc.get("pvt_type") != "ledger":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 
 from bookkeeper.dbnames import modb
 
@@ -55,3 +56,16 @@ def test_verify_exits_1_on_a_tampered_carry_forward(make_world):
     dec.put({**dec.get("monthly_rollup"), "pvt_amount": 1})
     result = world.cli("ledger", "verify", acme)
     assert result.exit_code == 1 and result.output == "202612: carry-forward is 0.0001 but 202611 closes at 107\n"
+
+
+def test_a_listing_to_a_moment_within_a_second_shows_that_seconds_entries(world):
+    """Entries keep whole seconds (KAZOO's `pvt_created`): one written at 10:00:02.000 is listed up to 10:00:02.400,
+    as `ledger list` right after `ledger credit` (its default `--to` is now) must show the credit."""
+    acme = world.id("acme")
+    second = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=2)
+    paid = world.cli("ledger", "credit", acme, "1.50", "--reason", "wire_transfer", "--description", "wire",
+                     "--at", second.isoformat(), "--json")
+    assert paid.exit_code == 0, paid.output
+    listed = json.loads(world.cli("ledger", "list", acme, "--from", second.isoformat(), "--to",
+                                  (second + timedelta(milliseconds=400)).isoformat(), "--json").output)
+    assert [(r["id"], r["amount"]) for r in listed] == [(json.loads(paid.output)["id"], 1.5)]
