@@ -34,16 +34,15 @@ def month_start(months_back: int) -> datetime:
     return first
 
 
-@pytest.mark.parametrize("charge_missed_days", [True, False])
-def test_an_outage_over_two_period_starts(server, charge_missed_days):
-    p0, p1, p2 = (period_containing(month_start(m), 1, "UTC") for m in (4, 3, 2))
+def gap_world(server, start: datetime, balance: int, settings: dict):
+    """One account (a daily device at 31.00, monthly users at 10.00) built as the simulator builds it, and
+    `run(at)`: `bookkeeper billing run --at` for it, the catch-up a restarted daemon runs."""
     scenario = parse_scenario({
-        "start": p0.start.isoformat(), "until": (p0.start + timedelta(days=1)).isoformat(),
-        "resellers": {"master": {"settings": {"daily_categories": ["devices"],
-                                              "charge_missed_days": charge_missed_days},
+        "start": start.isoformat(), "until": (start + timedelta(days=1)).isoformat(),
+        "resellers": {"master": {"settings": {"daily_categories": ["devices"], **settings},
                                  "plans": {"p": {"name": "P", "plan": {"devices": {"sip_device": {"rate": 31}},
                                                                        "users": {"user": {"rate": 10}}}}}}},
-        "accounts": {"acme": {"plans": ["p"], "balance": 1000,
+        "accounts": {"acme": {"plans": ["p"], "balance": balance,
                               "docs": [{"pvt_type": "device"}, {"pvt_type": "user", "priv_level": "user"}]}}}, "t")
     sim = Simulation(scenario, Couch(server.url, namespace=f"gap{uuid.uuid4().hex[:8]}-"),
                      load_settings(env={}, couch_url=server.url))
@@ -51,11 +50,18 @@ def test_an_outage_over_two_period_starts(server, charge_missed_days):
     acme = sim.ids["acme"]
     env = {**os.environ, "BOOKKEEPER_COUCH_URL": server.url, "BOOKKEEPER_NAMESPACE": sim.couch.namespace}
 
-    def run(at: datetime) -> None:  # one account: recounted, as after a change in its database
+    def run(at: datetime) -> None:
         done = subprocess.run([str(BIN), "billing", "run", "--at", at.isoformat(), "--account", acme, "--json"],
                               capture_output=True, text=True, timeout=120, env=env)
         assert done.returncode == 0, done.stderr
 
+    return sim, acme, run
+
+
+@pytest.mark.parametrize("charge_missed_days", [True, False])
+def test_an_outage_over_two_period_starts(server, charge_missed_days):
+    p0, p1, p2 = (period_containing(month_start(m), 1, "UTC") for m in (4, 3, 2))
+    sim, acme, run = gap_world(server, p0.start, 1000, {"charge_missed_days": charge_missed_days})
     try:
         for day in range(3):  # days 1-3 of p0 evaluated, then the daemon is down until day 10 of p2
             run(p0.start + timedelta(days=day))
@@ -87,22 +93,11 @@ def test_an_outage_over_two_period_starts(server, charge_missed_days):
 
 def test_days_blocked_by_us_when_the_gap_began_stay_uncharged(server):
     p0, p2 = (period_containing(month_start(m), 1, "UTC") for m in (4, 2))
-    scenario = parse_scenario({  # no funds for the monthly users: delinquent and blocked from day 1
-        "start": p0.start.isoformat(), "until": (p0.start + timedelta(days=1)).isoformat(),
-        "resellers": {"master": {"settings": {"daily_categories": ["devices"]}, "plans": {"p": {"name": "P", "plan": {
-            "devices": {"sip_device": {"rate": 31}}, "users": {"user": {"rate": 10}}}}}}},
-        "accounts": {"acme": {"plans": ["p"], "balance": 0,
-                              "docs": [{"pvt_type": "device"}, {"pvt_type": "user", "priv_level": "user"}]}}}, "t")
-    sim = Simulation(scenario, Couch(server.url, namespace=f"gap{uuid.uuid4().hex[:8]}-"),
-                     load_settings(env={}, couch_url=server.url))
-    sim.build()
-    acme = sim.ids["acme"]
-    env = {**os.environ, "BOOKKEEPER_COUCH_URL": server.url, "BOOKKEEPER_NAMESPACE": sim.couch.namespace}
+    # no funds for the monthly users: delinquent and blocked from day 1
+    sim, acme, run = gap_world(server, p0.start, 0, {})
     try:
         for at in (p0.start, p2.start + timedelta(days=9, hours=12)):
-            done = subprocess.run([str(BIN), "billing", "run", "--at", at.isoformat(), "--account", acme, "--json"],
-                                  capture_output=True, text=True, timeout=120, env=env)
-            assert done.returncode == 0, done.stderr
+            run(at)
         assert sim.couch.db("accounts").get(acme)["pvt_enabled"] is False
         daily = [e for e in sim.engine.ledger.entries(acme, p0.start, p2.end) if e.kind == "daily"]
         assert [(e.at, e.amount) for e in daily] == [(p0.start, Decimal(1))]  # day 1, before the block; no other
