@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import sys
+from datetime import UTC
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -43,19 +44,20 @@ class App:
         if self._directory is None:
             from bookkeeper.accounts import Directory, master_account_id
 
-            self._directory = Directory(self.couch, master_account_id(self.couch, self.settings.master_account),
-                                        self.settings.dialect)
+            self._directory = Directory(
+                self.couch, master_account_id(self.couch, self.settings.master_account), self.settings.dialect
+            )
         return self._directory
 
     def when(self, text: str | None, where: str, account_id: str | None = None):
         """A date or time a person typed (None: now): a day, or a time without an offset, is in the time zone
         of the account's billing reseller (of the master without an account)."""
-        from datetime import datetime, timezone
+        from datetime import datetime
 
         from bookkeeper.cli_parse import parse_time
 
         if not text:
-            return datetime.now(timezone.utc)
+            return datetime.now(UTC)
         return parse_time(text, where, self.directory.local_zone(account_id))
 
     @property
@@ -139,8 +141,13 @@ pass_app = click.make_pass_decorator(App)
 
 
 @click.group(cls=Group)
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="BOOKKEEPER_CONFIG",
-              help="TOML settings file (environment variables BOOKKEEPER_* override it).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="BOOKKEEPER_CONFIG",
+    help="TOML settings file (environment variables BOOKKEEPER_* override it).",
+)
 @click.option("--couch-url", envvar="BOOKKEEPER_COUCH_URL", help="CouchDB URL; default: the embedded server.")
 @click.version_option(package_name="couch-bookkeeper")
 @click.pass_context
@@ -160,8 +167,7 @@ def config():
 @pass_app
 def config_show(app, as_json):
     """The settings in force, without credentials."""
-    emit(app.settings.display(), as_json,
-         lambda d: "\n".join(f"{k} = {v}" for k, v in d.items()))
+    emit(app.settings.display(), as_json, lambda d: "\n".join(f"{k} = {v}" for k, v in d.items()))
 
 
 # --- couch ---
@@ -201,8 +207,15 @@ def couch_stop(app, port, as_json):
 def couch_status(app, port, as_json):
     """Whether the embedded server runs and answers."""
     status = _server(app, port).status()
-    emit(status, as_json, lambda s: f"{s['url']}: " + ("running" if s["answers"] else "not answering")
-         + (f" (pid {s['pid']})" if s["pid"] else ""))
+    emit(
+        status,
+        as_json,
+        lambda s: (
+            f"{s['url']}: "
+            + ("running" if s["answers"] else "not answering")
+            + (f" (pid {s['pid']})" if s["pid"] else "")
+        ),
+    )
     if not status["answers"]:
         sys.exit(1)
 
@@ -223,8 +236,13 @@ def views_install(app, all_accounts, as_json):
     from bookkeeper.databases import install_views
 
     written = install_views(app.couch, app.settings, all_accounts=all_accounts)
-    emit(written, as_json, lambda w: "\n".join(f"{db}: {', '.join(names)}" for db, names in w.items())
-         or "all design documents are current")
+    emit(
+        written,
+        as_json,
+        lambda w: (
+            "\n".join(f"{db}: {', '.join(names)}" for db, names in w.items()) or "all design documents are current"
+        ),
+    )
 
 
 # --- plans ---
@@ -258,32 +276,60 @@ def _quote_table(quote: dict) -> str:
     lines = []
     for invoice in invoices:
         rows = [{**item, "discount": (item.get("discounts") or {}).get("total", "")} for item in invoice["items"]]
-        lines.append(rows_table([{k: dumps(v) if not isinstance(v, str) else v for k, v in r.items()} for r in rows],
-                                ["category", "item", "quantity", "billable", "rate", "discount", "total"]))
-        lines += [f"  activation {a['category']}/{a['item']}: {dumps(a['billable'])} x {dumps(a['rate'])} = "
-                  f"{dumps(a['total'])}" for a in invoice["activation_charges"]]
+        lines.append(
+            rows_table(
+                [{k: dumps(v) if not isinstance(v, str) else v for k, v in r.items()} for r in rows],
+                ["category", "item", "quantity", "billable", "rate", "discount", "total"],
+            )
+        )
+        lines += [
+            f"  activation {a['category']}/{a['item']}: {dumps(a['billable'])} x {dumps(a['rate'])} = "
+            f"{dumps(a['total'])}"
+            for a in invoice["activation_charges"]
+        ]
     lines.append(f"recurring {dumps(quote['summary']['recurring'])}  today {dumps(quote['summary']['today'])}")
     return "\n".join(lines)
 
 
 @plans_group.command("quote")
-@click.option("--plan", "plan_files", multiple=True, required=True, type=click.Path(dir_okay=False),
-              help="A KAZOO service plan document (repeat to merge several as KAZOO 4.3 does).")
-@click.option("--quantities", "quantities_file", required=True, type=click.Path(dir_okay=False),
-              help="The account's own quantities {category: {item: n}}.")
+@click.option(
+    "--plan",
+    "plan_files",
+    multiple=True,
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="A KAZOO service plan document (repeat to merge several as KAZOO 4.3 does).",
+)
+@click.option(
+    "--quantities",
+    "quantities_file",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The account's own quantities {category: {item: n}}.",
+)
 @click.option("--cascade", "cascade_file", type=click.Path(dir_okay=False), help="The sum over descendants.")
-@click.option("--current", "current_file", type=click.Path(dir_okay=False),
-              help="Quantities now, for activation charges (default: a new account, nothing yet).")
-@click.option("--dialect", type=click.Choice(["4.3", "4.2"]), default="4.3", show_default=True,
-              help="How several plans are merged.")
+@click.option(
+    "--current",
+    "current_file",
+    type=click.Path(dir_okay=False),
+    help="Quantities now, for activation charges (default: a new account, nothing yet).",
+)
+@click.option(
+    "--dialect",
+    type=click.Choice(["4.3", "4.2"]),
+    default="4.3",
+    show_default=True,
+    help="How several plans are merged.",
+)
 @json_option
 def plans_quote(plan_files, quantities_file, cascade_file, current_file, dialect, as_json):
     """Price quantities on plans, exactly as KAZOO 4.3 (docs/contracts.md). No database needed."""
     from bookkeeper.plans import dumps, load_quantities, quote
 
     read = lambda path: load_quantities(_read_json(path), path) if path else None  # noqa: E731
-    result = quote([_plan_file(p) for p in plan_files], read(quantities_file), read(cascade_file),
-                   read(current_file), dialect)
+    result = quote(
+        [_plan_file(p) for p in plan_files], read(quantities_file), read(cascade_file), read(current_file), dialect
+    )
     click.echo(dumps(result) if as_json else _quote_table(result))
 
 
@@ -327,22 +373,25 @@ def plans_list(app, reseller_id, as_json):
     from bookkeeper.dbnames import account_db
 
     rows = app.couch.db(account_db(_reseller(app, reseller_id))).view("bookkeeper_services", "plans")["rows"]
-    emit([r["value"] for r in rows], as_json,
-         lambda plans: rows_table(plans, ["id", "name", "category", "description"]) if plans else "no plans")
+    emit(
+        [r["value"] for r in rows],
+        as_json,
+        lambda plans: rows_table(plans, ["id", "name", "category", "description"]) if plans else "no plans",
+    )
 
 
 @plans_group.command("show")
 @click.argument("plan_id")
-@click.option("--reseller", "reseller_id", type=ACCOUNT,
-              help="The reseller whose DB holds the plan (default: the master).")
+@click.option(
+    "--reseller", "reseller_id", type=ACCOUNT, help="The reseller whose DB holds the plan (default: the master)."
+)
 @json_option
 @pass_app
 def plans_show(app, plan_id, reseller_id, as_json):
     """One plan document, validated: its items as a table, or the document with --json."""
     from bookkeeper.dbnames import account_db
-    from bookkeeper.plans import dumps, load_plan
-
     from bookkeeper.errors import InputError
+    from bookkeeper.plans import dumps, load_plan
 
     db = app.couch.db(account_db(_reseller(app, reseller_id)))
     doc = db.get_or_none(plan_id)
@@ -352,16 +401,30 @@ def plans_show(app, plan_id, reseller_id, as_json):
     if as_json:
         click.echo(dumps(plan.dump()))
         return
-    rows = [{"category": c, "item": k, **{f: dumps(v) if not isinstance(v, str) else v
-                                         for f, v in item.dump().items() if not isinstance(v, (dict, list))}}
-            for c, items in plan.plan.items() for k, item in items.items()]
-    click.echo(f"{plan.id}: {plan.name or ''}\n" + rows_table(
-        rows, ["category", "item", "rate", "minimum", "maximum", "step", "activation_charge", "cascade", "as"]))
+    rows = [
+        {
+            "category": c,
+            "item": k,
+            **{
+                f: dumps(v) if not isinstance(v, str) else v
+                for f, v in item.dump().items()
+                if not isinstance(v, (dict, list))
+            },
+        }
+        for c, items in plan.plan.items()
+        for k, item in items.items()
+    ]
+    click.echo(
+        f"{plan.id}: {plan.name or ''}\n"
+        + rows_table(
+            rows, ["category", "item", "rate", "minimum", "maximum", "step", "activation_charge", "cascade", "as"]
+        )
+    )
 
 
 def _edit_services(app, account_id: str, edit) -> dict:
     """Read-modify-write the account's services doc, retrying on conflicts; a missing doc is created."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from bookkeeper.accounts import Directory, master_account_id, new_services_doc
     from bookkeeper.couch import Conflict
@@ -369,11 +432,12 @@ def _edit_services(app, account_id: str, edit) -> dict:
 
     db = app.couch.db(SERVICES_DB)
     for _ in range(5):
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         doc = db.get_or_none(check_account_id(account_id))
         if doc is None:
-            directory = Directory(app.couch, master_account_id(app.couch, app.settings.master_account),
-                                  app.settings.dialect)
+            directory = Directory(
+                app.couch, master_account_id(app.couch, app.settings.master_account), app.settings.dialect
+            )
             account = directory.account(account_id)
             doc = new_services_doc(account_id, account.tree, account.reseller, app.settings.dialect, now)
         wanted = {**edit(doc), "pvt_modified": to_gregorian(now)}
@@ -388,10 +452,15 @@ def _edit_services(app, account_id: str, edit) -> dict:
 @plans_group.command("assign")
 @click.argument("account_id", type=ACCOUNT)
 @click.argument("plan_id")
-@click.option("--vendor", "vendor_id", type=ACCOUNT,
-              help="The plan's vendor (default: the account's reseller, else the master).")
-@click.option("--overrides", "overrides_file", type=click.Path(dir_okay=False),
-              help="JSON overrides for this plan (4.3: over the whole plan document; 4.2: category-level).")
+@click.option(
+    "--vendor", "vendor_id", type=ACCOUNT, help="The plan's vendor (default: the account's reseller, else the master)."
+)
+@click.option(
+    "--overrides",
+    "overrides_file",
+    type=click.Path(dir_okay=False),
+    help="JSON overrides for this plan (4.3: over the whole plan document; 4.2: category-level).",
+)
 @json_option
 @pass_app
 def plans_assign(app, account_id, plan_id, vendor_id, overrides_file, as_json):
@@ -422,6 +491,7 @@ def plans_unassign(app, account_id, plan_id, as_json):
     doc = _edit_services(app, account_id, lambda d: unassign(d, plan_id, f"services/{account_id}"))
     emit(doc["plans"], as_json, lambda p: f"{account_id}: plans {', '.join(sorted(p)) or '(none)'}")
 
+
 # --- billing ---
 @main.group(cls=Group)
 def billing():
@@ -436,18 +506,32 @@ def _engine(app: App):
 
 
 def _totals_line(totals: dict, currency: str) -> str:
-    return (f"debits {totals['debits']} {currency}, credits {totals['credits']} {currency}, "
-            f"net {totals['net']} {currency}")
+    return (
+        f"debits {totals['debits']} {currency}, credits {totals['credits']} {currency}, net {totals['net']} {currency}"
+    )
 
 
 def _run_table(d: dict) -> str:
     """`billing run` for people: every charge with its day and type, each account's standing, the totals."""
     charges = [{**c, "account": r["account"]} for r in d["accounts"] for c in r["charges"]]
-    lines = [rows_table(charges, ["date", "account", "type", "kind", "category", "item", "quantity", "factor",
-                                  "amount", "currency"]), ""] if charges else ["nothing due", ""]
+    lines = (
+        [
+            rows_table(
+                charges,
+                ["date", "account", "type", "kind", "category", "item", "quantity", "factor", "amount", "currency"],
+            ),
+            "",
+        ]
+        if charges
+        else ["nothing due", ""]
+    )
     if d["accounts"]:
-        lines.append(rows_table([{**r, "charges": len(r["charges"]), **r["totals"]} for r in d["accounts"]],
-                                ["account", "standing", "charges", "debits", "credits", "written"]))
+        lines.append(
+            rows_table(
+                [{**r, "charges": len(r["charges"]), **r["totals"]} for r in d["accounts"]],
+                ["account", "standing", "charges", "debits", "credits", "written"],
+            )
+        )
     lines += [f"total: {_totals_line(t, currency)}" for currency, t in d["totals"].items()]
     if d["dry_run"]:
         lines.append("dry run: nothing written")
@@ -477,11 +561,15 @@ def billing_run(app, at, account_id, dry_run, as_json):
                 failures[account] = e
             else:
                 results.append(run_account(e))
-    emit({"at": moment.isoformat(), "dry_run": dry_run, "accounts": results, "totals": run_totals(results)},
-         as_json, _run_table)
+    emit(
+        {"at": moment.isoformat(), "dry_run": dry_run, "accounts": results, "totals": run_totals(results)},
+        as_json,
+        _run_table,
+    )
     if failures:  # the others were evaluated and are shown above
-        raise BookkeeperError(f"{len(failures)} account(s) not evaluated: "
-                              + "; ".join(f"{a}: {e}" for a, e in failures.items()))
+        raise BookkeeperError(
+            f"{len(failures)} account(s) not evaluated: " + "; ".join(f"{a}: {e}" for a, e in failures.items())
+        )
 
 
 @billing.command("explain")
@@ -498,11 +586,19 @@ def billing_explain(app, account_id, period, as_json):
 
     def table(d):
         span, currency = d["period"], d["currency"]
-        return (f"period {span['start'][:10]} .. {d['last_day']} ({span['days']} days, {span['timezone']}), "
-                f"{currency}, {d['standing']}\n"
-                + (rows_table(d["entries"], ["date", "type", "kind", "category", "item", "quantity", "rate", "factor",
-                                             "amount"]) if d["entries"] else "no entries")
-                + f"\ntotal: {_totals_line(d['totals'], currency)}")
+        return (
+            f"period {span['start'][:10]} .. {d['last_day']} ({span['days']} days, {span['timezone']}), "
+            f"{currency}, {d['standing']}\n"
+            + (
+                rows_table(
+                    d["entries"], ["date", "type", "kind", "category", "item", "quantity", "rate", "factor", "amount"]
+                )
+                if d["entries"]
+                else "no entries"
+            )
+            + f"\ntotal: {_totals_line(d['totals'], currency)}"
+        )
+
     emit(report, as_json, table)
 
 
@@ -530,8 +626,11 @@ def agents_create_account(app, agent_id, name, parent_id, as_json):
     """Create an account for a customer the agent brings; the agent is recorded as its referrer."""
     engine, agent = _agent(app, agent_id)
     account_id = engine.agents.create_account(app.settings, agent, name, parent_id, app.when(None, "--at"))
-    emit({"account": account_id, "name": name, "referred_by": agent_id}, as_json,
-         lambda r: rows_table([r], ["account", "name", "referred_by"]))
+    emit(
+        {"account": account_id, "name": name, "referred_by": agent_id},
+        as_json,
+        lambda r: rows_table([r], ["account", "name", "referred_by"]),
+    )
 
 
 @agents_group.command("accounts")
@@ -543,11 +642,24 @@ def agents_accounts(app, agent_id, as_json):
     engine, agent = _agent(app, agent_id)
     referrals = engine.agents.referred(agent_id, len(engine.agents.terms(agent).levels))
     names = {a.id: a.name for a in engine.directory.accounts([r.account_id for r in referrals])}
-    rows = [{"account": r.account_id, "name": names.get(r.account_id), "level": r.level, "via": r.via,
-             "since": r.since.isoformat() if r.since else None, "until": r.until.isoformat() if r.until else None}
-            for r in referrals]
-    emit(rows, as_json, lambda rs: rows_table(rs, ["account", "name", "level", "via", "since", "until"])
-         if rs else "no referred accounts")
+    rows = [
+        {
+            "account": r.account_id,
+            "name": names.get(r.account_id),
+            "level": r.level,
+            "via": r.via,
+            "since": r.since.isoformat() if r.since else None,
+            "until": r.until.isoformat() if r.until else None,
+        }
+        for r in referrals
+    ]
+    emit(
+        rows,
+        as_json,
+        lambda rs: (
+            rows_table(rs, ["account", "name", "level", "via", "since", "until"]) if rs else "no referred accounts"
+        ),
+    )
 
 
 @agents_group.command("refer")
@@ -559,8 +671,11 @@ def agents_refer(app, account_id, agent_id, as_json):
     """Make AGENT the referrer of ACCOUNT from its next period on (the previous agent keeps the periods until)."""
     engine, _ = _agent(app, agent_id)
     fields = engine.agents.refer(account_id, agent_id, app.when(None, "--at"))
-    emit({"account": account_id, **fields}, as_json,
-         lambda r: f"{account_id}: referred by {r['pvt_referred_by']} from {r['pvt_referred_from']}")
+    emit(
+        {"account": account_id, **fields},
+        as_json,
+        lambda r: f"{account_id}: referred by {r['pvt_referred_by']} from {r['pvt_referred_from']}",
+    )
 
 
 @agents_group.command("statement")
@@ -586,9 +701,18 @@ def agents_statement(app, agent_id, period, pdf_path, as_json):
     summary, pdf = engine.agents.save_statement(agent, at, now)
     if pdf_path:
         Path(pdf_path).write_bytes(pdf)
-    emit(summary, as_json, lambda s: rows_table(s["lines"], ["account", "name", "level", "period", "base", "rate",
-                                                             "commission", "currency", "payout", "recorded"])
-         + "\n\n" + "  ".join(f"total {c} {a}" for c, a in sorted(s["totals"].items())))
+    emit(
+        summary,
+        as_json,
+        lambda s: (
+            rows_table(
+                s["lines"],
+                ["account", "name", "level", "period", "base", "rate", "commission", "currency", "payout", "recorded"],
+            )
+            + "\n\n"
+            + "  ".join(f"total {c} {a}" for c, a in sorted(s["totals"].items()))
+        ),
+    )
 
 
 # --- reports ---
@@ -606,12 +730,17 @@ def _reports(app: App):
 
 @reports_group.command("usage")
 @click.argument("account_id", required=False, type=ACCOUNT)
-@click.option("--reseller", "reseller_id", type=ACCOUNT,
-              help="Every account this reseller bills, instead of one ACCOUNT.")
+@click.option(
+    "--reseller", "reseller_id", type=ACCOUNT, help="Every account this reseller bills, instead of one ACCOUNT."
+)
 @click.option("--period", help="Any date inside the period (YYYY-MM-DD); default: the last closed period.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV: one row per account and item.")
-@click.option("--chart", "chart_path", type=click.Path(dir_okay=False),
-              help="Write a PNG chart of the daily quantities per item (one ACCOUNT).")
+@click.option(
+    "--chart",
+    "chart_path",
+    type=click.Path(dir_okay=False),
+    help="Write a PNG chart of the daily quantities per item (one ACCOUNT).",
+)
 @json_option
 @pass_app
 def reports_usage(app, account_id, reseller_id, period, as_csv, chart_path, as_json):
@@ -623,15 +752,19 @@ def reports_usage(app, account_id, reseller_id, period, as_csv, chart_path, as_j
         raise BookkeeperError("give an ACCOUNT or --reseller, not both")
     reports = _reports(app)
     now = app.when(None, "--at")
-    at = app.when(period, "--period", account_id or reseller_id) if period else \
-        reports.last_closed(account_id or reseller_id, now).start
+    at = (
+        app.when(period, "--period", account_id or reseller_id)
+        if period
+        else reports.last_closed(account_id or reseller_id, now).start
+    )
     usages = [reports.usage(account_id, at)] if account_id else reports.reseller_usage(reseller_id, at)
     if chart_path:
         if not account_id:
             raise BookkeeperError("--chart draws one ACCOUNT's usage")
         u = usages[0]
-        Path(chart_path).write_bytes(usage_chart(u.report, f"{u.name}: usage {u.period.start_date} .. "
-                                                           f"{u.period.last_date}"))
+        Path(chart_path).write_bytes(
+            usage_chart(u.report, f"{u.name}: usage {u.period.start_date} .. {u.period.last_date}")
+        )
     if as_csv:
         click.echo(usage_csv(usages), nl=False)
         return
@@ -640,12 +773,12 @@ def reports_usage(app, account_id, reseller_id, period, as_csv, chart_path, as_j
 
 
 @reports_group.command("metrics")
-@click.option("--reseller", "reseller_id", type=ACCOUNT,
-              help="One reseller (default: the master and every reseller).")
+@click.option("--reseller", "reseller_id", type=ACCOUNT, help="One reseller (default: the master and every reseller).")
 @click.option("--from", "start", help="First date (YYYY-MM-DD); default: a year before --to.")
 @click.option("--to", "end", help="End date, exclusive (default: now).")
-@click.option("--chart", "chart_path", type=click.Path(dir_okay=False),
-              help="Write a PNG chart of revenue and MRR per period.")
+@click.option(
+    "--chart", "chart_path", type=click.Path(dir_okay=False), help="Write a PNG chart of revenue and MRR per period."
+)
 @json_option
 @pass_app
 def reports_metrics(app, reseller_id, start, end, chart_path, as_json):
@@ -667,9 +800,25 @@ def reports_metrics(app, reseller_id, start, end, chart_path, as_json):
                     values[months.index(p["period_start"][:7])] += float(p[key])
         Path(chart_path).write_bytes(revenue_chart(months, series, "Revenue and MRR per period"))
     rows = [{"reseller": r["reseller"], "currency": r["currency"], **p} for r in found for p in r["periods"]]
-    emit(found, as_json, lambda _: rows_table(rows, ["reseller", "currency", "period_start", "revenue", "mrr",
-                                                     "arpu", "accounts_charged", "payments", "new_accounts",
-                                                     "cancelled_accounts"]))
+    emit(
+        found,
+        as_json,
+        lambda _: rows_table(
+            rows,
+            [
+                "reseller",
+                "currency",
+                "period_start",
+                "revenue",
+                "mrr",
+                "arpu",
+                "accounts_charged",
+                "payments",
+                "new_accounts",
+                "cancelled_accounts",
+            ],
+        ),
+    )
 
 
 # --- simulate ---
@@ -685,9 +834,15 @@ def simulate_cmd(app, scenario_path, keep, as_json):
 
     scenario = load_scenario(scenario_path)
     result = simulate(scenario, app.couch, app.settings, keep=keep)
-    emit(result, as_json, lambda r: rows_table(
-        r["transactions"], ["at", "account", "type", "kind", "category", "item", "amount"])
-        + "\n\nbalances: " + ", ".join(f"{k} {v} {r['currency'][k]}" for k, v in r["balances"].items()))
+    emit(
+        result,
+        as_json,
+        lambda r: (
+            rows_table(r["transactions"], ["at", "account", "type", "kind", "category", "item", "amount"])
+            + "\n\nbalances: "
+            + ", ".join(f"{k} {v} {r['currency'][k]}" for k, v in r["balances"].items())
+        ),
+    )
 
 
 # --- demo ---
@@ -701,13 +856,20 @@ def demo():
 @pass_app
 def demo_load(app, as_json):
     """Load a master account, a EUR reseller and customers with devices, users, numbers and plans."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from feeds.demo import load_demo
 
-    result = load_demo(app.couch, app.settings, datetime.now(timezone.utc))
-    emit(result, as_json, lambda r: ("loaded" if r["loaded"] else "already loaded") + ": "
-         + ", ".join(f"{k} {v}" for k, v in r["accounts"].items()))
+    result = load_demo(app.couch, app.settings, datetime.now(UTC))
+    emit(
+        result,
+        as_json,
+        lambda r: (
+            ("loaded" if r["loaded"] else "already loaded")
+            + ": "
+            + ", ".join(f"{k} {v}" for k, v in r["accounts"].items())
+        ),
+    )
 
 
 # --- ledger ---
@@ -723,8 +885,12 @@ LEDGER_REASONS = {"wire_transfer": "payment", "manual_addition": "manual", "admi
 def _ledger(app: App):
     from bookkeeper.ledger import Ledger, horizon
 
-    return Ledger(app.couch, dialect=app.settings.dialect, horizon=horizon(app.settings),
-                  currency_of=lambda *args: app.directory.currency_of(*args))  # the directory only when money comes in
+    return Ledger(
+        app.couch,
+        dialect=app.settings.dialect,
+        horizon=horizon(app.settings),
+        currency_of=lambda *args: app.directory.currency_of(*args),
+    )  # the directory only when money comes in
 
 
 def _ledger_currency(app: App, account_id: str, currency: str | None) -> str:
@@ -737,15 +903,32 @@ def _ledger_currency(app: App, account_id: str, currency: str | None) -> str:
 
 
 def _entry_row(entry) -> dict:
-    return {"id": entry.id, "at": entry.at.isoformat(), "type": entry.type, "amount": entry.amount,
-            "kind": entry.kind, "reason": entry.reason, "category": entry.category, "item": entry.item,
-            "quantity": entry.quantity, "rate": entry.rate, "factor": entry.factor,
-            "description": entry.description, "db": entry.db}
+    return {
+        "id": entry.id,
+        "at": entry.at.isoformat(),
+        "type": entry.type,
+        "amount": entry.amount,
+        "kind": entry.kind,
+        "reason": entry.reason,
+        "category": entry.category,
+        "item": entry.item,
+        "quantity": entry.quantity,
+        "rate": entry.rate,
+        "factor": entry.factor,
+        "description": entry.description,
+        "db": entry.db,
+    }
 
 
 def _written_row(result, account_id: str, amount, currency: str) -> dict:
-    return {"account": account_id, "id": result.id, "db": result.db, "written": result.written,
-            "amount": amount, "currency": currency}
+    return {
+        "account": account_id,
+        "id": result.id,
+        "db": result.db,
+        "written": result.written,
+        "amount": amount,
+        "currency": currency,
+    }
 
 
 @ledger_group.command("balance")
@@ -761,8 +944,11 @@ def ledger_balance(app, account_id, at, currency, as_json):
     moment = app.when(at, "--at", account_id) if at else None
     currency = _ledger_currency(app, account_id, currency)
     amount = round_money(_ledger(app).balance(account_id, moment), currency)
-    emit({"account": account_id, "balance": amount, "currency": currency, "at": at}, as_json,
-         lambda d: f"{d['balance']} {currency}")
+    emit(
+        {"account": account_id, "balance": amount, "currency": currency, "at": at},
+        as_json,
+        lambda d: f"{d['balance']} {currency}",
+    )
 
 
 @ledger_group.command("list")
@@ -778,13 +964,23 @@ def ledger_list(app, account_id, start, end, kind, as_json):
 
     end_at = app.when(end, "--to", account_id)
     zone = app.directory.local_zone(account_id)
-    start_at = app.when(start, "--from", account_id) if start else \
-        end_at.astimezone(zone).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    start_at = (
+        app.when(start, "--from", account_id)
+        if start
+        else end_at.astimezone(zone).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    )
     if start_at >= end_at:
         raise InputError("ledger list", "--from", f"{start_at.isoformat()} is not before --to {end_at.isoformat()}")
     rows = [_entry_row(e) for e in _ledger(app).entries(account_id, start_at, end_at, kind)]
-    emit(rows, as_json, lambda r: rows_table(r, ["at", "type", "amount", "kind", "category", "item", "description",
-                                                 "id"]) if r else "no entries")
+    emit(
+        rows,
+        as_json,
+        lambda r: (
+            rows_table(r, ["at", "type", "amount", "kind", "category", "item", "description", "id"])
+            if r
+            else "no entries"
+        ),
+    )
 
 
 def _money_command(name: str, doc: str):
@@ -795,10 +991,15 @@ def _money_command(name: str, doc: str):
     @click.option("--reason", type=click.Choice(sorted(LEDGER_REASONS)), required=True)
     @click.option("--description", required=True)
     @click.option("--currency", help="ISO 4217 code (default: the account's reseller's).")
-    @click.option("--key", help="Idempotency key of this account (e.g. a wire reference): written once; the same "
-                  "key with another amount or reason is refused.")
-    @click.option("--at", help="ISO-8601 time of the entry; a day or a time without offset is in the account's "
-                  "zone (default: now).")
+    @click.option(
+        "--key",
+        help="Idempotency key of this account (e.g. a wire reference): written once; the same "
+        "key with another amount or reason is refused.",
+    )
+    @click.option(
+        "--at",
+        help="ISO-8601 time of the entry; a day or a time without offset is in the account's zone (default: now).",
+    )
     @json_option
     @pass_app
     def command(app, account_id, amount, force, reason, description, currency, key, at, as_json):
@@ -808,10 +1009,21 @@ def _money_command(name: str, doc: str):
         value = operator_amount(amount, currency, "AMOUNT", app.settings.operator_ceiling, force)
         ledger = _ledger(app)
         write = ledger.credit if name == "credit" else ledger.debit
-        result = write(account_id, value, currency, kind=LEDGER_REASONS[reason], reason=reason,
-                       description=description, at=app.when(at, "--at", account_id), key=key)
-        emit(_written_row(result, account_id, value, currency), as_json,
-             lambda d: f"{name} {d['amount']} {currency}: {d['id']}" + ("" if d["written"] else " (already there)"))
+        result = write(
+            account_id,
+            value,
+            currency,
+            kind=LEDGER_REASONS[reason],
+            reason=reason,
+            description=description,
+            at=app.when(at, "--at", account_id),
+            key=key,
+        )
+        emit(
+            _written_row(result, account_id, value, currency),
+            as_json,
+            lambda d: f"{name} {d['amount']} {currency}: {d['id']}" + ("" if d["written"] else " (already there)"),
+        )
 
     return command
 
@@ -840,31 +1052,36 @@ def ledger_correct(app, account_id, entry_id, description, amount, currency, as_
         raise InputError(entry_id, "currency", "the entry does not say its currency: give --currency")
     value = parse_amount(amount, currency, "--amount") if amount else None
     result = ledger.correct(account_id, entry_id, description, app.when(None, "--at"), value, currency)
-    emit(_written_row(result, account_id, value, currency), as_json,
-         lambda d: f"correction {d['id']}" + ("" if d["written"] else " (already there)"))
+    emit(
+        _written_row(result, account_id, value, currency),
+        as_json,
+        lambda d: f"correction {d['id']}" + ("" if d["written"] else " (already there)"),
+    )
 
 
 @ledger_group.command("rollover")
 @click.option("--month", help="YYYY-MM (default: this month, UTC).")
-@click.option("--account", "account_id", type=ACCOUNT,
-              help="Only this account (default: every account with a monthly DB).")
+@click.option(
+    "--account", "account_id", type=ACCOUNT, help="Only this account (default: every account with a monthly DB)."
+)
 @json_option
 @pass_app
 def ledger_rollover(app, month, account_id, as_json):
     """Make sure the month carries every account's previous closing balance (create or correct; idempotent)."""
+    from bookkeeper.cli_parse import parse_time
     from bookkeeper.databases import account_databases
     from bookkeeper.dbnames import parse_db_name
 
-    from bookkeeper.cli_parse import parse_time
-
     when = parse_time(f"{month}-01", "--month") if month else app.when(None, "--month")
     ledger = _ledger(app)
-    ids = [account_id] if account_id else sorted({parse_db_name(n).account_id
-                                                  for n in account_databases(app.couch)[1]})
+    ids = [account_id] if account_id else sorted({parse_db_name(n).account_id for n in account_databases(app.couch)[1]})
     for one in ids:
         ledger.ensure_rollover(one, when.year, when.month)
-    emit({"month": f"{when.year:04d}-{when.month:02d}", "accounts": ids}, as_json,
-         lambda d: f"{d['month']}: {len(ids)} account(s) carried forward")
+    emit(
+        {"month": f"{when.year:04d}-{when.month:02d}", "accounts": ids},
+        as_json,
+        lambda d: f"{d['month']}: {len(ids)} account(s) carried forward",
+    )
 
 
 @ledger_group.command("verify")
@@ -874,8 +1091,7 @@ def ledger_rollover(app, month, account_id, as_json):
 def ledger_verify(app, account_id, as_json):
     """Recount every month, compare with KAZOO's views and check every carry-forward. Exit 1 on a mismatch."""
     problems = _ledger(app).verify(account_id)
-    emit({"account": account_id, "problems": problems}, as_json,
-         lambda d: "\n".join(problems) if problems else "sound")
+    emit({"account": account_id, "problems": problems}, as_json, lambda d: "\n".join(problems) if problems else "sound")
     if problems:
         sys.exit(1)
 
@@ -896,10 +1112,18 @@ def accounts_list(app, delinquent, blocked, reseller, as_json):
     """Every account: standing, block, balance, and why it is held if a document it depends on is invalid."""
     from bookkeeper.standing import standing_rows
 
-    rows = standing_rows(app.directory, _ledger(app), app.when(None, "--at"), reseller=reseller,
-                         delinquent=delinquent, blocked=blocked)
-    emit(rows, as_json, lambda r: rows_table(r, ["account", "name", "standing", "blocked", "balance", "currency",
-                                                 "held"]) if r else "no accounts")
+    rows = standing_rows(
+        app.directory, _ledger(app), app.when(None, "--at"), reseller=reseller, delinquent=delinquent, blocked=blocked
+    )
+    emit(
+        rows,
+        as_json,
+        lambda r: (
+            rows_table(r, ["account", "name", "standing", "blocked", "balance", "currency", "held"])
+            if r
+            else "no accounts"
+        ),
+    )
 
 
 # --- invoices ---
@@ -912,8 +1136,7 @@ def _invoices(app: App):
     from bookkeeper.accounts import Directory, master_account_id
     from bookkeeper.documents import Invoices
 
-    directory = Directory(app.couch, master_account_id(app.couch, app.settings.master_account),
-                          app.settings.dialect)
+    directory = Directory(app.couch, master_account_id(app.couch, app.settings.master_account), app.settings.dialect)
     return Invoices(app.couch, _ledger(app), directory)
 
 
@@ -932,8 +1155,12 @@ INVOICE_COLUMNS = ["number", "id", "issued", "period_start", "period_end", "tota
 @invoices_group.command("generate")
 @click.argument("account_id", required=False, type=ACCOUNT)
 @click.option("--period", help="Any date inside the period (YYYY-MM-DD); default: the last closed period.")
-@click.option("--all", "due", is_flag=True,
-              help="Every closed period (the last 3) without an invoice, of ACCOUNT or of every account.")
+@click.option(
+    "--all",
+    "due",
+    is_flag=True,
+    help="Every closed period (the last 3) without an invoice, of ACCOUNT or of every account.",
+)
 @click.option("--at", "at", help="Act as of this ISO-8601 time (default: now).")
 @json_option
 @pass_app
@@ -946,10 +1173,22 @@ def invoices_generate(app, account_id, period, due, at, as_json):
     if due:
         if period:
             raise BookkeeperError("--all and --period exclude each other")
-        results = generate_due(app.couch, invoices.ledger, now, (lambda a: a == account_id) if account_id
-                               else (lambda a: True), directory=invoices.directory)
-        emit(results, as_json, lambda rows: rows_table(rows, ["account", "period", "number", "generated",
-                                                              "mailed", "error"]) if rows else "nothing due")
+        results = generate_due(
+            app.couch,
+            invoices.ledger,
+            now,
+            (lambda a: a == account_id) if account_id else (lambda a: True),
+            directory=invoices.directory,
+        )
+        emit(
+            results,
+            as_json,
+            lambda rows: (
+                rows_table(rows, ["account", "period", "number", "generated", "mailed", "error"])
+                if rows
+                else "nothing due"
+            ),
+        )
         if any("error" in r for r in results):
             sys.exit(1)
         return
@@ -988,22 +1227,28 @@ def invoices_show(app, account_id, invoice, as_json):
     st = doc["statement"]
 
     def table(d):
-        lines = rows_table(st["services"] + st.get("adjustments", []) + st["movements"],
-                           ["dates", "description", "detail", "type", "amount"])
+        lines = rows_table(
+            st["services"] + st.get("adjustments", []) + st["movements"],
+            ["dates", "description", "detail", "type", "amount"],
+        )
         vat = st["vat"]
-        return (f"{d['number']}  issued {d['issued']}  period {st['period']['start'][:10]} .. {d['period_end']}"
-                f"  {st['currency']}\n{lines}\n"
-                f"net {vat['net']}  VAT {vat['rate']}% ({vat['disposition']}) {vat['vat']}  "
-                f"total {st.get('total', vat['gross'])}\n"
-                f"opening {st['opening']} + credits {st['credits']} - debits {st['debits']} = closing {st['closing']}")
+        return (
+            f"{d['number']}  issued {d['issued']}  period {st['period']['start'][:10]} .. {d['period_end']}"
+            f"  {st['currency']}\n{lines}\n"
+            f"net {vat['net']}  VAT {vat['rate']}% ({vat['disposition']}) {vat['vat']}  "
+            f"total {st.get('total', vat['gross'])}\n"
+            f"opening {st['opening']} + credits {st['credits']} - debits {st['debits']} = closing {st['closing']}"
+        )
+
     emit(doc, as_json, table)
 
 
 @invoices_group.command("pdf")
 @click.argument("account_id", type=ACCOUNT)
 @click.argument("invoice", metavar="NUMBER_OR_ID")
-@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, writable=True),
-              help="Where to write the PDF.")
+@click.option(
+    "--output", "-o", required=True, type=click.Path(dir_okay=False, writable=True), help="Where to write the PDF."
+)
 @json_option
 @pass_app
 def invoices_pdf(app, account_id, invoice, output, as_json):
@@ -1027,13 +1272,25 @@ def run_cmd(app, worker_id, once, metrics_port, hooks_port, json_logs, as_json):
     from feeds import service
     from feeds.logformat import configure_logging
 
-    settings = app.settings.model_copy(update={k: v for k, v in {
-        "worker_id": worker_id, "metrics_port": metrics_port, "hooks_port": hooks_port,
-        "log_json": json_logs or None}.items() if v is not None})
+    settings = app.settings.model_copy(
+        update={
+            k: v
+            for k, v in {
+                "worker_id": worker_id,
+                "metrics_port": metrics_port,
+                "hooks_port": hooks_port,
+                "log_json": json_logs or None,
+            }.items()
+            if v is not None
+        }
+    )
     configure_logging(settings.log_json)
     if once:
-        emit(service.run_once(app.couch, settings), as_json,
-             lambda d: f"caught up {d['databases']} databases; {d['charges_written']} charges written")
+        emit(
+            service.run_once(app.couch, settings),
+            as_json,
+            lambda d: f"caught up {d['databases']} databases; {d['charges_written']} charges written",
+        )
         return
     code = service.run(app.couch, settings, on_ready=click.echo)
     logging.shutdown()
@@ -1056,17 +1313,23 @@ def pay_group():
 @pass_app
 def pay_topup(app, account_id, amount, force, as_json):
     """Charge AMOUNT (the reseller's currency) to the account's card and credit it."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from bookkeeper.gateways import topup
     from bookkeeper.money import operator_amount
 
-    value = operator_amount(amount, _ledger_currency(app, account_id, None), "AMOUNT", app.settings.operator_ceiling,
-                            force)
-    result = topup(app.couch, _ledger(app), account_id, value, datetime.now(timezone.utc),
-                   directory=app.directory)
-    emit(result.as_dict(), as_json, lambda d: f"top-up {d['status']}: {d['amount']} {d['currency']}"
-         + (f" ({d['reason']})" if d["reason"] else f", Braintree {d['transaction_id']}"))
+    value = operator_amount(
+        amount, _ledger_currency(app, account_id, None), "AMOUNT", app.settings.operator_ceiling, force
+    )
+    result = topup(app.couch, _ledger(app), account_id, value, datetime.now(UTC), directory=app.directory)
+    emit(
+        result.as_dict(),
+        as_json,
+        lambda d: (
+            f"top-up {d['status']}: {d['amount']} {d['currency']}"
+            + (f" ({d['reason']})" if d["reason"] else f", Braintree {d['transaction_id']}")
+        ),
+    )
     if result.status != "completed":
         sys.exit(1)
 
@@ -1087,8 +1350,11 @@ def hooks_serve(app, host, port):
     from bookkeeper.gateways import make_app, serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    server = serve(make_app(app.couch, app.settings), host or app.settings.hooks_host,
-                   app.settings.hooks_port if port is None else port)
+    server = serve(
+        make_app(app.couch, app.settings),
+        host or app.settings.hooks_host,
+        app.settings.hooks_port if port is None else port,
+    )
     click.echo(f"hooks listening at {server.url}")
     try:
         server.thread.join()
@@ -1107,8 +1373,14 @@ def hooks_show(app, reseller_id, as_json):
     from bookkeeper.gateways.config import redacted
 
     shown = redacted(app.couch, reseller_id)
-    emit(shown, as_json, lambda d: "\n".join(f"{name}: " + ", ".join(f"{k}={v}" for k, v in section.items())
-                                             for name, section in d.items()) or "no gateways configured")
+    emit(
+        shown,
+        as_json,
+        lambda d: (
+            "\n".join(f"{name}: " + ", ".join(f"{k}={v}" for k, v in section.items()) for name, section in d.items())
+            or "no gateways configured"
+        ),
+    )
 
 
 @hooks_group.command("configure")

@@ -26,21 +26,21 @@ import tempfile
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bookkeeper import plans, provision  # noqa: E402
-from bookkeeper.amqp import protocol  # noqa: E402
-from bookkeeper.amqp.broker import LocalBroker  # noqa: E402
-from bookkeeper.amqp.kazoo import KazooClient  # noqa: E402
-from bookkeeper.config import load_settings  # noqa: E402
-from bookkeeper.couch import Couch  # noqa: E402
-from bookkeeper.embedded import free_port  # noqa: E402
-from bookkeeper.ledger import Ledger  # noqa: E402
-from bookkeeper.servers import make_server  # noqa: E402
+from bookkeeper import plans, provision
+from bookkeeper.amqp import protocol
+from bookkeeper.amqp.broker import LocalBroker
+from bookkeeper.amqp.kazoo import KazooClient
+from bookkeeper.config import load_settings
+from bookkeeper.couch import Couch
+from bookkeeper.embedded import free_port
+from bookkeeper.ledger import Ledger
+from bookkeeper.servers import make_server
 
 BIN = Path(sys.executable).parent / "bookkeeper"
 TYPE = "couch_bookkeeper"
@@ -49,7 +49,7 @@ PLAN = {"name": "Bench", "plan": {"devices": {"sip_device": {"rate": 30, "activa
 
 def provision_world(couch: Couch, settings, n: int) -> tuple[str, list[str]]:
     """The master (vendor of the plan) and N funded customers with one device (four at a time)."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     master = provision.new_account_id()
     provision.create_account(couch, settings, master, "Bench master", [], now)
     provision.put_plan(couch, master, "bench", PLAN, now)
@@ -59,8 +59,16 @@ def provision_world(couch: Couch, settings, n: int) -> tuple[str, list[str]]:
         account = provision.new_account_id()
         provision.create_account(couch, settings, account, f"Bench {i}", [master], now, plans={"bench": master})
         provision.add_docs(couch, account, [{"pvt_type": "device"}], now)
-        ledger.credit(account, Decimal(1000), "USD", kind="credit", reason="manual_addition", description="funds",
-                      at=now, key=f"funds:{account}")
+        ledger.credit(
+            account,
+            Decimal(1000),
+            "USD",
+            kind="credit",
+            reason="manual_addition",
+            description="funds",
+            at=now,
+            key=f"funds:{account}",
+        )
         return account
 
     with ThreadPoolExecutor(4) as pool:
@@ -95,9 +103,17 @@ def standing_load(kazoo: KazooClient, master: str, accounts: list[str], rate: fl
         due = start + i / rate
         while (left := due - time.monotonic()) > 0:
             kazoo.connection.process_data_events(time_limit=left)
-        message = kazoo.message("standing", {
-            "Account-ID": account, "Bookkeeper-ID": "bench", "Bookkeeper-Type": TYPE, "Vendor-ID": master,
-            "Items": [], "Estimated-Withdrawal": 10_000})
+        message = kazoo.message(
+            "standing",
+            {
+                "Account-ID": account,
+                "Bookkeeper-ID": "bench",
+                "Bookkeeper-Type": TYPE,
+                "Vendor-ID": master,
+                "Items": [],
+                "Estimated-Withdrawal": 10_000,
+            },
+        )
         kazoo.publish("standing", message)
         sent[message["Msg-ID"]] = time.monotonic()
     deadline = time.monotonic() + 2.0  # KAZOO's standing timeout: the last replies arrive by then or never
@@ -115,18 +131,32 @@ def standing_load(kazoo: KazooClient, master: str, accounts: list[str], rate: fl
 
 def update_burst(kazoo: KazooClient, couch: Couch, master: str, ids: list[str]) -> float:
     """A device added to each account, then an update_req for each at once; seconds until all are answered."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for account in ids:
         provision.add_docs(couch, account, [{"pvt_type": "device"}], now)
-    invoice = json.loads(protocol.encode(plans.quote([plans.load_plan(PLAN, where="bench")],
-                                                     {"devices": {"sip_device": 2}},
-                                                     current={"devices": {"sip_device": 1}})))
+    invoice = json.loads(
+        protocol.encode(
+            plans.quote(
+                [plans.load_plan(PLAN, where="bench")],
+                {"devices": {"sip_device": 2}},
+                current={"devices": {"sip_device": 1}},
+            )
+        )
+    )
     invoice.pop("plan")
     began = time.monotonic()
     msg_ids = []
     for account in ids:
-        message = kazoo.message("update", {"Account-ID": account, "Bookkeeper-ID": "bench", "Bookkeeper-Type": TYPE,
-                                           "Vendor-ID": master, "Invoice": invoice})
+        message = kazoo.message(
+            "update",
+            {
+                "Account-ID": account,
+                "Bookkeeper-ID": "bench",
+                "Bookkeeper-Type": TYPE,
+                "Vendor-ID": master,
+                "Invoice": invoice,
+            },
+        )
         kazoo.publish("update", message)
         msg_ids.append(message["Msg-ID"])
     for msg_id in msg_ids:
@@ -153,11 +183,28 @@ def run(n: int, rate: float, seconds: float, updates: int, server_kind: str) -> 
             master, ids = provision_world(couch, settings, n)
             provisioned = time.monotonic() - began
             metrics_port = free_port()
-            env = {**os.environ, "BOOKKEEPER_COUCH_URL": server.url, "BOOKKEEPER_NAMESPACE": "bench-",
-                   "BOOKKEEPER_MASTER_ACCOUNT": master, "BOOKKEEPER_AMQP_URL": broker.url}
-            daemon = subprocess.Popen([str(BIN), "run", "--worker-id", "bench", "--metrics-port", str(metrics_port),
-                                       "--hooks-port", str(free_port())], env=env, stdout=subprocess.DEVNULL,
-                                      stderr=open(Path(var) / "daemon.log", "w"))
+            env = {
+                **os.environ,
+                "BOOKKEEPER_COUCH_URL": server.url,
+                "BOOKKEEPER_NAMESPACE": "bench-",
+                "BOOKKEEPER_MASTER_ACCOUNT": master,
+                "BOOKKEEPER_AMQP_URL": broker.url,
+            }
+            daemon = subprocess.Popen(
+                [
+                    str(BIN),
+                    "run",
+                    "--worker-id",
+                    "bench",
+                    "--metrics-port",
+                    str(metrics_port),
+                    "--hooks-port",
+                    str(free_port()),
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=open(Path(var) / "daemon.log", "w"),
+            )
             wait_for(lambda: metric(metrics_port, "amqp_connections_total") >= 1, 120, "the AMQP connection")
             wait_for(lambda: metric(metrics_port, "ticks_total") >= 1, 1800, "the start-up tick")
             kazoo = KazooClient(broker.url)
@@ -173,13 +220,20 @@ def run(n: int, rate: float, seconds: float, updates: int, server_kind: str) -> 
             broker.stop()
             server.stop()
     answered = [v for v in latencies if v != float("inf")]
-    return {"server": server_kind, "accounts": n, "rate_per_s": rate, "standing_requests": len(latencies),
-            "standing_unanswered": len(latencies) - len(answered),
-            "standing_p50_ms": round(percentile(latencies, 0.50), 1),
-            "standing_p99_ms": round(percentile(latencies, 0.99), 1),
-            "standing_max_ms": round(max(latencies), 1), "updates": len(burst),
-            "update_seconds": round(update_seconds, 3), "update_per_s": round(len(burst) / update_seconds, 1),
-            "provision_seconds": round(provisioned, 1)}
+    return {
+        "server": server_kind,
+        "accounts": n,
+        "rate_per_s": rate,
+        "standing_requests": len(latencies),
+        "standing_unanswered": len(latencies) - len(answered),
+        "standing_p50_ms": round(percentile(latencies, 0.50), 1),
+        "standing_p99_ms": round(percentile(latencies, 0.99), 1),
+        "standing_max_ms": round(max(latencies), 1),
+        "updates": len(burst),
+        "update_seconds": round(update_seconds, 3),
+        "update_per_s": round(len(burst) / update_seconds, 1),
+        "provision_seconds": round(provisioned, 1),
+    }
 
 
 def main() -> None:
@@ -195,10 +249,12 @@ def main() -> None:
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{result['standing_requests']} standing requests at {result['rate_per_s']}/s over "
-              f"{result['accounts']} accounts: p50 {result['standing_p50_ms']} ms, p99 {result['standing_p99_ms']} ms "
-              f"({result['standing_unanswered']} unanswered); {result['updates']} updates at "
-              f"{result['update_per_s']}/s")
+        print(
+            f"{result['standing_requests']} standing requests at {result['rate_per_s']}/s over "
+            f"{result['accounts']} accounts: p50 {result['standing_p50_ms']} ms, p99 {result['standing_p99_ms']} ms "
+            f"({result['standing_unanswered']} unanswered); {result['updates']} updates at "
+            f"{result['update_per_s']}/s"
+        )
 
 
 if __name__ == "__main__":

@@ -22,30 +22,38 @@ import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bookkeeper import designdocs, provision  # noqa: E402
-from bookkeeper.billing import THREADS, BillingEngine  # noqa: E402
-from bookkeeper.clock import SimulatedClock  # noqa: E402
-from bookkeeper.config import load_settings  # noqa: E402
-from bookkeeper.couch import Couch  # noqa: E402
-from bookkeeper.dbnames import modb  # noqa: E402
-from bookkeeper.servers import KINDS, make_server  # noqa: E402
-from bookkeeper.ledger import documents as ledger_docs  # noqa: E402
+from bookkeeper import designdocs, provision
+from bookkeeper.billing import THREADS, BillingEngine
+from bookkeeper.clock import SimulatedClock
+from bookkeeper.config import load_settings
+from bookkeeper.couch import Couch
+from bookkeeper.dbnames import modb
+from bookkeeper.ledger import documents as ledger_docs
+from bookkeeper.servers import KINDS, make_server
 
-PERIOD_START = datetime(2026, 12, 1, tzinfo=timezone.utc)
-BEFORE = datetime(2026, 11, 20, tzinfo=timezone.utc)
-DAY_BEFORE = datetime(2026, 11, 30, tzinfo=timezone.utc)
-PLAN = {"name": "Bench", "plan": {
-    "devices": {"sip_device": {"rate": 10}, "softphone": {"rate": 4}},
-    "users": {"_all": {"as": "user", "rate": 8}},
-    "phone_numbers": {"did_us": {"rate": 1.5}},
-    "limits": {"twoway_trunks": {"rate": 24.95}}}}
-DOCS = [{"pvt_type": "device", "device_type": "sip_device"}, {"pvt_type": "device", "device_type": "softphone"},
-        {"pvt_type": "user", "priv_level": "user"}, {"pvt_type": "number", "_id": "+14155550100"}]
+PERIOD_START = datetime(2026, 12, 1, tzinfo=UTC)
+BEFORE = datetime(2026, 11, 20, tzinfo=UTC)
+DAY_BEFORE = datetime(2026, 11, 30, tzinfo=UTC)
+PLAN = {
+    "name": "Bench",
+    "plan": {
+        "devices": {"sip_device": {"rate": 10}, "softphone": {"rate": 4}},
+        "users": {"_all": {"as": "user", "rate": 8}},
+        "phone_numbers": {"did_us": {"rate": 1.5}},
+        "limits": {"twoway_trunks": {"rate": 24.95}},
+    },
+}
+DOCS = [
+    {"pvt_type": "device", "device_type": "sip_device"},
+    {"pvt_type": "device", "device_type": "softphone"},
+    {"pvt_type": "user", "priv_level": "user"},
+    {"pvt_type": "number", "_id": "+14155550100"},
+]
 
 
 def rss_mb() -> float:
@@ -58,11 +66,28 @@ def history(couch: Couch, account: str) -> None:
     db = couch.db(modb(account, BEFORE.year, BEFORE.month))
     db.create()
     designdocs.install_kind(db, "modb")
-    carry = ledger_docs.carry_doc("4.3", ledger_docs.carry_id("4.3", BEFORE.year, BEFORE.month), account, BEFORE.year,
-                                  BEFORE.month, 0, "202610", BEFORE)
+    carry = ledger_docs.carry_doc(
+        "4.3",
+        ledger_docs.carry_id("4.3", BEFORE.year, BEFORE.month),
+        account,
+        BEFORE.year,
+        BEFORE.month,
+        0,
+        "202610",
+        BEFORE,
+    )
     what = ledger_docs.Explained("credit", "manual_addition", "bench funds", "USD")
-    payment = ledger_docs.build("4.3", ledger_docs.random_id(BEFORE.year, BEFORE.month), account, BEFORE.year,
-                                BEFORE.month, "credit", 1000 * 10000, BEFORE, what)
+    payment = ledger_docs.build(
+        "4.3",
+        ledger_docs.random_id(BEFORE.year, BEFORE.month),
+        account,
+        BEFORE.year,
+        BEFORE.month,
+        "credit",
+        1000 * 10000,
+        BEFORE,
+        what,
+    )
     db.bulk_docs([carry, payment])
 
 
@@ -94,8 +119,11 @@ def mrc_charges(batches) -> list[tuple[str, tuple]]:
         for account, evaluation in results.items():
             if isinstance(evaluation, Exception):
                 raise evaluation
-            charges = tuple((c.amount, c.key.removeprefix(account), c.description)
-                            for c in evaluation.decision.charges if c.kind == "mrc")
+            charges = tuple(
+                (c.amount, c.key.removeprefix(account), c.description)
+                for c in evaluation.decision.charges
+                if c.kind == "mrc"
+            )
             charged.append((account, templates.setdefault(charges, charges)))
     return charged
 
@@ -103,12 +131,28 @@ def mrc_charges(batches) -> list[tuple[str, tuple]]:
 def raw_docs(account: str, template: tuple) -> list[dict]:
     """What the run writes into the account's MODB, as a plain client would write it: a carry-forward and the
     MRC charge documents."""
-    docs = [{"_id": f"raw-{uuid.uuid4().hex}", "pvt_type": "ledger", "pvt_ledger_type": "credit",
-             "amount": 10000000, "description": "carry-forward", "pvt_account_id": account}]
+    docs = [
+        {
+            "_id": f"raw-{uuid.uuid4().hex}",
+            "pvt_type": "ledger",
+            "pvt_ledger_type": "credit",
+            "amount": 10000000,
+            "description": "carry-forward",
+            "pvt_account_id": account,
+        }
+    ]
     for amount, key, description in template:
-        docs.append({"_id": f"raw-{uuid.uuid4().hex}", "pvt_type": "ledger", "pvt_ledger_type": "debit",
-                     "amount": int(amount * 10000), "source": {"service": "services", "id": account + key},
-                     "description": description, "pvt_account_id": account})
+        docs.append(
+            {
+                "_id": f"raw-{uuid.uuid4().hex}",
+                "pvt_type": "ledger",
+                "pvt_ledger_type": "debit",
+                "amount": int(amount * 10000),
+                "source": {"service": "services", "id": account + key},
+                "description": description,
+                "pvt_account_id": account,
+            }
+        )
     return docs
 
 
@@ -129,15 +173,27 @@ def run(n: int, kind: str = "embedded") -> dict:
 
             began = time.perf_counter()
             with ThreadPoolExecutor(THREADS) as pool:  # as many requests in flight as the engine's writes
-                list(pool.map(lambda c: couch.db(modb(c[0], PERIOD_START.year, PERIOD_START.month)).bulk_docs(
-                    raw_docs(*c)), charged))
+                list(
+                    pool.map(
+                        lambda c: couch.db(modb(c[0], PERIOD_START.year, PERIOD_START.month)).bulk_docs(raw_docs(*c)),
+                        charged,
+                    )
+                )
             raw_seconds = time.perf_counter() - began
         finally:
             server.stop()
-    return {"server": kind, "accounts": n, "engine_concurrency": THREADS, "raw_concurrency": THREADS,
-            "charges": sum(len(template) for _, template in charged), "seconds": round(seconds, 3),
-            "accounts_per_s": round(n / seconds, 1), "raw_bulk_seconds": round(raw_seconds, 3),
-            "ratio": round(seconds / raw_seconds, 2), "rss_mb": round(rss_mb(), 1)}
+    return {
+        "server": kind,
+        "accounts": n,
+        "engine_concurrency": THREADS,
+        "raw_concurrency": THREADS,
+        "charges": sum(len(template) for _, template in charged),
+        "seconds": round(seconds, 3),
+        "accounts_per_s": round(n / seconds, 1),
+        "raw_bulk_seconds": round(raw_seconds, 3),
+        "ratio": round(seconds / raw_seconds, 2),
+        "rss_mb": round(rss_mb(), 1),
+    }
 
 
 def main() -> None:
@@ -150,9 +206,11 @@ def main() -> None:
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{result['accounts']} accounts, {result['charges']} MRC charges in {result['seconds']} s "
-              f"({result['accounts_per_s']}/s); raw _bulk_docs of the same documents {result['raw_bulk_seconds']} s; "
-              f"ratio {result['ratio']}; rss {result['rss_mb']} MB")
+        print(
+            f"{result['accounts']} accounts, {result['charges']} MRC charges in {result['seconds']} s "
+            f"({result['accounts_per_s']}/s); raw _bulk_docs of the same documents {result['raw_bulk_seconds']} s; "
+            f"ratio {result['ratio']}; rss {result['rss_mb']} MB"
+        )
 
 
 if __name__ == "__main__":

@@ -27,13 +27,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bookkeeper.config import load_settings  # noqa: E402
-from bookkeeper.couch import Couch  # noqa: E402
-from bookkeeper.dbnames import account_db  # noqa: E402
-from bookkeeper.servers import KINDS, make_server  # noqa: E402
-from feeds.daemon import Daemon  # noqa: E402
-from feeds.malloc import rss_mb  # noqa: E402
-from feeds.options import FeedOptions  # noqa: E402
+from bookkeeper.config import load_settings
+from bookkeeper.couch import Couch
+from bookkeeper.dbnames import account_db
+from bookkeeper.servers import KINDS, make_server
+from feeds.daemon import Daemon
+from feeds.malloc import rss_mb
+from feeds.options import FeedOptions
 
 
 class TimingEngine:
@@ -46,8 +46,9 @@ class TimingEngine:
         now = time.time()
         with self.lock:
             self.handled += len(rows)
-            self.lags_ms += [(now - r["doc"]["written_at"]) * 1000 for r in rows
-                             if "written_at" in (r.get("doc") or {})]
+            self.lags_ms += [
+                (now - r["doc"]["written_at"]) * 1000 for r in rows if "written_at" in (r.get("doc") or {})
+            ]
 
     def tick(self, now, owns, stop=None):
         pass
@@ -67,8 +68,9 @@ def open_sockets() -> int:
     return count
 
 
-def tailing_memory(dbs: int, follow_cap: int, rate: float = 20.0, seconds: float = 10.0,
-                   kind: str = "embedded") -> dict:
+def tailing_memory(
+    dbs: int, follow_cap: int, rate: float = 20.0, seconds: float = 10.0, kind: str = "embedded"
+) -> dict:
     with tempfile.TemporaryDirectory() as var:
         server = make_server(kind, Path(var) / "server").start()
         try:
@@ -96,10 +98,16 @@ def tailing_memory(dbs: int, follow_cap: int, rate: float = 20.0, seconds: float
                 lags = sorted(engine.lags_ms)
             finally:
                 daemon.stop()
-            return {"dbs": dbs, "follow_cap": follow_cap, "catch_up_s": round(caught_up_s, 1),
-                    "rss_mb": rss_caught_up, "open_sockets": sockets, "writes": len(lags),
-                    "lag_p50_ms": round(statistics.median(lags), 1) if lags else None,
-                    "lag_p99_ms": round(lags[int(len(lags) * 0.99) - 1], 1) if lags else None}
+            return {
+                "dbs": dbs,
+                "follow_cap": follow_cap,
+                "catch_up_s": round(caught_up_s, 1),
+                "rss_mb": rss_caught_up,
+                "open_sockets": sockets,
+                "writes": len(lags),
+                "lag_p50_ms": round(statistics.median(lags), 1) if lags else None,
+                "lag_p99_ms": round(lags[int(len(lags) * 0.99) - 1], 1) if lags else None,
+            }
         finally:
             server.stop()
 
@@ -119,11 +127,22 @@ def main() -> None:
 
     lag = soak.run(args.seconds / 60, args.rate, args.accounts, None, lambda row: None, args.server)
     memory = tailing_memory(args.dbs, args.follow_cap, kind=args.server)
-    result = {"lag_p50_ms": lag["lag_p50_ms"], "lag_p99_ms": lag["lag_p99_ms"], "rss_mb": memory["rss_mb"],
-              "accounts": args.accounts, "rate": args.rate, "achieved_rate": lag["achieved_rate"],
-              "writes": lag["writes"], "charged": lag["charged"], "daemon_rss_mb": lag["rss_last_mb"],
-              "dbs": args.dbs, "follow_cap": args.follow_cap, "catch_up_s": memory["catch_up_s"],
-              "server": args.server, "open_sockets": memory["open_sockets"]}
+    result = {
+        "lag_p50_ms": lag["lag_p50_ms"],
+        "lag_p99_ms": lag["lag_p99_ms"],
+        "rss_mb": memory["rss_mb"],
+        "accounts": args.accounts,
+        "rate": args.rate,
+        "achieved_rate": lag["achieved_rate"],
+        "writes": lag["writes"],
+        "charged": lag["charged"],
+        "daemon_rss_mb": lag["rss_last_mb"],
+        "dbs": args.dbs,
+        "follow_cap": args.follow_cap,
+        "catch_up_s": memory["catch_up_s"],
+        "server": args.server,
+        "open_sockets": memory["open_sockets"],
+    }
     print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
 
 

@@ -24,27 +24,43 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bookkeeper.charging.model import Charge  # noqa: E402
-from bookkeeper.couch import Couch  # noqa: E402
-from bookkeeper.dbnames import account_db, modb  # noqa: E402
-from bookkeeper.servers import KINDS, make_server  # noqa: E402
-from bookkeeper.ledger import Ledger  # noqa: E402
-from bookkeeper.ledger.documents import Explained, build, keyed_id, month_of  # noqa: E402
+from bookkeeper.charging.model import Charge
+from bookkeeper.couch import Couch
+from bookkeeper.dbnames import account_db, modb
+from bookkeeper.ledger import Ledger
+from bookkeeper.ledger.documents import Explained, build, keyed_id, month_of
+from bookkeeper.servers import KINDS, make_server
 
 USD = "USD"
 
 
 def charges_for(account: str, start: datetime, end: datetime, n: int, tag: str) -> list[Charge]:
-    return [Charge(key=f"{account}/{tag}/{i}", account_id=account, type="debit", kind="daily", category="devices",
-                   item="sip_device", quantity=1, rate=Decimal("3.10"), amount=Decimal("0.10"), currency=USD,
-                   factor="1/31", period_start=start, period_end=end, day=1, description="bench daily fee")
-            for i in range(n)]
+    return [
+        Charge(
+            key=f"{account}/{tag}/{i}",
+            account_id=account,
+            type="debit",
+            kind="daily",
+            category="devices",
+            item="sip_device",
+            quantity=1,
+            rate=Decimal("3.10"),
+            amount=Decimal("0.10"),
+            currency=USD,
+            factor="1/31",
+            period_start=start,
+            period_end=end,
+            day=1,
+            description="bench daily fee",
+        )
+        for i in range(n)
+    ]
 
 
 def new_account(couch: Couch) -> str:
@@ -57,23 +73,29 @@ def bench_balance(couch: Couch, ledger: Ledger, size: int, reads: int, now: date
     account = new_account(couch)
     t0 = time.perf_counter()
     for offset in range(0, size, 1000):
-        ledger.write_charges(account, charges_for(account, start, end, min(1000, size - offset), f"b{offset}"),
-                             USD, now)
+        ledger.write_charges(
+            account, charges_for(account, start, end, min(1000, size - offset), f"b{offset}"), USD, now
+        )
     load_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     ledger.balance(account)
     first_ms = (time.perf_counter() - t0) * 1000
     timings = []
     for i in range(reads):
-        ledger.credit(account, Decimal("0.01"), USD, kind="manual", reason="manual_addition", description="tick",
-                      at=now)
+        ledger.credit(
+            account, Decimal("0.01"), USD, kind="manual", reason="manual_addition", description="tick", at=now
+        )
         t0 = time.perf_counter()
         balance = ledger.balance(account)
         timings.append((time.perf_counter() - t0) * 1000)
     expected = Decimal("-0.10") * size + Decimal("0.01") * reads
     assert balance == expected, (balance, expected)
-    return {"p50": round(statistics.median(timings), 2), "max": round(max(timings), 2),
-            "first_ms": round(first_ms, 1), "load_entries_per_s": round(size / load_s)}
+    return {
+        "p50": round(statistics.median(timings), 2),
+        "max": round(max(timings), 2),
+        "first_ms": round(first_ms, 1),
+        "load_entries_per_s": round(size / load_s),
+    }
 
 
 def bench_charges(couch: Couch, ledger: Ledger, accounts: int, per_account: int, now, start, end) -> dict:
@@ -90,19 +112,36 @@ def bench_charges(couch: Couch, ledger: Ledger, accounts: int, per_account: int,
         assert all(r.written for r in results)
         docs = []
         for c in charges_for(account, start, end, per_account, "raw"):
-            what = Explained(c.kind, "recurring", c.description, USD, key=c.key, category=c.category, item=c.item,
-                             quantity=c.quantity, rate=c.rate, factor=c.factor, day=c.day,
-                             period_start=c.period_start, period_end=c.period_end, rule_version=c.rule_version)
-            docs.append(build(ledger.dialect, keyed_id(c.key, year, month), account, year, month, c.type, 1000,
-                              now, what))
+            what = Explained(
+                c.kind,
+                "recurring",
+                c.description,
+                USD,
+                key=c.key,
+                category=c.category,
+                item=c.item,
+                quantity=c.quantity,
+                rate=c.rate,
+                factor=c.factor,
+                day=c.day,
+                period_start=c.period_start,
+                period_end=c.period_end,
+                rule_version=c.rule_version,
+            )
+            docs.append(
+                build(ledger.dialect, keyed_id(c.key, year, month), account, year, month, c.type, 1000, now, what)
+            )
         db = couch.db(modb(account, year, month))
         t0 = time.perf_counter()
         rows = db.bulk_docs(docs)
         raw_s += time.perf_counter() - t0
         assert all(r.get("ok") for r in rows.values())
     total = accounts * per_account
-    return {"charges_per_s": round(total / ours_s), "raw_bulk_per_s": round(total / raw_s),
-            "ratio": round(raw_s / ours_s, 3)}
+    return {
+        "charges_per_s": round(total / ours_s),
+        "raw_bulk_per_s": round(total / raw_s),
+        "ratio": round(raw_s / ours_s, 3),
+    }
 
 
 def main() -> None:
@@ -115,7 +154,7 @@ def main() -> None:
     parser.add_argument("--server", choices=KINDS, default="embedded")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     end = (start + timedelta(days=32)).replace(day=1)
     with tempfile.TemporaryDirectory() as tmp:
@@ -123,21 +162,28 @@ def main() -> None:
         try:
             couch = Couch(server.url, timeout=300)
             ledger = Ledger(couch, args.dialect)
-            balance = {int(n): bench_balance(couch, ledger, int(n), args.reads, now, start, end)
-                       for n in args.sizes.split(",")}
+            balance = {
+                int(n): bench_balance(couch, ledger, int(n), args.reads, now, start, end) for n in args.sizes.split(",")
+            }
             charges = bench_charges(couch, ledger, args.accounts, args.per_account, now, start, end)
         finally:
             server.stop()
-    out = {"balance_ms_p50": {str(n): b["p50"] for n, b in balance.items()},
-           "balance_detail": {str(n): b for n, b in balance.items()}, **charges,
-           "dialect": args.dialect, "server": args.server}
+    out = {
+        "balance_ms_p50": {str(n): b["p50"] for n, b in balance.items()},
+        "balance_detail": {str(n): b for n, b in balance.items()},
+        **charges,
+        "dialect": args.dialect,
+        "server": args.server,
+    }
     if args.json:
         print(json.dumps(out, indent=2))
     else:
         for n, b in balance.items():
             print(f"balance at {n:>7} entries: p50 {b['p50']} ms (max {b['max']}, first read {b['first_ms']} ms)")
-        print(f"charges {charges['charges_per_s']}/s, raw _bulk_docs {charges['raw_bulk_per_s']}/s "
-              f"({charges['ratio']:.0%} of raw)")
+        print(
+            f"charges {charges['charges_per_s']}/s, raw _bulk_docs {charges['raw_bulk_per_s']}/s "
+            f"({charges['ratio']:.0%} of raw)"
+        )
 
 
 if __name__ == "__main__":

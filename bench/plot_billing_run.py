@@ -14,7 +14,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # no screen
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 
 def load(path: Path) -> list[dict]:
@@ -28,8 +28,9 @@ def plot(runs: list[dict], out: Path) -> None:
     ax.plot(n, [r["seconds"] for r in runs], "o-", label="billing run (engine)")
     ax.plot(n, [r["raw_bulk_seconds"] for r in runs], "s--", label="raw _bulk_docs of the same documents")
     for r in runs:
-        ax.annotate(f"ratio {r['ratio']}", (r["accounts"], r["seconds"]), textcoords="offset points", xytext=(4, 6),
-                    fontsize=8)
+        ax.annotate(
+            f"ratio {r['ratio']}", (r["accounts"], r["seconds"]), textcoords="offset points", xytext=(4, 6), fontsize=8
+        )
     ax.set_xlabel("accounts (5 plan items each)")
     ax.set_ylabel("seconds")
     ax.set_title("Period-start billing run on the embedded PouchDB Server")

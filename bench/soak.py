@@ -25,23 +25,23 @@ import time
 import traceback
 from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import requests  # noqa: E402
+import requests
 
-from bookkeeper import provision  # noqa: E402
-from bookkeeper.config import load_settings  # noqa: E402
-from bookkeeper.couch import Couch, NotFound, Unavailable  # noqa: E402
-from bookkeeper.dbnames import modb  # noqa: E402
-from bookkeeper.embedded import free_port  # noqa: E402
-from bookkeeper.servers import KINDS, make_server  # noqa: E402
-from bookkeeper.ledger import Ledger  # noqa: E402
-from bookkeeper.ledger.documents import entry_of  # noqa: E402
-from feeds.malloc import rss_mb  # noqa: E402
+from bookkeeper import provision
+from bookkeeper.config import load_settings
+from bookkeeper.couch import Couch, NotFound, Unavailable
+from bookkeeper.dbnames import modb
+from bookkeeper.embedded import free_port
+from bookkeeper.ledger import Ledger
+from bookkeeper.ledger.documents import entry_of
+from bookkeeper.servers import KINDS, make_server
+from feeds.malloc import rss_mb
 
 WRITERS = 4  # device writes in flight at once, so a slow answer does not lower the rate
 
@@ -96,8 +96,9 @@ class Watcher(threading.Thread):
         self.active: set[str] = set()  # accounts with a waiter running or queued
         self.queued = 0  # waiters submitted but not yet started
         self.local = threading.local()
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="soak-watch",
-                                       initializer=self._worker_couch)
+        self.pool = ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="soak-watch", initializer=self._worker_couch
+        )
 
     def _worker_couch(self) -> None:
         """Each worker its own Couch (its own requests session), same server, credentials and namespace; the HTTP
@@ -139,12 +140,13 @@ class Watcher(threading.Thread):
                     self._submit(account)  # still active: the waiter continues behind the queued ones
                     return
             rounds += 1
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             name = modb(account, now.year, now.month)
             asked = time.monotonic()
             try:
-                feed = couch.db(name).changes(since=self.since.get(name, 0), include_docs=True, feed="longpoll",
-                                              timeout=self.LONGPOLL_MS)
+                feed = couch.db(name).changes(
+                    since=self.since.get(name, 0), include_docs=True, feed="longpoll", timeout=self.LONGPOLL_MS
+                )
             except NotFound:
                 self.stop.wait(self.MISSING_RETRY_S)
                 continue
@@ -176,7 +178,7 @@ class Watcher(threading.Thread):
 
 
 def provision_world(couch: Couch, settings, accounts: int) -> list[str]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     master = provision.new_account_id()
     provision.create_account(couch, settings, master, "Soak master", [], now, reseller=True)
     provision.put_settings(couch, master, {"currency": "USD", "billing_day": 1}, now)
@@ -185,8 +187,16 @@ def provision_world(couch: Couch, settings, accounts: int) -> list[str]:
     for n in range(accounts):
         account = provision.new_account_id()
         provision.create_account(couch, settings, account, f"Soak {n}", [master], now, plans={"soak": master})
-        ledger.credit(account, Decimal(100000), "USD", kind="credit", reason="manual_addition",
-                      description="soak funds", at=now, key=f"soak:{account}")
+        ledger.credit(
+            account,
+            Decimal(100000),
+            "USD",
+            kind="credit",
+            reason="manual_addition",
+            description="soak funds",
+            at=now,
+            key=f"soak:{account}",
+        )
         ids.append(account)
     return ids
 
@@ -194,8 +204,10 @@ def provision_world(couch: Couch, settings, accounts: int) -> list[str]:
 def gauges(port: int) -> dict[str, float]:
     """The daemon's metrics (Prometheus text) as name -> value."""
     text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-    return {name: float(value) for name, _, value in
-            (line.rpartition(" ") for line in text.splitlines() if line and not line.startswith("#"))}
+    return {
+        name: float(value)
+        for name, _, value in (line.rpartition(" ") for line in text.splitlines() if line and not line.startswith("#"))
+    }
 
 
 def wait_caught_up(port: int, daemon: subprocess.Popen, limit: float = 900.0) -> float:
@@ -229,9 +241,21 @@ def run(minutes: float, rate: float, accounts: int, couch_url: str | None, repor
             env = {**os.environ, "BOOKKEEPER_COUCH_URL": couch_url, "BOOKKEEPER_NAMESPACE": NAMESPACE}
             log = open(Path(var) / "daemon.log", "wb")
             metrics_port = free_port()
-            daemon = subprocess.Popen([str(Path(sys.executable).with_name("bookkeeper")), "run", "--worker-id", "soak",
-                                       "--metrics-port", str(metrics_port), "--hooks-port", str(free_port())],
-                                      env=env, stdout=log, stderr=subprocess.STDOUT)
+            daemon = subprocess.Popen(
+                [
+                    str(Path(sys.executable).with_name("bookkeeper")),
+                    "run",
+                    "--worker-id",
+                    "soak",
+                    "--metrics-port",
+                    str(metrics_port),
+                    "--hooks-port",
+                    str(free_port()),
+                ],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
             stop = threading.Event()
             watcher = Watcher(Couch(couch_url, namespace=NAMESPACE), stop)
             watcher.start()
@@ -241,8 +265,12 @@ def run(minutes: float, rate: float, accounts: int, couch_url: str | None, repor
             writers = ThreadPoolExecutor(WRITERS, thread_name_prefix="writer")
 
             def write(n: int, account: str) -> None:
-                provision.add_docs(couch, account, [{"_id": f"soak{n}", "pvt_type": "device",
-                                                     "device_type": "sip_device"}], datetime.now(timezone.utc))
+                provision.add_docs(
+                    couch,
+                    account,
+                    [{"_id": f"soak{n}", "pvt_type": "device", "device_type": "sip_device"}],
+                    datetime.now(UTC),
+                )
                 watcher.wrote(account, time.time())
                 written.add()
 
@@ -255,9 +283,16 @@ def run(minutes: float, rate: float, accounts: int, couch_url: str | None, repor
                     n += 1
                 lags = watcher.take()
                 all_lags += lags
-                row = {"minute": minute, "writes": written.value, "charged": len(all_lags),
-                       "lag_p50_ms": pct(lags, 50), "lag_p90_ms": pct(lags, 90), "lag_p99_ms": pct(lags, 99),
-                       "daemon_rss_mb": rss_mb(daemon.pid), "daemon_alive": daemon.poll() is None}
+                row = {
+                    "minute": minute,
+                    "writes": written.value,
+                    "charged": len(all_lags),
+                    "lag_p50_ms": pct(lags, 50),
+                    "lag_p90_ms": pct(lags, 90),
+                    "lag_p99_ms": pct(lags, 99),
+                    "daemon_rss_mb": rss_mb(daemon.pid),
+                    "daemon_alive": daemon.poll() is None,
+                }
                 minutes_out.append(row)
                 report(row)
             writers.shutdown()
@@ -265,12 +300,20 @@ def run(minutes: float, rate: float, accounts: int, couch_url: str | None, repor
             all_lags += watcher.take()
             stop.set()
             rss = [m["daemon_rss_mb"] for m in minutes_out if m["daemon_rss_mb"]]
-            return {"minutes": minutes_out, "accounts": accounts, "rate": rate, "writes": written.value,
-                    "charged": len(all_lags), "lag_p50_ms": pct(all_lags, 50), "lag_p99_ms": pct(all_lags, 99),
-                    "lag_max_ms": round(max(all_lags), 1) if all_lags else None,
-                    "rss_first_mb": rss[0] if rss else None, "rss_last_mb": rss[-1] if rss else None,
-                    "achieved_rate": round(written.value / (time.monotonic() - began - 5), 1),
-                    "catch_up_s": caught_up_s}
+            return {
+                "minutes": minutes_out,
+                "accounts": accounts,
+                "rate": rate,
+                "writes": written.value,
+                "charged": len(all_lags),
+                "lag_p50_ms": pct(all_lags, 50),
+                "lag_p99_ms": pct(all_lags, 99),
+                "lag_max_ms": round(max(all_lags), 1) if all_lags else None,
+                "rss_first_mb": rss[0] if rss else None,
+                "rss_last_mb": rss[-1] if rss else None,
+                "achieved_rate": round(written.value / (time.monotonic() - began - 5), 1),
+                "catch_up_s": caught_up_s,
+            }
         finally:
             if daemon is not None and daemon.poll() is None:
                 daemon.send_signal(signal.SIGTERM)
@@ -291,8 +334,11 @@ def main() -> None:
     parser.add_argument("--server", choices=KINDS, default="embedded")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    report = (lambda row: print(json.dumps(row), flush=True)) if args.json else \
-        (lambda row: print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True))
+    report = (
+        (lambda row: print(json.dumps(row), flush=True))
+        if args.json
+        else (lambda row: print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True))
+    )
     result = run(args.minutes, args.rate, args.accounts, args.couch_url, report, args.server)
     print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items() if k != "minutes"))
 

@@ -19,19 +19,19 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import soak  # noqa: E402
+import soak
 
-from bookkeeper import provision  # noqa: E402
-from bookkeeper.config import load_settings  # noqa: E402
-from bookkeeper.couch import Couch  # noqa: E402
-from bookkeeper.embedded import free_port  # noqa: E402
-from bookkeeper.servers import KINDS, make_server  # noqa: E402
+from bookkeeper import provision
+from bookkeeper.config import load_settings
+from bookkeeper.couch import Couch
+from bookkeeper.embedded import free_port
+from bookkeeper.servers import KINDS, make_server
 
 BIN = Path(sys.executable).with_name("bookkeeper")
 
@@ -39,8 +39,21 @@ BIN = Path(sys.executable).with_name("bookkeeper")
 def start_daemon(url: str, var: Path, port: int) -> subprocess.Popen:
     env = {**os.environ, "BOOKKEEPER_COUCH_URL": url, "BOOKKEEPER_NAMESPACE": soak.NAMESPACE}
     with open(var / "daemon.log", "ab") as log:
-        return subprocess.Popen([str(BIN), "run", "--worker-id", "stop-bench", "--metrics-port", str(port),
-                                 "--hooks-port", str(free_port())], env=env, stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [
+                str(BIN),
+                "run",
+                "--worker-id",
+                "stop-bench",
+                "--metrics-port",
+                str(port),
+                "--hooks-port",
+                str(free_port()),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def stop(daemon: subprocess.Popen) -> dict:
@@ -82,9 +95,12 @@ def run(kind: str, accounts: int) -> dict:
             def writes() -> None:
                 n = 0
                 while not done.is_set():
-                    provision.add_docs(couch, ids[n % len(ids)], [{"_id": f"stop{n}", "pvt_type": "device",
-                                                                   "device_type": "sip_device"}],
-                                       datetime.now(timezone.utc))
+                    provision.add_docs(
+                        couch,
+                        ids[n % len(ids)],
+                        [{"_id": f"stop{n}", "pvt_type": "device", "device_type": "sip_device"}],
+                        datetime.now(UTC),
+                    )
                     n += 1
                     time.sleep(0.02)
 
@@ -95,8 +111,13 @@ def run(kind: str, accounts: int) -> dict:
             done.set()
             writer.join()
             worst = max(v["seconds"] for v in stops.values() if isinstance(v, dict))
-            return {"server": kind, "accounts": accounts, **stops, "max_stop_s": worst,
-                    "all_exit_0": all(v["exit"] == 0 for v in stops.values() if isinstance(v, dict))}
+            return {
+                "server": kind,
+                "accounts": accounts,
+                **stops,
+                "max_stop_s": worst,
+                "all_exit_0": all(v["exit"] == 0 for v in stops.values() if isinstance(v, dict)),
+            }
         finally:
             server.stop()
 

@@ -17,8 +17,7 @@ from zoneinfo import ZoneInfo
 from . import plans
 from .clock import zone
 from .couch import Conflict, Couch, CouchError, NotFound
-from .dbnames import (ACCOUNTS_DB, SERVICES_DB, account_db, encode, from_gregorian, is_account_id, modb,
-                      to_gregorian)
+from .dbnames import ACCOUNTS_DB, SERVICES_DB, account_db, encode, from_gregorian, is_account_id, modb, to_gregorian
 from .errors import BookkeeperError, InputError
 from .holds import Holds
 from .ledger.documents import month_of
@@ -69,11 +68,15 @@ def master_account_id(couch: Couch, configured: str | None = None) -> str:
             return found
     except NotFound:
         pass
-    roots = [r["id"] for r in couch.db(ACCOUNTS_DB).all_docs(include_docs=True)
-             if r.get("doc", {}).get("pvt_type") == "account" and not r["doc"].get("pvt_tree")]
+    roots = [
+        r["id"]
+        for r in couch.db(ACCOUNTS_DB).all_docs(include_docs=True)
+        if r.get("doc", {}).get("pvt_type") == "account" and not r["doc"].get("pvt_tree")
+    ]
     if len(roots) != 1:
-        raise BookkeeperError(f"cannot tell the master account ({len(roots)} accounts have no parent): "
-                              "set BOOKKEEPER_MASTER_ACCOUNT")
+        raise BookkeeperError(
+            f"cannot tell the master account ({len(roots)} accounts have no parent): set BOOKKEEPER_MASTER_ACCOUNT"
+        )
     return roots[0]
 
 
@@ -122,8 +125,9 @@ class Account:
         try:
             return bool(allowed), abs(Decimal(str(amount or 0)))
         except ArithmeticError:
-            raise InputError(f"{account_db(self.id)}/limits", "max_postpay_amount",
-                             f"not a number: {amount!r}") from None
+            raise InputError(
+                f"{account_db(self.id)}/limits", "max_postpay_amount", f"not a number: {amount!r}"
+            ) from None
 
 
 class Directory:
@@ -195,17 +199,29 @@ class Directory:
         docs of the accounts and of all their ancestors, which also tell each account's billing reseller."""
         docs = self.couch.db(ACCOUNTS_DB).get_many(ids)
         problems = {a: _tree_problem(a, docs[a]) for a in ids if a in docs}
-        trees = {a: [] if problems[a] else [t for t in reversed(docs[a].get("pvt_tree") or []) if t != a]
-                 for a in ids if a in docs}
+        trees = {
+            a: [] if problems[a] else [t for t in reversed(docs[a].get("pvt_tree") or []) if t != a]
+            for a in ids
+            if a in docs
+        }
         wanted = list(dict.fromkeys([*trees, *(t for tree in trees.values() for t in tree)]))
         services = self.couch.db(SERVICES_DB).get_many(wanted) if wanted else {}
         out = []
         for account_id, ancestors in trees.items():
-            reseller = next((a for a in ancestors if a != self.master_id and services.get(a, {}).get("pvt_reseller")),
-                            self.master_id)
+            reseller = next(
+                (a for a in ancestors if a != self.master_id and services.get(a, {}).get("pvt_reseller")),
+                self.master_id,
+            )
             own = services.get(account_id, {})
-            out.append(Account(account_id, docs[account_id], own, reseller=reseller,
-                               problem=problems[account_id] or _services_problem(account_id, own)))
+            out.append(
+                Account(
+                    account_id,
+                    docs[account_id],
+                    own,
+                    reseller=reseller,
+                    problem=problems[account_id] or _services_problem(account_id, own),
+                )
+            )
         return out
 
     def load_limits(self, account: Account) -> Account:
@@ -214,8 +230,11 @@ class Directory:
         return account
 
     def all_account_ids(self) -> list[str]:
-        return [r["id"] for r in self.couch.db(ACCOUNTS_DB).all_docs()
-                if not r["id"].startswith("_design/") and not r.get("value", {}).get("deleted")]
+        return [
+            r["id"]
+            for r in self.couch.db(ACCOUNTS_DB).all_docs()
+            if not r["id"].startswith("_design/") and not r.get("value", {}).get("deleted")
+        ]
 
     def reseller_of(self, account: Account) -> str:
         """The billing reseller: the nearest ancestor whose services doc has `pvt_reseller: true`, else master
@@ -232,8 +251,9 @@ class Directory:
         money in goes through (the ledger's writes call it); another currency is refused, never converted."""
         own = self.billing_settings(account_id).currency
         if currency is not None and currency != own:
-            raise InputError(where, None, f"{currency} is not the currency of account {account_id} ({own}); "
-                                          "money is never converted")
+            raise InputError(
+                where, None, f"{currency} is not the currency of account {account_id} ({own}); money is never converted"
+            )
         return own
 
     def local_zone(self, account_id: str | None = None) -> ZoneInfo:
@@ -274,6 +294,7 @@ class Directory:
 
     def plan(self, vendor_id: str, plan_id: str) -> plans.ServicePlan:
         """A service plan document from its vendor's account DB, validated."""
+
         def parse(doc: dict | None) -> plans.ServicePlan:
             if doc is None or doc.get("pvt_deleted"):
                 raise InputError(f"{SERVICES_DB}", f"plans.{plan_id}", f"no such plan in {account_db(vendor_id)}")
@@ -284,8 +305,9 @@ class Directory:
             raise found
         return found
 
-    def merged_plans(self, account: Account, reseller_id: str,
-                     object_plans: list | None = None) -> list[plans.MergedPlan]:
+    def merged_plans(
+        self, account: Account, reseller_id: str, object_plans: list | None = None
+    ) -> list[plans.MergedPlan]:
         """The account's assigned plans and its object plans (`object_plans()`, read now unless given), merged as
         KAZOO merges them (one per bookkeeper); in 4.3 the services doc's `bookkeeper` is each plan's default
         bookkeeper."""
@@ -297,15 +319,21 @@ class Directory:
             entry = account.services["plans"][plan_id]
             if isinstance(entry, dict) and entry.get("overrides"):
                 overrides[plan_id] = entry["overrides"]
-        objects = [(self.plan(entry.get("vendor_id") or reseller_id, plan_id), entry.get("overrides") or {})
-                   for plan_id, entry in object_plans]
+        objects = [
+            (self.plan(entry.get("vendor_id") or reseller_id, plan_id), entry.get("overrides") or {})
+            for plan_id, entry in object_plans
+        ]
         if not loaded and not objects:
             return []
         bookkeeper = account.services.get("bookkeeper") if self.dialect == "4.3" else None
-        return plans.merge_plans(loaded, overrides=overrides,
-                                 global_overrides=account.services.get("overrides") or {}, dialect=self.dialect,
-                                 default_bookkeeper=bookkeeper if isinstance(bookkeeper, dict) else None,
-                                 object_plans=objects)
+        return plans.merge_plans(
+            loaded,
+            overrides=overrides,
+            global_overrides=account.services.get("overrides") or {},
+            dialect=self.dialect,
+            default_bookkeeper=bookkeeper if isinstance(bookkeeper, dict) else None,
+            object_plans=objects,
+        )
 
     def kazoo42_quantities(self, account: Account, merged: list[plans.MergedPlan], at: datetime) -> dict:
         """4.2 only: the categories KAZOO 4.2 counts besides the documents (`plans.kazoo42_quantities`): this
@@ -313,8 +341,9 @@ class Directory:
         if self.dialect != "4.2":
             return {}
         try:
-            rows = self.couch.db(modb(account.id, *month_of(at))).view("ledgers", "total_by_service_legacy",
-                                                                       group=True)["rows"]
+            rows = self.couch.db(modb(account.id, *month_of(at))).view(
+                "ledgers", "total_by_service_legacy", group=True
+            )["rows"]
         except NotFound:  # no monthly DB yet, or KAZOO's design document without that view
             rows = []
         categories: dict = {}
@@ -353,8 +382,11 @@ class Directory:
             except CouchError as exc:
                 if exc.status not in (400, 500):  # the server's trouble, not the view's: retried
                     raise
-                raise InputError(f"{db.name}/_design/{counter.ddoc}/_view/{counter.view}", None,
-                                 f"the view fails: {exc.error}: {exc.reason}") from None
+                raise InputError(
+                    f"{db.name}/_design/{counter.ddoc}/_view/{counter.view}",
+                    None,
+                    f"the view fails: {exc.error}: {exc.reason}",
+                ) from None
             quantities.pop(counter.category, None)  # the counter's view is the one source of its category
             quantities.update(plans.counter_quantities(counter, rows, db.name))
         return quantities
@@ -376,8 +408,11 @@ class Directory:
 
     def descendants(self, account_id: str) -> list[str]:
         """Every account whose `pvt_tree` contains this one."""
-        return [r["id"] for r in self.couch.db(ACCOUNTS_DB).all_docs(include_docs=True)
-                if isinstance(tree := (r.get("doc") or {}).get("pvt_tree"), list) and account_id in tree]
+        return [
+            r["id"]
+            for r in self.couch.db(ACCOUNTS_DB).all_docs(include_docs=True)
+            if isinstance(tree := (r.get("doc") or {}).get("pvt_tree"), list) and account_id in tree
+        ]
 
     # -- writing
     def services_update(self, account: Account, quantities, cascade, standing: str, now: datetime) -> dict | None:
@@ -503,18 +538,29 @@ def _assigned(account: Account) -> list[tuple[str, str | None]]:
     return out
 
 
-def new_services_doc(account_id: str, tree: list[str], reseller_id: str, dialect: str, now: datetime, *,
-                     reseller: bool = False) -> dict:
+def new_services_doc(
+    account_id: str, tree: list[str], reseller_id: str, dialect: str, now: datetime, *, reseller: bool = False
+) -> dict:
     """The services doc of an account that has none, as KAZOO creates one (docs/kazoo.md): the one
     builder of it (provisioning, `plans assign`, the engine's first write). `pvt_reseller_id` is the billing
     reseller (the master for the master itself); `pvt_vsn` 2 for 4.3, "1" for 4.2 (whose docs start dirty, with
     flat quantities)."""
     seconds = to_gregorian(now)
-    doc = {"_id": account_id, "pvt_type": "service", "pvt_vsn": 2 if dialect == "4.3" else "1",
-           "pvt_account_id": account_id, "pvt_account_db": encode(account_db(account_id)),
-           "pvt_created": seconds, "pvt_modified": seconds, "pvt_status": "good_standing", "pvt_tree": list(tree),
-           "pvt_reseller": reseller, "pvt_reseller_id": reseller_id, "plans": {},
-           "quantities": {"account": {}, "cascade": {}} if dialect == "4.3" else {}}
+    doc = {
+        "_id": account_id,
+        "pvt_type": "service",
+        "pvt_vsn": 2 if dialect == "4.3" else "1",
+        "pvt_account_id": account_id,
+        "pvt_account_db": encode(account_db(account_id)),
+        "pvt_created": seconds,
+        "pvt_modified": seconds,
+        "pvt_status": "good_standing",
+        "pvt_tree": list(tree),
+        "pvt_reseller": reseller,
+        "pvt_reseller_id": reseller_id,
+        "plans": {},
+        "quantities": {"account": {}, "cascade": {}} if dialect == "4.3" else {},
+    }
     if dialect == "4.2":
         doc["pvt_dirty"] = True
     return doc

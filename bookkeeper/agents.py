@@ -73,23 +73,51 @@ class Commission:
 
     @property
     def description(self) -> str:
-        return (f"Commission level {self.level} on {self.referred_name} ({self.referred_id}), period "
-                f"{self.period.start_date}..{self.period.last_date}: {self.rate} of {self.base} {self.currency}")
+        return (
+            f"Commission level {self.level} on {self.referred_name} ({self.referred_id}), period "
+            f"{self.period.start_date}..{self.period.last_date}: {self.rate} of {self.base} {self.currency}"
+        )
 
     def to_doc(self) -> dict:
-        return {"_id": rules.record_id(self.key), "pvt_type": "bookkeeper_commission", "key": self.key,
-                "agent": self.agent_id, "referred": self.referred_id, "referred_name": self.referred_name,
-                "level": self.level, "period": self.period.to_doc(), "base": str(self.base), "rate": self.rate,
-                "amount": str(self.amount), "currency": self.currency, "payout": self.payout,
-                "at": self.at.isoformat(), "entry": self.entry_id, "description": self.description,
-                "lines": {c or "": str(b) for c, b in self.lines.items()}}
+        return {
+            "_id": rules.record_id(self.key),
+            "pvt_type": "bookkeeper_commission",
+            "key": self.key,
+            "agent": self.agent_id,
+            "referred": self.referred_id,
+            "referred_name": self.referred_name,
+            "level": self.level,
+            "period": self.period.to_doc(),
+            "base": str(self.base),
+            "rate": self.rate,
+            "amount": str(self.amount),
+            "currency": self.currency,
+            "payout": self.payout,
+            "at": self.at.isoformat(),
+            "entry": self.entry_id,
+            "description": self.description,
+            "lines": {c or "": str(b) for c, b in self.lines.items()},
+        }
 
     @classmethod
     def from_doc(cls, doc: dict) -> Commission:
-        return cls(doc["key"], doc["agent"], doc["referred"], doc.get("referred_name", doc["referred"]), doc["level"],
-                   Period.from_doc(doc["period"]), Decimal(doc["base"]), doc["rate"], Decimal(doc["amount"]),
-                   doc["currency"], doc["payout"], datetime.fromisoformat(doc["at"]), True, doc.get("entry"),
-                   {c or None: Decimal(b) for c, b in (doc.get("lines") or {}).items()})
+        return cls(
+            doc["key"],
+            doc["agent"],
+            doc["referred"],
+            doc.get("referred_name", doc["referred"]),
+            doc["level"],
+            Period.from_doc(doc["period"]),
+            Decimal(doc["base"]),
+            doc["rate"],
+            Decimal(doc["amount"]),
+            doc["currency"],
+            doc["payout"],
+            datetime.fromisoformat(doc["at"]),
+            True,
+            doc.get("entry"),
+            {c or None: Decimal(b) for c, b in (doc.get("lines") or {}).items()},
+        )
 
 
 def _time(value, where: str, name: str) -> datetime | None:
@@ -134,8 +162,15 @@ class Agents:
                     continue
                 seen.add((row["id"], row["key"], level))
                 where = f"{ACCOUNTS_DB}/{row['id']}"
-                out.append(Referral(row["id"], level, row["key"], _time(value.get("from"), where, "pvt_referred_from"),
-                                    _time(value.get("until"), where, "pvt_referred_before.until")))
+                out.append(
+                    Referral(
+                        row["id"],
+                        level,
+                        row["key"],
+                        _time(value.get("from"), where, "pvt_referred_from"),
+                        _time(value.get("until"), where, "pvt_referred_before.until"),
+                    )
+                )
                 if value.get("agent") and row["id"] not in expanded:
                     expanded.add(row["id"])
                     frontier.append(row["id"])
@@ -158,8 +193,9 @@ class Agents:
                 out.append(period)
         return out
 
-    def compute(self, agent: Account, referral: Referral, account: Account, period: Period,
-                now: datetime) -> Commission:
+    def compute(
+        self, agent: Account, referral: Referral, account: Account, period: Period, now: datetime
+    ) -> Commission:
         """The commission of one referral for one period of the referred account, from its ledger."""
         terms = self.terms(agent)
         currency = self.directory.settings(account.reseller).currency
@@ -176,11 +212,27 @@ class Agents:
         rate = f"{terms.levels[referral.level - 1]}%"
         used = {c: terms.rate(referral.level, c) for c in lines if c is not None}
         if any(r != terms.levels[referral.level - 1] for r in used.values()):
-            rate += " (" + ", ".join(f"{c} {r}%" for c, r in sorted(used.items())
-                                     if r != terms.levels[referral.level - 1]) + ")"
+            rate += (
+                " ("
+                + ", ".join(f"{c} {r}%" for c, r in sorted(used.items()) if r != terms.levels[referral.level - 1])
+                + ")"
+            )
         key = rules.commission_key(agent.id, account.id, referral.level, period.start)
-        return Commission(key, agent.id, account.id, account.name, referral.level, period, base, rate, amount,
-                          currency, payout, now, lines=lines)
+        return Commission(
+            key,
+            agent.id,
+            account.id,
+            account.name,
+            referral.level,
+            period,
+            base,
+            rate,
+            amount,
+            currency,
+            payout,
+            now,
+            lines=lines,
+        )
 
     def due(self, agent: Account, now: datetime) -> list[Commission]:
         """Commissions of periods ended by `now` that are not recorded yet."""
@@ -196,8 +248,11 @@ class Agents:
                 wanted.append((referral, account, period))
         keys = {rules.record_id(rules.commission_key(agent.id, a.id, r.level, p.start)) for r, a, p in wanted}
         recorded = set(self.couch.db(account_db(agent.id)).get_many(sorted(keys))) if keys else set()
-        return [self.compute(agent, r, a, p, now) for r, a, p in wanted
-                if rules.record_id(rules.commission_key(agent.id, a.id, r.level, p.start)) not in recorded]
+        return [
+            self.compute(agent, r, a, p, now)
+            for r, a, p in wanted
+            if rules.record_id(rules.commission_key(agent.id, a.id, r.level, p.start)) not in recorded
+        ]
 
     # -- paying
     def settle(self, agent: Account, now: datetime) -> list[Commission]:
@@ -206,10 +261,22 @@ class Agents:
         for c in self.due(agent, now):
             if c.amount > 0 and c.payout == "credit":
                 result = self.ledger.credit(
-                    agent.id, c.amount, c.currency, kind="commission", reason="manual_addition",
-                    description=c.description, at=now, key=c.key,
-                    metadata={"referred": c.referred_id, "level": c.level, "period_start": c.period.start.isoformat(),
-                              "base": str(c.base), "rate": c.rate})
+                    agent.id,
+                    c.amount,
+                    c.currency,
+                    kind="commission",
+                    reason="manual_addition",
+                    description=c.description,
+                    at=now,
+                    key=c.key,
+                    metadata={
+                        "referred": c.referred_id,
+                        "level": c.level,
+                        "period_start": c.period.start.isoformat(),
+                        "base": str(c.base),
+                        "rate": c.rate,
+                    },
+                )
                 c = replace(c, entry_id=result.id)
             try:
                 self.couch.db(account_db(agent.id)).put(mark_written(c.to_doc()))
@@ -221,7 +288,8 @@ class Agents:
     def records(self, agent_id: str) -> list[Commission]:
         """Every recorded commission of an agent, oldest period first."""
         rows = self.couch.db(account_db(agent_id)).all_docs(
-            include_docs=True, startkey=rules.RECORD_PREFIX, endkey=rules.RECORD_PREFIX + "\ufff0")
+            include_docs=True, startkey=rules.RECORD_PREFIX, endkey=rules.RECORD_PREFIX + "\ufff0"
+        )
         found = [Commission.from_doc(r["doc"]) for r in rows if r.get("doc")]
         return sorted(found, key=lambda c: (c.period.start, c.referred_id, c.level))
 
@@ -254,25 +322,51 @@ class Agents:
         totals: dict[str, Decimal] = {}
         for c in lines:
             totals[c.currency] = totals.get(c.currency, Decimal(0)) + c.amount
-        rows = [{"account": c.referred_id, "name": c.referred_name, "level": c.level,
-                 "period": f"{c.period.start_date} – {c.period.last_date}",
-                 "period_start": c.period.start_date.isoformat(),
-                 "base": c.base, "rate": c.rate, "commission": c.amount, "currency": c.currency,
-                 "payout": c.payout, "recorded": c.recorded} for c in lines]
+        rows = [
+            {
+                "account": c.referred_id,
+                "name": c.referred_name,
+                "level": c.level,
+                "period": f"{c.period.start_date} – {c.period.last_date}",
+                "period_start": c.period.start_date.isoformat(),
+                "base": c.base,
+                "rate": c.rate,
+                "commission": c.amount,
+                "currency": c.currency,
+                "payout": c.payout,
+                "recorded": c.recorded,
+            }
+            for c in lines
+        ]
         pdf = render_commissions(
-            agent=f"{agent.name} ({agent.id})", title=f"Periods containing {at.date().isoformat()}",
-            lines=[{**r, "base": f"{r['base']} {r['currency']}", "commission": f"{r['commission']} {r['currency']}",
-                    "payout": r["payout"] if r["recorded"] else f"{r['payout']} (period open)"} for r in rows],
-            totals={c: f"{a} {c}" for c, a in totals.items()}, issued=now.date())
+            agent=f"{agent.name} ({agent.id})",
+            title=f"Periods containing {at.date().isoformat()}",
+            lines=[
+                {
+                    **r,
+                    "base": f"{r['base']} {r['currency']}",
+                    "commission": f"{r['commission']} {r['currency']}",
+                    "payout": r["payout"] if r["recorded"] else f"{r['payout']} (period open)",
+                }
+                for r in rows
+            ],
+            totals={c: f"{a} {c}" for c, a in totals.items()},
+            issued=now.date(),
+        )
         summary = {"agent": agent.id, "at": at.date().isoformat(), "lines": rows, "totals": totals}
         db = self.couch.db(modb(agent.id, at.year, at.month)).ensure()
         doc_id = f"{modb_prefix(at.year, at.month)}commission-statement-{at.date().isoformat()}"
         for _ in range(3):
             existing = db.get_or_none(doc_id)
-            doc = {**summary, "_id": doc_id,
-                   "pvt_type": "bookkeeper_commission_statement", "generated_at": now.isoformat(),
-                   "_attachments": {STATEMENT_PDF: {"content_type": "application/pdf",
-                                                    "data": base64.b64encode(pdf).decode()}}}
+            doc = {
+                **summary,
+                "_id": doc_id,
+                "pvt_type": "bookkeeper_commission_statement",
+                "generated_at": now.isoformat(),
+                "_attachments": {
+                    STATEMENT_PDF: {"content_type": "application/pdf", "data": base64.b64encode(pdf).decode()}
+                },
+            }
             if existing:
                 doc["_rev"] = existing["_rev"]
             try:
@@ -289,8 +383,16 @@ class Agents:
         parent_id = parent_id or (agent.tree[-1] if agent.tree else self.directory.master_id)
         parent = self.directory.account(parent_id)
         account_id = provision.new_account_id()
-        provision.create_account(self.couch, settings, account_id, name, [*parent.tree, parent_id], now,
-                                 fields={"pvt_referred_by": agent.id}, dialect=self.directory.dialect)
+        provision.create_account(
+            self.couch,
+            settings,
+            account_id,
+            name,
+            [*parent.tree, parent_id],
+            now,
+            fields={"pvt_referred_by": agent.id},
+            dialect=self.directory.dialect,
+        )
         return account_id
 
     def refer(self, account_id: str, agent_id: str, now: datetime) -> dict:

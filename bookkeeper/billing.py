@@ -23,8 +23,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from . import charging, designdocs, plans
-from .agents import Agents
 from .accounts import CONFIG_DOC, LIMITS_DOC, Account, Directory, UnknownAccount, master_account_id, written_by_us
+from .agents import Agents
 from .clock import Clock, day_start, period_containing
 from .couch import Conflict, Couch, CouchError
 from .dbnames import ACCOUNTS_DB, SERVICES_DB, is_account_id, parse_db_name
@@ -82,10 +82,20 @@ def priced_items(invoices: list[plans.Invoice]) -> list[charging.PricedItem]:
     items = []
     for invoice in invoices:
         for line in invoice.items:
-            items.append(charging.PricedItem(
-                category=line.category, item=line.item, quantity=int(line.quantity), billable=int(line.billable),
-                rate=line.rate, total=line.total, activation_charge=line.activation_charge,
-                prorate_additions=line.prorate_additions, prorate_removals=line.prorate_removals, plan_key=line.key))
+            items.append(
+                charging.PricedItem(
+                    category=line.category,
+                    item=line.item,
+                    quantity=int(line.quantity),
+                    billable=int(line.billable),
+                    rate=line.rate,
+                    total=line.total,
+                    activation_charge=line.activation_charge,
+                    prorate_additions=line.prorate_additions,
+                    prorate_removals=line.prorate_removals,
+                    plan_key=line.key,
+                )
+            )
     return items
 
 
@@ -123,7 +133,7 @@ class Batcher:
             try:
                 results = self._run(args, list(batch))
             except Exception as exc:  # the whole batch failed (e.g. the server is down)
-                results = {account_id: exc for account_id in batch}
+                results = dict.fromkeys(batch, exc)
             for account_id, futures in batch.items():
                 for future in futures:
                     future.set_result(results.get(account_id))
@@ -132,21 +142,33 @@ class Batcher:
 class BillingEngine:
     """Evaluates accounts: on changes (feeds), on ticks (scheduler), on credits, and for `billing run`."""
 
-    def __init__(self, couch: Couch, settings, clock: Clock, *, ledger: Ledger | None = None,
-                 directory: Directory | None = None, metrics=None,
-                 after_charges: Callable[[Evaluation], None] | None = None,
-                 after_tick: Callable[[datetime, Callable[[str], bool]], object] | None = None):
+    def __init__(
+        self,
+        couch: Couch,
+        settings,
+        clock: Clock,
+        *,
+        ledger: Ledger | None = None,
+        directory: Directory | None = None,
+        metrics=None,
+        after_charges: Callable[[Evaluation], None] | None = None,
+        after_tick: Callable[[datetime, Callable[[str], bool]], object] | None = None,
+    ):
         self.couch, self.settings, self.clock = couch, settings, clock
         self.dialect = settings.dialect
         self.directory = directory or Directory(couch, master_account_id(couch, settings.master_account), self.dialect)
-        self.ledger = ledger or Ledger(couch, dialect=self.dialect, clock=clock, horizon=horizon(settings),
-                                       currency_of=self.directory.currency_of)
+        self.ledger = ledger or Ledger(
+            couch, dialect=self.dialect, clock=clock, horizon=horizon(settings), currency_of=self.directory.currency_of
+        )
         self.holds = self.directory.holds
         self.metrics = metrics
         if metrics is not None:
             self.holds.metrics = metrics
-            metrics.gauge("accounts_held", "Accounts not billed because a document they depend on is invalid.",
-                          lambda: len(self.holds.held()))
+            metrics.gauge(
+                "accounts_held",
+                "Accounts not billed because a document they depend on is invalid.",
+                lambda: len(self.holds.held()),
+            )
         self.agents = Agents(couch, self.ledger, self.directory)
         self.after_charges = after_charges
         self.after_tick = after_tick
@@ -157,8 +179,14 @@ class BillingEngine:
         self._batcher = Batcher(lambda args, ids: self._evaluate_locked(ids, *args))
 
     # -- evaluating accounts
-    def evaluate(self, account_id: str, now: datetime | None = None, dry_run: bool = False,
-                 recount: bool = True, limits: bool = True) -> Evaluation:
+    def evaluate(
+        self,
+        account_id: str,
+        now: datetime | None = None,
+        dry_run: bool = False,
+        recount: bool = True,
+        limits: bool = True,
+    ) -> Evaluation:
         """Evaluate one account at `now` (default: the clock when its batch starts) and, unless `dry_run`, write
         the outcome. Concurrent callers are evaluated together in one batch.
 
@@ -172,17 +200,19 @@ class BillingEngine:
             raise found
         return found
 
-    def evaluate_batches(self, account_ids: list[str], now: datetime | None = None, dry_run: bool = False,
-                         recount: bool = False) -> Iterator[dict[str, Evaluation | Exception]]:
+    def evaluate_batches(
+        self, account_ids: list[str], now: datetime | None = None, dry_run: bool = False, recount: bool = False
+    ) -> Iterator[dict[str, Evaluation | Exception]]:
         """Evaluate accounts (unknown ones are skipped) BATCH at a time, yielding each batch's results ({account:
         Evaluation or the exception that failed it}) when it is done: a run over every account holds one batch."""
         now = now or self.clock.now()
         ids = list(dict.fromkeys(account_ids))
         for start in range(0, len(ids), BATCH):
-            yield self._evaluate_locked(ids[start:start + BATCH], now, dry_run, recount, recount)
+            yield self._evaluate_locked(ids[start : start + BATCH], now, dry_run, recount, recount)
 
-    def evaluate_many(self, account_ids: list[str], now: datetime | None = None, dry_run: bool = False,
-                      recount: bool = False) -> list[Evaluation]:
+    def evaluate_many(
+        self, account_ids: list[str], now: datetime | None = None, dry_run: bool = False, recount: bool = False
+    ) -> list[Evaluation]:
         """`evaluate_batches`, collected; EvaluationFailed after all the others are done if some failed."""
         evaluations, failures = [], {}
         for results in self.evaluate_batches(account_ids, now, dry_run, recount):
@@ -195,8 +225,9 @@ class BillingEngine:
             raise EvaluationFailed(failures, evaluations)
         return evaluations
 
-    def _evaluate_locked(self, ids: list[str], now: datetime | None, dry_run: bool, recount: bool,
-                         limits: bool) -> dict:
+    def _evaluate_locked(
+        self, ids: list[str], now: datetime | None, dry_run: bool, recount: bool, limits: bool
+    ) -> dict:
         """A batch, holding the accounts' locks (threads of this process take turns on an account; other
         processes meet a conflict on its billing state)."""
         locks = [self._lock_of(a) for a in sorted(ids)]
@@ -212,8 +243,16 @@ class BillingEngine:
         with self._locks_guard:
             return self._locks.setdefault(account_id, threading.Lock())
 
-    def _evaluate_batch(self, ids: list[str], now: datetime, dry_run: bool, recount: bool, limits: bool,
-                        attempt: int = 1, catch_up: bool = False) -> dict[str, Evaluation | Exception]:
+    def _evaluate_batch(
+        self,
+        ids: list[str],
+        now: datetime,
+        dry_run: bool,
+        recount: bool,
+        limits: bool,
+        attempt: int = 1,
+        catch_up: bool = False,
+    ) -> dict[str, Evaluation | Exception]:
         """Evaluate the known accounts among `ids`; {account: Evaluation or the exception that failed it}.
         `catch_up`: `now` is the last moment of a period the bookkeeper missed (see `_missed_periods`)."""
         states = self.state_db.get_many([STATE_PREFIX + a for a in ids])
@@ -272,14 +311,19 @@ class BillingEngine:
                 out[account.id] = ends
         return out
 
-    def _decide(self, work: _Work, now: datetime, dry_run: bool, recount: bool, limits: bool,
-                catch_up: bool = False) -> None:
+    def _decide(
+        self, work: _Work, now: datetime, dry_run: bool, recount: bool, limits: bool, catch_up: bool = False
+    ) -> None:
         """Read what only this account needs and apply the charging rules (no write but a settlement)."""
         account, state_doc, directory = work.account, work.state_doc, self.directory
         if account.problem is not None:
             raise account.problem
-        if state_doc and state_doc.get("pending") and not dry_run \
-                and self._written_by_me.get(account.id) != state_doc["_rev"]:
+        if (
+            state_doc
+            and state_doc.get("pending")
+            and not dry_run
+            and self._written_by_me.get(account.id) != state_doc["_rev"]
+        ):
             self._settle(account, state_doc["pending"])
         settings = directory.settings(account.reseller)
         object_plans = (state_doc or {}).get("object_plans")
@@ -306,23 +350,35 @@ class BillingEngine:
             balance=self.ledger.balance(account.id, now, defer_carry=not dry_run),
             postpay_allowed=postpay["allowed"],
             max_postpay=Decimal(postpay["max"]),
-            trial_expires=account.trial_expires, admin_blocked=not account.enabled and not account.blocked_by_us,
-            blocked_by_us=account.blocked_by_us)
-        state = charging.BillingState.from_doc(state_doc["state"]) if state_doc else \
-            self._rebuilt(account.id, settings, now)
-        decision = charging.evaluate(settings, account.id, state, priced_items(list(invoices)), facts, now, reprice,
-                                     catch_up=catch_up)
-        work.evaluation = Evaluation(account.id, account.reseller, settings.currency, decision, quantities,
-                                     invoices=invoices)
+            trial_expires=account.trial_expires,
+            admin_blocked=not account.enabled and not account.blocked_by_us,
+            blocked_by_us=account.blocked_by_us,
+        )
+        state = (
+            charging.BillingState.from_doc(state_doc["state"])
+            if state_doc
+            else self._rebuilt(account.id, settings, now)
+        )
+        decision = charging.evaluate(
+            settings, account.id, state, priced_items(list(invoices)), facts, now, reprice, catch_up=catch_up
+        )
+        work.evaluation = Evaluation(
+            account.id, account.reseller, settings.currency, decision, quantities, invoices=invoices
+        )
         pending = None
         if decision.charges or decision.cancel_categories:
-            pending = {"at": now.isoformat(), "currency": settings.currency,
-                       "charges": [c.to_doc() for c in decision.charges]}
+            pending = {
+                "at": now.isoformat(),
+                "currency": settings.currency,
+                "charges": [c.to_doc() for c in decision.charges],
+            }
             if decision.cancel_categories:  # written ahead too: the state's levels assume the cancellation
                 if account.limits is None:
                     directory.load_limits(account)
-                pending["cancel"] = {"categories": sorted(decision.cancel_categories),
-                                     "limits_rev": (account.limits or {}).get("_rev")}
+                pending["cancel"] = {
+                    "categories": sorted(decision.cancel_categories),
+                    "limits_rev": (account.limits or {}).get("_rev"),
+                }
         work.state_write = _state_write(account.id, decision.state, pending, postpay, object_plans, state_doc)
 
     def _rebuilt(self, account_id: str, settings, now: datetime) -> charging.BillingState | None:
@@ -333,8 +389,12 @@ class BillingEngine:
         entries = self.ledger.entries(account_id, period.start, now + timedelta(seconds=1))
         state = charging.rebuilt(account_id, period, [e for e in entries if e.kind in ledger_docs.CHARGE_KINDS])
         if state is not None:
-            log.warning("billing state of account %s missing: rebuilt from its %d charge(s) of the period from %s",
-                        account_id, len(entries), period.start.date().isoformat())
+            log.warning(
+                "billing state of account %s missing: rebuilt from its %d charge(s) of the period from %s",
+                account_id,
+                len(entries),
+                period.start.date().isoformat(),
+            )
         return state
 
     def _write(self, works: list[_Work], now: datetime) -> None:
@@ -356,28 +416,50 @@ class BillingEngine:
                 w.error = CouchError(0, str(row.get("error")), str(row.get("reason")), w.state_write["_id"])
         going = [w for w in works if w.error is None and not w.moved]
         _each([w for w in going if w.evaluation.decision.charges], lambda w: self._write_charges(w, now))
-        _each([w for w in going if not w.evaluation.decision.charges],  # no charge took the carry-forward along
-              lambda w: self.ledger.settle_carry(w.account.id, now))
+        _each(
+            [w for w in going if not w.evaluation.decision.charges],  # no charge took the carry-forward along
+            lambda w: self.ledger.settle_carry(w.account.id, now),
+        )
         going = [w for w in going if w.error is None]
-        _each([w for w in going if w.evaluation.decision.cancel_categories], lambda w: self.directory.cancel_categories(
-            w.account, w.evaluation.decision.cancel_categories, now))
+        _each(
+            [w for w in going if w.evaluation.decision.cancel_categories],
+            lambda w: self.directory.cancel_categories(w.account, w.evaluation.decision.cancel_categories, now),
+        )
         going = [w for w in going if w.error is None]
         for w in going:  # its pending charges and cancellation are done: no need to settle them again
             if w.rev and (w.evaluation.decision.charges or w.evaluation.decision.cancel_categories):
                 self._written_by_me[w.account.id] = w.rev
         try:
             self.directory.save_services(
-                [(w.account, ({c: i for c, i in w.evaluation.quantities.items()
-                               if c not in w.evaluation.decision.cancel_categories},
-                              w.cascade, w.evaluation.decision.standing)) for w in going], now)
+                [
+                    (
+                        w.account,
+                        (
+                            {
+                                c: i
+                                for c, i in w.evaluation.quantities.items()
+                                if c not in w.evaluation.decision.cancel_categories
+                            },
+                            w.cascade,
+                            w.evaluation.decision.standing,
+                        ),
+                    )
+                    for w in going
+                ],
+                now,
+            )
         except CouchError as exc:
             for w in going:
                 w.error = exc
-        _each([w for w in going if w.error is None and (w.evaluation.decision.block or w.evaluation.decision.unblock)],
-              lambda w: self._set_enabled(w, now))
+        _each(
+            [w for w in going if w.error is None and (w.evaluation.decision.block or w.evaluation.decision.unblock)],
+            lambda w: self._set_enabled(w, now),
+        )
         _log_charges([w for w in going if w.error is None and w.charged])
-        _each([w for w in going if w.error is None and w.account.doc.get("pvt_agent")],  # after the batch's charges
-              lambda w: self.agents.settle(w.account, now))
+        _each(
+            [w for w in going if w.error is None and w.account.doc.get("pvt_agent")],  # after the batch's charges
+            lambda w: self.agents.settle(w.account, now),
+        )
         for w in works:
             if w.error is None and not w.moved:
                 if self.metrics is not None and w.evaluation.written:
@@ -389,9 +471,15 @@ class BillingEngine:
         decision = work.evaluation.decision
         changed = self.directory.set_enabled(work.account.id, not decision.block, now)
         if changed:
-            log.info("%s account %s%s: %s, available funds %s %s", "blocked" if decision.block else "unblocked",
-                     work.account.id, f" and {len(changed) - 1} descendants" if len(changed) > 1 else "",
-                     decision.standing, decision.available_after, work.evaluation.currency)
+            log.info(
+                "%s account %s%s: %s, available funds %s %s",
+                "blocked" if decision.block else "unblocked",
+                work.account.id,
+                f" and {len(changed) - 1} descendants" if len(changed) > 1 else "",
+                decision.standing,
+                decision.available_after,
+                work.evaluation.currency,
+            )
 
     def _write_charges(self, work: _Work, now: datetime) -> None:
         evaluation = work.evaluation
@@ -406,8 +494,10 @@ class BillingEngine:
             return {}
         descendants = self.directory.descendants(account.id)
         docs = self.couch.db(SERVICES_DB).get_many(descendants)
-        own = [(d.get("quantities") or {}).get("account", {}) if self.dialect == "4.3" else d.get("quantities", {})
-               for d in docs.values()]
+        own = [
+            (d.get("quantities") or {}).get("account", {}) if self.dialect == "4.3" else d.get("quantities", {})
+            for d in docs.values()
+        ]
         return plans.cascade_sum(own)
 
     def _settle(self, account: Account, pending: dict) -> None:
@@ -432,8 +522,9 @@ class BillingEngine:
         `limits` doc is read again only when it is among the changes."""
         touched: dict[str, bool] = {}  # account -> its limits doc changed
         parsed = parse_db_name(db_name)
-        theirs = [r for r in rows if not designdocs.is_ours(r["id"])
-                  and not written_by_us(r.get("doc") or {})]  # a design doc of theirs may be a counter's view
+        theirs = [
+            r for r in rows if not designdocs.is_ours(r["id"]) and not written_by_us(r.get("doc") or {})
+        ]  # a design doc of theirs may be a counter's view
         if parsed is not None and not parsed.is_modb:
             if theirs:
                 self._check_poison(db_name, rows)
@@ -482,13 +573,15 @@ class BillingEngine:
         for row in rows:
             found = plans.problems(row.get("doc") or {})
             if found:
-                log.warning("poison document %s/%s: %s (those fields count nothing)", db_name, row["id"],
-                            "; ".join(found))
+                log.warning(
+                    "poison document %s/%s: %s (those fields count nothing)", db_name, row["id"], "; ".join(found)
+                )
                 if self.metrics is not None:
                     self.metrics.count("poison_documents")
 
-    def tick(self, now: datetime, owns: Callable[[str], bool] = lambda _: True,
-             stop: threading.Event | None = None) -> None:
+    def tick(
+        self, now: datetime, owns: Callable[[str], bool] = lambda _: True, stop: threading.Event | None = None
+    ) -> None:
         """Evaluate every owned account that has not been evaluated since its reseller's latest day start, then
         run `after_tick` (the daemon generates the invoices of closed periods there); EvaluationFailed at the end
         if some accounts failed. Once `stop` is set (the daemon stops) it returns after the batch in hand: the
@@ -496,7 +589,7 @@ class BillingEngine:
         owned = [a for a in self.directory.all_account_ids() if owns(a)]
         due = []
         for start in range(0, len(owned), BATCH):
-            batch = owned[start:start + BATCH]
+            batch = owned[start : start + BATCH]
             states = self.state_db.get_many([STATE_PREFIX + a for a in batch])
             due += [a for a in batch if _due(states.get(STATE_PREFIX + a), now)]
         failures = {}
@@ -518,7 +611,7 @@ class BillingEngine:
             return
         try:
             for start in range(0, len(account_ids), BATCH):
-                list(_POOL.map(lambda a: self.ledger.open_ahead(a, *following), account_ids[start:start + BATCH]))
+                list(_POOL.map(lambda a: self.ledger.open_ahead(a, *following), account_ids[start : start + BATCH]))
         except CouchError as exc:  # only a head start: the period-start run opens what is missing itself
             log.warning("opening the MODBs of %04d-%02d ahead: %s", *following, exc)
 
@@ -537,16 +630,34 @@ class BillingEngine:
         return zones
 
 
-def _state_write(account_id: str, state: charging.BillingState, pending: dict | None, postpay: dict,
-                 object_plans: list, previous: dict | None) -> dict | None:
+def _state_write(
+    account_id: str,
+    state: charging.BillingState,
+    pending: dict | None,
+    postpay: dict,
+    object_plans: list,
+    previous: dict | None,
+) -> dict | None:
     """The billing state advanced from the revision read, with this evaluation's charges as `pending` (written
     ahead: a crash before they reach the ledger is settled by the next evaluation, never charged again), the
     postpay terms of the `limits` doc and the object plans as last read; None if nothing changed."""
-    doc = {"_id": STATE_PREFIX + account_id, "pvt_type": "bookkeeper_billing_state", "account_id": account_id,
-           "state": state.to_doc(), "pending": pending, "postpay": postpay, "object_plans": object_plans}
+    doc = {
+        "_id": STATE_PREFIX + account_id,
+        "pvt_type": "bookkeeper_billing_state",
+        "account_id": account_id,
+        "state": state.to_doc(),
+        "pending": pending,
+        "postpay": postpay,
+        "object_plans": object_plans,
+    }
     if previous is not None:
-        if previous.get("state") == doc["state"] and previous.get("postpay") == postpay and not pending \
-                and previous.get("object_plans") == object_plans and not previous.get("pending"):
+        if (
+            previous.get("state") == doc["state"]
+            and previous.get("postpay") == postpay
+            and not pending
+            and previous.get("object_plans") == object_plans
+            and not previous.get("pending")
+        ):
             return None
         doc["_rev"] = previous["_rev"]
     return doc

@@ -10,7 +10,7 @@ them through `.timestamp()`, since Python subtracts same-zone datetimes as wall 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -33,7 +33,7 @@ def _aware(moment: datetime) -> datetime:
 
 def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
     """00:00 of `day` in `tz` (fold 0: a midnight in a DST gap resolves to the gap's instant)."""
-    return datetime.combine(day, time(0), tzinfo=tz).astimezone(timezone.utc).astimezone(tz)
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC).astimezone(tz)
 
 
 def local_date(moment: datetime, tz: str | ZoneInfo) -> date:
@@ -95,8 +95,12 @@ class Period:
         return self.start_date + timedelta(days=k - 1)
 
     def to_doc(self) -> dict:
-        return {"start": self.start.isoformat(), "end": self.end.isoformat(), "days": self.days,
-                "timezone": self.tz.key}
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "days": self.days,
+            "timezone": self.tz.key,
+        }
 
     @classmethod
     def from_doc(cls, doc: dict) -> Period:
@@ -139,7 +143,7 @@ class SystemClock:
     """The real time, in UTC."""
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class SimulatedClock:

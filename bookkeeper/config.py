@@ -98,8 +98,10 @@ class Settings(BaseSettings):
             if out.get(name):
                 out[name] = redact(out[name])
         if not self.couch_url:
-            out["couch_url"] = (f"http://127.0.0.1:{self.embedded_port} (the embedded server, data in "
-                                f"{self.var_dir / 'couch'}; set BOOKKEEPER_COUCH_URL to use another)")
+            out["couch_url"] = (
+                f"http://127.0.0.1:{self.embedded_port} (the embedded server, data in "
+                f"{self.var_dir / 'couch'}; set BOOKKEEPER_COUCH_URL to use another)"
+            )
         return out
 
 

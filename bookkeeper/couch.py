@@ -84,16 +84,25 @@ class Couch:
     account databases need no prefix because their ids are random.
     """
 
-    def __init__(self, url: str, *, timeout: float = 30.0, retries: int = 6, backoff: float = 0.2,
-                 namespace: str = "", auth: requests.auth.AuthBase | None = None):
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 30.0,
+        retries: int = 6,
+        backoff: float = 0.2,
+        namespace: str = "",
+        auth: requests.auth.AuthBase | None = None,
+    ):
         parts = urlsplit(url)
         self.session = requests.Session()
         self.session.trust_env = False  # no proxy/netrc lookup from the environment on every request (CPU-costly)
         adapter = HTTPAdapter(pool_maxsize=POOL)  # keep-alive for every thread of the daemon
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
-        self.session.headers.update({"Accept": "application/json", "Content-Type": "application/json",
-                                     "Accept-Encoding": "identity"})
+        self.session.headers.update(
+            {"Accept": "application/json", "Content-Type": "application/json", "Accept-Encoding": "identity"}
+        )
         if auth is not None:
             self.session.auth = auth
         elif parts.username:
@@ -106,9 +115,19 @@ class Couch:
     def __repr__(self) -> str:
         return f"Couch({self.url!r})"
 
-    def request(self, method: str, path: str, *, params: dict | None = None, body=None,
-                data: bytes | None = None, headers: dict | None = None, timeout: float | None = None,
-                stream: bool = False, retry: bool = True) -> requests.Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict | None = None,
+        body=None,
+        data: bytes | None = None,
+        headers: dict | None = None,
+        timeout: float | None = None,
+        stream: bool = False,
+        retry: bool = True,
+    ) -> requests.Response:
         """One HTTP call with retries on transport errors and 5xx; raises a typed CouchError otherwise."""
         url = f"{self.url}/{path.lstrip('/')}"
         if body is not None:
@@ -116,8 +135,15 @@ class Couch:
         attempts = self.retries + 1 if retry else 1
         for attempt in range(attempts):
             try:
-                resp = self.session.request(method, url, params=_params(params), data=data, headers=headers,
-                                            timeout=timeout or self.timeout, stream=stream)
+                resp = self.session.request(
+                    method,
+                    url,
+                    params=_params(params),
+                    data=data,
+                    headers=headers,
+                    timeout=timeout or self.timeout,
+                    stream=stream,
+                )
             except requests.RequestException as exc:
                 if attempt + 1 == attempts:
                     raise Unavailable(0, "unavailable", str(exc), path) from exc
@@ -195,7 +221,7 @@ class Database:
     def _doc_path(self, doc_id: str) -> str:
         for prefix in ("_design/", "_local/"):
             if doc_id.startswith(prefix):
-                return f"{self.path}/{prefix}{quote(doc_id[len(prefix):], safe='')}"
+                return f"{self.path}/{prefix}{quote(doc_id[len(prefix) :], safe='')}"
         return f"{self.path}/{quote(doc_id, safe='')}"
 
     # -- the database itself
@@ -254,8 +280,9 @@ class Database:
         """Write many documents in one request; results keyed by id (`{"ok": True, "rev": ...}` or an error)."""
         if not docs:
             return {}
-        rows = self.couch.json("POST", f"{self.path}/_bulk_docs", body={"docs": docs},
-                               params=self.couch._write_params())
+        rows = self.couch.json(
+            "POST", f"{self.path}/_bulk_docs", body={"docs": docs}, params=self.couch._write_params()
+        )
         return {row["id"]: row for row in rows}
 
     def all_docs(self, keys: list[str] | None = None, **params) -> list[dict]:
@@ -291,13 +318,19 @@ class Database:
 
     # -- attachments
     def put_attachment(self, doc_id: str, rev: str, name: str, data: bytes, content_type: str) -> str:
-        resp = self.couch.json("PUT", f"{self._doc_path(doc_id)}/{quote(name, safe='')}", params={"rev": rev},
-                               data=data, headers={"Content-Type": content_type})
+        resp = self.couch.json(
+            "PUT",
+            f"{self._doc_path(doc_id)}/{quote(name, safe='')}",
+            params={"rev": rev},
+            data=data,
+            headers={"Content-Type": content_type},
+        )
         return resp["rev"]
 
     def get_attachment(self, doc_id: str, name: str) -> bytes:
-        return self.couch.request("GET", f"{self._doc_path(doc_id)}/{quote(name, safe='')}",
-                                  headers={"Accept": "*/*"}).content
+        return self.couch.request(
+            "GET", f"{self._doc_path(doc_id)}/{quote(name, safe='')}", headers={"Accept": "*/*"}
+        ).content
 
     # -- changes
     def changes(self, since=0, *, limit: int | None = None, include_docs: bool = True, **params) -> dict:
@@ -311,8 +344,14 @@ class Database:
         """A continuous `_changes` feed, one row at a time. Ends (raises Unavailable) when the connection drops
         or no heartbeat arrives within 2.5 heartbeats; the caller resumes from the last `seq` it handled."""
         params = {"feed": "continuous", "since": since, "heartbeat": heartbeat_ms, "include_docs": include_docs}
-        resp = self.couch.request("GET", f"{self.path}/_changes", params=params, stream=True, retry=False,
-                                  timeout=(self.couch.timeout, heartbeat_ms * 2.5 / 1000))
+        resp = self.couch.request(
+            "GET",
+            f"{self.path}/_changes",
+            params=params,
+            stream=True,
+            retry=False,
+            timeout=(self.couch.timeout, heartbeat_ms * 2.5 / 1000),
+        )
         try:
             for line in resp.iter_lines(chunk_size=None):
                 if not line:
@@ -336,8 +375,9 @@ def _params(params: dict | None) -> dict | None:
     for key, value in params.items():
         if value is None:
             continue
-        if key in ("key", "keys", "startkey", "endkey", "start_key", "end_key", "doc_ids", "selector") or \
-                isinstance(value, (bool, list, dict)):
+        if key in ("key", "keys", "startkey", "endkey", "start_key", "end_key", "doc_ids", "selector") or isinstance(
+            value, (bool, list, dict)
+        ):
             out[key] = json.dumps(value, separators=(",", ":"))
         else:
             out[key] = value

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 ACCOUNTS_DB = "accounts"
@@ -87,4 +87,4 @@ def to_gregorian(moment: datetime) -> int:
 
 def from_gregorian(seconds: int) -> datetime:
     """Gregorian seconds -> an aware UTC datetime."""
-    return datetime.fromtimestamp(int(seconds) - GREGORIAN_UNIX_OFFSET, tz=timezone.utc)
+    return datetime.fromtimestamp(int(seconds) - GREGORIAN_UNIX_OFFSET, tz=UTC)

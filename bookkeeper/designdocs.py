@@ -86,8 +86,11 @@ def _current(current: dict | None, ddoc: DesignDoc) -> bool:
     """Nothing to write: KAZOO's exists (whatever it holds), ours is as the files say."""
     if current is not None and not ddoc.ours:
         return True
-    return current is not None and all(current.get(k) == v for k, v in ddoc.body.items()) and \
-        not (set(current) - set(ddoc.body) - {"_id", "_rev"})
+    return (
+        current is not None
+        and all(current.get(k) == v for k, v in ddoc.body.items())
+        and not (set(current) - set(ddoc.body) - {"_id", "_rev"})
+    )
 
 
 def install_kind(db: Database, kind: str) -> list[str]:
@@ -104,8 +107,7 @@ def _install(db: Database, ddocs: list[DesignDoc]) -> list[str]:
         stale = [d for d in ddocs if not _current(current.get(d.id), d)]
         if not stale:
             return written
-        docs = [{"_id": d.id, **d.body, **({"_rev": current[d.id]["_rev"]} if d.id in current else {})}
-                for d in stale]
+        docs = [{"_id": d.id, **d.body, **({"_rev": current[d.id]["_rev"]} if d.id in current else {})} for d in stale]
         results = db.bulk_docs(docs)
         written += [d.name for d in stale if results.get(d.id, {}).get("ok")]
         ddocs = [d for d in stale if not results.get(d.id, {}).get("ok") and d.ours]

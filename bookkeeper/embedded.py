@@ -80,8 +80,13 @@ class EmbeddedServer:
         return pid if b"pouchdb-server" in cmdline else None
 
     def status(self) -> dict:
-        return {"url": self.url, "pid": self.pid(), "answers": answers(self.url),
-                "in_memory": self.in_memory, "data_dir": None if self.in_memory else str(self.data_dir)}
+        return {
+            "url": self.url,
+            "pid": self.pid(),
+            "answers": answers(self.url),
+            "in_memory": self.in_memory,
+            "data_dir": None if self.in_memory else str(self.data_dir),
+        }
 
     @property
     def data_dir(self) -> Path:
@@ -94,8 +99,10 @@ class EmbeddedServer:
         if answers(self.url):
             raise ServerError(f"port {self.port} is taken by another server; choose another with --port")
         if not SERVER_BIN.exists():
-            raise ServerError("the embedded server is not installed (a checkout's scripts/setup installs it); "
-                              "set BOOKKEEPER_COUCH_URL to your CouchDB")
+            raise ServerError(
+                "the embedded server is not installed (a checkout's scripts/setup installs it); "
+                "set BOOKKEEPER_COUCH_URL to your CouchDB"
+            )
         for d in (self.data_dir, self.log_file.parent, self.pid_file.parent):
             d.mkdir(parents=True, exist_ok=True)
         config = self.data_dir / f"config-{self.port}.json"
@@ -106,13 +113,29 @@ class EmbeddedServer:
         kept = kept if isinstance(kept, dict) else {}
         kept["log"] = {"file": str(self.var_dir / "log" / f"couch-{self.port}-server.log"), "level": "warning"}
         config.write_text(json.dumps(kept))
-        args = ["node", str(LAUNCHER), "--host", "127.0.0.1", "--port", str(self.port), "--config", str(config),
-                "--no-stdout-logs"]
+        args = [
+            "node",
+            str(LAUNCHER),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--config",
+            str(config),
+            "--no-stdout-logs",
+        ]
         args += ["--in-memory"] if self.in_memory else ["--dir", str(self.data_dir)]
         env = {**os.environ, "NODE_OPTIONS": NODE_OPTIONS}
         with open(self.log_file, "ab") as log:
-            proc = subprocess.Popen(args, cwd=self.data_dir, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
+            proc = subprocess.Popen(
+                args,
+                cwd=self.data_dir,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         self.pid_file.write_text(str(proc.pid))
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:

@@ -24,7 +24,7 @@ def totals(rows: list[dict], currency: str | None = None) -> dict:
     shown to `currency`'s minor unit when one is given."""
     debits = sum((r["amount"] for r in rows if r["type"] == "debit"), Decimal(0))
     credits = sum((r["amount"] for r in rows if r["type"] == "credit"), Decimal(0))
-    shown = (lambda v: round_money(v, currency)) if currency else (lambda v: v)  # noqa: E731
+    shown = (lambda v: round_money(v, currency)) if currency else (lambda v: v)
     return {"debits": shown(debits), "credits": shown(credits), "net": shown(credits - debits)}
 
 
@@ -40,29 +40,61 @@ def explain_period(directory, ledger, account_id: str, moment: datetime) -> dict
         if e.kind == "rollover":
             continue
         day = info_of(e.doc).get("day")
-        rows.append({"date": charge_date(e.period_start, day, e.at, tz).isoformat(), "at": e.at.isoformat(),
-                     "type": e.type, "kind": e.kind, "category": e.category, "item": e.item, "quantity": e.quantity,
-                     "rate": e.rate, "factor": e.factor, "amount": round_money(e.amount, settings.currency),
-                     "description": e.description, "id": e.id})
-    return {"account": account_id, "currency": settings.currency, "period": span.to_doc(),
-            "last_day": span.last_date.isoformat(), "standing": account.services.get("pvt_status", "good_standing"),
-            "entries": rows, "totals": totals(rows, settings.currency)}
+        rows.append(
+            {
+                "date": charge_date(e.period_start, day, e.at, tz).isoformat(),
+                "at": e.at.isoformat(),
+                "type": e.type,
+                "kind": e.kind,
+                "category": e.category,
+                "item": e.item,
+                "quantity": e.quantity,
+                "rate": e.rate,
+                "factor": e.factor,
+                "amount": round_money(e.amount, settings.currency),
+                "description": e.description,
+                "id": e.id,
+            }
+        )
+    return {
+        "account": account_id,
+        "currency": settings.currency,
+        "period": span.to_doc(),
+        "last_day": span.last_date.isoformat(),
+        "standing": account.services.get("pvt_status", "good_standing"),
+        "entries": rows,
+        "totals": totals(rows, settings.currency),
+    }
 
 
 def charge_row(charge) -> dict:
     """One charge of an evaluation as `billing run` shows it."""
-    return {"date": (charge.period_start.date() + timedelta(days=charge.day - 1)).isoformat(),
-            "type": charge.type, "kind": charge.kind, "category": charge.category, "item": charge.item,
-            "quantity": charge.quantity, "rate": charge.rate, "factor": charge.factor, "amount": charge.amount,
-            "currency": charge.currency, "description": charge.description, "key": charge.key}
+    return {
+        "date": (charge.period_start.date() + timedelta(days=charge.day - 1)).isoformat(),
+        "type": charge.type,
+        "kind": charge.kind,
+        "category": charge.category,
+        "item": charge.item,
+        "quantity": charge.quantity,
+        "rate": charge.rate,
+        "factor": charge.factor,
+        "amount": charge.amount,
+        "currency": charge.currency,
+        "description": charge.description,
+        "key": charge.key,
+    }
 
 
 def run_account(evaluation) -> dict:
     """One account of a billing run: its charges, what was written, its standing and totals."""
     charges = [charge_row(c) for c in evaluation.decision.charges]
-    return {"account": evaluation.account_id, "standing": evaluation.decision.standing, "charges": charges,
-            "written": len(evaluation.written),
-            "totals": totals(charges, charges[0]["currency"] if charges else None)}
+    return {
+        "account": evaluation.account_id,
+        "standing": evaluation.decision.standing,
+        "charges": charges,
+        "written": len(evaluation.written),
+        "totals": totals(charges, charges[0]["currency"] if charges else None),
+    }
 
 
 def run_totals(accounts: list[dict]) -> dict[str, dict]:

@@ -73,8 +73,11 @@ def operator_amount(text, currency: str, where: str, ceiling: Decimal, force: bo
     if value <= 0:
         raise InputError(where, None, f"must be more than 0, got {text}")
     if value > ceiling and not force:
-        raise InputError(where, None, f"{text} {currency} is above the operator ceiling of {ceiling} {currency} "
-                                      "(--force to book it anyway)")
+        raise InputError(
+            where,
+            None,
+            f"{text} {currency} is above the operator ceiling of {ceiling} {currency} (--force to book it anyway)",
+        )
     return value
 
 

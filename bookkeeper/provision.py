@@ -8,8 +8,8 @@ import secrets
 from datetime import datetime
 
 from . import designdocs
-from .couch import Couch
 from .accounts import CONFIG_DOC, LIMITS_DOC, SYSTEM_CONFIG_DB, Directory, new_services_doc
+from .couch import Couch
 from .databases import account_databases, ensure_core
 from .dbnames import ACCOUNTS_DB, SERVICES_DB, account_db, encode, parse_db_name, to_gregorian
 
@@ -20,20 +20,43 @@ def new_account_id() -> str:
 
 def _pvt(account_id: str, now: datetime, pvt_type: str) -> dict:
     seconds = to_gregorian(now)
-    return {"pvt_type": pvt_type, "pvt_account_id": account_id, "pvt_account_db": encode(account_db(account_id)),
-            "pvt_created": seconds, "pvt_modified": seconds, "pvt_vsn": "1"}
+    return {
+        "pvt_type": pvt_type,
+        "pvt_account_id": account_id,
+        "pvt_account_db": encode(account_db(account_id)),
+        "pvt_created": seconds,
+        "pvt_modified": seconds,
+        "pvt_vsn": "1",
+    }
 
 
-def create_account(couch: Couch, settings, account_id: str, name: str, tree: list[str], now: datetime, *,
-                   reseller: bool = False, plans: dict[str, str] | None = None,
-                   trial_expires: datetime | None = None, dialect: str = "4.3", fields: dict | None = None) -> None:
+def create_account(
+    couch: Couch,
+    settings,
+    account_id: str,
+    name: str,
+    tree: list[str],
+    now: datetime,
+    *,
+    reseller: bool = False,
+    plans: dict[str, str] | None = None,
+    trial_expires: datetime | None = None,
+    dialect: str = "4.3",
+    fields: dict | None = None,
+) -> None:
     """One account: `tree` lists its ancestors, master first; `plans` maps plan id -> vendor (reseller) id;
     `fields` are added to its account document (e.g. `pvt_agent`, `pvt_referred_by`)."""
     ensure_core(couch, settings)
     db = couch.db(account_db(account_id)).ensure()
     designdocs.install_kind(db, "account")
-    doc = {"_id": account_id, "name": name, "realm": f"{name.lower().replace(' ', '-')}.example.com",
-           "pvt_tree": tree, "pvt_enabled": True, **_pvt(account_id, now, "account")}
+    doc = {
+        "_id": account_id,
+        "name": name,
+        "realm": f"{name.lower().replace(' ', '-')}.example.com",
+        "pvt_tree": tree,
+        "pvt_enabled": True,
+        **_pvt(account_id, now, "account"),
+    }
     if reseller:
         doc["pvt_reseller"] = True
     if trial_expires is not None:

@@ -28,8 +28,19 @@ from .money import round_money
 
 log = logging.getLogger(__name__)
 PAYMENT_KINDS = ("payment", "credit")  # a manual credit is an invoice adjustment: in the revenue
-USAGE_COLUMNS = ["account", "name", "period_start", "period_end", "category", "item", "peak", "days", "rate",
-                 "amount", "currency"]
+USAGE_COLUMNS = [
+    "account",
+    "name",
+    "period_start",
+    "period_end",
+    "category",
+    "item",
+    "peak",
+    "days",
+    "rate",
+    "amount",
+    "currency",
+]
 
 
 @dataclass(frozen=True)
@@ -43,17 +54,35 @@ class AccountUsage:
     total: Decimal  # what the period's invoice charges
 
     def rows(self) -> list[dict]:
-        return [{"account": self.account_id, "name": self.name, "period_start": self.period.start_date.isoformat(),
-                 "period_end": self.period.last_date.isoformat(), **item, "currency": self.currency}
-                for item in self.report.items()]
+        return [
+            {
+                "account": self.account_id,
+                "name": self.name,
+                "period_start": self.period.start_date.isoformat(),
+                "period_end": self.period.last_date.isoformat(),
+                **item,
+                "currency": self.currency,
+            }
+            for item in self.report.items()
+        ]
 
     def to_json(self) -> dict:
-        return {"account": self.account_id, "name": self.name, "currency": self.currency,
-                "period": {"start": self.period.start_date.isoformat(), "end": self.period.last_date.isoformat(),
-                           "days": self.period.days},
-                "items": [{**item, "daily": list(self.report.quantities[(item["category"], item["item"])])}
-                          for item in self.report.items()],
-                "services": self.services, "total": self.total}
+        return {
+            "account": self.account_id,
+            "name": self.name,
+            "currency": self.currency,
+            "period": {
+                "start": self.period.start_date.isoformat(),
+                "end": self.period.last_date.isoformat(),
+                "days": self.period.days,
+            },
+            "items": [
+                {**item, "daily": list(self.report.quantities[(item["category"], item["item"])])}
+                for item in self.report.items()
+            ],
+            "services": self.services,
+            "total": self.total,
+        }
 
 
 def usage_csv(usages: list[AccountUsage]) -> str:
@@ -74,8 +103,11 @@ class Reports:
 
     def last_closed(self, account_id: str, now: datetime) -> Period:
         settings = self._settings_of(self.directory.account(account_id))
-        return period_containing(period_containing(now, settings.billing_day, settings.timezone).start
-                                 - timedelta(seconds=1), settings.billing_day, settings.timezone)
+        return period_containing(
+            period_containing(now, settings.billing_day, settings.timezone).start - timedelta(seconds=1),
+            settings.billing_day,
+            settings.timezone,
+        )
 
     def _settings_of(self, account: Account):
         return self.directory.settings(account.reseller)
@@ -88,22 +120,34 @@ class Reports:
         entries = self.ledger.entries(account_id, period.start, period.end)
         statement = self.invoices.statement(account_id, period, settings, "en_US", entries)
         services = sum((line.charge for line in statement.services), round_money(Decimal(0), settings.currency))
-        return AccountUsage(account_id, account.name, period, settings.currency, usage_report(entries, period),
-                            services, statement.total)
+        return AccountUsage(
+            account_id,
+            account.name,
+            period,
+            settings.currency,
+            usage_report(entries, period),
+            services,
+            statement.total,
+        )
 
     def customers(self, reseller_id: str) -> list[Account]:
         """The accounts the reseller bills (itself excepted)."""
         ids = self.directory.descendants(reseller_id)
-        return sorted((a for a in self.directory.accounts(ids) if a.reseller == reseller_id and a.id != reseller_id),
-                      key=lambda a: a.id)
+        return sorted(
+            (a for a in self.directory.accounts(ids) if a.reseller == reseller_id and a.id != reseller_id),
+            key=lambda a: a.id,
+        )
 
     def reseller_usage(self, reseller_id: str, at: datetime) -> list[AccountUsage]:
         return [self.usage(a.id, at) for a in self.customers(reseller_id)]
 
     # -- metrics
     def resellers(self) -> list[str]:
-        found = [r["id"] for r in self.couch.db(SERVICES_DB).all_docs(include_docs=True)
-                 if (r.get("doc") or {}).get("pvt_reseller") and r["id"] != self.directory.master_id]
+        found = [
+            r["id"]
+            for r in self.couch.db(SERVICES_DB).all_docs(include_docs=True)
+            if (r.get("doc") or {}).get("pvt_reseller") and r["id"] != self.directory.master_id
+        ]
         return [self.directory.master_id, *sorted(found)]
 
     def metrics(self, start: datetime, end: datetime, resellers: list[str] | None = None) -> list[dict]:
@@ -129,9 +173,16 @@ class Reports:
             while period.start < end:
                 periods.append(self._period_metrics(accounts, docs, period, settings.currency))
                 period = period_containing(period.end, settings.billing_day, settings.timezone)
-            out.append({"reseller": reseller_id, "name": self.directory.account(reseller_id).name,
-                        "currency": settings.currency, "accounts": len(accounts), "standing": standing,
-                        "periods": periods})
+            out.append(
+                {
+                    "reseller": reseller_id,
+                    "name": self.directory.account(reseller_id).name,
+                    "currency": settings.currency,
+                    "accounts": len(accounts),
+                    "standing": standing,
+                    "periods": periods,
+                }
+            )
         return out
 
     def _period_metrics(self, accounts: list[Account], docs: dict, period: Period, currency: str) -> dict:
@@ -146,16 +197,29 @@ class Reports:
             revenue += total
             charged += total != 0
             mrr += sum((e.amount if e.type == "debit" else -e.amount for e in entries if e.kind == "mrc"), zero)
-            payments += sum((e.amount if e.type == "credit" else -e.amount for e in entries
-                             if e.kind in PAYMENT_KINDS and e.type == "credit" or e.kind == "refund"), zero)
+            payments += sum(
+                (
+                    e.amount if e.type == "credit" else -e.amount
+                    for e in entries
+                    if (e.kind in PAYMENT_KINDS and e.type == "credit") or e.kind == "refund"
+                ),
+                zero,
+            )
         created = [_when(docs.get(a.id, {}).get("pvt_created")) for a in accounts]
-        cancelled = [_when(docs.get(a.id, {}).get("pvt_modified")) for a in accounts
-                     if docs.get(a.id, {}).get("pvt_deleted")]
-        return {"period_start": period.start_date.isoformat(), "period_end": period.last_date.isoformat(),
-                "revenue": revenue, "mrr": mrr, "arpu": round_money(revenue / charged, currency) if charged else zero,
-                "accounts_charged": charged, "payments": payments,
-                "new_accounts": sum(1 for t in created if t is not None and period.contains(t)),
-                "cancelled_accounts": sum(1 for t in cancelled if t is not None and period.contains(t))}
+        cancelled = [
+            _when(docs.get(a.id, {}).get("pvt_modified")) for a in accounts if docs.get(a.id, {}).get("pvt_deleted")
+        ]
+        return {
+            "period_start": period.start_date.isoformat(),
+            "period_end": period.last_date.isoformat(),
+            "revenue": revenue,
+            "mrr": mrr,
+            "arpu": round_money(revenue / charged, currency) if charged else zero,
+            "accounts_charged": charged,
+            "payments": payments,
+            "new_accounts": sum(1 for t in created if t is not None and period.contains(t)),
+            "cancelled_accounts": sum(1 for t in cancelled if t is not None and period.contains(t)),
+        }
 
 
 def _when(seconds) -> datetime | None:
@@ -195,5 +259,8 @@ class MetricsCache:
         return [((r["reseller"], r["currency"]), float(r["periods"][-1][key])) for r in self.figures if r["periods"]]
 
     def standing(self) -> list[tuple[tuple[str, ...], float]]:
-        return [((r["reseller"], r["currency"], state), float(n)) for r in self.figures
-                for state, n in r["standing"].items()]
+        return [
+            ((r["reseller"], r["currency"], state), float(n))
+            for r in self.figures
+            for state, n in r["standing"].items()
+        ]

@@ -72,8 +72,9 @@ class CouchDBServer:
     def _run(self, *args: str, timeout: float = 180.0) -> None:
         if not launcher_available():
             raise ServerError(f"no CouchDB launcher at {launcher()} (set BOOKKEEPER_COUCHDB_LAUNCHER)")
-        done = subprocess.run([str(launcher()), *args], capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            [str(launcher()), *args], capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+        )
         if done.returncode != 0:
             raise ServerError(f"couchdb {args[0]} failed: {(done.stderr or done.stdout).strip()[-500:]}")
 

@@ -101,8 +101,13 @@ def settings_from_doc(doc: dict | None, where: str | None = None) -> BookkeeperS
         raise InputError(where or (doc or {}).get("_id", "configs_bookkeeper"), field, problem) from None
 
 
-def resolve_settings(reseller_doc: dict | None, master_doc: dict | None, *,
-                     reseller_where: str | None = None, master_where: str | None = None) -> BookkeeperSettings:
+def resolve_settings(
+    reseller_doc: dict | None,
+    master_doc: dict | None,
+    *,
+    reseller_where: str | None = None,
+    master_where: str | None = None,
+) -> BookkeeperSettings:
     """Settings for a reseller's customers: each key from the reseller's doc, else the master's, else the default.
 
     Each document is validated on its own first, so an error names the document it is in.

@@ -12,15 +12,23 @@ from .errors import InputError
 from .ledger import Ledger
 
 
-def standing_rows(directory: Directory, ledger: Ledger, now: datetime, *, reseller: str | None = None,
-                  delinquent: bool = False, blocked: bool = False) -> list[dict]:
+def standing_rows(
+    directory: Directory,
+    ledger: Ledger,
+    now: datetime,
+    *,
+    reseller: str | None = None,
+    delinquent: bool = False,
+    blocked: bool = False,
+) -> list[dict]:
     """One row per account (`reseller`: only its customers; `delinquent`, `blocked`: only those), in the order of
     the `accounts` database: {account, name, reseller, standing, blocked, balance, currency, held}."""
     ids = directory.all_account_ids()
     rows = []
     for start in range(0, len(ids), BATCH):
-        accounts = [a for a in directory.accounts(ids[start:start + BATCH])
-                    if reseller is None or a.reseller == reseller]
+        accounts = [
+            a for a in directory.accounts(ids[start : start + BATCH]) if reseller is None or a.reseller == reseller
+        ]
         directory.refresh([a for a in accounts if a.problem is None])
         for account in accounts:
             row = _row(directory, ledger, account, now)
@@ -41,6 +49,13 @@ def _row(directory: Directory, ledger: Ledger, account: Account, now: datetime) 
     block = None
     if not account.enabled:
         block = "bookkeeper" if account.blocked_by_us else "administrator"
-    return {"account": account.id, "name": account.name, "reseller": account.reseller,
-            "standing": account.services.get("pvt_status") or "unknown", "blocked": block,
-            "balance": ledger.balance(account.id, now) if currency else None, "currency": currency, "held": held}
+    return {
+        "account": account.id,
+        "name": account.name,
+        "reseller": account.reseller,
+        "standing": account.services.get("pvt_status") or "unknown",
+        "blocked": block,
+        "balance": ledger.balance(account.id, now) if currency else None,
+        "currency": currency,
+        "held": held,
+    }

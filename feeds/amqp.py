@@ -38,8 +38,17 @@ MESSAGE_TTL_MS = 20_000  # KAZOO's longest wait for a bookkeeper (update_req, sa
 class AmqpConsumer:
     """Consumes KAZOO bookkeeper requests of `bookkeeper_type` from `url` until `stop()`."""
 
-    def __init__(self, url: str, answers: Answers, *, bookkeeper_type: str, queue: str, metrics=None,
-                 workers: int = 16, node: str | None = None):
+    def __init__(
+        self,
+        url: str,
+        answers: Answers,
+        *,
+        bookkeeper_type: str,
+        queue: str,
+        metrics=None,
+        workers: int = 16,
+        node: str | None = None,
+    ):
         self.url, self.answers, self.bookkeeper_type, self.queue = url, answers, bookkeeper_type, queue
         self.metrics, self.workers = metrics, workers
         self.node = node or f"{APP_NAME}@{socket.gethostname()}"
@@ -89,8 +98,12 @@ class AmqpConsumer:
                 self._connected.clear()
                 attempt += 1
                 delay = backoff_delay(attempt, base=0.5, cap=10.0)
-                log.warning("AMQP connection %s: %s; reconnecting in %.1f s", self._safe_url(), exc or
-                            exc.__class__.__name__, delay)
+                log.warning(
+                    "AMQP connection %s: %s; reconnecting in %.1f s",
+                    self._safe_url(),
+                    exc or exc.__class__.__name__,
+                    delay,
+                )
                 self._stopping.wait(delay)
             except Exception:  # a bug: keep the daemon's AMQP side alive, loudly
                 self._connected.clear()
@@ -116,12 +129,12 @@ class AmqpConsumer:
             for kind in protocol.KINDS:
                 channel.queue_bind(self.queue, protocol.EXCHANGE, protocol.routing_key(kind))
             channel.basic_qos(prefetch_count=self.workers * 2)
-            channel.basic_consume(self.queue, lambda ch, method, props, body: self._on_message(
-                connection, ch, method, body))
+            channel.basic_consume(
+                self.queue, lambda ch, method, props, body: self._on_message(connection, ch, method, body)
+            )
             self._count("amqp_connections")
             self._connected.set()
-            log.info("consuming KAZOO bookkeeper requests (type %s) from %s", self.bookkeeper_type,
-                     self._safe_url())
+            log.info("consuming KAZOO bookkeeper requests (type %s) from %s", self.bookkeeper_type, self._safe_url())
             while not self._stopping.is_set():
                 connection.process_data_events(time_limit=0.5)
             deadline = time.monotonic() + 30
@@ -166,8 +179,12 @@ class AmqpConsumer:
         except Exception:
             log.exception("%s_req for %s", request.kind, request.get("Account-ID"))
             self._count("amqp_failed")
-            answer = {**self.answers.echo(request), "Status": "fatal", "Reason": FAULT,
-                      "Message": "Temporary billing error, please try again later."}
+            answer = {
+                **self.answers.echo(request),
+                "Status": "fatal",
+                "Reason": FAULT,
+                "Message": "Temporary billing error, please try again later.",
+            }
         message = protocol.reply(request, answer, app_name=APP_NAME, app_version=__version__, node=self.node)
         try:
             connection.add_callback_threadsafe(lambda: self._send(channel, tag, request, message, received))
@@ -178,8 +195,12 @@ class AmqpConsumer:
 
     def _send(self, channel, tag: int, request: protocol.Request, message: dict, received: float) -> None:
         try:
-            channel.basic_publish(protocol.TARGETED, request.server_id, protocol.encode(message),
-                                  pika.BasicProperties(content_type="application/json"))
+            channel.basic_publish(
+                protocol.TARGETED,
+                request.server_id,
+                protocol.encode(message),
+                pika.BasicProperties(content_type="application/json"),
+            )
             channel.basic_ack(tag)
         except AMQPError:
             self._lost(request)
@@ -192,8 +213,9 @@ class AmqpConsumer:
             self.metrics.observe(f"amqp_{request.kind}_seconds", time.monotonic() - received)
 
     def _lost(self, request: protocol.Request) -> None:
-        log.warning("reply to %s_req %s lost with its connection; the broker delivers it again", request.kind,
-                    request.msg_id)
+        log.warning(
+            "reply to %s_req %s lost with its connection; the broker delivers it again", request.kind, request.msg_id
+        )
         self._count("amqp_unacked")
 
 

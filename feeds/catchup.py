@@ -13,9 +13,16 @@ from .metrics import Metrics
 log = logging.getLogger(__name__)
 
 
-def catch_up(couch: Couch, engine: Engine, db_names, *, metrics: Metrics | None = None,
-             consumer: str = DEFAULT_CONSUMER, batch_size: int = 500,
-             checkpoint_interval: float = 0.0) -> dict[str, object]:
+def catch_up(
+    couch: Couch,
+    engine: Engine,
+    db_names,
+    *,
+    metrics: Metrics | None = None,
+    consumer: str = DEFAULT_CONSUMER,
+    batch_size: int = 500,
+    checkpoint_interval: float = 0.0,
+) -> dict[str, object]:
     """Hand every change after each database's checkpoint to the engine; {database: last seq}. Each database's
     checkpoint is written before the next database is read: after each batch (`checkpoint_interval` 0), or at
     most every `checkpoint_interval` seconds and at its end. An engine failure propagates (EngineFailed) with

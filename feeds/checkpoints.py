@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bookkeeper.couch import Conflict, Database
 
@@ -61,8 +61,13 @@ def read_checkpoint(db: Database, consumer: str) -> Checkpoint:
         return Checkpoint(0, doc.get("_rev"))
     head = db.info().get("update_seq")
     if seq_number(doc["seq"]) > seq_number(head):
-        log.warning("checkpoint %s in %s is ahead of the database (seq %s, the database is at %s); restarting "
-                    "from 0", doc["_id"], db.name, _short(doc["seq"]), _short(head))
+        log.warning(
+            "checkpoint %s in %s is ahead of the database (seq %s, the database is at %s); restarting from 0",
+            doc["_id"],
+            db.name,
+            _short(doc["seq"]),
+            _short(head),
+        )
         return Checkpoint(0, doc.get("_rev"))
     return Checkpoint(doc["seq"], doc.get("_rev"))
 
@@ -75,8 +80,12 @@ def _short(seq) -> str:
 def write_checkpoint(db: Database, consumer: str, checkpoint: Checkpoint, seq, worker: str = "") -> Checkpoint:
     """Store `seq`; on a conflict (another worker wrote meanwhile) the last writer wins: at worst changes are
     delivered again, never skipped, because each writer has handled everything up to its own seq."""
-    doc = {"_id": checkpoint_id(consumer), "seq": seq, "worker": worker,
-           "updated_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    doc = {
+        "_id": checkpoint_id(consumer),
+        "seq": seq,
+        "worker": worker,
+        "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
     for _ in range(3):
         doc.pop("_rev", None)
         if checkpoint.rev:

@@ -54,11 +54,33 @@ class Consumer:
     number seen on the server and `behind_since` when it first got ahead of the checkpoint: both feed the lag
     metrics. `drain` and `flush` are serialised per database by `lock`."""
 
-    __slots__ = ("name", "db", "consumer", "worker", "lock", "checkpoint", "head", "behind_since", "failures",
-                 "queued", "interval", "dirty_since", "_rows", "_rows_after", "_rows_lock")
+    __slots__ = (
+        "_rows",
+        "_rows_after",
+        "_rows_lock",
+        "behind_since",
+        "checkpoint",
+        "consumer",
+        "db",
+        "dirty_since",
+        "failures",
+        "head",
+        "interval",
+        "lock",
+        "name",
+        "queued",
+        "worker",
+    )
 
-    def __init__(self, couch: Couch, name: str, consumer: str = DEFAULT_CONSUMER, worker: str = "", *,
-                 checkpoint_interval: float = 0.0):
+    def __init__(
+        self,
+        couch: Couch,
+        name: str,
+        consumer: str = DEFAULT_CONSUMER,
+        worker: str = "",
+        *,
+        checkpoint_interval: float = 0.0,
+    ):
         self.name, self.db, self.consumer, self.worker = name, couch.db(name), consumer, worker
         self.lock = threading.Lock()
         self.checkpoint: Checkpoint | None = None
@@ -118,7 +140,7 @@ class Consumer:
             if self._rows_after != since:  # the checkpoint may have reached one of the buffered rows by a read
                 at = next((i for i, row in enumerate(self._rows) if row["seq"] == since), None)
                 if at is not None:
-                    self._rows, self._rows_after = self._rows[at + 1:], since
+                    self._rows, self._rows_after = self._rows[at + 1 :], since
             if self._rows and self._rows_after == since:
                 rows, self._rows = self._rows[:limit], self._rows[limit:]
                 self._rows_after = rows[-1]["seq"]
@@ -134,8 +156,7 @@ class Consumer:
         seconds = time.monotonic() - self.behind_since if self.behind_since is not None else 0.0
         return seqs, seconds
 
-    def drain(self, engine: Engine, metrics: Metrics, *, limit: int = 500,
-              stop: threading.Event | None = None):
+    def drain(self, engine: Engine, metrics: Metrics, *, limit: int = 500, stop: threading.Event | None = None):
         """Handle every change after the checkpoint, `limit` rows per engine call, moving the checkpoint after
         each batch (written at once with `checkpoint_interval` 0, else deferred: see the module docstring);
         returns the final seq. Raises EngineFailed (checkpoint kept) or a CouchError (reading; with interval 0
@@ -180,8 +201,7 @@ class Consumer:
         return self.checkpoint
 
     def _write(self) -> None:
-        self.checkpoint = write_checkpoint(self.db, self.consumer, self.checkpoint, self.checkpoint.seq,
-                                           self.worker)
+        self.checkpoint = write_checkpoint(self.db, self.consumer, self.checkpoint, self.checkpoint.seq, self.worker)
         self.dirty_since = None
 
     def flush(self, timeout: float | None = None) -> bool:

@@ -37,8 +37,16 @@ class Daemon:
     """One worker. `settings`: worker_id (default host-pid), metrics_port (0: any free port), bookkeeper_db.
     `holds`: the engine's held accounts and invalid settings (`bookkeeper.holds.Holds`), shown on `/health`."""
 
-    def __init__(self, couch: Couch, settings, engine: Engine, *, options: FeedOptions | None = None,
-                 metrics: Metrics | None = None, holds=None):
+    def __init__(
+        self,
+        couch: Couch,
+        settings,
+        engine: Engine,
+        *,
+        options: FeedOptions | None = None,
+        metrics: Metrics | None = None,
+        holds=None,
+    ):
         self.couch, self.settings, self.engine, self.holds = couch, settings, engine, holds
         self.options = options or FeedOptions()
         self.metrics = metrics or Metrics()
@@ -77,21 +85,40 @@ class Daemon:
     def start(self) -> Daemon:
         """Start every thread and return (tests and embedding; `run` is start, wait for a signal, stop)."""
         self.features = probe(self.couch, self.options.use_db_updates)
-        log.info("worker %s on %s (%s %s): %s", self.worker_id, self.couch.url, self.features.vendor,
-                 self.features.version, "_db_updates" if self.features.db_updates else
-                 f"continuous feeds for up to {self.options.follow_cap} databases, polling the rest")
+        log.info(
+            "worker %s on %s (%s %s): %s",
+            self.worker_id,
+            self.couch.url,
+            self.features.vendor,
+            self.features.version,
+            "_db_updates"
+            if self.features.db_updates
+            else f"continuous feeds for up to {self.options.follow_cap} databases, polling the rest",
+        )
         if self.options.use_leases:
-            self.leases = Leases(self.couch.db(self.settings.bookkeeper_db).ensure(), self.worker_id,
-                                 buckets=self.options.lease_buckets, ttl=self.options.lease_ttl)
+            self.leases = Leases(
+                self.couch.db(self.settings.bookkeeper_db).ensure(),
+                self.worker_id,
+                buckets=self.options.lease_buckets,
+                ttl=self.options.lease_ttl,
+            )
             self.metrics.gauge("leases_held", "Lease buckets this worker holds.", lambda: len(self.leases.held()))
-        self.tailer = Tailer(self.couch, self.engine, self.metrics, self.options, owns=self.owns_db,
-                             db_updates=self.features.db_updates, worker=self.worker_id).start()
+        self.tailer = Tailer(
+            self.couch,
+            self.engine,
+            self.metrics,
+            self.options,
+            owns=self.owns_db,
+            db_updates=self.features.db_updates,
+            worker=self.worker_id,
+        ).start()
         self._round()
         self._control = threading.Thread(target=self._control_loop, name="control", daemon=True)
         self._control.start()
         self.ticker = Ticker(self.engine, self.owns, self.metrics, interval=self.options.tick_interval).start()
-        self.metrics_server = MetricsServer(self.metrics, self.settings.metrics_port, self.health,
-                                            host=self.settings.metrics_host).start()
+        self.metrics_server = MetricsServer(
+            self.metrics, self.settings.metrics_port, self.health, host=self.settings.metrics_host
+        ).start()
         return self
 
     def stop(self, grace: float = STOP_GRACE) -> None:
@@ -146,14 +173,26 @@ class Daemon:
         age = None if self._last_round is None else round(time.monotonic() - self._last_round, 1)
         dead = self._dead_threads()
         unserved = self.leases.unserved() if self.leases else []
-        ok = not self.stopping.is_set() and age is not None and age < 3 * self.options.discovery_interval + 30 \
-            and not dead and not unserved
-        return {"ok": ok, "dead_threads": dead, "unserved_buckets": unserved, "worker": self.worker_id, "vendor": self.features and self.features.vendor,
-                "db_updates": bool(self.features and self.features.db_updates),
-                "databases": len(self.tailer.consumers) if self.tailer else 0,
-                "followed": len(self.tailer.followed) if self.tailer else 0,
-                "leases": len(self.leases.held()) if self.leases else None, "last_round_seconds_ago": age,
-                **(self.holds.snapshot() if self.holds is not None else {})}
+        ok = (
+            not self.stopping.is_set()
+            and age is not None
+            and age < 3 * self.options.discovery_interval + 30
+            and not dead
+            and not unserved
+        )
+        return {
+            "ok": ok,
+            "dead_threads": dead,
+            "unserved_buckets": unserved,
+            "worker": self.worker_id,
+            "vendor": self.features and self.features.vendor,
+            "db_updates": bool(self.features and self.features.db_updates),
+            "databases": len(self.tailer.consumers) if self.tailer else 0,
+            "followed": len(self.tailer.followed) if self.tailer else 0,
+            "leases": len(self.leases.held()) if self.leases else None,
+            "last_round_seconds_ago": age,
+            **(self.holds.snapshot() if self.holds is not None else {}),
+        }
 
     def _dead_threads(self) -> list[str]:
         if self.stopping.is_set() or self._control is None:
@@ -167,7 +206,14 @@ class Daemon:
     def run_once(self) -> dict[str, object]:
         """Catch up every tailed database, then tick once for every account; {database: last seq}."""
         names = sorted(tailed_databases(self.couch), key=lambda n: (n not in SHARED_DBS, n))
-        seqs = catch_up(self.couch, self.engine, names, metrics=self.metrics, consumer=self.options.consumer,
-                        batch_size=self.options.batch_size, checkpoint_interval=self.options.checkpoint_interval)
+        seqs = catch_up(
+            self.couch,
+            self.engine,
+            names,
+            metrics=self.metrics,
+            consumer=self.options.consumer,
+            batch_size=self.options.batch_size,
+            checkpoint_interval=self.options.checkpoint_interval,
+        )
         self.engine.tick(utc_now(), lambda account_id: True)
         return seqs

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from threading import Event
 from datetime import datetime
+from threading import Event
 from typing import Protocol
 
 

@@ -45,8 +45,15 @@ def fair_share(buckets: int, live_workers: int) -> int:
 class Leases:
     """This worker's leases. `owns(key)` is True only while the bucket's lease is held and unexpired."""
 
-    def __init__(self, db: Database, worker_id: str, *, buckets: int = 64, ttl: float = 30.0,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        db: Database,
+        worker_id: str,
+        *,
+        buckets: int = 64,
+        ttl: float = 30.0,
+        clock: Callable[[], float] = time.time,
+    ):
         self.db, self.worker_id, self.buckets, self.ttl, self.clock = db, worker_id, buckets, ttl, clock
         self._held: dict[int, float] = {}  # bucket -> expiry
         self._lock = threading.Lock()
@@ -75,29 +82,40 @@ class Leases:
         free = [b for b, i in enumerate(ids) if b not in mine and self._expiry(current.get(i), now) <= now]
         random.shuffle(free)  # workers taking at once mostly pick different buckets
         keep, release = mine[:share], mine[share:]
-        take = free[:max(0, share - len(keep))]
+        take = free[: max(0, share - len(keep))]
         docs = [_lease(ids[b], current.get(ids[b]), self.worker_id, expires) for b in keep + take]
         docs += [_lease(ids[b], current.get(ids[b]), None, 0) for b in release]
         results = self.db.bulk_docs(docs)
         won = {b: expires for b in keep + take if results.get(ids[b], {}).get("ok")}
-        others = {b for b, i in enumerate(ids) if b not in mine and b not in won and
-                  self._expiry(current.get(i), now) > now}
+        others = {
+            b for b, i in enumerate(ids) if b not in mine and b not in won and self._expiry(current.get(i), now) > now
+        }
         with self._lock:
             lost = set(self._held) - set(won)
             gained = set(won) - set(self._held)
             self._held = won
-            self._unserved = {b: self._unserved.get(b, now) for b in range(self.buckets)
-                              if b not in won and b not in others}
+            self._unserved = {
+                b: self._unserved.get(b, now) for b in range(self.buckets) if b not in won and b not in others
+            }
         if lost or gained:
-            log.info("leases of %s: %d held (share %d), gained %s, lost %s", self.worker_id, len(won), share,
-                     sorted(gained), sorted(lost))
+            log.info(
+                "leases of %s: %d held (share %d), gained %s, lost %s",
+                self.worker_id,
+                len(won),
+                share,
+                sorted(gained),
+                sorted(lost),
+            )
         return set(won)
 
     def live_workers(self, now: float | None = None) -> set[str]:
         now = self.clock() if now is None else now
         rows = self.db.all_docs(startkey=WORKER_PREFIX, endkey=WORKER_PREFIX + "\ufff0", include_docs=True)
-        return {r["doc"]["owner"] for r in rows if r.get("doc") and isinstance(r["doc"].get("owner"), str) and
-                self._expiry(r["doc"], now) > now}
+        return {
+            r["doc"]["owner"]
+            for r in rows
+            if r.get("doc") and isinstance(r["doc"].get("owner"), str) and self._expiry(r["doc"], now) > now
+        }
 
     def unserved(self) -> list[int]:
         """Buckets that no live worker has held for longer than a TTL (as of this worker's last round)."""
@@ -126,13 +144,13 @@ class Leases:
         ids = [f"{LEASE_PREFIX}{b:04d}" for b in held]
         if ids:
             current = self.db.get_many(ids)
-            self.db.bulk_docs([_lease(i, current[i], None, 0) for i in ids
-                               if current.get(i, {}).get("owner") == self.worker_id])
+            self.db.bulk_docs(
+                [_lease(i, current[i], None, 0) for i in ids if current.get(i, {}).get("owner") == self.worker_id]
+            )
         self._beat(0)
 
     def _beat(self, expires: float) -> None:
-        doc = {"_id": WORKER_PREFIX + self.worker_id, "pvt_type": DOC_TYPE, "owner": self.worker_id,
-               "expires": expires}
+        doc = {"_id": WORKER_PREFIX + self.worker_id, "pvt_type": DOC_TYPE, "owner": self.worker_id, "expires": expires}
         for _ in range(2):
             doc.pop("_rev", None)
             if self._heartbeat_rev:

@@ -28,19 +28,27 @@ COUNTERS = {
     "feed_errors": "Feed, poll or checkpoint requests that failed (retried).",
     "ticks": "Scheduler ticks run.",
 }
-COUNTERS.update({f"amqp_{kind}_requests": f"KAZOO {kind}_req messages of our bookkeeper type answered."
-                 for kind in ("update", "standing", "sale", "refund", "collect_recurring")})
-COUNTERS.update({
-    "amqp_ignored": "KAZOO bookkeeper requests for another bookkeeper type, acknowledged and left alone.",
-    "amqp_rejected": "Bookkeeper requests KAZOO's own validation would refuse (dropped, logged).",
-    "amqp_failed": "Requests whose handling raised (answered fatal/bookkeeper_fault).",
-    "amqp_redelivered": "Requests the broker delivered again (answered from what was written).",
-    "amqp_unacked": "Replies and acks lost with their connection (the broker redelivers the request).",
-    "amqp_connections": "Connections to the broker opened (the first, then every reconnection).",
-})
+COUNTERS.update(
+    {
+        f"amqp_{kind}_requests": f"KAZOO {kind}_req messages of our bookkeeper type answered."
+        for kind in ("update", "standing", "sale", "refund", "collect_recurring")
+    }
+)
+COUNTERS.update(
+    {
+        "amqp_ignored": "KAZOO bookkeeper requests for another bookkeeper type, acknowledged and left alone.",
+        "amqp_rejected": "Bookkeeper requests KAZOO's own validation would refuse (dropped, logged).",
+        "amqp_failed": "Requests whose handling raised (answered fatal/bookkeeper_fault).",
+        "amqp_redelivered": "Requests the broker delivered again (answered from what was written).",
+        "amqp_unacked": "Replies and acks lost with their connection (the broker redelivers the request).",
+        "amqp_connections": "Connections to the broker opened (the first, then every reconnection).",
+    }
+)
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
-HISTOGRAMS = {f"amqp_{kind}_seconds": f"Seconds from receiving a KAZOO {kind}_req to publishing the reply."
-              for kind in ("update", "standing", "sale", "refund", "collect_recurring")}
+HISTOGRAMS = {
+    f"amqp_{kind}_seconds": f"Seconds from receiving a KAZOO {kind}_req to publishing the reply."
+    for kind in ("update", "standing", "sale", "refund", "collect_recurring")
+}
 
 
 class Metrics:
@@ -52,8 +60,10 @@ class Metrics:
         self._counters: dict[str, Counter] = {}
         for name in COUNTERS:
             self._counter(name)
-        self._histograms = {name: Histogram(f"{PREFIX}{name}", text, buckets=BUCKETS, registry=self.registry)
-                            for name, text in HISTOGRAMS.items()}
+        self._histograms = {
+            name: Histogram(f"{PREFIX}{name}", text, buckets=BUCKETS, registry=self.registry)
+            for name, text in HISTOGRAMS.items()
+        }
 
     def _counter(self, name: str) -> Counter:
         with self._lock:
@@ -76,8 +86,13 @@ class Metrics:
         """A gauge whose value is `read()` at each scrape (NaN, logged, when it cannot be read)."""
         Gauge(f"{PREFIX}{name}", help_text, registry=self.registry).set_function(lambda: _read(name, read))
 
-    def labeled(self, name: str, help_text: str, labels: tuple[str, ...],
-                read: Callable[[], list[tuple[tuple[str, ...], float]]]) -> None:
+    def labeled(
+        self,
+        name: str,
+        help_text: str,
+        labels: tuple[str, ...],
+        read: Callable[[], list[tuple[tuple[str, ...], float]]],
+    ) -> None:
         """A gauge with one series per label values, `read()` at each scrape as [(label values, value)]."""
         self.registry.register(_Labeled(f"{PREFIX}{name}", help_text, labels, read))
 
@@ -127,8 +142,10 @@ class MetricsServer:
             if path == "/health":
                 status = self.health()
                 body = json.dumps(status).encode()
-                start_response("200 OK" if status.get("ok") else "503 Service Unavailable",
-                               [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+                start_response(
+                    "200 OK" if status.get("ok") else "503 Service Unavailable",
+                    [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+                )
                 return [body]
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"not found\n"]
@@ -147,5 +164,5 @@ class MetricsServer:
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+    def log_message(self, format, *args):
         pass

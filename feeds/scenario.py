@@ -4,21 +4,31 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from bookkeeper.charging.commissions import agent_terms
 from bookkeeper.errors import InputError
-from bookkeeper.settings import settings_from_doc
 from bookkeeper.plans import load_plan
+from bookkeeper.settings import settings_from_doc
 
 EVENT_KINDS = ("create", "delete", "update", "limits", "credit", "debit", "correct")
 TOP_KEYS = ("start", "until", "dialect", "resellers", "accounts", "events")
 RESELLER_KEYS = ("settings", "plans")
-ACCOUNT_KEYS = ("parent", "plans", "balance", "docs", "limits", "trial_expires", "reseller", "name", "agent",
-                "referred_by")
+ACCOUNT_KEYS = (
+    "parent",
+    "plans",
+    "balance",
+    "docs",
+    "limits",
+    "trial_expires",
+    "reseller",
+    "name",
+    "agent",
+    "referred_by",
+)
 EVENT_KEYS = ("at", "account", "count", "reason", *EVENT_KINDS)
 
 
@@ -94,7 +104,7 @@ def _time(value: Any, source: str, where: str) -> datetime:
         raise InputError(source, where, f"not an ISO-8601 time: {value!r}") from None
     if moment.tzinfo is None:
         raise InputError(source, where, f"give a time zone (e.g. Z): {value!r}")
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def _amount(value: Any, source: str, where: str) -> Decimal:
@@ -115,8 +125,11 @@ def _object(value: Any, source: str, where: str, keys: tuple[str, ...] | None = 
         raise InputError(source, where, f"must be an object, got {type(value).__name__}")
     unknown = [k for k in value if keys is not None and k not in keys]
     if unknown:
-        raise InputError(source, f"{where}.{unknown[0]}" if where != "(top level)" else unknown[0],
-                         f"unknown key; known: {', '.join(keys)}")
+        raise InputError(
+            source,
+            f"{where}.{unknown[0]}" if where != "(top level)" else unknown[0],
+            f"unknown key; known: {', '.join(keys)}",
+        )
     return value
 
 
@@ -189,21 +202,34 @@ def parse_scenario(data: Any, source: str = "scenario") -> Scenario:
             except InputError as exc:
                 raise InputError(source, f"{where}.agent{exc.field.removeprefix('pvt_agent')}", exc.problem) from None
         referred_by = spec.get("referred_by")
-        if referred_by is not None and (referred_by not in raw_accounts or referred_by == label
-                                        or not isinstance(raw_accounts[referred_by], dict)
-                                        or raw_accounts[referred_by].get("agent") is None):
+        if referred_by is not None and (
+            referred_by not in raw_accounts
+            or referred_by == label
+            or not isinstance(raw_accounts[referred_by], dict)
+            or raw_accounts[referred_by].get("agent") is None
+        ):
             raise InputError(source, f"{where}.referred_by", f"not the label of another agent account: {referred_by!r}")
         accounts[label] = AccountSpec(
-            label, parent, tuple(plans), _amount(spec.get("balance", 0), source, f"{where}.balance"),
-            tuple(docs), limits, None if trial is None else _time(trial, source, f"{where}.trial_expires"),
-            reseller, str(spec.get("name", label)), agent, referred_by)
+            label,
+            parent,
+            tuple(plans),
+            _amount(spec.get("balance", 0), source, f"{where}.balance"),
+            tuple(docs),
+            limits,
+            None if trial is None else _time(trial, source, f"{where}.trial_expires"),
+            reseller,
+            str(spec.get("name", label)),
+            agent,
+            referred_by,
+        )
     for label, spec in accounts.items():
         if spec.plans:
             vendor = billing_reseller(label, accounts)
             missing = [p for p in spec.plans if p not in resellers[vendor].plans]
             if missing:
-                raise InputError(source, f"accounts.{label}.plans",
-                                 f"plan {missing[0]!r} is not among resellers.{vendor}.plans")
+                raise InputError(
+                    source, f"accounts.{label}.plans", f"plan {missing[0]!r} is not among resellers.{vendor}.plans"
+                )
 
     events = []
     raw_events = data.get("events", [])

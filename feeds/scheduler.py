@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -26,26 +26,34 @@ DAY_START_PREFIX = "day-start:"
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Ticker:
     """The scheduler of the engine's ticks."""
 
-    def __init__(self, engine: Engine, owns: Callable[[str], bool], metrics: Metrics, *,
-                 interval: float = 300.0, now: Callable[[], datetime] = utc_now):
+    def __init__(
+        self,
+        engine: Engine,
+        owns: Callable[[str], bool],
+        metrics: Metrics,
+        *,
+        interval: float = 300.0,
+        now: Callable[[], datetime] = utc_now,
+    ):
         self.engine, self.owns, self.metrics, self.now = engine, owns, metrics, now
         self.interval = interval
         self.stopping = threading.Event()
         self._zones: set[str] = set()
         self.scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(1)}, timezone=timezone.utc,
-            job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None})
+            executors={"default": ThreadPoolExecutor(1)},
+            timezone=UTC,
+            job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
+        )
 
     def start(self) -> Ticker:
         self.scheduler.add_job(self.periodic, id="startup", name="catch-up tick at start-up")
-        self.scheduler.add_job(self.periodic, "interval", seconds=self.interval, id="periodic",
-                               name="periodic tick")
+        self.scheduler.add_job(self.periodic, "interval", seconds=self.interval, id="periodic", name="periodic tick")
         self.scheduler.start()
         return self
 
@@ -88,6 +96,10 @@ class Ticker:
             self.scheduler.remove_job(DAY_START_PREFIX + zone)
             self._zones.discard(zone)
         for zone in sorted(wanted - current):
-            self.scheduler.add_job(self.tick, CronTrigger(hour=0, minute=0, timezone=zone),
-                                   id=DAY_START_PREFIX + zone, name=f"day start in {zone}")
+            self.scheduler.add_job(
+                self.tick,
+                CronTrigger(hour=0, minute=0, timezone=zone),
+                id=DAY_START_PREFIX + zone,
+                name=f"day start in {zone}",
+            )
             self._zones.add(zone)

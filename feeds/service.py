@@ -30,13 +30,23 @@ def build(couch: Couch, settings) -> tuple[BillingEngine, Daemon]:
     ensure_core(couch, settings)
     metrics = Metrics()
     engine = BillingEngine(couch, settings, SystemClock(), metrics=metrics)
-    metrics.gauge("invalid_money_documents", "Invalid money documents seen, not counted (logged with their ids).",
-                  lambda: len(engine.ledger.totals.invalid))
+    metrics.gauge(
+        "invalid_money_documents",
+        "Invalid money documents seen, not counted (logged with their ids).",
+        lambda: len(engine.ledger.totals.invalid),
+    )
 
     def after_charges(evaluation: Evaluation) -> None:
         if evaluation.written:
-            maybe_auto_topup(couch, engine.ledger, evaluation.account_id, evaluation.decision.available_after,
-                             engine.clock.now(), directory=engine.directory, enabled=settings.auto_topup)
+            maybe_auto_topup(
+                couch,
+                engine.ledger,
+                evaluation.account_id,
+                evaluation.decision.available_after,
+                engine.clock.now(),
+                directory=engine.directory,
+                enabled=settings.auto_topup,
+            )
 
     billing = MetricsCache(Reports(couch, engine.ledger, engine.directory))
     for key, text in GAUGES.items():
@@ -49,17 +59,24 @@ def build(couch: Couch, settings) -> tuple[BillingEngine, Daemon]:
 
     engine.after_charges = after_charges
     engine.after_tick = after_tick
-    options = FeedOptions(follow_cap=settings.feed_follow_cap, discovery_interval=settings.feed_discovery_interval,
-                          poll_interval=settings.feed_poll_interval, tick_interval=settings.feed_tick_interval,
-                          drain_workers=settings.feed_drain_workers, lease_ttl=settings.lease_ttl,
-                          checkpoint_interval=settings.feed_checkpoint_interval)
+    options = FeedOptions(
+        follow_cap=settings.feed_follow_cap,
+        discovery_interval=settings.feed_discovery_interval,
+        poll_interval=settings.feed_poll_interval,
+        tick_interval=settings.feed_tick_interval,
+        drain_workers=settings.feed_drain_workers,
+        lease_ttl=settings.lease_ttl,
+        checkpoint_interval=settings.feed_checkpoint_interval,
+    )
     return engine, Daemon(couch, settings, engine, options=options, metrics=metrics, holds=engine.holds)
 
 
 def ready_line(couch_url: str, worker_id: str, metrics_port: int, hooks_port: int) -> str:
     """The one line that says the daemon is up and where to look: Fauxton, metrics, health, hooks."""
-    return (f"ready: worker {worker_id}; Fauxton {couch_url}/_utils/; metrics http://127.0.0.1:{metrics_port}"
-            f"/metrics (health /health); hooks http://127.0.0.1:{hooks_port}/hooks/<gateway>/<reseller_id>")
+    return (
+        f"ready: worker {worker_id}; Fauxton {couch_url}/_utils/; metrics http://127.0.0.1:{metrics_port}"
+        f"/metrics (health /health); hooks http://127.0.0.1:{hooks_port}/hooks/<gateway>/<reseller_id>"
+    )
 
 
 def run(couch: Couch, settings, on_ready: Callable[[str], None] | None = None) -> int:
@@ -69,17 +86,29 @@ def run(couch: Couch, settings, on_ready: Callable[[str], None] | None = None) -
     cap_arenas()
     engine, daemon = build(couch, settings)
     nudger = Nudger(engine.evaluate_with_reseller).start()
-    hooks = serve(make_app(couch, settings, after_credit=nudger.nudge, ledger=engine.ledger),
-                  settings.hooks_host, settings.hooks_port)
+    hooks = serve(
+        make_app(couch, settings, after_credit=nudger.nudge, ledger=engine.ledger),
+        settings.hooks_host,
+        settings.hooks_port,
+    )
     log.info("payment hooks on port %d", hooks.port)
     consumer = None
     if settings.amqp_url:
-        consumer = AmqpConsumer(settings.amqp_url, attach(engine), bookkeeper_type=settings.amqp_bookkeeper_type,
-                                queue=settings.amqp_queue, metrics=daemon.metrics, workers=settings.amqp_workers,
-                                node=f"{settings.amqp_bookkeeper_type}@{daemon.worker_id}").start()
+        consumer = AmqpConsumer(
+            settings.amqp_url,
+            attach(engine),
+            bookkeeper_type=settings.amqp_bookkeeper_type,
+            queue=settings.amqp_queue,
+            metrics=daemon.metrics,
+            workers=settings.amqp_workers,
+            node=f"{settings.amqp_bookkeeper_type}@{daemon.worker_id}",
+        ).start()
     try:
-        return daemon.run(on_started=None if on_ready is None else lambda d: on_ready(
-            ready_line(couch.url, d.worker_id, d.metrics_server.port, hooks.port)))
+        return daemon.run(
+            on_started=None
+            if on_ready is None
+            else lambda d: on_ready(ready_line(couch.url, d.worker_id, d.metrics_server.port, hooks.port))
+        )
     finally:
         if consumer is not None:
             consumer.stop()

@@ -49,9 +49,18 @@ class Simulation:
             tree = self._tree(label)
             vendor = self.ids[self._vendor(label)]
             provision.create_account(
-                self.couch, self.settings, self.ids[label], spec.name, tree, now,
-                reseller=spec.reseller and label != "master", plans={p: vendor for p in spec.plans},
-                trial_expires=spec.trial_expires, dialect=s.dialect, fields=self._referral_fields(spec))
+                self.couch,
+                self.settings,
+                self.ids[label],
+                spec.name,
+                tree,
+                now,
+                reseller=spec.reseller and label != "master",
+                plans=dict.fromkeys(spec.plans, vendor),
+                trial_expires=spec.trial_expires,
+                dialect=s.dialect,
+                fields=self._referral_fields(spec),
+            )
             if label in s.resellers:
                 reseller = s.resellers[label]
                 provision.put_settings(self.couch, self.ids[label], reseller.settings, now)
@@ -67,8 +76,15 @@ class Simulation:
             spec = s.spec(label)
             if spec.balance > 0:
                 self.engine.ledger.credit(
-                    self.ids[label], spec.balance, self._currency(label), kind="credit", reason="manual_addition",
-                    description="Opening balance", at=now, key=f"opening:{self.ids[label]}")
+                    self.ids[label],
+                    spec.balance,
+                    self._currency(label),
+                    kind="credit",
+                    reason="manual_addition",
+                    description="Opening balance",
+                    at=now,
+                    key=f"opening:{self.ids[label]}",
+                )
 
     def _referral_fields(self, spec) -> dict:
         """`pvt_agent` and `pvt_referred_by` of an account document, from the scenario's `agent`, `referred_by`."""
@@ -96,8 +112,9 @@ class Simulation:
         """The custom counters its plans price."""
         directory = self.engine.directory
         account = directory.account(self.ids[label])
-        return priced_counters(self._settings(label).billable_counters,
-                               directory.merged_plans(account, directory.reseller_of(account)))
+        return priced_counters(
+            self._settings(label).billable_counters, directory.merged_plans(account, directory.reseller_of(account))
+        )
 
     def _settings(self, label: str):
         """The settings of the reseller that bills this account."""
@@ -107,8 +124,7 @@ class Simulation:
     # -- walking time
     def moments(self) -> list[datetime]:
         """Every moment something happens: each reseller zone's day starts, and the events, in time order."""
-        zones = {self.engine.directory.settings(self.ids[r]).timezone for r in self.scenario.resellers
-                 if r in self.ids}
+        zones = {self.engine.directory.settings(self.ids[r]).timezone for r in self.scenario.resellers if r in self.ids}
         moments = {e.at for e in self.scenario.events}
         for tz in zones:
             moment = day_start(self.scenario.start, tz)
@@ -147,12 +163,14 @@ class Simulation:
         elif event.kind == "delete":
             matching = _matching(db, event.body)
             if len(matching) < event.count:
-                raise ValueError(f"{self.scenario.source}: events[{event.index}].delete: only {len(matching)} "
-                                 f"documents match, {event.count} to delete")
-            for doc in matching[:event.count]:
+                raise ValueError(
+                    f"{self.scenario.source}: events[{event.index}].delete: only {len(matching)} "
+                    f"documents match, {event.count} to delete"
+                )
+            for doc in matching[: event.count]:
                 db.put({**doc, "pvt_deleted": True, "pvt_modified": to_gregorian(now)})
         elif event.kind == "update":
-            for doc in _matching(db, event.body["match"])[:event.count]:
+            for doc in _matching(db, event.body["match"])[: event.count]:
                 db.put({**doc, **event.body["set"], "pvt_modified": to_gregorian(now)})
         elif event.kind == "limits":
             current = db.get_or_none(LIMITS_DOC)
@@ -162,19 +180,38 @@ class Simulation:
                 db.put({**current, **event.body, "pvt_modified": to_gregorian(now)})
         elif event.kind == "correct":
             ledger = self.engine.ledger
-            found = [e for e in ledger.entries(account_id, self.scenario.start, now)
-                     if e.kind == event.body["kind"] and e.type == event.body["type"]]
+            found = [
+                e
+                for e in ledger.entries(account_id, self.scenario.start, now)
+                if e.kind == event.body["kind"] and e.type == event.body["type"]
+            ]
             if not found:
-                raise InputError(self.scenario.source, f"events[{event.index}].correct",
-                                 f"no {event.body['kind']} {event.body['type']} of {event.account} to correct")
-            ledger.correct(account_id, found[-1].id, event.reason or f"Correction of {found[-1].description}",
-                           now, event.body.get("amount"), self._currency(event.account))
+                raise InputError(
+                    self.scenario.source,
+                    f"events[{event.index}].correct",
+                    f"no {event.body['kind']} {event.body['type']} of {event.account} to correct",
+                )
+            ledger.correct(
+                account_id,
+                found[-1].id,
+                event.reason or f"Correction of {found[-1].description}",
+                now,
+                event.body.get("amount"),
+                self._currency(event.account),
+            )
             self.engine.evaluate_with_reseller(account_id, now)
         else:
             write = self.engine.ledger.credit if event.kind == "credit" else self.engine.ledger.debit
-            write(account_id, event.body, self._currency(event.account), kind="manual",
-                  reason=event.reason or ("manual_addition" if event.kind == "credit" else "admin_discretion"),
-                  description=f"Manual {event.kind}", at=now, key=f"sim:{account_id}:{event.index}")
+            write(
+                account_id,
+                event.body,
+                self._currency(event.account),
+                kind="manual",
+                reason=event.reason or ("manual_addition" if event.kind == "credit" else "admin_discretion"),
+                description=f"Manual {event.kind}",
+                at=now,
+                key=f"sim:{account_id}:{event.index}",
+            )
             self.engine.evaluate_with_reseller(account_id, now)
 
     # -- the result
@@ -188,14 +225,18 @@ class Simulation:
             for entry in self.engine.ledger.entries(account_id, self.scenario.start, self.scenario.until):
                 if entry.kind == CARRY_FORWARD:
                     continue
-                row = {"account": label, "at": entry.at.strftime("%Y-%m-%dT%H:%M:%SZ"), "type": entry.type,
-                       "amount": round_money(entry.amount, currency), "kind": entry.kind}
+                row = {
+                    "account": label,
+                    "at": entry.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "type": entry.type,
+                    "amount": round_money(entry.amount, currency),
+                    "kind": entry.kind,
+                }
                 if entry.category:
                     row.update(category=entry.category, item=entry.item)
                 row["description"] = entry.description
                 rows.append(row)
-            out["balances"][label] = round_money(self.engine.ledger.balance(account_id, self.scenario.until),
-                                                 currency)
+            out["balances"][label] = round_money(self.engine.ledger.balance(account_id, self.scenario.until), currency)
             out["currency"][label] = currency
             services = self.couch.db(SERVICES_DB).get_or_none(account_id) or {}
             out["status"][label] = services.get("pvt_status", "good_standing")
@@ -211,10 +252,20 @@ class Simulation:
         rows.sort(key=lambda r: (r["at"], r["type"] != "credit"))
         out["transactions"] = rows
         out["commissions"] = {
-            label: round_money(sum((c.amount for c in self.engine.agents.records(self.ids[label])
-                                    if self.scenario.start <= c.at < self.scenario.until), Decimal(0)),
-                               self._currency(label))
-            for label in labels if self.scenario.accounts[label].agent is not None}
+            label: round_money(
+                sum(
+                    (
+                        c.amount
+                        for c in self.engine.agents.records(self.ids[label])
+                        if self.scenario.start <= c.at < self.scenario.until
+                    ),
+                    Decimal(0),
+                ),
+                self._currency(label),
+            )
+            for label in labels
+            if self.scenario.accounts[label].agent is not None
+        }
         return out
 
     def remove(self) -> None:

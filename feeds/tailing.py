@@ -40,8 +40,17 @@ STOP_FLUSHES = 16  # checkpoint writes in flight at once when stopping
 class Tailer:
     """The consumers of the databases this worker tails, and the threads that keep them caught up."""
 
-    def __init__(self, couch: Couch, engine: Engine, metrics: Metrics, options: FeedOptions, *,
-                 db_updates: bool, owns: Callable[[str], bool] = lambda name: True, worker: str = ""):
+    def __init__(
+        self,
+        couch: Couch,
+        engine: Engine,
+        metrics: Metrics,
+        options: FeedOptions,
+        *,
+        db_updates: bool,
+        owns: Callable[[str], bool] = lambda name: True,
+        worker: str = "",
+    ):
         """`owns(name)`: whether this worker tails database `name` (its lease), asked of databases that
         `_db_updates` reports created."""
         self.couch, self.engine, self.metrics, self.options = couch, engine, metrics, options
@@ -58,10 +67,16 @@ class Tailer:
         metrics.gauge("databases_followed", "Databases with their own continuous feed.", lambda: len(self.followed))
         metrics.gauge("drain_queue", "Databases waiting for a catch-up read.", lambda: len(self.queue))
         metrics.gauge("drains_active", "Databases being read and handled now.", lambda: self._draining)
-        metrics.gauge("feed_lag_sequences", "Sequences not yet handled, summed over databases.",
-                      lambda: sum(c.lag()[0] for c in list(self.consumers.values())))
-        metrics.gauge("feed_lag_seconds", "Longest time a database has been behind its latest change.",
-                      lambda: max((c.lag()[1] for c in list(self.consumers.values())), default=0.0))
+        metrics.gauge(
+            "feed_lag_sequences",
+            "Sequences not yet handled, summed over databases.",
+            lambda: sum(c.lag()[0] for c in list(self.consumers.values())),
+        )
+        metrics.gauge(
+            "feed_lag_seconds",
+            "Longest time a database has been behind its latest change.",
+            lambda: max((c.lag()[1] for c in list(self.consumers.values())), default=0.0),
+        )
 
     # -- lifecycle
     def start(self) -> Tailer:
@@ -137,12 +152,18 @@ class Tailer:
             consumer = self.consumers.get(name)
             if consumer is not None:
                 return consumer
-            consumer = self.consumers[name] = Consumer(self.couch, name, self.options.consumer, self.worker,
-                                                       checkpoint_interval=self.options.checkpoint_interval)
+            consumer = self.consumers[name] = Consumer(
+                self.couch,
+                name,
+                self.options.consumer,
+                self.worker,
+                checkpoint_interval=self.options.checkpoint_interval,
+            )
             follow = not self.db_updates and len(self.followed) < self.options.follow_cap
             if follow:
-                self.followed[name] = threading.Thread(target=self._follow_loop, args=(consumer,),
-                                                       name=f"follow-{name}", daemon=True)
+                self.followed[name] = threading.Thread(
+                    target=self._follow_loop, args=(consumer,), name=f"follow-{name}", daemon=True
+                )
         if follow:
             self.followed[name].start()
         else:
@@ -181,8 +202,14 @@ class Tailer:
                 if not isinstance(exc, EngineFailed):
                     self.metrics.count("feed_errors")
                 delay = backoff_delay(consumer.failures, cap=self.options.backoff_cap)
-                log.warning("%s: %s; retry %d in %.1fs", consumer.name, exc, consumer.failures, delay,
-                            exc_info=isinstance(exc, EngineFailed))
+                log.warning(
+                    "%s: %s; retry %d in %.1fs",
+                    consumer.name,
+                    exc,
+                    consumer.failures,
+                    delay,
+                    exc_info=isinstance(exc, EngineFailed),
+                )
                 consumer.behind_since = consumer.behind_since or time.monotonic()
                 self.queue.put(consumer, delay)
             finally:
@@ -256,9 +283,12 @@ class Tailer:
         timeout = self.options.db_updates_timeout_ms
         while not self.stopping.is_set():
             try:
-                page = self.couch.json("GET", "/_db_updates", params={"feed": "longpoll", "since": since,
-                                                                      "timeout": timeout},
-                                       timeout=timeout / 1000 + 30)
+                page = self.couch.json(
+                    "GET",
+                    "/_db_updates",
+                    params={"feed": "longpoll", "since": since, "timeout": timeout},
+                    timeout=timeout / 1000 + 30,
+                )
             except CouchError as exc:
                 attempt += 1
                 self.metrics.count("feed_errors")

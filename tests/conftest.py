@@ -7,10 +7,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from testserver import SERVER, start_test_server
 
 from bookkeeper.config import load_settings
 from bookkeeper.couch import Couch, Database
-from testserver import SERVER, start_test_server
 
 
 def pytest_report_header(config):

@@ -24,8 +24,9 @@ class NamespacedWorld:
 
     def new_account(self, name: str, tree: list[str], now: datetime, **kw) -> str:
         account_id = provision.new_account_id()
-        provision.create_account(self.couch, self.settings, account_id, name, tree, now,
-                                 dialect=self.settings.dialect, **kw)
+        provision.create_account(
+            self.couch, self.settings, account_id, name, tree, now, dialect=self.settings.dialect, **kw
+        )
         self.ids.append(account_id)
         return account_id
 

@@ -71,15 +71,23 @@ class Answers:
         except Refused as refused:
             return {**self.echo(request), **refused.answer()}
         except UnknownAccount:
-            return {**self.echo(request), "Status": "fatal", "Reason": FAULT,
-                    "Message": f"Account {request['Account-ID']} is not known to the bookkeeper."}
+            return {
+                **self.echo(request),
+                "Status": "fatal",
+                "Reason": FAULT,
+                "Message": f"Account {request['Account-ID']} is not known to the bookkeeper.",
+            }
         except InputError as exc:
             log.error("%s_req for %s: %s", request.kind, request.get("Account-ID"), exc)
             return {**self.echo(request), "Status": "fatal", "Reason": FAULT, "Message": str(exc)}
         except CouchError as exc:  # CouchDB unreachable or failing: nothing was done, KAZOO may ask again
             log.error("%s_req for %s: CouchDB: %s", request.kind, request.get("Account-ID"), exc)
-            return {**self.echo(request), "Status": "fatal", "Reason": FAULT,
-                    "Message": "Temporary billing error, please try again later."}
+            return {
+                **self.echo(request),
+                "Status": "fatal",
+                "Reason": FAULT,
+                "Message": "Temporary billing error, please try again later.",
+            }
 
     @staticmethod
     def echo(request: Request) -> dict:
@@ -117,25 +125,44 @@ class Answers:
         allowed, max_postpay = account.postpay
         available = balance + (max_postpay if allowed else Decimal(0))
         withdrawal = from_units(request["Estimated-Withdrawal"])
-        details = {"balance": to_units(balance), "available": to_units(available),
-                   "estimated_withdrawal": request["Estimated-Withdrawal"], "postpay_allowed": allowed,
-                   "currency": currency}
+        details = {
+            "balance": to_units(balance),
+            "available": to_units(available),
+            "estimated_withdrawal": request["Estimated-Withdrawal"],
+            "postpay_allowed": allowed,
+            "currency": currency,
+        }
         money = lambda amount: format_money(amount, currency)  # noqa: E731
         if not account.enabled and not account.blocked_by_us:
-            raise Refused("error", "account_disabled", "This account has been disabled by an administrator.",
-                          details)
+            raise Refused("error", "account_disabled", "This account has been disabled by an administrator.", details)
         if account.blocked_by_us:
-            raise Refused("error", DELINQUENT, f"This account is blocked for unpaid charges (available funds "
-                          f"{money(available)}); add funds to restore it.", details)
+            raise Refused(
+                "error",
+                DELINQUENT,
+                f"This account is blocked for unpaid charges (available funds "
+                f"{money(available)}); add funds to restore it.",
+                details,
+            )
         if account.services.get("pvt_status") == DELINQUENT:
-            raise Refused("error", DELINQUENT, f"This account's monthly charges are unpaid (available funds "
-                          f"{money(available)}); add funds to continue.", details)
+            raise Refused(
+                "error",
+                DELINQUENT,
+                f"This account's monthly charges are unpaid (available funds "
+                f"{money(available)}); add funds to continue.",
+                details,
+            )
         if available < withdrawal:
-            raise Refused("error", "insufficient_funds", f"Available funds of {money(available)} do not cover the "
-                          f"estimated charge of {money(withdrawal)}.", details)
-        return {"Status": GOOD_STANDING, "Details": details,
-                "Message": f"Available funds of {money(available)} cover the estimated charge of "
-                           f"{money(withdrawal)}."}
+            raise Refused(
+                "error",
+                "insufficient_funds",
+                f"Available funds of {money(available)} do not cover the estimated charge of {money(withdrawal)}.",
+                details,
+            )
+        return {
+            "Status": GOOD_STANDING,
+            "Details": details,
+            "Message": f"Available funds of {money(available)} cover the estimated charge of {money(withdrawal)}.",
+        }
 
     # -- update_req
     def update(self, request: Request) -> dict:
@@ -146,14 +173,26 @@ class Answers:
         dry_run = request.get("Dry-Run") in (True, "true")
         evaluation = self._evaluate(account_id, None, dry_run, recount=True)
         differences = compare(invoice, evaluation)
-        charges = [{"type": "charge", "id": c.key, "kind": c.kind, "category": c.category, "item": c.item,
-                    "quantity": c.quantity, "amount": to_units(c.amount), "written": not dry_run}
-                   for c in evaluation.decision.charges]
+        charges = [
+            {
+                "type": "charge",
+                "id": c.key,
+                "kind": c.kind,
+                "category": c.category,
+                "item": c.item,
+                "quantity": c.quantity,
+                "amount": to_units(c.amount),
+                "written": not dry_run,
+            }
+            for c in evaluation.decision.charges
+        ]
         verb = "would charge" if dry_run else "charged"
         total = sum((c.amount for c in evaluation.decision.charges), Decimal(0))
-        message = f"{'Dry run: ' if dry_run else ''}{verb} {format_money(total, evaluation.currency)} " \
-                  f"in {len(charges)} charge(s); " + \
-                  (f"{len(differences)} difference(s) from KAZOO's invoice" if differences else "invoice matches")
+        message = (
+            f"{'Dry run: ' if dry_run else ''}{verb} {format_money(total, evaluation.currency)} "
+            f"in {len(charges)} charge(s); "
+            + (f"{len(differences)} difference(s) from KAZOO's invoice" if differences else "invoice matches")
+        )
         return {"Status": "success", "Message": message, "Details": differences + charges}
 
     def _evaluate(self, account_id: str, at: datetime | None, dry_run: bool, recount: bool) -> Evaluation:
@@ -178,13 +217,15 @@ class Answers:
     def _move(self, request: Request, kind: str) -> dict:
         account, currency = self._account(request)
         if request["Vendor-ID"] != account.reseller:
-            raise Refused("fatal", FAULT, f"Vendor-ID {request['Vendor-ID']} is not the billing reseller of "
-                          f"account {account.id}.")
+            raise Refused(
+                "fatal", FAULT, f"Vendor-ID {request['Vendor-ID']} is not the billing reseller of account {account.id}."
+            )
         units = request["Amount"]
         if units <= 0:
             raise InputError(f"{request.kind}_req", "Amount", f"must be positive, got {units}")
-        amount = round_money(parse_amount(format(from_units(units), "f"), currency, f"{request.kind}_req: Amount"),
-                             currency)  # exact: only shown with the currency's digits (25.00)
+        amount = round_money(
+            parse_amount(format(from_units(units), "f"), currency, f"{request.kind}_req: Amount"), currency
+        )  # exact: only shown with the currency's digits (25.00)
         config = load_section(self.engine.couch, account.reseller, "braintree")
         if not isinstance(config, BraintreeConfig) or not config.enabled:
             raise Refused("fatal", FAULT, f"No payment gateway is configured for reseller {account.reseller}.")
@@ -196,9 +237,17 @@ class Answers:
         if done is None:
             move = braintree_gateway.sale if kind == "sale" else braintree_gateway.credit
             done = move(config, account.id, amount, currency, order_id)
-        answer = {**self.echo(request),
-                  "Details": {"id": done.txid, "status": done.status, "amount": to_units(done.amount),
-                              "currency": currency, "order_id": order_id, "gateway": "braintree"}}
+        answer = {
+            **self.echo(request),
+            "Details": {
+                "id": done.txid,
+                "status": done.status,
+                "amount": to_units(done.amount),
+                "currency": currency,
+                "order_id": order_id,
+                "gateway": "braintree",
+            },
+        }
         if done.completed:
             return {**answer, "Status": "success"}
         if done.txid is None:  # the gateway never answered: nothing was charged
@@ -212,16 +261,26 @@ class Answers:
         ahead = due > self.engine.clock.now()
         evaluation = self._evaluate(account_id, due if ahead else None, dry_run=ahead, recount=False)
         state = evaluation.decision.state
-        details = {"period_start": state.period.start.isoformat(), "dry_run": ahead,
-                   "charges": [c.key for c in evaluation.decision.charges if c.kind == "mrc"]}
+        details = {
+            "period_start": state.period.start.isoformat(),
+            "dry_run": ahead,
+            "charges": [c.key for c in evaluation.decision.charges if c.kind == "mrc"],
+        }
         answer = {**self.echo(request), "Details": details}
         if state.mrc_paid:
             when = "will be charged when the period starts" if ahead else "is paid"
-            return {**answer, "Status": "successful", "Message": f"The recurring charge of the period starting "
-                    f"{state.period.start:%Y-%m-%d} {when}."}
-        return {**answer, "Status": "error", "Reason": "insufficient_funds",
-                "Message": f"Available funds do not cover the recurring charges of the period starting "
-                           f"{state.period.start:%Y-%m-%d}."}
+            return {
+                **answer,
+                "Status": "successful",
+                "Message": f"The recurring charge of the period starting {state.period.start:%Y-%m-%d} {when}.",
+            }
+        return {
+            **answer,
+            "Status": "error",
+            "Reason": "insufficient_funds",
+            "Message": f"Available funds do not cover the recurring charges of the period starting "
+            f"{state.period.start:%Y-%m-%d}.",
+        }
 
 
 def attach(engine: BillingEngine) -> Answers:
@@ -251,14 +310,23 @@ def compare(invoice: dict, evaluation: Evaluation) -> list[dict]:
         mine, kazoo = ours.get(key), theirs.get(key)
         if mine is None or kazoo is None:
             if (mine is None or mine.billable) and (kazoo is None or kazoo.get("billable")):
-                out.append({"type": "difference", "category": key[0], "item": key[1], "field": "item",
-                            "kazoo": kazoo is not None, "ours": mine is not None})
+                out.append(
+                    {
+                        "type": "difference",
+                        "category": key[0],
+                        "item": key[1],
+                        "field": "item",
+                        "kazoo": kazoo is not None,
+                        "ours": mine is not None,
+                    }
+                )
             continue
         for name in COMPARED:
             a, b = _number(kazoo.get(name, 0)), Decimal(getattr(mine, name))
             if a != b:
-                out.append({"type": "difference", "category": key[0], "item": key[1], "field": name,
-                            "kazoo": a, "ours": b})
+                out.append(
+                    {"type": "difference", "category": key[0], "item": key[1], "field": name, "kazoo": a, "ours": b}
+                )
     return out
 
 

@@ -51,12 +51,20 @@ class LocalBroker:
 
     def _env(self) -> dict:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("RABBITMQ_", "ERL_"))}
-        env.update(HOME=str(self.base), RABBITMQ_NODENAME=self.node, RABBITMQ_NODE_PORT=str(self.port),
-                   RABBITMQ_NODE_IP_ADDRESS="127.0.0.1", RABBITMQ_DIST_PORT=str(self.dist_port),
-                   ERL_EPMD_PORT=str(self.epmd_port), RABBITMQ_MNESIA_BASE=str(self.base / "mnesia"),
-                   RABBITMQ_LOG_BASE=str(self.base / "log"), RABBITMQ_CONFIG_FILE=str(self.base / "rabbitmq.conf"),
-                   RABBITMQ_ENABLED_PLUGINS_FILE=str(self.base / "enabled_plugins"),
-                   RABBITMQ_PID_FILE=str(self.base / "rabbit.pid"), RABBITMQ_LOGS="-")
+        env.update(
+            HOME=str(self.base),
+            RABBITMQ_NODENAME=self.node,
+            RABBITMQ_NODE_PORT=str(self.port),
+            RABBITMQ_NODE_IP_ADDRESS="127.0.0.1",
+            RABBITMQ_DIST_PORT=str(self.dist_port),
+            ERL_EPMD_PORT=str(self.epmd_port),
+            RABBITMQ_MNESIA_BASE=str(self.base / "mnesia"),
+            RABBITMQ_LOG_BASE=str(self.base / "log"),
+            RABBITMQ_CONFIG_FILE=str(self.base / "rabbitmq.conf"),
+            RABBITMQ_ENABLED_PLUGINS_FILE=str(self.base / "enabled_plugins"),
+            RABBITMQ_PID_FILE=str(self.base / "rabbit.pid"),
+            RABBITMQ_LOGS="-",
+        )
         return env
 
     def start(self, timeout: float = 60.0) -> LocalBroker:
@@ -64,12 +72,19 @@ class LocalBroker:
         if not installed():
             raise BrokerError(f"RabbitMQ is not installed ({SERVER} missing): {INSTALL_HINT}")
         self.base.mkdir(parents=True, exist_ok=True)
-        (self.base / "rabbitmq.conf").write_text("loopback_users = none\nlog.console = true\n"
-                                                  "log.console.level = warning\n")
+        (self.base / "rabbitmq.conf").write_text(
+            "loopback_users = none\nlog.console = true\nlog.console.level = warning\n"
+        )
         (self.base / "enabled_plugins").write_text("[].\n")
         log = open(self.base / "server.log", "ab")
-        self.process = subprocess.Popen([SERVER], env=self._env(), stdout=log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
+        self.process = subprocess.Popen(
+            [SERVER],
+            env=self._env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -100,13 +115,19 @@ class LocalBroker:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         self.process = None
-        subprocess.run(["epmd", "-port", str(self.epmd_port), "-kill"], env=self._env(),
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        subprocess.run(
+            ["epmd", "-port", str(self.epmd_port), "-kill"],
+            env=self._env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
 
     def ctl(self, *args: str) -> str:
         """Run `rabbitmqctl` against this node; its output."""
-        done = subprocess.run([CTL, "-n", self.node, "-q", *args], env=self._env(), capture_output=True, text=True,
-                              timeout=60)
+        done = subprocess.run(
+            [CTL, "-n", self.node, "-q", *args], env=self._env(), capture_output=True, text=True, timeout=60
+        )
         if done.returncode:
             raise BrokerError(f"rabbitmqctl {' '.join(args)}: {done.stderr.strip() or done.stdout.strip()}")
         return done.stdout

@@ -34,15 +34,25 @@ class KazooClient:
 
     def message(self, kind: str, fields: dict, msg_id: str | None = None) -> dict:
         """A `<kind>_req` as KAZOO builds it: the fields, then the default headers and Server-ID."""
-        return {**fields, "Msg-ID": msg_id or secrets.token_hex(16), "Server-ID": self.queue,
-                "Event-Category": protocol.CATEGORY, "Event-Name": f"{kind}_req", "App-Name": self.app_name,
-                "App-Version": "4.3.0", "Node": self.node}
+        return {
+            **fields,
+            "Msg-ID": msg_id or secrets.token_hex(16),
+            "Server-ID": self.queue,
+            "Event-Category": protocol.CATEGORY,
+            "Event-Name": f"{kind}_req",
+            "App-Name": self.app_name,
+            "App-Version": "4.3.0",
+            "Node": self.node,
+        }
 
     def publish(self, kind: str, message: dict) -> None:
         """Publish as KAZOO does: not persistent, JSON, a timestamp."""
-        self.channel.basic_publish(protocol.EXCHANGE, protocol.routing_key(kind), json.dumps(message).encode(),
-                                   pika.BasicProperties(content_type="application/json", delivery_mode=1,
-                                                        timestamp=int(time.time())))
+        self.channel.basic_publish(
+            protocol.EXCHANGE,
+            protocol.routing_key(kind),
+            json.dumps(message).encode(),
+            pika.BasicProperties(content_type="application/json", delivery_mode=1, timestamp=int(time.time())),
+        )
 
     def wait(self, msg_id: str, timeout: float) -> dict | None:
         """The reply to `msg_id`, or None after `timeout` seconds (KAZOO's timeout path)."""

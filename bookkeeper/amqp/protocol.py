@@ -111,8 +111,16 @@ def reply(request: Request, answer: dict, *, app_name: str, app_version: str, no
     """The `<kind>_resp` message for `request`: the answer's fields (empty ones dropped, as
     `kz_api:prepare_api_payload` drops them) with the default headers and the request's Msg-ID."""
     message = {k: v for k, v in answer.items() if v not in (None, "")}
-    message.update({"Msg-ID": request.msg_id, "Event-Category": CATEGORY, "Event-Name": f"{request.kind}_resp",
-                    "App-Name": app_name, "App-Version": app_version, "Node": node})
+    message.update(
+        {
+            "Msg-ID": request.msg_id,
+            "Event-Category": CATEGORY,
+            "Event-Name": f"{request.kind}_resp",
+            "App-Name": app_name,
+            "App-Version": app_version,
+            "Node": node,
+        }
+    )
     missing = [name for name in RESPONSE_REQUIRED[request.kind] if name not in message]
     if missing:
         raise ValueError(f"{request.kind}_resp without {', '.join(missing)}")

@@ -7,7 +7,22 @@ from .proration import daily_fee, prorated
 from .state import BillingState, DailyLast, DayFee, ItemLevel, rebuilt
 
 __all__ = [
-    "DELINQUENT", "GOOD_STANDING", "RULE_VERSION", "AccountFacts", "BillingState", "Charge", "DailyLast", "DayFee",
-    "Decision", "ItemLevel", "PricedItem", "Reprice", "charge_key", "daily_fee", "evaluate", "missed_period_ends",
-    "prorated", "rebuilt",
+    "DELINQUENT",
+    "GOOD_STANDING",
+    "RULE_VERSION",
+    "AccountFacts",
+    "BillingState",
+    "Charge",
+    "DailyLast",
+    "DayFee",
+    "Decision",
+    "ItemLevel",
+    "PricedItem",
+    "Reprice",
+    "charge_key",
+    "daily_fee",
+    "evaluate",
+    "missed_period_ends",
+    "prorated",
+    "rebuilt",
 ]

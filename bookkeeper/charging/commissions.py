@@ -60,8 +60,10 @@ def agent_terms(doc: Mapping, where: str) -> AgentTerms | None:
     categories = agent.get("categories") or {}
     if not isinstance(categories, Mapping):
         raise InputError(where, "pvt_agent.categories", f"not an object: {categories!r}")
-    return AgentTerms(tuple(_percent(p, where, f"pvt_agent.levels.{i}") for i, p in enumerate(levels)),
-                      {c: _percent(p, where, f"pvt_agent.categories.{c}") for c, p in categories.items()})
+    return AgentTerms(
+        tuple(_percent(p, where, f"pvt_agent.levels.{i}") for i, p in enumerate(levels)),
+        {c: _percent(p, where, f"pvt_agent.categories.{c}") for c, p in categories.items()},
+    )
 
 
 def base_by_category(entries: Iterable, corrected: Mapping[str, Any]) -> dict[str | None, Decimal]:
@@ -93,8 +95,9 @@ def correction_target(entry) -> str | None:
     return None
 
 
-def commission(base: Mapping[str | None, Decimal], terms: AgentTerms, level: int,
-               currency: str) -> tuple[Decimal, Decimal]:
+def commission(
+    base: Mapping[str | None, Decimal], terms: AgentTerms, level: int, currency: str
+) -> tuple[Decimal, Decimal]:
     """(total base, commission rounded once); the commission is 0 when the base is ≤ 0 (no claw-back)."""
     total = sum(base.values(), Decimal(0))
     if total <= 0:

@@ -17,10 +17,10 @@ standing of the first pass (the MRC does not depend on daily fees, so only the d
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Callable, Sequence
 
 from ..clock import Period, day_index, period_containing
 from ..money import round_money
@@ -48,18 +48,52 @@ class _Context:
     def currency(self) -> str:
         return self.settings.currency
 
-    def charge(self, kind: str, item: PricedItem | tuple, *, amount: Decimal, quantity: int, rate: Decimal,
-               factor: str, day: int, level: str | None, description: str, credit: bool = False) -> Charge:
+    def charge(
+        self,
+        kind: str,
+        item: PricedItem | tuple,
+        *,
+        amount: Decimal,
+        quantity: int,
+        rate: Decimal,
+        factor: str,
+        day: int,
+        level: str | None,
+        description: str,
+        credit: bool = False,
+    ) -> Charge:
         category, name = item.key if isinstance(item, PricedItem) else item
         on = self.period.date_of_day(day) if kind == "daily" else self.period.start_date
-        return Charge(charge_key(self.account_id, on, kind, category, name, level), self.account_id,
-                      "credit" if credit else "debit", kind, category, name, quantity, rate, amount, self.currency,
-                      factor, self.period.start, self.period.end, day, description)
+        return Charge(
+            charge_key(self.account_id, on, kind, category, name, level),
+            self.account_id,
+            "credit" if credit else "debit",
+            kind,
+            category,
+            name,
+            quantity,
+            rate,
+            amount,
+            self.currency,
+            factor,
+            self.period.start,
+            self.period.end,
+            day,
+            description,
+        )
 
 
-def evaluate(settings: BookkeeperSettings, account_id: str, state: BillingState | None,
-             items: Sequence[PricedItem], facts: AccountFacts, moment: datetime,
-             reprice: Reprice | None = None, *, catch_up: bool = False) -> Decision:
+def evaluate(
+    settings: BookkeeperSettings,
+    account_id: str,
+    state: BillingState | None,
+    items: Sequence[PricedItem],
+    facts: AccountFacts,
+    moment: datetime,
+    reprice: Reprice | None = None,
+    *,
+    catch_up: bool = False,
+) -> Decision:
     """Evaluate an account at `moment`.
 
     `state`: the account's latest state (any period, or None for an account never billed); it is rolled over
@@ -119,8 +153,11 @@ def missed_period_ends(state: BillingState, moment: datetime, settings: Bookkeep
         return []
     current = period_containing(moment, settings.billing_day, settings.timezone)
     ends = []
-    if state.period.end.timestamp() <= moment.timestamp() and state.last_daily \
-            and (state.last_day or 0) < state.period.days:
+    if (
+        state.period.end.timestamp() <= moment.timestamp()
+        and state.last_daily
+        and (state.last_day or 0) < state.period.days
+    ):
         ends.append(state.period.end - ONE_SECOND)
     period = period_containing(state.period.end, settings.billing_day, settings.timezone)
     while period.start.timestamp() < current.start.timestamp():
@@ -133,18 +170,37 @@ def _unblocks(ctx: _Context, standing: str) -> bool:
     return not ctx.facts.admin_blocked and (standing == GOOD_STANDING or not ctx.settings.block_on_negative)
 
 
-def _decide(ctx: _Context, charges: Sequence[Charge], state: BillingState, standing: str, funds: Decimal,
-            cancel: frozenset[str], moment: datetime) -> Decision:
+def _decide(
+    ctx: _Context,
+    charges: Sequence[Charge],
+    state: BillingState,
+    standing: str,
+    funds: Decimal,
+    cancel: frozenset[str],
+    moment: datetime,
+) -> Decision:
     facts = ctx.facts
-    block = (ctx.settings.block_on_negative and standing == DELINQUENT
-             and not facts.blocked_by_us and not facts.admin_blocked)
+    block = (
+        ctx.settings.block_on_negative
+        and standing == DELINQUENT
+        and not facts.blocked_by_us
+        and not facts.admin_blocked
+    )
     unblock = facts.blocked_by_us and _unblocks(ctx, standing)
-    return Decision(tuple(charges), state.evolve(standing=standing, evaluated_at=moment), standing, funds,
-                    block, unblock, cancel)
+    return Decision(
+        tuple(charges), state.evolve(standing=standing, evaluated_at=moment), standing, funds, block, unblock, cancel
+    )
 
 
-def _bill(ctx: _Context, state: BillingState, items: Sequence[PricedItem], reprice: Reprice | None,
-          start_day: int, charge_today: bool, catch_up: bool) -> tuple[list[Charge], BillingState, frozenset[str]]:
+def _bill(
+    ctx: _Context,
+    state: BillingState,
+    items: Sequence[PricedItem],
+    reprice: Reprice | None,
+    start_day: int,
+    charge_today: bool,
+    catch_up: bool,
+) -> tuple[list[Charge], BillingState, frozenset[str]]:
     """Steps 2-5 on a copy of the state. Missed days are charged unless the account is blocked by us or the
     reseller forgives them; `catch_up`: today is one of them."""
     marks = dict(state.marks) if state.started else {i.key: i.billable for i in items}
@@ -156,8 +212,9 @@ def _bill(ctx: _Context, state: BillingState, items: Sequence[PricedItem], repri
         mrc_day = start_day if not state.started else ctx.k
         mrc = _mrc(ctx, items, mrc_day)
         if _net(with_vat(mrc, ctx.settings)) > ctx.facts.available:
-            cancel = frozenset(i.category for i in items
-                               if i.category in ctx.settings.cancel_on_insufficient_funds and i.quantity > 0)
+            cancel = frozenset(
+                i.category for i in items if i.category in ctx.settings.cancel_on_insufficient_funds and i.quantity > 0
+            )
             if cancel:
                 items = _repriced(items, cancel, reprice)
                 mrc = _mrc(ctx, items, mrc_day)
@@ -165,8 +222,11 @@ def _bill(ctx: _Context, state: BillingState, items: Sequence[PricedItem], repri
             mrc_paid = True
             charges += mrc
             paid = {(c.category, c.item): -c.signed for c in mrc}
-            levels = {i.key: ItemLevel(i.total, paid.get(i.key, ZERO), 0, i.prorate_removals)
-                      for i in items if not ctx.settings.is_daily(i.category)}
+            levels = {
+                i.key: ItemLevel(i.total, paid.get(i.key, ZERO), 0, i.prorate_removals)
+                for i in items
+                if not ctx.settings.is_daily(i.category)
+            }
     if mrc_paid:
         charges += _level_changes(ctx, items, levels)
     charges += _activations(ctx, items, marks)
@@ -186,8 +246,15 @@ def _bill(ctx: _Context, state: BillingState, items: Sequence[PricedItem], repri
         last_day = ctx.k - 1
     now_daily = {i.key: DailyLast(i.quantity, i.rate, i.total) for i in daily}
     last_daily = {**now_daily, **state.last_daily} if catch_up else {**state.last_daily, **now_daily}
-    new_state = state.evolve(billing_from=start_day, mrc_paid=mrc_paid, levels=levels, marks=marks, days=days,
-                             last_daily=last_daily, last_day=last_day)
+    new_state = state.evolve(
+        billing_from=start_day,
+        mrc_paid=mrc_paid,
+        levels=levels,
+        marks=marks,
+        days=days,
+        last_daily=last_daily,
+        last_day=last_day,
+    )
     return with_vat(charges, ctx.settings), new_state, cancel
 
 
@@ -216,10 +283,21 @@ def _mrc(ctx: _Context, items: Sequence[PricedItem], day: int) -> list[Charge]:
         amount = prorated(size, day, n, ctx.currency) if late else round_money(size, ctx.currency)
         factor = days_left_factor(day if late else 1, n)
         if amount > 0:
-            out.append(ctx.charge("mrc", i, amount=amount, quantity=i.billable, rate=i.rate, factor=factor, day=day,
-                                  level=None, credit=i.total < 0,
-                                  description=f"Monthly {i.category}/{i.item}: {i.billable} × {i.rate}"
-                                  f" = {i.total}, {factor} of the period" + (" credited" if i.total < 0 else "")))
+            out.append(
+                ctx.charge(
+                    "mrc",
+                    i,
+                    amount=amount,
+                    quantity=i.billable,
+                    rate=i.rate,
+                    factor=factor,
+                    day=day,
+                    level=None,
+                    credit=i.total < 0,
+                    description=f"Monthly {i.category}/{i.item}: {i.billable} × {i.rate}"
+                    f" = {i.total}, {factor} of the period" + (" credited" if i.total < 0 else ""),
+                )
+            )
     return out
 
 
@@ -240,18 +318,39 @@ def _level_changes(ctx: _Context, items: Sequence[PricedItem], levels: dict[Item
             amount = prorated(total - was.level, k, n, ctx.currency)
             level = f"{was.changes + 1}-{level_text(total)}"
             if amount > 0:
-                out.append(ctx.charge("prorate", label, amount=amount, quantity=quantity, rate=rate, factor=factor,
-                                      day=k, level=level, description=f"{key[0]}/{key[1]} up from {was.level} to "
-                                      f"{total} a month, {factor} of the period"))
+                out.append(
+                    ctx.charge(
+                        "prorate",
+                        label,
+                        amount=amount,
+                        quantity=quantity,
+                        rate=rate,
+                        factor=factor,
+                        day=k,
+                        level=level,
+                        description=f"{key[0]}/{key[1]} up from {was.level} to {total} a month, {factor} of the period",
+                    )
+                )
             levels[key] = ItemLevel(total, was.net + amount, was.changes + 1, removals)
         elif total < was.level and removals:
             amount = min(prorated(was.level - total, k, n, ctx.currency), was.net)
             level = f"{was.changes + 1}-{level_text(total)}"
             if amount > 0:
-                out.append(ctx.charge("prorate_credit", label, amount=amount, quantity=quantity, rate=rate,
-                                      factor=factor, day=k, level=level, credit=True,
-                                      description=f"{key[0]}/{key[1]} down from {was.level} to {total} a month, "
-                                      f"{factor} of the period credited"))
+                out.append(
+                    ctx.charge(
+                        "prorate_credit",
+                        label,
+                        amount=amount,
+                        quantity=quantity,
+                        rate=rate,
+                        factor=factor,
+                        day=k,
+                        level=level,
+                        credit=True,
+                        description=f"{key[0]}/{key[1]} down from {was.level} to {total} a month, "
+                        f"{factor} of the period credited",
+                    )
+                )
             levels[key] = ItemLevel(total, was.net - amount, was.changes + 1, removals)
         elif was.removals != removals:
             levels[key] = ItemLevel(was.level, was.net, was.changes, removals)
@@ -270,21 +369,45 @@ def _activations(ctx: _Context, items: Sequence[PricedItem], marks: dict[ItemKey
         amount = round_money(i.activation_charge * delta, ctx.currency)
         if amount > 0:
             category, name = i.activation_key
-            out.append(ctx.charge("activation", i.activation_key, amount=amount, quantity=delta,
-                                  rate=i.activation_charge, factor="1", day=ctx.k, level=str(i.billable),
-                                  description=f"Activation of {delta} {category}/{name} × {i.activation_charge}"))
+            out.append(
+                ctx.charge(
+                    "activation",
+                    i.activation_key,
+                    amount=amount,
+                    quantity=delta,
+                    rate=i.activation_charge,
+                    factor="1",
+                    day=ctx.k,
+                    level=str(i.billable),
+                    description=f"Activation of {delta} {category}/{name} × {i.activation_charge}",
+                )
+            )
     return out
 
 
-def _daily_charge(ctx: _Context, key: ItemKey, day: int, amount: Decimal, charged: Decimal, quantity: int,
-                  rate: Decimal, why: str) -> Charge:
-    return ctx.charge("daily", key, amount=amount, quantity=quantity, rate=rate, factor=f"1/{ctx.period.days}",
-                      day=day, level=level_text(charged),
-                      description=f"{key[0]}/{key[1]} on {ctx.period.date_of_day(day).isoformat()}: {why}")
+def _daily_charge(
+    ctx: _Context, key: ItemKey, day: int, amount: Decimal, charged: Decimal, quantity: int, rate: Decimal, why: str
+) -> Charge:
+    return ctx.charge(
+        "daily",
+        key,
+        amount=amount,
+        quantity=quantity,
+        rate=rate,
+        factor=f"1/{ctx.period.days}",
+        day=day,
+        level=level_text(charged),
+        description=f"{key[0]}/{key[1]} on {ctx.period.date_of_day(day).isoformat()}: {why}",
+    )
 
 
-def _missed_day(ctx: _Context, last: dict[ItemKey, DailyLast], day: int, daily: Sequence[PricedItem],
-                days: dict[int, dict[ItemKey, DayFee]]) -> list[Charge]:
+def _missed_day(
+    ctx: _Context,
+    last: dict[ItemKey, DailyLast],
+    day: int,
+    daily: Sequence[PricedItem],
+    days: dict[int, dict[ItemKey, DayFee]],
+) -> list[Charge]:
     """A day without any evaluation: each daily item at its last billed quantity (or today's, if never billed)."""
     fees = days.setdefault(day, {})
     known = {**{i.key: DailyLast(i.quantity, i.rate, i.total) for i in daily}, **last}
@@ -295,8 +418,18 @@ def _missed_day(ctx: _Context, last: dict[ItemKey, DailyLast], day: int, daily: 
         fee = daily_fee(was.total, day, ctx.period.days, ctx.currency)
         fees[key] = DayFee(was.quantity, max(fee, ZERO))
         if fee > 0:
-            out.append(_daily_charge(ctx, key, day, fee, fee, was.quantity, was.rate,
-                                     f"{was.quantity} × {was.rate} = {was.total} a month (missed day)"))
+            out.append(
+                _daily_charge(
+                    ctx,
+                    key,
+                    day,
+                    fee,
+                    fee,
+                    was.quantity,
+                    was.rate,
+                    f"{was.quantity} × {was.rate} = {was.total} a month (missed day)",
+                )
+            )
     if not fees:
         del days[day]
     return out
@@ -316,8 +449,18 @@ def _today(ctx: _Context, daily: Sequence[PricedItem], days: dict[int, dict[Item
         peak = max(i.quantity, was.peak if was else 0)
         fees[i.key] = DayFee(peak, max(charged, target))
         if target > charged:
-            out.append(_daily_charge(ctx, i.key, k, target - charged, target, peak, i.rate,
-                                     f"{i.quantity} × {i.rate} = {i.total} a month"))
+            out.append(
+                _daily_charge(
+                    ctx,
+                    i.key,
+                    k,
+                    target - charged,
+                    target,
+                    peak,
+                    i.rate,
+                    f"{i.quantity} × {i.rate} = {i.total} a month",
+                )
+            )
     if not fees:
         del days[k]
     return out

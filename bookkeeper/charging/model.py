@@ -43,8 +43,18 @@ class PricedItem:
 
     def cancelled(self) -> PricedItem:
         """The same item with its quantity zeroed (the default repricing of a cancelled category)."""
-        return PricedItem(self.category, self.item, 0, 0, self.rate, Decimal(0), self.activation_charge,
-                          self.prorate_additions, self.prorate_removals, self.plan_key)
+        return PricedItem(
+            self.category,
+            self.item,
+            0,
+            0,
+            self.rate,
+            Decimal(0),
+            self.activation_charge,
+            self.prorate_additions,
+            self.prorate_removals,
+            self.plan_key,
+        )
 
 
 @dataclass(frozen=True)
@@ -100,15 +110,25 @@ class Charge:
     def to_doc(self) -> dict:
         """JSON-able form: Decimals as strings, datetimes as ISO 8601 with their offset."""
         doc = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        doc.update(rate=str(self.rate), amount=str(self.amount), period_start=self.period_start.isoformat(),
-                   period_end=self.period_end.isoformat())
+        doc.update(
+            rate=str(self.rate),
+            amount=str(self.amount),
+            period_start=self.period_start.isoformat(),
+            period_end=self.period_end.isoformat(),
+        )
         return doc
 
     @classmethod
     def from_doc(cls, doc: dict) -> Charge:
-        return cls(**{**doc, "rate": Decimal(doc["rate"]), "amount": Decimal(doc["amount"]),
-                      "period_start": datetime.fromisoformat(doc["period_start"]),
-                      "period_end": datetime.fromisoformat(doc["period_end"])})
+        return cls(
+            **{
+                **doc,
+                "rate": Decimal(doc["rate"]),
+                "amount": Decimal(doc["amount"]),
+                "period_start": datetime.fromisoformat(doc["period_start"]),
+                "period_end": datetime.fromisoformat(doc["period_end"]),
+            }
+        )
 
 
 @dataclass(frozen=True)

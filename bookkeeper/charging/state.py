@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from ..clock import Period
 
@@ -67,8 +68,13 @@ class BillingState:
 
     def rolled_to(self, period: Period) -> BillingState:
         """A fresh state for `period`, keeping what carries over (standing, the daily items as last billed)."""
-        return BillingState(self.account_id, period, last_daily=dict(self.last_daily), standing=self.standing,
-                            evaluated_at=self.evaluated_at)
+        return BillingState(
+            self.account_id,
+            period,
+            last_daily=dict(self.last_daily),
+            standing=self.standing,
+            evaluated_at=self.evaluated_at,
+        )
 
     def evolve(self, **changes: Any) -> BillingState:
         return replace(self, **changes)
@@ -79,13 +85,18 @@ class BillingState:
             "period": self.period.to_doc(),
             "billing_from": self.billing_from,
             "mrc_paid": self.mrc_paid,
-            "levels": _nest(self.levels, lambda v: {"level": str(v.level), "net": str(v.net),
-                                                    "changes": v.changes, "removals": v.removals}),
+            "levels": _nest(
+                self.levels,
+                lambda v: {"level": str(v.level), "net": str(v.net), "changes": v.changes, "removals": v.removals},
+            ),
             "marks": _nest(self.marks, int),
-            "days": {str(k): _nest(fees, lambda v: {"peak": v.peak, "charged": str(v.charged)})
-                     for k, fees in sorted(self.days.items())},
-            "last_daily": _nest(self.last_daily, lambda v: {"quantity": v.quantity, "rate": str(v.rate),
-                                                            "total": str(v.total)}),
+            "days": {
+                str(k): _nest(fees, lambda v: {"peak": v.peak, "charged": str(v.charged)})
+                for k, fees in sorted(self.days.items())
+            },
+            "last_daily": _nest(
+                self.last_daily, lambda v: {"quantity": v.quantity, "rate": str(v.rate), "total": str(v.total)}
+            ),
             "last_day": self.last_day,
             "standing": self.standing,
             "evaluated_at": self.evaluated_at.isoformat() if self.evaluated_at else None,
@@ -99,13 +110,19 @@ class BillingState:
             period=Period.from_doc(doc["period"]),
             billing_from=doc.get("billing_from"),
             mrc_paid=bool(doc.get("mrc_paid")),
-            levels=_unnest(doc.get("levels", {}), lambda v: ItemLevel(
-                Decimal(v["level"]), Decimal(v["net"]), int(v["changes"]), bool(v["removals"]))),
+            levels=_unnest(
+                doc.get("levels", {}),
+                lambda v: ItemLevel(Decimal(v["level"]), Decimal(v["net"]), int(v["changes"]), bool(v["removals"])),
+            ),
             marks=_unnest(doc.get("marks", {}), int),
-            days={int(k): _unnest(fees, lambda v: DayFee(int(v["peak"]), Decimal(v["charged"])))
-                  for k, fees in doc.get("days", {}).items()},
-            last_daily=_unnest(doc.get("last_daily", {}), lambda v: DailyLast(
-                int(v["quantity"]), Decimal(v["rate"]), Decimal(v["total"]))),
+            days={
+                int(k): _unnest(fees, lambda v: DayFee(int(v["peak"]), Decimal(v["charged"])))
+                for k, fees in doc.get("days", {}).items()
+            },
+            last_daily=_unnest(
+                doc.get("last_daily", {}),
+                lambda v: DailyLast(int(v["quantity"]), Decimal(v["rate"]), Decimal(v["total"])),
+            ),
             last_day=doc.get("last_day"),
             standing=doc.get("standing", "good_standing"),
             evaluated_at=datetime.fromisoformat(evaluated) if evaluated else None,
@@ -149,17 +166,30 @@ def rebuilt(account_id: str, period: Period, charges) -> BillingState | None:
                 levels[key] = ItemLevel(level, was.net + signed, was.changes, was.removals)
             else:
                 level = Decimal(c.key.rsplit("-", 1)[-1]) if "-" in c.key.rsplit("/", 1)[-1] else was.level
-                levels[key] = ItemLevel(level, was.net + signed, max(was.changes, _changes(c.key)),
-                                        c.kind == "prorate_credit" or was.removals)
+                levels[key] = ItemLevel(
+                    level,
+                    was.net + signed,
+                    max(was.changes, _changes(c.key)),
+                    c.kind == "prorate_credit" or was.removals,
+                )
         elif c.kind == "activation":
             marks[key] = max(marks.get(key, 0), int(c.key.rsplit("/", 1)[-1]))
         elif c.kind == "daily":
             fee = days.setdefault(c.day, {}).get(key)
-            days[c.day][key] = DayFee(max(c.quantity or 0, fee.peak if fee else 0), (fee.charged if fee else ZERO)
-                                      + c.amount)
+            days[c.day][key] = DayFee(
+                max(c.quantity or 0, fee.peak if fee else 0), (fee.charged if fee else ZERO) + c.amount
+            )
     billed = [c.day for c in mine if c.kind in MONTHLY_KINDS] or [c.day for c in mine]
-    return BillingState(account_id, period, billing_from=min(billed), mrc_paid=True, levels=levels, marks=marks,
-                        days=days, last_day=max(days) if days else None)
+    return BillingState(
+        account_id,
+        period,
+        billing_from=min(billed),
+        mrc_paid=True,
+        levels=levels,
+        marks=marks,
+        days=days,
+        last_day=max(days) if days else None,
+    )
 
 
 def _changes(key: str) -> int:

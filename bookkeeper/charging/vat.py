@@ -29,7 +29,15 @@ def with_vat(charges: list[Charge], settings: BookkeeperSettings) -> list[Charge
         vat = vat_of(charge.amount, settings)
         if vat > 0:
             rate = f"{settings.vat_rate.normalize():f}"
-            out.append(replace(charge, key=f"{charge.key}/{VAT_KIND}", kind=VAT_KIND, rate=settings.vat_rate,
-                               amount=vat, factor="1", description=f"VAT {rate}% of {charge.amount} "
-                               f"({charge.kind} {charge.category}/{charge.item})"))
+            out.append(
+                replace(
+                    charge,
+                    key=f"{charge.key}/{VAT_KIND}",
+                    kind=VAT_KIND,
+                    rate=settings.vat_rate,
+                    amount=vat,
+                    factor="1",
+                    description=f"VAT {rate}% of {charge.amount} ({charge.kind} {charge.category}/{charge.item})",
+                )
+            )
     return out

@@ -6,5 +6,15 @@ from .store import Invoices, generate_due, invoice_id
 from .usage import UsageReport, usage_report
 from .vat import Vat, compute_vat
 
-__all__ = ["Invoices", "NotReconciled", "Statement", "UsageReport", "Vat", "build_statement", "compute_vat",
-           "generate_due", "invoice_id", "usage_report"]
+__all__ = [
+    "Invoices",
+    "NotReconciled",
+    "Statement",
+    "UsageReport",
+    "Vat",
+    "build_statement",
+    "compute_vat",
+    "generate_due",
+    "invoice_id",
+    "usage_report",
+]

@@ -9,9 +9,9 @@ from collections.abc import Mapping, Sequence
 import matplotlib
 
 matplotlib.use("Agg")  # no display: draw into memory
-from matplotlib import pyplot  # noqa: E402  (after the backend is chosen)
+from matplotlib import pyplot
 
-from .usage import UsageReport  # noqa: E402
+from .usage import UsageReport
 
 SIZE = (8, 4)  # inches
 DPI = 100
@@ -51,11 +51,19 @@ def revenue_chart(months: Sequence[str], series: Mapping[str, Sequence[float]], 
     bars = [name for name in series if name.startswith("revenue")]
     width = 0.8 / max(len(bars), 1)
     for i, name in enumerate(bars):
-        axes.bar([x + (i - (len(bars) - 1) / 2) * width for x in range(len(months))], series[name], width=width,
-                 label=name, alpha=0.8, zorder=2, color=f"C{i}")
+        axes.bar(
+            [x + (i - (len(bars) - 1) / 2) * width for x in range(len(months))],
+            series[name],
+            width=width,
+            label=name,
+            alpha=0.8,
+            zorder=2,
+            color=f"C{i}",
+        )
     for j, name in enumerate(n for n in series if not n.startswith("revenue")):
-        axes.plot(range(len(months)), series[name], marker="o", linewidth=2, label=name, zorder=3,
-                  color=f"C{len(bars) + j}")
+        axes.plot(
+            range(len(months)), series[name], marker="o", linewidth=2, label=name, zorder=3, color=f"C{len(bars) + j}"
+        )
     axes.set_xticks(range(len(months)), months, rotation=45, fontsize=8)
     axes.set_title(title)
     axes.set_ylim(bottom=0)

@@ -54,7 +54,9 @@ def message(doc: dict, pdf: bytes, issuer: InvoiceSettings, customer: Customer, 
     msg.set_content(
         f"Hello {customer.name},\n\nplease find attached invoice {doc['number']} for the period "
         f"{period['start'][:10]} to {doc['period_end']}, total {total} {doc['statement']['currency']}.\n\n"
-        f"{issuer.footer}\n".rstrip() + "\n")
+        f"{issuer.footer}\n".rstrip()
+        + "\n"
+    )
     msg.add_attachment(pdf, maintype="application", subtype="pdf", filename=f"{doc['number']}.pdf")
     return msg
 
@@ -72,8 +74,9 @@ def send(smtp: SmtpSettings, msg: EmailMessage) -> None:
         raise MailError(f"SMTP {smtp.host}:{smtp.port}: {exc.__class__.__name__}: {exc}") from None
 
 
-def deliver(couch: Couch, account_id: str, doc: dict, issuer: InvoiceSettings, customer: Customer,
-            now: datetime) -> list[str] | None:
+def deliver(
+    couch: Couch, account_id: str, doc: dict, issuer: InvoiceSettings, customer: Customer, now: datetime
+) -> list[str] | None:
     """Mail the invoice `doc` once to the account's admins and mark it sent; the addresses, or None when the
     account has no admin with an address. Raises MailError (recorded on the document) when sending fails."""
     to = admin_emails(couch, account_id)

@@ -31,8 +31,13 @@ def format_number(prefix: str, year: int, sequence: int) -> str:
 def claim(db: Database, year: int, claimant: str) -> int:
     """The sequence number of `claimant` in `year`: its pending one, else the next, recorded in the same write."""
     for attempt in range(ATTEMPTS):
-        doc = db.get_or_none(counter_id(year)) or {"_id": counter_id(year), "pvt_type": COUNTER_TYPE,
-                                                    "year": year, "last": 0, "pending": {}}
+        doc = db.get_or_none(counter_id(year)) or {
+            "_id": counter_id(year),
+            "pvt_type": COUNTER_TYPE,
+            "year": year,
+            "last": 0,
+            "pending": {},
+        }
         pending = doc.setdefault("pending", {})
         if claimant in pending:
             return int(pending[claimant])
@@ -43,8 +48,9 @@ def claim(db: Database, year: int, claimant: str) -> int:
             return doc["last"]
         except Conflict:
             time.sleep(random.uniform(0, 0.005 * min(attempt + 1, 20)))
-    raise Conflict(409, "conflict", f"invoice counter kept changing after {ATTEMPTS} attempts",
-                   f"{db.name}/{counter_id(year)}")
+    raise Conflict(
+        409, "conflict", f"invoice counter kept changing after {ATTEMPTS} attempts", f"{db.name}/{counter_id(year)}"
+    )
 
 
 def release(db: Database, year: int, claimant: str) -> None:

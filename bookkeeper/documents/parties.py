@@ -96,8 +96,13 @@ def customer(account_doc: dict) -> Customer:
     onnet = account_doc.get("billing_address") or {}
     if billing:
         city = " ".join(str(billing[k]) for k in ("postal_code", "locality") if billing.get(k))
-        lines = [billing.get("street_address"), billing.get("extended_address"), city,
-                 billing.get("region"), billing.get("country")]
+        lines = [
+            billing.get("street_address"),
+            billing.get("extended_address"),
+            city,
+            billing.get("region"),
+            billing.get("country"),
+        ]
     else:
         lines = [onnet[k] for k in sorted(onnet) if k.startswith("line")]
     if billing.get("name") and billing["name"] != account_doc.get("name"):

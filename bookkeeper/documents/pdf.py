@@ -29,8 +29,10 @@ from .statement import Statement
 
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
 VERA = Path(reportlab.__file__).parent / "fonts"
-FONT_CANDIDATES = ((DEJAVU / "DejaVuSans.ttf", DEJAVU / "DejaVuSans-Bold.ttf"),
-                   (VERA / "Vera.ttf", VERA / "VeraBd.ttf"))
+FONT_CANDIDATES = (
+    (DEJAVU / "DejaVuSans.ttf", DEJAVU / "DejaVuSans-Bold.ttf"),
+    (VERA / "Vera.ttf", VERA / "VeraBd.ttf"),
+)
 ACCENT = colors.HexColor("#1f3b5a")
 RULE = colors.HexColor("#c8d0d8")
 ZEBRA = colors.HexColor("#f3f5f7")
@@ -61,13 +63,21 @@ def _styles() -> dict[str, ParagraphStyle]:
         "title": ParagraphStyle("title", base, fontName=bold, fontSize=20, leading=24, textColor=ACCENT),
         "company": ParagraphStyle("company", base, fontName=bold, fontSize=13, leading=16, alignment=TA_RIGHT),
         "issuer": ParagraphStyle("issuer", base, alignment=TA_RIGHT),
-        "section": ParagraphStyle("section", base, fontName=bold, fontSize=11, leading=14, textColor=ACCENT,
-                                  spaceBefore=10, spaceAfter=4),
+        "section": ParagraphStyle(
+            "section", base, fontName=bold, fontSize=11, leading=14, textColor=ACCENT, spaceBefore=10, spaceAfter=4
+        ),
     }
 
 
-def render_invoice(statement: Statement, *, number: str, issued: date, issuer: InvoiceSettings,
-                   customer: Customer, logo: bytes | None = None) -> bytes:
+def render_invoice(
+    statement: Statement,
+    *,
+    number: str,
+    issued: date,
+    issuer: InvoiceSettings,
+    customer: Customer,
+    logo: bytes | None = None,
+) -> bytes:
     """The invoice for `statement` as PDF bytes."""
     st = _styles()
     p = lambda text, style="base": Paragraph(escape(str(text)).replace("\n", "<br/>"), st[style])  # noqa: E731
@@ -75,20 +85,32 @@ def render_invoice(statement: Statement, *, number: str, issued: date, issuer: I
     width = A4[0] - 2 * MARGIN - 2 * FRAME_PADDING
     story = [_letterhead(issuer, logo, st, width), Spacer(1, 8 * mm)]
 
-    meta = [[p("Invoice number", "bold"), p(number)], [p("Issue date", "bold"), p(issued.isoformat())],
-            [p("Billing period", "bold"),
-             p(f"{statement.period.start_date.isoformat()} – {statement.period.last_date.isoformat()} "
-               f"({statement.period.days} days)")],
-            [p("Account", "bold"), p(statement.account_id, "small")], [p("Currency", "bold"), p(statement.currency)]]
+    meta = [
+        [p("Invoice number", "bold"), p(number)],
+        [p("Issue date", "bold"), p(issued.isoformat())],
+        [
+            p("Billing period", "bold"),
+            p(
+                f"{statement.period.start_date.isoformat()} – {statement.period.last_date.isoformat()} "
+                f"({statement.period.days} days)"
+            ),
+        ],
+        [p("Account", "bold"), p(statement.account_id, "small")],
+        [p("Currency", "bold"), p(statement.currency)],
+    ]
     bill_to = [p("Bill to", "bold"), p(customer.name), *[p(line) for line in customer.address]]
-    head = Table([[[p("Invoice", "title"), Spacer(1, 3 * mm), _grid(meta, [30 * mm, 72 * mm])], bill_to]],
-                 colWidths=[width * 0.62, width * 0.38])
+    head = Table(
+        [[[p("Invoice", "title"), Spacer(1, 3 * mm), _grid(meta, [30 * mm, 72 * mm])], bill_to]],
+        colWidths=[width * 0.62, width * 0.38],
+    )
     head.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
     story += [head, Spacer(1, 6 * mm), p("Services", "section")]
 
     rows = [[p("Dates", "head"), p("Description", "head"), p("Details", "head"), p("Amount", "head_right")]]
-    rows += [[p(line.dates, "small"), p(line.description), p(line.detail, "small"), p(money(line.charge), "right")]
-             for line in statement.services]
+    rows += [
+        [p(line.dates, "small"), p(line.description), p(line.detail, "small"), p(money(line.charge), "right")]
+        for line in statement.services
+    ]
     if not statement.services:
         rows.append([p(""), p("No services were charged in this period."), p(""), p("")])
     story.append(_lines_table(rows, [28 * mm, 70 * mm, width - 122 * mm, 24 * mm]))
@@ -97,22 +119,34 @@ def render_invoice(statement: Statement, *, number: str, issued: date, issuer: I
     if statement.movements:
         story.append(p("Payments and other account movements", "section"))
         rows = [[p("Date", "head"), p("Description", "head"), p("Amount", "head_right")]]
-        rows += [[p(line.dates, "small"), p(line.description), p(money(-line.charge), "right")]
-                 for line in statement.movements]
+        rows += [
+            [p(line.dates, "small"), p(line.description), p(money(-line.charge), "right")]
+            for line in statement.movements
+        ]
         story.append(_lines_table(rows, [28 * mm, width - 52 * mm, 24 * mm]))
 
-    summary = [[p("Opening balance"), p(money(statement.opening), "right")],
-               [p("Payments and credits"), p(money(statement.credits), "right")],
-               [p("Charges and debits"), p(money(-statement.debits), "right")],
-               [p("Closing balance", "bold"), p(money(statement.closing), "bold_right")]]
+    summary = [
+        [p("Opening balance"), p(money(statement.opening), "right")],
+        [p("Payments and credits"), p(money(statement.credits), "right")],
+        [p("Charges and debits"), p(money(-statement.debits), "right")],
+        [p("Closing balance", "bold"), p(money(statement.closing), "bold_right")],
+    ]
     story += [p("Account summary", "section"), _summary_table(summary)]
 
     out = io.BytesIO()
     footer = _footer(issuer.footer, number, st["small"].fontName)
-    SimpleDocTemplate(out, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN,
-                      bottomMargin=MARGIN + 8 * mm, title=f"Invoice {number}", author=issuer.company_name,
-                      subject=f"{customer.name} {statement.period.start_date.isoformat()}",
-                      invariant=1).build(story, onFirstPage=footer, onLaterPages=footer)
+    SimpleDocTemplate(
+        out,
+        pagesize=A4,
+        leftMargin=MARGIN,
+        rightMargin=MARGIN,
+        topMargin=MARGIN,
+        bottomMargin=MARGIN + 8 * mm,
+        title=f"Invoice {number}",
+        author=issuer.company_name,
+        subject=f"{customer.name} {statement.period.start_date.isoformat()}",
+        invariant=1,
+    ).build(story, onFirstPage=footer, onLaterPages=footer)
     return out.getvalue()
 
 
@@ -123,9 +157,17 @@ def _letterhead(issuer: InvoiceSettings, logo: bytes | None, st, width: float) -
         lines.append(Paragraph(escape(f"VAT ID {issuer.vat_id}"), st["issuer"]))
     left = _logo(logo, 60 * mm, 22 * mm) if logo else ""
     table = Table([[left, lines]], colWidths=[width * 0.45, width * 0.55])
-    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                               ("RIGHTPADDING", (0, 0), (-1, -1), 0), ("LINEBELOW", (0, 0), (-1, 0), 1.2, ACCENT),
-                               ("BOTTOMPADDING", (0, 0), (-1, -1), 6)]))
+    table.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                ("LINEBELOW", (0, 0), (-1, 0), 1.2, ACCENT),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 6),
+            ]
+        )
+    )
     return table
 
 
@@ -142,16 +184,28 @@ def _logo(data: bytes, max_w: float, max_h: float) -> Image:
 
 def _grid(rows, widths) -> Table:
     table = Table(rows, colWidths=widths)
-    table.setStyle(TableStyle([("LEFTPADDING", (0, 0), (-1, -1), 0), ("TOPPADDING", (0, 0), (-1, -1), 1),
-                               ("BOTTOMPADDING", (0, 0), (-1, -1), 1), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+    table.setStyle(
+        TableStyle(
+            [
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("TOPPADDING", (0, 0), (-1, -1), 1),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ]
+        )
+    )
     return table
 
 
 def _lines_table(rows, widths) -> Table:
     table = Table(rows, colWidths=widths, repeatRows=1)
-    style = [("BACKGROUND", (0, 0), (-1, 0), ACCENT), ("VALIGN", (0, 0), (-1, -1), "TOP"),
-             ("LINEBELOW", (0, 1), (-1, -1), 0.4, RULE), ("TOPPADDING", (0, 0), (-1, -1), 3),
-             ("BOTTOMPADDING", (0, 0), (-1, -1), 3)]
+    style = [
+        ("BACKGROUND", (0, 0), (-1, 0), ACCENT),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LINEBELOW", (0, 1), (-1, -1), 0.4, RULE),
+        ("TOPPADDING", (0, 0), (-1, -1), 3),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+    ]
     style += [("BACKGROUND", (0, i), (-1, i), ZEBRA) for i in range(2, len(rows), 2)]
     table.setStyle(TableStyle(style))
     return table
@@ -163,24 +217,45 @@ def _totals(statement: Statement, st) -> KeepTogether:
     if vat.disposition == "netto":
         rows = [["Subtotal (net)", money(vat.net)], [f"VAT {rate}", money(vat.vat)]]
     else:
-        rows = [["Services (VAT included)", money(vat.gross)], [f"of which VAT {rate}", money(vat.vat)],
-                ["Net", money(vat.net)]]
+        rows = [
+            ["Services (VAT included)", money(vat.gross)],
+            [f"of which VAT {rate}", money(vat.vat)],
+            ["Net", money(vat.net)],
+        ]
     rows += [[line.description, money(line.charge)] for line in statement.adjustments]
     rows.append(["Total", money(statement.total)])
     bold = len(rows) - 1
-    cells = [[Paragraph(escape(label), st["bold" if i == bold else "base"]),
-              Paragraph(escape(amount), st["bold_right" if i == bold else "right"])] for i, (label, amount) in
-             enumerate(rows)]
+    cells = [
+        [
+            Paragraph(escape(label), st["bold" if i == bold else "base"]),
+            Paragraph(escape(amount), st["bold_right" if i == bold else "right"]),
+        ]
+        for i, (label, amount) in enumerate(rows)
+    ]
     table = Table(cells, colWidths=[48 * mm, 28 * mm], hAlign="RIGHT")
-    table.setStyle(TableStyle([("LINEABOVE", (0, bold), (-1, bold), 0.8, ACCENT),
-                               ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2)]))
+    table.setStyle(
+        TableStyle(
+            [
+                ("LINEABOVE", (0, bold), (-1, bold), 0.8, ACCENT),
+                ("TOPPADDING", (0, 0), (-1, -1), 2),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+            ]
+        )
+    )
     return KeepTogether([Spacer(1, 3 * mm), table])
 
 
 def _summary_table(rows) -> Table:
     table = Table(rows, colWidths=[48 * mm, 28 * mm], hAlign="RIGHT")
-    table.setStyle(TableStyle([("LINEABOVE", (0, -1), (-1, -1), 0.8, ACCENT),
-                               ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2)]))
+    table.setStyle(
+        TableStyle(
+            [
+                ("LINEABOVE", (0, -1), (-1, -1), 0.8, ACCENT),
+                ("TOPPADDING", (0, 0), (-1, -1), 2),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+            ]
+        )
+    )
     return table
 
 
@@ -196,6 +271,7 @@ def _footer(text: str, number: str, font: str):
             canvas.drawString(MARGIN, y, text[:160])
         canvas.drawRightString(A4[0] - MARGIN, y, f"{number} · page {doc.page}")
         canvas.restoreState()
+
     return draw
 
 
@@ -205,24 +281,49 @@ def render_commissions(*, agent: str, title: str, lines: list[dict], totals: dic
     st = _styles()
     regular, _ = _fonts()
     buffer = io.BytesIO()
-    doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN,
-                            bottomMargin=MARGIN + 4 * mm, title=f"Commission statement {agent}")
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=MARGIN,
+        rightMargin=MARGIN,
+        topMargin=MARGIN,
+        bottomMargin=MARGIN + 4 * mm,
+        title=f"Commission statement {agent}",
+    )
     width = A4[0] - 2 * MARGIN - 2 * FRAME_PADDING
     head = ["Referred account", "Level", "Period", "Base", "Rate", "Commission", "Paid as"]
     rows = [[Paragraph(escape(h), st["head_right" if i in (3, 5) else "head"]) for i, h in enumerate(head)]]
     for line in lines:
-        cells = [line["name"], str(line["level"]), line["period"], line["base"], line["rate"], line["commission"],
-                 line["payout"]]
+        cells = [
+            line["name"],
+            str(line["level"]),
+            line["period"],
+            line["base"],
+            line["rate"],
+            line["commission"],
+            line["payout"],
+        ]
         rows.append([Paragraph(escape(c), st["right" if i in (3, 5) else "base"]) for i, c in enumerate(cells)])
     widths = [w * width for w in (0.16, 0.09, 0.26, 0.13, 0.09, 0.16, 0.11)]
-    story = [Paragraph("Commission statement", st["title"]), Spacer(1, 2 * mm),
-             Paragraph(escape(f"Agent: {agent}"), st["bold"]), Paragraph(escape(title), st["base"]),
-             Paragraph(escape(f"Issued {issued.isoformat()}"), st["small"]), Spacer(1, 5 * mm),
-             _lines_table(rows, widths) if lines else Paragraph("No referred accounts.", st["base"])]
+    story = [
+        Paragraph("Commission statement", st["title"]),
+        Spacer(1, 2 * mm),
+        Paragraph(escape(f"Agent: {agent}"), st["bold"]),
+        Paragraph(escape(title), st["base"]),
+        Paragraph(escape(f"Issued {issued.isoformat()}"), st["small"]),
+        Spacer(1, 5 * mm),
+        _lines_table(rows, widths) if lines else Paragraph("No referred accounts.", st["base"]),
+    ]
     if totals:
-        story += [Spacer(1, 3 * mm), _summary_table(
-            [[Paragraph(escape(f"Total {c}"), st["bold"]), Paragraph(escape(a), st["bold_right"])]
-             for c, a in sorted(totals.items())])]
+        story += [
+            Spacer(1, 3 * mm),
+            _summary_table(
+                [
+                    [Paragraph(escape(f"Total {c}"), st["bold"]), Paragraph(escape(a), st["bold_right"])]
+                    for c, a in sorted(totals.items())
+                ]
+            ),
+        ]
     footer = _footer("Commissions are computed once per referred account, level and period.", agent, regular)
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
     return buffer.getvalue()

@@ -26,9 +26,16 @@ VAT_KIND = "vat"
 ADJUSTMENT_KINDS = ("manual", "correction")
 NOT_A_LINE = frozenset({"rollover"})
 KIND_LABELS = {
-    "mrc": "Monthly fee", "prorate": "Prorated addition", "prorate_credit": "Prorated removal",
-    "activation": "Activation", "daily": "Daily fee", "payment": "Payment", "manual": "Manual adjustment",
-    "refund": "Refund", "correction": "Correction", "credit": "Credit",
+    "mrc": "Monthly fee",
+    "prorate": "Prorated addition",
+    "prorate_credit": "Prorated removal",
+    "activation": "Activation",
+    "daily": "Daily fee",
+    "payment": "Payment",
+    "manual": "Manual adjustment",
+    "refund": "Refund",
+    "correction": "Correction",
+    "credit": "Credit",
 }
 
 
@@ -66,9 +73,17 @@ class Line:
         return self.amount if self.type == "debit" else -self.amount
 
     def to_doc(self) -> dict:
-        return {"type": self.type, "kind": self.kind, "category": self.category, "item": self.item,
-                "description": self.description, "detail": self.detail, "dates": self.dates,
-                "amount": str(self.amount), "entries": list(self.entries)}
+        return {
+            "type": self.type,
+            "kind": self.kind,
+            "category": self.category,
+            "item": self.item,
+            "description": self.description,
+            "detail": self.detail,
+            "dates": self.dates,
+            "amount": str(self.amount),
+            "entries": list(self.entries),
+        }
 
 
 @dataclass(frozen=True)
@@ -103,17 +118,34 @@ class Statement:
         return format_money(amount, self.currency, self.locale)
 
     def to_doc(self) -> dict:
-        return {"currency": self.currency, "locale": self.locale, "period": self.period.to_doc(),
-                "opening": str(self.opening), "closing": str(self.closing), "debits": str(self.debits),
-                "credits": str(self.credits), "vat": self.vat.to_doc(), "total": str(self.total),
-                "services": [line.to_doc() for line in self.services],
-                "adjustments": [line.to_doc() for line in self.adjustments],
-                "movements": [line.to_doc() for line in self.movements]}
+        return {
+            "currency": self.currency,
+            "locale": self.locale,
+            "period": self.period.to_doc(),
+            "opening": str(self.opening),
+            "closing": str(self.closing),
+            "debits": str(self.debits),
+            "credits": str(self.credits),
+            "vat": self.vat.to_doc(),
+            "total": str(self.total),
+            "services": [line.to_doc() for line in self.services],
+            "adjustments": [line.to_doc() for line in self.adjustments],
+            "movements": [line.to_doc() for line in self.movements],
+        }
 
 
-def build_statement(entries, *, account_id: str, period: Period, opening: Decimal, closing: Decimal,
-                    currency: str, vat_rate: Decimal = Decimal(0), vat_disposition: str = "netto",
-                    locale: str = "en_US") -> Statement:
+def build_statement(
+    entries,
+    *,
+    account_id: str,
+    period: Period,
+    opening: Decimal,
+    closing: Decimal,
+    currency: str,
+    vat_rate: Decimal = Decimal(0),
+    vat_disposition: str = "netto",
+    locale: str = "en_US",
+) -> Statement:
     """The statement of `period` from the ledger entries in it and the balances at its start and end.
 
     Carry-forward (`rollover`) entries are not lines. Raises `NotReconciled` if opening + credits − debits
@@ -130,30 +162,53 @@ def build_statement(entries, *, account_id: str, period: Period, opening: Decima
         raise NotReconciled(
             f"account {account_id}, period {period.start_date} .. {period.last_date}: opening {opening} "
             f"+ credits {credits} − debits {debits} = {opening + credits - debits}, but the ledger's closing "
-            f"balance is {closing} (difference {closing - (opening + credits - debits)} {currency})")
+            f"balance is {closing} (difference {closing - (opening + credits - debits)} {currency})"
+        )
     fmt = lambda amount: format_money(amount, currency, locale)  # noqa: E731
     services = [e for e in entries if e.kind in SERVICE_KINDS]
-    service_lines = sorted((_service_line(group, period, fmt, zero) for group in _groups(services, period).values()),
-                           key=lambda l: (SERVICE_KINDS.index(l.kind), l.category, l.item, l.first))
+    service_lines = sorted(
+        (_service_line(group, period, fmt, zero) for group in _groups(services, period).values()),
+        key=lambda l: (SERVICE_KINDS.index(l.kind), l.category, l.item, l.first),
+    )
     by_time = sorted(entries, key=lambda e: (e.at, e.id))
     adjustments = [_movement_line(e, period, zero) for e in by_time if e.kind in ADJUSTMENT_KINDS]
-    movements = [_movement_line(e, period, zero) for e in by_time
-                 if e.kind not in (*SERVICE_KINDS, VAT_KIND, *ADJUSTMENT_KINDS)]
+    movements = [
+        _movement_line(e, period, zero) for e in by_time if e.kind not in (*SERVICE_KINDS, VAT_KIND, *ADJUSTMENT_KINDS)
+    ]
     taxable = sum((line.charge for line in service_lines), zero)
     vat = compute_vat(taxable, Decimal(vat_rate), vat_disposition, currency)
     if vat_disposition == "netto":  # the VAT the balance paid: the period's VAT entries
         paid = sum((e.amount if e.type == "debit" else -e.amount for e in entries if e.kind == VAT_KIND), zero)
         vat = Vat(vat.rate, vat.disposition, taxable, paid, taxable + paid)
-    return Statement(account_id, currency, locale, period, opening, closing, tuple(service_lines),
-                     tuple(adjustments), tuple(movements), debits, credits, vat)
+    return Statement(
+        account_id,
+        currency,
+        locale,
+        period,
+        opening,
+        closing,
+        tuple(service_lines),
+        tuple(adjustments),
+        tuple(movements),
+        debits,
+        credits,
+        vat,
+    )
 
 
 def _check_amount(entry, currency: str) -> None:
     amount = entry.amount
-    if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0 \
-            or round_money(amount, currency) != amount:
-        raise InputError(f"{entry.db}/{entry.id}", "amount",
-                         f"must be a positive whole number of {currency} minor units, got {amount!r}")
+    if (
+        not isinstance(amount, Decimal)
+        or not amount.is_finite()
+        or amount <= 0
+        or round_money(amount, currency) != amount
+    ):
+        raise InputError(
+            f"{entry.db}/{entry.id}",
+            "amount",
+            f"must be a positive whole number of {currency} minor units, got {amount!r}",
+        )
 
 
 def day_of(entry, period: Period) -> int:
@@ -181,8 +236,10 @@ def _service_line(group: list, period: Period, fmt, zero: Decimal) -> Line:
     days = sorted({day_of(e, period) for e in group})
     rate = fmt(first.rate)
     if kind == "daily":
-        detail = f"{len(days)} day{'s' * (len(days) != 1)} × {first.quantity} × {rate}/month ÷ {n} " \
-                 f"(days {compress_days(days)})"
+        detail = (
+            f"{len(days)} day{'s' * (len(days) != 1)} × {first.quantity} × {rate}/month ÷ {n} "
+            f"(days {compress_days(days)})"
+        )
     elif kind == "activation":
         detail = f"{sum(e.quantity for e in group)} × {rate}"
     else:
@@ -194,10 +251,18 @@ def _service_line(group: list, period: Period, fmt, zero: Decimal) -> Line:
         else:
             change = "increase" if kind == "prorate" else "decrease"
             detail = f"{times}the {change} to {first.quantity} × {rate}/month{share}"
-    return Line(first.type, kind, first.category or "",
-                first.item or "", f"{KIND_LABELS[kind]}: {first.category} / {first.item}", detail,
-                period.date_of_day(days[0]), period.date_of_day(days[-1]),
-                sum((e.amount for e in group), zero), tuple(sorted(e.id for e in group)))
+    return Line(
+        first.type,
+        kind,
+        first.category or "",
+        first.item or "",
+        f"{KIND_LABELS[kind]}: {first.category} / {first.item}",
+        detail,
+        period.date_of_day(days[0]),
+        period.date_of_day(days[-1]),
+        sum((e.amount for e in group), zero),
+        tuple(sorted(e.id for e in group)),
+    )
 
 
 def _days_left(factor, n: int) -> int:
@@ -213,8 +278,18 @@ def _movement_line(entry, period: Period, zero: Decimal) -> Line:
     on = local_date(entry.at, period.tz)
     label = KIND_LABELS.get(entry.kind, entry.kind.capitalize())
     text = entry.description or entry.reason or ""
-    return Line(entry.type, entry.kind, entry.category or "", entry.item or "",
-                f"{label}: {text}" if text else label, entry.reason or "", on, on, entry.amount + zero, (entry.id,))
+    return Line(
+        entry.type,
+        entry.kind,
+        entry.category or "",
+        entry.item or "",
+        f"{label}: {text}" if text else label,
+        entry.reason or "",
+        on,
+        on,
+        entry.amount + zero,
+        (entry.id,),
+    )
 
 
 def compress_days(days: list[int]) -> str:

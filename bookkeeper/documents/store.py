@@ -22,10 +22,10 @@ from ..dbnames import account_db, from_gregorian, modb, modb_prefix, to_gregoria
 from ..errors import BookkeeperError
 from ..settings import BookkeeperSettings
 from . import mail, numbering
+from .charts import usage_chart
 from .parties import InvoiceSettings, customer, invoice_settings
 from .pdf import render_invoice
 from .statement import Statement, build_statement
-from .charts import usage_chart
 from .usage import usage_report
 
 log = logging.getLogger(__name__)
@@ -67,11 +67,17 @@ def invoice_db(account_id: str, period: Period) -> str:
 def summary(doc: dict) -> dict:
     """What `invoices list` shows of an invoice document."""
     totals = doc.get("statement", {})
-    return {"id": doc["_id"], "number": doc.get("number"), "issued": doc.get("issued"),
-            "period_start": totals.get("period", {}).get("start", "")[:10],
-            "period_end": doc.get("period_end"), "currency": totals.get("currency"),
-            "total": totals.get("total", totals.get("vat", {}).get("gross")), "closing": totals.get("closing"),
-            "mailed": bool(doc.get("mail", {}).get("sent_at"))}
+    return {
+        "id": doc["_id"],
+        "number": doc.get("number"),
+        "issued": doc.get("issued"),
+        "period_start": totals.get("period", {}).get("start", "")[:10],
+        "period_end": doc.get("period_end"),
+        "currency": totals.get("currency"),
+        "total": totals.get("total", totals.get("vat", {}).get("gross")),
+        "closing": totals.get("closing"),
+        "mailed": bool(doc.get("mail", {}).get("sent_at")),
+    }
 
 
 @dataclass
@@ -109,25 +115,37 @@ class Invoices:
         return out[::-1]
 
     # -- generating
-    def statement(self, account_id: str, period: Period, settings: BookkeeperSettings, locale: str,
-                  entries=None) -> Statement:
+    def statement(
+        self, account_id: str, period: Period, settings: BookkeeperSettings, locale: str, entries=None
+    ) -> Statement:
         """The period's statement from the ledger: its entries and its balances just before start and end."""
         entries = self.ledger.entries(account_id, period.start, period.end) if entries is None else entries
-        return build_statement(entries, account_id=account_id, period=period, currency=settings.currency,
-                               opening=self.ledger.balance(account_id, at=period.start - ONE_SECOND),
-                               closing=self.ledger.balance(account_id, at=period.end - ONE_SECOND),
-                               vat_rate=settings.vat_rate, vat_disposition=settings.vat_disposition, locale=locale)
+        return build_statement(
+            entries,
+            account_id=account_id,
+            period=period,
+            currency=settings.currency,
+            opening=self.ledger.balance(account_id, at=period.start - ONE_SECOND),
+            closing=self.ledger.balance(account_id, at=period.end - ONE_SECOND),
+            vat_rate=settings.vat_rate,
+            vat_disposition=settings.vat_disposition,
+            locale=locale,
+        )
 
     def generate(self, account_id: str, period: Period, now: datetime) -> dict:
         """Generate (or generate again) the account's invoice for a closed `period`; the saved document."""
         if now < period.end:
-            raise PeriodNotClosed(f"account {account_id}: the period {period.start_date} .. {period.last_date} "
-                                  f"has not ended yet (it ends {period.end.isoformat()})")
+            raise PeriodNotClosed(
+                f"account {account_id}: the period {period.start_date} .. {period.last_date} "
+                f"has not ended yet (it ends {period.end.isoformat()})"
+            )
         account, reseller, settings, issuer = self.context(account_id)
         born = _created(account)
         if born is not None and period.end <= born:
-            raise PeriodBeforeAccount(f"account {account_id} was created on {born.date()}: it has no billing period "
-                                      f"{period.start_date} .. {period.last_date}")
+            raise PeriodBeforeAccount(
+                f"account {account_id} was created on {born.date()}: it has no billing period "
+                f"{period.start_date} .. {period.last_date}"
+            )
         entries = self.ledger.entries(account_id, period.start, period.end)
         statement = self.statement(account_id, period, settings, issuer.locale, entries)
         db = self.couch.db(invoice_db(account_id, period))
@@ -137,9 +155,16 @@ class Invoices:
         counter_db, claimant = self.couch.db(account_db(reseller)), f"{account_id}/{doc_id}"
         existing = db.get_or_none(doc_id) or {}
         number = existing.get("number") or numbering.format_number(
-            issuer.number_prefix, issued.year, numbering.claim(counter_db, issued.year, claimant))
-        pdf = render_invoice(statement, number=number, issued=issued, issuer=issuer, customer=customer(account),
-                             logo=self.logo(reseller, issuer))
+            issuer.number_prefix, issued.year, numbering.claim(counter_db, issued.year, claimant)
+        )
+        pdf = render_invoice(
+            statement,
+            number=number,
+            issued=issued,
+            issuer=issuer,
+            customer=customer(account),
+            logo=self.logo(reseller, issuer),
+        )
         report = usage_report(entries, period)
         chart = usage_chart(report, f"{customer(account).name}: usage {period.start_date} .. {period.last_date}")
         doc = self._save(db, doc_id, number, issued, statement, reseller, now, pdf, report.csv().encode(), chart)
@@ -147,19 +172,41 @@ class Invoices:
         log.info("invoice %s for %s, period %s, saved as %s/%s", number, account_id, period.start_date, db.name, doc_id)
         return doc
 
-    def _save(self, db: Database, doc_id: str, number: str, issued: date, statement: Statement, reseller: str,
-              now: datetime, pdf: bytes, usage: bytes, chart: bytes) -> dict:
-        attachments = {PDF_NAME: {"content_type": "application/pdf", "data": base64.b64encode(pdf).decode()},
-                       USAGE_NAME: {"content_type": "text/csv", "data": base64.b64encode(usage).decode()},
-                       CHART_NAME: {"content_type": "image/png", "data": base64.b64encode(chart).decode()}}
+    def _save(
+        self,
+        db: Database,
+        doc_id: str,
+        number: str,
+        issued: date,
+        statement: Statement,
+        reseller: str,
+        now: datetime,
+        pdf: bytes,
+        usage: bytes,
+        chart: bytes,
+    ) -> dict:
+        attachments = {
+            PDF_NAME: {"content_type": "application/pdf", "data": base64.b64encode(pdf).decode()},
+            USAGE_NAME: {"content_type": "text/csv", "data": base64.b64encode(usage).decode()},
+            CHART_NAME: {"content_type": "image/png", "data": base64.b64encode(chart).decode()},
+        }
         for _ in range(10):
             existing = db.get_or_none(doc_id) or {}
-            doc = {"_id": doc_id, "pvt_type": INVOICE_TYPE, "pvt_account_id": statement.account_id,
-                   "pvt_account_db": db.name, "pvt_reseller_id": reseller,
-                   "number": existing.get("number", number), "issued": existing.get("issued", issued.isoformat()),
-                   "period_end": statement.period.last_date.isoformat(), "statement": statement.to_doc(),
-                   "generated_at": now.isoformat(), "pvt_created": existing.get("pvt_created", to_gregorian(now)),
-                   "pvt_modified": to_gregorian(now), "_attachments": attachments}
+            doc = {
+                "_id": doc_id,
+                "pvt_type": INVOICE_TYPE,
+                "pvt_account_id": statement.account_id,
+                "pvt_account_db": db.name,
+                "pvt_reseller_id": reseller,
+                "number": existing.get("number", number),
+                "issued": existing.get("issued", issued.isoformat()),
+                "period_end": statement.period.last_date.isoformat(),
+                "statement": statement.to_doc(),
+                "generated_at": now.isoformat(),
+                "pvt_created": existing.get("pvt_created", to_gregorian(now)),
+                "pvt_modified": to_gregorian(now),
+                "_attachments": attachments,
+            }
             if existing:
                 doc["_rev"] = existing["_rev"]
                 doc["generations"] = existing.get("generations", 1) + 1
@@ -188,7 +235,8 @@ class Invoices:
         for year, month in self.ledger.months(account_id):
             start = f"{modb_prefix(year, month)}invoice-"
             rows = self.couch.db(modb(account_id, year, month)).all_docs(
-                include_docs=True, startkey=start, endkey=start + "\ufff0")
+                include_docs=True, startkey=start, endkey=start + "\ufff0"
+            )
             docs += [r["doc"] for r in rows if r.get("doc", {}).get("pvt_type") == INVOICE_TYPE]
         return docs
 
@@ -213,8 +261,15 @@ class Invoices:
         return mail.deliver(self.couch, account_id, doc, issuer, customer(account), now)
 
 
-def generate_due(couch: Couch, ledger, now: datetime, owns: Callable[[str], bool] = lambda a: True, *,
-                 directory: Directory | None = None, lookback: int = LOOKBACK) -> list[dict]:
+def generate_due(
+    couch: Couch,
+    ledger,
+    now: datetime,
+    owns: Callable[[str], bool] = lambda a: True,
+    *,
+    directory: Directory | None = None,
+    lookback: int = LOOKBACK,
+) -> list[dict]:
     """The scheduler's job: each owned account's closed periods (the last `lookback`) that have ledger entries but
     no invoice get one; invoices not mailed yet are mailed (where the reseller wants mail). One result per
     account and period acted on: `{account, period, id, number, generated, mailed}` or `{..., error}`."""
@@ -246,6 +301,13 @@ def generate_due(couch: Couch, ledger, now: datetime, owns: Callable[[str], bool
                 results.append({**result, "error": str(exc)})
                 continue
             if generated or mailed:
-                results.append({**result, "id": doc["_id"], "number": doc["number"], "generated": generated,
-                                "mailed": mailed or []})
+                results.append(
+                    {
+                        **result,
+                        "id": doc["_id"],
+                        "number": doc["number"],
+                        "generated": generated,
+                        "mailed": mailed or [],
+                    }
+                )
     return results

@@ -35,17 +35,26 @@ class UsageReport:
 
     def rows(self) -> list[dict]:
         """One row per item and day: date, category, item, quantity."""
-        return [{"date": day.isoformat(), "category": category, "item": item, "quantity": per_day[k]}
-                for (category, item), per_day in sorted(self.quantities.items())
-                for k, day in enumerate(self.days)]
+        return [
+            {"date": day.isoformat(), "category": category, "item": item, "quantity": per_day[k]}
+            for (category, item), per_day in sorted(self.quantities.items())
+            for k, day in enumerate(self.days)
+        ]
 
     def items(self) -> list[dict]:
         """One row per item: its high-water mark (the peak of its days), the days it was billed for, the last rate
         and the amount charged for it in the period."""
-        return [{"category": category, "item": item, "peak": max(per_day, default=0),
-                 "days": sum(1 for n in per_day if n > 0), "rate": self.rates.get((category, item)),
-                 "amount": self.amounts.get((category, item), Decimal(0))}
-                for (category, item), per_day in sorted(self.quantities.items())]
+        return [
+            {
+                "category": category,
+                "item": item,
+                "peak": max(per_day, default=0),
+                "days": sum(1 for n in per_day if n > 0),
+                "rate": self.rates.get((category, item)),
+                "amount": self.amounts.get((category, item), Decimal(0)),
+            }
+            for (category, item), per_day in sorted(self.quantities.items())
+        ]
 
     def csv(self) -> str:
         """The report as CSV: a header, then one row per item and day."""
@@ -69,9 +78,11 @@ def usage_report(entries, period: Period) -> UsageReport:
             days[k - 1] = max(days[k - 1], int(e.quantity))
         elif e.kind in LEVEL_KINDS:
             days = levels.setdefault(key, [0] * n)
-            days[k - 1:] = [int(e.quantity)] * (n - k + 1)
-    merged = {key: tuple(max(a, b) for a, b in zip(daily.get(key, [0] * n), levels.get(key, [0] * n)))
-              for key in {*daily, *levels}}
+            days[k - 1 :] = [int(e.quantity)] * (n - k + 1)
+    merged = {
+        key: tuple(max(a, b) for a, b in zip(daily.get(key, [0] * n), levels.get(key, [0] * n)))
+        for key in {*daily, *levels}
+    }
     amounts: dict[tuple[str, str], Decimal] = {}
     rates: dict[tuple[str, str], Decimal] = {}
     for e in sorted(charged, key=lambda e: (e.at, e.id)):

@@ -25,8 +25,13 @@ class Vat:
     gross: Decimal
 
     def to_doc(self) -> dict:
-        return {"rate": str(self.rate), "disposition": self.disposition, "net": str(self.net),
-                "vat": str(self.vat), "gross": str(self.gross)}
+        return {
+            "rate": str(self.rate),
+            "disposition": self.disposition,
+            "net": str(self.net),
+            "vat": str(self.vat),
+            "gross": str(self.gross),
+        }
 
 
 def compute_vat(amount: Decimal, rate: Decimal, disposition: str, currency: str) -> Vat:

@@ -98,8 +98,14 @@ def parse_form(body: bytes, charset: str = "utf-8") -> dict[str, str]:
     """An `application/x-www-form-urlencoded` body; a field given twice or an undecodable body is refused."""
     try:
         text = body.decode(charset)
-        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), encoding=charset,
-                          errors="strict", max_num_fields=200)
+        pairs = parse_qsl(
+            text,
+            keep_blank_values=True,
+            strict_parsing=bool(text),
+            encoding=charset,
+            errors="strict",
+            max_num_fields=200,
+        )
     except (UnicodeDecodeError, LookupError, ValueError):
         raise HookError(400, "body: not a form in " + charset) from None
     fields: dict[str, str] = {}
@@ -141,8 +147,9 @@ def amount_from_minor(units, currency: str, what: str) -> Decimal:
 class Cashier:
     """Checks and books movements for one reseller: account in the reseller's tree, currency, amount."""
 
-    def __init__(self, couch: Couch, ledger: Ledger, directory: Directory,
-                 after_credit: Callable[[str], None] | None = None):
+    def __init__(
+        self, couch: Couch, ledger: Ledger, directory: Directory, after_credit: Callable[[str], None] | None = None
+    ):
         self.couch, self.ledger, self.directory = couch, ledger, directory
         self.after_credit = after_credit or (lambda account_id: None)
 
@@ -150,8 +157,7 @@ class Cashier:
         """The reseller's billing currency; a gateway section naming another one is a configuration error."""
         currency = self.directory.settings(reseller_id).currency
         if configured is not None and configured != currency:
-            log.error("%s: gateway currency %s differs from the billing currency %s", reseller_id, configured,
-                      currency)
+            log.error("%s: gateway currency %s differs from the billing currency %s", reseller_id, configured, currency)
             raise HookError(503, "gateway misconfigured for this reseller")
         return currency
 
@@ -194,34 +200,74 @@ class Cashier:
         return done
 
     def _write(self, reseller_id: str, movement: Movement, raw, at: datetime) -> Booked:
-        metadata = {"gateway": movement.gateway, "reseller_id": reseller_id, "transaction_id": movement.txid,
-                    "notification": raw}
+        metadata = {
+            "gateway": movement.gateway,
+            "reseller_id": reseller_id,
+            "transaction_id": movement.txid,
+            "notification": raw,
+        }
         if movement.type == "credit":
             self._remember_payer(reseller_id, movement, at)
-            result = self.ledger.credit(movement.account_id, movement.amount, movement.currency, kind="payment",
-                                        reason=f"{movement.gateway}_payment", description=movement.description,
-                                        at=at, key=movement.key, metadata=metadata)
+            result = self.ledger.credit(
+                movement.account_id,
+                movement.amount,
+                movement.currency,
+                kind="payment",
+                reason=f"{movement.gateway}_payment",
+                description=movement.description,
+                at=at,
+                key=movement.key,
+                metadata=metadata,
+            )
             if result.written:
-                log.info("payment %s %s (%s %s) credited to account %s as %s", movement.amount, movement.currency,
-                         movement.gateway, movement.txid, movement.account_id, result.id)
+                log.info(
+                    "payment %s %s (%s %s) credited to account %s as %s",
+                    movement.amount,
+                    movement.currency,
+                    movement.gateway,
+                    movement.txid,
+                    movement.account_id,
+                    result.id,
+                )
             return Booked(movement.key, movement.account_id, "credited" if result.written else "replayed", result.id)
         if not self.was_credited(movement.account_id, movement.payment_key):
-            log.warning("%s: reversal %s of a payment never credited: nothing to reverse", movement.account_id,
-                        movement.key)
+            log.warning(
+                "%s: reversal %s of a payment never credited: nothing to reverse", movement.account_id, movement.key
+            )
             return Booked(movement.key, movement.account_id, "nothing_to_reverse")
         metadata["reversal_id"] = movement.reversal_id
-        result = self.ledger.debit(movement.account_id, movement.amount, movement.currency, kind="refund",
-                                   reason=f"{movement.gateway}_refund", description=movement.description, at=at,
-                                   key=movement.key, metadata=metadata)
+        result = self.ledger.debit(
+            movement.account_id,
+            movement.amount,
+            movement.currency,
+            kind="refund",
+            reason=f"{movement.gateway}_refund",
+            description=movement.description,
+            at=at,
+            key=movement.key,
+            metadata=metadata,
+        )
         if result.written:
-            log.info("refund %s %s (%s %s) debited to account %s as %s", movement.amount, movement.currency,
-                     movement.gateway, movement.txid, movement.account_id, result.id)
+            log.info(
+                "refund %s %s (%s %s) debited to account %s as %s",
+                movement.amount,
+                movement.currency,
+                movement.gateway,
+                movement.txid,
+                movement.account_id,
+                result.id,
+            )
         return Booked(movement.key, movement.account_id, "reversed" if result.written else "replayed", result.id)
 
     def _remember_payer(self, reseller_id: str, movement: Movement, at: datetime) -> None:
         """Record in the reseller's DB which account a payment went to, for reversals that do not say it."""
-        doc = {"_id": payer_id(movement.payment_key), "pvt_type": "bookkeeper_payment", "key": movement.payment_key,
-               "account_id": movement.account_id, "pvt_created": to_gregorian(at)}
+        doc = {
+            "_id": payer_id(movement.payment_key),
+            "pvt_type": "bookkeeper_payment",
+            "key": movement.payment_key,
+            "account_id": movement.account_id,
+            "pvt_created": to_gregorian(at),
+        }
         try:
             self.couch.db(account_db(reseller_id)).put(doc)
         except Conflict:

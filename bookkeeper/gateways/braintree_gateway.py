@@ -45,10 +45,16 @@ def environment(name: str) -> braintree.Environment:
 
 
 def sdk(config: BraintreeConfig) -> braintree.BraintreeGateway:
-    return braintree.BraintreeGateway(braintree.Configuration(
-        environment=environment(config.environment), merchant_id=config.merchant_id,
-        public_key=config.public_key, private_key=config.private_key.get_secret_value(), timeout=config.timeout,
-        wrap_http_exceptions=True))
+    return braintree.BraintreeGateway(
+        braintree.Configuration(
+            environment=environment(config.environment),
+            merchant_id=config.merchant_id,
+            public_key=config.public_key,
+            private_key=config.private_key.get_secret_value(),
+            timeout=config.timeout,
+            wrap_http_exceptions=True,
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -74,8 +80,9 @@ def credit(config: BraintreeConfig, account_id: str, amount: Decimal, currency: 
     return _transact("credit", config, account_id, amount, currency, order_id)
 
 
-def _transact(kind: str, config: BraintreeConfig, account_id: str, amount: Decimal, currency: str,
-              order_id: str) -> Sale:
+def _transact(
+    kind: str, config: BraintreeConfig, account_id: str, amount: Decimal, currency: str, order_id: str
+) -> Sale:
     params = {"amount": format(amount, "f"), "customer_id": account_id, "order_id": order_id}
     if kind == "sale":
         params["options"] = {"submit_for_settlement": True}
@@ -102,8 +109,11 @@ def find_order(config: BraintreeConfig, order_id: str, kind: str, currency: str)
     """The `kind` transaction (sale or credit) made under `order_id`, if Braintree has one: a repeated request
     is answered from it instead of moving the money again."""
     try:
-        found = [t for t in sdk(config).transaction.search(braintree.TransactionSearch.order_id == order_id).items
-                 if t.type == kind]
+        found = [
+            t
+            for t in sdk(config).transaction.search(braintree.TransactionSearch.order_id == order_id).items
+            if t.type == kind
+        ]
     except BraintreeError as exc:
         raise BookkeeperError(f"Braintree unavailable: {exc.__class__.__name__}") from None
     return _outcome(found[0], Decimal(str(found[0].amount)), currency) if found else None
@@ -127,8 +137,16 @@ def _movement(config: BraintreeConfig, txn, kind: str, amount: Decimal, currency
     exact = amount_from_text(str(amount), currency, "amount")
     if kind in CREDITS:
         return Movement(NAME, "credit", customer, exact, currency, txn.id, f"Braintree payment {txn.id}")
-    return Movement(NAME, "debit", customer, exact, currency, txn.id,
-                    f"Braintree {kind.replace('_', ' ')} {txn.id}", reversal_id=txn.id)
+    return Movement(
+        NAME,
+        "debit",
+        customer,
+        exact,
+        currency,
+        txn.id,
+        f"Braintree {kind.replace('_', ' ')} {txn.id}",
+        reversal_id=txn.id,
+    )
 
 
 def notice(inbound: Inbound, config: BraintreeConfig) -> Notice:
@@ -160,7 +178,10 @@ def notice(inbound: Inbound, config: BraintreeConfig) -> Notice:
         txn = _fetch(gateway, dispute.transaction.id)
         return Notice((_movement(config, txn, kind, dispute.amount_disputed, dispute.currency_iso_code),), raw=raw)
     if kind == Kind.DisputeOpened:
-        log.warning("Braintree dispute %s opened on transaction %s: reversed if lost", notification.dispute.id,
-                    notification.dispute.transaction.id)
+        log.warning(
+            "Braintree dispute %s opened on transaction %s: reversed if lost",
+            notification.dispute.id,
+            notification.dispute.transaction.id,
+        )
         return Notice(note="noted: dispute opened", raw=raw)
     return Notice(note=f"ignored: {kind}", raw=raw)

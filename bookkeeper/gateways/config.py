@@ -47,8 +47,11 @@ class PayPalConfig(GatewayConfig):
     receiver_id: str = Field(min_length=1)
     receiver_email: str | None = None
     environment: Literal["live", "sandbox"] = "live"
-    verify_url: str | None = Field(None, pattern=r"^(https://ipnpb\.(sandbox\.)?paypal\.com/cgi-bin/webscr|"
-                                                 r"http://127\.0\.0\.1:[0-9]{1,5}(/[A-Za-z0-9_./-]*)?)$")
+    verify_url: str | None = Field(
+        None,
+        pattern=r"^(https://ipnpb\.(sandbox\.)?paypal\.com/cgi-bin/webscr|"
+        r"http://127\.0\.0\.1:[0-9]{1,5}(/[A-Za-z0-9_./-]*)?)$",
+    )
     timeout: float = Field(10.0, gt=0, le=60)
 
 
@@ -69,9 +72,13 @@ class HttpSyncConfig(BaseModel):
     authorization: SecretStr
 
 
-SECTIONS: dict[str, type[BaseModel]] = {"braintree": BraintreeConfig, "paypal": PayPalConfig,
-                                        "yoomoney": YooMoneyConfig, "stripe": StripeConfig,
-                                        "http_sync": HttpSyncConfig}
+SECTIONS: dict[str, type[BaseModel]] = {
+    "braintree": BraintreeConfig,
+    "paypal": PayPalConfig,
+    "yoomoney": YooMoneyConfig,
+    "stripe": StripeConfig,
+    "http_sync": HttpSyncConfig,
+}
 
 
 def where(reseller_id: str) -> str:

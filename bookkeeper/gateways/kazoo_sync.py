@@ -45,6 +45,9 @@ def standing(directory: Directory, ledger: Ledger, body: bytes) -> tuple[int, di
     allowed, max_postpay = account.postpay
     available = ledger.balance(account_id) + (max_postpay if allowed else Decimal(0))
     good = available >= 0
-    return (200 if good else 402), {"account_id": account_id, "sync_id": request.get("sync_id"),
-                                    "status": "good_standing" if good else "delinquent",
-                                    "available": format(available, "f")}
+    return (200 if good else 402), {
+        "account_id": account_id,
+        "sync_id": request.get("sync_id"),
+        "status": "good_standing" if good else "delinquent",
+        "available": format(available, "f"),
+    }

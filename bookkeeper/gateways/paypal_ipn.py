@@ -17,8 +17,10 @@ from .base import HookError, Inbound, Movement, Notice, amount_from_text, parse_
 from .config import PayPalConfig
 
 NAME = "paypal"
-VERIFY_URLS = {"live": "https://ipnpb.paypal.com/cgi-bin/webscr",
-               "sandbox": "https://ipnpb.sandbox.paypal.com/cgi-bin/webscr"}
+VERIFY_URLS = {
+    "live": "https://ipnpb.paypal.com/cgi-bin/webscr",
+    "sandbox": "https://ipnpb.sandbox.paypal.com/cgi-bin/webscr",
+}
 REVERSALS = ("Refunded", "Reversed")
 
 
@@ -32,9 +34,12 @@ def verify(body: bytes, config: PayPalConfig) -> None:
     """Post the message back; 403 unless PayPal answers VERIFIED, 503 if it cannot be asked."""
     url = config.verify_url or VERIFY_URLS[config.environment]
     try:
-        resp = requests.post(url, data=b"cmd=_notify-validate&" + body, timeout=config.timeout,
-                             headers={"Content-Type": "application/x-www-form-urlencoded",
-                                      "User-Agent": "couch-bookkeeper-ipn"})
+        resp = requests.post(
+            url,
+            data=b"cmd=_notify-validate&" + body,
+            timeout=config.timeout,
+            headers={"Content-Type": "application/x-www-form-urlencoded", "User-Agent": "couch-bookkeeper-ipn"},
+        )
     except requests.RequestException as exc:
         raise HookError(503, f"PayPal verification unavailable: {exc.__class__.__name__}") from None
     answer = resp.text.strip()
@@ -62,12 +67,20 @@ def notice(inbound: Inbound, config: PayPalConfig) -> Notice:
     if status == "Completed":
         if amount <= 0:
             raise HookError(422, f"mc_gross: a completed payment must be positive, got {amount}")
-        movement = Movement(NAME, "credit", fields["custom"], amount, currency, fields["txn_id"],
-                            f"PayPal payment {fields['txn_id']}")
+        movement = Movement(
+            NAME, "credit", fields["custom"], amount, currency, fields["txn_id"], f"PayPal payment {fields['txn_id']}"
+        )
     else:
         require(fields, "parent_txn_id")
         amount = abs(amount)  # PayPal reports a reversal's mc_gross negative
-        movement = Movement(NAME, "debit", fields["custom"], amount, currency, fields["parent_txn_id"],
-                            f"PayPal {status.lower()} payment {fields['parent_txn_id']}",
-                            reversal_id=fields["txn_id"])
+        movement = Movement(
+            NAME,
+            "debit",
+            fields["custom"],
+            amount,
+            currency,
+            fields["parent_txn_id"],
+            f"PayPal {status.lower()} payment {fields['parent_txn_id']}",
+            reversal_id=fields["txn_id"],
+        )
     return Notice((movement,), raw=fields)

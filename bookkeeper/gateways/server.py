@@ -27,8 +27,19 @@ READ = 64 * 1024
 class HookServer:
     """A WSGI `app` on (host, port; 0 = a free port), served from a background thread until `stop()`."""
 
-    def __init__(self, app, host: str, port: int, *, max_body: int, max_headers: int, header_timeout: float,
-                 body_timeout: float, threads: int, max_connections: int):
+    def __init__(
+        self,
+        app,
+        host: str,
+        port: int,
+        *,
+        max_body: int,
+        max_headers: int,
+        header_timeout: float,
+        body_timeout: float,
+        threads: int,
+        max_connections: int,
+    ):
         self.app, self.max_body, self.max_headers = app, max_body, max_headers
         self.header_timeout, self.body_timeout, self.max_connections = header_timeout, body_timeout, max_connections
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -120,13 +131,22 @@ class HookServer:
         target = request.target.decode("latin-1")
         path, _, query = target.partition("?")
         environ = {
-            "REQUEST_METHOD": request.method.decode("latin-1"), "SCRIPT_NAME": "",
-            "PATH_INFO": unquote(path, encoding="latin-1"), "QUERY_STRING": query,
-            "SERVER_NAME": self.host, "SERVER_PORT": str(self.port),
+            "REQUEST_METHOD": request.method.decode("latin-1"),
+            "SCRIPT_NAME": "",
+            "PATH_INFO": unquote(path, encoding="latin-1"),
+            "QUERY_STRING": query,
+            "SERVER_NAME": self.host,
+            "SERVER_PORT": str(self.port),
             "SERVER_PROTOCOL": "HTTP/" + request.http_version.decode("latin-1"),
-            "REMOTE_ADDR": str(peer[0]), "CONTENT_LENGTH": str(len(body)),
-            "wsgi.version": (1, 0), "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body),
-            "wsgi.errors": sys.stderr, "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False,
+            "REMOTE_ADDR": str(peer[0]),
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
         }
         for name, value in request.headers:
             key = name.decode("latin-1").upper().replace("-", "_")
@@ -137,10 +157,15 @@ class HookServer:
                 environ[f"HTTP_{key}"] = f"{environ[f'HTTP_{key}']},{text}" if f"HTTP_{key}" in environ else text
         return environ
 
-    async def _send(self, conn: h11.Connection, writer: asyncio.StreamWriter, status: int,
-                    headers: list[tuple[str, str]], body: bytes) -> None:
-        kept = [(k, v) for k, v in headers if k.lower() not in ("content-length", "connection",
-                                                                "transfer-encoding")]
+    async def _send(
+        self,
+        conn: h11.Connection,
+        writer: asyncio.StreamWriter,
+        status: int,
+        headers: list[tuple[str, str]],
+        body: bytes,
+    ) -> None:
+        kept = [(k, v) for k, v in headers if k.lower() not in ("content-length", "connection", "transfer-encoding")]
         kept += [("Content-Length", str(len(body))), ("Connection", "close")]
         writer.write(conn.send(h11.Response(status_code=status, headers=kept)))
         writer.write(conn.send(h11.Data(data=body)) if body else b"")

@@ -28,8 +28,9 @@ def _event(inbound: Inbound, config: StripeConfig) -> dict:
         raise HookError(400, "Stripe-Signature: missing")
     try:
         payload = inbound.body.decode("utf-8")
-        stripe.WebhookSignature.verify_header(payload, header, config.webhook_secret.get_secret_value(),
-                                              tolerance=config.tolerance)
+        stripe.WebhookSignature.verify_header(
+            payload, header, config.webhook_secret.get_secret_value(), tolerance=config.tolerance
+        )
     except stripe.SignatureVerificationError:
         raise HookError(403, "Stripe-Signature: signature mismatch or too old") from None
     except (ValueError, IndexError, TypeError):
@@ -41,8 +42,11 @@ def _event(inbound: Inbound, config: StripeConfig) -> dict:
         event = json.loads(payload)
     except ValueError:
         raise HookError(400, "body: not a Stripe event") from None
-    if not isinstance(event, dict) or not isinstance(event.get("type"), str) or \
-            not isinstance((event.get("data") or {}).get("object"), dict):
+    if (
+        not isinstance(event, dict)
+        or not isinstance(event.get("type"), str)
+        or not isinstance((event.get("data") or {}).get("object"), dict)
+    ):
         raise HookError(400, "body: not a Stripe event")
     return event
 
@@ -88,8 +92,7 @@ def notice(inbound: Inbound, config: StripeConfig) -> Notice:
     if kind == "payment_intent.succeeded":
         account = _account(obj)
         if account is None:
-            return Notice(note="ignored: no metadata.account_id (credited through its checkout session)",
-                          raw=event)
+            return Notice(note="ignored: no metadata.account_id (credited through its checkout session)", raw=event)
         return Notice((_credit(obj, _text(obj, "id"), "amount_received", account),), raw=event)
     if kind == "charge.refunded":
         return Notice(_reversals(obj), raw=event)
@@ -107,11 +110,24 @@ def _reversals(charge: dict) -> tuple[Movement, ...]:
             if not isinstance(refund, dict) or refund.get("status") == "failed":
                 continue
             amount = amount_from_minor(refund.get("amount"), currency, "refunds.data.amount")
-            out.append(Movement(NAME, "debit", account, amount, currency, pi, f"Stripe refund of {pi}",
-                                reversal_id=_text(refund, "id")))
+            out.append(
+                Movement(
+                    NAME,
+                    "debit",
+                    account,
+                    amount,
+                    currency,
+                    pi,
+                    f"Stripe refund of {pi}",
+                    reversal_id=_text(refund, "id"),
+                )
+            )
         return tuple(out)
     if charge.get("refunded") is not True:
         return ()
     amount = amount_from_minor(charge.get("amount_refunded"), currency, "amount_refunded")
-    return (Movement(NAME, "debit", account, amount, currency, pi, f"Stripe refund of {pi}",
-                     reversal_id=_text(charge, "id")),)
+    return (
+        Movement(
+            NAME, "debit", account, amount, currency, pi, f"Stripe refund of {pi}", reversal_id=_text(charge, "id")
+        ),
+    )

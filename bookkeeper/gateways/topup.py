@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from ..accounts import Directory, UnknownAccount, master_account_id
@@ -53,8 +53,17 @@ class TopupResult:
         return asdict(self)
 
 
-def topup(couch: Couch, ledger: Ledger, account_id: str, amount: Decimal, now: datetime, *,
-          trigger: str = "manual", order_id: str | None = None, directory: Directory | None = None) -> TopupResult:
+def topup(
+    couch: Couch,
+    ledger: Ledger,
+    account_id: str,
+    amount: Decimal,
+    now: datetime,
+    *,
+    trigger: str = "manual",
+    order_id: str | None = None,
+    directory: Directory | None = None,
+) -> TopupResult:
     """Charge `amount` (exact, in the reseller's currency) to the account's card and credit it."""
     directory = directory or Directory(couch, master_account_id(couch), ledger.dialect)
     try:
@@ -80,34 +89,63 @@ def topup(couch: Couch, ledger: Ledger, account_id: str, amount: Decimal, now: d
         return TopupResult(account_id, "skipped", f"order {order_id} was already charged", amount, currency)
     sale = braintree_gateway.sale(config, account_id, amount, currency, order_id)
     record.update(status="completed" if sale.completed else "failed", pvt_modified=to_gregorian(now))
-    record["bookkeeper"]["results"] = {"status": sale.status, "message": sale.message,
-                                       "details": {"id": sale.txid}}
+    record["bookkeeper"]["results"] = {"status": sale.status, "message": sale.message, "details": {"id": sale.txid}}
     txdb.put(record)
     if not sale.completed:
         log.error("top-up of %s %s for account %s failed: %s", amount, currency, account_id, sale.message)
         return TopupResult(account_id, "failed", sale.message or sale.status, amount, currency, sale.txid)
-    written = ledger.credit(account_id, amount, currency, kind="payment", reason="topup",
-                            description=record["description"], at=now, key=f"payment:braintree:{sale.txid}",
-                            metadata={"gateway": "braintree", "transaction_id": sale.txid, "trigger": trigger,
-                                      "transaction": {"id": record["_id"], "created": True}},
-                            executor={"trigger": trigger, "module": EXECUTOR_MODULE})
-    log.info("top-up %s %s (braintree %s, %s) credited to account %s as %s", amount, currency, sale.txid, trigger,
-             account_id, written.id)
+    written = ledger.credit(
+        account_id,
+        amount,
+        currency,
+        kind="payment",
+        reason="topup",
+        description=record["description"],
+        at=now,
+        key=f"payment:braintree:{sale.txid}",
+        metadata={
+            "gateway": "braintree",
+            "transaction_id": sale.txid,
+            "trigger": trigger,
+            "transaction": {"id": record["_id"], "created": True},
+        },
+        executor={"trigger": trigger, "module": EXECUTOR_MODULE},
+    )
+    log.info(
+        "top-up %s %s (braintree %s, %s) credited to account %s as %s",
+        amount,
+        currency,
+        sale.txid,
+        trigger,
+        account_id,
+        written.id,
+    )
     return TopupResult(account_id, "completed", "", amount, currency, sale.txid, written.id)
 
 
-def _transaction_doc(account, reseller_id: str, amount: Decimal, order_id: str, trigger: str, now: datetime,
-                     year: int, month: int) -> dict:
+def _transaction_doc(
+    account, reseller_id: str, amount: Decimal, order_id: str, trigger: str, now: datetime, year: int, month: int
+) -> dict:
     """KAZOO 4.3's transaction document (docs/kazoo.md), pending."""
     seconds = to_gregorian(now)
     description = "Automatic top-up" if trigger == AUTOMATIC else "Manual top-up"
-    return {"_id": f"{year:04d}{month:02d}-{digest('sale:braintree:' + order_id)}", "pvt_type": "transaction",
-            "pvt_transaction_type": "sale", "amount": to_units(amount), "status": "pending",
-            "account": {"id": account.id, "name": account.name}, "description": description, "order_id": order_id,
-            "executor": {"trigger": trigger, "module": EXECUTOR_MODULE},
-            "bookkeeper": {"type": "braintree", "vendor_id": reseller_id},
-            "metadata": {"automatic_description": True}, "pvt_account_id": account.id,
-            "pvt_account_db": encode(modb(account.id, year, month)), "pvt_created": seconds, "pvt_modified": seconds}
+    return {
+        "_id": f"{year:04d}{month:02d}-{digest('sale:braintree:' + order_id)}",
+        "pvt_type": "transaction",
+        "pvt_transaction_type": "sale",
+        "amount": to_units(amount),
+        "status": "pending",
+        "account": {"id": account.id, "name": account.name},
+        "description": description,
+        "order_id": order_id,
+        "executor": {"trigger": trigger, "module": EXECUTOR_MODULE},
+        "bookkeeper": {"type": "braintree", "vendor_id": reseller_id},
+        "metadata": {"automatic_description": True},
+        "pvt_account_id": account.id,
+        "pvt_account_db": encode(modb(account.id, year, month)),
+        "pvt_created": seconds,
+        "pvt_modified": seconds,
+    }
 
 
 def _settings(couch: Couch, account_id: str, currency: str) -> tuple[Decimal, Decimal] | None:
@@ -125,8 +163,16 @@ def _settings(couch: Couch, account_id: str, currency: str) -> tuple[Decimal, De
     return (values[0], values[1]) if min(values) > 0 else None
 
 
-def maybe_auto_topup(couch: Couch, ledger: Ledger, account_id: str, available: Decimal, now: datetime, *,
-                     enabled: bool, directory: Directory | None = None) -> TopupResult:
+def maybe_auto_topup(
+    couch: Couch,
+    ledger: Ledger,
+    account_id: str,
+    available: Decimal,
+    now: datetime,
+    *,
+    enabled: bool,
+    directory: Directory | None = None,
+) -> TopupResult:
     """Top up once if `available` is below the account's threshold and no automatic top-up (KAZOO's or ours)
     happened in the last 24 h. `enabled`: the deployment's `auto_topup` setting.
 
@@ -148,20 +194,34 @@ def maybe_auto_topup(couch: Couch, ledger: Ledger, account_id: str, available: D
     if _recent_automatic_topup(couch, account_id, now):
         return TopupResult(account_id, "skipped", "an automatic top-up ran in the last 24 h")
     db = couch.db(account_db(account_id))
-    today = now.astimezone(timezone.utc)
+    today = now.astimezone(UTC)
     earlier = db.get_or_none(_marker_id(today - timedelta(days=1)))
     if earlier and earlier.get("pvt_created", 0) > to_gregorian(now - timedelta(days=1)):
         return TopupResult(account_id, "skipped", "an automatic top-up ran in the last 24 h")
-    marker = {"_id": _marker_id(today), "pvt_type": "bookkeeper_auto_topup", "pvt_account_id": account_id,
-              "pvt_created": to_gregorian(now), "amount": format(amount, "f"), "currency": currency,
-              "status": "pending"}
+    marker = {
+        "_id": _marker_id(today),
+        "pvt_type": "bookkeeper_auto_topup",
+        "pvt_account_id": account_id,
+        "pvt_created": to_gregorian(now),
+        "amount": format(amount, "f"),
+        "currency": currency,
+        "status": "pending",
+    }
     try:
         db.put(marker)
     except Conflict:
         return TopupResult(account_id, "skipped", "an automatic top-up ran in the last 24 h")
     try:
-        result = topup(couch, ledger, account_id, amount, now, trigger=AUTOMATIC, directory=directory,
-                       order_id=f"auto-topup-{account_id}-{today:%Y%m%d}")
+        result = topup(
+            couch,
+            ledger,
+            account_id,
+            amount,
+            now,
+            trigger=AUTOMATIC,
+            directory=directory,
+            order_id=f"auto-topup-{account_id}-{today:%Y%m%d}",
+        )
     except BookkeeperError as exc:
         log.error("auto top-up of %s failed: %s", account_id, exc)
         result = TopupResult(account_id, "failed", str(exc), amount, currency)
@@ -183,12 +243,15 @@ def _recent_automatic_topup(couch: Couch, account_id: str, now: datetime) -> boo
         db = couch.db(modb(account_id, year, month))
         try:
             rows = db.view("transactions", "list_by_timestamp", startkey=since, endkey=until)["rows"]
-            rows += db.view("ledgers", "list_by_source", startkey=["payments", since],
-                            endkey=["payments", until])["rows"]
+            rows += db.view("ledgers", "list_by_source", startkey=["payments", since], endkey=["payments", until])[
+                "rows"
+            ]
         except NotFound:  # no such month, or KAZOO's design documents without these views
             continue
         executors = [row["value"].get("executor") for row in rows if isinstance(row.get("value"), dict)]
-        if any(isinstance(e, dict) and e.get("trigger") == AUTOMATIC and e.get("module") == EXECUTOR_MODULE
-               for e in executors):
+        if any(
+            isinstance(e, dict) and e.get("trigger") == AUTOMATIC and e.get("module") == EXECUTOR_MODULE
+            for e in executors
+        ):
             return True
     return False

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -40,8 +40,9 @@ MAX_CONNECTIONS = 2000
 UNVERIFIED = (400, 403, 404)  # malformed, forged, or no such configuration: answered alike, as 403
 
 
-def make_app(couch: Couch, settings, after_credit: Callable[[str], None] | None = None, *,
-             ledger: Ledger | None = None) -> Flask:
+def make_app(
+    couch: Couch, settings, after_credit: Callable[[str], None] | None = None, *, ledger: Ledger | None = None
+) -> Flask:
     """The web app. `after_credit(account_id)` runs after money arrived (the daemon re-evaluates the account)."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
@@ -70,7 +71,7 @@ def make_app(couch: Couch, settings, after_credit: Callable[[str], None] | None 
             cashier = Cashier(couch, ledger, found, after_credit)
             currency = cashier.currency_of(reseller_id, config.currency)
             notice = module.notice(inbound, config)
-            booked = cashier.book(reseller_id, currency, notice, datetime.now(timezone.utc))
+            booked = cashier.book(reseller_id, currency, notice, datetime.now(UTC))
         except HookError as exc:
             log.info("hook %s/%s: %s %s", gateway, reseller_id, exc.status, exc.reason)
             if exc.status in UNVERIFIED:  # one answer, so strangers cannot tell which resellers use the gateway
@@ -128,8 +129,18 @@ def _is_reseller(directory: Directory, account_id: str) -> bool:
 def serve(app: Flask, host: str = "127.0.0.1", port: int = 8088) -> HookServer:
     """Serve `app` on (host, port; 0 = a free port) until `stop()` (see `server.HookServer`)."""
     try:
-        return HookServer(app, host, port, max_body=MAX_BODY, max_headers=MAX_HEADERS, header_timeout=HEADER_TIMEOUT,
-                          body_timeout=BODY_TIMEOUT, threads=THREADS, max_connections=MAX_CONNECTIONS)
+        return HookServer(
+            app,
+            host,
+            port,
+            max_body=MAX_BODY,
+            max_headers=MAX_HEADERS,
+            header_timeout=HEADER_TIMEOUT,
+            body_timeout=BODY_TIMEOUT,
+            threads=THREADS,
+            max_connections=MAX_CONNECTIONS,
+        )
     except OSError as exc:
-        raise BookkeeperError(f"hooks: cannot listen on {host}:{port}: "
-                              f"{os.strerror(exc.errno) if exc.errno else exc}") from None
+        raise BookkeeperError(
+            f"hooks: cannot listen on {host}:{port}: {os.strerror(exc.errno) if exc.errno else exc}"
+        ) from None

@@ -34,8 +34,11 @@ def notice(inbound: Inbound, config: YooMoneyConfig) -> Notice:
     expected = signature(fields, config.notification_secret.get_secret_value())
     if not hmac.compare_digest(expected, fields["sha1_hash"].lower()):
         raise HookError(403, "sha1_hash: signature mismatch")
-    for flag, why in (("test_notification", "a test notification"), ("codepro", "a code-protected transfer"),
-                      ("unaccepted", "a transfer not accepted yet")):
+    for flag, why in (
+        ("test_notification", "a test notification"),
+        ("codepro", "a code-protected transfer"),
+        ("unaccepted", "a transfer not accepted yet"),
+    ):
         if fields.get(flag) == "true":
             return Notice(note=f"ignored: {why}", raw=fields)
     currency = CURRENCIES.get(fields["currency"])
@@ -44,6 +47,13 @@ def notice(inbound: Inbound, config: YooMoneyConfig) -> Notice:
     if not fields.get("label"):
         raise HookError(422, "label: no payer account id")
     amount = amount_from_text(fields["amount"], currency, "amount")
-    movement = Movement(NAME, "credit", fields["label"], amount, currency, fields["operation_id"],
-                        f"YooMoney payment {fields['operation_id']}")
+    movement = Movement(
+        NAME,
+        "credit",
+        fields["label"],
+        amount,
+        currency,
+        fields["operation_id"],
+        f"YooMoney payment {fields['operation_id']}",
+    )
     return Notice((movement,), raw=fields)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from ..dbnames import account_db, encode, from_gregorian, modb, modb_prefix, to_gregorian
@@ -27,21 +27,48 @@ CARRY = "rollover"
 
 # KAZOO 4.2 reason -> code (kazoo_transactions.hrl, wht_util:reasons/0); any other reason is 9999 (reason_code/1).
 REASON_CODES = {
-    "per_minute_call": 1001, "sub_account_per_minute_call": 1002, "feature_activation": 2001,
-    "sub_account_feature_activation": 2002, "number_activation": 2003, "sub_account_number_activation": 2004,
-    "manual_addition": 3001, "sub_account_manual_addition": 3002, "auto_addition": 3003,
-    "sub_account_auto_addition": 3004, "admin_discretion": 3005, "topup": 3006, "database_rollup": 4000,
-    "recurring": 5000, "monthly_recurring": 5001, "recurring_prorate": 5002, "mobile": 6000, "unknown": 9999,
+    "per_minute_call": 1001,
+    "sub_account_per_minute_call": 1002,
+    "feature_activation": 2001,
+    "sub_account_feature_activation": 2002,
+    "number_activation": 2003,
+    "sub_account_number_activation": 2004,
+    "manual_addition": 3001,
+    "sub_account_manual_addition": 3002,
+    "auto_addition": 3003,
+    "sub_account_auto_addition": 3004,
+    "admin_discretion": 3005,
+    "topup": 3006,
+    "database_rollup": 4000,
+    "recurring": 5000,
+    "monthly_recurring": 5001,
+    "recurring_prorate": 5002,
+    "mobile": 6000,
+    "unknown": 9999,
 }
 # The 4.2 reason our charge kinds are written with.
-CHARGE_REASONS = {"mrc": "monthly_recurring", "prorate": "recurring_prorate", "prorate_credit": "recurring_prorate",
-                  "activation": "feature_activation", "daily": "recurring", "vat": "unknown"}
+CHARGE_REASONS = {
+    "mrc": "monthly_recurring",
+    "prorate": "recurring_prorate",
+    "prorate_credit": "recurring_prorate",
+    "activation": "feature_activation",
+    "daily": "recurring",
+    "vat": "unknown",
+}
 # The 4.3 `source.service` of each kind: charges are `services`, money in is `payments`, carry-forward `rollovers`.
-SOURCES = {**{k: "services" for k in CHARGE_KINDS}, "credit": "payments", "payment": "payments", "refund": "payments",
-           "manual": "adjustments", "correction": "adjustments", "commission": "adjustments", CARRY: "rollovers"}
+SOURCES = {
+    **dict.fromkeys(CHARGE_KINDS, "services"),
+    "credit": "payments",
+    "payment": "payments",
+    "refund": "payments",
+    "manual": "adjustments",
+    "correction": "adjustments",
+    "commission": "adjustments",
+    CARRY: "rollovers",
+}
 ROLLOVER_SOURCE = "rollovers"
 ROLLUP_REASON = "database_rollup"
-MAX_UNITS = 2 ** 53  # above it JSON numbers lose units (IEEE doubles)
+MAX_UNITS = 2**53  # above it JSON numbers lose units (IEEE doubles)
 LAST_SECOND = 315569520000  # 10000-01-01T00:00:00Z in Gregorian seconds: a `pvt_created` must be before it
 EXECUTOR = {"trigger": "automatic", "module": "couch-bookkeeper"}
 # Where a money document says what explains it. Not `bookkeeper_info`: KAZOO 4.2's kz_transaction keeps Braintree data
@@ -120,7 +147,7 @@ def prev_month(year: int, month: int) -> tuple[int, int]:
 
 
 def month_start(year: int, month: int) -> datetime:
-    return datetime(year, month, 1, tzinfo=timezone.utc)
+    return datetime(year, month, 1, tzinfo=UTC)
 
 
 def check_amount(amount, currency: str, where: str) -> int:
@@ -133,8 +160,9 @@ def check_amount(amount, currency: str, where: str) -> int:
         raise InputError(where, "amount", f"{amount} is not a whole number of {currency} minor units")
     units = to_units(amount)
     if units >= MAX_UNITS:
-        raise InputError(where, "amount", f"{amount} is beyond what a money document can hold "
-                                          f"({from_units(MAX_UNITS - 1)})")
+        raise InputError(
+            where, "amount", f"{amount} is beyond what a money document can hold ({from_units(MAX_UNITS - 1)})"
+        )
     return units
 
 
@@ -172,55 +200,120 @@ class Explained:
         return out
 
 
-def build(dialect: str, doc_id: str, account_id: str, year: int, month: int, entry_type: str, units: int,
-          at: datetime, what: Explained, *, account_name: str | None = None, available: int | None = None) -> dict:
+def build(
+    dialect: str,
+    doc_id: str,
+    account_id: str,
+    year: int,
+    month: int,
+    entry_type: str,
+    units: int,
+    at: datetime,
+    what: Explained,
+    *,
+    account_name: str | None = None,
+    available: int | None = None,
+) -> dict:
     """One money document (`entry_type` credit|debit, `units` > 0) for the MODB of (year, month).
 
     As KAZOO writes them: `pvt_account_db` in its encoded form; 4.3 ledgers also carry `account.name` (crossbar's
     `ledgers/summary_by_account` reads it) and, when the writer read it, `audit.available_units`: the month's
     balance in units before this entry (`kz_ledger:save`)."""
     created = to_gregorian(at)
-    common = {"_id": doc_id, "description": what.description, "metadata": what.metadata,
-              INFO: what.info(), "pvt_account_id": account_id,
-              "pvt_account_db": encode(modb(account_id, year, month)), "pvt_created": created,
-              "pvt_modified": created}
+    common = {
+        "_id": doc_id,
+        "description": what.description,
+        "metadata": what.metadata,
+        INFO: what.info(),
+        "pvt_account_id": account_id,
+        "pvt_account_db": encode(modb(account_id, year, month)),
+        "pvt_created": created,
+        "pvt_modified": created,
+    }
     if dialect == "4.2" and what.kind == "activation":
         # KAZOO 4.2's own accept-charges debit (crossbar_services:create_transactions/4): no reason or code (a
         # feature_activation code makes kz_transaction ask for a feature and a number), an `event`, and
         # `metadata.{auth_account_id, category, item}`
         metadata = {**what.metadata, "auth_account_id": account_id, "category": what.category, "item": what.item}
-        return {**common, "metadata": metadata, "event": f"Activation charges for {what.item}",
-                "pvt_type": entry_type, "pvt_amount": units, "pvt_vsn": 2}
+        return {
+            **common,
+            "metadata": metadata,
+            "event": f"Activation charges for {what.item}",
+            "pvt_type": entry_type,
+            "pvt_amount": units,
+            "pvt_vsn": 2,
+        }
     if dialect == "4.2":
-        return {**common, "pvt_type": entry_type, "pvt_amount": units, "pvt_reason": what.reason,
-                "pvt_code": reason_code(what.reason), "pvt_vsn": 2}
+        return {
+            **common,
+            "pvt_type": entry_type,
+            "pvt_amount": units,
+            "pvt_reason": what.reason,
+            "pvt_code": reason_code(what.reason),
+            "pvt_vsn": 2,
+        }
     period = {"start": to_gregorian(what.period_start or at)}
     if what.period_end is not None:
         period["end"] = to_gregorian(what.period_end)
-    usage = {"type": what.category or what.kind, "quantity": what.quantity if what.quantity is not None else 1,
-             "unit": what.item or what.kind}
+    usage = {
+        "type": what.category or what.kind,
+        "quantity": what.quantity if what.quantity is not None else 1,
+        "unit": what.item or what.kind,
+    }
     source_id = what.key if what.key is not None else doc_id
     account = {"id": account_id, **({"name": account_name} if account_name else {})}
-    doc = {**common, "pvt_type": "ledger", "pvt_ledger_type": entry_type, "amount": units, "account": account,
-           "source": {"service": SOURCES[what.kind], "id": source_id}, "usage": usage, "period": period,
-           "executor": what.executor or EXECUTOR, "pvt_vsn": 2}
+    doc = {
+        **common,
+        "pvt_type": "ledger",
+        "pvt_ledger_type": entry_type,
+        "amount": units,
+        "account": account,
+        "source": {"service": SOURCES[what.kind], "id": source_id},
+        "usage": usage,
+        "period": period,
+        "executor": what.executor or EXECUTOR,
+        "pvt_vsn": 2,
+    }
     if available is not None:
         doc["audit"] = {"available_units": available}
     return doc
 
 
-def carry_doc(dialect: str, doc_id: str, account_id: str, year: int, month: int, units: int, previous: str,
-              at: datetime, account_name: str | None = None) -> dict:
+def carry_doc(
+    dialect: str,
+    doc_id: str,
+    account_id: str,
+    year: int,
+    month: int,
+    units: int,
+    previous: str,
+    at: datetime,
+    account_name: str | None = None,
+) -> dict:
     """The carry-forward into (year, month) worth `units` (signed): month `previous`'s (`YYYYMM`) closing total.
     Its `pvt_created` is the month's first second: it is the balance the month starts with. 4.3 names the new
     month as `kz_ledgers:rollover` does: `source.id` `YYYYMM` and "Monthly rollover for YYYYMM"."""
     label = f"{year:04d}{month:02d}"
-    what = Explained(CARRY, ROLLUP_REASON, "monthly rollup" if dialect == "4.2" else f"Monthly rollover for {label}",
-                     currency="", metadata={"automatic_description": True})
-    doc = build(dialect, doc_id, account_id, year, month, "credit" if units >= 0 else "debit", abs(units),
-                month_start(year, month), what, account_name=account_name)
-    doc[INFO] = {"kind": CARRY, "reason": ROLLUP_REASON, "from": previous,
-                              "written_at": at.isoformat()}
+    what = Explained(
+        CARRY,
+        ROLLUP_REASON,
+        "monthly rollup" if dialect == "4.2" else f"Monthly rollover for {label}",
+        currency="",
+        metadata={"automatic_description": True},
+    )
+    doc = build(
+        dialect,
+        doc_id,
+        account_id,
+        year,
+        month,
+        "credit" if units >= 0 else "debit",
+        abs(units),
+        month_start(year, month),
+        what,
+        account_name=account_name,
+    )
+    doc[INFO] = {"kind": CARRY, "reason": ROLLUP_REASON, "from": previous, "written_at": at.isoformat()}
     if dialect == "4.3":
         doc["source"]["id"] = label
         doc["usage"] = {"type": "rollover", "quantity": 0, "unit": "month"}
@@ -254,8 +347,7 @@ def is_carry(doc: dict) -> bool:
 
 def _whole(value) -> bool:
     """A JSON number that is a whole number (JavaScript cannot tell 5 from 5.0, so neither do we)."""
-    return not isinstance(value, bool) and (isinstance(value, int) or
-                                            (isinstance(value, float) and value.is_integer()))
+    return not isinstance(value, bool) and (isinstance(value, int) or (isinstance(value, float) and value.is_integer()))
 
 
 def amount_field(doc: dict) -> str:
@@ -356,14 +448,26 @@ def entry_of(doc: dict, db: str, account_id: str, dialect: str) -> Entry:
     start, end = _period(info.get("period"))
     quantity = info.get("quantity")
     return Entry(
-        id=doc["_id"], db=db, account_id=account_id, type="debit" if units < 0 else "credit",
-        amount=from_units(abs(units)), kind=info.get("kind", default_kind), reason=reason,
-        at=from_gregorian(int(doc["pvt_created"])), description=_text(doc.get("description")),
-        category=_text(info.get("category")) or None, item=_text(info.get("item")) or None,
+        id=doc["_id"],
+        db=db,
+        account_id=account_id,
+        type="debit" if units < 0 else "credit",
+        amount=from_units(abs(units)),
+        kind=info.get("kind", default_kind),
+        reason=reason,
+        at=from_gregorian(int(doc["pvt_created"])),
+        description=_text(doc.get("description")),
+        category=_text(info.get("category")) or None,
+        item=_text(info.get("item")) or None,
         quantity=quantity if isinstance(quantity, int) and not isinstance(quantity, bool) else None,
-        rate=_decimal(info.get("rate")), factor=_text(info.get("factor")) or None, period_start=start,
-        period_end=end, key=_text(info.get("key")) or None,
-        metadata=doc["metadata"] if isinstance(doc.get("metadata"), dict) else {}, doc=doc)
+        rate=_decimal(info.get("rate")),
+        factor=_text(info.get("factor")) or None,
+        period_start=start,
+        period_end=end,
+        key=_text(info.get("key")) or None,
+        metadata=doc["metadata"] if isinstance(doc.get("metadata"), dict) else {},
+        doc=doc,
+    )
 
 
 def _text(value) -> str:
@@ -391,6 +495,13 @@ def marker_id(key: str) -> str:
 
 
 def marker_doc(key: str, account_id: str, entry: dict, at: datetime) -> dict:
-    return {"_id": marker_id(key), "pvt_type": "bookkeeper_ledger_key", "key": key,
-            "pvt_account_id": account_id, "pvt_account_db": account_db(account_id),
-            "modb": entry["pvt_account_db"], "entry": entry, "pvt_created": to_gregorian(at)}
+    return {
+        "_id": marker_id(key),
+        "pvt_type": "bookkeeper_ledger_key",
+        "key": key,
+        "pvt_account_id": account_id,
+        "pvt_account_db": account_db(account_id),
+        "modb": entry["pvt_account_db"],
+        "entry": entry,
+        "pvt_created": to_gregorian(at),
+    }

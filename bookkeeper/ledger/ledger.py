@@ -32,8 +32,7 @@ from urllib.parse import unquote
 from .. import designdocs
 from ..clock import Clock, SystemClock
 from ..couch import Conflict, Couch, CouchError, Database, NotFound
-from ..dbnames import (account_db, check_account_id, from_gregorian, modb, modb_prefix, parse_db_name,
-                       to_gregorian)
+from ..dbnames import account_db, check_account_id, from_gregorian, modb, modb_prefix, parse_db_name, to_gregorian
 from ..errors import BookkeeperError, InputError
 from ..money import KNOWN_CURRENCIES, check_currency, from_units, round_money
 from . import documents as d
@@ -67,8 +66,15 @@ class Ledger:
     given, refuses a credit or debit in a currency that is not the account's.
     """
 
-    def __init__(self, couch: Couch, dialect: str = "4.3", *, clock: Clock | None = None,
-                 horizon: tuple[int, int] = (13, 1), currency_of: Callable[[str, str, str], str] | None = None):
+    def __init__(
+        self,
+        couch: Couch,
+        dialect: str = "4.3",
+        *,
+        clock: Clock | None = None,
+        horizon: tuple[int, int] = (13, 1),
+        currency_of: Callable[[str, str, str], str] | None = None,
+    ):
         if dialect not in d.DIALECTS:
             raise InputError("ledger", "dialect", f"must be one of {d.DIALECTS}, got {dialect!r}")
         self.couch, self.dialect = couch, dialect
@@ -85,21 +91,45 @@ class Ledger:
         self._names: dict[str, str | None] = {}  # account id -> its name, as 4.3 ledgers carry it
 
     # -- writes
-    def credit(self, account_id: str, amount: Decimal, currency: str, *, kind: str, reason: str, description: str,
-               at: datetime, key: str | None = None, metadata: dict | None = None,
-               executor: dict | None = None) -> WriteResult:
+    def credit(
+        self,
+        account_id: str,
+        amount: Decimal,
+        currency: str,
+        *,
+        kind: str,
+        reason: str,
+        description: str,
+        at: datetime,
+        key: str | None = None,
+        metadata: dict | None = None,
+        executor: dict | None = None,
+    ) -> WriteResult:
         """Add money. With a `key`, the same key never credits twice, in any month. `executor`: who, in 4.3's
         `executor.{trigger, module}` (default: the bookkeeper, automatic)."""
-        return self._write_one(account_id, "credit", amount, currency, kind, reason, description, at, key, metadata,
-                               executor)
+        return self._write_one(
+            account_id, "credit", amount, currency, kind, reason, description, at, key, metadata, executor
+        )
 
-    def debit(self, account_id: str, amount: Decimal, currency: str, *, kind: str, reason: str, description: str,
-              at: datetime, key: str | None = None, metadata: dict | None = None) -> WriteResult:
+    def debit(
+        self,
+        account_id: str,
+        amount: Decimal,
+        currency: str,
+        *,
+        kind: str,
+        reason: str,
+        description: str,
+        at: datetime,
+        key: str | None = None,
+        metadata: dict | None = None,
+    ) -> WriteResult:
         """Take money. With a `key`, the same key never debits twice, in any month."""
         return self._write_one(account_id, "debit", amount, currency, kind, reason, description, at, key, metadata)
 
-    def _write_one(self, account_id, entry_type, amount, currency, kind, reason, description, at, key,
-                   metadata, executor=None) -> WriteResult:
+    def _write_one(
+        self, account_id, entry_type, amount, currency, kind, reason, description, at, key, metadata, executor=None
+    ) -> WriteResult:
         where = f"{entry_type} for {account_id}"
         check_account_id_input(account_id, where)
         check_currency(currency, f"{where}: currency")
@@ -120,8 +150,18 @@ class Ledger:
         year, month = d.month_of(at)
         what = Explained(kind, reason, description, currency, key=key, metadata=metadata or {}, executor=executor)
         doc_id = d.random_id(year, month) if key is None else d.keyed_id(key, year, month)
-        doc = d.build(self.dialect, doc_id, account_id, year, month, entry_type, units, at, what,
-                      account_name=self._account_name(account_id))
+        doc = d.build(
+            self.dialect,
+            doc_id,
+            account_id,
+            year,
+            month,
+            entry_type,
+            units,
+            at,
+            what,
+            account_name=self._account_name(account_id),
+        )
         marker = None
         if key is not None:
             marker = self._claim(account_id, key, doc, at)
@@ -153,8 +193,9 @@ class Ledger:
             self._check_reuse(account_id, key, marker, doc)
             return marker
         except NotFound:
-            raise LedgerError(f"{account_db(account_id)}: no such account database; a keyed entry keeps its "
-                              f"replay marker there") from None
+            raise LedgerError(
+                f"{account_db(account_id)}: no such account database; a keyed entry keeps its replay marker there"
+            ) from None
 
     def _check_reuse(self, account_id: str, key: str, marker: dict, doc: dict) -> None:
         """A key already used by this account: fine for the same entry again (type, amount, currency, reason),
@@ -164,9 +205,12 @@ class Ledger:
             held = d.entry_of(stored, unquote(marker.get("modb", "")), account_id, self.dialect)
             currency = d.info_of(stored).get("currency")
             amount = round_money(held.amount, currency) if currency in KNOWN_CURRENCIES else held.amount
-            raise InputError(f"{doc_type(doc, self.dialect)} for {account_id}", "key",
-                             f"{key!r} is already used by {held.db}/{held.id} ({held.type} {amount:f} "
-                             f"{currency or ''}, {held.reason}); another amount or reason needs another key")
+            raise InputError(
+                f"{doc_type(doc, self.dialect)} for {account_id}",
+                "key",
+                f"{key!r} is already used by {held.db}/{held.id} ({held.type} {amount:f} "
+                f"{currency or ''}, {held.reason}); another amount or reason needs another key",
+            )
 
     def _mark_written(self, account_id: str, marker: dict) -> None:
         """Record on the marker that its entry is in the ledger. The account DB's change feed then tells the
@@ -225,12 +269,34 @@ class Ledger:
         for name in ("period_start", "period_end"):
             _check_at(getattr(charge, name), f"{where}: {name}")
         units = d.check_amount(charge.amount, currency, where)
-        what = Explained(charge.kind, d.CHARGE_REASONS[charge.kind], charge.description, currency, key=charge.key,
-                         category=charge.category, item=charge.item, quantity=charge.quantity, rate=charge.rate,
-                         factor=charge.factor, day=charge.day, period_start=charge.period_start,
-                         period_end=charge.period_end, rule_version=charge.rule_version)
-        return d.build(self.dialect, d.keyed_id(charge.key, year, month), account_id, year, month, charge.type,
-                       units, at, what, account_name=self._account_name(account_id))
+        what = Explained(
+            charge.kind,
+            d.CHARGE_REASONS[charge.kind],
+            charge.description,
+            currency,
+            key=charge.key,
+            category=charge.category,
+            item=charge.item,
+            quantity=charge.quantity,
+            rate=charge.rate,
+            factor=charge.factor,
+            day=charge.day,
+            period_start=charge.period_start,
+            period_end=charge.period_end,
+            rule_version=charge.rule_version,
+        )
+        return d.build(
+            self.dialect,
+            d.keyed_id(charge.key, year, month),
+            account_id,
+            year,
+            month,
+            charge.type,
+            units,
+            at,
+            what,
+            account_name=self._account_name(account_id),
+        )
 
     def _already_written(self, account_id: str, charges: list, month: Month) -> dict[str, WriteResult]:
         """Charges found in a MODB of an earlier month of their period, by key."""
@@ -248,8 +314,15 @@ class Ledger:
                 found[ids[doc_id]] = WriteResult(doc_id, db.name, False)
         return found
 
-    def correct(self, account_id: str, entry_id: str, description: str, at: datetime,
-                amount: Decimal | None = None, currency: str | None = None) -> WriteResult:
+    def correct(
+        self,
+        account_id: str,
+        entry_id: str,
+        description: str,
+        at: datetime,
+        amount: Decimal | None = None,
+        currency: str | None = None,
+    ) -> WriteResult:
         """Reverse `amount` (default: all) of an entry with a new entry of the opposite type (kind correction).
         The same correction of the same entry is written once."""
         entry = self.entry(account_id, entry_id)
@@ -262,10 +335,17 @@ class Ledger:
         if amount > entry.amount:
             raise InputError(entry_id, "amount", f"{amount} is more than the entry's {entry.amount}")
         write = self.debit if entry.type == "credit" else self.credit
-        return write(account_id, amount, currency, kind="correction", reason="admin_discretion",
-                     description=description, at=at,
-                     key=f"correction:{entry.db}/{entry_id}:{d.check_amount(amount, currency, entry_id)}",
-                     metadata={"corrects": {"db": entry.db, "id": entry_id}})
+        return write(
+            account_id,
+            amount,
+            currency,
+            kind="correction",
+            reason="admin_discretion",
+            description=description,
+            at=at,
+            key=f"correction:{entry.db}/{entry_id}:{d.check_amount(amount, currency, entry_id)}",
+            metadata={"corrects": {"db": entry.db, "id": entry_id}},
+        )
 
     # -- reads
     def entry(self, account_id: str, entry_id: str) -> Entry:
@@ -326,8 +406,15 @@ class Ledger:
             self._open_month(account_id, year, month)
             first = 0 if start <= d.month_start(year, month) else to_gregorian(start)
             last = to_gregorian(end) + (1 if end.microsecond else 0)
-            rows = db.view("bookkeeper_ledger", "by_time", reduce=False, include_docs=True, startkey=first,
-                           endkey=last, inclusive_end=False)["rows"]
+            rows = db.view(
+                "bookkeeper_ledger",
+                "by_time",
+                reduce=False,
+                include_docs=True,
+                startkey=first,
+                endkey=last,
+                inclusive_end=False,
+            )["rows"]
             for row in rows:
                 doc = row["doc"]
                 if self.dialect == "4.3" and doc.get("pvt_type") != "ledger":
@@ -359,8 +446,7 @@ class Ledger:
         created = self._creation(account_id)
         if created is not None and d.month_start(*d.next_month(year, month)) <= created:
             return
-        self.check_date(account_id, max(d.month_start(year, month), created or d.month_start(year, month)),
-                        "rollover")
+        self.check_date(account_id, max(d.month_start(year, month), created or d.month_start(year, month)), "rollover")
         _, created = self._open_month(account_id, year, month)
         self._carry(account_id, year, month, correct=True)
         self._after_write(account_id, year, month, created, force=True)
@@ -384,8 +470,12 @@ class Ledger:
         earliest = max(first, created) if created is not None else first
         if not earliest <= moment < end:
             since = "the account's creation" if earliest == created else f"{back} months back"
-            raise InputError(where, "at", f"{moment.isoformat()} is out of bounds: from {earliest.isoformat()} "
-                                          f"({since}) to before {end.isoformat()} ({ahead} month(s) ahead)")
+            raise InputError(
+                where,
+                "at",
+                f"{moment.isoformat()} is out of bounds: from {earliest.isoformat()} "
+                f"({since}) to before {end.isoformat()} ({ahead} month(s) ahead)",
+            )
 
     def _creation(self, account_id: str) -> datetime | None:
         """When the account was created (its account doc's `pvt_created`), None if its DB does not say."""
@@ -426,9 +516,17 @@ class Ledger:
         created = self._create(db)
         if defer and db.name in self._fresh:
             previous = d.prev_month(year, month)
-            carry = d.carry_doc(self.dialect, d.carry_id(self.dialect, year, month), account_id, year, month,
-                                self._closing(account_id, *previous), f"{previous[0]:04d}{previous[1]:02d}",
-                                self.clock.now(), self._account_name(account_id))
+            carry = d.carry_doc(
+                self.dialect,
+                d.carry_id(self.dialect, year, month),
+                account_id,
+                year,
+                month,
+                self._closing(account_id, *previous),
+                f"{previous[0]:04d}{previous[1]:02d}",
+                self.clock.now(),
+                self._account_name(account_id),
+            )
             self._owed[db.name] = (carry, threading.Lock())
         else:
             self._carry(account_id, year, month, correct=False, fresh=db.name in self._fresh)
@@ -493,8 +591,19 @@ class Ledger:
                 return
             target = self._closing(account_id, *previous)
             try:
-                db.put(d.carry_doc(self.dialect, base, account_id, year, month, target, label, self.clock.now(),
-                                   self._account_name(account_id)))
+                db.put(
+                    d.carry_doc(
+                        self.dialect,
+                        base,
+                        account_id,
+                        year,
+                        month,
+                        target,
+                        label,
+                        self.clock.now(),
+                        self._account_name(account_id),
+                    )
+                )
             except Conflict:
                 pass  # written before (by us, another worker or KAZOO)
             return
@@ -503,12 +612,17 @@ class Ledger:
             docs = self._carry_docs(db, year, month)
             now = self.clock.now()
             if base not in docs:
-                changed = [d.carry_doc(self.dialect, base, account_id, year, month, target, label, now,
-                                       self._account_name(account_id))]
+                changed = [
+                    d.carry_doc(
+                        self.dialect, base, account_id, year, month, target, label, now, self._account_name(account_id)
+                    )
+                ]
             else:
-                changed = [d.restate_carry(doc, target if doc_id == base else 0, now)
-                           for doc_id, doc in docs.items()
-                           if d.signed_units(doc, self.dialect) != (target if doc_id == base else 0)]
+                changed = [
+                    d.restate_carry(doc, target if doc_id == base else 0, now)
+                    for doc_id, doc in docs.items()
+                    if d.signed_units(doc, self.dialect) != (target if doc_id == base else 0)
+                ]
             if not changed:
                 return
             rows = db.bulk_docs(changed)
@@ -516,8 +630,9 @@ class Ledger:
                 return
             bad = [row for row in rows.values() if not row.get("ok") and row.get("error") != "conflict"]
             if bad:
-                raise LedgerError(f"{db.name}: the carry-forward was refused: {bad[0].get('error')}: "
-                                  f"{bad[0].get('reason')}")
+                raise LedgerError(
+                    f"{db.name}: the carry-forward was refused: {bad[0].get('error')}: {bad[0].get('reason')}"
+                )
         raise LedgerError(f"{db.name}: the carry-forward kept changing while it was being corrected")
 
     def _carry_docs(self, db: Database, year: int, month: int) -> dict[str, dict]:
@@ -601,29 +716,38 @@ class Ledger:
             try:
                 kazoo = self._kazoo_view_units(db)
             except NotFound:
-                problems.append(f"{label}: KAZOO's balance view {'/'.join(KAZOO_BALANCE_VIEW[self.dialect])} is "
-                                f"missing (the design document is KAZOO's: run KAZOO's view refresh)")
+                problems.append(
+                    f"{label}: KAZOO's balance view {'/'.join(KAZOO_BALANCE_VIEW[self.dialect])} is "
+                    f"missing (the design document is KAZOO's: run KAZOO's view refresh)"
+                )
             except CouchError as exc:
                 problems.append(f"{label}: KAZOO's balance view fails ({exc.reason or exc.error})")
             else:
                 if kazoo != counted:
-                    problems.append(f"{label}: KAZOO's balance view says {money(kazoo)}, the documents add up to "
-                                    f"{money(counted)}")
+                    problems.append(
+                        f"{label}: KAZOO's balance view says {money(kazoo)}, the documents add up to {money(counted)}"
+                    )
             if (self.totals.checkpoint(db) or {}).get("untrusted"):
-                problems.append(f"{label}: the balance checkpoint does not match its MAC (not written by this "
-                                f"bookkeeper); checkpoint rebuilt")
+                problems.append(
+                    f"{label}: the balance checkpoint does not match its MAC (not written by this "
+                    f"bookkeeper); checkpoint rebuilt"
+                )
                 self.totals.rebuild(db)
             self.totals.forget(db)  # check the stored checkpoint, not what this process remembers
             fast = self.totals.units(db)
             if fast != counted:
-                problems.append(f"{label}: the balance checkpoint said {money(fast)}, the documents add up to "
-                                f"{money(counted)}; checkpoint rebuilt")
+                problems.append(
+                    f"{label}: the balance checkpoint said {money(fast)}, the documents add up to "
+                    f"{money(counted)}; checkpoint rebuilt"
+                )
                 self.totals.rebuild(db)
             if not has_carry:
                 problems.append(f"{label}: no carry-forward document")
             elif previous is not None and carried != previous[1]:
-                problems.append(f"{label}: carry-forward is {money(carried)} but {previous[0][0]:04d}"
-                                f"{previous[0][1]:02d} closes at {money(previous[1])}")
+                problems.append(
+                    f"{label}: carry-forward is {money(carried)} but {previous[0][0]:04d}"
+                    f"{previous[0][1]:02d} closes at {money(previous[1])}"
+                )
             previous = ((year, month), counted)
         return problems + _charged_twice(charged)
 
@@ -659,14 +783,17 @@ def _charged_twice(charged: list[tuple[str, dict]]) -> list[str]:
         info = d.info_of(doc)
         start = str((info.get("period") or {}).get("start", ""))[:10]
         groups.setdefault((str(info.get("category")), str(info.get("item")), start), []).append(
-            (doc["pvt_created"], doc["_id"], info["kind"], label))
+            (doc["pvt_created"], doc["_id"], info["kind"], label)
+        )
     out = []
     for (category, item, start), rows in sorted(groups.items()):
         rows.sort()
         mrcs = [i for i, row in enumerate(rows) if row[2] == "mrc"]
-        if len(mrcs) > 1 or (mrcs and any(row[2] == "prorate" for row in rows[:mrcs[-1]])):
-            out.append(f"{rows[-1][3]}: {category}/{item} charged twice for the period from {start}: "
-                       + ", ".join(f"{row[1]} ({row[2]})" for row in rows))
+        if len(mrcs) > 1 or (mrcs and any(row[2] == "prorate" for row in rows[: mrcs[-1]])):
+            out.append(
+                f"{rows[-1][3]}: {category}/{item} charged twice for the period from {start}: "
+                + ", ".join(f"{row[1]} ({row[2]})" for row in rows)
+            )
     return out
 
 

@@ -128,10 +128,14 @@ class MonthTotals:
         doc = db.get_or_none(self.checkpoint_id)
         if doc is None:
             return None
-        valid = isinstance(doc.get("units"), int) and isinstance(doc.get("latest"), int) and \
-            isinstance(doc.get("since"), (int, str)) and doc.get("since") not in ("", None) and \
-            isinstance(doc.get("mac"), str) and \
-            hmac.compare_digest(doc["mac"], self._mac(db, doc["since"], doc["units"], doc["latest"]))
+        valid = (
+            isinstance(doc.get("units"), int)
+            and isinstance(doc.get("latest"), int)
+            and isinstance(doc.get("since"), (int, str))
+            and doc.get("since") not in ("", None)
+            and isinstance(doc.get("mac"), str)
+            and hmac.compare_digest(doc["mac"], self._mac(db, doc["since"], doc["units"], doc["latest"]))
+        )
         return doc if valid else {"_id": doc["_id"], "_rev": doc["_rev"], "untrusted": True}
 
     def _mac(self, db: Database, since, units: int, latest: int) -> str:
@@ -141,14 +145,22 @@ class MonthTotals:
     def _checkpointed(self, db: Database) -> tuple[int, int]:
         current = self._memory.get(db.name) or self.checkpoint(db)
         if current is not None and current.get("untrusted"):
-            log.warning("balance checkpoint of %s does not match its MAC (not written by this bookkeeper): "
-                        "recounted from the documents and rebuilt", db.name)
+            log.warning(
+                "balance checkpoint of %s does not match its MAC (not written by this bookkeeper): "
+                "recounted from the documents and rebuilt",
+                db.name,
+            )
             units, latest, since = self._recount(db)
             self._save(db, current, since, units, latest)
             return units, latest
         if current is None or "units" not in current:
-            current = {"_id": self.checkpoint_id, "_rev": (current or {}).get("_rev"), "since": 0, "units": 0,
-                       "latest": 0}
+            current = {
+                "_id": self.checkpoint_id,
+                "_rev": (current or {}).get("_rev"),
+                "since": 0,
+                "units": 0,
+                "latest": 0,
+            }
         units, latest, since, seen = current["units"], current["latest"], current["since"], 0
         untouched = bool(current.get("untouched"))
         while True:
@@ -201,8 +213,13 @@ class MonthTotals:
         return units, latest, since
 
     def _save(self, db: Database, current: dict | None, since, units: int, latest: int) -> None:
-        doc = {"_id": self.checkpoint_id, "since": since, "units": units, "latest": latest,
-               "mac": self._mac(db, since, units, latest)}
+        doc = {
+            "_id": self.checkpoint_id,
+            "since": since,
+            "units": units,
+            "latest": latest,
+            "mac": self._mac(db, since, units, latest),
+        }
         if current is not None and current.get("_rev"):
             doc["_rev"] = current["_rev"]
         try:
@@ -211,10 +228,18 @@ class MonthTotals:
             rev = (db.get_or_none(self.checkpoint_id) or {}).get("_rev")
         self._remember(db, rev, since, units, latest)
 
-    def _remember(self, db: Database, rev: str | None, since, units: int, latest: int, tail: int = 0,
-                  untouched: bool = False) -> None:
-        self._memory[db.name] = {"_id": self.checkpoint_id, "_rev": rev, "since": since, "units": units,
-                                 "latest": latest, "tail": tail, "untouched": untouched}
+    def _remember(
+        self, db: Database, rev: str | None, since, units: int, latest: int, tail: int = 0, untouched: bool = False
+    ) -> None:
+        self._memory[db.name] = {
+            "_id": self.checkpoint_id,
+            "_rev": rev,
+            "since": since,
+            "units": units,
+            "latest": latest,
+            "tail": tail,
+            "untouched": untouched,
+        }
 
 
 def _latest(doc: dict, latest: int) -> int:

@@ -10,8 +10,9 @@ from collections.abc import Mapping
 from ..errors import InputError
 
 
-def assign(services: Mapping, plan_id: str, vendor_id: str, overrides: Mapping | None = None,
-           dialect: str = "4.3") -> dict:
+def assign(
+    services: Mapping, plan_id: str, vendor_id: str, overrides: Mapping | None = None, dialect: str = "4.3"
+) -> dict:
     """The services doc with `plan_id` assigned from `vendor_id`; `overrides` replace the plan's old ones."""
     entry = dict((services.get("plans") or {}).get(plan_id) or {})
     entry["account_id" if dialect == "4.2" else "vendor_id"] = vendor_id

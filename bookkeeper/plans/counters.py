@@ -107,12 +107,12 @@ def check_view(counter: Counter, design: Mapping | None, where: str) -> None:
     if not isinstance(view, Mapping):
         raise InputError(ddoc, f"views.{counter.view}", f"no such view (counter {counter.category!r})")
     if view.get("reduce") not in REDUCES:
-        raise InputError(ddoc, f"views.{counter.view}.reduce",
-                         f"must be {' or '.join(REDUCES)}, got {shown(view.get('reduce'))}")
+        raise InputError(
+            ddoc, f"views.{counter.view}.reduce", f"must be {' or '.join(REDUCES)}, got {shown(view.get('reduce'))}"
+        )
 
 
-def counter_quantities(counter: Counter, rows: Iterable[Mapping],
-                       where: str = "") -> dict[str, dict[str, int]]:
+def counter_quantities(counter: Counter, rows: Iterable[Mapping], where: str = "") -> dict[str, dict[str, int]]:
     """Reduced view rows -> `{category: {item: n}}`. Values must be whole numbers ≥ 0 (zeros are dropped) and
     keys must name an item; `where` (the DB) prefixes the view in errors."""
     items: dict[str, int] = {}

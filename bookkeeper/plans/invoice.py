@@ -56,8 +56,13 @@ def activation_charges(current: Invoice | None, proposed_items: tuple[LineItem, 
     return tuple(out)
 
 
-def price(merged: MergedPlan | ServicePlan, quantities: Quantities, cascade_quantities: Quantities | None = None,
-          *, current: Invoice | None = None) -> Invoice:
+def price(
+    merged: MergedPlan | ServicePlan,
+    quantities: Quantities,
+    cascade_quantities: Quantities | None = None,
+    *,
+    current: Invoice | None = None,
+) -> Invoice:
     """The invoice of one merged plan. Activation charges are counted against `current` (None: no charges).
 
     `quantities` are the account's own (manual quantities already applied, see `apply_manual`);
@@ -67,21 +72,30 @@ def price(merged: MergedPlan | ServicePlan, quantities: Quantities, cascade_quan
     cascade = cascade_quantities or {}
     items = tuple(
         price_item(category, key, item, item_quantity(category, key, item, quantities, cascade))
-        for category, entries in plan.plan.items() for key, item in entries.items())
+        for category, entries in plan.plan.items()
+        for key, item in entries.items()
+    )
     return Invoice(items, activation_charges(current, items) if current else (), plan, bookkeeper)
 
 
 def item_json(line: LineItem) -> dict:
     """`kz_services_item:public_json/1`; `rate` and `total` always present, zero discounts/minimum/maximum omitted."""
-    out: dict = {"category": line.category, "item": line.item, "name": line.name, "quantity": line.quantity,
-                 "billable": line.billable, "rate": line.rate}
+    out: dict = {
+        "category": line.category,
+        "item": line.item,
+        "name": line.name,
+        "quantity": line.quantity,
+        "billable": line.billable,
+        "rate": line.rate,
+    }
     discounts: dict = {}
     if line.discount_total:
         discounts["total"] = line.discount_total
     if line.single_discount_rate:
         discounts["single"] = {"rate": line.single_discount_rate}
-    cumulative = {k: v for k, v in (("rate", line.cumulative_discount_rate),
-                                     ("quantity", line.cumulative_discount_quantity)) if v}
+    cumulative = {
+        k: v for k, v in (("rate", line.cumulative_discount_rate), ("quantity", line.cumulative_discount_quantity)) if v
+    }
     if cumulative:
         discounts["cumulative"] = cumulative
     if discounts:
@@ -101,8 +115,17 @@ def invoice_json(invoice: Invoice) -> dict:
     """`kz_services_invoice:public_json/1` with Decimal numbers (print with `jsontext.dumps`)."""
     return {
         "items": [item_json(line) for line in invoice.items],
-        "activation_charges": [{"category": a.category, "item": a.item, "name": a.name, "billable": a.billable,
-                                "rate": a.rate, "total": a.total} for a in invoice.activation_charges],
+        "activation_charges": [
+            {
+                "category": a.category,
+                "item": a.item,
+                "name": a.name,
+                "billable": a.billable,
+                "rate": a.rate,
+                "total": a.total,
+            }
+            for a in invoice.activation_charges
+        ],
         "taxes": [],
         "summary": {"today": invoice.today, "recurring": invoice.recurring},
         "plan": {c: {k: i.dump() for k, i in items.items()} for c, items in invoice.plan.plan.items()},
@@ -110,8 +133,13 @@ def invoice_json(invoice: Invoice) -> dict:
     }
 
 
-def quote(plans: list[ServicePlan], quantities: Quantities, cascade_quantities: Quantities | None = None,
-          current: Quantities | None = None, dialect: str = "4.3") -> dict:
+def quote(
+    plans: list[ServicePlan],
+    quantities: Quantities,
+    cascade_quantities: Quantities | None = None,
+    current: Quantities | None = None,
+    dialect: str = "4.3",
+) -> dict:
     """`bookkeeper plans quote` (docs/contracts.md): the invoice JSON of the merged plans. Activation charges count
     units above `current` (default: none, a new account). Several bookkeeper groups give `invoices` + a summary."""
     invoices = []
@@ -120,5 +148,7 @@ def quote(plans: list[ServicePlan], quantities: Quantities, cascade_quantities: 
         invoices.append(invoice_json(price(merged, quantities, cascade_quantities, current=before)))
     if len(invoices) == 1:
         return invoices[0]
-    return {"invoices": invoices, "summary": {
-        key: sum((i["summary"][key] for i in invoices), ZERO) for key in ("today", "recurring")}}
+    return {
+        "invoices": invoices,
+        "summary": {key: sum((i["summary"][key] for i in invoices), ZERO) for key in ("today", "recurring")},
+    }

@@ -79,12 +79,24 @@ def _all(values):
 
 
 CUMULATIVE_SCHEME: tuple[tuple[tuple[str, ...], Callable], ...] = (
-    (("activation_charge",), _find), (("minimum",), _sum), (("prorate", "additions"), _any),
-    (("prorate", "removals"), _any), (("step",), _find), (("flat_rates",), _objects), (("flat_rate",), _find),
-    (("rates",), _objects), (("rate",), _find), (("exceptions",), _union), (("cascade",), _any),
-    (("as",), _find), (("name",), _find), (("discounts", "single", "rate"), _find),
-    (("discounts", "single", "rates"), _objects), (("discounts", "cumulative", "rate"), _find),
-    (("discounts", "cumulative", "rates"), _objects), (("discounts", "cumulative", "maximum"), _sum),
+    (("activation_charge",), _find),
+    (("minimum",), _sum),
+    (("prorate", "additions"), _any),
+    (("prorate", "removals"), _any),
+    (("step",), _find),
+    (("flat_rates",), _objects),
+    (("flat_rate",), _find),
+    (("rates",), _objects),
+    (("rate",), _find),
+    (("exceptions",), _union),
+    (("cascade",), _any),
+    (("as",), _find),
+    (("name",), _find),
+    (("discounts", "single", "rate"), _find),
+    (("discounts", "single", "rates"), _objects),
+    (("discounts", "cumulative", "rate"), _find),
+    (("discounts", "cumulative", "rates"), _objects),
+    (("discounts", "cumulative", "maximum"), _sum),
 )
 _SCHEME_42 = CUMULATIVE_SCHEME + ((("enabled",), _all),)
 
@@ -175,8 +187,9 @@ def _merge_group(docs: list[dict], dialect: str, priorities: Mapping[str, int]) 
     return _fold(merged, merge_recursive)
 
 
-def _with_overrides(plan: ServicePlan, mine: Mapping, dialect: str, vendor_id: str | None,
-                    default_bookkeeper: Mapping | None) -> dict:
+def _with_overrides(
+    plan: ServicePlan, mine: Mapping, dialect: str, vendor_id: str | None, default_bookkeeper: Mapping | None
+) -> dict:
     doc = merge_recursive(plan.dump(), {"plan": mine} if dialect == "4.2" else mine)
     if dialect == "4.3":
         if isinstance(doc.get("bookkeeper"), Mapping) and not doc["bookkeeper"].get("vendor_id") and vendor_id:
@@ -194,11 +207,17 @@ def _bookkeeper(doc: Mapping, dialect: str, vendor_id: str | None) -> dict[str, 
     return out
 
 
-def merge_plans(plans: Sequence[ServicePlan], overrides: Mapping[str, Mapping] | None = None,
-                global_overrides: Mapping | None = None, *, dialect: str = "4.3",
-                priorities: Mapping[str, int] | None = None, vendor_id: str | None = None,
-                default_bookkeeper: Mapping | None = None,
-                object_plans: Sequence[tuple[ServicePlan, Mapping]] = ()) -> list[MergedPlan]:
+def merge_plans(
+    plans: Sequence[ServicePlan],
+    overrides: Mapping[str, Mapping] | None = None,
+    global_overrides: Mapping | None = None,
+    *,
+    dialect: str = "4.3",
+    priorities: Mapping[str, int] | None = None,
+    vendor_id: str | None = None,
+    default_bookkeeper: Mapping | None = None,
+    object_plans: Sequence[tuple[ServicePlan, Mapping]] = (),
+) -> list[MergedPlan]:
     """Merge assigned plans as KAZOO does: one MergedPlan per bookkeeper group, in order of first appearance.
 
     `overrides` maps plan id -> that plan's overrides (`services.plans.<id>.overrides`); `global_overrides` is
@@ -210,8 +229,9 @@ def merge_plans(plans: Sequence[ServicePlan], overrides: Mapping[str, Mapping] |
         raise ValueError(f"unknown dialect {dialect!r} (4.2, 4.3)")
     priorities = priorities or PRIORITIES[dialect]
     groups: dict[tuple, tuple[dict[str, str], list[dict], list[str]]] = {}
-    entries = [(plan, merge_recursive(global_overrides or {}, (overrides or {}).get(plan.id or "") or {}))
-               for plan in plans] + [(plan, dict(own or {})) for plan, own in object_plans]
+    entries = [
+        (plan, merge_recursive(global_overrides or {}, (overrides or {}).get(plan.id or "") or {})) for plan in plans
+    ] + [(plan, dict(own or {})) for plan, own in object_plans]
     for plan, mine in entries:
         doc = _with_overrides(plan, mine, dialect, vendor_id, default_bookkeeper)
         load_plan(doc, f"{plan.id or 'plan'} (with overrides)")

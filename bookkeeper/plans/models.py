@@ -60,7 +60,8 @@ def _tier_key(key: Any) -> str:
 def _strategy(value: Any) -> str:
     if value not in STRATEGIES:
         raise PydanticCustomError(
-            "strategy", "unknown merge strategy {shown} (simple, recursive, cumulative)", {"shown": shown(value)})
+            "strategy", "unknown merge strategy {shown} (simple, recursive, cumulative)", {"shown": shown(value)}
+        )
     return value
 
 

@@ -112,11 +112,21 @@ def price_item(category: str, key: str, plan: ItemPlan, quantity: int) -> LineIt
     discount = single_rate + cum_qty * cum_rate
     prorate = plan.prorate
     return LineItem(
-        category=category, key=key, item=plan.as_ or key,
+        category=category,
+        key=key,
+        item=plan.as_ or key,
         name=plan.name or (category if key == ALL_ITEMS else f"{category}/{plan.as_ or key}"),
-        quantity=quantity, billable=billable, rate=rate, minimum=minimum, maximum=maximum,
-        single_discount_rate=single_rate, cumulative_discount_quantity=cum_qty, cumulative_discount_rate=cum_rate,
-        discount_total=discount, total=gross - discount, activation_charge=plan.activation_charge or ZERO,
+        quantity=quantity,
+        billable=billable,
+        rate=rate,
+        minimum=minimum,
+        maximum=maximum,
+        single_discount_rate=single_rate,
+        cumulative_discount_quantity=cum_qty,
+        cumulative_discount_rate=cum_rate,
+        discount_total=discount,
+        total=gross - discount,
+        activation_charge=plan.activation_charge or ZERO,
         prorate_additions=True if prorate is None or prorate.additions is None else prorate.additions,
         prorate_removals=False if prorate is None or prorate.removals is None else prorate.removals,
     )

@@ -22,8 +22,11 @@ CLASSIFIERS: tuple[tuple[str, str], ...] = (
     ("tollfree_us", r"^\+1((?:800|88\d|877|866|855|844|833|822)\d{7})$"),
     ("toll_us", r"^\+1(900\d{7})$"),
     ("emergency", r"^(911|922|933|988|833|811|711|999)$"),
-    ("caribbean", r"^\+?1((?:684|264|268|242|246|441|284|345|767|809|829|849|473|671|876|664|670|787|939|869"
-                  r"|758|784|721|868|649|340)\d{7})$"),
+    (
+        "caribbean",
+        r"^\+?1((?:684|264|268|242|246|441|284|345|767|809|829|849|473|671|876|664|670|787|939|869"
+        r"|758|784|721|868|649|340)\d{7})$",
+    ),
     ("did_us", r"^(\+?1)?([2-9][0-9]{2}[2-9][0-9]{6})$"),
     ("international", r"^\+([2-9]\d{7,})$"),
     ("unknown", r"^(.*)$"),
@@ -232,7 +235,7 @@ def kazoo42_quantities(ledger_rows: Iterable[Mapping], account_doc: Mapping, pla
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
             out["ledgers"][str(row.get("key"))] = int(-value)
     apps = account_doc.get("ui_apps")
-    for app in (apps.values() if isinstance(apps, Mapping) else ()):
+    for app in apps.values() if isinstance(apps, Mapping) else ():
         if not isinstance(app, Mapping) or not isinstance(app.get("name"), str):
             continue
         allowed, users = app.get("allowed_users", "specific"), app.get("users") or []

@@ -52,10 +52,16 @@ def validate_plan_document(doc: Any, where: str | None = None) -> ServicePlan:
     plan = load_plan(doc, where)
     where = where or plan.id or "plan"
     if "plan" not in doc:
-        looks_like = doc and all(isinstance(v, Mapping) and all(isinstance(n, (int, float, Decimal))
-                                                                 for n in v.values()) for v in doc.values())
-        raise InputError(where, "plan", "missing" + ("; this looks like quantities {category: {item: n}}, not a "
-                                                     "service plan" if looks_like else ""))
+        looks_like = doc and all(
+            isinstance(v, Mapping) and all(isinstance(n, (int, float, Decimal)) for n in v.values())
+            for v in doc.values()
+        )
+        raise InputError(
+            where,
+            "plan",
+            "missing"
+            + ("; this looks like quantities {category: {item: n}}, not a service plan" if looks_like else ""),
+        )
     if not isinstance(plan.name, str) or not 1 <= len(plan.name) <= 128:
         raise InputError(where, "name", "missing" if "name" not in doc else "must be 1 to 128 characters")
     return plan
@@ -79,4 +85,3 @@ def load_quantities(data: Any, where: str) -> Quantities:
                 raise InputError(where, field, f"not a whole number: {shown(n)}")
             out.setdefault(category, {})[item] = int(n)
     return out
-

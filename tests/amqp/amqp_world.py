@@ -7,7 +7,7 @@ import hashlib
 import json
 import os
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -40,7 +40,7 @@ class World(NamespacedWorld):
 
     def __init__(self, server_url: str, settings):
         super().__init__(server_url, settings, "q")
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         self.master = self.new_account("Master", [], now)
         self.reseller = self.new_account("Reseller", [self.master], now, reseller=True)
         provision.put_settings(self.couch, self.reseller, {"currency": "USD"}, now)
@@ -50,28 +50,37 @@ class World(NamespacedWorld):
 
     def customer(self, balance: int | str = 0, devices: int = 0) -> str:
         """A customer on plan `rt` with `balance` credited and `devices`, evaluated once (its MRC charged)."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         account = self.new_account("Customer", [self.master, self.reseller], now, plans={"rt": self.reseller})
         if Decimal(balance):
-            self.ledger.credit(account, Decimal(balance), "USD", kind="credit", reason="manual_addition",
-                               description="funds", at=now, key=f"funds:{account}")
+            self.ledger.credit(
+                account,
+                Decimal(balance),
+                "USD",
+                kind="credit",
+                reason="manual_addition",
+                description="funds",
+                at=now,
+                key=f"funds:{account}",
+            )
         self.add_devices(account, devices)
         self.engine.evaluate(account)
         return account
 
     def add_devices(self, account: str, n: int) -> None:
         if n:
-            provision.add_docs(self.couch, account, [{"pvt_type": "device"}] * n, datetime.now(timezone.utc))
+            provision.add_docs(self.couch, account, [{"pvt_type": "device"}] * n, datetime.now(UTC))
 
     def debits(self, account: str, kind: str | None = None) -> list:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        return [e for e in self.ledger.entries(account, start, now.replace(year=now.year + 1), kind)
-                if e.type == "debit"]
+        return [
+            e for e in self.ledger.entries(account, start, now.replace(year=now.year + 1), kind) if e.type == "debit"
+        ]
 
     def every_doc(self, account: str) -> list[tuple[str, str]]:
         """(id, rev) of every document in the account's DB and current MODB: what must not change."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         out = []
         for name in (account_db(account), modb(account, now.year, now.month)):
             db = self.couch.db(name)
@@ -90,39 +99,64 @@ def bookkeeper_id(world, account: str) -> str:
 
 
 def standing_req(world, account: str, withdrawal_units: int, bookkeeper_type: str = OURS) -> dict:
-    return {"Account-ID": account, "Bookkeeper-ID": bookkeeper_id(world, account), "Bookkeeper-Type": bookkeeper_type,
-            "Vendor-ID": world.reseller, "Items": [], "Estimated-Withdrawal": withdrawal_units,
-            "Call-ID": secrets.token_hex(8)}
+    return {
+        "Account-ID": account,
+        "Bookkeeper-ID": bookkeeper_id(world, account),
+        "Bookkeeper-Type": bookkeeper_type,
+        "Vendor-ID": world.reseller,
+        "Items": [],
+        "Estimated-Withdrawal": withdrawal_units,
+        "Call-ID": secrets.token_hex(8),
+    }
 
 
 def kazoo_invoice(devices: int, before: int) -> dict:
     """`kz_services_invoice:public_json/1` without `plan`, as KAZOO's JSON encoder writes it."""
-    invoice = plans.quote([plans.load_plan(PLAN, where="rt")], {"devices": {"sip_device": devices}},
-                          current={"devices": {"sip_device": before}})
+    invoice = plans.quote(
+        [plans.load_plan(PLAN, where="rt")],
+        {"devices": {"sip_device": devices}},
+        current={"devices": {"sip_device": before}},
+    )
     invoice.pop("plan")
     invoice["bookkeeper"] = {"type": OURS, "vendor_id": "", "id": ""}
     return json.loads(protocol.encode(invoice))
 
 
 def update_req(world, account: str, devices: int, before: int, dry_run: bool | None = None) -> dict:
-    fields = {"Account-ID": account, "Bookkeeper-ID": bookkeeper_id(world, account), "Bookkeeper-Type": OURS,
-              "Vendor-ID": world.reseller, "Invoice": kazoo_invoice(devices, before), "Call-ID": secrets.token_hex(8),
-              "Audit-Log": {"audit": {"account": {"id": account}}}}
+    fields = {
+        "Account-ID": account,
+        "Bookkeeper-ID": bookkeeper_id(world, account),
+        "Bookkeeper-Type": OURS,
+        "Vendor-ID": world.reseller,
+        "Invoice": kazoo_invoice(devices, before),
+        "Call-ID": secrets.token_hex(8),
+        "Audit-Log": {"audit": {"account": {"id": account}}},
+    }
     if dry_run is not None:
         fields["Dry-Run"] = dry_run
     return fields
 
 
 def transaction_req(world, account: str, units: int, transaction_id: str | None = None) -> dict:
-    now = datetime.now(timezone.utc)
-    return {"Bookkeeper-Type": OURS, "Vendor-ID": world.reseller, "Account-ID": account,
-            "Transaction-ID": transaction_id or f"{now:%Y%m}-{secrets.token_hex(16)}",
-            "Transaction-DB": encode(modb(account, now.year, now.month)), "Amount": units}
+    now = datetime.now(UTC)
+    return {
+        "Bookkeeper-Type": OURS,
+        "Vendor-ID": world.reseller,
+        "Account-ID": account,
+        "Transaction-ID": transaction_id or f"{now:%Y%m}-{secrets.token_hex(16)}",
+        "Transaction-DB": encode(modb(account, now.year, now.month)),
+        "Amount": units,
+    }
 
 
 def collect_recurring_req(world, account: str, due: datetime) -> dict:
-    return {"Account-ID": account, "Bookkeeper-ID": bookkeeper_id(world, account), "Bookkeeper-Type": OURS,
-            "Due-Timestamp": to_gregorian(due), "Vendor-ID": world.reseller}
+    return {
+        "Account-ID": account,
+        "Bookkeeper-ID": bookkeeper_id(world, account),
+        "Bookkeeper-Type": OURS,
+        "Due-Timestamp": to_gregorian(due),
+        "Vendor-ID": world.reseller,
+    }
 
 
 def check_headers(reply: dict, request: dict, kind: str) -> None:
@@ -132,6 +166,7 @@ def check_headers(reply: dict, request: dict, kind: str) -> None:
     assert reply["App-Name"] == "couch-bookkeeper" and reply["App-Version"] and reply["Node"]
     for name in protocol.RESPONSE_REQUIRED[kind]:
         assert reply.get(name) not in (None, ""), name
-    allowed = set(protocol.DEFAULT_HEADERS) | set(protocol.RESPONSE_REQUIRED[kind]) | set(
-        protocol.RESPONSE_OPTIONAL[kind])
+    allowed = (
+        set(protocol.DEFAULT_HEADERS) | set(protocol.RESPONSE_REQUIRED[kind]) | set(protocol.RESPONSE_OPTIONAL[kind])
+    )
     assert set(reply) <= allowed, set(reply) - allowed

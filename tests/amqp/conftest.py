@@ -32,8 +32,14 @@ world = world_fixture(World)
 @pytest.fixture
 def consumer(world, rabbit):
     """Our consumer on the test broker, answering through the world's engine; its queue removed after."""
-    running = AmqpConsumer(rabbit.url, attach(world.engine), bookkeeper_type=OURS, queue=f"{world.namespace}bk",
-                           metrics=Metrics(), workers=4).start()
+    running = AmqpConsumer(
+        rabbit.url,
+        attach(world.engine),
+        bookkeeper_type=OURS,
+        queue=f"{world.namespace}bk",
+        metrics=Metrics(),
+        workers=4,
+    ).start()
     assert running.wait_connected(20), "the consumer did not connect to the broker"
     yield running
     running.stop()

@@ -4,12 +4,11 @@ every reply field, the documents written, and the money."""
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from amqp_world import (OURS, check_headers, collect_recurring_req, standing_req, transaction_req,  # noqa: I001
-                      update_req)
+from amqp_world import OURS, check_headers, collect_recurring_req, standing_req, transaction_req, update_req
 
 from bookkeeper.amqp.answers import attach
 from bookkeeper.charging import prorated
@@ -28,7 +27,7 @@ def call(kazoo, kind: str, fields: dict, timeout: float = 10.0) -> tuple[dict, d
 
 
 def expected_prorate(rise_total: Decimal) -> Decimal:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     period = period_containing(now, 1, "UTC")
     return prorated(rise_total, day_index(now, period), period.days, "USD")
 
@@ -44,17 +43,38 @@ def test_standing_of_a_funded_an_empty_and_a_blocked_account(world, consumer, ka
     assert time.monotonic() - started < 2.0  # KAZOO's standing timeout
     assert good["Status"] == "good_standing" and "Reason" not in good
     assert good["Message"] == f"Available funds of ${available:,.2f} cover the estimated charge of $20.00."
-    assert good["Details"] == {"balance": int(available * 10_000), "available": int(available * 10_000),
-                               "estimated_withdrawal": 200_000, "postpay_allowed": False, "currency": "USD"}
+    assert good["Details"] == {
+        "balance": int(available * 10_000),
+        "available": int(available * 10_000),
+        "estimated_withdrawal": 200_000,
+        "postpay_allowed": False,
+        "currency": "USD",
+    }
     _, short = call(kazoo, "standing", standing_req(world, funded, int(available * 10_000) + 100))
     assert short["Status"] == "error" and short["Reason"] == "insufficient_funds"
-    now = datetime.now(timezone.utc)  # KAZOO debits a call straight into the ledger: the balance is read live
-    world.ledger.debit(funded, available - 1, "USD", kind="manual", reason="per_minute", description="calls", at=now,
-                       key=f"calls:{funded}")
+    now = datetime.now(UTC)  # KAZOO debits a call straight into the ledger: the balance is read live
+    world.ledger.debit(
+        funded,
+        available - 1,
+        "USD",
+        kind="manual",
+        reason="per_minute",
+        description="calls",
+        at=now,
+        key=f"calls:{funded}",
+    )
     _, after_calls = call(kazoo, "standing", standing_req(world, funded, 20_000))
     assert after_calls["Status"] == "error" and after_calls["Details"]["available"] == 10_000
-    world.ledger.debit(funded, Decimal(2), "USD", kind="manual", reason="per_minute", description="calls", at=now,
-                       key=f"more calls:{funded}")
+    world.ledger.debit(
+        funded,
+        Decimal(2),
+        "USD",
+        kind="manual",
+        reason="per_minute",
+        description="calls",
+        at=now,
+        key=f"more calls:{funded}",
+    )
     world.engine.evaluate(funded)  # negative: blocked by us, and the documents kept for standing are forgotten
     _, now_blocked = call(kazoo, "standing", standing_req(world, funded, 0))
     assert now_blocked["Reason"] == "delinquent"
@@ -115,7 +135,8 @@ def test_update_reports_kazoo_invoice_differences_and_dry_run_writes_nothing(wor
     assert differences == [
         {"type": "difference", "category": "devices", "item": "sip_device", "field": "quantity", "kazoo": 3, "ours": 2},
         {"type": "difference", "category": "devices", "item": "sip_device", "field": "billable", "kazoo": 3, "ours": 2},
-        {"type": "difference", "category": "devices", "item": "sip_device", "field": "total", "kazoo": 90, "ours": 60}]
+        {"type": "difference", "category": "devices", "item": "sip_device", "field": "total", "kazoo": 90, "ours": 60},
+    ]
     assert {c["kind"] for c in dry["Details"] if c["type"] == "charge"} == {"prorate", "activation"}
     assert not any(c["written"] for c in dry["Details"] if c["type"] == "charge")
     assert world.every_doc(acme) == before  # nothing written anywhere for a dry run
@@ -138,8 +159,7 @@ def braintree(world):
     stub.server.close()
 
 
-def test_sale_and_refund_through_braintree_once_per_transaction_and_writing_nothing(world, consumer, kazoo,
-                                                                                     braintree):
+def test_sale_and_refund_through_braintree_once_per_transaction_and_writing_nothing(world, consumer, kazoo, braintree):
     acme = world.customer(balance=0, devices=0)
     braintree.vaulted.add(acme)
     before = world.every_doc(acme)
@@ -149,11 +169,19 @@ def test_sale_and_refund_through_braintree_once_per_transaction_and_writing_noth
     assert sold["Status"] == "success"
     assert (sold["Transaction-ID"], sold["Transaction-DB"]) == (sale["Transaction-ID"], sale["Transaction-DB"])
     [made] = braintree.made("sale")
-    assert (made["amount"], made["customer"]["id"], made["order-id"]) == \
-        ("25.00", acme, f"kazoo-{sale['Transaction-ID']}")
-    assert sold["Details"] == {"id": made["id"], "status": "submitted_for_settlement", "amount": 250_000,
-                               "currency": "USD", "order_id": f"kazoo-{sale['Transaction-ID']}",
-                               "gateway": "braintree"}
+    assert (made["amount"], made["customer"]["id"], made["order-id"]) == (
+        "25.00",
+        acme,
+        f"kazoo-{sale['Transaction-ID']}",
+    )
+    assert sold["Details"] == {
+        "id": made["id"],
+        "status": "submitted_for_settlement",
+        "amount": 250_000,
+        "currency": "USD",
+        "order_id": f"kazoo-{sale['Transaction-ID']}",
+        "gateway": "braintree",
+    }
     _, again = call(kazoo, "sale", sale)  # KAZOO asks again for the same transaction
     assert again["Status"] == "success" and again["Details"]["id"] == made["id"]
     assert len(braintree.made("sale")) == 1
@@ -181,16 +209,17 @@ def test_sale_and_refund_through_braintree_once_per_transaction_and_writing_noth
 def test_collect_recurring_evaluates_as_of_the_due_time(world, consumer, kazoo):
     funded = world.customer(balance=200, devices=1)
     empty = world.customer(balance=0, devices=1)
-    now = datetime.now(timezone.utc)
-    next_month = (now.replace(day=1) + timedelta(days=32)).replace(day=1, hour=0, minute=0, second=0,
-                                                                   microsecond=0)
+    now = datetime.now(UTC)
+    next_month = (now.replace(day=1) + timedelta(days=32)).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     before = world.every_doc(funded)
     request, ahead = call(kazoo, "collect_recurring", collect_recurring_req(world, funded, next_month))
     assert ahead["Status"] == "successful"
-    assert (ahead["Account-ID"], ahead["Bookkeeper-ID"], ahead["Bookkeeper-Type"]) == \
-        (funded, request["Bookkeeper-ID"], OURS)
-    assert ahead["Details"]["dry_run"] is True and ahead["Details"]["period_start"].startswith(
-        f"{next_month:%Y-%m-%d}")
+    assert (ahead["Account-ID"], ahead["Bookkeeper-ID"], ahead["Bookkeeper-Type"]) == (
+        funded,
+        request["Bookkeeper-ID"],
+        OURS,
+    )
+    assert ahead["Details"]["dry_run"] is True and ahead["Details"]["period_start"].startswith(f"{next_month:%Y-%m-%d}")
     assert world.every_doc(funded) == before  # its MRC is charged when the period starts, not now
 
     _, due = call(kazoo, "collect_recurring", collect_recurring_req(world, funded, now - timedelta(minutes=1)))
@@ -215,8 +244,15 @@ def test_a_request_whose_ack_was_lost_is_delivered_again_and_answered_from_what_
         return result
 
     answers.answer = answer_then_lose_the_connection
-    consumer = AmqpConsumer(rabbit.url, answers, bookkeeper_type=OURS, queue=f"{world.namespace}redelivery",
-                            metrics=Metrics(), workers=2, node="redelivery@test").start()
+    consumer = AmqpConsumer(
+        rabbit.url,
+        answers,
+        bookkeeper_type=OURS,
+        queue=f"{world.namespace}redelivery",
+        metrics=Metrics(),
+        workers=2,
+        node="redelivery@test",
+    ).start()
     try:
         assert consumer.wait_connected(20)
         message = kazoo.message("update", update_req(world, acme, devices=3, before=1))
@@ -228,8 +264,9 @@ def test_a_request_whose_ack_was_lost_is_delivered_again_and_answered_from_what_
         check_headers(reply, message, "update")
         assert reply["Status"] == "success"
         assert [c["kind"] for c in answered[0]["Details"]] == ["prorate", "activation"]
-        assert answered[1]["Details"] == [] and answered[1]["Message"] == \
-            "charged $0.00 in 0 charge(s); invoice matches"
+        assert (
+            answered[1]["Details"] == [] and answered[1]["Message"] == "charged $0.00 in 0 charge(s); invoice matches"
+        )
         assert len(answered) == 2
         assert consumer.metrics.value("amqp_redelivered") == 1
         assert consumer.metrics.value("amqp_connections") == 2

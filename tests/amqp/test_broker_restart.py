@@ -51,16 +51,27 @@ def metric(port: int, name: str) -> float:
 
 
 def test_a_broker_restart_in_the_middle_of_a_run_loses_nothing_acknowledged_and_does_nothing_twice(
-        deployment, broker, tmp_path):
+    deployment, broker, tmp_path
+):
     accounts = [deployment.customer(balance=200, devices=1) for _ in range(6)]
     metrics_port = free_port()
-    env = {**os.environ, "BOOKKEEPER_COUCH_URL": deployment.url, "BOOKKEEPER_NAMESPACE": deployment.namespace,
-           "BOOKKEEPER_MASTER_ACCOUNT": deployment.master, "BOOKKEEPER_BOOKKEEPER_DB": deployment.settings.bookkeeper_db,
-           "BOOKKEEPER_AMQP_URL": broker.url, "BOOKKEEPER_FEED_DISCOVERY_INTERVAL": "1",
-           "BOOKKEEPER_FEED_POLL_INTERVAL": "0.5"}
+    env = {
+        **os.environ,
+        "BOOKKEEPER_COUCH_URL": deployment.url,
+        "BOOKKEEPER_NAMESPACE": deployment.namespace,
+        "BOOKKEEPER_MASTER_ACCOUNT": deployment.master,
+        "BOOKKEEPER_BOOKKEEPER_DB": deployment.settings.bookkeeper_db,
+        "BOOKKEEPER_AMQP_URL": broker.url,
+        "BOOKKEEPER_FEED_DISCOVERY_INTERVAL": "1",
+        "BOOKKEEPER_FEED_POLL_INTERVAL": "0.5",
+    }
     log = open(tmp_path / "daemon.log", "w")
-    daemon = subprocess.Popen([str(BIN), "run", "--worker-id", "w1", "--metrics-port", str(metrics_port),
-                               "--hooks-port", str(free_port())], env=env, stdout=subprocess.DEVNULL, stderr=log)
+    daemon = subprocess.Popen(
+        [str(BIN), "run", "--worker-id", "w1", "--metrics-port", str(metrics_port), "--hooks-port", str(free_port())],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
     try:
         first = "the daemon's first connection"
         wait_until(lambda: metric(metrics_port, "amqp_connections_total") >= 1, 60, what=first)

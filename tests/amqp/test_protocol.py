@@ -11,9 +11,19 @@ from bookkeeper.amqp import protocol
 from bookkeeper.config import load_settings
 from bookkeeper.errors import InputError
 
-REQUEST = {"Account-ID": "a" * 32, "Bookkeeper-ID": "b" * 32, "Bookkeeper-Type": "couch_bookkeeper",
-           "Vendor-ID": "c" * 32, "Items": [], "Estimated-Withdrawal": 10_000, "Msg-ID": "m1", "Server-ID": "q1",
-           "Event-Category": "bookkeepers", "Event-Name": "standing_req", "App-Name": "kazoo_services"}
+REQUEST = {
+    "Account-ID": "a" * 32,
+    "Bookkeeper-ID": "b" * 32,
+    "Bookkeeper-Type": "couch_bookkeeper",
+    "Vendor-ID": "c" * 32,
+    "Items": [],
+    "Estimated-Withdrawal": 10_000,
+    "Msg-ID": "m1",
+    "Server-ID": "q1",
+    "Event-Category": "bookkeepers",
+    "Event-Name": "standing_req",
+    "App-Name": "kazoo_services",
+}
 
 
 def body(**changes) -> bytes:
@@ -36,25 +46,52 @@ def test_requests_are_validated_as_kazoo_validates_them():
 
 
 def test_replies_carry_the_default_headers_and_kazoo_json():
-    request = protocol.parse("bookkeepers.sale.request", json.dumps({
-        **REQUEST, "Event-Name": "sale_req", "Transaction-ID": "202612-x", "Transaction-DB": "db",
-        "Amount": 10_000}).encode())
-    message = protocol.reply(request, {"Status": "success", "Transaction-ID": "202612-x", "Transaction-DB": "db",
-                                       "Reason": None, "Details": {"rate": Decimal("9.99"), "units": Decimal(3)}},
-                             app_name="couch-bookkeeper", app_version="1", node="n@h")
-    assert message == {"Status": "success", "Transaction-ID": "202612-x", "Transaction-DB": "db",
-                       "Details": {"rate": Decimal("9.99"), "units": Decimal(3)}, "Msg-ID": "m1",
-                       "Event-Category": "bookkeepers", "Event-Name": "sale_resp", "App-Name": "couch-bookkeeper",
-                       "App-Version": "1", "Node": "n@h"}
+    request = protocol.parse(
+        "bookkeepers.sale.request",
+        json.dumps(
+            {
+                **REQUEST,
+                "Event-Name": "sale_req",
+                "Transaction-ID": "202612-x",
+                "Transaction-DB": "db",
+                "Amount": 10_000,
+            }
+        ).encode(),
+    )
+    message = protocol.reply(
+        request,
+        {
+            "Status": "success",
+            "Transaction-ID": "202612-x",
+            "Transaction-DB": "db",
+            "Reason": None,
+            "Details": {"rate": Decimal("9.99"), "units": Decimal(3)},
+        },
+        app_name="couch-bookkeeper",
+        app_version="1",
+        node="n@h",
+    )
+    assert message == {
+        "Status": "success",
+        "Transaction-ID": "202612-x",
+        "Transaction-DB": "db",
+        "Details": {"rate": Decimal("9.99"), "units": Decimal(3)},
+        "Msg-ID": "m1",
+        "Event-Category": "bookkeepers",
+        "Event-Name": "sale_resp",
+        "App-Name": "couch-bookkeeper",
+        "App-Version": "1",
+        "Node": "n@h",
+    }
     assert json.loads(protocol.encode(message))["Details"] == {"rate": 9.99, "units": 3}
     with pytest.raises(ValueError, match="sale_resp without Transaction-ID"):
-        protocol.reply(request, {"Status": "success", "Transaction-DB": "db"}, app_name="a", app_version="1",
-                       node="n")
+        protocol.reply(request, {"Status": "success", "Transaction-DB": "db"}, app_name="a", app_version="1", node="n")
 
 
 def test_amqp_settings_come_from_the_environment_and_hide_credentials():
-    settings = load_settings(env={"BOOKKEEPER_AMQP_URL": "amqp://kazoo:secret@rabbit:5672/%2F",
-                                  "BOOKKEEPER_AMQP_WORKERS": "4"})
+    settings = load_settings(
+        env={"BOOKKEEPER_AMQP_URL": "amqp://kazoo:secret@rabbit:5672/%2F", "BOOKKEEPER_AMQP_WORKERS": "4"}
+    )
     assert settings.amqp_url == "amqp://kazoo:secret@rabbit:5672/%2F" and settings.amqp_workers == 4
     assert settings.amqp_bookkeeper_type == "couch_bookkeeper"
     assert settings.amqp_queue == "couch_bookkeeper_shared_listener"

@@ -1,6 +1,6 @@
 """The reseller tree, settings fallback, services docs and blocking, against a real server."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -9,7 +9,7 @@ from bookkeeper.accounts import BLOCK_MARKER, Directory, master_account_id, writ
 from bookkeeper.dbnames import account_db
 from bookkeeper.errors import InputError
 
-START = datetime(2026, 3, 1, tzinfo=timezone.utc)
+START = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 def test_reseller_is_the_nearest_reseller_ancestor_else_master(world):
@@ -30,13 +30,13 @@ def test_reseller_is_the_nearest_reseller_ancestor_else_master(world):
 def test_settings_fall_back_key_by_key_to_the_master_then_defaults(world):
     master = world.account("Master")
     reseller = world.account("Reseller", [master], reseller=True)
-    provision.put_settings(world.couch, master, {"currency": "USD", "billing_day": 5, "timezone": "America/New_York"},
-                           START)
+    provision.put_settings(
+        world.couch, master, {"currency": "USD", "billing_day": 5, "timezone": "America/New_York"}, START
+    )
     provision.put_settings(world.couch, reseller, {"currency": "EUR", "billing_day": 15}, START)
     directory = Directory(world.couch, master)
     own = directory.settings(reseller)
-    assert (own.currency, own.billing_day, own.timezone, own.block_on_negative) == \
-        ("EUR", 15, "America/New_York", True)
+    assert (own.currency, own.billing_day, own.timezone, own.block_on_negative) == ("EUR", 15, "America/New_York", True)
     assert directory.settings(master).billing_day == 5
 
 
@@ -57,7 +57,7 @@ def test_block_cascades_to_descendants_and_unblock_never_lifts_an_admins_block(w
         doc = db.get(admin_blocked)
         db.put({**doc, "pvt_enabled": False})  # an administrator's block
     directory = Directory(world.couch, master)
-    now = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    now = datetime(2026, 3, 2, tzinfo=UTC)
 
     assert sorted(directory.set_enabled(parent, False, now)) == sorted([parent, child])
     for account in (parent, child):
@@ -80,7 +80,7 @@ def test_services_doc_carries_quantities_the_way_each_kazoo_reads_them(world, di
     acct = world.account("Acct", [master])
     directory = Directory(world.couch, master, dialect)
     account = directory.account(acct)
-    now = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    now = datetime(2026, 3, 2, tzinfo=UTC)
     directory.save_services([(account, ({"devices": {"sip_device": 2}}, {}, "delinquent"))], now)
     doc = world.couch.db("services").get(acct)
     assert doc["pvt_status"] == "delinquent"
@@ -101,10 +101,21 @@ def test_services_doc_carries_quantities_the_way_each_kazoo_reads_them(world, di
 def test_quantities_are_recounted_from_the_account_db(world):
     master = world.account("Master")
     acct = world.account("Acct", [master])
-    provision.add_docs(world.couch, acct, [
-        {"pvt_type": "device"}, {"pvt_type": "device", "device_type": "softphone"},
-        {"pvt_type": "device", "enabled": False}, {"pvt_type": "device", "pvt_deleted": True},
-        {"pvt_type": "user", "priv_level": "admin"}], START)
+    provision.add_docs(
+        world.couch,
+        acct,
+        [
+            {"pvt_type": "device"},
+            {"pvt_type": "device", "device_type": "softphone"},
+            {"pvt_type": "device", "enabled": False},
+            {"pvt_type": "device", "pvt_deleted": True},
+            {"pvt_type": "user", "priv_level": "admin"},
+        ],
+        START,
+    )
     provision.put_limits(world.couch, acct, {"twoway_trunks": 3}, START)
     assert Directory(world.couch, master).quantities(acct) == {
-        "devices": {"sip_device": 1, "softphone": 1}, "users": {"admin": 1}, "limits": {"twoway_trunks": 3}}
+        "devices": {"sip_device": 1, "softphone": 1},
+        "users": {"admin": 1},
+        "limits": {"twoway_trunks": 3},
+    }

@@ -4,7 +4,7 @@ coalesced and still charge once, and a recount reads the `limits` doc only when 
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -17,7 +17,7 @@ from bookkeeper.dbnames import modb
 from bookkeeper.errors import InputError
 from bookkeeper.ledger import Ledger
 
-START = datetime(2026, 3, 1, tzinfo=timezone.utc)  # the World's accounts are created then
+START = datetime(2026, 3, 1, tzinfo=UTC)  # the World's accounts are created then
 PLAN = {"name": "Basic", "plan": {"devices": {"sip_device": {"rate": 10, "activation_charge": 2}}}}
 DEVICE = {"pvt_type": "device", "device_type": "sip_device"}
 
@@ -51,8 +51,16 @@ def customer(world, master, balance: str, *, plans=None, limits=None) -> str:
     if limits is not None:
         provision.put_limits(world.couch, account, limits, START)
     if Decimal(balance):
-        Ledger(world.couch).credit(account, Decimal(balance), "USD", kind="credit", reason="manual_addition",
-                                   description="funds", at=START, key=f"funds:{account}")
+        Ledger(world.couch).credit(
+            account,
+            Decimal(balance),
+            "USD",
+            kind="credit",
+            reason="manual_addition",
+            description="funds",
+            at=START,
+            key=f"funds:{account}",
+        )
     return account
 
 
@@ -130,16 +138,16 @@ def test_the_tick_of_a_months_last_days_creates_next_months_modbs(world, master)
     account = customer(world, master, "50")
     engine = engine_for(world, master)
     engine.evaluate(account, START)
-    engine.clock.set(datetime(2026, 3, 20, tzinfo=timezone.utc))
+    engine.clock.set(datetime(2026, 3, 20, tzinfo=UTC))
     engine.tick(engine.clock.now())
     assert not world.couch.db(modb(account, 2026, 4)).exists()
-    engine.clock.set(datetime(2026, 3, 30, 12, tzinfo=timezone.utc))
+    engine.clock.set(datetime(2026, 3, 30, 12, tzinfo=UTC))
     engine.tick(engine.clock.now())
     april = world.couch.db(modb(account, 2026, 4))
     assert april.exists() and april.get_or_none("_design/bookkeeper_ledger") is not None
     assert not [r for r in april.all_docs() if not r["id"].startswith("_design/")]  # no carry-forward yet
     assert engine.ledger.verify(account) == []
-    engine.clock.set(datetime(2026, 4, 1, tzinfo=timezone.utc))
+    engine.clock.set(datetime(2026, 4, 1, tzinfo=UTC))
     engine.tick(engine.clock.now())  # the period start: the carry-forward, then April's MRC
     assert engine.ledger.balance(account, engine.clock.now()) == Decimal("30.00")
     assert engine.ledger.verify(account) == []

@@ -14,13 +14,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import world  # noqa: E402
+import world
 
 
 def main() -> int:
     url, namespace, scenario_path, ids_path = sys.argv[1:5]
-    sim = world.simulation(json.loads(Path(scenario_path).read_text()), url, namespace,
-                           ids=json.loads(Path(ids_path).read_text()))
+    sim = world.simulation(
+        json.loads(Path(scenario_path).read_text()), url, namespace, ids=json.loads(Path(ids_path).read_text())
+    )
     world.attach(sim)
     walked = world.walk(sim, on_moment=lambda m: print(m.isoformat(), flush=True))
     print(f"done {walked}", flush=True)

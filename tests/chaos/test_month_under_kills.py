@@ -50,8 +50,9 @@ def ledger_docs(couch: Couch, ids: list[str]) -> dict[str, dict]:
 
 def run_driver(url: str, namespace: str, scenario: Path, ids: Path, log: Path) -> subprocess.Popen:
     with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, str(DRIVER), url, namespace, str(scenario), str(ids)],
-                                stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, str(DRIVER), url, namespace, str(scenario), str(ids)], stdout=out, stderr=subprocess.STDOUT
+        )
 
 
 def _explain(doc):
@@ -59,8 +60,13 @@ def _explain(doc):
     if doc is None:
         return None
     info = info_of(doc)
-    return {"type": doc.get("pvt_ledger_type") or doc.get("pvt_type"), "amount": doc.get("amount"),
-            "key": info.get("key"), "kind": info.get("kind"), "created": doc.get("pvt_created")}
+    return {
+        "type": doc.get("pvt_ledger_type") or doc.get("pvt_type"),
+        "amount": doc.get("amount"),
+        "key": info.get("key"),
+        "kind": info.get("kind"),
+        "created": doc.get("pvt_created"),
+    }
 
 
 def test_a_month_with_kills_and_server_restarts_leaves_the_undisturbed_ledger(tmp_path):
@@ -122,7 +128,8 @@ def test_a_month_with_kills_and_server_restarts_leaves_the_undisturbed_ledger(tm
         got, want = ledger_docs(couch, account_ids), ledger_docs(ref_couch, account_ids)
         differing = {k: (got.get(k), want.get(k)) for k in sorted(set(got) | set(want)) if got.get(k) != want.get(k)}
         assert not differing, "ledgers differ (disturbed, undisturbed): " + json.dumps(
-            {k: [_explain(a), _explain(b)] for k, (a, b) in differing.items()}, default=str)
+            {k: [_explain(a), _explain(b)] for k, (a, b) in differing.items()}, default=str
+        )
         charges = [d for d in want.values() if d.get("pvt_type") == "ledger" and d.get("pvt_ledger_type") == "debit"]
         kinds = {(d.get("source") or {}).get("service") for d in charges}
         assert len(charges) > ACCOUNTS and len(kinds) >= 1, kinds
@@ -138,11 +145,15 @@ def test_a_month_with_kills_and_server_restarts_leaves_the_undisturbed_ledger(tm
             assert ledger.balance(account_id, world.UNTIL) == credits - debits, label
         states = couch.db(disturbed.settings.bookkeeper_db).get_many([STATE_PREFIX + i for i in account_ids])
         assert len(states) == ACCOUNTS + 1 - (STATE_PREFIX + ids["master"] not in states)
-        pending = [(s["account_id"], c["key"]) for s in states.values() for c in (s.get("pending") or {}).get("charges", [])]
+        pending = [
+            (s["account_id"], c["key"]) for s in states.values() for c in (s.get("pending") or {}).get("charges", [])
+        ]
         # write-ahead charges stay recorded until the next evaluation; every one of them is in the ledger
         assert [k for a, k in pending if f"{modb(a, 2026, 3)}/{keyed_id(k, 2026, 3)}" not in got] == []
-        print(f"chaos month: {kills} kills, {restarts} server restarts, {runs} driver runs, "
-              f"{len(want)} ledger documents equal, {len(pending)} write-ahead charges in the ledger, {time.monotonic() - began:.0f}s")
+        print(
+            f"chaos month: {kills} kills, {restarts} server restarts, {runs} driver runs, "
+            f"{len(want)} ledger documents equal, {len(pending)} write-ahead charges in the ledger, {time.monotonic() - began:.0f}s"
+        )
     finally:
         server.stop()
         reference_server.stop()

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -41,7 +41,7 @@ def world(tmp_path):
     namespace = "leases-"
     couch = Couch(server.url, namespace=namespace)
     settings = load_settings(env={}, couch_url=server.url, namespace=namespace)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     master = provision.new_account_id()
     provision.create_account(couch, settings, master, "Master", [], now, reseller=True)
     provision.put_settings(couch, master, {"currency": "USD", "billing_day": 1}, now)
@@ -51,8 +51,16 @@ def world(tmp_path):
     for n in range(ACCOUNTS):
         account = provision.new_account_id()
         provision.create_account(couch, settings, account, f"Lease {n}", [master], now, plans={"leases": master})
-        ledger.credit(account, Decimal(500), "USD", kind="credit", reason="manual_addition", description="funds",
-                      at=now, key=f"funds:{account}")
+        ledger.credit(
+            account,
+            Decimal(500),
+            "USD",
+            kind="credit",
+            reason="manual_addition",
+            description="funds",
+            at=now,
+            key=f"funds:{account}",
+        )
         accounts.append(account)
     procs: dict[str, subprocess.Popen] = {}
     try:
@@ -73,35 +81,57 @@ def world(tmp_path):
 def start_worker(server, worker: str, tmp_path: Path) -> subprocess.Popen:
     env = {**os.environ, "BOOKKEEPER_COUCH_URL": server.url, "BOOKKEEPER_NAMESPACE": "leases-"}
     with open(tmp_path / f"{worker}.log", "ab") as log:
-        return subprocess.Popen([str(BIN), "run", "--worker-id", worker, "--metrics-port", str(free_port()),
-                                 "--hooks-port", str(free_port())], env=env, stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [
+                str(BIN),
+                "run",
+                "--worker-id",
+                worker,
+                "--metrics-port",
+                str(free_port()),
+                "--hooks-port",
+                str(free_port()),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def owners(couch: Couch, settings) -> dict[int, str]:
-    rows = couch.db(settings.bookkeeper_db).all_docs(startkey=LEASE_PREFIX, endkey=LEASE_PREFIX + "\ufff0",
-                                                     include_docs=True)
+    rows = couch.db(settings.bookkeeper_db).all_docs(
+        startkey=LEASE_PREFIX, endkey=LEASE_PREFIX + "\ufff0", include_docs=True
+    )
     now = time.time()
-    return {int(r["id"][len(LEASE_PREFIX):]): r["doc"]["owner"] for r in rows
-            if r.get("doc") and r["doc"].get("owner") and r["doc"].get("expires", 0) > now}
+    return {
+        int(r["id"][len(LEASE_PREFIX) :]): r["doc"]["owner"]
+        for r in rows
+        if r.get("doc") and r["doc"].get("owner") and r["doc"].get("expires", 0) > now
+    }
 
 
 def activations(ledger: Ledger, account: str) -> Decimal:
-    start = datetime(2000, 1, 1, tzinfo=timezone.utc)
-    end = datetime.now(timezone.utc) + timedelta(days=400)
-    return sum((e.amount for e in ledger.entries(account, start, end)
-                if e.type == "debit" and e.kind == "activation"), Decimal(0))
+    start = datetime(2000, 1, 1, tzinfo=UTC)
+    end = datetime.now(UTC) + timedelta(days=400)
+    return sum(
+        (e.amount for e in ledger.entries(account, start, end) if e.type == "debit" and e.kind == "activation"),
+        Decimal(0),
+    )
 
 
 def add_device(couch: Couch, account: str, n: int) -> None:
-    provision.add_docs(couch, account, [{"_id": f"dev{n}", "pvt_type": "device", "device_type": "sip_device"}],
-                       datetime.now(timezone.utc))
+    provision.add_docs(
+        couch, account, [{"_id": f"dev{n}", "pvt_type": "device", "device_type": "sip_device"}], datetime.now(UTC)
+    )
 
 
 def diagnosis(couch: Couch, settings, account: str, tmp_path: Path) -> str:
     """Who holds the account's bucket now, and the end of each worker's log."""
     bucket = bucket_of(account, OPTIONS.lease_buckets)
-    logs = [f"--- {path.name}\n" + "\n".join(path.read_text(errors="replace").splitlines()[-20:])
-            for path in sorted(tmp_path.glob("w*.log"))]
+    logs = [
+        f"--- {path.name}\n" + "\n".join(path.read_text(errors="replace").splitlines()[-20:])
+        for path in sorted(tmp_path.glob("w*.log"))
+    ]
     return "\n".join([f"account {account}: bucket {bucket} held by {owners(couch, settings).get(bucket)}", *logs])
 
 
@@ -115,12 +145,14 @@ def test_three_then_two_workers_lose_one_each_and_every_account_is_still_served_
         """all lease buckets held, by the three workers"""
         held = owners(couch, settings)
         return len(held) == OPTIONS.lease_buckets and set(held.values()) == {"w1", "w2", "w3"}
+
     wait_until(spread, 90, every=0.5)
 
     def evaluated():
         """every account evaluated once this period (its billing state written)"""
         states = couch.db(settings.bookkeeper_db).get_many([STATE_PREFIX + a for a in accounts])
         return len(states) == len(accounts)
+
     # A unit present at an account's first evaluation of the period is its activation mark, not a new unit
     # (docs/charging.md): the devices below must come after the workers' start-up pass, or none is charged.
     wait_until(evaluated, 60, every=0.5)
@@ -138,17 +170,21 @@ def test_three_then_two_workers_lose_one_each_and_every_account_is_still_served_
             add_device(couch, account, devices)
         served = {}
         for account in sorted(accounts, key=lambda a: a in orphaned):
+
             def charged(account=account):
                 """the new device's activation charge"""
                 return activations(ledger, account) >= ACTIVATION * devices
+
             try:
                 wait_until(charged, SERVED_WITHIN - (time.monotonic() - killed) + 1, every=0.5)
             except AssertionError as exc:
                 raise AssertionError(f"{exc}\n{diagnosis(couch, settings, account, tmp_path)}") from None
             served[account] = time.monotonic() - killed
-        print(f"{victim} killed: {len(orphaned)} orphaned accounts served after at most "
-              f"{max(served[a] for a in orphaned):.1f}s, the others after {max(served.values()):.1f}s "
-              f"(lease ttl {OPTIONS.lease_ttl:.0f}s)")
+        print(
+            f"{victim} killed: {len(orphaned)} orphaned accounts served after at most "
+            f"{max(served[a] for a in orphaned):.1f}s, the others after {max(served.values()):.1f}s "
+            f"(lease ttl {OPTIONS.lease_ttl:.0f}s)"
+        )
         assert max(served.values()) <= SERVED_WITHIN
         survivors = {w for w in ("w1", "w2", "w3") if procs[w].poll() is None}
         wait_until(lambda: set(owners(couch, settings).values()) == survivors, SERVED_WITHIN, every=0.5)

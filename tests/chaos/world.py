@@ -8,14 +8,18 @@ a crash is a no-op, and the disturbed and undisturbed runs create the same docum
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-START = datetime(2026, 3, 1, tzinfo=timezone.utc)
-UNTIL = datetime(2026, 4, 1, tzinfo=timezone.utc)
-PLAN = {"name": "Chaos", "plan": {
-    "devices": {"sip_device": {"rate": 10, "activation_charge": 2.5}, "softphone": {"rate": 4}},
-    "users": {"_all": {"as": "user", "rate": 8}},
-    "limits": {"twoway_trunks": {"rate": 24.95}}}}
+START = datetime(2026, 3, 1, tzinfo=UTC)
+UNTIL = datetime(2026, 4, 1, tzinfo=UTC)
+PLAN = {
+    "name": "Chaos",
+    "plan": {
+        "devices": {"sip_device": {"rate": 10, "activation_charge": 2.5}, "softphone": {"rate": 4}},
+        "users": {"_all": {"as": "user", "rate": 8}},
+        "limits": {"twoway_trunks": {"rate": 24.95}},
+    },
+}
 
 
 EVENT_DAYS = (2, 5, 9, 13, 16, 20, 23, 27)  # events meet on a few moments: each moment costs a catch-up round
@@ -29,11 +33,18 @@ def scenario(accounts: int = 200, seed: int = 9) -> dict:
     events: list[dict] = []
     for n in range(accounts):
         label = f"a{n:04d}"
-        docs = [{"_id": f"{label}-dev{k}", "pvt_type": "device", "device_type": rnd.choice(["sip_device", "softphone"])}
-                for k in range(rnd.randint(1, 3))]
+        docs = [
+            {"_id": f"{label}-dev{k}", "pvt_type": "device", "device_type": rnd.choice(["sip_device", "softphone"])}
+            for k in range(rnd.randint(1, 3))
+        ]
         docs.append({"_id": f"{label}-user0", "pvt_type": "user", "priv_level": "user"})
-        spec[label] = {"parent": "master", "plans": ["chaos"], "docs": docs,
-                       "balance": rnd.choice([40, 80, 150, 400]), "limits": {"twoway_trunks": rnd.randint(0, 2)}}
+        spec[label] = {
+            "parent": "master",
+            "plans": ["chaos"],
+            "docs": docs,
+            "balance": rnd.choice([40, 80, 150, 400]),
+            "limits": {"twoway_trunks": rnd.randint(0, 2)},
+        }
         live = [d["_id"] for d in docs if d["pvt_type"] == "device"]
         made = 0
         for _ in range(rnd.choice([0, 0, 1, 1, 2])):
@@ -56,13 +67,18 @@ def scenario(accounts: int = 200, seed: int = 9) -> dict:
     events.sort(key=lambda e: e["at"])
     for e in events:
         e["at"] = e["at"].strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {"start": START.strftime("%Y-%m-%dT%H:%M:%SZ"), "until": UNTIL.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "dialect": "4.3",
-            "resellers": {"master": {"settings": {"currency": "USD", "billing_day": 1}, "plans": {"chaos": PLAN}}},
-            "accounts": spec, "events": events}
+    return {
+        "start": START.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "until": UNTIL.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "dialect": "4.3",
+        "resellers": {"master": {"settings": {"currency": "USD", "billing_day": 1}, "plans": {"chaos": PLAN}}},
+        "accounts": spec,
+        "events": events,
+    }
 
 
 # -- building the world fast (bulk), the same documents `Simulation.build` writes
+
 
 def build(sim, now=None, threads: int = 4) -> None:
     """`Simulation.build` in bulk: the master through `provision`, every other account's documents in one
@@ -98,36 +114,59 @@ def build(sim, now=None, threads: int = 4) -> None:
         spec, account_id = s.spec(label), sim.ids[label]
         db = couch().db(account_db(account_id)).ensure()
         designdocs.install_kind(db, "account")
-        doc = {"_id": account_id, "name": spec.name, "realm": f"{spec.name.lower().replace(' ', '-')}.example.com",
-               "pvt_tree": [master], "pvt_enabled": True, **_pvt(account_id, now, "account")}
+        doc = {
+            "_id": account_id,
+            "name": spec.name,
+            "realm": f"{spec.name.lower().replace(' ', '-')}.example.com",
+            "pvt_tree": [master],
+            "pvt_enabled": True,
+            **_pvt(account_id, now, "account"),
+        }
         docs = [dict(doc)]
         if spec.limits is not None:
             docs.append({**spec.limits, "_id": "limits", **_pvt(account_id, now, "limits")})
-        docs += [{"_id": d.get("_id") or provision.new_account_id(), **d, **_pvt(account_id, now, d.get("pvt_type"))}
-                 for d in spec.docs]
+        docs += [
+            {"_id": d.get("_id") or provision.new_account_id(), **d, **_pvt(account_id, now, d.get("pvt_type"))}
+            for d in spec.docs
+        ]
         failed = {i: r for i, r in db.bulk_docs(docs).items() if r.get("error") and r["error"] != "conflict"}
         assert not failed, failed
-        services = {"_id": account_id, **_pvt(account_id, now, "service"), "pvt_tree": [master],
-                    "pvt_reseller": False, "pvt_status": "good_standing", "pvt_vsn": 2,
-                    "plans": {p: {"vendor_id": master} for p in spec.plans},
-                    "quantities": {"account": {}, "cascade": {}}}
+        services = {
+            "_id": account_id,
+            **_pvt(account_id, now, "service"),
+            "pvt_tree": [master],
+            "pvt_reseller": False,
+            "pvt_status": "good_standing",
+            "pvt_vsn": 2,
+            "plans": {p: {"vendor_id": master} for p in spec.plans},
+            "quantities": {"account": {}, "cascade": {}},
+        }
         return doc, services
 
     with ThreadPoolExecutor(threads) as pool:
         made = list(pool.map(one, labels))
     for name, docs in ((ACCOUNTS_DB, [a for a, _ in made]), (SERVICES_DB, [b for _, b in made])):
         for start in range(0, len(docs), 500):
-            sim.couch.db(name).bulk_docs(docs[start:start + 500])
+            sim.couch.db(name).bulk_docs(docs[start : start + 500])
     sim.settings = sim.settings.model_copy(update={"master_account": master})
     sim.engine = BillingEngine(sim.couch, sim.settings, sim.clock)
 
     def credit(label: str) -> None:
         from bookkeeper.ledger import Ledger
+
         if not hasattr(local, "ledger"):
             local.ledger = Ledger(couch(), dialect=s.dialect, clock=sim.clock)
         account_id = sim.ids[label]
-        local.ledger.credit(account_id, s.spec(label).balance, "USD", kind="credit", reason="manual_addition",
-                            description="Opening balance", at=now, key=f"opening:{account_id}")
+        local.ledger.credit(
+            account_id,
+            s.spec(label).balance,
+            "USD",
+            kind="credit",
+            reason="manual_addition",
+            description="Opening balance",
+            at=now,
+            key=f"opening:{account_id}",
+        )
 
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(credit, [label for label in labels if s.spec(label).balance > 0]))
@@ -211,8 +250,16 @@ def apply(sim, event) -> None:
         if current is None or any(current.get(k) != v for k, v in event.body.items()):
             sim._apply(event)
     else:  # a keyed credit (a replay credits nothing); `walk` evaluates the account once the moment is applied
-        sim.engine.ledger.credit(account_id, event.body, "USD", kind="manual", reason=event.reason or "manual_addition",
-                                 description="Manual credit", at=now, key=f"sim:{account_id}:{event.index}")
+        sim.engine.ledger.credit(
+            account_id,
+            event.body,
+            "USD",
+            kind="manual",
+            reason=event.reason or "manual_addition",
+            description="Manual credit",
+            at=now,
+            key=f"sim:{account_id}:{event.index}",
+        )
 
 
 def simulation(scenario: dict, url: str, namespace: str, ids: dict | None = None):

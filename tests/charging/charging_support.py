@@ -16,8 +16,9 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def item(category: str, name: str, quantity: int, rate, *, total=None, activation="0", additions=True,
-         removals=False) -> PricedItem:
+def item(
+    category: str, name: str, quantity: int, rate, *, total=None, activation="0", additions=True, removals=False
+) -> PricedItem:
     rate = Decimal(str(rate))
     total = Decimal(str(total)) if total is not None else rate * quantity
     return PricedItem(category, name, quantity, quantity, rate, total, Decimal(activation), additions, removals)

@@ -1,12 +1,20 @@
 """Periods, day indices and day starts in a zone (docs/charging.md "Periods and days")."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from charging_support import at
 
-from bookkeeper.clock import (Period, SimulatedClock, SystemClock, day_index, day_start, next_day_start,
-                              next_period_start, period_containing)
+from bookkeeper.clock import (
+    Period,
+    SimulatedClock,
+    SystemClock,
+    day_index,
+    day_start,
+    next_day_start,
+    next_period_start,
+    period_containing,
+)
 
 
 def test_31_day_period_on_billing_day_1():
@@ -36,8 +44,8 @@ def test_billing_day_15_in_january_starts_in_december():
 
 def test_berlin_period_starts_at_local_midnight():
     p = period_containing(at("2026-02-28T23:30:00Z"), 1, "Europe/Berlin")  # 00:30 CET on March 1st
-    assert p.start.astimezone(timezone.utc) == at("2026-02-28T23:00:00Z")
-    assert p.end.astimezone(timezone.utc) == at("2026-03-31T22:00:00Z")  # April starts in CEST (+02:00)
+    assert p.start.astimezone(UTC) == at("2026-02-28T23:00:00Z")
+    assert p.end.astimezone(UTC) == at("2026-03-31T22:00:00Z")  # April starts in CEST (+02:00)
     assert p.days == 31
 
 
@@ -45,8 +53,8 @@ def test_berlin_dst_day_is_23_hours_and_indices_follow_local_dates():
     p = period_containing(at("2026-03-29T12:00:00Z"), 1, "Europe/Berlin")
     start = day_start(at("2026-03-29T12:00:00Z"), "Europe/Berlin")
     end = next_day_start(at("2026-03-29T12:00:00Z"), "Europe/Berlin")
-    assert start.astimezone(timezone.utc) == at("2026-03-28T23:00:00Z")  # 00:00 CET
-    assert end.astimezone(timezone.utc) == at("2026-03-29T22:00:00Z")  # 00:00 CEST
+    assert start.astimezone(UTC) == at("2026-03-28T23:00:00Z")  # 00:00 CET
+    assert end.astimezone(UTC) == at("2026-03-29T22:00:00Z")  # 00:00 CEST
     assert end.timestamp() - start.timestamp() == 23 * 3600  # same-zone subtraction would say 24 h
     assert day_index(at("2026-03-29T21:59:59Z"), p) == 29
     assert day_index(at("2026-03-29T22:00:00Z"), p) == 30  # a naive UTC-day count would still say 29
@@ -62,7 +70,7 @@ def test_new_york_fall_back_day_is_25_hours():
 def test_midnight_in_a_dst_gap_starts_the_day_at_the_gap():
     # America/Santiago jumps from 00:00 to 01:00 on 2026-09-06: that day starts at 01:00 -03 = 04:00 UTC.
     start = day_start(at("2026-09-06T12:00:00Z"), "America/Santiago")
-    assert start.astimezone(timezone.utc) == at("2026-09-06T04:00:00Z")
+    assert start.astimezone(UTC) == at("2026-09-06T04:00:00Z")
     assert start.date() == date(2026, 9, 6)
 
 

@@ -11,8 +11,9 @@ from bookkeeper.settings import resolve_settings
 
 
 def test_eur_reseller_billing_day_15_in_berlin_under_usd_master():
-    settings = resolve_settings({"currency": "EUR", "billing_day": 15, "timezone": "Europe/Berlin"},
-                                {"currency": "USD"})
+    settings = resolve_settings(
+        {"currency": "EUR", "billing_day": 15, "timezone": "Europe/Berlin"}, {"currency": "USD"}
+    )
     acct = Account(settings, balance=Decimal("100"))
     # Period Mar 15 .. Apr 15 (31 days); new on Mar 20 (k=6, 26 left): 12.50 x 26/31 = 10.4838 -> 10.48 EUR
     d = acct.run("2026-03-20T10:00:00Z", [devices(1, rate="12.50")])
@@ -42,8 +43,14 @@ def test_same_evaluation_replayed_gives_same_keys_and_amounts():
     # Crash: the charges were written, the state was not saved. The retry starts from the saved state,
     # later the same day, with the charges already in the balance: same keys, same amounts.
     paid = facts.balance + sum(c.signed for c in first.charges)
-    again = evaluate(acct.settings, ACCOUNT, BillingState.from_doc(json.loads(json.dumps(saved.to_doc()))),
-                     [devices(3, activation="3")], AccountFacts(paid), at("2026-03-10T09:05:00Z"))
+    again = evaluate(
+        acct.settings,
+        ACCOUNT,
+        BillingState.from_doc(json.loads(json.dumps(saved.to_doc()))),
+        [devices(3, activation="3")],
+        AccountFacts(paid),
+        at("2026-03-10T09:05:00Z"),
+    )
     assert [(c.key, c.amount) for c in again.charges] == [(c.key, c.amount) for c in first.charges]
     assert [c.kind for c in first.charges] == ["prorate", "activation"]
 

@@ -131,6 +131,7 @@ def test_increases_wait_while_mrc_unpaid():
 
 def test_postpay_allowance_counts_as_funds():
     from dataclasses import replace
+
     acct = Account.with_settings(balance="0")
     acct.facts = replace(acct.facts, postpay_allowed=True, max_postpay=Decimal("50"))
     d = acct.run("2026-03-01T00:00:00Z", [devices(3)])

@@ -19,19 +19,25 @@ def test_defaults_are_charging_md_table():
 def test_billing_day_31_names_document_and_field():
     with pytest.raises(InputError) as err:
         settings_from_doc({"_id": "configs_bookkeeper", "billing_day": 31})
-    assert (err.value.where, err.value.field, err.value.problem) == ("configs_bookkeeper", "billing_day",
-                                                                     "must be 1..28, got 31")
+    assert (err.value.where, err.value.field, err.value.problem) == (
+        "configs_bookkeeper",
+        "billing_day",
+        "must be 1..28, got 31",
+    )
 
 
-@pytest.mark.parametrize("doc, field", [
-    ({"currency": "XYZ"}, "currency"),
-    ({"timezone": "Mars/Olympus"}, "timezone"),
-    ({"vat_disposition": "gross"}, "vat_disposition"),
-    ({"vat_rate": 120}, "vat_rate"),
-    ({"cancel_on_insufficient_funds": ["devices"]}, "cancel_on_insufficient_funds"),
-    ({"billing_day": "15"}, "billing_day"),
-    ({"daily_categories": "limits"}, "daily_categories"),
-])
+@pytest.mark.parametrize(
+    "doc, field",
+    [
+        ({"currency": "XYZ"}, "currency"),
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"vat_disposition": "gross"}, "vat_disposition"),
+        ({"vat_rate": 120}, "vat_rate"),
+        ({"cancel_on_insufficient_funds": ["devices"]}, "cancel_on_insufficient_funds"),
+        ({"billing_day": "15"}, "billing_day"),
+        ({"daily_categories": "limits"}, "daily_categories"),
+    ],
+)
 def test_invalid_values(doc, field):
     with pytest.raises(InputError) as err:
         settings_from_doc(doc, where="resellers.master.settings")

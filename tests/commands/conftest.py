@@ -17,21 +17,29 @@ from feeds.scenario import parse_scenario
 from feeds.simulate import Simulation
 
 SCENARIO = {
-    "start": "2026-11-01T05:00:00Z", "until": "2026-11-02T00:00:00Z",
+    "start": "2026-11-01T05:00:00Z",
+    "until": "2026-11-02T00:00:00Z",
     "resellers": {
         "master": {"settings": {}},
-        "nyc": {"settings": {"timezone": "America/New_York"},
-                "plans": {"basic": {"name": "Basic", "plan": {"devices": {"sip_device": {"rate": 10}}}}}},
+        "nyc": {
+            "settings": {"timezone": "America/New_York"},
+            "plans": {"basic": {"name": "Basic", "plan": {"devices": {"sip_device": {"rate": 10}}}}},
+        },
         "eu": {"settings": {"currency": "EUR"}},
-        "dly": {"settings": {"timezone": "America/New_York", "daily_categories": ["devices"]},
-                "plans": {"daily": {"name": "Daily", "plan": {"devices": {"sip_device": {"rate": 31}}}}}}},
+        "dly": {
+            "settings": {"timezone": "America/New_York", "daily_categories": ["devices"]},
+            "plans": {"daily": {"name": "Daily", "plan": {"devices": {"sip_device": {"rate": 31}}}}},
+        },
+    },
     "accounts": {
         "nyc": {"reseller": True},
         "acme": {"parent": "nyc", "plans": ["basic"], "balance": 100, "docs": [{"pvt_type": "device"}]},
         "eu": {"reseller": True},
         "euro": {"parent": "eu"},
         "dly": {"reseller": True},
-        "daily": {"parent": "dly", "plans": ["daily"], "balance": 50, "docs": [{"pvt_type": "device"}]}}}
+        "daily": {"parent": "dly", "plans": ["daily"], "balance": 50, "docs": [{"pvt_type": "device"}]},
+    },
+}
 
 
 @dataclass
@@ -53,13 +61,23 @@ def make_world(server):
 
     def make(dialect: str = "4.3") -> World:
         namespace = f"cli{uuid.uuid4().hex[:8]}-"
-        sim = Simulation(parse_scenario({**SCENARIO, "dialect": dialect}, "test"),
-                         Couch(server.url, namespace=namespace), load_settings(env={}, couch_url=server.url))
+        sim = Simulation(
+            parse_scenario({**SCENARIO, "dialect": dialect}, "test"),
+            Couch(server.url, namespace=namespace),
+            load_settings(env={}, couch_url=server.url),
+        )
         made.append(sim)
         sim.build()
-        return World(sim, {"BOOKKEEPER_COUCH_URL": server.url, "BOOKKEEPER_NAMESPACE": namespace,
-                           "BOOKKEEPER_MASTER_ACCOUNT": sim.ids["master"], "BOOKKEEPER_DIALECT": dialect,
-                           "BOOKKEEPER_CONFIG": ""})
+        return World(
+            sim,
+            {
+                "BOOKKEEPER_COUCH_URL": server.url,
+                "BOOKKEEPER_NAMESPACE": namespace,
+                "BOOKKEEPER_MASTER_ACCOUNT": sim.ids["master"],
+                "BOOKKEEPER_DIALECT": dialect,
+                "BOOKKEEPER_CONFIG": "",
+            },
+        )
 
     yield make
     for sim in made:

@@ -16,13 +16,18 @@ def validate(path) -> object:
 
 
 def test_an_empty_object_and_quantities_are_not_plans(tmp_path):
-    cases = {"empty.json": ({}, "plan: missing"),
-             "quantities.json": ({"devices": {"sip_device": 3}, "users": {"user": 1}},
-                                 "plan: missing; this looks like quantities {category: {item: n}}, not a service "
-                                 "plan"),
-             "nameless.json": ({"plan": {"devices": {"sip_device": {"rate": 1}}}}, "name: missing"),
-             "items.json": ({"name": "X", "plan": {"devices": {"sip_device": 3}}},
-                            "plan.devices.sip_device: not an object: 3")}
+    cases = {
+        "empty.json": ({}, "plan: missing"),
+        "quantities.json": (
+            {"devices": {"sip_device": 3}, "users": {"user": 1}},
+            "plan: missing; this looks like quantities {category: {item: n}}, not a service plan",
+        ),
+        "nameless.json": ({"plan": {"devices": {"sip_device": {"rate": 1}}}}, "name: missing"),
+        "items.json": (
+            {"name": "X", "plan": {"devices": {"sip_device": 3}}},
+            "plan.devices.sip_device: not an object: 3",
+        ),
+    }
     for name, (doc, problem) in cases.items():
         (tmp_path / name).write_text(json.dumps(doc))
         one_error(validate(tmp_path / name), f"{tmp_path / name}: {problem}")

@@ -11,7 +11,7 @@ import sys
 import urllib.error
 import urllib.request
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -35,7 +35,7 @@ wait_for = functools.partial(wait_until, timeout=60.0, every=0.3)  # a daemon in
 
 def expected_prorate(rise_total: Decimal) -> Decimal:
     """A rise of the monthly total charged today: rise x days left / N, in USD."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     period = period_containing(now, 1, "UTC")
     return prorated(rise_total, day_index(now, period), period.days, "USD")
 
@@ -47,38 +47,75 @@ class Deployment:
         self.namespace = f"d{uuid.uuid4().hex[:10]}-"
         self.couch = Couch(server.url, namespace=self.namespace, retries=3)
         self.settings = load_settings(env={}, couch_url=server.url, namespace=self.namespace)
-        self.now = datetime.now(timezone.utc)
+        self.now = datetime.now(UTC)
         self.master = provision.new_account_id()
         provision.create_account(self.couch, self.settings, self.master, "Master", [], self.now)
         provision.put_plan(self.couch, self.master, "rt", PLAN, self.now)
         self.ids = [self.master]
         self.ledger = Ledger(self.couch)
-        self.env = {**os.environ, "BOOKKEEPER_COUCH_URL": server.url, "BOOKKEEPER_NAMESPACE": self.namespace,
-                    "BOOKKEEPER_MASTER_ACCOUNT": self.master, "BOOKKEEPER_FEED_DISCOVERY_INTERVAL": "1",
-                    "BOOKKEEPER_FEED_POLL_INTERVAL": "0.5"}
+        self.env = {
+            **os.environ,
+            "BOOKKEEPER_COUCH_URL": server.url,
+            "BOOKKEEPER_NAMESPACE": self.namespace,
+            "BOOKKEEPER_MASTER_ACCOUNT": self.master,
+            "BOOKKEEPER_FEED_DISCOVERY_INTERVAL": "1",
+            "BOOKKEEPER_FEED_POLL_INTERVAL": "0.5",
+        }
         self.procs: list[subprocess.Popen] = []
         self.metrics_ports: dict[str, int] = {}
 
-    def account(self, devices: int = 1, balance: int = 1000, plans: dict | None = None,
-                tree: list[str] | None = None, reseller: bool = False) -> str:
+    def account(
+        self,
+        devices: int = 1,
+        balance: int = 1000,
+        plans: dict | None = None,
+        tree: list[str] | None = None,
+        reseller: bool = False,
+    ) -> str:
         account = provision.new_account_id()
-        provision.create_account(self.couch, self.settings, account, "Customer", tree or [self.master],
-                                 datetime.now(timezone.utc), plans={"rt": self.master} if plans is None else plans,
-                                 reseller=reseller)
+        provision.create_account(
+            self.couch,
+            self.settings,
+            account,
+            "Customer",
+            tree or [self.master],
+            datetime.now(UTC),
+            plans={"rt": self.master} if plans is None else plans,
+            reseller=reseller,
+        )
         if balance:
-            self.ledger.credit(account, Decimal(balance), "USD", kind="credit", reason="manual_addition",
-                               description="funds", at=datetime.now(timezone.utc), key=f"funds:{account}")
+            self.ledger.credit(
+                account,
+                Decimal(balance),
+                "USD",
+                kind="credit",
+                reason="manual_addition",
+                description="funds",
+                at=datetime.now(UTC),
+                key=f"funds:{account}",
+            )
         if devices:
-            provision.add_docs(self.couch, account, [{"pvt_type": "device"}] * devices, datetime.now(timezone.utc))
+            provision.add_docs(self.couch, account, [{"pvt_type": "device"}] * devices, datetime.now(UTC))
         self.ids.append(account)
         return account
 
     def start(self, worker: str) -> subprocess.Popen:
         self.metrics_ports[worker] = free_port()
         proc = subprocess.Popen(
-            [str(BIN), "run", "--worker-id", worker, "--metrics-port", str(self.metrics_ports[worker]),
-             "--hooks-port", str(free_port())], env=self.env, stdout=subprocess.DEVNULL,
-            stderr=open(self.log_path(worker), "w"))
+            [
+                str(BIN),
+                "run",
+                "--worker-id",
+                worker,
+                "--metrics-port",
+                str(self.metrics_ports[worker]),
+                "--hooks-port",
+                str(free_port()),
+            ],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.log_path(worker), "w"),
+        )
         self.procs.append(proc)
         return proc
 
@@ -108,9 +145,12 @@ class Deployment:
         return None
 
     def debits(self, account: str, kind: str | None = None):
-        now = datetime.now(timezone.utc)
-        return [e for e in self.ledger.entries(account, now - timedelta(days=40), now + timedelta(days=1), kind)
-                if e.type == "debit"]
+        now = datetime.now(UTC)
+        return [
+            e
+            for e in self.ledger.entries(account, now - timedelta(days=40), now + timedelta(days=1), kind)
+            if e.type == "debit"
+        ]
 
     def quantity(self, account: str):
         doc = self.couch.db("services").get(account)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import signal
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from deployment import expected_prorate, wait_for
@@ -19,8 +19,7 @@ def test_new_devices_appear_as_quantities_and_charges_in_real_time(deployment):
     deployment.start("w1")
     assert wait_for(lambda: deployment.quantity(acme) == 1)
     [mrc] = wait_for(lambda: deployment.debits(acme, "mrc"))
-    provision.add_docs(deployment.couch, acme, [{"pvt_type": "device"}, {"pvt_type": "device"}],
-                       datetime.now(timezone.utc))
+    provision.add_docs(deployment.couch, acme, [{"pvt_type": "device"}, {"pvt_type": "device"}], datetime.now(UTC))
     assert wait_for(lambda: deployment.quantity(acme) == 3, timeout=30)
     [prorate] = wait_for(lambda: deployment.debits(acme, "prorate"), timeout=30)
     [activation] = wait_for(lambda: deployment.debits(acme, "activation"), timeout=30)
@@ -34,7 +33,7 @@ def test_a_sigkilled_daemon_loses_no_change_and_charges_nothing_twice(deployment
     first = deployment.start("w1")
     wait_for(lambda: all(deployment.debits(a, "mrc") for a in accounts), timeout=90)
     for account in accounts:
-        provision.add_docs(deployment.couch, account, [{"pvt_type": "device"}] * 3, datetime.now(timezone.utc))
+        provision.add_docs(deployment.couch, account, [{"pvt_type": "device"}] * 3, datetime.now(UTC))
     time.sleep(0.4)
     first.send_signal(signal.SIGKILL)  # in the middle of the batch
     first.wait(10)

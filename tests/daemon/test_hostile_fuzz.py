@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -23,25 +23,54 @@ from bookkeeper.dbnames import ACCOUNTS_DB, SERVICES_DB, account_db, modb, to_gr
 pytestmark = pytest.mark.long(420)
 
 EXAMPLES = 200
-LEAF = (st.none() | st.booleans() | st.integers(-2 ** 64, 2 ** 64) | st.floats(allow_nan=False)
-        | st.text(max_size=8) | st.sampled_from(["credit", "debit", "ledger", "device", "soon", "1e3", "-5"]))
-JSON = st.recursive(LEAF, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
-                                                                                       max_size=3), max_leaves=8)
+LEAF = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**64), 2**64)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=8)
+    | st.sampled_from(["credit", "debit", "ledger", "device", "soon", "1e3", "-5"])
+)
+JSON = st.recursive(
+    LEAF,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
 FIELDS = {
-    "money": ["amount", "pvt_amount", "pvt_type", "pvt_ledger_type", "source", "pvt_created", "bookkeeper_info",
-              "period", "usage", "pvt_deleted", "description", "metadata"],
+    "money": [
+        "amount",
+        "pvt_amount",
+        "pvt_type",
+        "pvt_ledger_type",
+        "source",
+        "pvt_created",
+        "bookkeeper_info",
+        "period",
+        "usage",
+        "pvt_deleted",
+        "description",
+        "metadata",
+    ],
     "services": ["quantities", "plans", "pvt_status", "pvt_tree", "pvt_reseller", "pvt_reseller_id"],
     "account": ["pvt_tree", "pvt_enabled", "pvt_reseller", "pvt_created", "pvt_trial_expires", "name"],
     "device": ["pvt_type", "device_type", "enabled", "pvt_deleted", "billing"],
     "plan": ["plan", "name", "pvt_type", "category", "bookkeepers"],
-    "settings": ["currency", "billing_day", "timezone", "daily_categories", "vat_rate", "vat_disposition",
-                 "prorate_late_mrc", "charge_missed_days"],
+    "settings": [
+        "currency",
+        "billing_day",
+        "timezone",
+        "daily_categories",
+        "vat_rate",
+        "vat_disposition",
+        "prorate_late_mrc",
+        "charge_missed_days",
+    ],
     "lease": ["owner", "expires", "pvt_type"],
 }
 
 
 def now():
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def test_random_documents_do_not_stop_the_daemon_or_its_good_accounts(deployment):
@@ -56,7 +85,7 @@ def test_random_documents_do_not_stop_the_daemon_or_its_good_accounts(deployment
     worker = d.start("w1")
     for account in good:
         wait_for(lambda: d.debits(account, "mrc"), timeout=90)
-    counter = iter(range(10 ** 6))
+    counter = iter(range(10**6))
 
     def put(db_name: str, doc_id: str, fields: dict, base: dict | None = None) -> None:
         db = d.couch.db(db_name)
@@ -66,8 +95,9 @@ def test_random_documents_do_not_stop_the_daemon_or_its_good_accounts(deployment
         except CouchError:
             pass  # refused (e.g. the append-only rule): what the server refuses cannot hurt anyone
 
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
+    )
     @given(st.data())
     def write_one(data):
         kind = data.draw(st.sampled_from(sorted(FIELDS)))
@@ -75,8 +105,13 @@ def test_random_documents_do_not_stop_the_daemon_or_its_good_accounts(deployment
         n = next(counter)
         stamp = now().strftime("%Y%m")
         if kind == "money":
-            base = {"pvt_type": "ledger", "pvt_ledger_type": "credit", "amount": 10000, "pvt_created":
-                    to_gregorian(now()), "source": {"service": "adjustments", "id": f"fuzz{n}"}}
+            base = {
+                "pvt_type": "ledger",
+                "pvt_ledger_type": "credit",
+                "amount": 10000,
+                "pvt_created": to_gregorian(now()),
+                "source": {"service": "adjustments", "id": f"fuzz{n}"},
+            }
             put(month, f"{stamp}-fuzz{n}", fields, base)
         elif kind == "services":
             put(d.namespace + SERVICES_DB, victim, fields)
@@ -105,7 +140,8 @@ def test_random_documents_do_not_stop_the_daemon_or_its_good_accounts(deployment
     health = wait_for(lambda: d.health("w1").get("ok") and d.health("w1"), timeout=30)
     assert health["dead_threads"] == [] and health["unserved_buckets"] == [] and health["leases"] == 64
     for account in good:
-        verified = subprocess.run([str(BIN), "ledger", "verify", account], env=d.env, capture_output=True,
-                                  text=True, timeout=120)
+        verified = subprocess.run(
+            [str(BIN), "ledger", "verify", account], env=d.env, capture_output=True, text=True, timeout=120
+        )
         assert (verified.returncode, verified.stdout) == (0, "sound\n"), verified.stderr
     assert worker.poll() is None and "Traceback" not in d.log("w1")

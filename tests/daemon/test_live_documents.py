@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from deployment import BIN, PLAN, expected_prorate, wait_for
@@ -16,7 +16,7 @@ from bookkeeper.dbnames import account_db
 
 
 def now():
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def edit(deployment, owner: str, doc_id: str, **fields) -> None:
@@ -35,8 +35,10 @@ def test_a_rate_change_and_an_invalid_settings_document_take_effect_at_the_next_
     # the new rate is a rise of the monthly total like any other: 2 x 40 - 30 already charged = 50, prorated; in one
     # step when the device's change is handled first, or in two (40 - 30 = 10 at one device, then 80 - 40 = 40) when
     # the plan's change is: the two feeds' order is not fixed
-    prorates = wait_for(lambda: any(e.quantity == 2 for e in deployment.debits(acme, "prorate"))
-                        and deployment.debits(acme, "prorate"), timeout=30)
+    prorates = wait_for(
+        lambda: any(e.quantity == 2 for e in deployment.debits(acme, "prorate")) and deployment.debits(acme, "prorate"),
+        timeout=30,
+    )
     rises = [Decimal(50)] if len(prorates) == 1 else [Decimal(10), Decimal(40)]
     assert sorted(e.amount for e in prorates) == sorted(expected_prorate(r) for r in rises)
 
@@ -54,8 +56,13 @@ def test_a_rate_change_and_an_invalid_settings_document_take_effect_at_the_next_
 
 
 def test_a_bad_plan_settings_or_device_document_holds_only_its_own_accounts(deployment):
-    provision.put_plan(deployment.couch, deployment.master, "bad",
-                       {"name": "Bad", "plan": {"devices": {"sip_device": {"rate": "ten"}}}}, now())
+    provision.put_plan(
+        deployment.couch,
+        deployment.master,
+        "bad",
+        {"name": "Bad", "plan": {"devices": {"sip_device": {"rate": "ten"}}}},
+        now(),
+    )
     reseller = deployment.account(devices=0, reseller=True, plans={})
     provision.put_settings(deployment.couch, reseller, {"billing_day": 31}, now())
     provision.put_plan(deployment.couch, reseller, "rt", PLAN, now())
@@ -72,8 +79,7 @@ def test_a_bad_plan_settings_or_device_document_holds_only_its_own_accounts(depl
         assert mrc.amount == expected_prorate(Decimal(30)) and mrc.quantity == 1
     held = wait_for(lambda: len(deployment.health("w1").get("held") or {}) == 2 and deployment.health("w1")["held"])
     assert set(held) == {bad_plan, bad_settings}
-    assert 'rate: not a number: "ten"' in held[bad_plan] and "billing_day: must be 1..28, got 31" in \
-        held[bad_settings]
+    assert 'rate: not a number: "ten"' in held[bad_plan] and "billing_day: must be 1..28, got 31" in held[bad_settings]
     assert deployment.metric("w1", "accounts_held") == 2
 
     provision.add_docs(deployment.couch, good, [{"pvt_type": "device"}], now())  # the shared feeds go on
@@ -96,8 +102,13 @@ def test_a_bad_plan_settings_or_device_document_holds_only_its_own_accounts(depl
 def test_the_daemon_logs_what_it_does_with_money_and_accounts_list_shows_standing(deployment):
     good = deployment.account(devices=1)
     poor = deployment.account(devices=1, balance=0)  # cannot pay its MRC: delinquent, blocked
-    provision.put_plan(deployment.couch, deployment.master, "bad",
-                       {"name": "Bad", "plan": {"devices": {"sip_device": {"rate": "ten"}}}}, now())
+    provision.put_plan(
+        deployment.couch,
+        deployment.master,
+        "bad",
+        {"name": "Bad", "plan": {"devices": {"sip_device": {"rate": "ten"}}}},
+        now(),
+    )
     held = deployment.account(devices=1, plans={"bad": deployment.master})
     deployment.start("w1")
     wait_for(lambda: deployment.debits(good, "mrc"))
@@ -108,8 +119,13 @@ def test_the_daemon_logs_what_it_does_with_money_and_accounts_list_shows_standin
     assert f"blocked account {poor}: delinquent, available funds 0" in log
 
     def listing(*args):
-        run = subprocess.run([str(BIN), "accounts", "list", *args, "--json"], capture_output=True, text=True,
-                             timeout=120, env=deployment.env)
+        run = subprocess.run(
+            [str(BIN), "accounts", "list", *args, "--json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=deployment.env,
+        )
         assert run.returncode == 0, run.stderr
         return {r["account"]: r for r in json.loads(run.stdout)}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -32,8 +32,9 @@ class Inbox:
     def __init__(self):
         self.messages: list[tuple[list[str], bytes]] = []
         self.logins: list[tuple[bytes, bytes]] = []
-        self.controller = Controller(self, hostname="127.0.0.1", port=free_port(), auth_require_tls=False,
-                                     authenticator=self.authenticate)
+        self.controller = Controller(
+            self, hostname="127.0.0.1", port=free_port(), auth_require_tls=False, authenticator=self.authenticate
+        )
 
     def authenticate(self, server, session, envelope, mechanism, auth_data):
         self.logins.append((auth_data.login, auth_data.password))
@@ -54,8 +55,17 @@ def inbox():
 
 def test_invoice_reconciles_and_its_pdf_is_an_attachment_readable_over_http(world):
     world.configure()
-    customer = world.customer("Acme", contact={"billing": {"street_address": "1 Main St", "postal_code": "12345",
-                                                           "locality": "Springfield", "country": "US"}})
+    customer = world.customer(
+        "Acme",
+        contact={
+            "billing": {
+                "street_address": "1 Main St",
+                "postal_code": "12345",
+                "locality": "Springfield",
+                "country": "US",
+            }
+        },
+    )
     world.charge_january(customer)
     invoices = Invoices(world.couch, world.ledger, world.directory)
 
@@ -68,20 +78,49 @@ def test_invoice_reconciles_and_its_pdf_is_an_attachment_readable_over_http(worl
     assert (st["opening"], st["debits"], st["credits"], st["closing"]) == ("100.00", "91.32", "50.00", "58.68")
     assert st["vat"] == {"rate": "20", "disposition": "netto", "net": "76.10", "vat": "15.22", "gross": "91.32"}
     assert [(l["kind"], l["amount"]) for l in st["services"]] == [
-        ("mrc", "20.00"), ("prorate", "7.10"), ("activation", "5.00"), ("daily", "5.00"), ("daily", "39.00")]
+        ("mrc", "20.00"),
+        ("prorate", "7.10"),
+        ("activation", "5.00"),
+        ("daily", "5.00"),
+        ("daily", "39.00"),
+    ]
 
     url = f"{world.url}/{encode(modb(customer, 2024, 1))}/{doc['_id']}/invoice.pdf"
     resp = requests.get(url, timeout=10)
     assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("application/pdf")
     text = pdf_text(resp.content)
-    for expected in ("PT-2024-000001", "Potato Telecom GmbH", "DE123456789", "Acme", "1 Main St",
-                     "2024-01-01 – 2024-01-31", "Monthly fee: devices / sip_device", "2 × 10,00 €/month",
-                     "20,00 €",
-                     "Prorated addition: devices / sip_device", "22 of 31 days", "7,10 €",
-                     "Activation: devices / sip_device", "5,00 €", "Daily fee: limits / outbound_trunks",
-                     "5 days × 2 × 15,50 €/month ÷ 31", "26 days × 3 × 15,50 €/month ÷ 31", "39,00 €",
-                     "Payment: Bank transfer 4711", "50,00 €", "Subtotal (net)", "76,10 €", "VAT 20%", "15,22 €",
-                     "Total", "91,32 €", "Opening balance", "100,00 €", "Closing balance", "58,68 €"):
+    for expected in (
+        "PT-2024-000001",
+        "Potato Telecom GmbH",
+        "DE123456789",
+        "Acme",
+        "1 Main St",
+        "2024-01-01 – 2024-01-31",
+        "Monthly fee: devices / sip_device",
+        "2 × 10,00 €/month",
+        "20,00 €",
+        "Prorated addition: devices / sip_device",
+        "22 of 31 days",
+        "7,10 €",
+        "Activation: devices / sip_device",
+        "5,00 €",
+        "Daily fee: limits / outbound_trunks",
+        "5 days × 2 × 15,50 €/month ÷ 31",
+        "26 days × 3 × 15,50 €/month ÷ 31",
+        "39,00 €",
+        "Payment: Bank transfer 4711",
+        "50,00 €",
+        "Subtotal (net)",
+        "76,10 €",
+        "VAT 20%",
+        "15,22 €",
+        "Total",
+        "91,32 €",
+        "Opening balance",
+        "100,00 €",
+        "Closing balance",
+        "58,68 €",
+    ):
         assert expected in text, expected
     usage = world.couch.db(modb(customer, 2024, 1)).get_attachment(doc["_id"], "usage.csv").decode()
     assert "2024-01-10,devices,sip_device,3" in usage and "2024-01-05,limits,outbound_trunks,2" in usage
@@ -98,10 +137,9 @@ def test_regenerating_replaces_the_pdf_but_never_the_number(world):
     invoices = Invoices(world.couch, world.ledger, world.directory)
     one = invoices.generate(first, JANUARY, NOW)
     world.configure(footer="A new footer")
-    again = invoices.generate(first, JANUARY, datetime(2024, 5, 1, tzinfo=timezone.utc))
+    again = invoices.generate(first, JANUARY, datetime(2024, 5, 1, tzinfo=UTC))
     other = invoices.generate(second, JANUARY, NOW)
-    assert (one["number"], again["number"], other["number"]) == \
-        ("PT-2024-000001", "PT-2024-000001", "PT-2024-000002")
+    assert (one["number"], again["number"], other["number"]) == ("PT-2024-000001", "PT-2024-000001", "PT-2024-000002")
     assert again["issued"] == "2024-02-01" and again["generations"] == 2
     assert "A new footer" in pdf_text(invoices.pdf(first, again["_id"]))
     counter = world.couch.db(account_db(world.master)).get(counter_id(2024))
@@ -113,7 +151,8 @@ def test_an_open_period_is_refused(world):
     customer = world.customer("Acme")
     with pytest.raises(PeriodNotClosed):
         Invoices(world.couch, world.ledger, world.directory).generate(
-            customer, JANUARY, datetime(2024, 1, 31, 23, tzinfo=timezone.utc))
+            customer, JANUARY, datetime(2024, 1, 31, 23, tzinfo=UTC)
+        )
 
 
 def test_concurrent_generations_for_one_reseller_get_consecutive_numbers(world):
@@ -126,7 +165,8 @@ def test_concurrent_generations_for_one_reseller_get_consecutive_numbers(world):
     def generate(account_id):
         try:
             numbers[account_id] = Invoices(world.couch, world.ledger, world.directory).generate(
-                account_id, JANUARY, NOW)["number"]
+                account_id, JANUARY, NOW
+            )["number"]
         except Exception as exc:  # surfaced below
             errors.append(exc)
 
@@ -169,10 +209,24 @@ def test_generate_due_mails_admins_once_and_retries_after_a_failure(world, inbox
     world.configure(smtp_port=inbox.controller.port)
     done = generate_due(world.couch, world.ledger, NOW, directory=world.directory)
     admins = ["ann@acme.example", "bob@acme.example"]
-    assert done == [{"account": customer, "period": "2023-12-01", "id": "202312-invoice-2023-12-01",
-                     "number": "PT-2024-000001", "generated": False, "mailed": admins},
-                    {"account": customer, "period": "2024-01-01", "id": "202401-invoice-2024-01-01",
-                     "number": "PT-2024-000002", "generated": False, "mailed": admins}]
+    assert done == [
+        {
+            "account": customer,
+            "period": "2023-12-01",
+            "id": "202312-invoice-2023-12-01",
+            "number": "PT-2024-000001",
+            "generated": False,
+            "mailed": admins,
+        },
+        {
+            "account": customer,
+            "period": "2024-01-01",
+            "id": "202401-invoice-2024-01-01",
+            "number": "PT-2024-000002",
+            "generated": False,
+            "mailed": admins,
+        },
+    ]
     assert generate_due(world.couch, world.ledger, NOW, directory=world.directory) == []
     assert len(inbox.messages) == 2
     to, content = inbox.messages[1]

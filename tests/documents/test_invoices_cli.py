@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from click.testing import CliRunner
 from worlds import NamespacedWorld as World
@@ -13,8 +12,11 @@ from cli import main
 
 
 def run(world, *args):
-    return CliRunner().invoke(main, ["--couch-url", world.url, "invoices", *args],
-                              env={"BOOKKEEPER_NAMESPACE": world.namespace, "BOOKKEEPER_MASTER_ACCOUNT": world.master})
+    return CliRunner().invoke(
+        main,
+        ["--couch-url", world.url, "invoices", *args],
+        env={"BOOKKEEPER_NAMESPACE": world.namespace, "BOOKKEEPER_MASTER_ACCOUNT": world.master},
+    )
 
 
 def test_generate_list_show_pdf(world, tmp_path):
@@ -25,8 +27,12 @@ def test_generate_list_show_pdf(world, tmp_path):
     made = run(world, "generate", customer, "--period", "2024-01-17", "--json")
     assert made.exit_code == 0, made.output
     row = json.loads(made.output)
-    assert (row["number"], row["id"], row["total"], row["mailed"]) == \
-        ("PT-2024-000001", "202401-invoice-2024-01-01", "91.32", False)
+    assert (row["number"], row["id"], row["total"], row["mailed"]) == (
+        "PT-2024-000001",
+        "202401-invoice-2024-01-01",
+        "91.32",
+        False,
+    )
 
     # January has its invoice; December (which holds the opening deposit) gets one
     due = run(world, "generate", "--all", "--at", "2024-02-02T03:00:00Z", "--json")
@@ -39,8 +45,10 @@ def test_generate_list_show_pdf(world, tmp_path):
     shown = run(world, "show", customer, "PT-2024-000001")
     assert shown.exit_code == 0, shown.output
     assert "Daily fee: limits / outbound_trunks" in shown.output and "total 91.32" in shown.output
-    assert json.loads(run(world, "show", customer, "202401-invoice-2024-01-01", "--json").output)["number"] == \
-        "PT-2024-000001"
+    assert (
+        json.loads(run(world, "show", customer, "202401-invoice-2024-01-01", "--json").output)["number"]
+        == "PT-2024-000001"
+    )
 
     out = tmp_path / "invoice.pdf"
     fetched = run(world, "pdf", customer, "PT-2024-000001", "--output", str(out))
@@ -68,16 +76,18 @@ def test_no_invoice_for_a_period_before_the_account_existed(world):
 def test_invoicing_a_month_without_entries_leaves_the_ledger_sound(server, settings):
     world = World(server.url, settings, "q")
     try:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         two_ago = (now.replace(day=1) - timedelta(days=40)).replace(day=15)  # inside the period two months back
         customer = world.new_account("Quiet", [], now - timedelta(days=100))
         world.master = customer
         made = run(world, "generate", customer, "--period", two_ago.date().isoformat(), "--json")
         assert made.exit_code == 0, made.output
         assert json.loads(made.output)["total"] == "0.00"
-        verify = CliRunner().invoke(main, ["--couch-url", world.url, "ledger", "verify", customer, "--json"],
-                                    env={"BOOKKEEPER_NAMESPACE": world.namespace,
-                                         "BOOKKEEPER_MASTER_ACCOUNT": customer})
+        verify = CliRunner().invoke(
+            main,
+            ["--couch-url", world.url, "ledger", "verify", customer, "--json"],
+            env={"BOOKKEEPER_NAMESPACE": world.namespace, "BOOKKEEPER_MASTER_ACCOUNT": customer},
+        )
         assert verify.exit_code == 0 and json.loads(verify.output)["problems"] == [], verify.output
     finally:
         world.cleanup()

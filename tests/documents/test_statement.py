@@ -17,8 +17,9 @@ A = "a" * 32
 
 
 def statement(entries, opening="100.00", closing="73.90", **kw):
-    return build_statement(entries, account_id=A, period=PERIOD, opening=Decimal(opening),
-                           closing=Decimal(closing), currency="USD", **kw)
+    return build_statement(
+        entries, account_id=A, period=PERIOD, opening=Decimal(opening), closing=Decimal(closing), currency="USD", **kw
+    )
 
 
 def test_statement_groups_charges_and_reconciles_to_the_cent():
@@ -31,8 +32,9 @@ def test_statement_groups_charges_and_reconciles_to_the_cent():
         ("daily", "2024-01-01 – 2024-01-05", "5 days × 2 × $15.50/month ÷ 31 (days 1–5)", Decimal("5.00")),
         ("daily", "2024-01-06 – 2024-01-31", "26 days × 3 × $15.50/month ÷ 31 (days 6–31)", Decimal("39.00")),
     ]
-    assert [(l.kind, l.description, l.amount) for l in s.movements] == \
-        [("payment", "Payment: Bank transfer 4711", Decimal("50.00"))]
+    assert [(l.kind, l.description, l.amount) for l in s.movements] == [
+        ("payment", "Payment: Bank transfer 4711", Decimal("50.00"))
+    ]
     assert (s.debits, s.credits) == (Decimal("91.32"), Decimal("50.00"))  # 76.10 net + 15.22 VAT entries
     assert s.opening + s.credits - s.debits == s.closing == Decimal("58.68")
     assert (s.vat.net, s.vat.vat, s.vat.gross) == (Decimal("76.10"), Decimal("15.22"), Decimal("91.32"))
@@ -51,22 +53,35 @@ def test_an_amount_that_is_not_whole_cents_names_the_entry():
 
 
 def test_prorated_removal_credit_lowers_the_taxable_amount():
-    entries = [entry("mrc", "30.00", category="devices", item="sip_device", quantity=3, rate="10.00",
-                     factor="31/31"),
-               entry("prorate_credit", "5.16", type="credit", day=16, category="devices", item="sip_device",
-                     quantity=2, rate="10.00", factor="16/31")]
+    entries = [
+        entry("mrc", "30.00", category="devices", item="sip_device", quantity=3, rate="10.00", factor="31/31"),
+        entry(
+            "prorate_credit",
+            "5.16",
+            type="credit",
+            day=16,
+            category="devices",
+            item="sip_device",
+            quantity=2,
+            rate="10.00",
+            factor="16/31",
+        ),
+    ]
     s = statement(entries, opening="0", closing="-24.84", vat_rate=Decimal(19), vat_disposition="brutto")
     assert [l.charge for l in s.services] == [Decimal("30.00"), Decimal("-5.16")]
     assert s.services[1].detail == "the decrease to 2 × $10.00/month for 16 of 31 days"
     assert (s.vat.gross, s.vat.vat, s.vat.net) == (Decimal("24.84"), Decimal("3.97"), Decimal("20.87"))
 
 
-@pytest.mark.parametrize("amount,rate,disposition,vat,other", [
-    ("100.00", "20", "netto", "20.00", "120.00"),
-    ("120.00", "20", "brutto", "20.00", "100.00"),
-    ("0.05", "20", "netto", "0.01", "0.06"),      # 0.01 exactly: half up
-    ("10.00", "0", "netto", "0.00", "10.00"),
-])
+@pytest.mark.parametrize(
+    "amount,rate,disposition,vat,other",
+    [
+        ("100.00", "20", "netto", "20.00", "120.00"),
+        ("120.00", "20", "brutto", "20.00", "100.00"),
+        ("0.05", "20", "netto", "0.01", "0.06"),  # 0.01 exactly: half up
+        ("10.00", "0", "netto", "0.00", "10.00"),
+    ],
+)
 def test_vat_is_rounded_once(amount, rate, disposition, vat, other):
     v = compute_vat(Decimal(amount), Decimal(rate), disposition, "EUR")
     assert v.vat == Decimal(vat)

@@ -101,9 +101,22 @@ def test_consumers_have_separate_checkpoints(account_dbs, couch):
     assert first.ids(db.name) == second.ids(db.name) == ["a"]
 
 
-@pytest.mark.parametrize("seq, ok", [(0, True), (17, True), ("12-g1AAAAB3eJzLYWBg", True), ("5", True),
-                                     (-1, False), (True, False), ("now", False), ("garbage", False),
-                                     (None, False), ([1], False), ("1-", False)])
+@pytest.mark.parametrize(
+    "seq, ok",
+    [
+        (0, True),
+        (17, True),
+        ("12-g1AAAAB3eJzLYWBg", True),
+        ("5", True),
+        (-1, False),
+        (True, False),
+        ("now", False),
+        ("garbage", False),
+        (None, False),
+        ([1], False),
+        ("1-", False),
+    ],
+)
 def test_valid_seq(seq, ok):
     assert valid_seq(seq) is ok
 

@@ -6,16 +6,16 @@ from __future__ import annotations
 import time
 
 from recording import RecordingEngine, at_end
-from waiting import wait_until
 from testserver import start_test_server
+from waiting import wait_until
 
 from bookkeeper.couch import Couch
+from feeds import tailing
 from feeds.catchup import catch_up
 from feeds.checkpoints import checkpoint_id
 from feeds.consumer import Consumer
 from feeds.metrics import Metrics
 from feeds.options import FeedOptions
-from feeds import tailing
 from feeds.tailing import Tailer
 
 LONG = 3600.0  # never reached within a test: only stop, drop, flush and the end of `--once` write
@@ -35,8 +35,9 @@ def _writes(doc) -> int:
 
 
 def _tailer(couch, engine, interval: float, metrics: Metrics | None = None) -> Tailer:
-    options = FeedOptions(follow_cap=0, poll_interval=0.05, drain_workers=2, use_leases=False,
-                          checkpoint_interval=interval)
+    options = FeedOptions(
+        follow_cap=0, poll_interval=0.05, drain_workers=2, use_leases=False, checkpoint_interval=interval
+    )
     return Tailer(couch, engine, metrics or Metrics(), options, db_updates=False).start()
 
 
@@ -79,8 +80,9 @@ def test_the_flusher_writes_dirty_checkpoints_every_interval(couch, account_dbs)
     assert at_end(db, _stored(db)["seq"])
 
 
-def test_the_flusher_writes_each_checkpoint_an_interval_after_its_first_unwritten_change(couch, account_dbs,
-                                                                                         monkeypatch):
+def test_the_flusher_writes_each_checkpoint_an_interval_after_its_first_unwritten_change(
+    couch, account_dbs, monkeypatch
+):
     monkeypatch.setattr(tailing, "FLUSH_ROUND", 0.1)
     early, late = account_dbs(), account_dbs()
     engine = RecordingEngine()
@@ -198,8 +200,13 @@ def test_a_failed_flush_is_counted_and_retried_not_raised(tmp_path):
         db.create()
         _docs(db, "a", "b")
         engine, metrics = RecordingEngine(), Metrics()
-        tailer = Tailer(couch, engine, metrics, FeedOptions(follow_cap=0, use_leases=False, checkpoint_interval=LONG),
-                        db_updates=False)  # not started: this test plays the flusher
+        tailer = Tailer(
+            couch,
+            engine,
+            metrics,
+            FeedOptions(follow_cap=0, use_leases=False, checkpoint_interval=LONG),
+            db_updates=False,
+        )  # not started: this test plays the flusher
         consumer = tailer.add(db.name)
         consumer.drain(engine, metrics)
         srv.stop()

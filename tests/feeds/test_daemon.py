@@ -16,8 +16,15 @@ from feeds.checkpoints import checkpoint_id
 from feeds.daemon import Daemon
 from feeds.options import FeedOptions
 
-FAST = FeedOptions(follow_cap=1, heartbeat_ms=500, poll_interval=0.1, discovery_interval=0.3, tick_interval=3600,
-                   lease_buckets=8, lease_ttl=3.0)
+FAST = FeedOptions(
+    follow_cap=1,
+    heartbeat_ms=500,
+    poll_interval=0.1,
+    discovery_interval=0.3,
+    tick_interval=3600,
+    lease_buckets=8,
+    lease_ttl=3.0,
+)
 
 
 def _get(port: int, path: str):
@@ -47,8 +54,11 @@ def test_tails_the_databases_and_picks_up_new_ones(couch, daemon_settings, accou
         third.put({"_id": "newer"})
         wait_until(lambda: "newer" in engine.ids(third.name))
         assert engine.ticks, "the start-up tick ran"
-        samples = {s.name: s.value for f in text_string_to_metric_families(_get(daemon.metrics_server.port, "/metrics"))
-                   for s in f.samples}
+        samples = {
+            s.name: s.value
+            for f in text_string_to_metric_families(_get(daemon.metrics_server.port, "/metrics"))
+            for s in f.samples
+        }
         assert samples["bookkeeper_databases_followed"] == (0 if db_updates else 1)
         assert samples["bookkeeper_changes_handled_total"] >= 3 and "bookkeeper_feed_lag_seconds" in samples
         health = json.loads(_get(daemon.metrics_server.port, "/health"))
@@ -84,8 +94,12 @@ def test_two_daemons_split_the_databases_and_one_takes_over(couch, daemon_settin
         wait_until(lambda: len(d1.leases.held()) == len(d2.leases.held()) == 4, timeout=10)
         assert not d1.leases.held() & d2.leases.held()
         ours = {db.name for db in dbs}
-        wait_until(lambda: ours <= set(d1.tailer.consumers) | set(d2.tailer.consumers)
-                   and not set(d1.tailer.consumers) & set(d2.tailer.consumers))
+        wait_until(
+            lambda: (
+                ours <= set(d1.tailer.consumers) | set(d2.tailer.consumers)
+                and not set(d1.tailer.consumers) & set(d2.tailer.consumers)
+            )
+        )
         for i, db in enumerate(dbs):
             db.put({"_id": f"doc-{i}"})
         wait_until(lambda: all(f"doc-{i}" in one.ids(db.name) + two.ids(db.name) for i, db in enumerate(dbs)))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from testserver import on_couchdb
+
 from bookkeeper.couch import Couch
 from bookkeeper.dbnames import account_db, encode, modb
 from feeds.discovery import lease_key, probe, tailed_databases, tailed_name
 from feeds.tailing import db_updates_events
-from testserver import on_couchdb
 
 ACCOUNT = "5c36900d63069782e4e0b0ad2f131e45"
 
@@ -48,12 +49,17 @@ def test_tailed_databases_lists_account_dbs_but_not_modbs(couch, account_dbs):
 
 
 def test_db_updates_rows_are_read_as_events(couch):
-    rows = [{"db_name": account_db(ACCOUNT), "type": "created", "seq": "1-x"},
-            {"db_name": modb(ACCOUNT, 2026, 11), "type": "updated"},
-            {"db_name": "services", "type": "updated"},
-            {"db_name": account_db(ACCOUNT), "type": "deleted"}]
-    assert db_updates_events(couch, rows) == [(account_db(ACCOUNT), "created"), ("services", "updated"),
-                                              (account_db(ACCOUNT), "deleted")]
+    rows = [
+        {"db_name": account_db(ACCOUNT), "type": "created", "seq": "1-x"},
+        {"db_name": modb(ACCOUNT, 2026, 11), "type": "updated"},
+        {"db_name": "services", "type": "updated"},
+        {"db_name": account_db(ACCOUNT), "type": "deleted"},
+    ]
+    assert db_updates_events(couch, rows) == [
+        (account_db(ACCOUNT), "created"),
+        ("services", "updated"),
+        (account_db(ACCOUNT), "deleted"),
+    ]
 
 
 def test_lease_key_is_the_account_or_the_database():

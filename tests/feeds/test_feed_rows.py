@@ -4,9 +4,9 @@ reading `_changes`; a drain anywhere else reads, so nothing is skipped or handle
 from __future__ import annotations
 
 import pytest
-from waiting import wait_until
 from recording import RecordingEngine
 from testserver import on_cluster
+from waiting import wait_until
 
 from feeds import consumer as consumer_module
 from feeds.consumer import Consumer
@@ -14,9 +14,12 @@ from feeds.metrics import Metrics
 from feeds.options import FeedOptions
 from feeds.tailing import Tailer
 
-pytestmark = pytest.mark.skipif(on_cluster(), reason="a cluster's seqs name the shard copies that answered, so a "
-                                "feed's rows hardly ever start exactly at a checkpoint read elsewhere: these "
-                                "continuous-feed shortcuts are PouchDB Server's (CouchDB is tailed by _db_updates)")
+pytestmark = pytest.mark.skipif(
+    on_cluster(),
+    reason="a cluster's seqs name the shard copies that answered, so a "
+    "feed's rows hardly ever start exactly at a checkpoint read elsewhere: these "
+    "continuous-feed shortcuts are PouchDB Server's (CouchDB is tailed by _db_updates)",
+)
 
 
 class CountingReads:
@@ -95,8 +98,9 @@ def test_past_the_buffer_the_rows_are_dropped_and_read(couch, account_dbs, monke
 def test_a_followed_database_is_handled_from_its_feed(couch, account_dbs):
     db = account_dbs()
     engine = RecordingEngine()
-    tailer = Tailer(couch, engine, Metrics(), FeedOptions(follow_cap=10, drain_workers=2, use_leases=False),
-                    db_updates=False).start()
+    tailer = Tailer(
+        couch, engine, Metrics(), FeedOptions(follow_cap=10, drain_workers=2, use_leases=False), db_updates=False
+    ).start()
     try:
         tailer.sync({db.name})
         db.put({"_id": "first"})

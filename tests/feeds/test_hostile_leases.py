@@ -19,13 +19,15 @@ from feeds.leases import LEASE_PREFIX, WORKER_PREFIX, Leases
 
 def test_malformed_and_far_future_leases_expire_within_a_ttl(new_db):
     db = new_db("bookkeeper")
-    db.bulk_docs([
-        {"_id": f"{LEASE_PREFIX}0000", "owner": "ghost", "expires": "soon"},
-        {"_id": f"{LEASE_PREFIX}0001", "owner": "ghost", "expires": time.time() + 10 ** 9},
-        {"_id": f"{LEASE_PREFIX}0002", "owner": ["ghost"], "expires": time.time() + 10 ** 9},
-        {"_id": f"{WORKER_PREFIX}ghost", "owner": "ghost", "expires": time.time() + 10 ** 9},
-        {"_id": f"{WORKER_PREFIX}ghost2", "owner": "ghost2", "expires": "never"},
-    ])
+    db.bulk_docs(
+        [
+            {"_id": f"{LEASE_PREFIX}0000", "owner": "ghost", "expires": "soon"},
+            {"_id": f"{LEASE_PREFIX}0001", "owner": "ghost", "expires": time.time() + 10**9},
+            {"_id": f"{LEASE_PREFIX}0002", "owner": ["ghost"], "expires": time.time() + 10**9},
+            {"_id": f"{WORKER_PREFIX}ghost", "owner": "ghost", "expires": time.time() + 10**9},
+            {"_id": f"{WORKER_PREFIX}ghost2", "owner": "ghost2", "expires": "never"},
+        ]
+    )
     leases = Leases(db, "w", buckets=4, ttl=1.0)
     held = leases.renew()  # a share of 2 while the ghost's heartbeat counts; bucket 1 is the ghost's for a TTL
     assert len(held) == 2 and 1 not in held
@@ -52,6 +54,7 @@ def test_health_fails_while_a_bucket_is_unserved_or_a_thread_died(couch, daemon_
     beating.start()
     daemon = Daemon(couch, daemon_settings, RecordingEngine(), options=options).start()
     try:
+
         def health():
             try:
                 return json.loads(_get(daemon.metrics_server.port, "/health"))

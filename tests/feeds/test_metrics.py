@@ -59,8 +59,9 @@ def test_unhealthy_is_503():
 
 
 def test_json_lines_carry_extra_fields_and_exceptions():
-    record = logging.makeLogRecord({"name": "feeds", "levelname": "WARNING", "msg": "db %s", "args": ("x",),
-                                    "db": "accounts"})
+    record = logging.makeLogRecord(
+        {"name": "feeds", "levelname": "WARNING", "msg": "db %s", "args": ("x",), "db": "accounts"}
+    )
     try:
         raise ValueError("boom")
     except ValueError:

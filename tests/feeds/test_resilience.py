@@ -12,8 +12,8 @@ import uuid
 from pathlib import Path
 
 from recording import RecordingEngine, at_end
-from waiting import wait_until
 from testserver import start_test_server
+from waiting import wait_until
 
 from bookkeeper.config import load_settings
 from bookkeeper.couch import Couch
@@ -33,10 +33,17 @@ def test_no_change_is_lost_when_the_server_restarts_mid_stream(tmp_path):
         followed.create(), polled.create()
         engine = RecordingEngine()
         settings = load_settings(env={}, couch_url=srv.url, var_dir=tmp_path, metrics_port=0, worker_id="w")
-        options = FeedOptions(follow_cap=1, heartbeat_ms=500, poll_interval=0.1, discovery_interval=0.3,
-                              tick_interval=3600, backoff_cap=1.0)
+        options = FeedOptions(
+            follow_cap=1,
+            heartbeat_ms=500,
+            poll_interval=0.1,
+            discovery_interval=0.3,
+            tick_interval=3600,
+            backoff_cap=1.0,
+        )
         daemon = Daemon(couch, settings, engine, options=options).start()
         try:
+
             def write(db, names):
                 for name in names:
                     db.put({"_id": name})
@@ -87,10 +94,17 @@ DAEMON_SCRIPT = textwrap.dedent("""
 def test_sigterm_stops_cleanly_with_the_checkpoint_written(server, couch, account_dbs, prefix, tmp_path):
     db = account_dbs()
     log = tmp_path / "handled.jsonl"
-    script = DAEMON_SCRIPT.format(root=str(ROOT), tests=str(Path(__file__).parent), log=str(log),
-                                  url=server.url, bkdb=f"{prefix}bookkeeper")
-    proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, env={**os.environ, "PYTHONPATH": ""},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    script = DAEMON_SCRIPT.format(
+        root=str(ROOT), tests=str(Path(__file__).parent), log=str(log), url=server.url, bkdb=f"{prefix}bookkeeper"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": ""},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         db.bulk_docs([{"_id": f"d{i}"} for i in range(5)])
         wait_until(lambda: log.exists() and log.read_text().count(db.name) == 5, timeout=20)

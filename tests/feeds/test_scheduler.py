@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from waiting import wait_until
 from recording import RecordingEngine
+from waiting import wait_until
 
 from feeds.metrics import Metrics
 from feeds.scheduler import DAY_START_PREFIX, Ticker
@@ -38,7 +38,7 @@ def test_ticks_at_start_then_periodically_never_concurrently():
     try:
         wait_until(lambda: len(engine.ticks) >= 3, timeout=5)
         for job in ticker.scheduler.get_jobs():  # fire everything at once: they must still queue
-            job.modify(next_run_time=datetime.now(timezone.utc))
+            job.modify(next_run_time=datetime.now(UTC))
         time.sleep(0.5)
     finally:
         ticker.stop()

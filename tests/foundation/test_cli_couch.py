@@ -12,8 +12,9 @@ BIN = Path(sys.executable).parent / "bookkeeper"
 
 
 def run(*args, env=None):
-    return subprocess.run([str(BIN), *args], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [str(BIN), *args], capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})}
+    )
 
 
 def test_couch_start_status_stop(tmp_path):
@@ -45,8 +46,16 @@ def test_bad_setting_is_one_line_and_exit_2():
 def test_environment_over_settings_file_over_defaults(tmp_path):
     toml = tmp_path / "bookkeeper.toml"
     toml.write_text('couch_url = "http://127.0.0.1:1"\nlease_ttl = 12\nworker_id = "from-file"\n')
-    shown = json.loads(run("--config", str(toml), "config", "show", "--json",
-                           env={"BOOKKEEPER_WORKER_ID": "from-env", "BOOKKEEPER_LEASE_TTL": ""}).stdout)
+    shown = json.loads(
+        run(
+            "--config",
+            str(toml),
+            "config",
+            "show",
+            "--json",
+            env={"BOOKKEEPER_WORKER_ID": "from-env", "BOOKKEEPER_LEASE_TTL": ""},
+        ).stdout
+    )
     assert (shown["worker_id"], shown["lease_ttl"], shown["feed_tick_interval"]) == ("from-env", 12.0, 300.0)
 
 

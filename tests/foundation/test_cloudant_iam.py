@@ -18,8 +18,8 @@ from click.testing import CliRunner
 
 import cli
 from bookkeeper.config import load_settings
-from bookkeeper.embedded import connect
 from bookkeeper.couch import Couch
+from bookkeeper.embedded import connect
 from bookkeeper.servers import CouchDBServer, launcher_available
 
 KEY = b"iam-stand-in-signing-key-0123456789"
@@ -36,14 +36,27 @@ class TokenEndpoint:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
-                if form.get("apikey") != [APIKEY] or form.get("grant_type") != ["urn:ibm:params:oauth:grant-type:apikey"]:
+                if form.get("apikey") != [APIKEY] or form.get("grant_type") != [
+                    "urn:ibm:params:oauth:grant-type:apikey"
+                ]:
                     return self._answer(400, {"errorCode": "BXNIM0415E", "errorMessage": "API key not found"})
                 endpoint.issued += 1
                 now = int(time.time())
-                token = jwt.encode({"sub": "iam-user", "iat": now, "exp": now + endpoint.lifetime,
-                                    "_couchdb.roles": ["_admin"]}, KEY, algorithm="HS256")
-                self._answer(200, {"access_token": token, "refresh_token": "not-used", "token_type": "Bearer",
-                                   "expires_in": endpoint.lifetime, "expiration": now + endpoint.lifetime})
+                token = jwt.encode(
+                    {"sub": "iam-user", "iat": now, "exp": now + endpoint.lifetime, "_couchdb.roles": ["_admin"]},
+                    KEY,
+                    algorithm="HS256",
+                )
+                self._answer(
+                    200,
+                    {
+                        "access_token": token,
+                        "refresh_token": "not-used",
+                        "token_type": "Bearer",
+                        "expires_in": endpoint.lifetime,
+                        "expiration": now + endpoint.lifetime,
+                    },
+                )
 
             def _answer(self, status, body):
                 data = json.dumps(body).encode()
@@ -97,8 +110,13 @@ def tokens(request):
 
 
 def test_the_cli_works_with_an_iam_api_key_alone(jwt_couch, tokens, tmp_path):
-    env = {"BOOKKEEPER_COUCH_URL": jwt_couch.bare_url, "BOOKKEEPER_COUCH_IAM_APIKEY": APIKEY,
-           "BOOKKEEPER_COUCH_IAM_URL": tokens.url, "BOOKKEEPER_NAMESPACE": "iam-", "BOOKKEEPER_VAR_DIR": str(tmp_path)}
+    env = {
+        "BOOKKEEPER_COUCH_URL": jwt_couch.bare_url,
+        "BOOKKEEPER_COUCH_IAM_APIKEY": APIKEY,
+        "BOOKKEEPER_COUCH_IAM_URL": tokens.url,
+        "BOOKKEEPER_NAMESPACE": "iam-",
+        "BOOKKEEPER_VAR_DIR": str(tmp_path),
+    }
     result = CliRunner().invoke(cli.main, ["views", "install"], env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert tokens.issued == 1
@@ -110,8 +128,11 @@ def test_the_cli_works_with_an_iam_api_key_alone(jwt_couch, tokens, tmp_path):
 def test_tokens_are_renewed_before_they_expire(jwt_couch, tokens, tmp_path):
     """The token manager takes a token as spent 10 s before its `exp` (IBM's window), so 12 s tokens are renewed
     about every 2 s; past the first token's `exp` the server would refuse it, so the requests prove the renewal."""
-    couch = connect(load_settings(env={}, couch_url=jwt_couch.bare_url, couch_iam_apikey=APIKEY,
-                                  couch_iam_url=tokens.url, var_dir=tmp_path))
+    couch = connect(
+        load_settings(
+            env={}, couch_url=jwt_couch.bare_url, couch_iam_apikey=APIKEY, couch_iam_url=tokens.url, var_dir=tmp_path
+        )
+    )
     deadline = time.monotonic() + 14
     while time.monotonic() < deadline:
         assert couch.json("GET", "_session")["userCtx"]["name"] == "iam-user"
@@ -120,10 +141,15 @@ def test_tokens_are_renewed_before_they_expire(jwt_couch, tokens, tmp_path):
 
 
 def test_a_refused_api_key_is_one_line_and_exit_2(jwt_couch, tokens, tmp_path):
-    env = {"BOOKKEEPER_COUCH_URL": jwt_couch.bare_url, "BOOKKEEPER_COUCH_IAM_APIKEY": "wrong",
-           "BOOKKEEPER_COUCH_IAM_URL": tokens.url, "BOOKKEEPER_VAR_DIR": str(tmp_path)}
+    env = {
+        "BOOKKEEPER_COUCH_URL": jwt_couch.bare_url,
+        "BOOKKEEPER_COUCH_IAM_APIKEY": "wrong",
+        "BOOKKEEPER_COUCH_IAM_URL": tokens.url,
+        "BOOKKEEPER_VAR_DIR": str(tmp_path),
+    }
     result = CliRunner().invoke(cli.main, ["views", "install"], env=env)
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
         f"error: CouchDB at {jwt_couch.bare_url.rstrip('/')} refused the credentials: no IAM token from {tokens.url}: "
-        "HTTP 400 API key not found"]
+        "HTTP 400 API key not found"
+    ]

@@ -21,8 +21,10 @@ def test_install_is_idempotent_and_updates_changed_views(new_db, tmp_path):
     assert db.get("_design/bookkeeper_demo")["_rev"] == rev1  # unchanged: not rewritten, view not rebuilt
 
     db.bulk_docs([{"_id": "a", "pvt_type": "device"}, {"_id": "b", "pvt_type": "user"}])
-    assert db.view("bookkeeper_demo", "by_type", group=True)["rows"] == [{"key": "device", "value": 1},
-                                                              {"key": "user", "value": 1}]
+    assert db.view("bookkeeper_demo", "by_type", group=True)["rows"] == [
+        {"key": "device", "value": 1},
+        {"key": "user", "value": 1},
+    ]
     write_ddoc(tmp_path, "bookkeeper_demo", "function(doc){ if (doc.pvt_type === 'device') emit(doc.pvt_type, null); }")
     assert designdocs.install(db, designdocs.load("bookkeeper_demo", tmp_path)) is True
     assert db.get("_design/bookkeeper_demo")["_rev"] != rev1
@@ -47,8 +49,11 @@ def test_a_kazoo_design_doc_is_created_where_missing_and_never_changed(new_db, t
     assert fresh.get("_design/ledgers")["views"] == ddoc.body["views"]
 
     theirs = new_db()
-    kazoo = {"_id": "_design/ledgers", "language": "javascript",
-             "views": {"list_by_source": {"map": "function(doc){ emit(doc._id, 1); }"}}}
+    kazoo = {
+        "_id": "_design/ledgers",
+        "language": "javascript",
+        "views": {"list_by_source": {"map": "function(doc){ emit(doc._id, 1); }"}},
+    }
     rev = theirs.put(dict(kazoo))
     assert designdocs.install(theirs, ddoc) is False
     stored = theirs.get("_design/ledgers")

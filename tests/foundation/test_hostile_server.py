@@ -22,8 +22,9 @@ def test_couch_start_keeps_the_server_admins_over_a_restart(tmp_path):
     url = f"http://127.0.0.1:{port}"
     couch_cli(tmp_path, port, "start")
     try:
-        assert requests.put(f"{url}/_config/admins/root", data='"s3cret"', timeout=10,
-                            headers={"Content-Type": "application/json"}).ok
+        assert requests.put(
+            f"{url}/_config/admins/root", data='"s3cret"', timeout=10, headers={"Content-Type": "application/json"}
+        ).ok
         assert requests.get(f"{url}/_config", timeout=10).status_code == 401
         couch_cli(tmp_path, port, "stop")
         couch_cli(tmp_path, port, "start")
@@ -36,6 +37,7 @@ def test_couch_start_keeps_the_server_admins_over_a_restart(tmp_path):
 def test_hooks_and_metrics_listen_on_loopback_unless_configured(tmp_path):
     settings = load_settings(env={}, var_dir=tmp_path)
     assert (settings.hooks_host, settings.metrics_host) == ("127.0.0.1", "127.0.0.1")
-    configured = load_settings(env={"BOOKKEEPER_HOOKS_HOST": "0.0.0.0", "BOOKKEEPER_METRICS_HOST": "::1"},
-                               var_dir=tmp_path)
+    configured = load_settings(
+        env={"BOOKKEEPER_HOOKS_HOST": "0.0.0.0", "BOOKKEEPER_METRICS_HOST": "::1"}, var_dir=tmp_path
+    )
     assert (configured.hooks_host, configured.metrics_host) == ("0.0.0.0", "::1")

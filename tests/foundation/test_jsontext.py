@@ -1,15 +1,23 @@
 """JSON text: Decimals exact, and the C encoder's text (values without a Decimal) laid out as `_encode` lays it."""
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 
 from bookkeeper import jsontext
 
-VALUES = [{"a": 1, "b": [1, 2.5, {"c": None, "t": True}], "d": {}}, {"x": Decimal("1.50"), "y": [Decimal("0")]},
-          {"t": datetime(2026, 1, 1, tzinfo=timezone.utc), "d": date(2026, 1, 2)}, [], {}, "s", {1: "a"},
-          {(1, 2): 3}, {"e": {1, 2}}]
+VALUES = [
+    {"a": 1, "b": [1, 2.5, {"c": None, "t": True}], "d": {}},
+    {"x": Decimal("1.50"), "y": [Decimal("0")]},
+    {"t": datetime(2026, 1, 1, tzinfo=UTC), "d": date(2026, 1, 2)},
+    [],
+    {},
+    "s",
+    {1: "a"},
+    {(1, 2): 3},
+    {"e": {1, 2}},
+]
 
 
 @pytest.mark.parametrize("indent", [None, 2])

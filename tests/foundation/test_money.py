@@ -12,10 +12,17 @@ def test_minor_units_come_from_iso_4217():
         minor_digits("XYZ1")
 
 
-@pytest.mark.parametrize("amount,currency,expected", [
-    ("14.193548", "USD", "14.19"), ("0.125", "EUR", "0.13"), ("0.124999", "EUR", "0.12"),
-    ("2.5", "JPY", "3"), ("-0.125", "USD", "-0.13"), ("1.0005", "BHD", "1.001"),
-])
+@pytest.mark.parametrize(
+    "amount,currency,expected",
+    [
+        ("14.193548", "USD", "14.19"),
+        ("0.125", "EUR", "0.13"),
+        ("0.124999", "EUR", "0.12"),
+        ("2.5", "JPY", "3"),
+        ("-0.125", "USD", "-0.13"),
+        ("1.0005", "BHD", "1.001"),
+    ],
+)
 def test_round_half_up_once(amount, currency, expected):
     assert round_money(Decimal(amount), currency) == Decimal(expected)
 

@@ -27,16 +27,27 @@ def venv(tmp_path_factory) -> Path:
 
 
 def bookkeeper(venv: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(venv / "bin" / "bookkeeper"), *args], env=env, cwd=venv, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [str(venv / "bin" / "bookkeeper"), *args], env=env, cwd=venv, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_the_installed_command_bills_an_external_couchdb_without_node(venv, own_server, tmp_path):
-    env = {"PATH": str(venv / "bin"), "BOOKKEEPER_COUCH_URL": own_server.url, "BOOKKEEPER_NAMESPACE": "prod-",
-           "BOOKKEEPER_VAR_DIR": str(tmp_path)}
+    env = {
+        "PATH": str(venv / "bin"),
+        "BOOKKEEPER_COUCH_URL": own_server.url,
+        "BOOKKEEPER_NAMESPACE": "prod-",
+        "BOOKKEEPER_VAR_DIR": str(tmp_path),
+    }
     assert shutil.which("node", path=env["PATH"]) is None
-    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import bookkeeper, views; print(views.__file__)"],
-                           env=env, cwd=venv, capture_output=True, text=True, check=True).stdout
+    where = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import bookkeeper, views; print(views.__file__)"],
+        env=env,
+        cwd=venv,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert where.startswith(str(venv))  # the installed copy, not the checkout
 
     installed = bookkeeper(venv, env, "views", "install", "--json")
@@ -52,8 +63,10 @@ def test_without_a_couchdb_url_it_says_so_instead_of_starting_node(venv, tmp_pat
     env = {"PATH": str(venv / "bin"), "BOOKKEEPER_VAR_DIR": str(tmp_path)}
     result = bookkeeper(venv, env, "ledger", "balance", "0123456789abcdef0123456789abcdef")
     assert result.returncode == 2
-    assert result.stderr.strip() == ("error: the embedded server is not installed (a checkout's scripts/setup "
-                                     "installs it); set BOOKKEEPER_COUCH_URL to your CouchDB")
+    assert result.stderr.strip() == (
+        "error: the embedded server is not installed (a checkout's scripts/setup "
+        "installs it); set BOOKKEEPER_COUCH_URL to your CouchDB"
+    )
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")

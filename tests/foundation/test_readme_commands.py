@@ -32,8 +32,17 @@ def test_ledger_verify_passes_on_the_demo_after_every_readme_command(own_server,
     cli("billing", "run", "--account", acme, "--dry-run", "--json")
     cli("billing", "explain", acme)
     golden = TESTS / "plans" / "golden"
-    cli("plans", "quote", "--plan", str(golden / "quote-readme.plan.json"), "--quantities",
-        str(golden / "quote-readme.quantities.json"), "--cascade", str(golden / "quote-readme.cascade.json"), "--json")
+    cli(
+        "plans",
+        "quote",
+        "--plan",
+        str(golden / "quote-readme.plan.json"),
+        "--quantities",
+        str(golden / "quote-readme.quantities.json"),
+        "--cascade",
+        str(golden / "quote-readme.cascade.json"),
+        "--json",
+    )
     cli("plans", "list")
     cli("plans", "show", "voip_basic")
     cli("plans", "validate", str(golden / "quote-readme.plan.json"))
@@ -59,5 +68,8 @@ def test_ledger_verify_passes_on_the_demo_after_every_readme_command(own_server,
 
     for label, account in ids.items():
         verify = cli("ledger", "verify", account, "--json", ok=False)
-        assert verify.returncode == 0 and json.loads(verify.stdout)["problems"] == [], (label, verify.stdout,
-                                                                                          verify.stderr)
+        assert verify.returncode == 0 and json.loads(verify.stdout)["problems"] == [], (
+            label,
+            verify.stdout,
+            verify.stderr,
+        )

@@ -4,7 +4,7 @@ app, and real local HTTP servers on 127.0.0.1 standing in for the gateways' remo
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -20,7 +20,7 @@ from bookkeeper.gateways.config import save_section
 from bookkeeper.ledger import Ledger
 from bookkeeper.ledger.documents import info_of, is_money
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 class World(NamespacedWorld):
@@ -51,8 +51,11 @@ class World(NamespacedWorld):
         for name in account_databases(self.couch)[1]:
             if parse_db_name(name).account_id == account_id:
                 rows = self.couch.db(name).all_docs(include_docs=True)
-                docs += [r["doc"] for r in rows if r.get("doc") and is_money(r["doc"])
-                         and info_of(r["doc"]).get("kind") != "rollover"]
+                docs += [
+                    r["doc"]
+                    for r in rows
+                    if r.get("doc") and is_money(r["doc"]) and info_of(r["doc"]).get("kind") != "rollover"
+                ]
         return docs
 
     def all_docs(self, account_id: str) -> list[str]:
@@ -63,6 +66,7 @@ class World(NamespacedWorld):
         if db.exists():
             out += [r["id"] for r in db.all_docs()]
         return sorted(out)
+
 
 world = world_fixture(World)
 
@@ -120,7 +124,7 @@ class PayPalVerifier:
 
     def handle(self, method, path, body):
         prefix = b"cmd=_notify-validate&"
-        ok = method == "POST" and body.startswith(prefix) and body[len(prefix):] in self.genuine
+        ok = method == "POST" and body.startswith(prefix) and body[len(prefix) :] in self.genuine
         return 200, "text/plain", b"VERIFIED" if ok else b"INVALID"
 
 
@@ -135,11 +139,26 @@ class BraintreeStub:
         self.currency = "USD"  # of the merchant account the API charges in
         self.server = LocalServer(self.handle)
 
-    def add(self, txid: str, customer: str, amount: str, currency: str = "USD", status: str = "settled",
-            type: str = "sale", order_id: str = "") -> None:
-        self.transactions[txid] = {"id": txid, "status": status, "type": type, "amount": amount,
-                                   "currency-iso-code": currency, "merchant-account-id": "acme-usd",
-                                   "order-id": order_id, "customer": {"id": customer}}
+    def add(
+        self,
+        txid: str,
+        customer: str,
+        amount: str,
+        currency: str = "USD",
+        status: str = "settled",
+        type: str = "sale",
+        order_id: str = "",
+    ) -> None:
+        self.transactions[txid] = {
+            "id": txid,
+            "status": status,
+            "type": type,
+            "amount": amount,
+            "currency-iso-code": currency,
+            "merchant-account-id": "acme-usd",
+            "order-id": order_id,
+            "customer": {"id": customer},
+        }
 
     def made(self, type: str) -> list[dict]:
         """The transactions of this type the API created (sales or credits)."""
@@ -150,15 +169,27 @@ class BraintreeStub:
         if method == "POST" and path == base + "/advanced_search_ids":
             wanted = XmlUtil.dict_from_xml(body.decode())["search"]["order_id"]["is"]
             ids = "".join(f"<item>{t['id']}</item>" for t in self.transactions.values() if t["order-id"] == wanted)
-            return 200, "application/xml", (f'<?xml version="1.0" encoding="UTF-8"?><search-results><page-size type="integer">50'
-                                            f'</page-size><ids type="array">{ids}</ids></search-results>').encode()
+            return (
+                200,
+                "application/xml",
+                (
+                    f'<?xml version="1.0" encoding="UTF-8"?><search-results><page-size type="integer">50'
+                    f'</page-size><ids type="array">{ids}</ids></search-results>'
+                ).encode(),
+            )
         if method == "POST" and path == base + "/advanced_search":
             ids = XmlUtil.dict_from_xml(body.decode())["search"]["ids"]
             found = "".join(_xml("transaction", self.transactions[i]).decode().split("?>", 1)[1] for i in ids)
-            return 200, "application/xml", (f'<?xml version="1.0" encoding="UTF-8"?><credit-card-transactions '
-                                            f'type="collection">{found}</credit-card-transactions>').encode()
+            return (
+                200,
+                "application/xml",
+                (
+                    f'<?xml version="1.0" encoding="UTF-8"?><credit-card-transactions '
+                    f'type="collection">{found}</credit-card-transactions>'
+                ).encode(),
+            )
         if method == "GET" and path.startswith(base + "/"):
-            txn = self.transactions.get(path[len(base) + 1:])
+            txn = self.transactions.get(path[len(base) + 1 :])
             if txn is None:
                 return 404, "application/xml", b""
             return 200, "application/xml", _xml("transaction", txn)
@@ -168,10 +199,23 @@ class BraintreeStub:
             customer, kind, order = params["customer_id"], params["type"], params.get("order_id") or ""
             if customer not in self.vaulted:
                 self.add(txid, customer, params["amount"], status="processor_declined", type=kind, order_id=order)
-                return 422, "application/xml", _xml("api-error-response", {
-                    "message": "Do Not Honor", "errors": {"errors": ""}, "transaction": self.transactions[txid]})
-            self.add(txid, customer, params["amount"], self.currency, status="submitted_for_settlement", type=kind,
-                     order_id=order)
+                return (
+                    422,
+                    "application/xml",
+                    _xml(
+                        "api-error-response",
+                        {"message": "Do Not Honor", "errors": {"errors": ""}, "transaction": self.transactions[txid]},
+                    ),
+                )
+            self.add(
+                txid,
+                customer,
+                params["amount"],
+                self.currency,
+                status="submitted_for_settlement",
+                type=kind,
+                order_id=order,
+            )
             return 201, "application/xml", _xml("transaction", self.transactions[txid])
         return 404, "application/xml", b""
 
@@ -181,6 +225,7 @@ def _xml(root: str, data: dict) -> bytes:
         if isinstance(value, dict):
             return "".join(f"<{k}>{inner(v)}</{k}>" for k, v in value.items())
         return str(value)
+
     return f'<?xml version="1.0" encoding="UTF-8"?><{root}>{inner(data)}</{root}>'.encode()
 
 

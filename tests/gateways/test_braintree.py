@@ -3,7 +3,7 @@ manual and automatic top-ups."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import braintree
@@ -26,9 +26,14 @@ def bt(world, braintree_api):
 
 
 def sample(bt, kind: str, object_id: str, private_key: str = KEYS["private_key"]) -> dict:
-    gateway = braintree.BraintreeGateway(braintree.Configuration(
-        environment=environment(bt.server.url), merchant_id="acme", public_key=KEYS["public_key"],
-        private_key=private_key))
+    gateway = braintree.BraintreeGateway(
+        braintree.Configuration(
+            environment=environment(bt.server.url),
+            merchant_id="acme",
+            public_key=KEYS["public_key"],
+            private_key=private_key,
+        )
+    )
     return gateway.webhook_testing.sample_notification(kind, object_id)
 
 
@@ -75,14 +80,16 @@ def test_settlement_declined_and_dispute_lost_reverse_once(client, world, bt):
     post(client, world, sample(bt, Kind.TransactionSettled, "tx1"))
     assert post(client, world, sample(bt, Kind.DisputeOpened, "tx1")).json["note"] == "noted: dispute opened"
     assert world.balance(world.customer) == Decimal("100.00")
-    assert post(client, world, sample(bt, Kind.TransactionSettlementDeclined, "tx1")).json["booked"][0]["result"] \
+    assert (
+        post(client, world, sample(bt, Kind.TransactionSettlementDeclined, "tx1")).json["booked"][0]["result"]
         == "reversed"
+    )
     assert post(client, world, sample(bt, Kind.DisputeLost, "tx1")).json["booked"][0]["result"] == "replayed"
     assert world.balance(world.customer) == Decimal("0.00")
 
 
 def test_manual_topup_through_the_stub(world, bt):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     result = topup(world.couch, world.ledger, world.customer, Decimal("20.00"), now)
     assert result.status == "completed" and result.transaction_id == "bt1"
     method, path, body, _ = bt.server.requests[-1]
@@ -94,7 +101,7 @@ def test_manual_topup_through_the_stub(world, bt):
 
 
 def test_topup_settled_later_is_not_credited_twice(client, world, bt):
-    topup(world.couch, world.ledger, world.customer, Decimal("20.00"), datetime.now(timezone.utc))
+    topup(world.couch, world.ledger, world.customer, Decimal("20.00"), datetime.now(UTC))
     bt.transactions["bt1"]["status"] = "settled"
     assert post(client, world, sample(bt, Kind.TransactionSettled, "bt1")).json["booked"][0]["result"] == "replayed"
     assert world.balance(world.customer) == Decimal("20.00")
@@ -102,7 +109,7 @@ def test_topup_settled_later_is_not_credited_twice(client, world, bt):
 
 def test_declined_topup_recorded_failed(world, bt):
     bt.vaulted.clear()
-    result = topup(world.couch, world.ledger, world.customer, Decimal("20.00"), datetime.now(timezone.utc))
+    result = topup(world.couch, world.ledger, world.customer, Decimal("20.00"), datetime.now(UTC))
     assert result.status == "failed" and "Do Not Honor" in result.reason
     assert world.money_docs(world.customer) == []
     sales = [d for d in _modb_docs(world) if d.get("pvt_type") == "transaction"]
@@ -110,7 +117,7 @@ def test_declined_topup_recorded_failed(world, bt):
 
 
 def _modb_docs(world) -> list[dict]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return [r["doc"] for r in world.couch.db(modb(world.customer, now.year, now.month)).all_docs(include_docs=True)]
 
 
@@ -129,7 +136,7 @@ def auto_topup(world, available: Decimal, when: datetime):
 
 
 def test_auto_topup_fires_once_below_threshold(world, auto):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert auto_topup(world, Decimal("10"), now).status == "skipped"
     fired = auto_topup(world, Decimal("4.99"), now)
     assert fired.status == "completed" and fired.amount == Decimal("25")
@@ -144,13 +151,20 @@ def test_kazoos_switch_does_not_turn_ours_on_and_each_sees_the_others_topup(worl
     `auto_topup`. Both write KAZOO's executor (kz_services_topup, automatic), so neither tops up again within 24 h
     of the other (kz_services_topup:should_topup looks for exactly that)."""
     world.couch.db("system_config").ensure().put({"_id": "topup", "default": {"enable": True}})
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     off = maybe_auto_topup(world.couch, world.ledger, world.customer, Decimal(0), now, enabled=False)
     assert off.status == "skipped" and "auto_topup" in off.reason and auto.server.requests == []
     # KAZOO tops up: its payments ledger, executor kz_services_topup / automatic; an hour later ours does not
-    world.ledger.credit(world.customer, Decimal("25.00"), "USD", kind="payment", reason="topup",
-                        description="Automatic top-up", at=now,
-                        executor={"trigger": "automatic", "module": "kz_services_topup"})
+    world.ledger.credit(
+        world.customer,
+        Decimal("25.00"),
+        "USD",
+        kind="payment",
+        reason="topup",
+        description="Automatic top-up",
+        at=now,
+        executor={"trigger": "automatic", "module": "kz_services_topup"},
+    )
     seen = auto_topup(world, Decimal(0), now + timedelta(hours=1))
     assert seen.status == "skipped" and "24 h" in seen.reason and auto.server.requests == []
     # ours, a day later, is recorded so that KAZOO's guard sees it
@@ -159,13 +173,14 @@ def test_kazoos_switch_does_not_turn_ours_on_and_each_sees_the_others_topup(worl
     db = world.couch.db(modb(world.customer, later.year, later.month))
     sale = [r["value"] for r in db.view("transactions", "list_by_timestamp")["rows"]]
     assert [v["executor"] for v in sale] == [{"trigger": "automatic", "module": "kz_services_topup"}]
-    credits = db.view("ledgers", "list_by_source", startkey=["payments", to_gregorian(later)],
-                      endkey=["payments", {}])["rows"]
+    credits = db.view("ledgers", "list_by_source", startkey=["payments", to_gregorian(later)], endkey=["payments", {}])[
+        "rows"
+    ]
     assert [r["value"]["executor"] for r in credits] == [{"trigger": "automatic", "module": "kz_services_topup"}]
 
 
 def test_auto_topup_not_again_within_24h_across_midnight(world, auto):
-    evening = datetime.now(timezone.utc).replace(hour=23, minute=30)
+    evening = datetime.now(UTC).replace(hour=23, minute=30)
     assert auto_topup(world, Decimal(0), evening).status == "completed"
     night = evening + timedelta(hours=1)
     assert auto_topup(world, Decimal(0), night).status == "skipped"
@@ -176,7 +191,7 @@ def test_auto_topup_not_again_within_24h_across_midnight(world, auto):
 
 def test_auto_topup_failure_recorded_not_retried(world, auto):
     auto.vaulted.clear()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert auto_topup(world, Decimal(0), now).status == "failed"
     assert auto_topup(world, Decimal(0), now).status == "skipped"
     assert len(auto.server.requests) == 1

@@ -10,15 +10,26 @@ from cli import main
 
 
 def run(world, *args):
-    env = {"BOOKKEEPER_NAMESPACE": world.settings.namespace, "BOOKKEEPER_MASTER_ACCOUNT": world.master,
-           "BOOKKEEPER_DIALECT": world.settings.dialect}
+    env = {
+        "BOOKKEEPER_NAMESPACE": world.settings.namespace,
+        "BOOKKEEPER_MASTER_ACCOUNT": world.master,
+        "BOOKKEEPER_DIALECT": world.settings.dialect,
+    }
     return CliRunner().invoke(main, ["--couch-url", world.url, *args], env=env)
 
 
 def test_configure_show_never_prints_secrets_and_topup(world, braintree_api, tmp_path):
     section = tmp_path / "bt.json"
-    section.write_text(json.dumps({"merchant_id": "acme", "public_key": "pub", "private_key": "top-secret-key",
-                                   "environment": braintree_api.server.url}))
+    section.write_text(
+        json.dumps(
+            {
+                "merchant_id": "acme",
+                "public_key": "pub",
+                "private_key": "top-secret-key",
+                "environment": braintree_api.server.url,
+            }
+        )
+    )
     configured = run(world, "hooks", "configure", world.reseller, "braintree", str(section))
     assert configured.exit_code == 0, configured.output
     shown = run(world, "hooks", "show", world.reseller, "--json")

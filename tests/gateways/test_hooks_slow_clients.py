@@ -36,8 +36,12 @@ def test_200_slow_connections_do_not_delay_a_valid_notification(world):
         payload = json.dumps(event("checkout.session.completed", session(world)))
         header = WebhookSignature.generate_signature_header(payload, WHSEC)
         started = time.monotonic()
-        resp = requests.post(f"{server.url}/hooks/stripe/{world.reseller}", data=payload, timeout=10,
-                             headers={"Stripe-Signature": header, "Content-Type": "application/json"})
+        resp = requests.post(
+            f"{server.url}/hooks/stripe/{world.reseller}",
+            data=payload,
+            timeout=10,
+            headers={"Stripe-Signature": header, "Content-Type": "application/json"},
+        )
         elapsed = time.monotonic() - started
         assert resp.status_code == 200 and resp.json()["booked"][0]["result"] == "credited"
         assert elapsed < 3, f"a valid notification waited {elapsed:.1f}s behind slow clients"
@@ -52,11 +56,22 @@ def test_200_slow_connections_do_not_delay_a_valid_notification(world):
 
 def test_headers_and_body_have_time_limits(world):
     app = make_app(world.couch, world.settings)
-    server = HookServer(app, "127.0.0.1", 0, max_body=1024, max_headers=1024, header_timeout=1.0, body_timeout=1.0,
-                        threads=2, max_connections=100)
+    server = HookServer(
+        app,
+        "127.0.0.1",
+        0,
+        max_body=1024,
+        max_headers=1024,
+        header_timeout=1.0,
+        body_timeout=1.0,
+        threads=2,
+        max_connections=100,
+    )
     try:
-        for start in (b"POST /hooks/stripe/x HTTP/1.1\r\nHost: a\r\n",  # headers never end
-                      b"POST /hooks/stripe/x HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n{"):  # nor the body
+        for start in (
+            b"POST /hooks/stripe/x HTTP/1.1\r\nHost: a\r\n",  # headers never end
+            b"POST /hooks/stripe/x HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n{",
+        ):  # nor the body
             s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
             s.sendall(start)
             started = time.monotonic()

@@ -3,23 +3,30 @@ never shown, and a fuzz test of every hook route."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 import requests
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bookkeeper.couch import Couch
 from bookkeeper.gateways import make_app, serve
 from bookkeeper.gateways.config import redacted
 from bookkeeper.gateways.web import GATEWAYS, MAX_BODY
 
-SECRETS = {"braintree": {"merchant_id": "acme", "public_key": "pub", "private_key": "bt-private-secret",
-                         "environment": "http://127.0.0.1:9"},
-           "paypal": {"receiver_id": "M1", "verify_url": "http://127.0.0.1:9/verify"},
-           "yoomoney": {"notification_secret": "yoo-private-secret"},
-           "stripe": {"webhook_secret": "whsec_private_secret"}}
+SECRETS = {
+    "braintree": {
+        "merchant_id": "acme",
+        "public_key": "pub",
+        "private_key": "bt-private-secret",
+        "environment": "http://127.0.0.1:9",
+    },
+    "paypal": {"receiver_id": "M1", "verify_url": "http://127.0.0.1:9/verify"},
+    "yoomoney": {"notification_secret": "yoo-private-secret"},
+    "stripe": {"webhook_secret": "whsec_private_secret"},
+}
 
 
 def configure_all(world) -> None:
@@ -65,8 +72,15 @@ def test_kazoo_http_sync_answers_from_the_ledger(client, world):
     headers = {"Authorization": "Bearer kazoo"}
     assert client.post("/kazoo/http_sync", json=body, headers={"Authorization": "Bearer guess"}).status_code == 403
     assert client.post("/kazoo/http_sync", json=body, headers=headers).status_code == 200
-    world.ledger.debit(world.customer, Decimal("1.00"), "USD", kind="manual", reason="admin_discretion",
-                       description="test", at=datetime.now(timezone.utc))
+    world.ledger.debit(
+        world.customer,
+        Decimal("1.00"),
+        "USD",
+        kind="manual",
+        reason="admin_discretion",
+        description="test",
+        at=datetime.now(UTC),
+    )
     resp = client.post("/kazoo/http_sync", json=body, headers=headers)
     assert resp.status_code == 402 and resp.json["status"] == "delinquent"
     bad = client.post("/kazoo/http_sync", data=b"not json", headers=headers)
@@ -81,15 +95,37 @@ def fuzz_world(world, client, paypal):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(gateway=st.sampled_from(sorted(GATEWAYS)), body=st.binary(max_size=600),
-       form=st.dictionaries(st.sampled_from(["bt_signature", "bt_payload", "txn_id", "payment_status",
-                                             "receiver_id", "sha1_hash", "amount", "currency", "label",
-                                             "notification_type", "operation_id", "datetime", "custom"]),
-                            st.text(max_size=40), max_size=8),
-       headers=st.dictionaries(st.sampled_from(["Stripe-Signature", "Content-Type", "X-Anything"]),
-                               st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=60),
-                               max_size=3),
-       use_form=st.booleans())
+@given(
+    gateway=st.sampled_from(sorted(GATEWAYS)),
+    body=st.binary(max_size=600),
+    form=st.dictionaries(
+        st.sampled_from(
+            [
+                "bt_signature",
+                "bt_payload",
+                "txn_id",
+                "payment_status",
+                "receiver_id",
+                "sha1_hash",
+                "amount",
+                "currency",
+                "label",
+                "notification_type",
+                "operation_id",
+                "datetime",
+                "custom",
+            ]
+        ),
+        st.text(max_size=40),
+        max_size=8,
+    ),
+    headers=st.dictionaries(
+        st.sampled_from(["Stripe-Signature", "Content-Type", "X-Anything"]),
+        st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=60),
+        max_size=3,
+    ),
+    use_form=st.booleans(),
+)
 def test_fuzz_no_500_and_nothing_written(fuzz_world, gateway, body, form, headers, use_form):
     world, client, before = fuzz_world
     kwargs = {"data": form} if use_form else {"data": body}

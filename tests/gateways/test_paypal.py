@@ -11,23 +11,39 @@ import pytest
 
 @pytest.fixture
 def ipn(world, paypal):
-    world.configure("paypal", {"receiver_id": "MERCHANT1", "receiver_email": "pay@reseller.example",
-                               "verify_url": paypal.server.url + "/cgi-bin/webscr"})
+    world.configure(
+        "paypal",
+        {
+            "receiver_id": "MERCHANT1",
+            "receiver_email": "pay@reseller.example",
+            "verify_url": paypal.server.url + "/cgi-bin/webscr",
+        },
+    )
 
     def make(genuine: bool = True, **fields) -> bytes:
-        message = {"txn_id": "61E67681CH3238416", "payment_status": "Completed", "receiver_id": "MERCHANT1",
-                   "receiver_email": "pay@reseller.example", "mc_gross": "25.00", "mc_currency": "USD",
-                   "custom": world.customer, "charset": "UTF-8", **fields}
+        message = {
+            "txn_id": "61E67681CH3238416",
+            "payment_status": "Completed",
+            "receiver_id": "MERCHANT1",
+            "receiver_email": "pay@reseller.example",
+            "mc_gross": "25.00",
+            "mc_currency": "USD",
+            "custom": world.customer,
+            "charset": "UTF-8",
+            **fields,
+        }
         body = urlencode(message).encode()
         if genuine:
             paypal.genuine.add(body)
         return body
+
     return make
 
 
 def post(client, world, body: bytes, reseller: str | None = None):
-    return client.post(f"/hooks/paypal/{reseller or world.reseller}", data=body,
-                       content_type="application/x-www-form-urlencoded")
+    return client.post(
+        f"/hooks/paypal/{reseller or world.reseller}", data=body, content_type="application/x-www-form-urlencoded"
+    )
 
 
 def test_completed_payment_credited_once(client, world, ipn, paypal, credited):
@@ -52,12 +68,15 @@ def test_forged_message_rejected_nothing_written(client, world, ipn):
     assert world.all_docs(world.customer) == before and world.money_docs(world.customer) == []
 
 
-@pytest.mark.parametrize("fields, reason", [
-    ({"mc_currency": "EUR"}, "currency"),
-    ({"receiver_id": "SOMEONE_ELSE"}, "receiver_id"),
-    ({"mc_gross": "25.001"}, "decimal digits"),
-    ({"mc_gross": "lots"}, "not a plain decimal amount"),
-])
+@pytest.mark.parametrize(
+    "fields, reason",
+    [
+        ({"mc_currency": "EUR"}, "currency"),
+        ({"receiver_id": "SOMEONE_ELSE"}, "receiver_id"),
+        ({"mc_gross": "25.001"}, "decimal digits"),
+        ({"mc_gross": "lots"}, "not a plain decimal amount"),
+    ],
+)
 def test_wrong_fields_rejected(client, world, ipn, fields, reason):
     resp = post(client, world, ipn(**fields))
     assert resp.status_code == 422 and reason in resp.json["error"]
@@ -77,8 +96,7 @@ def test_hook_of_an_unconfigured_reseller_is_answered_like_a_forged_one(client, 
 
 def test_refund_reverses_the_payment_once(client, world, ipn):
     post(client, world, ipn())
-    refund = ipn(txn_id="REFUND1", parent_txn_id="61E67681CH3238416", payment_status="Refunded",
-                 mc_gross="-25.00")
+    refund = ipn(txn_id="REFUND1", parent_txn_id="61E67681CH3238416", payment_status="Refunded", mc_gross="-25.00")
     assert post(client, world, refund).json["booked"][0]["result"] == "reversed"
     assert post(client, world, refund).json["booked"][0]["result"] == "replayed"
     assert world.balance(world.customer) == Decimal("0.00")

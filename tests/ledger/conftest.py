@@ -4,19 +4,18 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
-from datetime import datetime, timezone
 
 import pytest
 from waiting import wait_until
 
+from bookkeeper.clock import SimulatedClock
 from bookkeeper.couch import Couch, CouchError, Database
 from bookkeeper.dbnames import account_db, parse_db_name
-from bookkeeper.clock import SimulatedClock
 from bookkeeper.ledger import Ledger
 
-
-NOW = datetime(2026, 6, 15, tzinfo=timezone.utc)  # the ledger's clock: after every month the tests write into
+NOW = datetime(2026, 6, 15, tzinfo=UTC)  # the ledger's clock: after every month the tests write into
 MASTER = "0" * 32  # the master the accounts below name (give it as BOOKKEEPER_MASTER_ACCOUNT to the CLI)
 
 
@@ -33,8 +32,9 @@ def account(couch):
     for name in couch.all_dbs():
         parsed = parse_db_name(name)
         if parsed is not None and parsed.account_id == account_id:
-            couch.db(account_db(account_id) + (f"-{parsed.year:04d}{parsed.month:02d}" if parsed.is_modb else "")
-                     ).delete()
+            couch.db(
+                account_db(account_id) + (f"-{parsed.year:04d}{parsed.month:02d}" if parsed.is_modb else "")
+            ).delete()
 
 
 @pytest.fixture(params=["4.3", "4.2"])
@@ -53,11 +53,15 @@ def member(couch, server):
     opens a new database to admins only); waits until the server lets the new user in (CouchDB caches users)."""
 
     def make(name: str, db_name: str) -> Database:
-        couch.db("_users").put({"_id": f"org.couchdb.user:{name}", "name": name, "password": "pw", "roles": [],
-                                "type": "user"})
+        couch.db("_users").put(
+            {"_id": f"org.couchdb.user:{name}", "name": name, "password": "pw", "roles": [], "type": "user"}
+        )
         db = couch.db(db_name)
-        db.couch.json("PUT", f"{db.path}/_security", body={"admins": {"names": [], "roles": []},
-                                                            "members": {"names": [name], "roles": []}})
+        db.couch.json(
+            "PUT",
+            f"{db.path}/_security",
+            body={"admins": {"names": [], "roles": []}, "members": {"names": [name], "roles": []}},
+        )
         url = urlsplit(server.url)
         user = Couch(urlunsplit((url.scheme, f"{name}:pw@{url.hostname}:{url.port}", "", "", "")), retries=0)
 

@@ -4,7 +4,7 @@ creation and within the configured horizon around now, or every month in between
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from click.testing import CliRunner
 
@@ -14,8 +14,11 @@ from cli import main
 
 
 def modbs(couch, account) -> list[tuple[int, int]]:
-    return sorted((p.year, p.month) for p in map(parse_db_name, couch.all_dbs())
-                  if p is not None and p.is_modb and p.account_id == account)
+    return sorted(
+        (p.year, p.month)
+        for p in map(parse_db_name, couch.all_dbs())
+        if p is not None and p.is_modb and p.account_id == account
+    )
 
 
 MASTER = "0" * 32  # the master of the `account` fixture's accounts (tests/ledger/conftest.py)
@@ -23,9 +26,27 @@ CLI_ENV = {"BOOKKEEPER_MASTER_ACCOUNT": MASTER}
 
 
 def credit(server, account, at, *more, env=None):
-    return CliRunner().invoke(main, ["--couch-url", server.url, "ledger", "credit", account, "1", "--currency", "USD",
-                                     "--reason", "manual_addition", "--description", "x", "--at", at, *more],
-                              env={**CLI_ENV, **(env or {})})
+    return CliRunner().invoke(
+        main,
+        [
+            "--couch-url",
+            server.url,
+            "ledger",
+            "credit",
+            account,
+            "1",
+            "--currency",
+            "USD",
+            "--reason",
+            "manual_addition",
+            "--description",
+            "x",
+            "--at",
+            at,
+            *more,
+        ],
+        env={**CLI_ENV, **(env or {})},
+    )
 
 
 def test_a_far_past_or_far_future_date_is_refused_and_creates_no_database(server, couch, account):
@@ -38,7 +59,7 @@ def test_a_far_past_or_far_future_date_is_refused_and_creates_no_database(server
 
 
 def test_the_horizon_is_configurable_and_months_within_it_are_carried_forward(server, couch, account):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     back = d.month_start(*d.add_months(d.month_of(now), -5)) + timedelta(days=2)
     refused = credit(server, account, back.isoformat(), env={"BOOKKEEPER_DATE_HORIZON_BACK": "4"})
     assert refused.exit_code == 2 and "(4 months back)" in refused.stderr
@@ -47,13 +68,14 @@ def test_the_horizon_is_configurable_and_months_within_it_are_carried_forward(se
     assert modbs(couch, account) == [d.add_months(d.month_of(now), -n) for n in range(5, -1, -1)]
     verified = CliRunner().invoke(main, ["--couch-url", server.url, "ledger", "verify", account], env=CLI_ENV)
     assert (verified.exit_code, verified.output) == (0, "sound\n")
-    balance = CliRunner().invoke(main, ["--couch-url", server.url, "ledger", "balance", account, "--currency", "USD",
-                                        "--json"], env=CLI_ENV)
+    balance = CliRunner().invoke(
+        main, ["--couch-url", server.url, "ledger", "balance", account, "--currency", "USD", "--json"], env=CLI_ENV
+    )
     assert json.loads(balance.output)["balance"] == 2
 
 
 def test_a_date_before_the_account_was_created_is_refused(server, couch, account):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     created = now - timedelta(days=40)
     couch.db(account_db(account)).put({"_id": account, "pvt_type": "account", "pvt_created": to_gregorian(created)})
     result = credit(server, account, (created - timedelta(hours=1)).isoformat())
@@ -63,11 +85,22 @@ def test_a_date_before_the_account_was_created_is_refused(server, couch, account
 
 
 def test_a_rollover_of_a_month_before_the_account_existed_creates_nothing(server, couch, account):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     created = d.month_start(*d.month_of(now)) + timedelta(hours=1)
     couch.db(account_db(account)).put({"_id": account, "pvt_type": "account", "pvt_created": to_gregorian(created)})
     earlier = d.add_months(d.month_of(now), -2)
-    rolled = CliRunner().invoke(main, ["--couch-url", server.url, "ledger", "rollover", "--month",
-                                       f"{earlier[0]:04d}-{earlier[1]:02d}", "--account", account])
+    rolled = CliRunner().invoke(
+        main,
+        [
+            "--couch-url",
+            server.url,
+            "ledger",
+            "rollover",
+            "--month",
+            f"{earlier[0]:04d}-{earlier[1]:02d}",
+            "--account",
+            account,
+        ],
+    )
     assert rolled.exit_code == 0, rolled.output
     assert modbs(couch, account) == []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -17,12 +17,11 @@ from bookkeeper.ledger import Ledger
 from bookkeeper.ledger import documents as d
 from bookkeeper.ledger.documents import INFO
 
-
 USD = "USD"
 
 
 def at(month: int, day: int, hour: int = 12) -> datetime:
-    return datetime(2026, month, day, hour, tzinfo=timezone.utc)
+    return datetime(2026, month, day, hour, tzinfo=UTC)
 
 
 def credit(ledger, account, amount, when, **kw):
@@ -36,9 +35,23 @@ def debit(ledger, account, amount, when, **kw):
 
 
 def charge(account, key, amount, start, end, kind="mrc", type_="debit"):
-    return Charge(key=key, account_id=account, type=type_, kind=kind, category="devices", item="sip_device",
-                  quantity=2, rate=Decimal("10.00"), amount=Decimal(amount), currency=USD, factor="22/31",
-                  period_start=start, period_end=end, day=1, description="2 x sip_device")
+    return Charge(
+        key=key,
+        account_id=account,
+        type=type_,
+        kind=kind,
+        category="devices",
+        item="sip_device",
+        quantity=2,
+        rate=Decimal("10.00"),
+        amount=Decimal(amount),
+        currency=USD,
+        factor="22/31",
+        period_start=start,
+        period_end=end,
+        day=1,
+        description="2 x sip_device",
+    )
 
 
 def test_credit_and_debit_round_trip_in_units(couch, account, ledger, dialect):
@@ -50,8 +63,12 @@ def test_credit_and_debit_round_trip_in_units(couch, account, ledger, dialect):
     assert cdoc["pvt_created"] == to_gregorian(at(1, 5)) and cdoc["pvt_account_id"] == account
     assert cdoc["pvt_account_db"] == encode(db.name) and cdoc[INFO]["kind"] == "manual"
     if dialect == "4.2":
-        assert (cdoc["pvt_type"], cdoc["pvt_amount"], cdoc["pvt_reason"], cdoc["pvt_code"]) == \
-            ("credit", 100000, "manual_addition", 3001)
+        assert (cdoc["pvt_type"], cdoc["pvt_amount"], cdoc["pvt_reason"], cdoc["pvt_code"]) == (
+            "credit",
+            100000,
+            "manual_addition",
+            3001,
+        )
         assert (ddoc["pvt_type"], ddoc["pvt_amount"], ddoc["pvt_code"]) == ("debit", 33500, 3005)
     else:
         assert (cdoc["pvt_type"], cdoc["pvt_ledger_type"], cdoc["amount"]) == ("ledger", "credit", 100000)
@@ -59,7 +76,10 @@ def test_credit_and_debit_round_trip_in_units(couch, account, ledger, dialect):
     assert ledger.balance(account, at(1, 20)) == Decimal("6.65")
     entries = ledger.entries(account, at(1, 1, 0), at(2, 1, 0))
     assert [(e.kind, e.type, e.amount) for e in entries] == [
-        ("rollover", "credit", Decimal(0)), ("manual", "credit", Decimal("10")), ("manual", "debit", Decimal("3.35"))]
+        ("rollover", "credit", Decimal(0)),
+        ("manual", "credit", Decimal("10")),
+        ("manual", "debit", Decimal("3.35")),
+    ]
     assert ledger.entries(account, at(1, 1, 0), at(2, 1, 0), kind="manual")[1].description == "test debit"
 
 
@@ -75,7 +95,7 @@ def test_balance_across_three_months_with_carry_forward(couch, account, ledger, 
     debit(ledger, account, "30.00", at(2, 10))
     debit(ledger, account, "20.50", at(3, 10))
     assert ledger.balance(account, at(3, 20)) == Decimal("49.50")
-    assert ledger.balance(account, at(2, 5)) == Decimal("100")      # Feb before its debit: the carry-forward
+    assert ledger.balance(account, at(2, 5)) == Decimal("100")  # Feb before its debit: the carry-forward
     assert ledger.balance(account, at(1, 9)) == Decimal(0)
     carry = "monthly_rollup" if dialect == "4.2" else "202603-ledgers_monthly_rollover"
     doc = couch.db(modb(account, 2026, 3)).get(carry)
@@ -122,8 +142,11 @@ def kazoo_fix_rollover(couch, account, dialect, year, month):
     kazoo_ledgers_maintenance.erl): the month's rollover document gets the previous month's total as its
     amount and type; every other document stays as it is."""
     py, pm = (year, month - 1) if month > 1 else (year - 1, 12)
-    previous = [r["doc"] for r in couch.db(modb(account, py, pm)).all_docs(include_docs=True)
-                if r.get("doc") and d.is_money(r["doc"])]
+    previous = [
+        r["doc"]
+        for r in couch.db(modb(account, py, pm)).all_docs(include_docs=True)
+        if r.get("doc") and d.is_money(r["doc"])
+    ]
     total = sum(d.signed_units(doc, dialect) for doc in previous)
     db = couch.db(modb(account, year, month))
     doc = db.get(d.carry_id(dialect, year, month))
@@ -141,15 +164,25 @@ def test_kazoo_fix_and_ours_agree_whichever_fixes_the_month(couch, account, ledg
     credit(ledger, account, "100.00", at(1, 10))
     debit(ledger, account, "30.00", at(2, 10))
     jan = couch.db(modb(account, 2026, 1))
-    late = d.build(dialect, d.random_id(2026, 1), account, 2026, 1, "credit", 52500, at(1, 31),
-                   d.Explained("manual", "admin_discretion", "late, written by someone else", USD))
+    late = d.build(
+        dialect,
+        d.random_id(2026, 1),
+        account,
+        2026,
+        1,
+        "credit",
+        52500,
+        at(1, 31),
+        d.Explained("manual", "admin_discretion", "late, written by someone else", USD),
+    )
     jan.put(late)  # not through our ledger: February's carry-forward is stale now (100.00 instead of 105.25)
     feb = couch.db(modb(account, 2026, 2))
-    legacy = d.carry_doc(dialect, d.adjustment_prefix(dialect, 2026, 2) + "1", account, 2026, 2, 1000, "202601",
-                         at(2, 1))
+    legacy = d.carry_doc(
+        dialect, d.adjustment_prefix(dialect, 2026, 2) + "1", account, 2026, 2, 1000, "202601", at(2, 1)
+    )
     feb.put(legacy)  # an older bookkeeper's "-n" correction (0.10), stale as well
     kazoo_fix_rollover(couch, account, dialect, 2026, 2)  # KAZOO first ...
-    ledger.ensure_rollover(account, 2026, 2)              # ... then us: only the legacy document changes
+    ledger.ensure_rollover(account, 2026, 2)  # ... then us: only the legacy document changes
     assert feb.get(legacy["_id"]).get("pvt_amount", feb.get(legacy["_id"]).get("amount")) == 0
     kazoo_fix_rollover(couch, account, dialect, 2026, 2)  # and KAZOO again: nothing double counted
     view = ("ledgers", "total_by_source") if dialect == "4.3" else ("transactions", "credit_remaining")
@@ -172,19 +205,31 @@ def test_replayed_charge_is_written_once_even_in_the_next_month(couch, account, 
     first = ledger.write_charges(account, [charge(account, "k/mrc", "14.19", start, end)], USD, at(1, 31))
     assert first[0].written and first[0].db == modb(account, 2026, 1)
     again = ledger.write_charges(account, [charge(account, "k/mrc", "14.19", start, end)], USD, at(1, 31, 13))
-    assert not again[0].written and again[0].id == first[0].id          # 409: already written
-    replay = ledger.write_charges(account, [charge(account, "k/mrc", "14.19", start, end),
-                                            charge(account, "k/act", "5.00", start, end, "activation")],
-                                  USD, at(2, 2))
+    assert not again[0].written and again[0].id == first[0].id  # 409: already written
+    replay = ledger.write_charges(
+        account,
+        [charge(account, "k/mrc", "14.19", start, end), charge(account, "k/act", "5.00", start, end, "activation")],
+        USD,
+        at(2, 2),
+    )
     assert [r.written for r in replay] == [False, True]
     assert replay[0].id == first[0].id and replay[1].db == modb(account, 2026, 2)
     feb = couch.db(modb(account, 2026, 2))
-    assert [r["id"] for r in feb.all_docs() if "ledgers_monthly" not in r["id"] and
-            r["id"] != "monthly_rollup" and not r["id"].startswith("_design/")] == [replay[1].id]
+    assert [
+        r["id"]
+        for r in feb.all_docs()
+        if "ledgers_monthly" not in r["id"] and r["id"] != "monthly_rollup" and not r["id"].startswith("_design/")
+    ] == [replay[1].id]
     doc = feb.get(replay[1].id)
     info = doc[INFO]
-    assert (info["kind"], info["category"], info["item"], info["quantity"], info["rate"], info["factor"]) == \
-        ("activation", "devices", "sip_device", 2, "10.00", "22/31")
+    assert (info["kind"], info["category"], info["item"], info["quantity"], info["rate"], info["factor"]) == (
+        "activation",
+        "devices",
+        "sip_device",
+        2,
+        "10.00",
+        "22/31",
+    )
     assert info["period"] == {"start": start.isoformat(), "end": end.isoformat()} and info["rule_version"]
     assert ledger.balance(account, at(2, 3)) == Decimal("-19.19")
 
@@ -200,7 +245,7 @@ def test_validate_doc_update_rejects_edit_and_delete_by_non_admin(account, ledge
     written = credit(ledger, account, "10.00", at(1, 5))
     bob = member(f"bob{account[:8]}", written.db)
     doc = bob.get(written.id)
-    assert doc["_id"] == written.id   # bob can read it
+    assert doc["_id"] == written.id  # bob can read it
     with pytest.raises(Forbidden, match="append-only"):
         bob.put({**doc, "amount": 1, "pvt_amount": 1})
     with pytest.raises(Forbidden, match="append-only"):
@@ -224,8 +269,11 @@ def test_verify_finds_a_tampered_carry_forward_and_rollover_repairs_it(couch, ac
     assert ledger.verify(account) == [] and ledger.balance(account, at(2, 20)) == Decimal("70")
 
 
-@pytest.mark.skipif(on_couchdb(), reason="CouchDB keeps reductions in its B-tree, so balances there are the view's "
-                    "reduce and never read the _local checkpoint: it is PouchDB Server's path (bookkeeper/ledger/totals.py)")
+@pytest.mark.skipif(
+    on_couchdb(),
+    reason="CouchDB keeps reductions in its B-tree, so balances there are the view's "
+    "reduce and never read the _local checkpoint: it is PouchDB Server's path (bookkeeper/ledger/totals.py)",
+)
 def test_checkpoint_is_advanced_and_a_wrong_one_is_found_and_rebuilt(couch, account, ledger):
     charges = [charge(account, f"k/{i}", "1.00", at(1, 1, 0), at(2, 1, 0), kind="daily") for i in range(150)]
     ledger.write_charges(account, charges, USD, at(1, 2))
@@ -237,14 +285,15 @@ def test_checkpoint_is_advanced_and_a_wrong_one_is_found_and_rebuilt(couch, acco
     assert ledger.balance(account, at(1, 5)) == Decimal("-149.50")  # checkpoint + a one-entry tail
     jan.put({**checkpoint, "units": 0})
     assert ledger.verify(account) == [
-        "202601: the balance checkpoint does not match its MAC (not written by this bookkeeper); checkpoint rebuilt"]
+        "202601: the balance checkpoint does not match its MAC (not written by this bookkeeper); checkpoint rebuilt"
+    ]
     assert ledger.verify(account) == []
     assert ledger.balance(account, at(1, 5)) == Decimal("-149.50")
 
 
 def test_a_second_process_sees_the_same_balance(couch, account, ledger, dialect):
     credit(ledger, account, "12.34", at(1, 5))
-    other = Ledger(couch, dialect, clock=SimulatedClock(datetime(2026, 6, 15, tzinfo=timezone.utc)))
+    other = Ledger(couch, dialect, clock=SimulatedClock(datetime(2026, 6, 15, tzinfo=UTC)))
     assert other.balance(account, at(1, 6)) == Decimal("12.34")
 
 
@@ -276,8 +325,9 @@ def test_an_opened_ahead_month_gets_its_carry_forward_with_the_first_charges(cou
     assert ledger.balance(account, at(3, 1, 0), defer_carry=True) == Decimal("50.00")
     assert ledger.balance(account, at(3, 1, 0), defer_carry=True) == Decimal("50.00")  # counted once
     assert _carry(couch, account, 3, dialect) == []
-    written = ledger.write_charges(account, [charge(account, "k/mrc", "20.00", at(3, 1, 0), at(4, 1, 0))], USD,
-                                   at(3, 1, 0))
+    written = ledger.write_charges(
+        account, [charge(account, "k/mrc", "20.00", at(3, 1, 0), at(4, 1, 0))], USD, at(3, 1, 0)
+    )
     assert written[0].written
     march = couch.db(modb(account, 2026, 3))
     assert [m for m, _ in requests.to(march) if m in ("PUT", "POST")] == ["POST"]  # one _bulk_docs, no PUT

@@ -19,9 +19,16 @@ def run(*args, env=None):
 
 
 def test_quote_golden_readme_prints_recurring():
-    args = ["plans", "quote", "--plan", str(GOLDEN / "quote-readme.plan.json"),
-            "--quantities", str(GOLDEN / "quote-readme.quantities.json"),
-            "--cascade", str(GOLDEN / "quote-readme.cascade.json")]
+    args = [
+        "plans",
+        "quote",
+        "--plan",
+        str(GOLDEN / "quote-readme.plan.json"),
+        "--quantities",
+        str(GOLDEN / "quote-readme.quantities.json"),
+        "--cascade",
+        str(GOLDEN / "quote-readme.cascade.json"),
+    ]
     out = json.loads(run(*args, "--json").output)
     assert out["summary"]["recurring"] == 165.92
     assert [(i["item"], i["total"]) for i in out["items"]] == [("did_us", 14), ("user", 151.92)]
@@ -34,8 +41,19 @@ def test_quote_activation_charges_against_current(tmp_path):
     plan.write_text('{"_id": "p", "plan": {"devices": {"sip_device": {"rate": 1, "activation_charge": 3}}}}')
     (tmp_path / "q.json").write_text('{"devices": {"sip_device": 3}}')
     (tmp_path / "c.json").write_text('{"devices": {"sip_device": 1}}')
-    out = json.loads(run("plans", "quote", "--plan", str(plan), "--quantities", str(tmp_path / "q.json"),
-                         "--current", str(tmp_path / "c.json"), "--json").output)
+    out = json.loads(
+        run(
+            "plans",
+            "quote",
+            "--plan",
+            str(plan),
+            "--quantities",
+            str(tmp_path / "q.json"),
+            "--current",
+            str(tmp_path / "c.json"),
+            "--json",
+        ).output
+    )
     assert out["summary"] == {"today": 6, "recurring": 3}
 
 
@@ -65,8 +83,15 @@ def test_list_show_assign_unassign(server):
         for known, tree in ((reseller, []), (account, [reseller])):  # commands refuse accounts not in `accounts`
             accounts.put({"_id": known, "pvt_type": "account", "name": "Acme", "pvt_tree": tree})
         designdocs.install(rdb, "bookkeeper_services")
-        rdb.put({"_id": "gold", "pvt_type": "service_plan", "name": "Gold", "category": "Base",
-                 "plan": {"devices": {"sip_device": {"rate": 12.5}}}})
+        rdb.put(
+            {
+                "_id": "gold",
+                "pvt_type": "service_plan",
+                "name": "Gold",
+                "category": "Base",
+                "plan": {"devices": {"sip_device": {"rate": 12.5}}},
+            }
+        )
         base = ["--couch-url", server.url]
         listed = json.loads(run(*base, "plans", "list", "--json", env=env).output)
         assert listed == [{"id": "gold", "name": "Gold", "category": "Base"}]
@@ -76,8 +101,13 @@ def test_list_show_assign_unassign(server):
         assert json.loads(assigned.output) == {"gold": {"vendor_id": reseller}}
         doc = services.get(account)  # created as KAZOO 4.3 creates one (the one builder: accounts.new_services_doc)
         assert (doc["pvt_type"], doc["plans"]) == ("service", {"gold": {"vendor_id": reseller}})
-        assert (doc["pvt_vsn"], doc["pvt_tree"], doc["pvt_reseller_id"], doc["pvt_status"], doc["pvt_reseller"]) == \
-            (2, [reseller], reseller, "good_standing", False)
+        assert (doc["pvt_vsn"], doc["pvt_tree"], doc["pvt_reseller_id"], doc["pvt_status"], doc["pvt_reseller"]) == (
+            2,
+            [reseller],
+            reseller,
+            "good_standing",
+            False,
+        )
         assert json.loads(run(*base, "plans", "unassign", account, "gold", "--json", env=env).output) == {}
         missing = CliRunner().invoke(main, [*base, "plans", "unassign", account, "gold"], env=env)
         assert missing.exit_code == 2 and missing.stderr == f"error: services/{account}: plans.gold: not assigned\n"

@@ -6,26 +6,53 @@ import pytest
 
 from bookkeeper.errors import InputError
 from bookkeeper.plans import (
-    Counter, add_quantities, apply_manual, cascade_sum, counter_quantities, dumps, load_counters, load_plan,
-    load_quantities, loads, merge_plans, price, quantities_of, resolve_substitutes, subtract_quantities)
+    Counter,
+    add_quantities,
+    apply_manual,
+    cascade_sum,
+    counter_quantities,
+    dumps,
+    load_counters,
+    load_plan,
+    load_quantities,
+    loads,
+    merge_plans,
+    price,
+    quantities_of,
+    resolve_substitutes,
+    subtract_quantities,
+)
 
 D = Decimal
 
 
-@pytest.mark.parametrize("doc,message", [
-    ({"_id": "plan_x", "plan": {"devices": {"sip_device": {"rate": "ten"}}}},
-     'plan_x: plan.devices.sip_device.rate: not a number: "ten"'),
-    ({"_id": "plan_x", "plan": {"devices": {"sip_device": {"rates": {"five": 1}}}}},
-     'plan_x: plan.devices.sip_device.rates.five: tier key is not a whole number: "five"'),
-    ({"_id": "plan_x", "merge": {"strategy": "greedy"}},
-     'plan_x: merge.strategy: unknown merge strategy "greedy" (simple, recursive, cumulative)'),
-    ({"_id": "plan_x", "plan": {"devices": {"sip_device": {"minimum": -1}}}},
-     "plan_x: plan.devices.sip_device.minimum: must not be negative: -1"),
-    ({"_id": "plan_x", "plan": {"devices": {"sip_device": {"step": 0}}}},
-     "plan_x: plan.devices.sip_device.step: must be at least 1: 0"),
-    ({"_id": "plan_x", "plan": {"devices": []}}, "plan_x: plan.devices: not an object: []"),
-    (["not", "a", "plan"], 'plan: not an object: ["not", "a", "plan"]'),
-])
+@pytest.mark.parametrize(
+    "doc,message",
+    [
+        (
+            {"_id": "plan_x", "plan": {"devices": {"sip_device": {"rate": "ten"}}}},
+            'plan_x: plan.devices.sip_device.rate: not a number: "ten"',
+        ),
+        (
+            {"_id": "plan_x", "plan": {"devices": {"sip_device": {"rates": {"five": 1}}}}},
+            'plan_x: plan.devices.sip_device.rates.five: tier key is not a whole number: "five"',
+        ),
+        (
+            {"_id": "plan_x", "merge": {"strategy": "greedy"}},
+            'plan_x: merge.strategy: unknown merge strategy "greedy" (simple, recursive, cumulative)',
+        ),
+        (
+            {"_id": "plan_x", "plan": {"devices": {"sip_device": {"minimum": -1}}}},
+            "plan_x: plan.devices.sip_device.minimum: must not be negative: -1",
+        ),
+        (
+            {"_id": "plan_x", "plan": {"devices": {"sip_device": {"step": 0}}}},
+            "plan_x: plan.devices.sip_device.step: must be at least 1: 0",
+        ),
+        ({"_id": "plan_x", "plan": {"devices": []}}, "plan_x: plan.devices: not an object: []"),
+        (["not", "a", "plan"], 'plan: not an object: ["not", "a", "plan"]'),
+    ],
+)
 def test_validation_errors_name_document_and_field(doc, message):
     with pytest.raises(InputError) as err:
         load_plan(doc)
@@ -43,11 +70,16 @@ def test_bad_json_names_the_file():
 
 
 def test_unknown_fields_are_kept_and_numbers_exact():
-    doc = {"_id": "p", "x_note": {"a": 1}, "plan": {"devices": {"sip_device": {"rate": D("0.1"), "as": "phone",
-                                                                              "my_field": [1]}}}}
+    doc = {
+        "_id": "p",
+        "x_note": {"a": 1},
+        "plan": {"devices": {"sip_device": {"rate": D("0.1"), "as": "phone", "my_field": [1]}}},
+    }
     assert load_plan(doc).dump() == doc
-    assert dumps(load_plan(loads('{"plan": {"c": {"i": {"rate": 0.1}}}}', "p")).dump(), None) == \
-        '{"plan": {"c": {"i": {"rate": 0.1}}}}'
+    assert (
+        dumps(load_plan(loads('{"plan": {"c": {"i": {"rate": 0.1}}}}', "p")).dump(), None)
+        == '{"plan": {"c": {"i": {"rate": 0.1}}}}'
+    )
 
 
 def plan(pid, items, **extra):
@@ -55,8 +87,9 @@ def plan(pid, items, **extra):
 
 
 def test_recursive_priority_and_undefined_priority_wins():
-    low = plan("low", {"devices": {"sip_device": {"rate": 1, "minimum": 2}}},
-               merge={"strategy": "recursive", "priority": 1})
+    low = plan(
+        "low", {"devices": {"sip_device": {"rate": 1, "minimum": 2}}}, merge={"strategy": "recursive", "priority": 1}
+    )
     high = plan("high", {"devices": {"sip_device": {"rate": 5}}}, merge={"strategy": "recursive", "priority": 9})
     none = plan("none", {"devices": {"sip_device": {"rate": 7}}}, merge={"strategy": "recursive"})
     [merged] = merge_plans([high, low])
@@ -76,23 +109,56 @@ def test_strategy_priority_cumulative_beats_simple():
 
 
 def test_cumulative_merge_scheme():
-    a = plan("a", {"users": {"_all": {"rate": 10, "minimum": 2, "exceptions": ["admin"], "maximum": 9,
-                                      "rates": {"5": 8}, "discounts": {"cumulative": {"maximum": 1}}}}},
-             merge={"strategy": "cumulative", "priority": 2})
-    b = plan("b", {"users": {"_all": {"rate": 20, "minimum": 3, "exceptions": ["user"], "cascade": True,
-                                      "rates": {"5": 6, "10": 7}, "discounts": {"cumulative": {"maximum": 4}}}}},
-             merge={"strategy": "cumulative", "priority": 1})
+    a = plan(
+        "a",
+        {
+            "users": {
+                "_all": {
+                    "rate": 10,
+                    "minimum": 2,
+                    "exceptions": ["admin"],
+                    "maximum": 9,
+                    "rates": {"5": 8},
+                    "discounts": {"cumulative": {"maximum": 1}},
+                }
+            }
+        },
+        merge={"strategy": "cumulative", "priority": 2},
+    )
+    b = plan(
+        "b",
+        {
+            "users": {
+                "_all": {
+                    "rate": 20,
+                    "minimum": 3,
+                    "exceptions": ["user"],
+                    "cascade": True,
+                    "rates": {"5": 6, "10": 7},
+                    "discounts": {"cumulative": {"maximum": 4}},
+                }
+            }
+        },
+        merge={"strategy": "cumulative", "priority": 1},
+    )
     [merged] = merge_plans([a, b])
     assert merged.plan.plan["users"]["_all"].dump() == {
-        "rate": 10, "minimum": 5, "exceptions": ["admin", "user"], "cascade": True, "rates": {"5": 8, "10": 7},
-        "discounts": {"cumulative": {"maximum": 5}}}
+        "rate": 10,
+        "minimum": 5,
+        "exceptions": ["admin", "user"],
+        "cascade": True,
+        "rates": {"5": 8, "10": 7},
+        "discounts": {"cumulative": {"maximum": 5}},
+    }
 
 
 def test_overrides_global_then_per_plan_over_whole_document():
     p = plan("p", {"devices": {"sip_device": {"rate": 1}, "softphone": {"rate": 2}}})
-    [merged] = merge_plans([p], overrides={"p": {"plan": {"devices": {"sip_device": {"rate": 12}}}}},
-                           global_overrides={"plan": {"devices": {"sip_device": {"rate": 11},
-                                                                  "softphone": {"rate": 3}}}})
+    [merged] = merge_plans(
+        [p],
+        overrides={"p": {"plan": {"devices": {"sip_device": {"rate": 12}}}}},
+        global_overrides={"plan": {"devices": {"sip_device": {"rate": 11}, "softphone": {"rate": 3}}}},
+    )
     assert {k: v.rate for k, v in merged.plan.plan["devices"].items()} == {"sip_device": 12, "softphone": 3}
 
 
@@ -107,7 +173,8 @@ def test_one_invoice_per_bookkeeper_group():
     groups = merge_plans([a, b], vendor_id="reseller")
     assert [(g.plan_ids, g.bookkeeper) for g in groups] == [
         (("a",), {"id": "default_bookkeeper", "type": "default", "vendor_id": "reseller"}),
-        (("b",), {"id": "bt", "type": "braintree", "vendor_id": "reseller"})]
+        (("b",), {"id": "bt", "type": "braintree", "vendor_id": "reseller"}),
+    ]
     assert len({g.bookkeeper_hash for g in groups}) == 2
 
 
@@ -129,39 +196,59 @@ def test_quantity_rules():
     assert quantities_of({"pvt_type": "device", "enabled": False}) == {}
     assert quantities_of({"pvt_type": "user", "pvt_deleted": True}) == {}
     assert quantities_of({"pvt_type": "user"}) == {"users": {"user": 1}}
-    assert quantities_of({"_id": "limits", "twoway_trunks": 4, "inbound_trunks": 2}) == \
-        {"limits": {"twoway_trunks": 4, "inbound_trunks": 2}}
-    assert quantities_of({"_id": "+14158867900", "pvt_type": "number", "pvt_module_name": "knm_local",
-                          "pvt_features": {"local": {}}}) == \
-        {"number_carriers": {"knm_local": 1}, "number_services": {"local": 1}}
+    assert quantities_of({"_id": "limits", "twoway_trunks": 4, "inbound_trunks": 2}) == {
+        "limits": {"twoway_trunks": 4, "inbound_trunks": 2}
+    }
+    assert quantities_of(
+        {"_id": "+14158867900", "pvt_type": "number", "pvt_module_name": "knm_local", "pvt_features": {"local": {}}}
+    ) == {"number_carriers": {"knm_local": 1}, "number_services": {"local": 1}}
     assert quantities_of({"_id": "+18005550100", "pvt_type": "number"}) == {"phone_numbers": {"tollfree_us": 1}}
-    assert quantities_of({"pvt_type": "vmbox", "transcribe": True, "billing": {"storage": 3}}) == \
-        {"voicemails": {"mailbox": 1, "transcription": 1}, "billing": {"storage": 3}}
+    assert quantities_of({"pvt_type": "vmbox", "transcribe": True, "billing": {"storage": 3}}) == {
+        "voicemails": {"mailbox": 1, "transcription": 1},
+        "billing": {"storage": 3},
+    }
 
 
 def test_substitutes_manual_and_cascade():
-    q = add_quantities({"users": {"user": 3, "admin": 1}}, quantities_of({"_id": "apps_store", "apps": {
-        "a": {"name": "voip", "allowed_users": "all"}, "b": {"name": "cf", "allowed_users": "admins"}}}))
-    assert resolve_substitutes(q) == {"users": {"user": 3, "admin": 1}, "user_apps": {"voip": 4, "cf": 1},
-                                      "account_apps": {"voip": 1, "cf": 1}}
-    assert apply_manual({"devices": {"sip_device": 3, "fax": 1}}, {"devices": {"sip_device": 10}}) == \
-        {"devices": {"sip_device": 10, "fax": 1}}
-    assert subtract_quantities({"devices": {"sip_device": 3}}, {"devices": {"sip_device": 1}}) == \
-        {"devices": {"sip_device": 2}}
-    assert cascade_sum([{"devices": {"sip_device": 2, "fax": 0}}, {"devices": {"sip_device": 5}}]) == \
-        {"devices": {"sip_device": 7}}
+    q = add_quantities(
+        {"users": {"user": 3, "admin": 1}},
+        quantities_of(
+            {
+                "_id": "apps_store",
+                "apps": {"a": {"name": "voip", "allowed_users": "all"}, "b": {"name": "cf", "allowed_users": "admins"}},
+            }
+        ),
+    )
+    assert resolve_substitutes(q) == {
+        "users": {"user": 3, "admin": 1},
+        "user_apps": {"voip": 4, "cf": 1},
+        "account_apps": {"voip": 1, "cf": 1},
+    }
+    assert apply_manual({"devices": {"sip_device": 3, "fax": 1}}, {"devices": {"sip_device": 10}}) == {
+        "devices": {"sip_device": 10, "fax": 1}
+    }
+    assert subtract_quantities({"devices": {"sip_device": 3}}, {"devices": {"sip_device": 1}}) == {
+        "devices": {"sip_device": 2}
+    }
+    assert cascade_sum([{"devices": {"sip_device": 2, "fax": 0}}, {"devices": {"sip_device": 5}}]) == {
+        "devices": {"sip_device": 7}
+    }
 
 
 def test_custom_counter_bills_cameras():
-    [counter] = load_counters({"billable_counters": [
-        {"category": "cameras", "view": "cameras/by_recording_days", "item": "{0}_days"}]}, "configs_bookkeeper")
+    [counter] = load_counters(
+        {"billable_counters": [{"category": "cameras", "view": "cameras/by_recording_days", "item": "{0}_days"}]},
+        "configs_bookkeeper",
+    )
     assert counter == Counter("cameras", "cameras", "by_recording_days", "{0}_days", 1)
     assert counter.query_params() == {"reduce": True, "group_level": 1}
-    quantities = counter_quantities(counter, [{"key": [30], "value": 4}, {"key": [90], "value": 1},
-                                              {"key": [7], "value": 0}])
+    quantities = counter_quantities(
+        counter, [{"key": [30], "value": 4}, {"key": [90], "value": 1}, {"key": [7], "value": 0}]
+    )
     assert quantities == {"cameras": {"30_days": 4, "90_days": 1}}
-    invoice = price(plan("cams", {"cameras": {"30_days": {"rate": D("4.99")}, "90_days": {"rate": D("9.99")}}}),
-                    quantities)
+    invoice = price(
+        plan("cams", {"cameras": {"30_days": {"rate": D("4.99")}, "90_days": {"rate": D("9.99")}}}), quantities
+    )
     assert invoice.recurring == D("29.95")
 
 

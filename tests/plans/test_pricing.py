@@ -19,11 +19,20 @@ def one(item: dict, quantity: int, category: str = "c", key: str = "i", cascade:
 
 
 def test_readme_example():
-    plan = load_plan({"_id": "plan_readme", "plan": {
-        "phone_numbers": {"did_us": {"rate": 1, "cascade": True}},
-        "users": {"_all": {"as": "user", "rate": D("18.99"), "cascade": True}}}})
-    invoice = price(plan, {"phone_numbers": {"did_us": 4}, "users": {"admin": 1, "user": 2}},
-                    {"phone_numbers": {"did_us": 10}, "users": {"user": 5}})
+    plan = load_plan(
+        {
+            "_id": "plan_readme",
+            "plan": {
+                "phone_numbers": {"did_us": {"rate": 1, "cascade": True}},
+                "users": {"_all": {"as": "user", "rate": D("18.99"), "cascade": True}},
+            },
+        }
+    )
+    invoice = price(
+        plan,
+        {"phone_numbers": {"did_us": 4}, "users": {"admin": 1, "user": 2}},
+        {"phone_numbers": {"did_us": 10}, "users": {"user": 5}},
+    )
     did, users = invoice.items
     assert (did.quantity, did.billable, did.total) == (14, 14, D("14"))
     assert (users.item, users.name, users.quantity, users.total) == ("user", "users", 8, D("151.92"))
@@ -124,8 +133,9 @@ def test_activation_charges():
 
 
 def test_no_activation_charge_under_minimum():
-    plan = load_plan({"_id": "p", "plan": {"devices": {"sip_device": {
-        "rate": 1, "minimum": 5, "activation_charge": 3}}}})
+    plan = load_plan(
+        {"_id": "p", "plan": {"devices": {"sip_device": {"rate": 1, "minimum": 5, "activation_charge": 3}}}}
+    )
     current = price(plan, {})
     assert price(plan, {"devices": {"sip_device": 4}}, current=current).today == 0
     assert price(plan, {"devices": {"sip_device": 7}}, current=current).today == 6
@@ -145,15 +155,47 @@ def test_prorate_flags_default_and_echo():
 
 
 def test_invoice_json_shape():
-    plan = load_plan({"_id": "p", "plan": {"phone_numbers": {"did_us": {
-        "rate": 1, "minimum": 2, "activation_charge": D("1.5"),
-        "discounts": {"cumulative": {"maximum": 2, "rate": D("0.5")}}}}}})
+    plan = load_plan(
+        {
+            "_id": "p",
+            "plan": {
+                "phone_numbers": {
+                    "did_us": {
+                        "rate": 1,
+                        "minimum": 2,
+                        "activation_charge": D("1.5"),
+                        "discounts": {"cumulative": {"maximum": 2, "rate": D("0.5")}},
+                    }
+                }
+            },
+        }
+    )
     invoice = price(plan, {"phone_numbers": {"did_us": 3}}, current=price(plan, {}))
     out = json.loads(dumps(invoice_json(invoice)))
-    assert out["items"] == [{
-        "category": "phone_numbers", "item": "did_us", "name": "phone_numbers/did_us", "quantity": 3, "billable": 3,
-        "rate": 1, "discounts": {"total": 1, "cumulative": {"rate": 0.5, "quantity": 2}}, "minimum": 2, "maximum": 3,
-        "activation_charge": 1.5, "prorate": {"additions": True, "removals": False}, "total": 2}]
-    assert out["activation_charges"] == [{"category": "phone_numbers", "item": "did_us",
-                                          "name": "phone_numbers/did_us", "billable": 1, "rate": 1.5, "total": 1.5}]
+    assert out["items"] == [
+        {
+            "category": "phone_numbers",
+            "item": "did_us",
+            "name": "phone_numbers/did_us",
+            "quantity": 3,
+            "billable": 3,
+            "rate": 1,
+            "discounts": {"total": 1, "cumulative": {"rate": 0.5, "quantity": 2}},
+            "minimum": 2,
+            "maximum": 3,
+            "activation_charge": 1.5,
+            "prorate": {"additions": True, "removals": False},
+            "total": 2,
+        }
+    ]
+    assert out["activation_charges"] == [
+        {
+            "category": "phone_numbers",
+            "item": "did_us",
+            "name": "phone_numbers/did_us",
+            "billable": 1,
+            "rate": 1.5,
+            "total": 1.5,
+        }
+    ]
     assert (out["taxes"], out["summary"]) == ([], {"today": 1.5, "recurring": 2})

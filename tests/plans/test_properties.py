@@ -39,18 +39,34 @@ def test_billable_is_clamped(quantity, minimum, extra, step, rate):
     assert line.total == line.billable * rate
 
 
-@given(counts, money, st.one_of(st.none(), money), st.one_of(st.none(), money), counts,
-       st.one_of(st.none(), tiers), st.one_of(st.none(), tiers))
-def test_discounts_are_kazoos_sum_and_the_total_is_gross_less_discounts(quantity, rate, single, cumulative, maximum,
-                                                                       rates, cum_rates):
-    discounts = {"single": {} if single is None else {"rate": single},
-                 "cumulative": {"maximum": maximum, **({} if cumulative is None else {"rate": cumulative}),
-                                **({} if cum_rates is None else {"rates": cum_rates})}}
+@given(
+    counts,
+    money,
+    st.one_of(st.none(), money),
+    st.one_of(st.none(), money),
+    counts,
+    st.one_of(st.none(), tiers),
+    st.one_of(st.none(), tiers),
+)
+def test_discounts_are_kazoos_sum_and_the_total_is_gross_less_discounts(
+    quantity, rate, single, cumulative, maximum, rates, cum_rates
+):
+    discounts = {
+        "single": {} if single is None else {"rate": single},
+        "cumulative": {
+            "maximum": maximum,
+            **({} if cumulative is None else {"rate": cumulative}),
+            **({} if cum_rates is None else {"rates": cum_rates}),
+        },
+    }
     doc = {"rate": rate, "discounts": discounts, **({"rates": rates} if rates else {})}
     line = price_item("c", "i", item(doc), quantity)
     # KAZOO does not cap the discount at the line (kz_services_item:calculate_total/1): the total may be negative
-    assert line.discount_total == line.single_discount_rate + \
-        line.cumulative_discount_quantity * line.cumulative_discount_rate >= 0
+    assert (
+        line.discount_total
+        == line.single_discount_rate + line.cumulative_discount_quantity * line.cumulative_discount_rate
+        >= 0
+    )
     assert line.cumulative_discount_quantity <= line.billable
     assert line.total == line.gross - line.discount_total
 
@@ -73,19 +89,30 @@ def test_recursive_merge_is_associative(a, b, c):
     assert merge_recursive(merge_recursive(a, b), c) == merge_recursive(a, merge_recursive(b, c))
 
 
-item_plans = st.fixed_dictionaries({}, optional={
-    "rate": money, "activation_charge": money, "minimum": counts, "step": st.integers(1, 5),
-    "name": st.text("xy", min_size=1, max_size=2),
-    "cascade": st.booleans(), "exceptions": st.lists(st.sampled_from(["a", "b", "c"]), max_size=3),
-    "rates": st.dictionaries(st.sampled_from(["1", "5", "10"]), money, min_size=1, max_size=3),
-    "prorate": st.fixed_dictionaries({}, optional={"additions": st.booleans(), "removals": st.booleans()}),
-    "discounts": st.fixed_dictionaries({}, optional={"cumulative": st.fixed_dictionaries(
-        {}, optional={"maximum": counts, "rate": money})}),
-})
+item_plans = st.fixed_dictionaries(
+    {},
+    optional={
+        "rate": money,
+        "activation_charge": money,
+        "minimum": counts,
+        "step": st.integers(1, 5),
+        "name": st.text("xy", min_size=1, max_size=2),
+        "cascade": st.booleans(),
+        "exceptions": st.lists(st.sampled_from(["a", "b", "c"]), max_size=3),
+        "rates": st.dictionaries(st.sampled_from(["1", "5", "10"]), money, min_size=1, max_size=3),
+        "prorate": st.fixed_dictionaries({}, optional={"additions": st.booleans(), "removals": st.booleans()}),
+        "discounts": st.fixed_dictionaries(
+            {}, optional={"cumulative": st.fixed_dictionaries({}, optional={"maximum": counts, "rate": money})}
+        ),
+    },
+)
 
 
 @given(item_plans, item_plans, item_plans)
 def test_cumulative_merge_is_associative(a, b, c):
     """Associative except for an empty tier object, which kz_json:merge lets wipe what it meets."""
-    assert cumulative_item([cumulative_item([a, b]), c]) == cumulative_item([a, cumulative_item([b, c])]) \
+    assert (
+        cumulative_item([cumulative_item([a, b]), c])
+        == cumulative_item([a, cumulative_item([b, c])])
         == cumulative_item([a, b, c])
+    )

@@ -20,15 +20,23 @@ CORPUS = [
     {"_id": "limits", "pvt_type": "limits", "twoway_trunks": 3, "inbound_trunks": 0, "outbound_trunks": "2"},
     {"_id": "whitelabel", "pvt_type": "whitelabel"},
     {"_id": "ip1", "pvt_type": "dedicated_ip"},
-    {"_id": "apps_store", "apps": {
-        "a1": {"name": "voip", "allowed_users": "all"},
-        "a2": {"name": "callflows", "allowed_users": "admins"},
-        "a3": {"name": "fax", "allowed_users": "specific", "users": [{"id": "u1"}, {"id": "u2"}]},
-        "a4": {"name": "blocked", "allowed_users": "all"},
-        "a5": {"name": "nobody", "allowed_users": "specific", "users": []}},
-     "blacklist": ["a4"]},
-    {"_id": "+14158867900", "pvt_type": "number", "pvt_module_name": "knm_bandwidth2",
-     "pvt_features": {"e911": {}, "cnam": {}}},
+    {
+        "_id": "apps_store",
+        "apps": {
+            "a1": {"name": "voip", "allowed_users": "all"},
+            "a2": {"name": "callflows", "allowed_users": "admins"},
+            "a3": {"name": "fax", "allowed_users": "specific", "users": [{"id": "u1"}, {"id": "u2"}]},
+            "a4": {"name": "blocked", "allowed_users": "all"},
+            "a5": {"name": "nobody", "allowed_users": "specific", "users": []},
+        },
+        "blacklist": ["a4"],
+    },
+    {
+        "_id": "+14158867900",
+        "pvt_type": "number",
+        "pvt_module_name": "knm_bandwidth2",
+        "pvt_features": {"e911": {}, "cnam": {}},
+    },
     {"_id": "+18005550100", "pvt_type": "number", "pvt_module_name": "knm_bandwidth2"},
     {"_id": "+19005550100", "pvt_type": "number", "pvt_module_name": "knm_other"},
     {"_id": "+18765550100", "pvt_type": "number", "pvt_module_name": "knm_other"},
@@ -67,7 +75,14 @@ def test_view_and_python_agree(new_db):
     rows = db.view("bookkeeper_services", "quantify", group_level=2)["rows"]
     assert from_view_rows(rows) == _python_totals(CORPUS)
     assert from_view_rows(rows)["phone_numbers"] == {
-        "did_us": 1, "tollfree_us": 1, "toll_us": 1, "caribbean": 1, "international": 1, "emergency": 1, "unknown": 2}
+        "did_us": 1,
+        "tollfree_us": 1,
+        "toll_us": 1,
+        "caribbean": 1,
+        "international": 1,
+        "emergency": 1,
+        "unknown": 2,
+    }
 
 
 def test_view_follows_updates_and_deletes(new_db):
@@ -83,9 +98,13 @@ def test_view_follows_updates_and_deletes(new_db):
 def test_plans_listing_view(new_db):
     db = new_db("plans")
     designdocs.install(db, "bookkeeper_services")
-    db.bulk_docs([{"_id": "gold", "pvt_type": "service_plan", "name": "Gold", "category": "Base"},
-                  {"_id": "old", "pvt_type": "service_plan", "name": "Old", "pvt_deleted": True},
-                  {"_id": "d1", "pvt_type": "device"}])
+    db.bulk_docs(
+        [
+            {"_id": "gold", "pvt_type": "service_plan", "name": "Gold", "category": "Base"},
+            {"_id": "old", "pvt_type": "service_plan", "name": "Old", "pvt_deleted": True},
+            {"_id": "d1", "pvt_type": "device"},
+        ]
+    )
     rows = db.view("bookkeeper_services", "plans")["rows"]
     assert [(r["id"], r["value"]["name"], r["value"]["category"]) for r in rows] == [("gold", "Gold", "Base")]
 
@@ -94,7 +113,8 @@ def test_problems_name_the_malformed_fields():
     from bookkeeper.plans import problems
 
     assert problems({"pvt_type": "limits", "twoway_trunks": "lots", "inbound_trunks": 2}) == [
-        "twoway_trunks: not a whole number ≥ 0: 'lots'"]
+        "twoway_trunks: not a whole number ≥ 0: 'lots'"
+    ]
     assert problems({"pvt_type": "device", "device_type": 7}) == ["device_type: not a string: 7"]
     assert problems({"pvt_type": "device", "billing": {"gb": "x"}}) == ["billing.gb: not a whole number: 'x'"]
     assert problems({"pvt_type": "device", "device_type": "softphone"}) == []

@@ -18,12 +18,22 @@ BIN = Path(sys.executable).parent / "bookkeeper"
 
 def test_dry_run_writes_nothing_then_run_charges_and_explain_shows_why(server):
     namespace = f"cli{uuid.uuid4().hex[:8]}-"
-    scenario = parse_scenario({
-        "start": "2026-03-01T00:00:00Z", "until": "2026-03-02T00:00:00Z",
-        "resellers": {"master": {"settings": {}, "plans": {"basic": {"name": "Basic", "plan": {
-            "devices": {"sip_device": {"rate": 10}}}}}}},
-        "accounts": {"acme": {"plans": ["basic"], "balance": 100,
-                              "docs": [{"pvt_type": "device"}, {"pvt_type": "device"}]}}}, "test")
+    scenario = parse_scenario(
+        {
+            "start": "2026-03-01T00:00:00Z",
+            "until": "2026-03-02T00:00:00Z",
+            "resellers": {
+                "master": {
+                    "settings": {},
+                    "plans": {"basic": {"name": "Basic", "plan": {"devices": {"sip_device": {"rate": 10}}}}},
+                }
+            },
+            "accounts": {
+                "acme": {"plans": ["basic"], "balance": 100, "docs": [{"pvt_type": "device"}, {"pvt_type": "device"}]}
+            },
+        },
+        "test",
+    )
     sim = Simulation(scenario, Couch(server.url, namespace=namespace), load_settings(env={}, couch_url=server.url))
     sim.build()
     acme = sim.ids["acme"]
@@ -36,8 +46,13 @@ def test_dry_run_writes_nothing_then_run_charges_and_explain_shows_why(server):
 
     dry = cli("billing", "run", "--at", "2026-03-01T00:00:00Z", "--account", acme, "--dry-run", "--json")
     [charge] = dry["accounts"][0]["charges"]
-    assert (charge["kind"], charge["quantity"], charge["rate"], charge["amount"], charge["factor"]) == \
-        ("mrc", 2, 10, 20, "31/31")
+    assert (charge["kind"], charge["quantity"], charge["rate"], charge["amount"], charge["factor"]) == (
+        "mrc",
+        2,
+        10,
+        20,
+        "31/31",
+    )
     assert sim.engine.ledger.balance(acme) == Decimal("100.00")
 
     done = cli("billing", "run", "--at", "2026-03-01T00:00:00Z", "--json")
@@ -49,28 +64,49 @@ def test_dry_run_writes_nothing_then_run_charges_and_explain_shows_why(server):
     kinds = [(e["kind"], e["amount"], e.get("factor")) for e in explained["entries"]]
     assert ("mrc", 20, "31/31") in kinds and explained["period"]["days"] == 31
 
-    bad = subprocess.run([str(BIN), "billing", "explain", "ffffffffffffffffffffffffffffffff"],
-                         capture_output=True, text=True, timeout=60, env=env)
+    bad = subprocess.run(
+        [str(BIN), "billing", "explain", "ffffffffffffffffffffffffffffffff"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert bad.returncode == 2 and "no such account" in bad.stderr and "Traceback" not in bad.stderr
     sim.remove()
 
 
 def test_a_run_over_all_accounts_bills_the_good_ones_and_names_the_one_that_failed(server):
     namespace = f"cli{uuid.uuid4().hex[:8]}-"
-    scenario = parse_scenario({
-        "start": "2026-03-01T00:00:00Z", "until": "2026-03-02T00:00:00Z",
-        "resellers": {"master": {"settings": {}, "plans": {"basic": {"name": "Basic", "plan": {
-            "devices": {"sip_device": {"rate": 10}}}}}}},
-        "accounts": {name: {"plans": ["basic"], "balance": 100, "docs": [{"pvt_type": "device"}]}
-                     for name in ("acme", "broken")}}, "test")
+    scenario = parse_scenario(
+        {
+            "start": "2026-03-01T00:00:00Z",
+            "until": "2026-03-02T00:00:00Z",
+            "resellers": {
+                "master": {
+                    "settings": {},
+                    "plans": {"basic": {"name": "Basic", "plan": {"devices": {"sip_device": {"rate": 10}}}}},
+                }
+            },
+            "accounts": {
+                name: {"plans": ["basic"], "balance": 100, "docs": [{"pvt_type": "device"}]}
+                for name in ("acme", "broken")
+            },
+        },
+        "test",
+    )
     sim = Simulation(scenario, Couch(server.url, namespace=namespace), load_settings(env={}, couch_url=server.url))
     sim.build()
     broken = sim.ids["broken"]
     services = sim.couch.db("services")
     services.put({**services.get(broken), "plans": {"gone": {"vendor_id": sim.ids["master"]}}})
     env = {**os.environ, "BOOKKEEPER_COUCH_URL": server.url, "BOOKKEEPER_NAMESPACE": namespace}
-    run = subprocess.run([str(BIN), "billing", "run", "--at", "2026-03-01T00:00:00Z", "--json"],
-                         capture_output=True, text=True, timeout=120, env=env)
+    run = subprocess.run(
+        [str(BIN), "billing", "run", "--at", "2026-03-01T00:00:00Z", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert run.returncode == 2 and "Traceback" not in run.stderr
     [line] = run.stderr.strip().splitlines()
     assert line.startswith("error: 1 account(s) not evaluated") and broken in line and "plans.gone" in line

@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -28,7 +28,7 @@ BIN = Path(sys.executable).parent / "bookkeeper"
 
 def month_start(months_back: int) -> datetime:
     """The first of the month `months_back` before this one, 00:00 UTC."""
-    first = datetime.now(timezone.utc).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    first = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     for _ in range(months_back):
         first = (first - timedelta(days=1)).replace(day=1)
     return first
@@ -37,22 +37,48 @@ def month_start(months_back: int) -> datetime:
 def gap_world(server, start: datetime, balance: int, settings: dict):
     """One account (a daily device at 31.00, monthly users at 10.00) built as the simulator builds it, and
     `run(at)`: `bookkeeper billing run --at` for it, the catch-up a restarted daemon runs."""
-    scenario = parse_scenario({
-        "start": start.isoformat(), "until": (start + timedelta(days=1)).isoformat(),
-        "resellers": {"master": {"settings": {"daily_categories": ["devices"], **settings},
-                                 "plans": {"p": {"name": "P", "plan": {"devices": {"sip_device": {"rate": 31}},
-                                                                       "users": {"user": {"rate": 10}}}}}}},
-        "accounts": {"acme": {"plans": ["p"], "balance": balance,
-                              "docs": [{"pvt_type": "device"}, {"pvt_type": "user", "priv_level": "user"}]}}}, "t")
-    sim = Simulation(scenario, Couch(server.url, namespace=f"gap{uuid.uuid4().hex[:8]}-"),
-                     load_settings(env={}, couch_url=server.url))
+    scenario = parse_scenario(
+        {
+            "start": start.isoformat(),
+            "until": (start + timedelta(days=1)).isoformat(),
+            "resellers": {
+                "master": {
+                    "settings": {"daily_categories": ["devices"], **settings},
+                    "plans": {
+                        "p": {
+                            "name": "P",
+                            "plan": {"devices": {"sip_device": {"rate": 31}}, "users": {"user": {"rate": 10}}},
+                        }
+                    },
+                }
+            },
+            "accounts": {
+                "acme": {
+                    "plans": ["p"],
+                    "balance": balance,
+                    "docs": [{"pvt_type": "device"}, {"pvt_type": "user", "priv_level": "user"}],
+                }
+            },
+        },
+        "t",
+    )
+    sim = Simulation(
+        scenario,
+        Couch(server.url, namespace=f"gap{uuid.uuid4().hex[:8]}-"),
+        load_settings(env={}, couch_url=server.url),
+    )
     sim.build()
     acme = sim.ids["acme"]
     env = {**os.environ, "BOOKKEEPER_COUCH_URL": server.url, "BOOKKEEPER_NAMESPACE": sim.couch.namespace}
 
     def run(at: datetime) -> None:
-        done = subprocess.run([str(BIN), "billing", "run", "--at", at.isoformat(), "--account", acme, "--json"],
-                              capture_output=True, text=True, timeout=120, env=env)
+        done = subprocess.run(
+            [str(BIN), "billing", "run", "--at", at.isoformat(), "--account", acme, "--json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
         assert done.returncode == 0, done.stderr
 
     return sim, acme, run
@@ -80,8 +106,10 @@ def test_an_outage_over_two_period_starts(server, charge_missed_days):
             assert len(fees(p1)) == p1.days and sum(e.amount for e in fees(p1)) == Decimal(31)
             assert [(e.amount, e.factor) for e in fees(p1, "mrc")] == [(Decimal(10), f"{p1.days}/{p1.days}")]
             assert sorted(e.quantity for e in fees(p2)) == [1] * 9 + [2]  # days 1-9 as before the gap
-            assert sum(e.amount for e in fees(p2)) == \
-                sum(daily_fee(Decimal(31), k, p2.days, "USD") for k in range(1, 10)) + day10
+            assert (
+                sum(e.amount for e in fees(p2))
+                == sum(daily_fee(Decimal(31), k, p2.days, "USD") for k in range(1, 10)) + day10
+            )
         else:  # forgiven: days 4.. of p0, all of p1 (its MRC too), days 1-9 of p2
             assert len(fees(p0)) == 3 and not fees(p1) and not fees(p1, "mrc")
             assert [(e.quantity, e.amount) for e in fees(p2)] == [(2, day10)]

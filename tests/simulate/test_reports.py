@@ -8,20 +8,27 @@ import os
 import re
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 from PIL import Image
+from simulation import run
 
 from bookkeeper.documents import Invoices
 from feeds.service import build
-from simulation import run
 
 BIN = Path(sys.executable).parent / "bookkeeper"
-CAMERAS_VIEW = {"_id": "_design/cameras", "language": "javascript", "views": {"by_plan": {
-    "map": "function (doc) { if (doc.pvt_type === 'camera' && !doc.pvt_deleted) emit([doc.recording_plan], 1); }",
-    "reduce": "_count"}}}
+CAMERAS_VIEW = {
+    "_id": "_design/cameras",
+    "language": "javascript",
+    "views": {
+        "by_plan": {
+            "map": "function (doc) { if (doc.pvt_type === 'camera' && !doc.pvt_deleted) emit([doc.recording_plan], 1); }",
+            "reduce": "_count",
+        }
+    },
+}
 DEVICE = {"pvt_type": "device", "device_type": "sip_device"}
 
 
@@ -31,20 +38,37 @@ def camera(plan: str) -> dict:
 
 def world() -> dict:
     return {
-        "start": "2026-01-01T00:00:00Z", "until": "2026-04-01T00:00:00Z",
-        "resellers": {"master": {
-            "settings": {"billable_counters": [{"category": "cameras", "view": "cameras/by_plan"}],
-                         "daily_categories": ["cameras"], "vat_rate": 10},
-            "plans": {"video": {"name": "Video", "plan": {"cameras": {"7_days": {"rate": 3}, "30_days": {"rate": 9}},
-                                                          "devices": {"sip_device": {"rate": 10}}}}}}},
+        "start": "2026-01-01T00:00:00Z",
+        "until": "2026-04-01T00:00:00Z",
+        "resellers": {
+            "master": {
+                "settings": {
+                    "billable_counters": [{"category": "cameras", "view": "cameras/by_plan"}],
+                    "daily_categories": ["cameras"],
+                    "vat_rate": 10,
+                },
+                "plans": {
+                    "video": {
+                        "name": "Video",
+                        "plan": {
+                            "cameras": {"7_days": {"rate": 3}, "30_days": {"rate": 9}},
+                            "devices": {"sip_device": {"rate": 10}},
+                        },
+                    }
+                },
+            }
+        },
         "accounts": {
             "shop": {"plans": ["video"], "balance": 500, "docs": [CAMERAS_VIEW, camera("7_days"), DEVICE]},
-            "farm": {"plans": ["video"], "balance": 100, "docs": [CAMERAS_VIEW, camera("30_days")]}},
+            "farm": {"plans": ["video"], "balance": 100, "docs": [CAMERAS_VIEW, camera("30_days")]},
+        },
         "events": [
             {"at": "2026-02-10T09:00:00Z", "account": "shop", "create": camera("30_days"), "count": 2},
             {"at": "2026-02-20T09:00:00Z", "account": "shop", "delete": {"recording_plan": "30_days"}},
             {"at": "2026-03-05T09:00:00Z", "account": "farm", "credit": 40},
-            {"at": "2026-03-15T09:00:00Z", "account": "shop", "debit": 7}]}
+            {"at": "2026-03-15T09:00:00Z", "account": "shop", "debit": 7},
+        ],
+    }
 
 
 def png_ok(data: bytes) -> Image.Image:
@@ -69,7 +93,7 @@ def test_usage_and_metrics_reconcile_with_invoices_and_the_ledger(server, tmp_pa
             return out.stdout if text else json.loads(out.stdout)
 
         invoices = Invoices(sim.couch, sim.engine.ledger, sim.engine.directory)
-        now = datetime(2026, 4, 1, 1, tzinfo=timezone.utc)
+        now = datetime(2026, 4, 1, 1, tzinfo=UTC)
         totals = {}
         for label in ("shop", "farm"):
             for period in invoices.closed_periods(sim.ids[label], now, 3):
@@ -96,17 +120,42 @@ def test_usage_and_metrics_reconcile_with_invoices_and_the_ledger(server, tmp_pa
         assert Decimal(str(march["total"])) == totals[("shop", "2026-03-01")]
         assert Decimal(str(march["total"])) > Decimal(str(march["services"])) + 7  # + VAT + the manual debit
 
-        rows = list(csv.DictReader(io.StringIO(cli("reports", "usage", "--reseller", sim.ids["master"],
-                                                   "--period", "2026-02-15", "--csv", text=True))))
+        rows = list(
+            csv.DictReader(
+                io.StringIO(
+                    cli(
+                        "reports",
+                        "usage",
+                        "--reseller",
+                        sim.ids["master"],
+                        "--period",
+                        "2026-02-15",
+                        "--csv",
+                        text=True,
+                    )
+                )
+            )
+        )
         assert {r["name"] for r in rows} == {"shop", "farm"}
         assert sum(Decimal(r["amount"]) for r in rows if r["name"] == "shop") == Decimal(str(feb["services"]))
 
-        found = cli("reports", "metrics", "--from", "2026-01-01", "--to", "2026-04-01", "--chart",
-                    str(tmp_path / "m.png"), "--json")
+        found = cli(
+            "reports",
+            "metrics",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-04-01",
+            "--chart",
+            str(tmp_path / "m.png"),
+            "--json",
+        )
         [master] = [r for r in found if r["reseller"] == sim.ids["master"]]
         assert [p["period_start"] for p in master["periods"]] == ["2026-01-01", "2026-02-01", "2026-03-01"]
         for p in master["periods"]:
-            assert Decimal(str(p["revenue"])) == totals[("shop", p["period_start"])] + totals[("farm", p["period_start"])]
+            assert (
+                Decimal(str(p["revenue"])) == totals[("shop", p["period_start"])] + totals[("farm", p["period_start"])]
+            )
         # MRR: shop's device, 10 a month (cameras are daily: not recurring monthly fees)
         assert [p["mrr"] for p in master["periods"]] == [10, 10, 10]
         # payments: the opening balances; farm's manual credit of 40 is an adjustment of its March invoice
@@ -114,16 +163,15 @@ def test_usage_and_metrics_reconcile_with_invoices_and_the_ledger(server, tmp_pa
         assert [p["new_accounts"] for p in master["periods"]] == [2, 0, 0]
         ledger = sim.engine.ledger
         spent = sum(Decimal(str(p["revenue"])) - Decimal(str(p["payments"])) for p in master["periods"])
-        balances = sum(ledger.balance(sim.ids[a], datetime(2026, 3, 31, 23, tzinfo=timezone.utc))
-                       for a in ("shop", "farm"))
+        balances = sum(ledger.balance(sim.ids[a], datetime(2026, 3, 31, 23, tzinfo=UTC)) for a in ("shop", "farm"))
         assert balances == -spent  # what came in minus what the invoices charged is what is left
         assert master["standing"]["good_standing"] + master["standing"]["delinquent"] == 2
         png_ok((tmp_path / "m.png").read_bytes())
 
         # the same figures on /metrics: the daemon refreshes them after its tick
         engine, daemon = build(sim.couch, sim.settings)
-        engine.clock = type("At", (), {"now": staticmethod(lambda: datetime(2026, 3, 20, tzinfo=timezone.utc))})()
-        engine.after_tick(datetime(2026, 3, 20, tzinfo=timezone.utc), lambda a: False)
+        engine.clock = type("At", (), {"now": staticmethod(lambda: datetime(2026, 3, 20, tzinfo=UTC))})()
+        engine.after_tick(datetime(2026, 3, 20, tzinfo=UTC), lambda a: False)
         text = daemon.metrics.render()
         march_revenue = float(master["periods"][2]["revenue"])
         label = f'currency="USD",reseller="{sim.ids["master"]}"'
@@ -133,8 +181,12 @@ def test_usage_and_metrics_reconcile_with_invoices_and_the_ledger(server, tmp_pa
         assert float(revenue.split()[-1]) <= march_revenue  # March so far (to the 20th)
         # every series the Grafana dashboard plots is one the daemon serves
         dashboard = json.loads((Path(__file__).parents[2] / "deploy/grafana/billing-dashboard.json").read_text())
-        used = {m for panel in dashboard["panels"] for target in panel["targets"]
-                for m in re.findall(r"bookkeeper_\w+", target["expr"])}
+        used = {
+            m
+            for panel in dashboard["panels"]
+            for target in panel["targets"]
+            for m in re.findall(r"bookkeeper_\w+", target["expr"])
+        }
         served = {line.split("{")[0].split()[0] for line in text.splitlines() if line.startswith("bookkeeper_")}
         assert len(used) >= 8 and used <= served
     finally:

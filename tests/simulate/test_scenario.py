@@ -8,9 +8,14 @@ from bookkeeper.errors import InputError
 from feeds.scenario import load_scenario, parse_scenario
 
 BASE = {
-    "start": "2026-03-01T00:00:00Z", "until": "2026-04-02T00:00:00Z",
-    "resellers": {"master": {"settings": {"currency": "USD"},
-                             "plans": {"basic": {"name": "Basic", "plan": {"devices": {"sip_device": {"rate": 10}}}}}}},
+    "start": "2026-03-01T00:00:00Z",
+    "until": "2026-04-02T00:00:00Z",
+    "resellers": {
+        "master": {
+            "settings": {"currency": "USD"},
+            "plans": {"basic": {"name": "Basic", "plan": {"devices": {"sip_device": {"rate": 10}}}}},
+        }
+    },
     "accounts": {"acme": {"plans": ["basic"], "balance": 100.00}},
     "events": [{"at": "2026-03-10T09:00:00Z", "account": "acme", "create": {"pvt_type": "device"}, "count": 2}],
 }
@@ -39,20 +44,30 @@ def test_a_good_scenario_parses():
     assert scenario.events[0].count == 2 and scenario.spec("master").reseller
 
 
-@pytest.mark.parametrize("changes,expected", [
-    ({"events__0__account": "nobody"}, "s.json: events[0].account: unknown account label 'nobody'"),
-    ({"events__0__at": "2026-02-28T00:00:00Z"},
-     "s.json: events[0].at: 2026-02-28T00:00:00Z is before start 2026-03-01T00:00:00Z"),
-    ({"events__0__at": "March 10th"}, "s.json: events[0].at: not an ISO-8601 time: 'March 10th'"),
-    ({"start": "2026-13-01T00:00:00Z"}, "s.json: start: not an ISO-8601 time: '2026-13-01T00:00:00Z'"),
-    ({"resellers__master__settings__billing_day": 31},
-     "s.json: resellers.master.settings.billing_day: must be 1..28, got 31"),
-    ({"accounts__acme__plans": ["gold"]}, "s.json: accounts.acme.plans: plan 'gold' is not among resellers.master.plans"),
-    ({"accounts__acme__parent": "ghost"}, "s.json: accounts.acme.parent: unknown account label 'ghost'"),
-    ({"accounts__acme__balance": "lots"}, "s.json: accounts.acme.balance: not an amount: 'lots'"),
-    ({"events__0__count": 0}, "s.json: events[0].count: must be a whole number ≥ 1, got 0"),
-    ({"dialect": "5.0"}, "s.json: dialect: must be 4.2 or 4.3, got '5.0'"),
-])
+@pytest.mark.parametrize(
+    "changes,expected",
+    [
+        ({"events__0__account": "nobody"}, "s.json: events[0].account: unknown account label 'nobody'"),
+        (
+            {"events__0__at": "2026-02-28T00:00:00Z"},
+            "s.json: events[0].at: 2026-02-28T00:00:00Z is before start 2026-03-01T00:00:00Z",
+        ),
+        ({"events__0__at": "March 10th"}, "s.json: events[0].at: not an ISO-8601 time: 'March 10th'"),
+        ({"start": "2026-13-01T00:00:00Z"}, "s.json: start: not an ISO-8601 time: '2026-13-01T00:00:00Z'"),
+        (
+            {"resellers__master__settings__billing_day": 31},
+            "s.json: resellers.master.settings.billing_day: must be 1..28, got 31",
+        ),
+        (
+            {"accounts__acme__plans": ["gold"]},
+            "s.json: accounts.acme.plans: plan 'gold' is not among resellers.master.plans",
+        ),
+        ({"accounts__acme__parent": "ghost"}, "s.json: accounts.acme.parent: unknown account label 'ghost'"),
+        ({"accounts__acme__balance": "lots"}, "s.json: accounts.acme.balance: not an amount: 'lots'"),
+        ({"events__0__count": 0}, "s.json: events[0].count: must be a whole number ≥ 1, got 0"),
+        ({"dialect": "5.0"}, "s.json: dialect: must be 4.2 or 4.3, got '5.0'"),
+    ],
+)
 def test_errors_name_the_field(changes, expected):
     assert error(variant(**changes)) == expected
 

@@ -11,8 +11,13 @@ BIN = Path(sys.executable).parent / "bookkeeper"
 
 
 def simulate(server, scenario: Path, *extra):
-    return subprocess.run([str(BIN), "--couch-url", server.url, "simulate", str(scenario), "--json", *extra],
-                          capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    return subprocess.run(
+        [str(BIN), "--couch-url", server.url, "simulate", str(scenario), "--json", *extra],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ),
+    )
 
 
 def contains(expected, actual, path="$"):
