@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     feed_poll_interval: float = Field(2.0, gt=0)
     feed_tick_interval: float = Field(300.0, gt=0)
     feed_drain_workers: int = Field(64, ge=1)
+    couch_connections: int = Field(32, ge=1)  # request connections to CouchDB at most (continuous feeds aside)
     feed_checkpoint_interval: float = Field(300.0, ge=0)
     lease_ttl: float = Field(30.0, gt=0)
     operator_ceiling: Decimal = Field(Decimal(100_000), gt=0)  # a single manual credit/debit above it needs --force

@@ -27,7 +27,7 @@ from .jsontext import dumps
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
-POOL = 128  # idle connections kept per host (requests keeps 10 by default; more are opened and dropped)
+CONNECTIONS = 32  # request connections to the server at most; a thread beyond them waits for one
 
 
 class CouchError(Exception):
@@ -82,6 +82,11 @@ class Couch:
     `namespace` prefixes every database name that is not an account DB or MODB (`accounts`, `services`,
     `system_config`, the bookkeeper's own), so a simulation or a test can run isolated on a shared server:
     account databases need no prefix because their ids are random.
+
+    Connections are bounded: requests share at most `connections` keep-alive connections (every thread of the
+    daemon: drains, evaluations, hooks; a thread finding them all busy waits for one), and each continuous feed
+    (`Database.follow`, which holds its connection for as long as it runs) has one of its own, so a daemon holds
+    `connections` + its followed feeds, however many accounts and threads it has.
     """
 
     def __init__(
@@ -93,20 +98,13 @@ class Couch:
         backoff: float = 0.2,
         namespace: str = "",
         auth: requests.auth.AuthBase | None = None,
+        connections: int = CONNECTIONS,
     ):
         parts = urlsplit(url)
-        self.session = requests.Session()
-        self.session.trust_env = False  # no proxy/netrc lookup from the environment on every request (CPU-costly)
-        adapter = HTTPAdapter(pool_maxsize=POOL)  # keep-alive for every thread of the daemon
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
-        self.session.headers.update(
-            {"Accept": "application/json", "Content-Type": "application/json", "Accept-Encoding": "identity"}
-        )
-        if auth is not None:
-            self.session.auth = auth
-        elif parts.username:
-            self.session.auth = (unquote(parts.username), unquote(parts.password or ""))
+        if auth is None and parts.username:
+            auth = (unquote(parts.username), unquote(parts.password or ""))
+        self.session = _session(HTTPAdapter(pool_maxsize=connections, pool_block=True), auth)
+        self._feeds = _session(HTTPAdapter(), auth)  # continuous feeds: a connection each, never waited for
         self.url = redact(url).rstrip("/")
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
         self.namespace = namespace
@@ -135,7 +133,7 @@ class Couch:
         attempts = self.retries + 1 if retry else 1
         for attempt in range(attempts):
             try:
-                resp = self.session.request(
+                resp = (self._feeds if stream else self.session).request(
                     method,
                     url,
                     params=_params(params),
@@ -206,6 +204,7 @@ class Couch:
 
     def close(self) -> None:
         self.session.close()
+        self._feeds.close()
 
 
 class Database:
@@ -365,6 +364,18 @@ class Database:
             raise Unavailable(0, "feed_dropped", str(exc), self.path) from exc
         finally:
             resp.close()
+
+
+def _session(adapter: HTTPAdapter, auth) -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False  # no proxy/netrc lookup from the environment on every request (CPU-costly)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers.update(
+        {"Accept": "application/json", "Content-Type": "application/json", "Accept-Encoding": "identity"}
+    )
+    session.auth = auth
+    return session
 
 
 def _params(params: dict | None) -> dict | None:

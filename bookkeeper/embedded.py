@@ -182,4 +182,4 @@ def connect(settings) -> Couch:
     if url is None:
         url = EmbeddedServer(settings.var_dir, settings.embedded_port).start().url
     auth = IAMAuth(settings.couch_iam_apikey, settings.couch_iam_url) if settings.couch_iam_apikey else None
-    return Couch(url, namespace=settings.namespace, auth=auth)
+    return Couch(url, namespace=settings.namespace, auth=auth, connections=settings.couch_connections)

@@ -1,7 +1,11 @@
 """The CouchDB layer against a real PouchDB Server."""
 
+import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from testserver import start_test_server
@@ -78,6 +82,61 @@ def test_continuous_feed_delivers_changes_and_resumes(new_db):
     assert [r["id"] for r in got] == ["a", "b"]
     resumed = db.changes(since=got[0]["seq"])["results"]
     assert [r["id"] for r in resumed] == ["b"]
+
+
+def connections_to(port: int) -> int:
+    """This process's established TCP connections to 127.0.0.1:`port`."""
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    for line in Path("/proc/self/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        remote, state, inode = fields[2], fields[3], fields[9]
+        count += int(remote.split(":")[1], 16) == port and state == "01" and inode in inodes
+    return count
+
+
+def test_connections_stay_bounded_however_many_threads_ask_and_a_feed_never_waits(server, new_db):
+    port = urlsplit(server.url).port
+    client, other = Couch(server.url, connections=4), Couch(server.url)
+    db, idle = client.db(new_db().name), new_db()
+    baseline, peak, watching = connections_to(port), [0], threading.Event()
+
+    def watch():
+        while not watching.wait(0.01):
+            peak[0] = max(peak[0], connections_to(port) - baseline)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        with ThreadPoolExecutor(24) as pool:
+            list(pool.map(lambda n: db.put({"_id": f"d{n}"}), range(240)))
+        assert len(db.all_docs()) == 240
+        assert 1 <= peak[0] <= 4 and connections_to(port) - baseline <= 4
+
+        # every pooled connection waits in a longpoll on another database: a continuous feed still gets its own
+        head = idle.info()["update_seq"]
+        waiting = client.db(idle.name)
+        with ThreadPoolExecutor(4) as pool:
+            held = [pool.submit(waiting.changes, head, feed="longpoll", include_docs=False) for _ in range(4)]
+            time.sleep(0.5)
+            since, began = other.db(db.name).changes(include_docs=False)["last_seq"], time.monotonic()
+            threading.Timer(0.3, lambda: other.db(db.name).put({"_id": "live"})).start()
+            row = next(iter(db.follow(since, heartbeat_ms=500)))
+            assert row["id"] == "live" and time.monotonic() - began < 2.5
+            assert not any(h.done() for h in held)
+            idle.put({"_id": "wake"})
+            assert all(h.result(timeout=10)["results"] for h in held)
+    finally:
+        watching.set()
+        watcher.join()
+        client.close()
 
 
 def test_calls_are_retried_while_the_server_restarts(tmp_path):
