@@ -5,6 +5,13 @@ malformed `since` silently yields an empty feed on PouchDB Server, so a corrupt 
 instead (safe: the engine is idempotent) and is logged. So is a checkpoint ahead of the database (its seq's number
 beyond the database's `update_seq`: written by someone else, or left from a database that was since recreated or
 restored from a backup), which would otherwise skip every change until the database caught up with it.
+
+That number is a position only where each change has one seq: PouchDB Server's integers, and a CouchDB database
+with one copy of each shard (n = 1, a single node). On a cluster (n > 1) a seq's number is the sum of the shard
+copies' own counters, for whichever copies answered: another read of the same database may sum other copies, so
+the numbers are not compared there (the seq stays opaque). CouchDB itself rewinds a shard whose file is not the
+one the seq names (a recreated database); after restoring a clustered database from a backup, delete its
+checkpoint (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -59,8 +66,9 @@ def read_checkpoint(db: Database, consumer: str) -> Checkpoint:
     if not valid_seq(doc.get("seq")):
         log.warning("corrupt checkpoint %s in %s: seq %r; restarting from 0", doc["_id"], db.name, doc.get("seq"))
         return Checkpoint(0, doc.get("_rev"))
-    head = db.info().get("update_seq")
-    if seq_number(doc["seq"]) > seq_number(head):
+    info = db.info()
+    head = info.get("update_seq")
+    if positional(info) and seq_number(doc["seq"]) > seq_number(head):
         log.warning(
             "checkpoint %s in %s is ahead of the database (seq %s, the database is at %s); restarting from 0",
             doc["_id"],
@@ -70,6 +78,11 @@ def read_checkpoint(db: Database, consumer: str) -> Checkpoint:
         )
         return Checkpoint(0, doc.get("_rev"))
     return Checkpoint(doc["seq"], doc.get("_rev"))
+
+
+def positional(info: dict) -> bool:
+    """Whether the database's seq numbers are positions in one sequence (see the module docstring)."""
+    return (info.get("cluster") or {}).get("n", 1) == 1
 
 
 def _short(seq) -> str:

@@ -6,7 +6,7 @@ import pytest
 from recording import RecordingEngine, at_end
 
 from feeds.catchup import catch_up
-from feeds.checkpoints import checkpoint_id, read_checkpoint, seq_number, valid_seq
+from feeds.checkpoints import checkpoint_id, positional, read_checkpoint, seq_number, valid_seq
 from feeds.consumer import Consumer, EngineFailed
 from feeds.metrics import Metrics
 
@@ -86,10 +86,13 @@ def test_a_checkpoint_ahead_of_the_database_restarts_from_zero_and_is_logged(acc
     db.put({"_id": checkpoint_id("billing"), "seq": ahead})  # e.g. the database was restored from a backup
     engine = RecordingEngine()
     catch_up(couch, engine, [db.name])
-    assert sorted(engine.ids(db.name)) == ["a", "b"]
-    assert db.get(checkpoint_id("billing"))["seq"] == db.info()["update_seq"]
-    assert f"checkpoint _local/bookkeeper-billing in {db.name} is ahead of the database" in caplog.text
-    assert "restarting from 0" in caplog.text
+    assert at_end(db, db.get(checkpoint_id("billing"))["seq"])
+    if positional(db.info()):
+        assert sorted(engine.ids(db.name)) == ["a", "b"]
+        assert f"checkpoint _local/bookkeeper-billing in {db.name} is ahead of the database" in caplog.text
+        assert "restarting from 0" in caplog.text
+    else:  # a cluster: the number sums shard copies' counters, so it is not compared; the rest of the seq is
+        assert engine.ids(db.name) == [] and "ahead of the database" not in caplog.text
 
 
 def test_consumers_have_separate_checkpoints(account_dbs, couch):
