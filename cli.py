@@ -423,30 +423,25 @@ def plans_show(app, plan_id, reseller_id, as_json):
 
 
 def _edit_services(app, account_id: str, edit) -> dict:
-    """Read-modify-write the account's services doc, retrying on conflicts; a missing doc is created."""
+    """Read-modify-write the account's services doc (`Database.update`); a missing doc is created."""
     from datetime import datetime
 
     from bookkeeper.accounts import Directory, master_account_id, new_services_doc
-    from bookkeeper.couch import Conflict
     from bookkeeper.dbnames import SERVICES_DB, check_account_id, to_gregorian
 
-    db = app.couch.db(SERVICES_DB)
-    for _ in range(5):
+    def change(doc: dict | None) -> dict:
         now = datetime.now(UTC)
-        doc = db.get_or_none(check_account_id(account_id))
         if doc is None:
             directory = Directory(
                 app.couch, master_account_id(app.couch, app.settings.master_account), app.settings.dialect
             )
             account = directory.account(account_id)
             doc = new_services_doc(account_id, account.tree, account.reseller, app.settings.dialect, now)
-        wanted = {**edit(doc), "pvt_modified": to_gregorian(now)}
-        try:
-            db.put(wanted)
-            return wanted
-        except Conflict:
-            continue
-    raise Conflict(409, "conflict", f"services/{account_id} kept changing", SERVICES_DB)
+        return {**edit(doc), "pvt_modified": to_gregorian(now)}
+
+    written = app.couch.db(SERVICES_DB).update(check_account_id(account_id), change)
+    assert written is not None  # `change` always returns a document
+    return written
 
 
 @plans_group.command("assign")
