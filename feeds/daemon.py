@@ -3,8 +3,13 @@
 `run()` blocks until SIGTERM or SIGINT, then stops within STOP_GRACE seconds: the drains in hand may finish their
 batch until then, every checkpoint of a handled batch is written, the tick in hand stops after its batch, leases
 are released for the other workers, and it returns 0. Work still in hand after the grace (a tick's batch, a
-drain's batch) is left as a crash would leave it: everything is idempotent, so the next start does it again. `run_once()` catches up every feed (each database's checkpoint written before the next is read) and
-runs one tick, then returns (for cron users: `bookkeeper run --once`).
+drain's batch) is left as a crash would leave it: everything is idempotent, so the next start does it again.
+`run_once()` catches up every feed (each database's checkpoint written before the next is read) and runs one tick,
+then returns (for cron users: `bookkeeper run --once`).
+
+CouchDB going away (a cluster stopped, a network cut) stops nothing: every thread retries with backoff. The first
+discovery round CouchDB does not answer logs an error and sets `couch_reachable` to 0; the first it answers again
+logs the recovery, counts it, and queues every tailed database for a catch-up from its checkpoint.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from bookkeeper.couch import Couch, CouchError
+from bookkeeper.couch import Couch, CouchError, Unavailable
 
 from .catchup import catch_up
 from .discovery import SHARED_DBS, ServerFeatures, lease_key, probe, tailed_databases
@@ -59,6 +64,7 @@ class Daemon:
         self.metrics_server: MetricsServer | None = None
         self._control: threading.Thread | None = None
         self._last_round: float | None = None
+        self._unreachable_since: float | None = None  # a round found CouchDB not answering (monotonic)
 
     # -- ownership
     def owns(self, account_id: str) -> bool:
@@ -103,6 +109,11 @@ class Daemon:
                 ttl=self.options.lease_ttl,
             )
             self.metrics.gauge("leases_held", "Lease buckets this worker holds.", lambda: len(self.leases.held()))
+        self.metrics.gauge(
+            "couch_reachable",
+            "1 while CouchDB answers the daemon's rounds; 0 from a round it did not answer until one it answers.",
+            lambda: float(self._unreachable_since is None),
+        )
         self.tailer = Tailer(
             self.couch,
             self.engine,
@@ -162,10 +173,35 @@ class Daemon:
             names = tailed_databases(self.couch)
         except CouchError as exc:
             self.metrics.count("feed_errors")
+            if isinstance(exc, Unavailable):
+                self._unreachable(exc)
             log.warning("discovery/leases round failed: %s", exc)
             return
         self.tailer.sync({name for name in names if self.owns_db(name)})
         self._last_round = time.monotonic()
+        if self._unreachable_since is not None:
+            self._reachable()
+
+    def _unreachable(self, exc: CouchError) -> None:
+        """CouchDB did not answer a round (after the client's retries): said once per outage."""
+        if self._unreachable_since is None:
+            self._unreachable_since = time.monotonic()
+            self.metrics.count("couch_outages")
+            log.error("CouchDB at %s does not answer (%s); retrying until it does", self.couch.url, exc)
+
+    def _reachable(self) -> None:
+        """CouchDB answers again: say so, and read every tailed database from its checkpoint (whatever a feed or
+        `_db_updates` missed meanwhile)."""
+        down = time.monotonic() - (self._unreachable_since or time.monotonic())
+        self._unreachable_since = None
+        self.metrics.count("couch_recoveries")
+        queued = self.tailer.catch_up_all()
+        log.warning(
+            "CouchDB at %s answers again after %.0f s; recovered: %d databases queued for catch-up",
+            self.couch.url,
+            down,
+            queued,
+        )
 
     def health(self) -> dict:
         """Not ok while stopping, when the last round is too old, when a thread of the daemon has died, or when
@@ -191,6 +227,7 @@ class Daemon:
             "followed": len(self.tailer.followed) if self.tailer else 0,
             "leases": len(self.leases.held()) if self.leases else None,
             "last_round_seconds_ago": age,
+            "couch_reachable": self._unreachable_since is None,
             **(self.holds.snapshot() if self.holds is not None else {}),
         }
 

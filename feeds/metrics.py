@@ -29,6 +29,8 @@ COUNTERS = {
     "engine_errors": "Batches or ticks the engine raised on (retried).",
     "feed_errors": "Feed, poll or checkpoint requests that failed (retried).",
     "ticks": "Scheduler ticks run.",
+    "couch_outages": "Times CouchDB stopped answering the daemon's rounds (logged once each).",
+    "couch_recoveries": "Times CouchDB answered again after an outage (logged; every tailed database caught up).",
 }
 COUNTERS.update(
     {

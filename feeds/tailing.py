@@ -170,6 +170,14 @@ class Tailer:
             self.queue.put(consumer)
         return consumer
 
+    def catch_up_all(self) -> int:
+        """Queue every tailed database for a drain from its checkpoint; how many."""
+        with self._lock:
+            consumers = list(self.consumers.values())
+        for consumer in consumers:
+            self.queue.put(consumer)
+        return len(consumers)
+
     def drop(self, name: str) -> None:
         """Stop tailing `name` (deleted, or its lease lost); its follower ends at its next event. Its dirty
         checkpoint is written now, or by the drain in progress when it ends (best effort: at worst the next
