@@ -8,7 +8,12 @@ a crash is a no-op, and the disturbed and undisturbed runs create the same docum
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 UNTIL = datetime(2026, 4, 1, tzinfo=UTC)
@@ -271,3 +276,126 @@ def simulation(scenario: dict, url: str, namespace: str, ids: dict | None = None
     couch = Couch(url, namespace=namespace)
     settings = load_settings(env={}, couch_url=url, namespace=namespace)
     return Simulation(parse_scenario(scenario, "chaos"), couch, settings, ids=ids)
+
+
+# -- the disturbed run: a driver process killed and started again, and what its ledger must be
+
+DRIVER = Path(__file__).with_name("driver.py")
+
+
+def run_driver(url: str, namespace: str, scenario: Path, ids: Path, log: Path) -> subprocess.Popen:
+    """`driver.py` walking the scenario on the server at `url` from where the database says it stopped."""
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, str(DRIVER), url, namespace, str(scenario), str(ids)], stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+def drive(
+    start: Callable[[], subprocess.Popen],
+    *,
+    min_kills: int,
+    disturb: Callable[[int], bool],
+    deadline: float,
+    rnd: random.Random,
+    log: Path,
+) -> tuple[int, int]:
+    """Start the driver again and again until it finishes, SIGKILLing each run after 1.2–4 s until `min_kills`
+    kills. `disturb(kills)` is called with each run under way; True when it took (part of) the server away, in
+    which case that run may fail. Returns (kills, runs)."""
+    kills = runs = disturbed = failures = 0
+    began = time.monotonic()
+    while True:
+        assert time.monotonic() - began < deadline, f"the disturbed walk did not finish; see {log}"
+        runs += 1
+        proc = start()
+        if kills >= min_kills:
+            code = proc.wait(timeout=max(1.0, deadline - (time.monotonic() - began)))
+            assert code == 0, f"driver failed with {code}; see {log}"
+            return kills, runs
+        disturbed += disturb(kills)
+        try:
+            code = proc.wait(timeout=rnd.uniform(1.2, 4.0))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            kills += 1
+            continue
+        if code != 0:  # allowed only when its server was disturbed under it
+            failures += 1
+            assert failures <= disturbed, f"driver failed with {code}; see {log}"
+            continue
+        return kills, runs
+
+
+def ledger_docs(couch, ids: list[str]) -> dict[str, dict]:
+    """Every money document (and carry-forward) in the accounts' MODBs, without `_rev`, by database and id."""
+    from bookkeeper.databases import account_databases
+
+    _, modbs = account_databases(couch)
+    ours = [m for m in modbs if any(m.startswith(f"account/{i[:2]}/{i[2:4]}/{i[4:]}-") for i in ids)]
+    out = {}
+    for name in ours:
+        for row in couch.db(name).all_docs(include_docs=True):
+            if not row["id"].startswith("_design/"):
+                out[f"{name}/{row['id']}"] = {k: v for k, v in row["doc"].items() if k != "_rev"}
+    return out
+
+
+def explain(doc):
+    """What a differing money document is: enough to find the evaluation that wrote it."""
+    from bookkeeper.ledger.documents import info_of
+
+    if doc is None:
+        return None
+    info = info_of(doc)
+    return {
+        "type": doc.get("pvt_ledger_type") or doc.get("pvt_type"),
+        "amount": doc.get("amount"),
+        "key": info.get("key"),
+        "kind": info.get("kind"),
+        "created": doc.get("pvt_created"),
+    }
+
+
+def check_ledger(couch, reference_couch, ids: dict[str, str], sim) -> tuple[int, int]:
+    """The disturbed ledger (`couch`, walked by `sim`'s scenario) equals the undisturbed one document for document
+    (so nothing is charged twice: charges have deterministic ids), every balance is the account's credits minus
+    its charges, and every write-ahead charge left on a billing state is in the ledger. Returns (ledger documents,
+    write-ahead charges)."""
+    import json
+    from decimal import Decimal
+
+    from bookkeeper.billing import STATE_PREFIX
+    from bookkeeper.dbnames import modb
+    from bookkeeper.ledger import Ledger
+    from bookkeeper.ledger.documents import keyed_id
+
+    account_ids = list(ids.values())
+    accounts = len(account_ids) - 1
+    got, want = ledger_docs(couch, account_ids), ledger_docs(reference_couch, account_ids)
+    differing = {k: (got.get(k), want.get(k)) for k in sorted(set(got) | set(want)) if got.get(k) != want.get(k)}
+    assert not differing, "ledgers differ (disturbed, undisturbed): " + json.dumps(
+        {k: [explain(a), explain(b)] for k, (a, b) in differing.items()}, default=str
+    )
+    charges = [d for d in want.values() if d.get("pvt_type") == "ledger" and d.get("pvt_ledger_type") == "debit"]
+    kinds = {(d.get("source") or {}).get("service") for d in charges}
+    assert len(charges) > accounts and len(kinds) >= 1, kinds
+
+    ledger = Ledger(couch, clock=sim.clock)
+    for label, account_id in ids.items():
+        if label == "master":
+            continue
+        entries = [e for e in ledger.entries(account_id, START, UNTIL) if e.kind != "rollover"]
+        credits = sum((e.amount for e in entries if e.type == "credit"), Decimal(0))
+        debits = sum((e.amount for e in entries if e.type == "debit"), Decimal(0))
+        assert credits > 0 and debits > 0, label
+        assert ledger.balance(account_id, UNTIL) == credits - debits, label
+    states = couch.db(sim.settings.bookkeeper_db).get_many([STATE_PREFIX + i for i in account_ids])
+    assert len(states) == accounts + 1 - (STATE_PREFIX + ids["master"] not in states)
+    pending = [
+        (s["account_id"], c["key"]) for s in states.values() for c in (s.get("pending") or {}).get("charges", [])
+    ]
+    # write-ahead charges stay recorded until the next evaluation; every one of them is in the ledger
+    assert [k for a, k in pending if f"{modb(a, 2026, 3)}/{keyed_id(k, 2026, 3)}" not in got] == []
+    return len(want), len(pending)
