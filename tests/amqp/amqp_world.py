@@ -60,6 +60,13 @@ class World(NamespacedWorld):
         """A customer on plan `rt` with `balance` credited and `devices`, evaluated once (its MRC charged)."""
         now = datetime.now(UTC)
         account = self.new_account("Customer", [self.master, self.reseller], now, plans={"rt": self.reseller})
+        self.fund(account, balance)
+        self.add_devices(account, devices)
+        self.engine.evaluate(account)
+        return account
+
+    def fund(self, account: str, balance: int | str) -> None:
+        """`balance` credited to the account (once: the credit's key is the account's)."""
         if Decimal(balance):
             self.ledger.credit(
                 account,
@@ -68,12 +75,9 @@ class World(NamespacedWorld):
                 kind="credit",
                 reason="manual_addition",
                 description="funds",
-                at=now,
+                at=datetime.now(UTC),
                 key=f"funds:{account}",
             )
-        self.add_devices(account, devices)
-        self.engine.evaluate(account)
-        return account
 
     def add_devices(self, account: str, n: int) -> None:
         if n:

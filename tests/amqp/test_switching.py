@@ -82,16 +82,7 @@ def test_an_account_the_master_bills_follows_master_account_bookkeeper(world):
     doc = {"_id": "services", "default": {"master_account_bookkeeper": "braintree"}}
     config.put(doc)
     account = world.new_account("Direct", [world.master], now, plans={"mp": world.master})
-    world.ledger.credit(
-        account,
-        Decimal(100),
-        "USD",
-        kind="credit",
-        reason="manual_addition",
-        description="funds",
-        at=now,
-        key=f"funds:{account}",
-    )
+    world.fund(account, 100)
     world.add_devices(account, 1)
     assert world.engine.evaluate(account).decision.state.away and world.debits(account) == []
     doc["default"]["master_account_bookkeeper"] = OURS
