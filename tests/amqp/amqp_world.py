@@ -10,7 +10,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import urllib.request
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -28,6 +27,7 @@ from bookkeeper.dbnames import account_db, encode, modb, to_gregorian
 from bookkeeper.embedded import free_port
 from bookkeeper.gateways.config import save_section
 from bookkeeper.ledger import Ledger
+from feeds.metrics import scrape
 
 OURS = "couch_bookkeeper"
 BIN = Path(sys.executable).parent / "bookkeeper"
@@ -143,16 +143,8 @@ class Daemon:
         )
 
     def metric(self, name: str) -> float:
-        """A value from `/metrics` (-1 while it does not answer, 0 when the series is not there yet)."""
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=2) as resp:
-                text = resp.read().decode()
-        except OSError:
-            return -1
-        for line in text.splitlines():
-            if line.startswith(f"bookkeeper_{name} "):
-                return float(line.split()[1])
-        return 0
+        """`bookkeeper_<name>` from its `/metrics` (0 while it does not answer or has no such series yet)."""
+        return scrape(self.metrics_port).get(f"bookkeeper_{name}", 0)
 
     def wait_connected(self) -> None:
         wait_until(lambda: self.metric("amqp_connections_total") >= 1, 60, what="the daemon's first connection")
