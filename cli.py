@@ -824,8 +824,8 @@ def reports_metrics(app, reseller_id, start, end, chart_path, as_json):
 @pass_app
 def simulate_cmd(app, scenario_path, keep, as_json):
     """Run a scenario through the real engine and change feeds on a simulated clock (docs/contracts.md)."""
-    from feeds.scenario import load_scenario
-    from feeds.simulate import simulate
+    from simulator.run import simulate
+    from simulator.scenario import load_scenario
 
     scenario = load_scenario(scenario_path)
     result = simulate(scenario, app.couch, app.settings, keep=keep)
@@ -853,7 +853,7 @@ def demo_load(app, as_json):
     """Load a master account, a EUR reseller and customers with devices, users, numbers and plans."""
     from datetime import datetime
 
-    from feeds.demo import load_demo
+    from simulator.demo import load_demo
 
     result = load_demo(app.couch, app.settings, datetime.now(UTC))
     emit(
