@@ -20,6 +20,8 @@ from bookkeeper.amqp.kazoo import KazooClient
 from bookkeeper.embedded import free_port
 from feeds.metrics import scrape
 
+pytestmark = pytest.mark.slow
+
 BIN = Path(sys.executable).parent / "bookkeeper"
 
 
