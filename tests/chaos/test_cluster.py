@@ -186,7 +186,7 @@ def test_the_daemon_recovers_by_itself_after_the_whole_cluster_stopped_for_30_s(
 
         cluster.stop()
         stopped = time.monotonic()
-        time.sleep(OUTAGE)
+        time.sleep(OUTAGE)  # the outage under test
         assert daemon.poll() is None, log.read_text()
         down = metric(metrics_port, "couch_reachable")
         cluster.start()

@@ -102,6 +102,7 @@ def connections_to(port: int) -> int:
     return count
 
 
+@pytest.mark.slow
 def test_connections_stay_bounded_however_many_threads_ask_and_a_feed_never_waits(server, new_db):
     port = urlsplit(server.url).port
     client, other = Couch(server.url, connections=4), Couch(server.url)
@@ -125,7 +126,7 @@ def test_connections_stay_bounded_however_many_threads_ask_and_a_feed_never_wait
         waiting = client.db(idle.name)
         with ThreadPoolExecutor(4) as pool:
             held = [pool.submit(waiting.changes, head, feed="longpoll", include_docs=False) for _ in range(4)]
-            time.sleep(0.5)
+            time.sleep(0.5)  # the longpolls get under way: no pooled connection is left
             since, began = other.db(db.name).changes(include_docs=False)["last_seq"], time.monotonic()
             threading.Timer(0.3, lambda: other.db(db.name).put({"_id": "live"})).start()
             row = next(iter(db.follow(since, heartbeat_ms=500)))
@@ -139,6 +140,7 @@ def test_connections_stay_bounded_however_many_threads_ask_and_a_feed_never_wait
         client.close()
 
 
+@pytest.mark.slow
 def test_calls_are_retried_while_the_server_restarts(tmp_path):
     srv = start_test_server(tmp_path, persistent=True, restarts=True)  # on disk, so data survives the restart
     try:
