@@ -26,7 +26,6 @@ import traceback
 from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -39,7 +38,6 @@ from bookkeeper.config import load_settings
 from bookkeeper.couch import Couch, NotFound, Unavailable
 from bookkeeper.dbnames import modb
 from bookkeeper.embedded import free_port
-from bookkeeper.ledger import Ledger
 from bookkeeper.ledger.documents import entry_of
 from bookkeeper.servers import KINDS, make_server
 from feeds.malloc import rss_mb
@@ -181,26 +179,7 @@ class Watcher(threading.Thread):
 
 
 def provision_world(couch: Couch, settings, accounts: int) -> list[str]:
-    now = datetime.now(UTC)
-    master = provision.new_account_id()
-    provision.create_account(couch, settings, master, "Soak master", [], now, reseller=True)
-    provision.put_settings(couch, master, {"currency": "USD", "billing_day": 1}, now)
-    provision.put_plan(couch, master, "soak", PLAN, now)
-    ledger, ids = Ledger(couch), []
-    for n in range(accounts):
-        account = provision.new_account_id()
-        provision.create_account(couch, settings, account, f"Soak {n}", [master], now, plans={"soak": master})
-        ledger.credit(
-            account,
-            Decimal(100000),
-            "USD",
-            kind="credit",
-            reason="manual_addition",
-            description="soak funds",
-            at=now,
-            key=f"soak:{account}",
-        )
-        ids.append(account)
+    _, ids = provision.funded_customers(couch, settings, "soak", PLAN, accounts, 100000, datetime.now(UTC), name="Soak")
     return ids
 
 

@@ -71,6 +71,37 @@ def create_account(
     couch.db(SERVICES_DB).put(services)
 
 
+def funded_customers(
+    couch: Couch, settings, plan_id: str, plan: dict, count: int, balance, now: datetime, name: str = "Customer"
+) -> tuple[str, list[str]]:
+    """A USD master reseller (billing day 1) offering `plan` as `plan_id`, and `count` customers on it, each
+    credited `balance` under a key of its own (benchmarks and tests); (master id, customer ids)."""
+    from decimal import Decimal
+
+    from .ledger import Ledger
+
+    master = new_account_id()
+    create_account(couch, settings, master, f"{name} master", [], now, reseller=True)
+    put_settings(couch, master, {"currency": "USD", "billing_day": 1}, now)
+    put_plan(couch, master, plan_id, plan, now)
+    ledger, accounts = Ledger(couch), []
+    for n in range(count):
+        account = new_account_id()
+        create_account(couch, settings, account, f"{name} {n}", [master], now, plans={plan_id: master})
+        ledger.credit(
+            account,
+            Decimal(balance),
+            "USD",
+            kind="credit",
+            reason="manual_addition",
+            description="funds",
+            at=now,
+            key=f"funds:{account}",
+        )
+        accounts.append(account)
+    return master, accounts
+
+
 def put_plan(couch: Couch, vendor_id: str, plan_id: str, plan: dict, now: datetime) -> None:
     """A service plan document in its vendor's account DB (KAZOO reads plans from there)."""
     couch.db(account_db(vendor_id)).put({**plan, "_id": plan_id, **_pvt(vendor_id, now, "service_plan")})

@@ -19,10 +19,8 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -61,24 +59,9 @@ def cluster(tmp_path):
 
 @pytest.mark.long(1500)
 def test_a_month_on_a_cluster_with_node_and_driver_kills_leaves_the_single_node_ledger(cluster, tmp_path):
-    data = world.scenario(ACCOUNTS)
     node = CouchDBServer(tmp_path / "node").start()
     try:
-        reference = world.simulation(data, node.url, "ref-")
-        ids = {label: provision.new_account_id() for label in reference.scenario.order()}
-        reference.ids = dict(ids)
-        disturbed = world.simulation(data, cluster.url, "chaos-", ids=ids)
-        with ThreadPoolExecutor(2) as pool:
-            for built in [pool.submit(world.build, reference), pool.submit(world.build, disturbed)]:
-                built.result()
-        scenario_file, ids_file, log = tmp_path / "scenario.json", tmp_path / "ids.json", tmp_path / "driver.log"
-        scenario_file.write_text(json.dumps(data))
-        ids_file.write_text(json.dumps(ids))
-
-        undisturbed: dict = {}
-        walker = threading.Thread(target=lambda: undisturbed.update(walked=world.walk(reference)), daemon=True)
-        walker.start()
-
+        month = world.month(tmp_path, ACCOUNTS, node.url, cluster.url)
         rnd = random.Random(20261203)
         faults: list[tuple[str, int]] = []
 
@@ -94,20 +77,19 @@ def test_a_month_on_a_cluster_with_node_and_driver_kills_leaves_the_single_node_
 
         began = time.monotonic()
         kills, runs = world.drive(
-            lambda: world.run_driver(cluster.url, "chaos-", scenario_file, ids_file, log),
+            lambda: month.start_driver(cluster.url),
             min_kills=MIN_KILLS,
             disturb=node_fault,
             deadline=DEADLINE,
             rnd=rnd,
-            log=log,
+            log=month.log,
         )
-        assert kills >= MIN_KILLS, f"the walk finished after only {kills} kills; see {log}"
+        assert kills >= MIN_KILLS, f"the walk finished after only {kills} kills; see {month.log}"
         assert faults == list(NODE_FAULTS.values())
-        walker.join(timeout=max(1.0, DEADLINE - (time.monotonic() - began)))
-        assert not walker.is_alive() and undisturbed.get("walked") == len(world.moments(reference))
+        assert month.walked(max(1.0, DEADLINE - (time.monotonic() - began)))
 
         couch, ref_couch = Couch(cluster.url, namespace="chaos-"), Couch(node.url, namespace="ref-")
-        documents, pending = world.check_ledger(couch, ref_couch, ids, disturbed)
+        documents, pending = world.check_ledger(couch, ref_couch, month.ids, month.disturbed)
         print(
             f"cluster month: {kills} driver kills, node faults {faults}, {runs} driver runs, {documents} ledger "
             f"documents equal to the single node's, {pending} write-ahead charges in the ledger, "
@@ -133,26 +115,8 @@ def test_the_daemon_recovers_by_itself_after_the_whole_cluster_stopped_for_30_s(
     couch = Couch(cluster.url, namespace=namespace)
     settings = load_settings(env={}, couch_url=cluster.url, namespace=namespace)
     now = datetime.now(UTC)
-    master = provision.new_account_id()
-    provision.create_account(couch, settings, master, "Master", [], now, reseller=True)
-    provision.put_settings(couch, master, {"currency": "USD", "billing_day": 1}, now)
-    provision.put_plan(couch, master, "outage", PLAN, now)
+    _, accounts = provision.funded_customers(couch, settings, "outage", PLAN, 3, 500, now, name="Outage")
     ledger = Ledger(couch)
-    accounts = []
-    for n in range(3):
-        account = provision.new_account_id()
-        provision.create_account(couch, settings, account, f"Outage {n}", [master], now, plans={"outage": master})
-        ledger.credit(
-            account,
-            Decimal(500),
-            "USD",
-            kind="credit",
-            reason="manual_addition",
-            description="funds",
-            at=now,
-            key=f"funds:{account}",
-        )
-        accounts.append(account)
 
     def activations(account: str) -> Decimal:
         entries = ledger.entries(account, now - timedelta(days=40), datetime.now(UTC) + timedelta(days=400))

@@ -5,16 +5,12 @@ account ids on another server; every balance must equal the account's credits mi
 
 from __future__ import annotations
 
-import json
 import random
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from testserver import start_test_server
 
-from bookkeeper import provision
 from bookkeeper.couch import Couch
 
 from . import world
@@ -27,25 +23,10 @@ DEADLINE = 480.0
 
 
 def test_a_month_with_kills_and_server_restarts_leaves_the_undisturbed_ledger(tmp_path):
-    data = world.scenario(ACCOUNTS)
     server = start_test_server(tmp_path / "disk", persistent=True, restarts=True)
     reference_server = start_test_server(tmp_path / "ref")
     try:
-        reference = world.simulation(data, reference_server.url, "ref-")
-        ids = {label: provision.new_account_id() for label in reference.scenario.order()}
-        reference.ids = dict(ids)
-        disturbed = world.simulation(data, server.url, "chaos-", ids=ids)
-        with ThreadPoolExecutor(2) as pool:
-            for built in [pool.submit(world.build, reference), pool.submit(world.build, disturbed)]:
-                built.result()
-        scenario_file, ids_file, log = tmp_path / "scenario.json", tmp_path / "ids.json", tmp_path / "driver.log"
-        scenario_file.write_text(json.dumps(data))
-        ids_file.write_text(json.dumps(ids))
-
-        undisturbed: dict = {}
-        walker = threading.Thread(target=lambda: undisturbed.update(walked=world.walk(reference)), daemon=True)
-        walker.start()
-
+        month = world.month(tmp_path, ACCOUNTS, reference_server.url, server.url)
         rnd = random.Random(20261122)
         restarts = []
 
@@ -61,20 +42,19 @@ def test_a_month_with_kills_and_server_restarts_leaves_the_undisturbed_ledger(tm
 
         began = time.monotonic()
         kills, runs = world.drive(
-            lambda: world.run_driver(server.url, "chaos-", scenario_file, ids_file, log),
+            lambda: month.start_driver(server.url),
             min_kills=MIN_KILLS,
             disturb=restart,
             deadline=DEADLINE,
             rnd=rnd,
-            log=log,
+            log=month.log,
         )
-        assert kills >= 10, f"the walk finished after only {kills} kills; see {log}"
+        assert kills >= 10, f"the walk finished after only {kills} kills; see {month.log}"
         assert len(restarts) == 2
-        walker.join(timeout=max(1.0, DEADLINE - (time.monotonic() - began)))
-        assert not walker.is_alive() and undisturbed.get("walked") == len(world.moments(reference))
+        assert month.walked(max(1.0, DEADLINE - (time.monotonic() - began)))
 
         couch, ref_couch = Couch(server.url, namespace="chaos-"), Couch(reference_server.url, namespace="ref-")
-        documents, pending = world.check_ledger(couch, ref_couch, ids, disturbed)
+        documents, pending = world.check_ledger(couch, ref_couch, month.ids, month.disturbed)
         print(
             f"chaos month: {kills} kills, {len(restarts)} server restarts, {runs} driver runs, "
             f"{documents} ledger documents equal, {pending} write-ahead charges in the ledger, "

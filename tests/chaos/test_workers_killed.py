@@ -42,26 +42,7 @@ def world(tmp_path):
     couch = Couch(server.url, namespace=namespace)
     settings = load_settings(env={}, couch_url=server.url, namespace=namespace)
     now = datetime.now(UTC)
-    master = provision.new_account_id()
-    provision.create_account(couch, settings, master, "Master", [], now, reseller=True)
-    provision.put_settings(couch, master, {"currency": "USD", "billing_day": 1}, now)
-    provision.put_plan(couch, master, "leases", PLAN, now)
-    ledger = Ledger(couch)
-    accounts = []
-    for n in range(ACCOUNTS):
-        account = provision.new_account_id()
-        provision.create_account(couch, settings, account, f"Lease {n}", [master], now, plans={"leases": master})
-        ledger.credit(
-            account,
-            Decimal(500),
-            "USD",
-            kind="credit",
-            reason="manual_addition",
-            description="funds",
-            at=now,
-            key=f"funds:{account}",
-        )
-        accounts.append(account)
+    master, accounts = provision.funded_customers(couch, settings, "leases", PLAN, ACCOUNTS, 500, now, name="Lease")
     procs: dict[str, subprocess.Popen] = {}
     try:
         yield server, couch, settings.model_copy(update={"master_account": master}), accounts, procs, tmp_path

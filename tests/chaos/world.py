@@ -7,11 +7,14 @@ a crash is a no-op, and the disturbed and undisturbed runs create the same docum
 
 from __future__ import annotations
 
+import json
 import random
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -283,6 +286,56 @@ def simulation(scenario: dict, url: str, namespace: str, ids: dict | None = None
 DRIVER = Path(__file__).with_name("driver.py")
 
 
+@dataclass
+class Month:
+    """The chaos month built twice with the same account ids: `reference` walked undisturbed (in a thread, from
+    `begin`), `disturbed` walked by driver processes (`start_driver`), namespaces `ref-` and `chaos-`."""
+
+    reference: object
+    disturbed: object
+    ids: dict[str, str]
+    files: tuple[Path, Path]
+    log: Path
+    undisturbed: dict = field(default_factory=dict)
+    walker: threading.Thread | None = None
+
+    def begin(self) -> None:
+        self.walker = threading.Thread(target=lambda: self.undisturbed.update(walked=walk(self.reference)), daemon=True)
+        self.walker.start()
+
+    def start_driver(self, url: str) -> subprocess.Popen:
+        return run_driver(url, "chaos-", *self.files, self.log)
+
+    def walked(self, timeout: float) -> bool:
+        """Whether the undisturbed walk finished every moment (waiting up to `timeout` seconds)."""
+        assert self.walker is not None
+        self.walker.join(timeout=timeout)
+        return not self.walker.is_alive() and self.undisturbed.get("walked") == len(moments(self.reference))
+
+
+def month(tmp_path: Path, accounts: int, reference_url: str, url: str) -> Month:
+    """The scenario over `accounts` accounts built on both servers (in parallel), its files written for the
+    driver, the undisturbed walk begun."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bookkeeper import provision
+
+    data = scenario(accounts)
+    reference = simulation(data, reference_url, "ref-")
+    ids = {label: provision.new_account_id() for label in reference.scenario.order()}
+    reference.ids = dict(ids)
+    disturbed = simulation(data, url, "chaos-", ids=ids)
+    with ThreadPoolExecutor(2) as pool:
+        for built in [pool.submit(build, reference), pool.submit(build, disturbed)]:
+            built.result()
+    files = (tmp_path / "scenario.json", tmp_path / "ids.json")
+    files[0].write_text(json.dumps(data))
+    files[1].write_text(json.dumps(ids))
+    made = Month(reference, disturbed, ids, files, tmp_path / "driver.log")
+    made.begin()
+    return made
+
+
 def run_driver(url: str, namespace: str, scenario: Path, ids: Path, log: Path) -> subprocess.Popen:
     """`driver.py` walking the scenario on the server at `url` from where the database says it stopped."""
     with open(log, "ab") as out:
@@ -363,7 +416,6 @@ def check_ledger(couch, reference_couch, ids: dict[str, str], sim) -> tuple[int,
     (so nothing is charged twice: charges have deterministic ids), every balance is the account's credits minus
     its charges, and every write-ahead charge left on a billing state is in the ledger. Returns (ledger documents,
     write-ahead charges)."""
-    import json
     from decimal import Decimal
 
     from bookkeeper.billing import STATE_PREFIX
