@@ -301,28 +301,27 @@ class BillingEngine:
     def _stale(self, ids: list[str], states: dict, now: datetime, failures: dict) -> dict[str, list]:
         """{account: the charges its billing state has not seen} for the accounts whose state is older than their
         ledger (a backup restored, a state write lost after its charges were written). A state has seen the charges
-        of its evaluation's second (`seen`); any other charge created from that second on was written by a later
-        state. One `by_time` query per month from the state's evaluation to `now` (one, but at a month's first
-        evaluation); none for a state revision this process saved or checked itself. A failed query fails its
-        account (`failures`)."""
+        of its evaluation's second (`seen`); any other charge created from that second on (from its period's end,
+        when that period has nothing left to catch up) was written by a later state. One `by_time` query per month
+        from there to `now` (so one, but for a period the daemon missed days of); none for a state revision this
+        process saved or checked itself. A failed query fails its account (`failures`)."""
         checks = [
             (a, doc) for a in ids if (doc := states.get(STATE_PREFIX + a)) and self._trusted.get(a) != doc["_rev"]
         ]
 
         def unseen(check: tuple[str, dict]) -> list | Exception:
             account_id, doc = check
-            at = (doc.get("state") or {}).get("evaluated_at")
-            if not at:
+            state = charging.BillingState.from_doc(doc["state"])
+            if state.evaluated_at is None:
                 return []
+            since = state.evaluated_at
+            if state.period.end <= now and not (state.last_daily and (state.last_day or 0) < state.period.days):
+                since = max(since, state.period.end)  # its period is done (nothing to catch up): only later ones count
             seen = set(
                 doc["seen"] if "seen" in doc else [c["key"] for c in (doc.get("pending") or {}).get("charges", [])]
             )
             try:
-                return [
-                    e
-                    for e in self.ledger.charges_since(account_id, datetime.fromisoformat(at), now)
-                    if e.key not in seen
-                ]
+                return [e for e in self.ledger.charges_since(account_id, since, now) if e.key not in seen]
             except CouchError as exc:
                 return exc
 

@@ -151,15 +151,14 @@ def rebuilt(
     daily_now: Mapping[ItemKey, DailyLast] | None = None,
 ) -> BillingState | None:
     """The billing state of `period` as the ledger tells it, for an account whose state document was lost or is
-    older than its ledger (`given`: that older state, any period). The period's charges (ledger entries with
-    `at`, `kind`, `category`, `item`, `quantity`, `rate`, `amount`, `day`, `key`, `period_start`) say from which day it
-    was billed, whether its MRC was paid (a monthly charge, or `given` of this period says so), each monthly
-    item's level and changes (the latest proration's, else the MRC's quantity × rate), the activation marks (the
-    highest activated level or MRC quantity), the daily fees of each day and the last day settled. What the ledger
-    does not hold comes from `given`: standing, marks and days settled without a charge. Missed days are charged
-    at each daily item's last charged quantity and rate: at its monthly total as `given` or `daily_now` (today's
-    items) knew it for that quantity and rate, else quantity × rate. None if the ledger holds no charge of the
-    period (then `given`, if any, stands)."""
+    older than its ledger (`given`: that older state, of any period). The period's charges (ledger entries: `at`,
+    `kind`, `category`, `item`, `quantity`, `rate`, `amount`, `day`, `key`, `period_start`) say from which day it
+    was billed, whether its MRC was paid (a monthly charge, or `given` of this period says so), each monthly item's
+    level and changes (the latest proration's, else the MRC's quantity × rate), the activation marks (the highest
+    level activated, or the MRC's quantity), each day's fees and the last day settled. What the ledger does not hold
+    comes from `given`: standing, and (of this period) marks and days settled without a charge. Missed days are
+    charged at each daily item's last charged quantity and rate, at the monthly total `given` or `daily_now`
+    (today's items) knew for them, else quantity × rate. None if the ledger holds no charge of the period."""
     mine = [c for c in charges if c.period_start == period.start and c.category and c.item and c.day is not None]
     if not mine:
         return None

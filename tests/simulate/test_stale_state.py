@@ -1,7 +1,8 @@
 """A billing state older than the ledger (issue: hostile input, point 4), through `bookkeeper billing run --at` as
 an operator runs it after restoring the bookkeeper database from a backup: the state is rebuilt from the ledger,
 nothing is charged twice (prorations, daily fees, MRCs), every day missed since is charged once at the last
-quantity charged, and `ledger verify` says sound; within a period and across a period start."""
+quantity charged, and `ledger verify` says sound; within a period and across a period start. A state lost
+altogether is rebuilt the same way."""
 
 from __future__ import annotations
 
@@ -51,6 +52,9 @@ class Backup:
     def restore(self) -> None:
         self.db.put({**self.doc, "_rev": self.db.get(self.id)["_rev"]})
 
+    def delete(self) -> None:
+        self.db.delete_doc(self.id, self.db.get(self.id)["_rev"])
+
 
 def verify(server, sim, acme) -> None:
     env = {**os.environ, "BOOKKEEPER_COUCH_URL": server.url, "BOOKKEEPER_NAMESPACE": sim.couch.namespace}
@@ -60,7 +64,7 @@ def verify(server, sim, acme) -> None:
     assert (done.returncode, done.stdout) == (0, "sound\n"), done.stdout + done.stderr
 
 
-def test_a_state_restored_from_before_a_prorations_and_a_rise_charges_nothing_twice(server):
+def test_a_state_restored_from_before_two_prorations_and_a_rise_charges_nothing_twice(server):
     p = period_containing(month_start(2), 1, "UTC")
     sim, acme, run = gap_world(server, p.start, 1000, {})
     try:
@@ -76,12 +80,14 @@ def test_a_state_restored_from_before_a_prorations_and_a_rise_charges_nothing_tw
         backup.restore()
         run(at(p, 11))  # days 9 and 10 missed: charged at the 2 devices of day 8
         run(at(p, 12))
+        backup.delete()  # lost: rebuilt from the ledger alone
+        run(at(p, 14))  # day 13 missed: charged at the 2 devices of day 12
         n = p.days
         assert [(e.amount, e.quantity) for e in entries(sim, acme, p, "mrc")] == [(Decimal(10), 1)]
         assert sorted(e.amount for e in entries(sim, acme, p, "prorate")) == sorted(
             [prorated(Decimal(10), 5, n, "USD"), prorated(Decimal(10), 8, n, "USD")]
         )
-        assert daily_fees(sim, acme, p) == expected_days(p, [1] * 6 + [2] * 6)
+        assert daily_fees(sim, acme, p) == expected_days(p, [1] * 6 + [2] * 8)
         verify(server, sim, acme)
     finally:
         sim.remove()
