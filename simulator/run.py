@@ -21,8 +21,8 @@ from bookkeeper.dbnames import ACCOUNTS_DB, SERVICES_DB, account_db, to_gregoria
 from bookkeeper.errors import InputError
 from bookkeeper.money import round_money
 from bookkeeper.plans import priced_counters
+from feeds.catchup import catch_up
 
-from .catchup import catch_up
 from .scenario import Scenario, billing_reseller
 
 CARRY_FORWARD = "rollover"
