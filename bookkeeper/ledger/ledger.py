@@ -411,13 +411,15 @@ class Ledger:
 
     def charges_since(self, account_id: str, since: datetime, until: datetime) -> list[Entry]:
         """The engine's charges (`CHARGE_KINDS`) created from `since`'s second through `until`'s, oldest first: one
-        `by_time` query per existing month between them, creating and writing nothing (the billing engine asks
-        this to tell a billing state older than the ledger)."""
+        `by_time` query per existing month between them (on PouchDB Server only where the balance checkpoint's
+        latest entry is that recent), creating and writing nothing (the billing engine asks this to tell a billing
+        state older than the ledger)."""
         out: list[Entry] = []
         if since > until:
             return out
         for year, month in d.months_from(d.month_of(since), d.month_of(until)):
-            if not self._exists(self.couch.db(modb(account_id, year, month))):
+            db = self.couch.db(modb(account_id, year, month))
+            if not self._exists(db) or not self.totals.written_since(db, to_gregorian(since)):
                 continue
             try:
                 entries = self._by_time(account_id, year, month, to_gregorian(since), to_gregorian(until) + 1)
