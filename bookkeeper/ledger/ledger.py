@@ -22,7 +22,6 @@ does (a server admin's rewrite), never by a second document beside it, which KAZ
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,6 +36,7 @@ from ..errors import BookkeeperError, InputError
 from ..money import KNOWN_CURRENCIES, check_currency, from_units, round_money
 from . import documents as d
 from .documents import Entry, Explained
+from .prepared import PreparedMonths
 from .totals import MonthTotals
 
 Month = tuple[int, int]
@@ -84,11 +84,7 @@ class Ledger:
         self.horizon = horizon
         self._created: dict[str, datetime | None] = {}  # account -> its account doc's pvt_created
         self.totals = MonthTotals(couch, dialect)
-        self._known: set[str] = set()  # MODBs known to exist
-        self._designed: set[str] = set()  # MODBs whose design documents this process installed or checked
-        self._fresh: set[str] = set()  # MODBs this process created (so no carry-forward needs looking for)
-        self._ready: set[str] = set()  # MODBs with design docs and a carry-forward (written or owed)
-        self._owed: dict[str, tuple[dict, threading.Lock]] = {}  # MODB -> its carry-forward, counted, not written
+        self._prepared = PreparedMonths()
         self._names: dict[str, str | None] = {}  # account id -> its name, as 4.3 ledgers carry it
 
     # -- writes
@@ -455,7 +451,7 @@ class Ledger:
         for name in names:
             parsed = parse_db_name(name)
             if parsed is not None and parsed.is_modb and parsed.account_id == account_id:
-                self._known.add(modb(account_id, parsed.year, parsed.month))
+                self._prepared.see(modb(account_id, parsed.year, parsed.month))
                 found.add((parsed.year, parsed.month))
         return sorted(found)
 
@@ -513,14 +509,14 @@ class Ledger:
 
     def _create(self, db: Database) -> bool:
         """The MODB and its design documents, once per process; True if the database was created now."""
-        if db.name in self._designed:
+        prepared = self._prepared
+        if prepared.designed(db.name):
             return False
-        created = db.name not in self._known and db.create()
-        self._known.add(db.name)
+        created = not prepared.seen(db.name) and db.create()
+        prepared.see(db.name)
         installed = designdocs.install_kind(db, "modb")
-        self._designed.add(db.name)
+        prepared.design(db.name, created)
         if created:
-            self._fresh.add(db.name)
             info = db.info()
             if info.get("doc_count") == len(installed) and not info.get("doc_del_count"):  # nobody else wrote yet
                 self.totals.created(db, info["update_seq"])
@@ -531,12 +527,13 @@ class Ledger:
         `defer`: a month this process created gets its carry-forward owed (counted by `_units`, written by
         `_pay`) rather than written now; without it, an owed carry-forward is written now."""
         db = self.couch.db(modb(account_id, year, month))
-        if db.name in self._ready:
+        prepared = self._prepared
+        if prepared.ready(db.name):
             if not defer:
                 self._pay(db)
             return db, False
         created = self._create(db)
-        if defer and db.name in self._fresh:
+        if defer and prepared.fresh(db.name):
             previous = d.prev_month(year, month)
             carry = d.carry_doc(
                 self.dialect,
@@ -549,49 +546,43 @@ class Ledger:
                 self.clock.now(),
                 self._account_name(account_id),
             )
-            self._owed[db.name] = (carry, threading.Lock())
+            prepared.owe(db.name, carry)
         else:
-            self._carry(account_id, year, month, correct=False, fresh=db.name in self._fresh)
-        self._ready.add(db.name)
-        self._fresh.discard(db.name)
+            self._carry(account_id, year, month, correct=False, fresh=prepared.fresh(db.name))
+        prepared.make_ready(db.name)
         return db, created
 
     def _units(self, db: Database, until: int | None = None) -> int:
         """`totals.units` of a ready month, its owed carry-forward included. If someone else wrote into the month
         since this process created it (their carry-forward may be among it), the owed one is written now (409:
         theirs stands) and the month read again, so a carry-forward is never counted twice."""
-        owed = self._owed.get(db.name)
-        if owed is None:
+        if self._prepared.owed(db.name) is None:
             return self.totals.units(db, until)
-        carry, lock = owed
-        with lock:  # not while it is being written: then the tail may or may not hold it yet
-            if db.name not in self._owed:
-                return self.totals.units(db, until)
-            units = self.totals.units(db, until)
-            if self.totals.untouched(db):
-                return units + d.signed_units(carry, self.dialect)
-            self._write_owed(db, [])
+        with self._prepared.settling(db.name) as carry:  # not while it is written: the tail may hold it or not
+            if carry is not None:
+                units = self.totals.units(db, until)
+                if self.totals.untouched(db):
+                    return units + d.signed_units(carry, self.dialect)
+                self._write_owed(db, carry, [])
         return self.totals.units(db, until)
 
     def _pay(self, db: Database, docs: list[dict] = ()) -> dict[str, dict]:
         """Write `docs` in one `_bulk_docs`, with the month's owed carry-forward if there is one; the rows of
         `docs` (no request when there is nothing to write)."""
-        owed = self._owed.get(db.name)
-        if owed is not None:
-            with owed[1]:
-                if db.name in self._owed:
-                    return self._write_owed(db, docs)
+        if self._prepared.owed(db.name) is not None:
+            with self._prepared.settling(db.name) as carry:
+                if carry is not None:
+                    return self._write_owed(db, carry, docs)
         return db.bulk_docs(list(docs)) if docs else {}
 
-    def _write_owed(self, db: Database, docs: list[dict]) -> dict[str, dict]:
+    def _write_owed(self, db: Database, carry: dict, docs: list[dict]) -> dict[str, dict]:
         """Under the month's lock: its owed carry-forward and `docs` in one `_bulk_docs` (a 409 on the carry:
         someone wrote it first); the rows of `docs`. A failed request leaves it owed."""
-        carry, _ = self._owed[db.name]
         rows = db.bulk_docs([carry, *docs])
         row = rows.pop(carry["_id"], {})
         if not row.get("ok") and row.get("error") != "conflict":
             raise LedgerError(f"{db.name}/{carry['_id']}: {row.get('error')}: {row.get('reason')}")
-        del self._owed[db.name]
+        self._prepared.paid(db.name)
         return rows
 
     def settle_carry(self, account_id: str, at: datetime) -> None:
@@ -695,10 +686,10 @@ class Ledger:
         return self._names[account_id]
 
     def _exists(self, db: Database) -> bool:
-        if db.name in self._known:
+        if self._prepared.seen(db.name):
             return True
         if db.exists():
-            self._known.add(db.name)
+            self._prepared.see(db.name)
             return True
         return False
 
