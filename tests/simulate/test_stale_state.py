@@ -11,12 +11,15 @@ import subprocess
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from test_missed_days import BIN, gap_world, month_start
 
 from bookkeeper import provision
 from bookkeeper.billing import STATE_PREFIX
 from bookkeeper.charging import daily_fee, prorated
 from bookkeeper.clock import Period, period_containing
+
+pytestmark = pytest.mark.slow
 
 USER = {"pvt_type": "user", "priv_level": "user"}
 DEVICE = {"pvt_type": "device"}
