@@ -168,7 +168,7 @@ def update_burst(kazoo: KazooClient, couch: Couch, master: str, ids: list[str]) 
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def run(n: int, rate: float, seconds: float, updates: int, server_kind: str) -> dict:
@@ -190,21 +190,22 @@ def run(n: int, rate: float, seconds: float, updates: int, server_kind: str) -> 
                 "BOOKKEEPER_MASTER_ACCOUNT": master,
                 "BOOKKEEPER_AMQP_URL": broker.url,
             }
-            daemon = subprocess.Popen(
-                [
-                    str(BIN),
-                    "run",
-                    "--worker-id",
-                    "bench",
-                    "--metrics-port",
-                    str(metrics_port),
-                    "--hooks-port",
-                    str(free_port()),
-                ],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=open(Path(var) / "daemon.log", "w"),
-            )
+            with open(Path(var) / "daemon.log", "w") as log:  # the daemon holds its own descriptor
+                daemon = subprocess.Popen(
+                    [
+                        str(BIN),
+                        "run",
+                        "--worker-id",
+                        "bench",
+                        "--metrics-port",
+                        str(metrics_port),
+                        "--hooks-port",
+                        str(free_port()),
+                    ],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=log,
+                )
             wait_for(lambda: metric(metrics_port, "amqp_connections_total") >= 1, 120, "the AMQP connection")
             wait_for(lambda: metric(metrics_port, "ticks_total") >= 1, 1800, "the start-up tick")
             kazoo = KazooClient(broker.url)

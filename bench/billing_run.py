@@ -1,12 +1,13 @@
 """Benchmark: the period-start billing run over N accounts with 5 plan items each (issue 9).
 
-Starts its own server (`--server`: the in-memory embedded one, a CouchDB node or a three-node cluster) and provisions N KAZOO accounts under one master (account DB, services
-doc, limits, devices, users, numbers, and a November MODB with a payment). It runs the daemon's tick of November's
-last day, which counts every account and creates December's MODBs ahead (as KAZOO's `kt_modb_creation` does). Then
-it times `billing run --at <period start>` (the engine's evaluate_batches: every MRC charged) and, in the same run,
-raw `_bulk_docs` of the same number of equivalent documents: the same charge documents and a carry-forward written
-into the same per-account monthly DBs, one request per account, as a plain HTTP client would, with as many requests
-in flight as the engine's pool (`THREADS`; both stated in the JSON).
+Starts its own server (`--server`: the in-memory embedded one, a CouchDB node or a three-node cluster) and
+provisions N KAZOO accounts under one master (account DB, services doc, limits, devices, users, numbers, and a
+November MODB with a payment). It runs the daemon's tick of November's last day, which counts every account and
+creates December's MODBs ahead (as KAZOO's `kt_modb_creation` does). Then it times `billing run --at <period start>`
+(the engine's evaluate_batches: every MRC charged) and, in the same run, raw `_bulk_docs` of the same number of
+equivalent documents: the same charge documents and a carry-forward written into the same per-account monthly DBs,
+one request per account, as a plain HTTP client would, with as many requests in flight as the engine's pool
+(`THREADS`; both stated in the JSON).
 
     .venv/bin/python bench/billing_run.py --accounts 1000 --json
     .venv/bin/python bench/billing_run.py --server couchdb --accounts 10000 --json

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -61,10 +62,8 @@ def open_sockets() -> int:
     """Sockets this process holds open (the daemon's connections to the server, its metrics listener)."""
     count = 0
     for fd in Path("/proc/self/fd").iterdir():
-        try:
+        with contextlib.suppress(OSError):  # closed meanwhile (the listing's own descriptor among them)
             count += os.readlink(fd).startswith("socket:")
-        except OSError:  # closed meanwhile (the listing's own descriptor among them)
-            pass
     return count
 
 

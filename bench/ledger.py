@@ -81,7 +81,7 @@ def bench_balance(couch: Couch, ledger: Ledger, size: int, reads: int, now: date
     ledger.balance(account)
     first_ms = (time.perf_counter() - t0) * 1000
     timings = []
-    for i in range(reads):
+    for _ in range(reads):
         ledger.credit(
             account, Decimal("0.01"), USD, kind="manual", reason="manual_addition", description="tick", at=now
         )

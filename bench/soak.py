@@ -63,7 +63,7 @@ def pct(values: list[float], p: float) -> float | None:
     if not values:
         return None
     values = sorted(values)
-    return round(values[min(len(values) - 1, max(0, int(round(p / 100 * len(values))) - 1))], 1)
+    return round(values[min(len(values) - 1, max(0, round(p / 100 * len(values)) - 1))], 1)
 
 
 class Watcher(threading.Thread):
@@ -239,23 +239,23 @@ def run(minutes: float, rate: float, accounts: int, couch_url: str | None, repor
             settings = load_settings(env={}, couch_url=couch_url, namespace=NAMESPACE)
             ids = provision_world(couch, settings, accounts)
             env = {**os.environ, "BOOKKEEPER_COUCH_URL": couch_url, "BOOKKEEPER_NAMESPACE": NAMESPACE}
-            log = open(Path(var) / "daemon.log", "wb")
             metrics_port = free_port()
-            daemon = subprocess.Popen(
-                [
-                    str(Path(sys.executable).with_name("bookkeeper")),
-                    "run",
-                    "--worker-id",
-                    "soak",
-                    "--metrics-port",
-                    str(metrics_port),
-                    "--hooks-port",
-                    str(free_port()),
-                ],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+            with open(Path(var) / "daemon.log", "wb") as log:  # the daemon holds its own descriptor
+                daemon = subprocess.Popen(
+                    [
+                        str(Path(sys.executable).with_name("bookkeeper")),
+                        "run",
+                        "--worker-id",
+                        "soak",
+                        "--metrics-port",
+                        str(metrics_port),
+                        "--hooks-port",
+                        str(free_port()),
+                    ],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
             stop = threading.Event()
             watcher = Watcher(Couch(couch_url, namespace=NAMESPACE), stop)
             watcher.start()

@@ -14,6 +14,7 @@ Single evaluations asked for by concurrent threads (the daemon's drain threads) 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -486,7 +487,7 @@ class BillingEngine:
         charges = list(evaluation.decision.charges)
         results = self.ledger.write_charges(evaluation.account_id, charges, evaluation.currency, now)
         work.evaluation = replace(evaluation, written=tuple(r.id for r in results if r.written))
-        work.charged = [c for c, r in zip(charges, results) if r.written]
+        work.charged = [c for c, r in zip(charges, results, strict=True) if r.written]
 
     def _cascade(self, account: Account, merged: list[plans.MergedPlan]) -> dict:
         """The sum over descendants' own quantities, when any plan item cascades (docs/kazoo.md)."""
@@ -546,15 +547,11 @@ class BillingEngine:
         """An account's `configs_bookkeeper` changed: settings are read anew, and where custom counters were or
         are in them, every account below it is recounted (they may count other views now)."""
         counters = ()
-        try:
+        with contextlib.suppress(BookkeeperError):  # invalid: reported by the evaluations that read it
             counters = self.directory.settings(account_id).billable_counters
-        except BookkeeperError:  # invalid: reported by the evaluations that read it
-            pass
         self.directory.forget()
-        try:
+        with contextlib.suppress(BookkeeperError):
             counters += self.directory.settings(account_id).billable_counters
-        except BookkeeperError:
-            pass
         if not counters:
             return
         for results in self.evaluate_batches(self.directory.descendants(account_id), recount=True):

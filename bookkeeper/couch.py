@@ -10,6 +10,7 @@ is then not buffered, and neither side spends CPU on gzip (docs/architecture.md)
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -249,10 +250,8 @@ class Database:
 
     def delete(self) -> None:
         """Delete the database (admin only: a refused DELETE wedges PouchDB Server, so call it as admin)."""
-        try:
+        with contextlib.suppress(NotFound):
             self.couch.request("DELETE", self.path)
-        except NotFound:
-            pass
 
     def info(self) -> dict:
         return self.couch.json("GET", self.path)

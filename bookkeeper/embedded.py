@@ -12,6 +12,7 @@ errors, not every request.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -161,10 +162,8 @@ class EmbeddedServer:
             time.sleep(0.05)
         else:
             os.kill(pid, signal.SIGKILL)
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
         return True
 
 

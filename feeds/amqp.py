@@ -14,6 +14,7 @@ given up on them by then): one lost inside the broker is KAZOO's timeout path.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
@@ -77,10 +78,8 @@ class AmqpConsumer:
         self._stopping.set()
         connection = self._connection
         if connection is not None:
-            try:
+            with contextlib.suppress(Exception):  # already closed
                 connection.add_callback_threadsafe(lambda: None)  # wake the connection thread
-            except Exception:  # already closed
-                pass
         self._thread.join(timeout)
         self._pool.shutdown(wait=True)
 
@@ -144,10 +143,8 @@ class AmqpConsumer:
             self._connected.clear()
             self._connection = None
             if connection.is_open:
-                try:
+                with contextlib.suppress(AMQPError):
                     connection.close()
-                except AMQPError:
-                    pass
 
     # -- one request
     def _on_message(self, connection, channel, method, body: bytes) -> None:

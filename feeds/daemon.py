@@ -1,10 +1,11 @@
 """The daemon: tails the databases it owns, ticks on time, shares work by leases, serves metrics.
 
 `run()` blocks until SIGTERM or SIGINT, then stops within STOP_GRACE seconds: the drains in hand may finish their
-batch until then, every checkpoint of a handled batch is written, the tick in hand stops after its batch, leases
-are released for the other workers, and it returns 0. Work still in hand after the grace (a tick's batch, a
-drain's batch) is left as a crash would leave it: everything is idempotent, so the next start does it again. `run_once()` catches up every feed (each database's checkpoint written before the next is read) and
-runs one tick, then returns (for cron users: `bookkeeper run --once`).
+batch until then, every checkpoint of a handled batch is written, the tick in hand stops after its batch, leases are
+released for the other workers, and it returns 0. Work still in hand after the grace (a tick's batch, a drain's
+batch) is left as a crash would leave it: everything is idempotent, so the next start does it again. `run_once()`
+catches up every feed (each database's checkpoint written before the next is read) and runs one tick, then returns
+(for cron users: `bookkeeper run --once`).
 """
 
 from __future__ import annotations

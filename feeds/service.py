@@ -118,6 +118,6 @@ def run(couch: Couch, settings, on_ready: Callable[[str], None] | None = None) -
 
 def run_once(couch: Couch, settings) -> dict:
     """Catch up every feed and everything due, then return: {databases, charges_written}."""
-    engine, daemon = build(couch, settings)
+    _, daemon = build(couch, settings)
     seqs = daemon.run_once()
     return {"databases": len(seqs), "charges_written": daemon.metrics.value("charges_written")}

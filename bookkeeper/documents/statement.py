@@ -168,7 +168,7 @@ def build_statement(
     services = [e for e in entries if e.kind in SERVICE_KINDS]
     service_lines = sorted(
         (_service_line(group, period, fmt, zero) for group in _groups(services, period).values()),
-        key=lambda l: (SERVICE_KINDS.index(l.kind), l.category, l.item, l.first),
+        key=lambda line: (SERVICE_KINDS.index(line.kind), line.category, line.item, line.first),
     )
     by_time = sorted(entries, key=lambda e: (e.at, e.id))
     adjustments = [_movement_line(e, period, zero) for e in by_time if e.kind in ADJUSTMENT_KINDS]

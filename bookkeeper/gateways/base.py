@@ -12,6 +12,7 @@ reseller's DB as `bookkeeper_payment-<hash of the key>`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -268,10 +269,8 @@ class Cashier:
             "account_id": movement.account_id,
             "pvt_created": to_gregorian(at),
         }
-        try:
+        with contextlib.suppress(Conflict):
             self.couch.db(account_db(reseller_id)).put(doc)
-        except Conflict:
-            pass
 
     def payer(self, reseller_id: str, payment_key: str) -> str | None:
         """The account a payment of this reseller was credited to, if it was."""

@@ -3,10 +3,11 @@
 size limits, a small thread pool runs the app: slow clients cannot hold its threads).
 
 Answers: 200 once handled (credited, reversed, a replay, or ignored, with the reason); 403 `not verified` for a
-malformed, forged or unverified notification and for a reseller without that gateway configured, alike (the
-log says which), so a stranger cannot find out which resellers use which gateway; 404 an unknown gateway name or
-a reseller id that is not a KAZOO account id; 413 too large; 422 wrong reseller, currency or amount; 503 when CouchDB or the gateway cannot be reached or the configuration is broken, so
-the sender retries. Nothing is written before a notification is verified and checked. Bodies are never logged.
+malformed, forged or unverified notification and for a reseller without that gateway configured, alike (the log says
+which), so a stranger cannot find out which resellers use which gateway; 404 an unknown gateway name or a reseller
+id that is not a KAZOO account id; 413 too large; 422 wrong reseller, currency or amount; 503 when CouchDB or the
+gateway cannot be reached or the configuration is broken, so the sender retries. Nothing is written before a
+notification is verified and checked. Bodies are never logged.
 """
 
 from __future__ import annotations

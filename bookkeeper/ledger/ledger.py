@@ -22,6 +22,7 @@ does (a server admin's rewrite), never by a second document beside it, which KAZ
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -216,10 +217,8 @@ class Ledger:
         """Record on the marker that its entry is in the ledger. The account DB's change feed then tells the
         daemon that money arrived (the marker's first revision came before the entry existed)."""
         marker["written"] = True
-        try:
+        with contextlib.suppress(Conflict):  # another writer of the same key marked it
             self.couch.db(account_db(account_id)).put(marker)
-        except Conflict:
-            pass  # another writer of the same key marked it
 
     def write_charges(self, account_id: str, charges: list, currency: str, at: datetime) -> list[WriteResult]:
         """Write the charging core's charges together into the MODB of `at`'s month; results in the same order.
@@ -244,7 +243,7 @@ class Ledger:
             for doc in docs:
                 doc["audit"] = {"available_units": available}
                 available += d.signed_units(doc, self.dialect)
-        todo = {doc["_id"]: charge.key for charge, doc in zip(charges, docs) if charge.key not in results}
+        todo = {doc["_id"]: charge.key for charge, doc in zip(charges, docs, strict=True) if charge.key not in results}
         for doc_id, row in self._pay(db, [doc for doc in docs if doc["_id"] in todo]).items():
             key = todo[doc_id]
             if row.get("ok"):
@@ -590,7 +589,7 @@ class Ledger:
             if not fresh and db.get_or_none(base) is not None:
                 return
             target = self._closing(account_id, *previous)
-            try:
+            with contextlib.suppress(Conflict):  # written before (by us, another worker or KAZOO)
                 db.put(
                     d.carry_doc(
                         self.dialect,
@@ -604,8 +603,6 @@ class Ledger:
                         self._account_name(account_id),
                     )
                 )
-            except Conflict:
-                pass  # written before (by us, another worker or KAZOO)
             return
         for _ in range(5):
             target = self._closing(account_id, *previous)

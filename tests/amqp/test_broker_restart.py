@@ -65,13 +65,22 @@ def test_a_broker_restart_in_the_middle_of_a_run_loses_nothing_acknowledged_and_
         "BOOKKEEPER_FEED_DISCOVERY_INTERVAL": "1",
         "BOOKKEEPER_FEED_POLL_INTERVAL": "0.5",
     }
-    log = open(tmp_path / "daemon.log", "w")
-    daemon = subprocess.Popen(
-        [str(BIN), "run", "--worker-id", "w1", "--metrics-port", str(metrics_port), "--hooks-port", str(free_port())],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
+    with open(tmp_path / "daemon.log", "w") as log:  # the daemon holds its own descriptor
+        daemon = subprocess.Popen(
+            [
+                str(BIN),
+                "run",
+                "--worker-id",
+                "w1",
+                "--metrics-port",
+                str(metrics_port),
+                "--hooks-port",
+                str(free_port()),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
     try:
         first = "the daemon's first connection"
         wait_until(lambda: metric(metrics_port, "amqp_connections_total") >= 1, 60, what=first)
@@ -114,4 +123,3 @@ def test_a_broker_restart_in_the_middle_of_a_run_loses_nothing_acknowledged_and_
         finally:
             if daemon.poll() is None:
                 daemon.kill()
-            log.close()

@@ -152,7 +152,8 @@ def test_a_month_with_kills_and_server_restarts_leaves_the_undisturbed_ledger(tm
         assert [k for a, k in pending if f"{modb(a, 2026, 3)}/{keyed_id(k, 2026, 3)}" not in got] == []
         print(
             f"chaos month: {kills} kills, {restarts} server restarts, {runs} driver runs, "
-            f"{len(want)} ledger documents equal, {len(pending)} write-ahead charges in the ledger, {time.monotonic() - began:.0f}s"
+            f"{len(want)} ledger documents equal, {len(pending)} write-ahead charges in the ledger, "
+            f"{time.monotonic() - began:.0f}s"
         )
     finally:
         server.stop()

@@ -171,7 +171,7 @@ def test_three_then_two_workers_lose_one_each_and_every_account_is_still_served_
         served = {}
         for account in sorted(accounts, key=lambda a: a in orphaned):
 
-            def charged(account=account):
+            def charged(account=account, devices=devices):
                 """the new device's activation charge"""
                 return activations(ledger, account) >= ACTIVATION * devices
 
@@ -187,7 +187,7 @@ def test_three_then_two_workers_lose_one_each_and_every_account_is_still_served_
         )
         assert max(served.values()) <= SERVED_WITHIN
         survivors = {w for w in ("w1", "w2", "w3") if procs[w].poll() is None}
-        wait_until(lambda: set(owners(couch, settings).values()) == survivors, SERVED_WITHIN, every=0.5)
+        wait_until(lambda alive=survivors: set(owners(couch, settings).values()) == alive, SERVED_WITHIN, every=0.5)
 
     time.sleep(OPTIONS.discovery_interval)  # a late duplicate would land now
     for account in accounts:

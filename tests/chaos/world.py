@@ -216,7 +216,7 @@ def walk(sim, on_moment=None) -> int:
             sim.engine.tick(moment)
             databases = sim._databases()
         else:
-            databases = [ACCOUNTS_DB, SERVICES_DB] + sorted({account_db(sim.ids[e.account]) for e in events})
+            databases = [ACCOUNTS_DB, SERVICES_DB, *sorted({account_db(sim.ids[e.account]) for e in events})]
         for event in events:
             apply(sim, event)
         catch_up(sim.couch, sim.engine, databases)

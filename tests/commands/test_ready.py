@@ -36,13 +36,14 @@ def test_run_prints_one_ready_line_with_the_urls(own_server, tmp_path):
         "BOOKKEEPER_NAMESPACE": namespace,
         "BOOKKEEPER_MASTER_ACCOUNT": master,
     }
-    proc = subprocess.Popen(
-        [str(BIN), "run", "--worker-id", "w1", "--metrics-port", str(metrics), "--hooks-port", str(hooks)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=open(tmp_path / "log", "w"),
-        text=True,
-    )
+    with open(tmp_path / "log", "w") as log:  # the daemon holds its own descriptor
+        proc = subprocess.Popen(
+            [str(BIN), "run", "--worker-id", "w1", "--metrics-port", str(metrics), "--hooks-port", str(hooks)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
     try:
         line = proc.stdout.readline()
         fauxton = redact(own_server.url).rstrip("/") + "/_utils/"  # never the credentials

@@ -101,21 +101,22 @@ class Deployment:
 
     def start(self, worker: str) -> subprocess.Popen:
         self.metrics_ports[worker] = free_port()
-        proc = subprocess.Popen(
-            [
-                str(BIN),
-                "run",
-                "--worker-id",
-                worker,
-                "--metrics-port",
-                str(self.metrics_ports[worker]),
-                "--hooks-port",
-                str(free_port()),
-            ],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.log_path(worker), "w"),
-        )
+        with open(self.log_path(worker), "w") as log:  # the daemon holds its own descriptor
+            proc = subprocess.Popen(
+                [
+                    str(BIN),
+                    "run",
+                    "--worker-id",
+                    worker,
+                    "--metrics-port",
+                    str(self.metrics_ports[worker]),
+                    "--hooks-port",
+                    str(free_port()),
+                ],
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
         self.procs.append(proc)
         return proc
 

@@ -75,7 +75,7 @@ def test_a_bad_plan_settings_or_device_document_holds_only_its_own_accounts(depl
     deployment.start("w1")
 
     for account in (good, odd_device):  # the odd device counts nothing; its account is billed for the other
-        [mrc] = wait_for(lambda: deployment.debits(account, "mrc"), timeout=60)
+        [mrc] = wait_for(lambda account=account: deployment.debits(account, "mrc"), timeout=60)
         assert mrc.amount == expected_prorate(Decimal(30)) and mrc.quantity == 1
     held = wait_for(lambda: len(deployment.health("w1").get("held") or {}) == 2 and deployment.health("w1")["held"])
     assert set(held) == {bad_plan, bad_settings}
@@ -114,7 +114,7 @@ def test_the_daemon_logs_what_it_does_with_money_and_accounts_list_shows_standin
     wait_for(lambda: deployment.debits(good, "mrc"))
     wait_for(lambda: f"blocked account {poor}" in deployment.log("w1"), timeout=30)
     log = deployment.log("w1")
-    [line] = [l for l in log.splitlines() if "charges written" in l and good in l][:1]
+    [line] = [entry for entry in log.splitlines() if "charges written" in entry and good in entry][:1]
     assert "INFO" in line and f"{good} 1 (mrc) {expected_prorate(Decimal(30))} USD" in line
     assert f"blocked account {poor}: delinquent, available funds 0" in log
 

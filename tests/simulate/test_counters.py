@@ -19,7 +19,8 @@ CAMERAS_VIEW = {
     "language": "javascript",
     "views": {
         "by_plan": {
-            "map": "function (doc) { if (doc.pvt_type === 'camera' && !doc.pvt_deleted) emit([doc.recording_plan], 1); }",
+            "map": "function (doc) { if (doc.pvt_type === 'camera' && !doc.pvt_deleted) "
+            "emit([doc.recording_plan], 1); }",
             "reduce": "_count",
         }
     },

@@ -24,7 +24,8 @@ CAMERAS_VIEW = {
     "language": "javascript",
     "views": {
         "by_plan": {
-            "map": "function (doc) { if (doc.pvt_type === 'camera' && !doc.pvt_deleted) emit([doc.recording_plan], 1); }",
+            "map": "function (doc) { if (doc.pvt_type === 'camera' && !doc.pvt_deleted) "
+            "emit([doc.recording_plan], 1); }",
             "reduce": "_count",
         }
     },
@@ -83,7 +84,7 @@ def png_ok(data: bytes) -> Image.Image:
 
 
 def test_usage_and_metrics_reconcile_with_invoices_and_the_ledger(server, tmp_path):
-    result, sim = run(server, world())
+    _, sim = run(server, world())
     try:
         env = {**os.environ, "BOOKKEEPER_COUCH_URL": server.url, "BOOKKEEPER_NAMESPACE": sim.couch.namespace}
 

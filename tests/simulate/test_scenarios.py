@@ -55,8 +55,8 @@ def test_eur_reseller_billing_day_15_under_a_usd_master_across_calendar_months(s
     assert money(result["transactions"], account="euro", type="debit") == []
     # each charge exists once, in the monthly DB of the moment it was charged
     cafe = sim.ids["cafe"]
-    march = [d for d in _money_docs(sim.couch, modb(cafe, 2026, 3))]
-    april = [d for d in _money_docs(sim.couch, modb(cafe, 2026, 4))]
+    march = list(_money_docs(sim.couch, modb(cafe, 2026, 3)))
+    april = list(_money_docs(sim.couch, modb(cafe, 2026, 4)))
     assert len(march) == 3 and len(april) == 2  # opening credit + 2 MRCs; prorate + April MRC
     sim.remove()
 

@@ -29,7 +29,7 @@ def contains(expected, actual, path="$"):
             contains(value, actual[key], f"{path}.{key}")
     elif isinstance(expected, list):
         assert isinstance(actual, list) and len(actual) == len(expected), f"{path}: {actual}"
-        for i, (e, a) in enumerate(zip(expected, actual)):
+        for i, (e, a) in enumerate(zip(expected, actual, strict=True)):
             contains(e, a, f"{path}[{i}]")
     else:
         assert expected == actual, f"{path}: expected {expected!r}, got {actual!r}"
