@@ -17,7 +17,7 @@ standing of the first pass (the MRC does not depend on daily fees, so only the d
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -26,9 +26,9 @@ from ..clock import Period, day_index, period_containing
 from ..money import round_money
 from ..settings import BookkeeperSettings
 from .keys import charge_key, level_text
-from .model import DELINQUENT, GOOD_STANDING, AccountFacts, Charge, Decision, ItemKey, PricedItem
+from .model import DELINQUENT, GOOD_STANDING, AccountFacts, Charge, Decision, PricedItem
 from .proration import daily_fee, days_left_factor, prorated
-from .state import ZERO, BillingState, DailyLast, DayFee, ItemLevel
+from .state import ZERO, BillingState, DailyLast, DayFee, ItemKey, ItemLevel
 from .vat import with_vat
 
 ONE_SECOND = timedelta(seconds=1)
@@ -51,7 +51,7 @@ class _Context:
     def charge(
         self,
         kind: str,
-        item: PricedItem | tuple,
+        item: PricedItem | ItemKey,
         *,
         amount: Decimal,
         quantity: int,
@@ -403,7 +403,7 @@ def _daily_charge(
 
 def _missed_day(
     ctx: _Context,
-    last: dict[ItemKey, DailyLast],
+    last: Mapping[ItemKey, DailyLast],
     day: int,
     daily: Sequence[PricedItem],
     days: dict[int, dict[ItemKey, DayFee]],

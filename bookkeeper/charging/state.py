@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from ..clock import Period
+from .entries import LedgerEntry
 
 ItemKey = tuple[str, str]
 ZERO = Decimal(0)
@@ -79,7 +80,7 @@ class BillingState:
     def evolve(self, **changes: Any) -> BillingState:
         return replace(self, **changes)
 
-    def to_doc(self) -> dict:
+    def to_doc(self) -> dict[str, Any]:
         return {
             "account_id": self.account_id,
             "period": self.period.to_doc(),
@@ -103,7 +104,7 @@ class BillingState:
         }
 
     @classmethod
-    def from_doc(cls, doc: dict) -> BillingState:
+    def from_doc(cls, doc: Mapping[str, Any]) -> BillingState:
         evaluated = doc.get("evaluated_at")
         return cls(
             account_id=doc["account_id"],
@@ -129,35 +130,38 @@ class BillingState:
         )
 
 
-def _nest(values: Mapping[ItemKey, Any], dump: Callable[[Any], Any]) -> dict:
+def _nest(values: Mapping[ItemKey, Any], dump: Callable[[Any], Any]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for (category, item), value in sorted(values.items()):
         out.setdefault(category, {})[item] = dump(value)
     return out
 
 
-def _unnest(doc: Mapping[str, Mapping[str, Any]], load: Callable[[Any], Any]) -> dict:
+def _unnest(doc: Mapping[str, Mapping[str, Any]], load: Callable[[Any], Any]) -> dict[ItemKey, Any]:
     return {(category, item): load(value) for category, items in doc.items() for item, value in items.items()}
 
 
 MONTHLY_KINDS = ("mrc", "prorate", "prorate_credit")
 
 
-def rebuilt(account_id: str, period: Period, charges) -> BillingState | None:
+def rebuilt(account_id: str, period: Period, charges: Iterable[LedgerEntry]) -> BillingState | None:
     """The billing state of `period` as the ledger tells it, for an account whose state document was lost: the
     period's charges (ledger entries with `kind`, `category`, `item`, `quantity`, `rate`, `amount`, `day`, `key`,
     `period_start`) say whether its MRC was settled, from which day it was billed, each monthly item's level (the
     latest proration's, else the MRC's quantity × rate), the activation marks and the daily fees. None if the
     ledger holds no charge of the period (the account was not billed in it yet). Missed-day tracking
     (`last_daily`) is not in the ledger: it starts again from the next evaluation."""
-    mine = [c for c in charges if c.period_start == period.start and c.category and c.item and c.day is not None]
+    mine = [
+        (c.day, c.key, (c.category, c.item), c)
+        for c in charges
+        if c.period_start == period.start and c.category and c.item and c.day is not None and c.key
+    ]
     if not mine:
         return None
     levels: dict[ItemKey, ItemLevel] = {}
     marks: dict[ItemKey, int] = {}
     days: dict[int, dict[ItemKey, DayFee]] = {}
-    for c in sorted(mine, key=lambda c: (c.day, _changes(c.key))):
-        key = (c.category, c.item)
+    for day, ledger_key, key, c in sorted(mine, key=lambda m: (m[0], _changes(m[1]))):
         if c.kind in MONTHLY_KINDS:
             was = levels.get(key, ItemLevel())
             signed = -c.amount if c.kind == "prorate_credit" or c.type == "credit" else c.amount
@@ -165,21 +169,21 @@ def rebuilt(account_id: str, period: Period, charges) -> BillingState | None:
                 level = (c.rate or ZERO) * (c.quantity or 0) * (-1 if c.type == "credit" else 1)
                 levels[key] = ItemLevel(level, was.net + signed, was.changes, was.removals)
             else:
-                level = Decimal(c.key.rsplit("-", 1)[-1]) if "-" in c.key.rsplit("/", 1)[-1] else was.level
+                level = Decimal(ledger_key.rsplit("-", 1)[-1]) if "-" in ledger_key.rsplit("/", 1)[-1] else was.level
                 levels[key] = ItemLevel(
                     level,
                     was.net + signed,
-                    max(was.changes, _changes(c.key)),
+                    max(was.changes, _changes(ledger_key)),
                     c.kind == "prorate_credit" or was.removals,
                 )
         elif c.kind == "activation":
-            marks[key] = max(marks.get(key, 0), int(c.key.rsplit("/", 1)[-1]))
+            marks[key] = max(marks.get(key, 0), int(ledger_key.rsplit("/", 1)[-1]))
         elif c.kind == "daily":
-            fee = days.setdefault(c.day, {}).get(key)
-            days[c.day][key] = DayFee(
+            fee = days.setdefault(day, {}).get(key)
+            days[day][key] = DayFee(
                 max(c.quantity or 0, fee.peak if fee else 0), (fee.charged if fee else ZERO) + c.amount
             )
-    billed = [c.day for c in mine if c.kind in MONTHLY_KINDS] or [c.day for c in mine]
+    billed = [day for day, _, _, c in mine if c.kind in MONTHLY_KINDS] or [day for day, *_ in mine]
     return BillingState(
         account_id,
         period,
