@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bookkeeper.config import load_settings
+from bookkeeper.config import load_config
 from bookkeeper.couch import Couch
 from bookkeeper.dbnames import account_db
 from bookkeeper.servers import KINDS, make_server
@@ -80,9 +80,9 @@ def tailing_memory(
                 db.create()
                 db.put({"_id": "seed"})
             engine = TimingEngine()
-            settings = load_settings(env={}, couch_url=server.url, var_dir=var, metrics_port=0, worker_id="bench")
+            config = load_config(env={}, couch_url=server.url, var_dir=var, metrics_port=0, worker_id="bench")
             began = time.perf_counter()
-            daemon = Daemon(couch, settings, engine, options=FeedOptions(follow_cap=follow_cap)).start()
+            daemon = Daemon(couch, config, engine, options=FeedOptions(follow_cap=follow_cap)).start()
             try:
                 while engine.handled < dbs:
                     time.sleep(0.2)

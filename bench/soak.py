@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import requests
 
 from bookkeeper import provision
-from bookkeeper.config import load_settings
+from bookkeeper.config import Config, load_config
 from bookkeeper.couch import Couch, NotFound, Unavailable
 from bookkeeper.dbnames import modb
 from bookkeeper.embedded import free_port
@@ -177,16 +177,16 @@ class Watcher(threading.Thread):
         return out
 
 
-def provision_world(couch: Couch, settings, accounts: int) -> list[str]:
+def provision_world(couch: Couch, config: Config, accounts: int) -> list[str]:
     now = datetime.now(UTC)
     master = provision.new_account_id()
-    provision.create_account(couch, settings, master, "Soak master", [], now, reseller=True)
-    provision.put_settings(couch, master, {"currency": "USD", "billing_day": 1}, now)
+    provision.create_account(couch, config, master, "Soak master", [], now, reseller=True)
+    provision.put_billing_settings(couch, master, {"currency": "USD", "billing_day": 1}, now)
     provision.put_plan(couch, master, "soak", PLAN, now)
     ledger, ids = Ledger(couch), []
     for n in range(accounts):
         account = provision.new_account_id()
-        provision.create_account(couch, settings, account, f"Soak {n}", [master], now, plans={"soak": master})
+        provision.create_account(couch, config, account, f"Soak {n}", [master], now, plans={"soak": master})
         ledger.credit(
             account,
             Decimal(100000),
@@ -236,8 +236,8 @@ def run(minutes: float, rate: float, accounts: int, couch_url: str | None, repor
         daemon = None
         try:
             couch = Couch(couch_url, namespace=NAMESPACE)
-            settings = load_settings(env={}, couch_url=couch_url, namespace=NAMESPACE)
-            ids = provision_world(couch, settings, accounts)
+            config = load_config(env={}, couch_url=couch_url, namespace=NAMESPACE)
+            ids = provision_world(couch, config, accounts)
             env = {**os.environ, "BOOKKEEPER_COUCH_URL": couch_url, "BOOKKEEPER_NAMESPACE": NAMESPACE}
             metrics_port = free_port()
             with open(Path(var) / "daemon.log", "wb") as log:  # the daemon holds its own descriptor

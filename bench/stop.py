@@ -21,6 +21,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -28,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import soak
 
 from bookkeeper import provision
-from bookkeeper.config import load_settings
+from bookkeeper.config import load_config
 from bookkeeper.couch import Couch
 from bookkeeper.embedded import free_port
 from bookkeeper.servers import KINDS, make_server
@@ -72,9 +73,9 @@ def run(kind: str, accounts: int) -> dict:
         server = make_server(kind, Path(var) / "server").start()
         try:
             couch = Couch(server.url, namespace=soak.NAMESPACE)
-            settings = load_settings(env={}, couch_url=server.url, namespace=soak.NAMESPACE)
-            ids = soak.provision_world(couch, settings, accounts)
-            stops = {}
+            config = load_config(env={}, couch_url=server.url, namespace=soak.NAMESPACE)
+            ids = soak.provision_world(couch, config, accounts)
+            stops: dict[str, Any] = {}
             port = free_port()
             daemon = start_daemon(server.url, Path(var), port)
             while True:  # the start-up tick has begun once the metrics answer

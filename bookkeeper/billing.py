@@ -22,11 +22,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from . import charging, designdocs, plans
 from .accounts import CONFIG_DOC, LIMITS_DOC, Account, Directory, UnknownAccount, master_account_id, written_by_us
 from .agents import Agents
 from .clock import Clock, day_start, period_containing
+from .config import Config
 from .couch import Conflict, Couch, CouchError
 from .dbnames import ACCOUNTS_DB, SERVICES_DB, is_account_id, parse_db_name
 from .errors import BookkeeperError, InputError
@@ -76,6 +78,13 @@ class _Work:
     moved: bool = False  # another evaluator saved the state first
     error: Exception | None = None
     charged: list = field(default_factory=list)  # the charges this evaluation wrote (not replays)
+
+    @property
+    def evaluated(self) -> Evaluation:
+        """The evaluation, once `_decide` made it without an error (every later stage has one)."""
+        if self.evaluation is None:
+            raise RuntimeError(f"account {self.account.id}: not evaluated")
+        return self.evaluation
 
 
 def priced_items(invoices: list[plans.Invoice]) -> list[charging.PricedItem]:
@@ -146,7 +155,7 @@ class BillingEngine:
     def __init__(
         self,
         couch: Couch,
-        settings,
+        config: Config,
         clock: Clock,
         *,
         ledger: Ledger | None = None,
@@ -155,11 +164,11 @@ class BillingEngine:
         after_charges: Callable[[Evaluation], None] | None = None,
         after_tick: Callable[[datetime, Callable[[str], bool]], object] | None = None,
     ):
-        self.couch, self.settings, self.clock = couch, settings, clock
-        self.dialect = settings.dialect
-        self.directory = directory or Directory(couch, master_account_id(couch, settings.master_account), self.dialect)
+        self.couch, self.config, self.clock = couch, config, clock
+        self.dialect = config.dialect
+        self.directory = directory or Directory(couch, master_account_id(couch, config.master_account), self.dialect)
         self.ledger = ledger or Ledger(
-            couch, dialect=self.dialect, clock=clock, horizon=horizon(settings), currency_of=self.directory.currency_of
+            couch, dialect=self.dialect, clock=clock, horizon=horizon(config), currency_of=self.directory.currency_of
         )
         self.holds = self.directory.holds
         self.metrics = metrics
@@ -173,7 +182,7 @@ class BillingEngine:
         self.agents = Agents(couch, self.ledger, self.directory)
         self.after_charges = after_charges
         self.after_tick = after_tick
-        self.state_db = couch.db(settings.bookkeeper_db)
+        self.state_db = couch.db(config.bookkeeper_db)
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._written_by_me: dict[str, str] = {}  # account -> state _rev whose pending charges this process wrote
@@ -275,7 +284,7 @@ class BillingEngine:
             self._write(works, now)
         for w in works:
             if not w.moved:
-                results[w.account.id] = w.error or w.evaluation
+                results[w.account.id] = w.error or w.evaluated
         moved = [w.account.id for w in works if w.moved]
         if moved and attempt < ATTEMPTS:
             log.info("billing state of %s changed under us; evaluating again", ", ".join(moved))
@@ -303,11 +312,11 @@ class BillingEngine:
         out = {}
         for account in accounts:
             try:
-                settings = self.directory.settings(account.reseller)
+                billing_settings = self.directory.reseller_settings(account.reseller)
             except InputError:
                 continue
             state = charging.BillingState.from_doc(states[STATE_PREFIX + account.id]["state"])
-            ends = charging.missed_period_ends(state, now, settings)
+            ends = charging.missed_period_ends(state, now, billing_settings)
             if ends:
                 out[account.id] = ends
         return out
@@ -326,14 +335,16 @@ class BillingEngine:
             and self._written_by_me.get(account.id) != state_doc["_rev"]
         ):
             self._settle(account, state_doc["pending"])
-        settings = directory.settings(account.reseller)
+        billing_settings = directory.reseller_settings(account.reseller)
         object_plans = (state_doc or {}).get("object_plans")
         if recount or object_plans is None:
             object_plans = directory.object_plans(account.id)
         merged = directory.merged_plans(account, account.reseller, object_plans)
         quantities, postpay = directory.stored_quantities(account), (state_doc or {}).get("postpay")
         if recount or quantities is None:
-            quantities = directory.quantities(account.id, plans.priced_counters(settings.billable_counters, merged))
+            quantities = directory.quantities(
+                account.id, plans.priced_counters(billing_settings.billable_counters, merged)
+            )
             quantities = {**quantities, **directory.kazoo42_quantities(account, merged, now)}
         if limits or postpay is None:
             allowed, max_postpay = directory.load_limits(account).postpay
@@ -358,19 +369,19 @@ class BillingEngine:
         state = (
             charging.BillingState.from_doc(state_doc["state"])
             if state_doc
-            else self._rebuilt(account.id, settings, now)
+            else self._rebuilt(account.id, billing_settings, now)
         )
         decision = charging.evaluate(
-            settings, account.id, state, priced_items(list(invoices)), facts, now, reprice, catch_up=catch_up
+            billing_settings, account.id, state, priced_items(list(invoices)), facts, now, reprice, catch_up=catch_up
         )
         work.evaluation = Evaluation(
-            account.id, account.reseller, settings.currency, decision, quantities, invoices=invoices
+            account.id, account.reseller, billing_settings.currency, decision, quantities, invoices=invoices
         )
-        pending = None
+        pending: dict[str, Any] | None = None
         if decision.charges or decision.cancel_categories:
             pending = {
                 "at": now.isoformat(),
-                "currency": settings.currency,
+                "currency": billing_settings.currency,
                 "charges": [c.to_doc() for c in decision.charges],
             }
             if decision.cancel_categories:  # written ahead too: the state's levels assume the cancellation
@@ -382,11 +393,11 @@ class BillingEngine:
                 }
         work.state_write = _state_write(account.id, decision.state, pending, postpay, object_plans, state_doc)
 
-    def _rebuilt(self, account_id: str, settings, now: datetime) -> charging.BillingState | None:
+    def _rebuilt(self, account_id: str, billing_settings, now: datetime) -> charging.BillingState | None:
         """The state of `now`'s period rebuilt from the ledger's charges, for an account without a billing state
         document (lost, or never billed: then None). The ledger is the truth: without this, a lost state would
         charge the period's MRC again over its prorations."""
-        period = period_containing(now, settings.billing_day, settings.timezone)
+        period = period_containing(now, billing_settings.billing_day, billing_settings.timezone)
         entries = self.ledger.entries(account_id, period.start, now + timedelta(seconds=1))
         state = charging.rebuilt(account_id, period, [e for e in entries if e.kind in ledger_docs.CHARGE_KINDS])
         if state is not None:
@@ -400,35 +411,35 @@ class BillingEngine:
 
     def _write(self, works: list[_Work], now: datetime) -> None:
         """Billing states (one bulk write), then charges, services docs (one bulk write) and blocking."""
-        saving = [w for w in works if w.error is None and w.state_write is not None]
+        saving = [(w, doc) for w in works if w.error is None and (doc := w.state_write) is not None]
         try:
-            rows = self.state_db.bulk_docs([w.state_write for w in saving])
+            rows = self.state_db.bulk_docs([doc for _, doc in saving])
         except CouchError as exc:
-            for w in saving:
+            for w, _ in saving:
                 w.error = exc
             rows = {}
-        for w in saving:
-            row = rows.get(w.state_write["_id"], {})
+        for w, doc in saving:
+            row = rows.get(doc["_id"], {})
             if row.get("ok"):
                 w.rev = row["rev"]
             elif row.get("error") == "conflict":
                 w.moved = True
             elif w.error is None:
-                w.error = CouchError(0, str(row.get("error")), str(row.get("reason")), w.state_write["_id"])
+                w.error = CouchError(0, str(row.get("error")), str(row.get("reason")), doc["_id"])
         going = [w for w in works if w.error is None and not w.moved]
-        _each([w for w in going if w.evaluation.decision.charges], lambda w: self._write_charges(w, now))
+        _each([w for w in going if w.evaluated.decision.charges], lambda w: self._write_charges(w, now))
         _each(
-            [w for w in going if not w.evaluation.decision.charges],  # no charge took the carry-forward along
+            [w for w in going if not w.evaluated.decision.charges],  # no charge took the carry-forward along
             lambda w: self.ledger.settle_carry(w.account.id, now),
         )
         going = [w for w in going if w.error is None]
         _each(
-            [w for w in going if w.evaluation.decision.cancel_categories],
-            lambda w: self.directory.cancel_categories(w.account, w.evaluation.decision.cancel_categories, now),
+            [w for w in going if w.evaluated.decision.cancel_categories],
+            lambda w: self.directory.cancel_categories(w.account, w.evaluated.decision.cancel_categories, now),
         )
         going = [w for w in going if w.error is None]
         for w in going:  # its pending charges and cancellation are done: no need to settle them again
-            if w.rev and (w.evaluation.decision.charges or w.evaluation.decision.cancel_categories):
+            if w.rev and (w.evaluated.decision.charges or w.evaluated.decision.cancel_categories):
                 self._written_by_me[w.account.id] = w.rev
         try:
             self.directory.save_services(
@@ -438,11 +449,11 @@ class BillingEngine:
                         (
                             {
                                 c: i
-                                for c, i in w.evaluation.quantities.items()
-                                if c not in w.evaluation.decision.cancel_categories
+                                for c, i in w.evaluated.quantities.items()
+                                if c not in w.evaluated.decision.cancel_categories
                             },
                             w.cascade,
-                            w.evaluation.decision.standing,
+                            w.evaluated.decision.standing,
                         ),
                     )
                     for w in going
@@ -453,7 +464,7 @@ class BillingEngine:
             for w in going:
                 w.error = exc
         _each(
-            [w for w in going if w.error is None and (w.evaluation.decision.block or w.evaluation.decision.unblock)],
+            [w for w in going if w.error is None and (w.evaluated.decision.block or w.evaluated.decision.unblock)],
             lambda w: self._set_enabled(w, now),
         )
         _log_charges([w for w in going if w.error is None and w.charged])
@@ -463,13 +474,13 @@ class BillingEngine:
         )
         for w in works:
             if w.error is None and not w.moved:
-                if self.metrics is not None and w.evaluation.written:
-                    self.metrics.count("charges_written", len(w.evaluation.written))
+                if self.metrics is not None and w.evaluated.written:
+                    self.metrics.count("charges_written", len(w.evaluated.written))
                 if self.after_charges is not None:
-                    _guard(w, self.after_charges, w.evaluation)
+                    _guard(w, self.after_charges, w.evaluated)
 
     def _set_enabled(self, work: _Work, now: datetime) -> None:
-        decision = work.evaluation.decision
+        decision = work.evaluated.decision
         changed = self.directory.set_enabled(work.account.id, not decision.block, now)
         if changed:
             log.info(
@@ -479,11 +490,11 @@ class BillingEngine:
                 f" and {len(changed) - 1} descendants" if len(changed) > 1 else "",
                 decision.standing,
                 decision.available_after,
-                work.evaluation.currency,
+                work.evaluated.currency,
             )
 
     def _write_charges(self, work: _Work, now: datetime) -> None:
-        evaluation = work.evaluation
+        evaluation = work.evaluated
         charges = list(evaluation.decision.charges)
         results = self.ledger.write_charges(evaluation.account_id, charges, evaluation.currency, now)
         work.evaluation = replace(evaluation, written=tuple(r.id for r in results if r.written))
@@ -511,7 +522,7 @@ class BillingEngine:
         cancel = pending.get("cancel") or {}
         if cancel.get("limits_rev"):
             self.directory.load_limits(account)
-            if account.limits.get("_rev") == cancel["limits_rev"]:
+            if (account.limits or {}).get("_rev") == cancel["limits_rev"]:
                 try:
                     self.directory.cancel_categories(account, frozenset(cancel["categories"]), at)
                 except Conflict:  # changed since we read it: not ours to zero any more
@@ -546,12 +557,12 @@ class BillingEngine:
     def _settings_changed(self, account_id: str) -> None:
         """An account's `configs_bookkeeper` changed: settings are read anew, and where custom counters were or
         are in them, every account below it is recounted (they may count other views now)."""
-        counters = ()
+        counters: tuple[plans.Counter, ...] = ()
         with contextlib.suppress(BookkeeperError):  # invalid: reported by the evaluations that read it
-            counters = self.directory.settings(account_id).billable_counters
+            counters = self.directory.reseller_settings(account_id).billable_counters
         self.directory.forget()
         with contextlib.suppress(BookkeeperError):
-            counters += self.directory.settings(account_id).billable_counters
+            counters += self.directory.reseller_settings(account_id).billable_counters
         if not counters:
             return
         for results in self.evaluate_batches(self.directory.descendants(account_id), recount=True):
@@ -621,7 +632,7 @@ class BillingEngine:
         zones = set()
         for reseller in resellers:
             try:
-                zones.add(self.directory.settings(reseller).timezone)
+                zones.add(self.directory.reseller_settings(reseller).timezone)
             except InputError as err:  # never valid: its accounts are held; the other resellers' days go on
                 self.holds.stale_settings(err.where, f"{err} (no valid settings yet: its accounts are held)")
         return zones
@@ -668,7 +679,7 @@ def _log_charges(works: list[_Work]) -> None:
     for w in works:
         total = sum((-c.signed for c in w.charged), Decimal(0))
         kinds = ",".join(sorted({c.kind for c in w.charged}))
-        parts.append(f"{w.account.id} {len(w.charged)} ({kinds}) {total} {w.evaluation.currency}")
+        parts.append(f"{w.account.id} {len(w.charged)} ({kinds}) {total} {w.evaluated.currency}")
     log.info("charges written for %d accounts: %s", len(works), "; ".join(parts))
 
 

@@ -28,7 +28,13 @@ from .jsontext import dumps
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
+Timeout = float | tuple[float, float]  # seconds, or (connect, read) seconds as requests takes them
 POOL = 128  # idle connections kept per host (requests keeps 10 by default; more are opened and dropped)
+
+
+def connect_timeout(timeout: Timeout) -> float:
+    """The connect part of a timeout."""
+    return timeout[0] if isinstance(timeout, tuple) else timeout
 
 
 class CouchError(Exception):
@@ -89,7 +95,7 @@ class Couch:
         self,
         url: str,
         *,
-        timeout: float = 30.0,
+        timeout: Timeout = 30.0,
         retries: int = 6,
         backoff: float = 0.2,
         namespace: str = "",
@@ -125,7 +131,7 @@ class Couch:
         body=None,
         data: bytes | None = None,
         headers: dict | None = None,
-        timeout: float | None = None,
+        timeout: Timeout | None = None,
         stream: bool = False,
         retry: bool = True,
     ) -> requests.Response:
@@ -349,7 +355,7 @@ class Database:
             params=params,
             stream=True,
             retry=False,
-            timeout=(self.couch.timeout, heartbeat_ms * 2.5 / 1000),
+            timeout=(connect_timeout(self.couch.timeout), heartbeat_ms * 2.5 / 1000),
         )
         try:
             for line in resp.iter_lines(chunk_size=None):

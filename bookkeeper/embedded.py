@@ -25,7 +25,7 @@ from pathlib import Path
 import requests
 
 from .cloudant import IAMAuth
-from .config import PROJECT_ROOT
+from .config import PROJECT_ROOT, Config
 from .couch import Couch
 from .errors import BookkeeperError
 
@@ -174,11 +174,11 @@ def _is_zombie(pid: int) -> bool:
         return True
 
 
-def connect(settings) -> Couch:
+def connect(config: Config) -> Couch:
     """The CouchDB to use: `settings.couch_url` (with IBM Cloudant IAM when an API key is set), else the embedded
     server (started if it is not running)."""
-    url = settings.url_with_credentials()
+    url = config.url_with_credentials()
     if url is None:
-        url = EmbeddedServer(settings.var_dir, settings.embedded_port).start().url
-    auth = IAMAuth(settings.couch_iam_apikey, settings.couch_iam_url) if settings.couch_iam_apikey else None
-    return Couch(url, namespace=settings.namespace, auth=auth)
+        url = EmbeddedServer(config.var_dir, config.embedded_port).start().url
+    auth = IAMAuth(config.couch_iam_apikey, config.couch_iam_url) if config.couch_iam_apikey else None
+    return Couch(url, namespace=config.namespace, auth=auth)

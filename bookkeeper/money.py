@@ -68,7 +68,7 @@ def parse_amount(text: object, currency: str, where: str = "amount") -> Decimal:
 
 def operator_amount(text: object, currency: str, where: str, ceiling: Decimal, force: bool = False) -> Decimal:
     """An amount an operator typed for one credit or debit: exact, above zero, and not above the operator
-    ceiling (`Settings.operator_ceiling`) unless `force`."""
+    ceiling (`Config.operator_ceiling`) unless `force`."""
     value = parse_amount(text, currency, where)
     if value <= 0:
         raise InputError(where, None, f"must be more than 0, got {text}")

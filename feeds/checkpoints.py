@@ -94,5 +94,5 @@ def write_checkpoint(db: Database, consumer: str, checkpoint: Checkpoint, seq, w
             return Checkpoint(seq, db.put(doc))
         except Conflict:
             current = db.get_or_none(doc["_id"])
-            checkpoint = Checkpoint(checkpoint.seq, current and current["_rev"])
+            checkpoint = Checkpoint(checkpoint.seq, current["_rev"] if current else None)
     raise Conflict(409, "conflict", "checkpoint kept changing", doc["_id"])

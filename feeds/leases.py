@@ -23,6 +23,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable
+from typing import Any
 
 from bookkeeper.couch import Conflict, Database
 
@@ -58,7 +59,7 @@ class Leases:
         self._held: dict[int, float] = {}  # bucket -> expiry
         self._lock = threading.Lock()
         self._heartbeat_rev: str | None = None
-        self._seen: dict[str, tuple[str, float]] = {}  # lease or heartbeat id -> (its _rev, when first seen)
+        self._seen: dict[str, tuple[str | None, float]] = {}  # lease or heartbeat id -> (its _rev, when first seen)
         self._unserved: dict[int, float] = {}  # bucket held by no live worker -> since when
 
     def owns(self, key: str) -> bool:
@@ -150,7 +151,12 @@ class Leases:
         self._beat(0)
 
     def _beat(self, expires: float) -> None:
-        doc = {"_id": WORKER_PREFIX + self.worker_id, "pvt_type": DOC_TYPE, "owner": self.worker_id, "expires": expires}
+        doc: dict[str, Any] = {
+            "_id": WORKER_PREFIX + self.worker_id,
+            "pvt_type": DOC_TYPE,
+            "owner": self.worker_id,
+            "expires": expires,
+        }
         for _ in range(2):
             doc.pop("_rev", None)
             if self._heartbeat_rev:

@@ -12,7 +12,7 @@ from typing import Any
 from bookkeeper.charging.commissions import agent_terms
 from bookkeeper.errors import InputError
 from bookkeeper.plans import load_plan
-from bookkeeper.settings import settings_from_doc
+from bookkeeper.settings import billing_settings_from_doc
 
 EVENT_KINDS = ("create", "delete", "update", "limits", "credit", "debit", "correct")
 TOP_KEYS = ("start", "until", "dialect", "resellers", "accounts", "events")
@@ -123,8 +123,8 @@ def _object(value: Any, source: str, where: str, keys: tuple[str, ...] | None = 
     """`value` as an object; with `keys`, a key it does not know is an error."""
     if not isinstance(value, dict):
         raise InputError(source, where, f"must be an object, got {type(value).__name__}")
-    unknown = [k for k in value if keys is not None and k not in keys]
-    if unknown:
+    unknown = [k for k in value if k not in keys] if keys is not None else []
+    if keys is not None and unknown:
         raise InputError(
             source,
             f"{where}.{unknown[0]}" if where != "(top level)" else unknown[0],
@@ -159,7 +159,7 @@ def parse_scenario(data: Any, source: str = "scenario") -> Scenario:
         spec = _object(spec, source, f"resellers.{label}", RESELLER_KEYS)
         settings = _object(spec.get("settings", {}), source, f"resellers.{label}.settings")
         try:
-            settings_from_doc(settings, where=source)
+            billing_settings_from_doc(settings, where=source)
         except InputError as exc:
             raise InputError(source, f"resellers.{label}.settings.{exc.field}", exc.problem) from None
         plan_docs = _object(spec.get("plans", {}), source, f"resellers.{label}.plans")
@@ -200,7 +200,9 @@ def parse_scenario(data: Any, source: str = "scenario") -> Scenario:
             try:
                 agent_terms({"pvt_agent": _object(agent, source, f"{where}.agent", ("levels", "categories"))}, source)
             except InputError as exc:
-                raise InputError(source, f"{where}.agent{exc.field.removeprefix('pvt_agent')}", exc.problem) from None
+                raise InputError(
+                    source, f"{where}.agent{(exc.field or '').removeprefix('pvt_agent')}", exc.problem
+                ) from None
         referred_by = spec.get("referred_by")
         if referred_by is not None and (
             referred_by not in raw_accounts

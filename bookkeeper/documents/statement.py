@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from ..clock import Period, local_date
 from ..errors import BookkeeperError, InputError
@@ -222,6 +223,7 @@ def day_of(entry, period: Period) -> int:
 def _groups(entries, period: Period) -> dict[tuple, list]:
     groups: dict[tuple, list] = defaultdict(list)
     for e in entries:
+        key: tuple[Any, ...]
         if e.kind == "activation":
             key = (e.kind, e.category, e.item, e.rate)
         else:

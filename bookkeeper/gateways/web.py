@@ -27,7 +27,7 @@ from ..errors import BookkeeperError, InputError
 from ..ledger import Ledger, horizon
 from . import braintree_gateway, kazoo_sync, paypal_ipn, stripe_gateway, yoomoney
 from .base import Cashier, HookError, Inbound
-from .config import load_section
+from .config import GatewayConfig, load_section
 from .server import HookServer
 
 log = logging.getLogger(__name__)
@@ -42,18 +42,18 @@ UNVERIFIED = (400, 403, 404)  # malformed, forged, or no such configuration: ans
 
 
 def make_app(
-    couch: Couch, settings, after_credit: Callable[[str], None] | None = None, *, ledger: Ledger | None = None
+    couch: Couch, config, after_credit: Callable[[str], None] | None = None, *, ledger: Ledger | None = None
 ) -> Flask:
     """The web app. `after_credit(account_id)` runs after money arrived (the daemon re-evaluates the account)."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
-    ledger = ledger or Ledger(couch, settings.dialect, horizon=horizon(settings))
+    ledger = ledger or Ledger(couch, config.dialect, horizon=horizon(config))
     master: list[str] = []
 
     def directory() -> Directory:
         if not master:
-            master.append(master_account_id(couch, settings.master_account))
-        return Directory(couch, master[0], settings.dialect)
+            master.append(master_account_id(couch, config.master_account))
+        return Directory(couch, master[0], config.dialect)
 
     def answer(status: int, body: dict):
         return jsonify(body), status
@@ -67,7 +67,7 @@ def make_app(
         try:
             found = directory()
             config = load_section(couch, reseller_id, gateway)
-            if config is None or not config.enabled or not _is_reseller(found, reseller_id):
+            if not isinstance(config, GatewayConfig) or not config.enabled or not _is_reseller(found, reseller_id):
                 raise HookError(404, f"{gateway} is not configured for reseller {reseller_id}")
             cashier = Cashier(couch, ledger, found, after_credit)
             currency = cashier.currency_of(reseller_id, config.currency)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -32,6 +32,7 @@ from urllib.parse import unquote
 
 from .. import designdocs
 from ..clock import Clock, SystemClock
+from ..config import Config
 from ..couch import Conflict, Couch, CouchError, Database, NotFound
 from ..dbnames import account_db, check_account_id, from_gregorian, modb, modb_prefix, parse_db_name, to_gregorian
 from ..errors import BookkeeperError, InputError
@@ -168,7 +169,10 @@ class Ledger:
             marker = self._claim(account_id, key, doc, at)
             doc = marker["entry"]
             parsed = parse_db_name(doc["pvt_account_db"])
-            year, month = parsed.year, parsed.month
+            if parsed is None or parsed.month_of is None:
+                where = doc["pvt_account_db"]
+                raise LedgerError(f"replay marker of {key}: its entry is in no monthly database: {where!r}")
+            year, month = parsed.month_of
         db, created = self._open_month(account_id, year, month)
         if self.dialect == "4.3" and "audit" not in doc:  # a copy: a replay's marker keeps the entry as it was
             doc = {**doc, "audit": {"available_units": self._units(db)}}
@@ -431,9 +435,9 @@ class Ledger:
         found = set()
         for name in names:
             parsed = parse_db_name(name)
-            if parsed is not None and parsed.is_modb and parsed.account_id == account_id:
-                self._known.add(modb(account_id, parsed.year, parsed.month))
-                found.add((parsed.year, parsed.month))
+            if parsed is not None and parsed.month_of is not None and parsed.account_id == account_id:
+                self._known.add(modb(account_id, *parsed.month_of))
+                found.add(parsed.month_of)
         return sorted(found)
 
     # -- carry-forward
@@ -446,9 +450,9 @@ class Ledger:
         if created is not None and d.month_start(*d.next_month(year, month)) <= created:
             return
         self.check_date(account_id, max(d.month_start(year, month), created or d.month_start(year, month)), "rollover")
-        _, created = self._open_month(account_id, year, month)
+        _, opened = self._open_month(account_id, year, month)
         self._carry(account_id, year, month, correct=True)
-        self._after_write(account_id, year, month, created, force=True)
+        self._after_write(account_id, year, month, opened, force=True)
 
     def open_ahead(self, account_id: str, year: int, month: int) -> None:
         """Create a coming month's MODB with its design documents, but no carry-forward (the month before is not
@@ -484,8 +488,10 @@ class Ledger:
             except NotFound:
                 doc = {}
             created = doc.get("pvt_created")
-            valid = isinstance(created, int) and not isinstance(created, bool) and 0 < created < d.LAST_SECOND
-            self._created[account_id] = from_gregorian(created) if valid else None
+            if isinstance(created, int) and not isinstance(created, bool) and 0 < created < d.LAST_SECOND:
+                self._created[account_id] = from_gregorian(created)
+            else:
+                self._created[account_id] = None
         return self._created[account_id]
 
     def _create(self, db: Database) -> bool:
@@ -550,7 +556,7 @@ class Ledger:
             self._write_owed(db, [])
         return self.totals.units(db, until)
 
-    def _pay(self, db: Database, docs: list[dict] = ()) -> dict[str, dict]:
+    def _pay(self, db: Database, docs: Sequence[dict] = ()) -> dict[str, dict]:
         """Write `docs` in one `_bulk_docs`, with the month's owed carry-forward if there is one; the rows of
         `docs` (no request when there is nothing to write)."""
         owed = self._owed.get(db.name)
@@ -560,7 +566,7 @@ class Ledger:
                     return self._write_owed(db, docs)
         return db.bulk_docs(list(docs)) if docs else {}
 
-    def _write_owed(self, db: Database, docs: list[dict]) -> dict[str, dict]:
+    def _write_owed(self, db: Database, docs: Sequence[dict]) -> dict[str, dict]:
         """Under the month's lock: its owed carry-forward and `docs` in one `_bulk_docs` (a 409 on the carry:
         someone wrote it first); the rows of `docs`. A failed request leaves it owed."""
         carry, _ = self._owed[db.name]
@@ -794,9 +800,9 @@ def _charged_twice(charged: list[tuple[str, dict]]) -> list[str]:
     return out
 
 
-def horizon(settings) -> tuple[int, int]:
+def horizon(config: Config) -> tuple[int, int]:
     """The deployment's date horizon (months back, months ahead) for `Ledger(horizon=...)`."""
-    return settings.date_horizon_back, settings.date_horizon_ahead
+    return config.date_horizon_back, config.date_horizon_ahead
 
 
 def money(units: int) -> str:

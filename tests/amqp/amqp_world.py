@@ -18,6 +18,7 @@ from bookkeeper.amqp import protocol
 from bookkeeper.amqp.broker import INSTALL_HINT, installed
 from bookkeeper.billing import BillingEngine
 from bookkeeper.clock import SystemClock
+from bookkeeper.config import Config
 from bookkeeper.dbnames import account_db, encode, modb, to_gregorian
 from bookkeeper.gateways.config import save_section
 from bookkeeper.ledger import Ledger
@@ -38,14 +39,14 @@ def require_broker() -> None:
 class World(NamespacedWorld):
     """Master -> reseller (USD, plan `rt`: devices 30.00 a month, activation 2.00, Braintree) -> customers."""
 
-    def __init__(self, server_url: str, settings):
-        super().__init__(server_url, settings, "q")
+    def __init__(self, server_url: str, config: Config):
+        super().__init__(server_url, config, "q")
         now = datetime.now(UTC)
         self.master = self.new_account("Master", [], now)
         self.reseller = self.new_account("Reseller", [self.master], now, reseller=True)
-        provision.put_settings(self.couch, self.reseller, {"currency": "USD"}, now)
+        provision.put_billing_settings(self.couch, self.reseller, {"currency": "USD"}, now)
         provision.put_plan(self.couch, self.reseller, "rt", PLAN, now)
-        self.engine = BillingEngine(self.couch, self.settings, SystemClock())
+        self.engine = BillingEngine(self.couch, self.config, SystemClock())
         self.ledger: Ledger = self.engine.ledger
 
     def customer(self, balance: int | str = 0, devices: int = 0) -> str:

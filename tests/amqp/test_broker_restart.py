@@ -32,8 +32,8 @@ def broker(tmp_path):
 
 
 @pytest.fixture
-def deployment(own_server, settings):
-    made = World(own_server.url, settings)
+def deployment(own_server, config):
+    made = World(own_server.url, config)
     yield made
     made.cleanup()
 
@@ -60,7 +60,7 @@ def test_a_broker_restart_in_the_middle_of_a_run_loses_nothing_acknowledged_and_
         "BOOKKEEPER_COUCH_URL": deployment.url,
         "BOOKKEEPER_NAMESPACE": deployment.namespace,
         "BOOKKEEPER_MASTER_ACCOUNT": deployment.master,
-        "BOOKKEEPER_BOOKKEEPER_DB": deployment.settings.bookkeeper_db,
+        "BOOKKEEPER_BOOKKEEPER_DB": deployment.config.bookkeeper_db,
         "BOOKKEEPER_AMQP_URL": broker.url,
         "BOOKKEEPER_FEED_DISCOVERY_INTERVAL": "1",
         "BOOKKEEPER_FEED_POLL_INTERVAL": "0.5",

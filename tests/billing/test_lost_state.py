@@ -22,7 +22,7 @@ def at(day: int) -> datetime:
 
 def setup(world):
     master = world.account("Master", reseller=True)
-    provision.put_settings(world.couch, master, {"currency": "USD", "billing_day": 1}, START)
+    provision.put_billing_settings(world.couch, master, {"currency": "USD", "billing_day": 1}, START)
     provision.put_plan(world.couch, master, "basic", PLAN, START)
     account = world.account("Customer", [master], plans={"basic": master})
     Ledger(world.couch).credit(
@@ -55,7 +55,7 @@ def test_a_lost_billing_state_is_rebuilt_from_the_ledger_and_charges_nothing_twi
     engine.evaluate(account, at(10))  # a rise: prorated, plus its activation
     before = charges(world, account)
     assert [kind for kind, _ in before] == ["activation", "prorate"]
-    state_db = world.couch.db(world.settings.bookkeeper_db)
+    state_db = world.couch.db(world.config.bookkeeper_db)
     state_db.delete_doc(f"billing_state:{account}", state_db.get(f"billing_state:{account}")["_rev"])
     again = engine_for(world, master)  # another process: nothing remembered
     again.evaluate(account, at(12))

@@ -143,7 +143,7 @@ def test_a_month_with_kills_and_server_restarts_leaves_the_undisturbed_ledger(tm
             debits = sum((e.amount for e in entries if e.type == "debit"), Decimal(0))
             assert credits > 0 and debits > 0, label
             assert ledger.balance(account_id, world.UNTIL) == credits - debits, label
-        states = couch.db(disturbed.settings.bookkeeper_db).get_many([STATE_PREFIX + i for i in account_ids])
+        states = couch.db(disturbed.config.bookkeeper_db).get_many([STATE_PREFIX + i for i in account_ids])
         assert len(states) == ACCOUNTS + 1 - (STATE_PREFIX + ids["master"] not in states)
         pending = [
             (s["account_id"], c["key"]) for s in states.values() for c in (s.get("pending") or {}).get("charges", [])

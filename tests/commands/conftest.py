@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pytest
 from click.testing import CliRunner, Result
 
-from bookkeeper.config import load_settings
+from bookkeeper.config import load_config
 from bookkeeper.couch import Couch
 from cli import main
 from feeds.scenario import parse_scenario
@@ -64,7 +64,7 @@ def make_world(server):
         sim = Simulation(
             parse_scenario({**SCENARIO, "dialect": dialect}, "test"),
             Couch(server.url, namespace=namespace),
-            load_settings(env={}, couch_url=server.url),
+            load_config(env={}, couch_url=server.url),
         )
         made.append(sim)
         sim.build()

@@ -79,7 +79,7 @@ def test_random_documents_do_not_stop_the_daemon_or_its_good_accounts(deployment
     d.env["BOOKKEEPER_LEASE_TTL"] = "3"
     good = [d.account(devices=1), d.account(devices=1)]
     reseller = d.account(devices=0, reseller=True, plans={})
-    provision.put_settings(d.couch, reseller, {"currency": "USD"}, now())
+    provision.put_billing_settings(d.couch, reseller, {"currency": "USD"}, now())
     provision.put_plan(d.couch, reseller, "vp", PLAN, now())
     victim = d.account(devices=1, plans={"vp": reseller}, tree=[d.master, reseller])
     month = modb(victim, now().year, now().month)
@@ -127,7 +127,7 @@ def test_random_documents_do_not_stop_the_daemon_or_its_good_accounts(deployment
             put(account_db(reseller), CONFIG_DOC, fields)
         else:
             doc_id = f"lease-bucket:{n % 64:04d}" if n % 2 else f"lease-worker:ghost{n % 3}"
-            put(d.namespace + d.settings.bookkeeper_db, doc_id, fields)
+            put(d.namespace + d.config.bookkeeper_db, doc_id, fields)
         assert worker.poll() is None, "the daemon died"
 
     write_one()

@@ -42,7 +42,7 @@ def test_a_rate_change_and_an_invalid_settings_document_take_effect_at_the_next_
     rises = [Decimal(50)] if len(prorates) == 1 else [Decimal(10), Decimal(40)]
     assert sorted(e.amount for e in prorates) == sorted(expected_prorate(r) for r in rises)
 
-    provision.put_settings(deployment.couch, deployment.master, {"billing_day": 40}, now())
+    provision.put_billing_settings(deployment.couch, deployment.master, {"billing_day": 40}, now())
     provision.add_docs(deployment.couch, acme, [{"pvt_type": "device"}], now())
     # the last valid settings keep serving: 3 x 40 - 80 = 40 more, prorated over the same period
     wait_for(lambda: len(deployment.debits(acme, "prorate")) == len(prorates) + 1, timeout=30)
@@ -64,7 +64,7 @@ def test_a_bad_plan_settings_or_device_document_holds_only_its_own_accounts(depl
         now(),
     )
     reseller = deployment.account(devices=0, reseller=True, plans={})
-    provision.put_settings(deployment.couch, reseller, {"billing_day": 31}, now())
+    provision.put_billing_settings(deployment.couch, reseller, {"billing_day": 31}, now())
     provision.put_plan(deployment.couch, reseller, "rt", PLAN, now())
     bad_plan = deployment.account(devices=1, plans={"bad": deployment.master})
     bad_settings = deployment.account(devices=1, plans={"rt": reseller}, tree=[deployment.master, reseller])

@@ -125,7 +125,7 @@ def test_invoice_reconciles_and_its_pdf_is_an_attachment_readable_over_http(worl
     usage = world.couch.db(modb(customer, 2024, 1)).get_attachment(doc["_id"], "usage.csv").decode()
     assert "2024-01-10,devices,sip_device,3" in usage and "2024-01-05,limits,outbound_trunks,2" in usage
 
-    assert [d["number"] for d in invoices.list(customer)] == ["PT-2024-000001"]
+    assert [d["number"] for d in invoices.issued(customer)] == ["PT-2024-000001"]
     assert invoices.pdf(customer, "PT-2024-000001")[:5] == b"%PDF-"
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import requests
 from click.testing import CliRunner
 
-from bookkeeper.config import load_settings
+from bookkeeper.config import load_config
 from bookkeeper.embedded import free_port
 from cli import main
 
@@ -35,9 +35,9 @@ def test_couch_start_keeps_the_server_admins_over_a_restart(tmp_path):
 
 
 def test_hooks_and_metrics_listen_on_loopback_unless_configured(tmp_path):
-    settings = load_settings(env={}, var_dir=tmp_path)
-    assert (settings.hooks_host, settings.metrics_host) == ("127.0.0.1", "127.0.0.1")
-    configured = load_settings(
+    config = load_config(env={}, var_dir=tmp_path)
+    assert (config.hooks_host, config.metrics_host) == ("127.0.0.1", "127.0.0.1")
+    configured = load_config(
         env={"BOOKKEEPER_HOOKS_HOST": "0.0.0.0", "BOOKKEEPER_METRICS_HOST": "::1"}, var_dir=tmp_path
     )
     assert (configured.hooks_host, configured.metrics_host) == ("0.0.0.0", "::1")

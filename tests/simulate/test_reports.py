@@ -170,7 +170,7 @@ def test_usage_and_metrics_reconcile_with_invoices_and_the_ledger(server, tmp_pa
         png_ok((tmp_path / "m.png").read_bytes())
 
         # the same figures on /metrics: the daemon refreshes them after its tick
-        engine, daemon = build(sim.couch, sim.settings)
+        engine, daemon = build(sim.couch, sim.config)
         engine.clock = type("At", (), {"now": staticmethod(lambda: datetime(2026, 3, 20, tzinfo=UTC))})()
         engine.after_tick(datetime(2026, 3, 20, tzinfo=UTC), lambda a: False)
         text = daemon.metrics.render()
