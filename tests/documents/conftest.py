@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from PIL import Image, ImageDraw
 from worlds import NamespacedWorld, world_fixture
@@ -54,7 +55,7 @@ class World(NamespacedWorld):
         return account_id
 
     def configure(self, smtp_port: int | None = None, **invoice) -> None:
-        values = {
+        values: dict[str, Any] = {
             "currency": "EUR",
             "vat_rate": 20,
             "vat_disposition": "netto",

@@ -50,7 +50,8 @@ class World(NamespacedWorld):
         """Every money document of the account (carry-forwards left out)."""
         docs = []
         for name in account_databases(self.couch)[1]:
-            if parse_db_name(name).account_id == account_id:
+            parsed = parse_db_name(name)
+            if parsed is not None and parsed.account_id == account_id:
                 rows = self.couch.db(name).all_docs(include_docs=True)
                 docs += [
                     r["doc"]

@@ -9,12 +9,13 @@ import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from simulation import money, run
 
 BIN = Path(sys.executable).parent / "bookkeeper"
-CAMERAS_VIEW = {
+CAMERAS_VIEW: dict[str, Any] = {
     "_id": "_design/cameras",
     "language": "javascript",
     "views": {

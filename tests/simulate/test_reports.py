@@ -77,7 +77,7 @@ def png_ok(data: bytes) -> Image.Image:
     image = Image.open(io.BytesIO(data)).convert("RGB")
     assert image.size == (800, 400)
     colours = image.getcolors(maxcolors=1 << 20)
-    assert len(colours) > 20
+    assert colours is not None and len(colours) > 20
     white = max(colours)[0]
     assert white < 0.97 * image.size[0] * image.size[1]
     return image
