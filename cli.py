@@ -426,30 +426,25 @@ def plans_show(app, plan_id, reseller_id, as_json):
 
 
 def _edit_services(app, account_id: str, edit) -> dict:
-    """Read-modify-write the account's services doc, retrying on conflicts; a missing doc is created."""
+    """Read-modify-write the account's services doc (`Database.update`); a missing doc is created."""
     from datetime import datetime
 
     from bookkeeper.accounts import Directory, master_account_id, new_services_doc
-    from bookkeeper.couch import Conflict
     from bookkeeper.dbnames import SERVICES_DB, check_account_id, to_gregorian
 
-    db = app.couch.db(SERVICES_DB)
-    for _ in range(5):
+    def change(doc: dict | None) -> dict:
         now = datetime.now(UTC)
-        doc = db.get_or_none(check_account_id(account_id))
         if doc is None:
             directory = Directory(
                 app.couch, master_account_id(app.couch, app.config.master_account), app.config.dialect
             )
             account = directory.account(account_id)
             doc = new_services_doc(account_id, account.tree, account.reseller, app.config.dialect, now)
-        wanted = {**edit(doc), "pvt_modified": to_gregorian(now)}
-        try:
-            db.put(wanted)
-            return wanted
-        except Conflict:
-            continue
-    raise Conflict(409, "conflict", f"services/{account_id} kept changing", SERVICES_DB)
+        return {**edit(doc), "pvt_modified": to_gregorian(now)}
+
+    written = app.couch.db(SERVICES_DB).update(check_account_id(account_id), change)
+    assert written is not None  # `change` always returns a document
+    return written
 
 
 @plans_group.command("assign")
@@ -834,8 +829,8 @@ def reports_metrics(app, reseller_id, start, end, chart_path, as_json):
 @pass_app
 def simulate_cmd(app, scenario_path, keep, as_json):
     """Run a scenario through the real engine and change feeds on a simulated clock (docs/contracts.md)."""
-    from feeds.scenario import load_scenario
-    from feeds.simulate import simulate
+    from simulator.run import simulate
+    from simulator.scenario import load_scenario
 
     scenario = load_scenario(scenario_path)
     result = simulate(scenario, app.couch, app.config, keep=keep)
@@ -863,7 +858,7 @@ def demo_load(app, as_json):
     """Load a master account, a EUR reseller and customers with devices, users, numbers and plans."""
     from datetime import datetime
 
-    from feeds.demo import load_demo
+    from simulator.demo import load_demo
 
     result = load_demo(app.couch, app.config, datetime.now(UTC))
     emit(

@@ -24,13 +24,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent / "tests"))  # the tests' `waiting`
+
+from waiting import wait_until
 
 from bookkeeper import plans, provision
 from bookkeeper.amqp import protocol
@@ -41,6 +43,7 @@ from bookkeeper.couch import Couch
 from bookkeeper.embedded import free_port
 from bookkeeper.ledger import Ledger
 from bookkeeper.servers import make_server
+from feeds.metrics import scrape
 
 BIN = Path(sys.executable).parent / "bookkeeper"
 TYPE = "couch_bookkeeper"
@@ -73,25 +76,6 @@ def provision_world(couch: Couch, config: Config, n: int) -> tuple[str, list[str
 
     with ThreadPoolExecutor(4) as pool:
         return master, list(pool.map(one, range(n)))
-
-
-def metric(port: int, name: str) -> float:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
-            for line in resp.read().decode().splitlines():
-                if line.startswith(f"bookkeeper_{name} "):
-                    return float(line.split()[1])
-    except OSError:
-        pass
-    return -1
-
-
-def wait_for(check, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"bench: {what} not reached within {timeout:.0f} s")
-        time.sleep(0.5)
 
 
 def standing_load(kazoo: KazooClient, master: str, accounts: list[str], rate: float) -> list[float]:
@@ -206,8 +190,18 @@ def run(n: int, rate: float, seconds: float, updates: int, server_kind: str) -> 
                     stdout=subprocess.DEVNULL,
                     stderr=log,
                 )
-            wait_for(lambda: metric(metrics_port, "amqp_connections_total") >= 1, 120, "the AMQP connection")
-            wait_for(lambda: metric(metrics_port, "ticks_total") >= 1, 1800, "the start-up tick")
+            wait_until(
+                lambda: scrape(metrics_port).get("bookkeeper_amqp_connections_total", 0) >= 1,
+                120,
+                every=0.5,
+                what="the AMQP connection",
+            )
+            wait_until(
+                lambda: scrape(metrics_port).get("bookkeeper_ticks_total", 0) >= 1,
+                1800,
+                every=0.5,
+                what="the start-up tick",
+            )
             kazoo = KazooClient(broker.url)
             standing_load(kazoo, master, random.sample(ids, len(ids)), rate)  # warm-up, not measured
             latencies = standing_load(kazoo, master, random.choices(ids, k=int(rate * seconds)), rate)

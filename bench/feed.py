@@ -27,6 +27,9 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent / "tests"))  # the tests' `waiting`
+
+from waiting import wait_until
 
 from bookkeeper.config import load_config
 from bookkeeper.couch import Couch
@@ -84,16 +87,16 @@ def tailing_memory(
             began = time.perf_counter()
             daemon = Daemon(couch, config, engine, options=FeedOptions(follow_cap=follow_cap)).start()
             try:
-                while engine.handled < dbs:
-                    time.sleep(0.2)
+                wait_until(lambda: engine.handled >= dbs, 1800, every=0.2, what="every database's seed handled")
                 caught_up_s = time.perf_counter() - began
                 rss_caught_up = rss_mb()
                 sockets = open_sockets()
-                deadline = time.monotonic() + seconds
+                deadline, writes = time.monotonic() + seconds, 0
                 while time.monotonic() < deadline:
                     couch.db(random.choice(names)).put({"_id": uuid.uuid4().hex, "written_at": time.time()})
-                    time.sleep(1 / rate)
-                time.sleep(3)
+                    writes += 1
+                    time.sleep(1 / rate)  # the write rate under test
+                wait_until(lambda: len(engine.lags_ms) >= writes, 120, every=0.1, what="every write handled")
                 lags = sorted(engine.lags_ms)
             finally:
                 daemon.stop()

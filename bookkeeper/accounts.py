@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from . import plans
 from .clock import zone
-from .couch import Conflict, Couch, CouchError, NotFound
+from .couch import Conflict, Couch, CouchError, NotFound, retry_conflicts
 from .dbnames import ACCOUNTS_DB, SERVICES_DB, account_db, encode, from_gregorian, is_account_id, modb, to_gregorian
 from .errors import BookkeeperError, InputError
 from .holds import Holds
@@ -440,12 +440,13 @@ class Directory:
 
     def save_services(self, updates: list[tuple[Account, ServicesUpdate]], now: datetime) -> None:
         """Save services docs in one bulk write; `updates` pairs an account (its services doc as read) with
-        (quantities, cascade, standing). A doc changed by someone else meanwhile is read again and redone."""
+        (quantities, cascade, standing). A doc changed by someone else meanwhile is read again and redone
+        (`retry_conflicts`)."""
         db = self.couch.db(SERVICES_DB)
-        for _ in range(5):
+
+        def attempt() -> None:
+            nonlocal updates
             docs = {a.id: (a, doc) for a, args in updates if (doc := self.services_update(a, *args, now)) is not None}
-            if not docs:
-                return
             results = db.bulk_docs([doc for _, doc in docs.values()])
             for account_id, (account, doc) in docs.items():
                 row = results.get(account_id, {})
@@ -454,13 +455,14 @@ class Directory:
                 elif row.get("error") != "conflict":
                     raise CouchError(0, str(row.get("error")), str(row.get("reason")), f"{SERVICES_DB}/{account_id}")
             moved = {a.id: a for a, _ in docs.values() if results.get(a.id, {}).get("error") == "conflict"}
-            if not moved:
-                return
-            fresh = db.get_many(list(moved))
-            for account in moved.values():
-                account.services = fresh.get(account.id, {})
-            updates = [(a, args) for a, args in updates if a.id in moved]
-        raise Conflict(409, "conflict", "services doc kept changing", SERVICES_DB)
+            if moved:
+                fresh = db.get_many(list(moved))
+                for account in moved.values():
+                    account.services = fresh.get(account.id, {})
+                updates = [(a, args) for a, args in updates if a.id in moved]
+                raise Conflict(409, "conflict", "", SERVICES_DB)
+
+        retry_conflicts(lambda: f"{SERVICES_DB}/{', '.join(a.id for a, _ in updates)}", attempt)
 
     def set_enabled(self, account_id: str, enabled: bool, now: datetime) -> list[str]:
         """Block (enabled False) an account and its descendants with our marker, or unblock those we blocked.
@@ -475,27 +477,23 @@ class Directory:
         return changed
 
     def _set_enabled_doc(self, db, account_id: str, enabled: bool, now: datetime) -> bool:
-        for _ in range(5):
-            doc = db.get_or_none(account_id)
+        def change(doc: dict | None) -> dict | None:
             if doc is None:
-                return False
+                return None
             if enabled:
                 if not doc.get(BLOCK_MARKER):
-                    return False  # not blocked by us: leave it alone
+                    return None  # not blocked by us: leave it alone
                 doc.pop(BLOCK_MARKER)
                 doc["pvt_enabled"] = True
             else:
                 if doc.get("pvt_enabled", True) is False:
-                    return False  # already disabled, by us or by an administrator
+                    return None  # already disabled, by us or by an administrator
                 doc["pvt_enabled"] = False
                 doc[BLOCK_MARKER] = True
             doc["pvt_modified"] = to_gregorian(now)
-            try:
-                db.put(mark_written(doc))
-                return True
-            except Conflict:
-                continue
-        raise Conflict(409, "conflict", "account doc kept changing", f"{db.name}/{account_id}")
+            return mark_written(doc)
+
+        return db.update(account_id, change) is not None
 
     def cancel_categories(self, account: Account, categories: frozenset[str], now: datetime) -> None:
         """Zero what MRC cancellation zeroes in the account's own documents: the trunk keys of `limits`."""

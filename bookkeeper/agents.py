@@ -24,7 +24,7 @@ from .accounts import Account, Directory, mark_written
 from .charging import commissions as rules
 from .clock import Period, period_containing
 from .config import Config
-from .couch import Conflict, Couch
+from .couch import Conflict, Couch, Database, NotFound
 from .dbnames import ACCOUNTS_DB, account_db, from_gregorian, modb, modb_prefix
 from .documents.pdf import render_commissions
 from .errors import InputError
@@ -359,25 +359,16 @@ class Agents:
         summary = {"agent": agent.id, "at": at.date().isoformat(), "lines": rows, "totals": totals}
         db = self.couch.db(modb(agent.id, at.year, at.month)).ensure()
         doc_id = f"{modb_prefix(at.year, at.month)}commission-statement-{at.date().isoformat()}"
-        for _ in range(3):
-            existing = db.get_or_none(doc_id)
-            doc = {
-                **summary,
-                "_id": doc_id,
-                "pvt_type": "bookkeeper_commission_statement",
-                "generated_at": now.isoformat(),
-                "_attachments": {
-                    STATEMENT_PDF: {"content_type": "application/pdf", "data": base64.b64encode(pdf).decode()}
-                },
-            }
-            if existing:
-                doc["_rev"] = existing["_rev"]
-            try:
-                db.put(doc)
-                return {**summary, "id": doc_id, "db": db.name}, pdf
-            except Conflict:
-                continue
-        raise Conflict(409, "conflict", "commission statement kept changing", f"{db.name}/{doc_id}")
+        statement = {
+            **summary,
+            "pvt_type": "bookkeeper_commission_statement",
+            "generated_at": now.isoformat(),
+            "_attachments": {
+                STATEMENT_PDF: {"content_type": "application/pdf", "data": base64.b64encode(pdf).decode()}
+            },
+        }
+        db.update(doc_id, lambda _: statement)  # replaces whatever an earlier generation left
+        return {**summary, "id": doc_id, "db": db.name}, pdf
 
     def create_account(self, config: Config, agent: Account, name: str, parent_id: str | None, now: datetime) -> str:
         """A new account for a customer the agent brings (its referrer recorded from the start), under `parent_id`
@@ -410,20 +401,21 @@ class Agents:
         start = period_containing(now, billing_settings.billing_day, billing_settings.timezone).end.isoformat()
         fields: dict = {}
         for db in (self.couch.db(ACCOUNTS_DB), self.couch.db(account_db(account_id))):
-            for _ in range(5):
-                doc = db.get(account_id)
-                before = [h for h in doc.get("pvt_referred_before") or [] if isinstance(h, dict)]
+
+            def change(doc: dict | None, db: Database = db) -> dict | None:
+                nonlocal fields
+                if doc is None:
+                    raise NotFound(404, "not_found", "missing", f"{db.name}/{account_id}")
                 previous = doc.get("pvt_referred_by")
                 if previous == agent_id:
-                    return {k: doc.get(k) for k in ("pvt_referred_by", "pvt_referred_from", "pvt_referred_before")}
+                    fields = {k: doc.get(k) for k in ("pvt_referred_by", "pvt_referred_from", "pvt_referred_before")}
+                    return None
+                before = [h for h in doc.get("pvt_referred_before") or [] if isinstance(h, dict)]
                 if isinstance(previous, str):
                     before.append({"agent": previous, "from": doc.get("pvt_referred_from"), "until": start})
                 fields = {"pvt_referred_by": agent_id, "pvt_referred_from": start, "pvt_referred_before": before}
-                try:
-                    db.put({**doc, **fields})
-                    break
-                except Conflict:
-                    continue
-            else:
-                raise Conflict(409, "conflict", "account doc kept changing", f"{db.name}/{account_id}")
+                return {**doc, **fields}
+
+            if db.update(account_id, change) is None:
+                return fields
         return fields

@@ -29,7 +29,7 @@ from .accounts import CONFIG_DOC, LIMITS_DOC, Account, Directory, UnknownAccount
 from .agents import Agents
 from .clock import Clock, day_start, period_containing
 from .config import Config
-from .couch import Conflict, Couch, CouchError
+from .couch import CONFLICT_ATTEMPTS, Conflict, Couch, CouchError, conflict_pause
 from .dbnames import ACCOUNTS_DB, SERVICES_DB, is_account_id, parse_db_name
 from .errors import BookkeeperError, InputError
 from .ledger import Ledger, horizon
@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 STATE_PREFIX = "billing_state:"
 BATCH = 200
 THREADS = 16  # per-account requests in flight at once
-ATTEMPTS = 5  # evaluations of an account whose billing state keeps moving under us
 OPEN_AHEAD = timedelta(days=2)  # how long before a month starts its MODBs are created
 _POOL = ThreadPoolExecutor(THREADS, thread_name_prefix="evaluate")
 
@@ -286,11 +285,13 @@ class BillingEngine:
             if not w.moved:
                 results[w.account.id] = w.error or w.evaluated
         moved = [w.account.id for w in works if w.moved]
-        if moved and attempt < ATTEMPTS:
+        if moved and attempt < CONFLICT_ATTEMPTS:  # the one read-modify-write policy (couch.retry_conflicts)
             log.info("billing state of %s changed under us; evaluating again", ", ".join(moved))
+            conflict_pause(attempt)
             results.update(self._evaluate_batch(moved, now, dry_run, recount, limits, attempt + 1, catch_up))
-        for account_id in moved if attempt >= ATTEMPTS else ():
-            results[account_id] = Conflict(409, "conflict", "billing state kept changing", account_id)
+        for account_id in moved if attempt >= CONFLICT_ATTEMPTS else ():
+            reason = f"changed by another writer on each of {CONFLICT_ATTEMPTS} attempts"
+            results[account_id] = Conflict(409, "conflict", reason, f"{self.state_db.name}/{STATE_PREFIX}{account_id}")
         for account_id, result in results.items() if attempt == 1 else ():
             if held(result):
                 self.holds.hold(account_id, str(result) or repr(result))

@@ -3,9 +3,11 @@
 A thin client over `requests` (see docs/architecture.md for why not an SDK on the hot path): database names
 are quoted whole (KAZOO's `account%2F...`), `_design/` and `_local/` prefixes stay unescaped, every call has a
 timeout, connection errors and 5xx are retried with jittered backoff, and errors are typed (409 `Conflict`,
-404 `NotFound`, 401 `Unauthorized`, 403 `Forbidden`). Bulk results are returned keyed by id, never by position
-(PouchDB Server may reorder them). Every request asks for `Accept-Encoding: identity`: a continuous feed's output
-is then not buffered, and neither side spends CPU on gzip (docs/architecture.md).
+404 `NotFound`, 401 `Unauthorized`, 403 `Forbidden`). A document others may change too is changed by one
+read-modify-write, `Database.update`, retried on 409 by the one policy of `retry_conflicts`. Bulk results are
+returned keyed by id, never by position (PouchDB Server may reorder them). Every request asks for
+`Accept-Encoding: identity`: a continuous feed's output is then not buffered, and neither side spends CPU on gzip
+(docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import copy
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import requests
@@ -30,6 +33,12 @@ log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 Timeout = float | tuple[float, float]  # seconds, or (connect, read) seconds as requests takes them
 POOL = 128  # idle connections kept per host (requests keeps 10 by default; more are opened and dropped)
+CONFLICT_ATTEMPTS = 10  # tries of a read-modify-write that meets 409s (docs/architecture.md, Conflicts)
+CONFLICT_BACKOFF = 0.02  # seconds before the first retry; doubled each time, jittered (backoff.backoff_delay)
+CONFLICT_BACKOFF_CAP = 1.0
+
+T = TypeVar("T")
+_UNREAD: Any = object()
 
 
 def connect_timeout(timeout: Timeout) -> float:
@@ -63,6 +72,27 @@ class Forbidden(CouchError):
 
 class Unavailable(CouchError):
     """The server did not answer (connection refused, timeout, 5xx) after every retry."""
+
+
+def conflict_pause(attempt: int) -> None:
+    """Wait before read-modify-write attempt `attempt + 1` after `attempt` met a conflict."""
+    time.sleep(backoff_delay(attempt, base=CONFLICT_BACKOFF, cap=CONFLICT_BACKOFF_CAP))
+
+
+def retry_conflicts(what: str | Callable[[], str], attempt: Callable[[], T]) -> T:
+    """The one retry policy of read-modify-write: call `attempt` (read, change, write) again while it raises
+    Conflict, CONFLICT_ATTEMPTS times in all with backoff between; then raise Conflict naming `what` (the document
+    or documents; a function: those still conflicting). `attempt` must read afresh each time: a conflict means
+    what it read is stale."""
+    for n in range(1, CONFLICT_ATTEMPTS + 1):
+        try:
+            return attempt()
+        except Conflict:
+            if n == CONFLICT_ATTEMPTS:
+                reason = f"changed by another writer on each of {CONFLICT_ATTEMPTS} attempts"
+                raise Conflict(409, "conflict", reason, what if isinstance(what, str) else what()) from None
+            conflict_pause(n)
+    raise AssertionError("unreachable")
 
 
 _BY_STATUS = {409: Conflict, 404: NotFound, 401: Unauthorized, 403: Forbidden}
@@ -277,6 +307,34 @@ class Database:
         result = self.couch.json("PUT", self._doc_path(doc["_id"]), body=doc, params=self.couch._write_params())
         doc["_rev"] = result["rev"]
         return result["rev"]
+
+    def update(
+        self, doc_id: str, change: Callable[[dict | None], dict | None], *, current: dict | None = _UNREAD
+    ) -> dict | None:
+        """Change `doc_id` by read-modify-write, the one way to change a document another writer may change too.
+
+        `change` gets the document as read (None if there is none; it may modify it) and returns the document to
+        write, or None to leave it as it is. `_id` and `_rev` of what is written are those read, so a concurrent
+        write answers 409; the document is then read again and `change` called again (`retry_conflicts`), so
+        `change` must decide from what it is given, never from a document read before. `current`: the document
+        as the caller already holds it (None: known to be missing), used instead of the first read (it is not
+        modified). Returns the document as written, with its new `_rev`, or None when `change` declined."""
+        first = [current]
+
+        def attempt() -> dict | None:
+            doc = first.pop() if first else _UNREAD
+            doc = self.get_or_none(doc_id) if doc is _UNREAD else copy.deepcopy(doc)
+            new = change(doc)
+            if new is None:
+                return None
+            new = {**new, "_id": doc_id}
+            new.pop("_rev", None)
+            if doc is not None and doc.get("_rev"):
+                new["_rev"] = doc["_rev"]
+            self.put(new)
+            return new
+
+        return retry_conflicts(f"{self.name}/{doc_id}", attempt)
 
     def delete_doc(self, doc_id: str, rev: str) -> None:
         self.couch.request("DELETE", self._doc_path(doc_id), params={"rev": rev})

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import views
 
-from .couch import Conflict, Database
+from .couch import Conflict, Database, retry_conflicts
 
 VIEWS_DIR = Path(views.__file__).parent
 KINDS = ("account", "modb", "services", "accounts", "bookkeeper")
@@ -100,17 +100,22 @@ def install_kind(db: Database, kind: str) -> list[str]:
 
 def _install(db: Database, ddocs: list[DesignDoc]) -> list[str]:
     """Two requests (read all, write the stale ones in one `_bulk_docs`) instead of two per document; a conflict
-    on ours reads and writes again; a conflict on KAZOO's means it exists now, which is all we wanted."""
+    on ours reads and writes again (`retry_conflicts`); a conflict on KAZOO's means it exists now, which is all we
+    wanted."""
     written: list[str] = []
-    for _ in range(3):
+
+    def attempt() -> list[str]:
+        nonlocal ddocs
         current = db.get_many([d.id for d in ddocs])
         stale = [d for d in ddocs if not _current(current.get(d.id), d)]
         if not stale:
             return written
         docs = [{"_id": d.id, **d.body, **({"_rev": current[d.id]["_rev"]} if d.id in current else {})} for d in stale]
         results = db.bulk_docs(docs)
-        written += [d.name for d in stale if results.get(d.id, {}).get("ok")]
+        written.extend(d.name for d in stale if results.get(d.id, {}).get("ok"))
         ddocs = [d for d in stale if not results.get(d.id, {}).get("ok") and d.ours]
-        if not ddocs:
-            return written
-    raise Conflict(409, "conflict", f"{', '.join(d.id for d in ddocs)} kept changing while installing", db.name)
+        if ddocs:
+            raise Conflict(409, "conflict", "", db.name)
+        return written
+
+    return retry_conflicts(lambda: f"{db.name}/{', '.join(d.id for d in ddocs)}", attempt)

@@ -175,7 +175,7 @@ def _is_zombie(pid: int) -> bool:
 
 
 def connect(config: Config) -> Couch:
-    """The CouchDB to use: `settings.couch_url` (with IBM Cloudant IAM when an API key is set), else the embedded
+    """The CouchDB to use: `config.couch_url` (with IBM Cloudant IAM when an API key is set), else the embedded
     server (started if it is not running)."""
     url = config.url_with_credentials()
     if url is None:

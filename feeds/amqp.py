@@ -192,11 +192,12 @@ class AmqpConsumer:
 
     def _send(self, channel, tag: int, request: protocol.Request, message: dict, received: float) -> None:
         try:
+            routing, headers = request.reply_to
             channel.basic_publish(
                 protocol.TARGETED,
-                request.server_id,
+                routing,
                 protocol.encode(message),
-                pika.BasicProperties(content_type="application/json"),
+                pika.BasicProperties(content_type="application/json", headers=headers),
             )
             channel.basic_ack(tag)
         except AMQPError:

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bookkeeper.couch import Conflict, Database
+from bookkeeper.couch import Database
 
 log = logging.getLogger(__name__)
 
@@ -80,19 +80,7 @@ def _short(seq) -> str:
 def write_checkpoint(db: Database, consumer: str, checkpoint: Checkpoint, seq, worker: str = "") -> Checkpoint:
     """Store `seq`; on a conflict (another worker wrote meanwhile) the last writer wins: at worst changes are
     delivered again, never skipped, because each writer has handled everything up to its own seq."""
-    doc = {
-        "_id": checkpoint_id(consumer),
-        "seq": seq,
-        "worker": worker,
-        "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    for _ in range(3):
-        doc.pop("_rev", None)
-        if checkpoint.rev:
-            doc["_rev"] = checkpoint.rev
-        try:
-            return Checkpoint(seq, db.put(doc))
-        except Conflict:
-            current = db.get_or_none(doc["_id"])
-            checkpoint = Checkpoint(checkpoint.seq, current["_rev"] if current else None)
-    raise Conflict(409, "conflict", "checkpoint kept changing", doc["_id"])
+    doc = {"seq": seq, "worker": worker, "updated_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    known = {"_id": checkpoint_id(consumer), "_rev": checkpoint.rev} if checkpoint.rev else None
+    written = db.update(checkpoint_id(consumer), lambda _: doc, current=known)
+    return Checkpoint(seq, written["_rev"] if written else None)

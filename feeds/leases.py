@@ -23,9 +23,8 @@ import threading
 import time
 import zlib
 from collections.abc import Callable
-from typing import Any
 
-from bookkeeper.couch import Conflict, Database
+from bookkeeper.couch import Database
 
 log = logging.getLogger(__name__)
 
@@ -151,22 +150,12 @@ class Leases:
         self._beat(0)
 
     def _beat(self, expires: float) -> None:
-        doc: dict[str, Any] = {
-            "_id": WORKER_PREFIX + self.worker_id,
-            "pvt_type": DOC_TYPE,
-            "owner": self.worker_id,
-            "expires": expires,
-        }
-        for _ in range(2):
-            doc.pop("_rev", None)
-            if self._heartbeat_rev:
-                doc["_rev"] = self._heartbeat_rev
-            try:
-                self._heartbeat_rev = self.db.put(doc)
-                return
-            except Conflict:  # a previous run of this worker id left it: adopt its revision
-                self._heartbeat_rev = (self.db.get_or_none(doc["_id"]) or {}).get("_rev")
-        raise Conflict(409, "conflict", "heartbeat kept changing", doc["_id"])
+        """Write this worker's heartbeat: ours alone, so a conflict only means a previous run of this worker id
+        left one, whose revision is adopted (`Database.update` reads it)."""
+        doc = {"pvt_type": DOC_TYPE, "owner": self.worker_id, "expires": expires}
+        known = {"_id": WORKER_PREFIX + self.worker_id, "_rev": self._heartbeat_rev} if self._heartbeat_rev else None
+        written = self.db.update(WORKER_PREFIX + self.worker_id, lambda _: doc, current=known)
+        self._heartbeat_rev = written["_rev"] if written else None
 
 
 def _lease(doc_id: str, current: dict | None, owner: str | None, expires: float) -> dict:

@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import urllib.request
 from collections.abc import Callable
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, make_wsgi_app
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import ThreadingWSGIServer
+from prometheus_client.parser import text_string_to_metric_families
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +163,26 @@ class MetricsServer:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def samples(text: str) -> dict[str, float]:
+    """A Prometheus text exposition as {sample: value}: a sample without labels by its name
+    (`bookkeeper_ticks_total`), one with labels as `name{label="value",...}` in their order."""
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sample.labels.items())
+            found[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
+    return found
+
+
+def scrape(port: int, host: str = "127.0.0.1") -> dict[str, float]:
+    """The `samples` a daemon's `/metrics` serves; {} while it does not answer (not started yet, or gone)."""
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5) as resp:
+            return samples(resp.read().decode())
+    except OSError:
+        return {}
 
 
 class _QuietHandler(WSGIRequestHandler):

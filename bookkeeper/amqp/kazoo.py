@@ -15,7 +15,8 @@ from . import protocol
 
 
 class KazooClient:
-    """Publishes bookkeeper requests and collects the replies (`replies[msg_id] = (received monotonic, reply)`)."""
+    """Publishes bookkeeper requests and collects the replies (`replies[msg_id] = (received monotonic, reply)`,
+    `headers[msg_id]` = the reply's AMQP headers)."""
 
     def __init__(self, url: str, app_name: str = "kazoo_services", node: str = "kazoo_apps@kazoo.test"):
         self.app_name, self.node = app_name, node
@@ -27,17 +28,20 @@ class KazooClient:
         self.channel.queue_bind(self.queue, protocol.TARGETED, self.queue)
         self.channel.basic_consume(self.queue, self._on_reply, auto_ack=True)
         self.replies: dict[str, tuple[float, dict]] = {}
+        self.headers: dict[str, dict] = {}
 
     def _on_reply(self, channel, method, properties, body: bytes) -> None:
         message = json.loads(body)
         self.replies[message.get("Msg-ID")] = (time.monotonic(), message)
+        self.headers[message.get("Msg-ID")] = properties.headers or {}
 
-    def message(self, kind: str, fields: dict, msg_id: str | None = None) -> dict:
-        """A `<kind>_req` as KAZOO builds it: the fields, then the default headers and Server-ID."""
+    def message(self, kind: str, fields: dict, msg_id: str | None = None, server_id: str | None = None) -> dict:
+        """A `<kind>_req` as KAZOO builds it: the fields, then the default headers and Server-ID (this client's
+        queue, or `server_id`, e.g. KAZOO's `pid://<pid>/<queue>` form)."""
         return {
             **fields,
             "Msg-ID": msg_id or secrets.token_hex(16),
-            "Server-ID": self.queue,
+            "Server-ID": server_id or self.queue,
             "Event-Category": protocol.CATEGORY,
             "Event-Name": f"{kind}_req",
             "App-Name": self.app_name,

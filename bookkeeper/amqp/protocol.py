@@ -6,11 +6,18 @@ reply queue in `Server-ID`; a bookkeeper answers only requests whose `Bookkeeper
 headers every KAZOO message carries (`kz_api:default_headers/2`: App-Name, App-Version, Node; the definition's
 Event-Category and Event-Name). Both exchanges are declared as KAZOO declares them (not durable, not
 auto-deleted). Amounts on the wire are KAZOO units (1 currency unit = 10,000), integers.
+
+A `Server-ID` may also be KAZOO's process form `pid://<erlang pid>/<queue>` (`kapi:encode_pid/2`): KAZOO's
+`kz_amqp_util:basic_publish` sends such a message to `<queue>` (everything after the last `/`) with the header
+`Deliver-To-PID: <erlang pid>` (binary), and the listener on that queue hands it to that process
+(`gen_listener:distribute_event`). A `pid://` form without a pid or a queue has no such reading (KAZOO's own publish
+would crash on it): the request is refused as unaddressable.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -45,6 +52,8 @@ RESPONSE_OPTIONAL = {
     "collect_recurring": ("Details", "Message", "Reason", "Transaction-ID", "Transaction-DB"),
 }
 INTEGER_FIELDS = ("Estimated-Withdrawal", "Amount", "Due-Timestamp")
+PID_PREFIX, DELIVER_TO_PID = "pid://", "Deliver-To-PID"
+_PID_FORM = re.compile(r"pid://(.*)/(.*)")  # as kz_amqp_util matches it: the queue follows the last slash
 
 
 def routing_key(kind: str, direction: str = "request") -> str:
@@ -80,6 +89,22 @@ class Request:
     def server_id(self) -> str:
         return self.fields["Server-ID"]
 
+    @property
+    def reply_to(self) -> tuple[str, dict[str, bytes] | None]:
+        """The routing key on `targeted` and the headers the reply is published with (`reply_address`)."""
+        return reply_address(self.server_id)
+
+
+def reply_address(server_id: str) -> tuple[str, dict[str, bytes] | None]:
+    """Where KAZOO's publish sends a message for `server_id`: a queue name as it is, no headers; KAZOO's
+    `pid://<pid>/<queue>` to `<queue>` with `Deliver-To-PID: <pid>`. ValueError for a `pid://` form without both."""
+    if not server_id.startswith(PID_PREFIX):
+        return server_id, None
+    found = _PID_FORM.match(server_id)
+    if found is None or not found[1] or not found[2]:
+        raise ValueError(f"{server_id!r} is not pid://<pid>/<queue>")
+    return found[2], {DELIVER_TO_PID: found[1].encode("utf-8")}
+
 
 def parse(routing: str, body: bytes) -> Request:
     """A request from its routing key and body; InputError naming the field when KAZOO's validation would fail
@@ -100,6 +125,12 @@ def parse(routing: str, body: bytes) -> Request:
     for name, wanted in (("Event-Category", CATEGORY), ("Event-Name", f"{kind}_req")):
         if fields.get(name, wanted) != wanted:
             raise InputError(where, name, f"must be {wanted!r}, got {fields[name]!r}")
+    if not isinstance(fields["Server-ID"], str):
+        raise InputError(where, "Server-ID", f"must be a string, got {fields['Server-ID']!r}")
+    try:
+        reply_address(fields["Server-ID"])
+    except ValueError as exc:
+        raise InputError(where, "Server-ID", f"no reply can be addressed: {exc}") from None
     for name in INTEGER_FIELDS:
         value = fields.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):

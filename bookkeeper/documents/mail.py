@@ -15,7 +15,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from ..couch import Conflict, Couch
+from ..couch import Couch, Database, NotFound
 from ..dbnames import account_db
 from ..errors import BookkeeperError
 from .parties import Customer, InvoiceSettings, SmtpSettings
@@ -97,15 +97,14 @@ def deliver(
     return to
 
 
-def _mark(db, doc_id: str, mail: dict) -> None:
-    for _ in range(10):
-        doc = db.get(doc_id)
+def _mark(db: Database, doc_id: str, mail: dict) -> None:
+    """Record the mail's outcome on the invoice document, unless it was already sent."""
+
+    def change(doc: dict | None) -> dict | None:
+        if doc is None:
+            raise NotFound(404, "not_found", "missing", f"{db.name}/{doc_id}")
         if doc.get("mail", {}).get("sent_at"):
-            return
-        doc["mail"] = mail
-        try:
-            db.put(doc)
-            return
-        except Conflict:
-            continue
-    raise Conflict(409, "conflict", "invoice document kept changing", f"{db.name}/{doc_id}")
+            return None
+        return {**doc, "mail": mail}
+
+    db.update(doc_id, change)

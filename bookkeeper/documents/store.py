@@ -18,7 +18,7 @@ from typing import Any
 
 from ..accounts import CONFIG_DOC, Directory, master_account_id
 from ..clock import Period, local_date, period_containing
-from ..couch import Conflict, Couch, CouchError, Database
+from ..couch import Couch, CouchError, Database
 from ..dbnames import account_db, from_gregorian, modb, modb_prefix, to_gregorian
 from ..errors import BookkeeperError
 from ..ledger import Ledger
@@ -194,10 +194,10 @@ class Invoices:
             USAGE_NAME: {"content_type": "text/csv", "data": base64.b64encode(usage).decode()},
             CHART_NAME: {"content_type": "image/png", "data": base64.b64encode(chart).decode()},
         }
-        for _ in range(10):
-            existing = db.get_or_none(doc_id) or {}
+
+        def change(existing: dict | None) -> dict:
+            existing = existing or {}
             doc = {
-                "_id": doc_id,
                 "pvt_type": INVOICE_TYPE,
                 "pvt_account_id": statement.account_id,
                 "pvt_account_db": db.name,
@@ -212,16 +212,14 @@ class Invoices:
                 "_attachments": attachments,
             }
             if existing:
-                doc["_rev"] = existing["_rev"]
                 doc["generations"] = existing.get("generations", 1) + 1
             if "mail" in existing:
                 doc["mail"] = existing["mail"]
-            try:
-                db.put(doc)
-                return {k: v for k, v in doc.items() if k != "_attachments"}
-            except Conflict:
-                continue
-        raise Conflict(409, "conflict", "invoice document kept changing", f"{db.name}/{doc_id}")
+            return doc
+
+        written = db.update(doc_id, change)
+        assert written is not None  # `change` always returns a document
+        return {k: v for k, v in written.items() if k != "_attachments"}
 
     def logo(self, reseller: str, issuer: InvoiceSettings) -> bytes | None:
         """The logo attachment of the reseller's `configs_bookkeeper`, else of the master's; None if neither."""

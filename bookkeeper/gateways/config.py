@@ -109,10 +109,9 @@ def load_section(couch: Couch, reseller_id: str, name: str) -> BaseModel | None:
 def save_section(couch: Couch, reseller_id: str, name: str, section: dict) -> None:
     """Validate and store one section (the other sections are kept)."""
     parse_section(reseller_id, name, section)
-    db = couch.db(account_db(reseller_id))
-    doc = db.get_or_none(GATEWAYS_DOC) or {"_id": GATEWAYS_DOC, "pvt_type": "config"}
-    doc[name] = section
-    db.put(doc)
+    couch.db(account_db(reseller_id)).update(
+        GATEWAYS_DOC, lambda doc: {**(doc or {"pvt_type": "config"}), name: section}
+    )
 
 
 def redacted(couch: Couch, reseller_id: str) -> dict:

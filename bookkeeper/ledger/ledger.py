@@ -33,7 +33,7 @@ from urllib.parse import unquote
 from .. import designdocs
 from ..clock import Clock, SystemClock
 from ..config import Config
-from ..couch import Conflict, Couch, CouchError, Database, NotFound
+from ..couch import Conflict, Couch, CouchError, Database, NotFound, retry_conflicts
 from ..dbnames import account_db, check_account_id, from_gregorian, modb, modb_prefix, parse_db_name, to_gregorian
 from ..errors import BookkeeperError, InputError
 from ..money import KNOWN_CURRENCIES, check_currency, from_units, round_money
@@ -610,7 +610,8 @@ class Ledger:
                     )
                 )
             return
-        for _ in range(5):
+
+        def attempt() -> None:
             target = self._closing(account_id, *previous)
             docs = self._carry_docs(db, year, month)
             now = self.clock.now()
@@ -626,17 +627,16 @@ class Ledger:
                     for doc_id, doc in docs.items()
                     if d.signed_units(doc, self.dialect) != (target if doc_id == base else 0)
                 ]
-            if not changed:
-                return
             rows = db.bulk_docs(changed)
-            if all(row.get("ok") for row in rows.values()):
-                return
             bad = [row for row in rows.values() if not row.get("ok") and row.get("error") != "conflict"]
             if bad:
                 raise LedgerError(
                     f"{db.name}: the carry-forward was refused: {bad[0].get('error')}: {bad[0].get('reason')}"
                 )
-        raise LedgerError(f"{db.name}: the carry-forward kept changing while it was being corrected")
+            if rows and not all(row.get("ok") for row in rows.values()):
+                raise Conflict(409, "conflict", "", db.name)
+
+        retry_conflicts(f"{db.name}/{base}", attempt)
 
     def _carry_docs(self, db: Database, year: int, month: int) -> dict[str, dict]:
         prefix = d.adjustment_prefix(self.dialect, year, month)

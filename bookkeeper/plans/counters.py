@@ -64,9 +64,9 @@ class Counter:
         return name if _NAME.match(name) else None
 
 
-def load_counters(settings: Mapping[str, Any], where: str) -> tuple[Counter, ...]:
+def load_counters(doc: Mapping[str, Any], where: str) -> tuple[Counter, ...]:
     """Read `billable_counters` from a reseller's settings document."""
-    entries = settings.get("billable_counters") or []
+    entries = doc.get("billable_counters") or []
     if not isinstance(entries, list):
         raise InputError(where, "billable_counters", f"not a list: {shown(entries)}")
     out = []

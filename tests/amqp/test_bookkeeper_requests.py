@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from amqp_world import OURS, check_headers, collect_recurring_req, standing_req, transaction_req, update_req
+from waiting import wait_until
 
 from bookkeeper.amqp.answers import attach
 from bookkeeper.charging import prorated
@@ -95,6 +96,33 @@ def test_standing_of_a_funded_an_empty_and_a_blocked_account(world, consumer, ka
     assert kazoo.wait(other["Msg-ID"], 1.5) is None  # another bookkeeper's request: not ours to answer
     assert consumer.metrics.value("amqp_standing_requests") == 7
     assert consumer.metrics.value("amqp_ignored") >= 1
+
+
+def test_a_pid_server_id_is_answered_as_kazoo_publishes_to_it(world, consumer, kazoo, caplog):
+    """`pid://<pid>/<queue>` (kapi:encode_pid/2): the reply goes to <queue> with `Deliver-To-PID: <pid>`, as
+    kz_amqp_util:basic_publish sends it; a pid:// form without a queue is refused, and nothing is published."""
+    account = world.customer(balance=10)
+    target = f"pid://<0.4242.0>/{kazoo.queue}"
+    message = kazoo.message("standing", standing_req(world, account, 0), server_id=target)
+    kazoo.publish("standing", message)
+    reply = kazoo.wait(message["Msg-ID"], 10)
+    assert reply is not None and reply["Status"] == "good_standing"
+    check_headers(reply, message, "standing")
+    assert kazoo.headers[message["Msg-ID"]] == {"Deliver-To-PID": b"<0.4242.0>"}
+
+    plain = kazoo.message("standing", standing_req(world, account, 0))
+    kazoo.publish("standing", plain)
+    assert kazoo.wait(plain["Msg-ID"], 10) is not None and kazoo.headers[plain["Msg-ID"]] == {}
+
+    unaddressable = kazoo.message("standing", standing_req(world, account, 0), server_id="pid://<0.4242.0>")
+    with caplog.at_level("ERROR", logger="feeds.amqp"):
+        kazoo.publish("standing", unaddressable)
+        assert kazoo.wait(unaddressable["Msg-ID"], 1.5) is None
+    wait_until(lambda: consumer.metrics.value("amqp_rejected") == 1, 5, what="the refusal")
+    assert "standing_req: Server-ID: no reply can be addressed: 'pid://<0.4242.0>' is not pid://<pid>/<queue>" in (
+        caplog.text
+    )
+    assert consumer.metrics.value("amqp_standing_requests") == 2
 
 
 def test_update_with_two_new_devices_charged_once_though_delivered_twice(world, consumer, kazoo):
@@ -257,9 +285,13 @@ def test_a_request_whose_ack_was_lost_is_delivered_again_and_answered_from_what_
         assert consumer.wait_connected(20)
         message = kazoo.message("update", update_req(world, acme, devices=3, before=1))
         kazoo.publish("update", message)
-        deadline = time.monotonic() + 60
-        while len(answered) < 2 and time.monotonic() < deadline:  # answered once, then again after redelivery
+
+        def answered_twice() -> bool:
+            """the request answered once, then again after its redelivery"""
             kazoo.connection.process_data_events(time_limit=0.2)
+            return len(answered) >= 2
+
+        wait_until(answered_twice, timeout=60, every=0)
         reply = kazoo.wait(message["Msg-ID"], 10)  # the reply to the redelivered request (the first may be lost)
         check_headers(reply, message, "update")
         assert reply["Status"] == "success"

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import urllib.request
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from waiting import wait_until
 from bookkeeper.amqp.broker import LocalBroker
 from bookkeeper.amqp.kazoo import KazooClient
 from bookkeeper.embedded import free_port
+from feeds.metrics import scrape
 
 BIN = Path(sys.executable).parent / "bookkeeper"
 
@@ -36,18 +36,6 @@ def deployment(own_server, config):
     made = World(own_server.url, config)
     yield made
     made.cleanup()
-
-
-def metric(port: int, name: str) -> float:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
-            text = resp.read().decode()
-    except OSError:
-        return -1
-    for line in text.splitlines():
-        if line.startswith(f"bookkeeper_{name} "):
-            return float(line.split()[1])
-    return 0
 
 
 def test_a_broker_restart_in_the_middle_of_a_run_loses_nothing_acknowledged_and_does_nothing_twice(
@@ -83,7 +71,7 @@ def test_a_broker_restart_in_the_middle_of_a_run_loses_nothing_acknowledged_and_
         )
     try:
         first = "the daemon's first connection"
-        wait_until(lambda: metric(metrics_port, "amqp_connections_total") >= 1, 60, what=first)
+        wait_until(lambda: scrape(metrics_port).get("bookkeeper_amqp_connections_total", 0) >= 1, 60, what=first)
         kazoo = KazooClient(broker.url)
         answered = {}
         for account in accounts:
@@ -95,7 +83,9 @@ def test_a_broker_restart_in_the_middle_of_a_run_loses_nothing_acknowledged_and_
         broker.restart()
         assert all(reply["Status"] == "success" for reply in answered.values())
 
-        wait_until(lambda: metric(metrics_port, "amqp_connections_total") >= 2, 60, what="the reconnection")
+        wait_until(
+            lambda: scrape(metrics_port).get("bookkeeper_amqp_connections_total", 0) >= 2, 60, what="the reconnection"
+        )
         kazoo = KazooClient(broker.url)  # KAZOO's own connection is new too
         for account in accounts:  # KAZOO's next update for each account (those that timed out, and the others)
             reply = kazoo.call("update", update_req(deployment, account, devices=3, before=1), 20)
@@ -113,9 +103,10 @@ def test_a_broker_restart_in_the_middle_of_a_run_loses_nothing_acknowledged_and_
             activations = deployment.debits(account, "activation")  # one, or two if the feed saw one device first
             assert sum(e.quantity for e in activations) == 2 and sum(e.amount for e in activations) == Decimal(4)
             assert max(e.quantity for e in deployment.debits(account, "prorate")) == 3
-        assert metric(metrics_port, "amqp_update_requests_total") >= len(accounts) + 3
-        assert metric(metrics_port, "amqp_standing_requests_total") == 1
-        assert metric(metrics_port, "amqp_update_seconds_count") >= len(accounts) + 3
+        served = scrape(metrics_port)
+        assert served["bookkeeper_amqp_update_requests_total"] >= len(accounts) + 3
+        assert served["bookkeeper_amqp_standing_requests_total"] == 1
+        assert served["bookkeeper_amqp_update_seconds_count"] >= len(accounts) + 3
     finally:
         daemon.send_signal(signal.SIGTERM)
         try:

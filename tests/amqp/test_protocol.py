@@ -45,6 +45,23 @@ def test_requests_are_validated_as_kazoo_validates_them():
         protocol.parse("bookkeepers.standing.response", body())
 
 
+def test_a_pid_server_id_is_addressed_as_kazoo_publishes_to_it():
+    """kz_amqp_util:basic_publish: `pid://(.*)/(.*)`, the queue after the last slash, the pid in a header."""
+    assert protocol.reply_address("targeted_q1") == ("targeted_q1", None)
+    assert protocol.reply_address("pid://<0.123.0>/kazoo_apps@host-q") == (
+        "kazoo_apps@host-q",
+        {"Deliver-To-PID": b"<0.123.0>"},
+    )
+    assert protocol.reply_address("pid://<0.1.0>/a/b") == ("b", {"Deliver-To-PID": b"<0.1.0>/a"})
+    request = protocol.parse("bookkeepers.standing.request", body(**{"Server-ID": "pid://<0.9.0>/q9"}))
+    assert request.reply_to == ("q9", {"Deliver-To-PID": b"<0.9.0>"})
+    for bad in ("pid://<0.9.0>", "pid://<0.9.0>/", "pid:///q9"):
+        with pytest.raises(InputError, match=r"standing_req: Server-ID: no reply can be addressed: .* is not pid://"):
+            protocol.parse("bookkeepers.standing.request", body(**{"Server-ID": bad}))
+    with pytest.raises(InputError, match="Server-ID: must be a string"):
+        protocol.parse("bookkeepers.standing.request", body(**{"Server-ID": 7}))
+
+
 def test_replies_carry_the_default_headers_and_kazoo_json():
     request = protocol.parse(
         "bookkeepers.sale.request",

@@ -100,7 +100,7 @@ def test_a_month_with_kills_and_server_restarts_leaves_the_undisturbed_ledger(tm
                 if kills in SERVER_RESTARTS_AT and restarts < SERVER_RESTARTS_AT.index(kills) + 1:
                     time.sleep(rnd.uniform(1.5, 3.0))  # the driver is at work: take its server away under it
                     server.stop()
-                    time.sleep(0.5)
+                    time.sleep(0.5)  # on purpose: the server stays down a moment
                     server.start()
                     restarts += 1
                 try:

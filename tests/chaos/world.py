@@ -1,5 +1,5 @@
 """The chaos month: a seeded scenario (docs/contracts.md) over many accounts with device churn, trunk changes and
-payments, and a resumable driver loop that walks it on a simulated clock exactly as `feeds.simulate` does.
+payments, and a resumable driver loop that walks it on a simulated clock exactly as `simulator.run` does.
 
 Every event names its documents by id (`create` with an `_id`, `delete` of one `_id`), so replaying an event after
 a crash is a no-op, and the disturbed and undisturbed runs create the same documents.
@@ -265,8 +265,8 @@ def apply(sim, event) -> None:
 def simulation(scenario: dict, url: str, namespace: str, ids: dict | None = None):
     from bookkeeper.config import load_config
     from bookkeeper.couch import Couch
-    from feeds.scenario import parse_scenario
-    from feeds.simulate import Simulation
+    from simulator.run import Simulation
+    from simulator.scenario import parse_scenario
 
     couch = Couch(url, namespace=namespace)
     config = load_config(env={}, couch_url=url, namespace=namespace)

@@ -13,8 +13,8 @@ from click.testing import CliRunner, Result
 from bookkeeper.config import load_config
 from bookkeeper.couch import Couch
 from cli import main
-from feeds.scenario import parse_scenario
-from feeds.simulate import Simulation
+from simulator.run import Simulation
+from simulator.scenario import parse_scenario
 
 SCENARIO = {
     "start": "2026-11-01T05:00:00Z",

@@ -25,6 +25,7 @@ from bookkeeper.couch import Couch
 from bookkeeper.dbnames import account_db, modb
 from bookkeeper.embedded import free_port
 from bookkeeper.ledger import Ledger
+from feeds.metrics import scrape
 
 BIN = Path(sys.executable).parent / "bookkeeper"
 PLAN = {"name": "Real time", "plan": {"devices": {"sip_device": {"rate": 30, "activation_charge": 2}}}}
@@ -137,13 +138,9 @@ class Deployment:
         except OSError:
             return {}
 
-    def metric(self, worker: str, name: str) -> float | None:
-        url = f"http://127.0.0.1:{self.metrics_ports[worker]}/metrics"
-        with urllib.request.urlopen(url, timeout=5) as resp:
-            for line in resp.read().decode().splitlines():
-                if line.startswith(f"bookkeeper_{name} "):
-                    return float(line.split()[1])
-        return None
+    def metrics(self, worker: str) -> dict[str, float]:
+        """The worker's `/metrics` samples ({} while it does not answer yet)."""
+        return scrape(self.metrics_ports[worker])
 
     def debits(self, account: str, kind: str | None = None):
         now = datetime.now(UTC)

@@ -4,7 +4,6 @@ or charged twice across a SIGKILL, and new account databases are picked up witho
 from __future__ import annotations
 
 import signal
-import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -34,8 +33,8 @@ def test_a_sigkilled_daemon_loses_no_change_and_charges_nothing_twice(deployment
     wait_for(lambda: all(deployment.debits(a, "mrc") for a in accounts), timeout=90)
     for account in accounts:
         provision.add_docs(deployment.couch, account, [{"pvt_type": "device"}] * 3, datetime.now(UTC))
-    time.sleep(0.4)
-    first.send_signal(signal.SIGKILL)  # in the middle of the batch
+    wait_for(lambda: any(deployment.quantity(a) == 4 for a in accounts), every=0.05, what="the batch under way")
+    first.send_signal(signal.SIGKILL)  # in the middle of the batch (or just after it)
     first.wait(10)
     deployment.start("w1")
     for account in accounts:
@@ -52,7 +51,7 @@ def test_a_sigkilled_daemon_loses_no_change_and_charges_nothing_twice(deployment
 
 def test_a_new_account_database_is_picked_up_while_running(deployment):
     deployment.start("w1")
-    time.sleep(2)
+    wait_for(lambda: deployment.metrics("w1").get("bookkeeper_ticks_total"), what="the start-up tick")  # running
     late = deployment.account(devices=2)
     # seen with 0 devices first (nothing to pay) or with both: either way the month costs 60 prorated from today
     wait_for(lambda: deployment.quantity(late) == 2, timeout=60)

@@ -29,7 +29,9 @@ def test_a_rate_change_and_an_invalid_settings_document_take_effect_at_the_next_
     deployment.start("w1")
     [mrc] = wait_for(lambda: deployment.debits(acme, "mrc"))
     assert mrc.amount == expected_prorate(Decimal(30))  # a new account: its first MRC is prorated
-    wait_for(lambda: deployment.metric("w1", "ticks_total"))  # the start-up tick is done: changes drive the rest
+    wait_for(
+        lambda: deployment.metrics("w1").get("bookkeeper_ticks_total")
+    )  # the start-up tick is done: changes drive the rest
     edit(deployment, deployment.master, "rt", plan={"devices": {"sip_device": {"rate": 40}}})
     provision.add_docs(deployment.couch, acme, [{"pvt_type": "device"}], now())
     # the new rate is a rise of the monthly total like any other: 2 x 40 - 30 already charged = 50, prorated; in one
@@ -51,7 +53,7 @@ def test_a_rate_change_and_an_invalid_settings_document_take_effect_at_the_next_
     where = f"{account_db(deployment.master)}/{CONFIG_DOC}"
     stale = wait_for(lambda: deployment.health("w1").get("stale_settings"), timeout=15)
     assert list(stale) == [where] and "billing_day" in stale[where]
-    assert deployment.metric("w1", "invalid_documents_total") == 1
+    assert deployment.metrics("w1")["bookkeeper_invalid_documents_total"] == 1
     assert "billing_day: must be 1..28, got 40" in deployment.log("w1")
 
 
@@ -80,7 +82,7 @@ def test_a_bad_plan_settings_or_device_document_holds_only_its_own_accounts(depl
     held = wait_for(lambda: len(deployment.health("w1").get("held") or {}) == 2 and deployment.health("w1")["held"])
     assert set(held) == {bad_plan, bad_settings}
     assert 'rate: not a number: "ten"' in held[bad_plan] and "billing_day: must be 1..28, got 31" in held[bad_settings]
-    assert deployment.metric("w1", "accounts_held") == 2
+    assert deployment.metrics("w1")["bookkeeper_accounts_held"] == 2
 
     provision.add_docs(deployment.couch, good, [{"pvt_type": "device"}], now())  # the shared feeds go on
     [prorate] = wait_for(lambda: deployment.debits(good, "prorate"), timeout=30)

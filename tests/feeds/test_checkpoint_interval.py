@@ -71,7 +71,7 @@ def test_the_flusher_writes_dirty_checkpoints_every_interval(couch, account_dbs)
         for i in range(8):  # eight drains in about 1.2 s
             db.put({"_id": f"d{i}"})
             wait_until(lambda i=i: f"d{i}" in engine.ids(db.name))
-            time.sleep(0.15)
+            time.sleep(0.15)  # on purpose: the drains spread over several flush intervals
         assert len(engine.batches) == 8
         wait_until(lambda: at_end(db, (_stored(db) or {}).get("seq")), timeout=5)  # no stop
         assert 1 <= _writes(_stored(db)) < 8
@@ -92,7 +92,7 @@ def test_the_flusher_writes_each_checkpoint_an_interval_after_its_first_unwritte
         early.put({"_id": "e"})
         wait_until(lambda: "e" in engine.ids(early.name))
         handled = time.monotonic()
-        time.sleep(1.2)
+        time.sleep(1.2)  # on purpose: nothing is written for most of an interval
         assert _stored(early) is None
         late.put({"_id": "l"})
         wait_until(lambda: "l" in engine.ids(late.name))
@@ -111,7 +111,7 @@ def test_a_drain_writes_itself_once_its_unwritten_progress_is_an_interval_old(co
     _docs(db, "a")
     consumer.drain(engine, Metrics())
     assert _stored(db) is None and consumer.dirty  # no flusher here: nothing else writes it
-    time.sleep(0.35)
+    time.sleep(0.35)  # on purpose: the unwritten progress grows older than the interval
     _docs(db, "b")
     consumer.drain(engine, Metrics())
     assert at_end(db, _stored(db)["seq"]) and not consumer.dirty

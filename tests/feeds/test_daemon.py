@@ -7,13 +7,13 @@ import json
 import urllib.request
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from recording import RecordingEngine, caught_up
 from testserver import on_couchdb
 from waiting import wait_until
 
 from feeds.checkpoints import checkpoint_id
 from feeds.daemon import Daemon
+from feeds.metrics import scrape
 from feeds.options import FeedOptions
 
 FAST = FeedOptions(
@@ -54,11 +54,7 @@ def test_tails_the_databases_and_picks_up_new_ones(couch, daemon_config, account
         third.put({"_id": "newer"})
         wait_until(lambda: "newer" in engine.ids(third.name))
         assert engine.ticks, "the start-up tick ran"
-        samples = {
-            s.name: s.value
-            for f in text_string_to_metric_families(_get(daemon.metrics_server.port, "/metrics"))
-            for s in f.samples
-        }
+        samples = scrape(daemon.metrics_server.port)
         assert samples["bookkeeper_databases_followed"] == (0 if db_updates else 1)
         assert samples["bookkeeper_changes_handled_total"] >= 3 and "bookkeeper_feed_lag_seconds" in samples
         health = json.loads(_get(daemon.metrics_server.port, "/health"))

@@ -32,7 +32,7 @@ def test_malformed_and_far_future_leases_expire_within_a_ttl(new_db):
     held = leases.renew()  # a share of 2 while the ghost's heartbeat counts; bucket 1 is the ghost's for a TTL
     assert len(held) == 2 and 1 not in held
     assert leases.live_workers() == {"w", "ghost"}
-    time.sleep(1.1)
+    time.sleep(1.1)  # on purpose: the TTL runs out
     assert leases.renew() == {0, 1, 2, 3}
     assert leases.live_workers() == {"w"}
     assert leases.unserved() == []

@@ -26,7 +26,7 @@ class SlowEngine(RecordingEngine):
             self.overlaps += 1
             return
         try:
-            time.sleep(0.15)
+            time.sleep(0.15)  # a tick that takes a while: the behaviour under test
             super().tick(now, owns, stop)
         finally:
             self.running.release()
@@ -37,9 +37,11 @@ def test_ticks_at_start_then_periodically_never_concurrently():
     ticker = Ticker(engine, lambda a: True, metrics, interval=0.05).start()
     try:
         wait_until(lambda: len(engine.ticks) >= 3, timeout=5)
-        for job in ticker.scheduler.get_jobs():  # fire everything at once: they must still queue
+        jobs = ticker.scheduler.get_jobs()
+        fired = len(engine.ticks) + len(jobs)
+        for job in jobs:  # fire everything at once: they must still queue
             job.modify(next_run_time=datetime.now(UTC))
-        time.sleep(0.5)
+        wait_until(lambda: len(engine.ticks) >= fired, timeout=5, what="the fired jobs ran")
     finally:
         ticker.stop()
     assert engine.overlaps == 0

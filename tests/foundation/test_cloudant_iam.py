@@ -136,7 +136,7 @@ def test_tokens_are_renewed_before_they_expire(jwt_couch, tokens, tmp_path):
     deadline = time.monotonic() + 14
     while time.monotonic() < deadline:
         assert couch.json("GET", "_session")["userCtx"]["name"] == "iam-user"
-        time.sleep(0.25)
+        time.sleep(0.25)  # on purpose: requests spread over more than a token's lifetime
     assert 5 <= tokens.issued <= 9
 
 

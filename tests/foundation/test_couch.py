@@ -66,7 +66,7 @@ def test_continuous_feed_delivers_changes_and_resumes(new_db):
     got = []
 
     def writer():
-        time.sleep(0.3)
+        time.sleep(0.3)  # on purpose: write while the feed is open (since=seq0 would deliver them either way)
         db.put({"_id": "a"})
         db.put({"_id": "b"})
 

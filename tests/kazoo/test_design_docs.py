@@ -20,8 +20,8 @@ from bookkeeper.config import load_config
 from bookkeeper.couch import Couch
 from bookkeeper.dbnames import account_db, encode, modb, parse_db_name, to_gregorian
 from bookkeeper.ledger import Ledger
-from feeds.scenario import parse_scenario
-from feeds.simulate import Simulation
+from simulator.run import Simulation
+from simulator.scenario import parse_scenario
 
 BIN = Path(sys.executable).parent / "bookkeeper"
 KAZOO_MODB_VIEWS = {

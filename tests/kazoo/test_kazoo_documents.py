@@ -13,8 +13,8 @@ from bookkeeper.config import load_config
 from bookkeeper.couch import Couch
 from bookkeeper.dbnames import modb
 from bookkeeper.ledger.documents import INFO, LEGACY_INFO
-from feeds.scenario import parse_scenario
-from feeds.simulate import Simulation
+from simulator.run import Simulation
+from simulator.scenario import parse_scenario
 
 BIN = Path(sys.executable).parent / "bookkeeper"
 DEVICE = {"pvt_type": "device", "device_type": "sip_device"}

@@ -16,8 +16,8 @@ from pathlib import Path
 from bookkeeper.config import load_config
 from bookkeeper.couch import Couch
 from bookkeeper.jsontext import dumps
-from feeds.scenario import parse_scenario
-from feeds.simulate import Simulation
+from simulator.run import Simulation
+from simulator.scenario import parse_scenario
 
 BIN = Path(sys.executable).parent / "bookkeeper"
 D = Decimal

@@ -4,8 +4,8 @@ import uuid
 
 from bookkeeper.config import load_config
 from bookkeeper.couch import Couch
-from feeds.scenario import parse_scenario
-from feeds.simulate import Simulation
+from simulator.run import Simulation
+from simulator.scenario import parse_scenario
 
 
 def run(server, data: dict) -> tuple[dict, Simulation]:

@@ -14,7 +14,7 @@ from pypdf import PdfReader
 from simulation import money, run
 
 from bookkeeper.errors import InputError
-from feeds.scenario import parse_scenario
+from simulator.scenario import parse_scenario
 
 BIN = Path(sys.executable).parent / "bookkeeper"
 PLAN = {"name": "Basic", "plan": {"devices": {"sip_device": {"rate": 10, "prorate": {"removals": True}}}}}

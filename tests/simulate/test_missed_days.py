@@ -20,8 +20,8 @@ from bookkeeper.charging import daily_fee
 from bookkeeper.clock import period_containing
 from bookkeeper.config import load_config
 from bookkeeper.couch import Couch
-from feeds.scenario import parse_scenario
-from feeds.simulate import Simulation
+from simulator.run import Simulation
+from simulator.scenario import parse_scenario
 
 BIN = Path(sys.executable).parent / "bookkeeper"
 

@@ -16,6 +16,7 @@ from PIL import Image
 from simulation import run
 
 from bookkeeper.documents import Invoices
+from feeds.metrics import samples
 from feeds.service import build
 
 BIN = Path(sys.executable).parent / "bookkeeper"
@@ -173,13 +174,12 @@ def test_usage_and_metrics_reconcile_with_invoices_and_the_ledger(server, tmp_pa
         engine, daemon = build(sim.couch, sim.config)
         engine.clock = type("At", (), {"now": staticmethod(lambda: datetime(2026, 3, 20, tzinfo=UTC))})()
         engine.after_tick(datetime(2026, 3, 20, tzinfo=UTC), lambda a: False)
-        text = daemon.metrics.render()
+        served = samples(daemon.metrics.render())
         march_revenue = float(master["periods"][2]["revenue"])
         label = f'currency="USD",reseller="{sim.ids["master"]}"'
-        assert f"bookkeeper_billing_mrr{{{label}}} 10.0" in text
-        assert f'bookkeeper_billing_accounts{{{label},standing="blocked"}}' in text
-        revenue = next(line for line in text.splitlines() if line.startswith(f"bookkeeper_billing_revenue{{{label}}}"))
-        assert float(revenue.split()[-1]) <= march_revenue  # March so far (to the 20th)
+        assert served[f"bookkeeper_billing_mrr{{{label}}}"] == 10.0
+        assert f'bookkeeper_billing_accounts{{{label},standing="blocked"}}' in served
+        assert served[f"bookkeeper_billing_revenue{{{label}}}"] <= march_revenue  # March so far (to the 20th)
         # every series the Grafana dashboard plots is one the daemon serves
         dashboard = json.loads((Path(__file__).parents[2] / "deploy/grafana/billing-dashboard.json").read_text())
         used = {
@@ -188,7 +188,6 @@ def test_usage_and_metrics_reconcile_with_invoices_and_the_ledger(server, tmp_pa
             for target in panel["targets"]
             for m in re.findall(r"bookkeeper_\w+", target["expr"])
         }
-        served = {line.split("{")[0].split()[0] for line in text.splitlines() if line.startswith("bookkeeper_")}
-        assert len(used) >= 8 and used <= served
+        assert len(used) >= 8 and used <= {name.split("{")[0] for name in served}
     finally:
         sim.remove()

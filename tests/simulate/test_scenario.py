@@ -5,7 +5,7 @@ import json
 import pytest
 
 from bookkeeper.errors import InputError
-from feeds.scenario import load_scenario, parse_scenario
+from simulator.scenario import load_scenario, parse_scenario
 
 BASE = {
     "start": "2026-03-01T00:00:00Z",

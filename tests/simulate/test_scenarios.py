@@ -11,8 +11,8 @@ from bookkeeper.config import load_config
 from bookkeeper.couch import Couch
 from bookkeeper.dbnames import modb
 from bookkeeper.ledger.documents import INFO
-from feeds.scenario import parse_scenario
-from feeds.simulate import Simulation
+from simulator.run import Simulation
+from simulator.scenario import parse_scenario
 
 PLAN = {"name": "Basic", "plan": {"devices": {"sip_device": {"rate": 10}}}}
 DEVICE = {"pvt_type": "device", "device_type": "sip_device"}

@@ -1,5 +1,5 @@
 """`bookkeeper demo load`: a master account, a EUR reseller and a few customers with devices, users, numbers
-and plans, built as KAZOO stores them (from `feeds/demo.json`, with the scenario builder the simulator uses).
+and plans, built as KAZOO stores them (from `simulator/demo.json`, with the scenario builder the simulator uses).
 Account ids are derived from the labels, so loading twice changes nothing."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from bookkeeper.config import Config
 from bookkeeper.couch import Couch
 from bookkeeper.dbnames import ACCOUNTS_DB
 
+from .run import Simulation
 from .scenario import load_scenario
-from .simulate import Simulation
 
 DEMO = Path(__file__).with_name("demo.json")
 

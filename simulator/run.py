@@ -24,8 +24,8 @@ from bookkeeper.errors import InputError
 from bookkeeper.money import round_money
 from bookkeeper.plans import priced_counters
 from bookkeeper.settings import BillingSettings
+from feeds.catchup import catch_up
 
-from .catchup import catch_up
 from .scenario import Scenario, billing_reseller
 
 CARRY_FORWARD = "rollover"

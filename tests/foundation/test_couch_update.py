@@ -1,0 +1,127 @@
+"""`Database.update`, the one read-modify-write with the one retry-on-409 policy, against the real server."""
+
+import threading
+
+import pytest
+
+from bookkeeper.couch import CONFLICT_ATTEMPTS, Conflict, retry_conflicts
+
+
+def test_two_writers_racing_on_one_document_both_land(new_db):
+    """A's change reads the document, then B writes it before A does: A's write meets 409, A reads again and
+    applies its change to B's document, so neither change is lost."""
+    db = new_db()
+    db.put({"_id": "doc", "names": []})
+    seen_by_a = []
+
+    def add(name):
+        def change(doc):
+            doc["names"] = [*doc["names"], name]
+            return doc
+
+        return change
+
+    def a_change(doc):
+        seen_by_a.append(list(doc["names"]))
+        if len(seen_by_a) == 1:  # B wins the race between A's read and A's write
+            db.update("doc", add("b"))
+        return add("a")(doc)
+
+    written = db.update("doc", a_change)
+    assert seen_by_a == [[], ["b"]]  # called again on what B wrote
+    assert db.get("doc")["names"] == ["b", "a"]
+    assert written["_rev"] == db.get("doc")["_rev"]
+
+
+def test_concurrent_writers_lose_no_increment(new_db):
+    db = new_db()
+    start = threading.Barrier(2)
+
+    def bump(doc):
+        doc = doc or {"n": 0}
+        doc["n"] += 1
+        return doc
+
+    def writer():
+        start.wait()
+        for _ in range(15):
+            db.update("counter", bump)
+
+    threads = [threading.Thread(target=writer) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert db.get("counter")["n"] == 30
+
+
+def test_a_missing_document_is_created_and_a_declined_change_writes_nothing(new_db):
+    db = new_db()
+    assert db.update("new", lambda doc: {"v": 1} if doc is None else None)["_rev"].startswith("1-")
+    rev = db.get("new")["_rev"]
+    assert db.update("new", lambda doc: None) is None  # refused: leave it as it is
+    assert db.get("new") == {"_id": "new", "_rev": rev, "v": 1}
+
+
+def test_an_error_in_the_change_writes_nothing(new_db):
+    db = new_db()
+    db.put({"_id": "doc", "v": 1})
+
+    def refuse(doc):
+        raise ValueError("no")
+
+    with pytest.raises(ValueError):
+        db.update("doc", refuse)
+    assert db.get("doc")["v"] == 1
+
+
+def test_a_held_document_saves_the_first_read_and_a_stale_one_is_read_again(new_db):
+    db = new_db()
+    held = {"_id": "doc", "v": 1}
+    db.put(held)
+    calls = []
+
+    def change(doc):
+        calls.append(doc["v"])
+        return {**doc, "v": doc["v"] + 1}
+
+    db.update("doc", change, current=held)
+    assert calls == [1] and db.get("doc")["v"] == 2
+    assert held["v"] == 1  # the caller's copy is not modified
+    calls.clear()
+    db.update("doc", change, current=held)  # stale revision: 409, then the server's document
+    assert calls == [1, 2] and db.get("doc")["v"] == 3
+
+
+def test_exhaustion_raises_a_conflict_naming_the_document(new_db):
+    db = new_db()
+    db.put({"_id": "busy", "v": 0})
+    calls = []
+
+    def always_overtaken(doc):
+        calls.append(doc["_rev"])
+        db.put({**db.get("busy"), "v": len(calls)})  # another writer, every time
+        return {**doc, "mine": True}
+
+    with pytest.raises(Conflict) as exc:
+        db.update("busy", always_overtaken)
+    assert len(calls) == CONFLICT_ATTEMPTS
+    assert exc.value.path == f"{db.name}/busy"
+    assert str(exc.value) == (
+        f"CouchDB 409 conflict: changed by another writer on each of {CONFLICT_ATTEMPTS} attempts ({db.name}/busy)"
+    )
+    assert "mine" not in db.get("busy")
+
+
+def test_retry_conflicts_names_what_is_still_conflicting(new_db):
+    db = new_db()
+    db.put({"_id": "x"})
+    left = ["x", "y"]
+
+    def attempt():
+        left[:] = left[:1]
+        db.put({"_id": "x"})  # no _rev: 409 every time
+
+    with pytest.raises(Conflict) as exc:
+        retry_conflicts(lambda: f"{db.name}/{', '.join(left)}", attempt)
+    assert exc.value.path == f"{db.name}/x"
