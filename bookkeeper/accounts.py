@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeGuard
 from zoneinfo import ZoneInfo
 
 from . import plans
@@ -32,6 +32,7 @@ LIMITS_DOC = "limits"
 ServicesUpdate = tuple[Quantities, Quantities, str]  # (quantities, cascade quantities, standing)
 BLOCK_MARKER = "pvt_bookkeeper_blocked"
 SYSTEM_CONFIG_DB = "system_config"
+SERVICES_CONFIG = "services"  # system_config/services: KAZOO's kazoo_services settings
 
 
 def _fingerprint(doc: dict) -> str:
@@ -146,10 +147,12 @@ class Directory:
         self._docs: dict[tuple[str, str], tuple[str | None, object]] = {}  # (owner, id) -> (rev, parsed or error)
         self._last_valid: dict[str, dict] = {}  # account -> fields of its last valid configs_bookkeeper
         self._billing_settings: dict[str, tuple[dict, dict, BillingSettings]] = {}
+        self._system: tuple[str | None, dict] | None = None  # system_config/services: (rev, doc)
 
     def forget(self) -> None:
         """Drop every cached settings and plan document (read again when next needed)."""
         self._docs.clear()
+        self._system = None
 
     def refresh(self, accounts: Sequence[Account] = (), resellers: Sequence[str] = ()) -> None:
         """Drop the cached settings and plans these accounts (and resellers) depend on whose revision changed:
@@ -163,6 +166,14 @@ class Directory:
         for owner, doc_id in list(self._docs):  # what else is cached from these DBs (e.g. object plans)
             if owner in wanted:
                 wanted[owner].add(doc_id)
+        if self._system is not None:
+            try:
+                row = self.couch.db(SYSTEM_CONFIG_DB).all_docs(keys=[SERVICES_CONFIG])[0]
+            except NotFound:
+                row = {"error": "not_found"}
+            value = row.get("value") or {}
+            if (None if "error" in row or value.get("deleted") else value.get("rev")) != self._system[0]:
+                self._system = None
         for owner, ids in wanted.items():
             if not any((owner, doc_id) in self._docs for doc_id in ids):
                 continue
@@ -331,14 +342,27 @@ class Directory:
         if not loaded and not objects:
             return []
         bookkeeper = account.services.get("bookkeeper") if self.dialect == "4.3" else None
+        bookkeeper = dict(bookkeeper) if isinstance(bookkeeper, dict) else {}
+        if self.dialect == "4.3" and not _nonempty(bookkeeper.get("type")) and reseller_id == self.master_id:
+            bookkeeper["type"] = self.master_bookkeeper_type()  # kz_services:maybe_master_bookkeeper_type
         return plans.merge_plans(
             loaded,
             overrides=overrides,
             global_overrides=account.services.get("overrides") or {},
             dialect=self.dialect,
-            default_bookkeeper=bookkeeper if isinstance(bookkeeper, dict) else None,
+            default_bookkeeper=bookkeeper or None,
             object_plans=objects,
         )
+
+    def master_bookkeeper_type(self) -> str:
+        """KAZOO 4.3's bookkeeper type of an account the master bills whose services doc names none:
+        `system_config/services` → `master_account_bookkeeper` (`default` when unset), kept by revision."""
+        if self._system is None:
+            doc = self.couch.db(SYSTEM_CONFIG_DB).get_or_none(SERVICES_CONFIG) or {}
+            self._system = (doc.get("_rev"), doc)
+        section = self._system[1].get("default")
+        value = section.get("master_account_bookkeeper") if isinstance(section, dict) else None
+        return value if _nonempty(value) else plans.DEFAULT_BOOKKEEPER["type"]
 
     def kazoo42_quantities(self, account: Account, merged: list[plans.MergedPlan], at: datetime) -> dict:
         """4.2 only: the categories KAZOO 4.2 counts besides the documents (`plans.kazoo42_quantities`): this
@@ -569,3 +593,8 @@ def new_services_doc(
     if dialect == "4.2":
         doc["pvt_dirty"] = True
     return doc
+
+
+def _nonempty(value: object) -> TypeGuard[str]:
+    """A non-empty string, as KAZOO's `get_ne_binary_value` takes it."""
+    return isinstance(value, str) and value != ""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -187,6 +187,16 @@ class BillingEngine:
         self._written_by_me: dict[str, str] = {}  # account -> state _rev whose pending charges this process wrote
         self._batcher = Batcher(lambda args, ids: self._evaluate_locked(ids, *args))
 
+    def bills(self, bookkeeper: Mapping[str, str]) -> bool:
+        """Whether we bill the plans of this KAZOO bookkeeper (a merged plan's `bookkeeper`): those of our type
+        (`amqp_bookkeeper_type`) and of `default` (KAZOO asks no bookkeeper: the ledger is all the billing)."""
+        return bookkeeper.get("type") in (self.config.amqp_bookkeeper_type, plans.DEFAULT_BOOKKEEPER["type"])
+
+    def away(self, account_id: str) -> bool:
+        """Whether the account's latest evaluation (by any worker) found it billed by another bookkeeper."""
+        doc = self.state_db.get_or_none(STATE_PREFIX + account_id) or {}
+        return bool((doc.get("state") or {}).get("away"))
+
     # -- evaluating accounts
     def evaluate(
         self,
@@ -340,7 +350,8 @@ class BillingEngine:
         object_plans = (state_doc or {}).get("object_plans")
         if recount or object_plans is None:
             object_plans = directory.object_plans(account.id)
-        merged = directory.merged_plans(account, account.reseller, object_plans)
+        assigned = directory.merged_plans(account, account.reseller, object_plans)
+        merged = [m for m in assigned if self.bills(m.bookkeeper)]  # another bookkeeper's plans are not ours
         quantities, postpay = directory.stored_quantities(account), (state_doc or {}).get("postpay")
         if recount or quantities is None:
             quantities = directory.quantities(
@@ -366,6 +377,7 @@ class BillingEngine:
             trial_expires=account.trial_expires,
             admin_blocked=not account.enabled and not account.blocked_by_us,
             blocked_by_us=account.blocked_by_us,
+            elsewhere=bool(assigned) and not merged,
         )
         state = (
             charging.BillingState.from_doc(state_doc["state"])
@@ -544,6 +556,8 @@ class BillingEngine:
                 touched[parsed.account_id] = any(r["id"] == LIMITS_DOC for r in theirs)
             if any(r["id"] == CONFIG_DOC for r in theirs):
                 self._settings_changed(parsed.account_id)
+            if any((r.get("doc") or {}).get("pvt_type") == "service_plan" or r.get("deleted") for r in theirs):
+                self._plans_changed(parsed.account_id)
         elif db_name.endswith((ACCOUNTS_DB, SERVICES_DB)):
             touched.update((r["id"], False) for r in theirs if is_account_id(r["id"]) and not r.get("deleted"))
         for account_id, limits in touched.items():
@@ -569,6 +583,18 @@ class BillingEngine:
         for results in self.evaluate_batches(self.directory.descendants(account_id), recount=True):
             for failed, exc in ((a, r) for a, r in results.items() if isinstance(r, Exception)):
                 log.warning("recount of %s after %s/%s changed: %s", failed, account_id, CONFIG_DOC, exc)
+
+    def _plans_changed(self, vendor_id: str) -> None:
+        """A plan of `vendor_id` changed (its `bookkeeper` may be ours again): the accounts below it that were
+        billed by another bookkeeper are evaluated at once, so one switched back is billed from today. (One
+        switched away needs nothing now: its next evaluation, whatever causes it, finds it away and charges
+        nothing.)"""
+        below = self.directory.descendants(vendor_id)
+        states = self.state_db.get_many([STATE_PREFIX + a for a in below])
+        away = [a for a in below if ((states.get(STATE_PREFIX + a) or {}).get("state") or {}).get("away")]
+        for results in self.evaluate_batches(away):
+            for failed, exc in ((a, r) for a, r in results.items() if isinstance(r, Exception)):
+                log.warning("evaluation of %s after a plan of %s changed: %s", failed, vendor_id, exc)
 
     def evaluate_with_reseller(self, account_id: str, now: datetime | None = None, limits: bool = True) -> Evaluation:
         """Recount and evaluate an account after a change, then its billing reseller (cascade quantities); the

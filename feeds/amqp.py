@@ -1,9 +1,13 @@
 """The AMQP side of `bookkeeper run`: KAZOO 4.3's bookkeeper requests, answered through the billing engine.
 
 One thread owns a pika `BlockingConnection` (pika's channels are not thread-safe): it declares KAZOO's two
-exchanges and a shared queue (every worker consumes from it, as KAZOO's braintree app does from its own) bound to
-`bookkeepers.<kind>.request`, and consumes with manual acks. Requests of another `Bookkeeper-Type` are acked and
-left alone. Ours are answered on a small pool of threads; when the answer is ready, the connection thread
+exchanges and two shared queues (every worker consumes from them, as KAZOO's braintree app does from its own):
+`<queue>` bound to `bookkeepers.<kind>.request` for update, sale, refund and collect_recurring, and
+`<queue>_standing` for standing, each on its own channel with its own prefetch and its own pool of threads, so a
+standing_req (KAZOO waits 2 s, before every call) is never queued behind evaluations in hand: not in the broker
+(the other channel's unacked updates do not count against its prefetch) and not in our pool. It consumes with
+manual acks. Requests of another `Bookkeeper-Type` are acked and left alone. When an answer is ready, the
+connection thread
 publishes the reply to `targeted` under the request's `Server-ID` and only then acks the request, so a request
 whose work was written but whose ack was lost (a broker restart, our crash) is delivered again and answered from
 what was written: every effect has a deterministic id (charges) or is found again at the gateway (sales and
@@ -34,6 +38,8 @@ from bookkeeper.errors import InputError
 log = logging.getLogger(__name__)
 APP_NAME = "couch-bookkeeper"
 MESSAGE_TTL_MS = 20_000  # KAZOO's longest wait for a bookkeeper (update_req, sale_req)
+STANDING_SUFFIX = "_standing"  # the standing queue is `<queue>_standing`
+STANDING_WORKERS = 4  # a standing_req is one balance read: 4 threads answer several hundred a second
 
 
 class AmqpConsumer:
@@ -54,6 +60,7 @@ class AmqpConsumer:
         self.metrics, self.workers = metrics, workers
         self.node = node or f"{APP_NAME}@{socket.gethostname()}"
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="amqp-answer")
+        self._standing_pool = ThreadPoolExecutor(STANDING_WORKERS, thread_name_prefix="amqp-standing")
         self._stopping = threading.Event()
         self._connected = threading.Event()
         self._connection: pika.BlockingConnection | None = None
@@ -82,6 +89,7 @@ class AmqpConsumer:
                 connection.add_callback_threadsafe(lambda: None)  # wake the connection thread
         self._thread.join(timeout)
         self._pool.shutdown(wait=True)
+        self._standing_pool.shutdown(wait=True)
 
     def _count(self, name: str, n: int = 1) -> None:
         if self.metrics is not None:
@@ -121,16 +129,21 @@ class AmqpConsumer:
         connection = pika.BlockingConnection(params)
         self._connection = connection
         try:
-            channel = connection.channel()
+            channel, standing = connection.channel(), connection.channel()
             channel.exchange_declare(protocol.EXCHANGE, protocol.EXCHANGE_TYPE)
             channel.exchange_declare(protocol.TARGETED, protocol.TARGETED_TYPE)
-            channel.queue_declare(self.queue, arguments={"x-message-ttl": MESSAGE_TTL_MS})
-            for kind in protocol.KINDS:
-                channel.queue_bind(self.queue, protocol.EXCHANGE, protocol.routing_key(kind))
-            channel.basic_qos(prefetch_count=self.workers * 2)
-            channel.basic_consume(
-                self.queue, lambda ch, method, props, body: self._on_message(connection, ch, method, body)
-            )
+            standing_queue = self.queue + STANDING_SUFFIX
+            for ch, queue, kinds, prefetch in (
+                (channel, self.queue, [k for k in protocol.KINDS if k != "standing"], self.workers * 2),
+                (standing, standing_queue, ["standing"], STANDING_WORKERS * 2),
+            ):
+                ch.queue_declare(queue, arguments={"x-message-ttl": MESSAGE_TTL_MS})
+                for kind in kinds:
+                    ch.queue_bind(queue, protocol.EXCHANGE, protocol.routing_key(kind))
+                ch.basic_qos(prefetch_count=prefetch)
+                ch.basic_consume(queue, lambda c, method, props, body: self._on_message(connection, c, method, body))
+            # a queue declared by an earlier version got standing too: one copy of each request, on its own queue
+            channel.queue_unbind(self.queue, protocol.EXCHANGE, protocol.routing_key("standing"))
             self._count("amqp_connections")
             self._connected.set()
             log.info("consuming KAZOO bookkeeper requests (type %s) from %s", self.bookkeeper_type, self._safe_url())
@@ -167,7 +180,8 @@ class AmqpConsumer:
             self._count("amqp_redelivered")
         with self._lock:
             self._inflight += 1
-        self._pool.submit(self._answer, connection, channel, method.delivery_tag, request, received)
+        pool = self._standing_pool if request.kind == "standing" else self._pool
+        pool.submit(self._answer, connection, channel, method.delivery_tag, request, received)
 
     def _answer(self, connection, channel, tag: int, request: protocol.Request, received: float) -> None:
         """On the pool: the answer; then, on the connection thread, the reply and the ack."""

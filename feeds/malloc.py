@@ -1,10 +1,13 @@
-"""The daemon's malloc heap under glibc: with a thread per continuous feed (up to a thousand), glibc opens up to
+"""The daemon's heap. Under glibc, with a thread per continuous feed (up to a thousand), glibc opens up to
 eight arenas per core, and pages freed inside them stay in the process's RSS; capping the arenas at two and
-trimming them once a minute keeps the RSS where the live heap is (docs/performance.md, Soak)."""
+trimming them once a minute keeps the RSS where the live heap is (docs/performance.md, Soak). Python's cyclic
+garbage collector pauses every thread while it scans a generation; once the start-up tick has filled the caches
+(plans, settings, balance checkpoints, accounts), `settle` takes them out of its scans."""
 
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import platform
 from pathlib import Path
@@ -40,3 +43,11 @@ def rss_mb(pid: int | str = "self") -> float | None:
         return None
     kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), None)
     return None if kb is None else round(kb / 1024, 1)
+
+
+def settle() -> None:
+    """Collect once, then move every object alive now into the collector's permanent generation (`gc.freeze`):
+    later full collections scan only what came after, so they no longer pause every thread (an AMQP standing
+    request in hand among them) for as long as scanning the whole heap takes."""
+    gc.collect()
+    gc.freeze()

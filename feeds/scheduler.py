@@ -18,6 +18,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from .engine import Engine
+from .malloc import settle
 from .metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class Ticker:
         self.interval = interval
         self.stopping = threading.Event()
         self._zones: set[str] = set()
+        self._settled = False
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(1)},
             timezone=UTC,
@@ -76,6 +78,9 @@ class Ticker:
         now = self.now()
         try:
             self.engine.tick(now, self.owns, self.stopping)
+            if not self._settled:  # the start-up tick filled the caches
+                settle()
+                self._settled = True
             self.metrics.count("ticks")
         except Exception:
             self.metrics.count("engine_errors")

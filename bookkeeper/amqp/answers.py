@@ -16,6 +16,11 @@
 - collect_recurring: the period-start evaluation as of `Due-Timestamp`: a due time already reached is evaluated
   now (writing the MRC once), a future one is evaluated dry (the MRC is charged when its period starts);
   `successful` when the period's MRC is (or will be) paid.
+
+Requests of another `Bookkeeper-Type` never reach these handlers. A request of ours for an account whose latest
+evaluation found its plans billed by another bookkeeper (`BillingEngine.away`; KAZOO decided on older documents,
+e.g. from its cache) is refused with `error`/`wrong_bookkeeper`: we neither charge nor judge an account that is
+not ours.
 """
 
 from __future__ import annotations
@@ -54,12 +59,23 @@ class Refused(Exception):
         return {"Status": self.status, "Reason": self.reason, "Message": self.message, "Details": self.details}
 
 
+def not_ours(account_id: str, ours: str) -> Refused:
+    """The refusal of a request of our type for an account whose plans name another bookkeeper (KAZOO decided
+    on documents older than ours, e.g. from its cache)."""
+    return Refused(
+        "error",
+        "wrong_bookkeeper",
+        f"Account {account_id} is billed by another bookkeeper according to its service plans, not by {ours}; "
+        f"KAZOO's caches may be older than the plans (sup kazoo_services_maintenance flush).",
+    )
+
+
 class Answers:
     """The five request handlers; each returns the reply's own fields (Status, Message, Reason, Details, ...)."""
 
     def __init__(self, engine: BillingEngine):
         self.engine, self.directory = engine, engine.directory
-        self._facts: dict[str, tuple[float, object, str]] = {}  # account -> (read at, Account, currency)
+        self._facts: dict[str, tuple[float, object, str, bool]] = {}  # account -> (read at, Account, currency, away)
 
     def forget(self, account_id: str) -> None:
         """The account's documents may have changed (the engine evaluated it): read them again next time."""
@@ -111,17 +127,23 @@ class Answers:
         return account, self.directory.reseller_settings(account.reseller).currency
 
     # -- standing_req
+    def _refuse_away(self, account_id: str, away: bool) -> None:
+        if away:
+            raise not_ours(account_id, self.engine.config.amqp_bookkeeper_type)
+
     def _standing_facts(self, request: Request):
         found = self._facts.get(request["Account-ID"])
         if found is not None and time.monotonic() - found[0] < FACTS_TTL:
-            return found[1], found[2]
+            return found[1], found[2], found[3]
         read_at = time.monotonic()
         account, currency = self._account(request)
-        self._facts[account.id] = (read_at, account, currency)
-        return account, currency
+        away = self.engine.away(account.id)
+        self._facts[account.id] = (read_at, account, currency, away)
+        return account, currency, away
 
     def standing(self, request: Request) -> dict:
-        account, currency = self._standing_facts(request)
+        account, currency, away = self._standing_facts(request)
+        self._refuse_away(account.id, away)
         balance = self.engine.ledger.balance(account.id)
         allowed, max_postpay = account.postpay
         available = balance + (max_postpay if allowed else Decimal(0))
@@ -173,6 +195,7 @@ class Answers:
         account_id = self._account_id(request)
         dry_run = request.get("Dry-Run") in (True, "true")
         evaluation = self._evaluate(account_id, None, dry_run, recount=True)
+        self._refuse_away(account_id, evaluation.decision.state.away)
         differences = compare(invoice, evaluation)
         charges = [
             {
@@ -217,6 +240,7 @@ class Answers:
 
     def _move(self, request: Request, kind: str) -> dict:
         account, currency = self._account(request)
+        self._refuse_away(account.id, self.engine.away(account.id))
         if request["Vendor-ID"] != account.reseller:
             raise Refused(
                 "fatal", FAULT, f"Vendor-ID {request['Vendor-ID']} is not the billing reseller of account {account.id}."
@@ -262,6 +286,7 @@ class Answers:
         ahead = due > self.engine.clock.now()
         evaluation = self._evaluate(account_id, due if ahead else None, dry_run=ahead, recount=False)
         state = evaluation.decision.state
+        self._refuse_away(account_id, state.away)
         details = {
             "period_start": state.period.start.isoformat(),
             "dry_run": ahead,

@@ -1,6 +1,8 @@
 """One evaluation of one account: settings + state + priced items + facts + moment -> a Decision.
 
 Pure: no I/O, no clock. Order inside one evaluation (each step sees the funds left by the previous ones):
+  0. an account another bookkeeper bills stops here: no charges, no block (ours is lifted), its days settled as
+     the other bookkeeper's; back with us, it is billed from that day as a late start (`_returned`);
   1. period, day k, state rolled to the period; a running trial stops here (no charges);
   2. MRC, if not yet paid this period: all-or-nothing on the funds at the start of the evaluation; if short,
      cancel `cancel_on_insufficient_funds` categories (reprice) and try once more; still short -> nothing, delinquent;
@@ -106,6 +108,11 @@ def evaluate(
     period = period_containing(moment, billing_settings.billing_day, billing_settings.timezone)
     ctx = _Context(billing_settings, account_id, period, day_index(moment, period), facts)
     current = _state_in(state, account_id, period, moment)
+    if facts.elsewhere:
+        away = current.evolve(away=True, last_day=max(current.last_day or 0, ctx.k))
+        return _decide(ctx, (), away, GOOD_STANDING, facts.available, frozenset(), moment)
+    if current.away:
+        current = _returned(ctx, current, items)
 
     if facts.trial_expires is not None and facts.trial_expires > moment:
         standing = GOOD_STANDING if facts.available >= 0 else DELINQUENT
@@ -133,6 +140,19 @@ def _state_in(state: BillingState | None, account_id: str, period: Period, momen
     return state.rolled_to(period)
 
 
+def _returned(ctx: _Context, state: BillingState, items: Sequence[PricedItem]) -> BillingState:
+    """An account back from another bookkeeper on day k: billed from day k (an MRC not paid to us this period is
+    late, prorated from k); the days before are not ours (no missed days); the units it holds now were activated
+    under the other bookkeeper (the activation marks rise to them); levels we charged earlier in the period stand
+    (a rise above them is charged prorated from k)."""
+    marks = dict(state.marks)
+    for i in items:
+        marks[i.key] = max(marks.get(i.key, 0), i.billable)
+    return state.evolve(
+        away=False, billing_from=state.billing_from or ctx.k, marks=marks, last_day=max(state.last_day or 0, ctx.k - 1)
+    )
+
+
 def _start_day(ctx: _Context, given: BillingState | None) -> int:
     """The day from which the account is billed this period: the trial's expiry day if it expired in this
     period; day 1 for an account billed in an earlier period (even if first seen later: an outage is not a late
@@ -148,8 +168,9 @@ def _start_day(ctx: _Context, given: BillingState | None) -> int:
 def missed_period_ends(state: BillingState, moment: datetime, billing_settings: BillingSettings) -> list[datetime]:
     """The last moments (a second before their ends) of the periods before `moment`'s that the bookkeeper did not
     evaluate through, oldest first: the state's own period if its daily fees stop before its last day, and every
-    period that started after it. [] when the reseller forgives missed days (`charge_missed_days` false)."""
-    if not billing_settings.charge_missed_days:
+    period that started after it. [] when the reseller forgives missed days (`charge_missed_days` false), and for
+    an account last seen billed by another bookkeeper (those periods were not ours)."""
+    if not billing_settings.charge_missed_days or state.away:
         return []
     current = period_containing(moment, billing_settings.billing_day, billing_settings.timezone)
     ends = []

@@ -64,6 +64,7 @@ class AccountFacts:
     """What the ledger and the account documents say now. Amounts in currency units.
 
     `admin_blocked`: the account is disabled and not by us. `blocked_by_us`: our block marker is on the account.
+    `elsewhere`: another bookkeeper bills the account (KAZOO's bookkeeper of all its plans is not ours).
     """
 
     balance: Decimal
@@ -72,6 +73,7 @@ class AccountFacts:
     trial_expires: datetime | None = None
     admin_blocked: bool = False
     blocked_by_us: bool = False
+    elsewhere: bool = False
 
     @property
     def available(self) -> Decimal:

@@ -49,7 +49,8 @@ class BillingState:
     """Per account and period. `billing_from` is the day index from which the account is billed this period
     (None until its first billed evaluation); `marks` are the activation high-water marks (billable units);
     `days` the daily fees by day index; `last_day` the last day whose daily fees are settled (charged, or skipped
-    as blocked all day); `last_daily` each daily item as last billed."""
+    as blocked all day, or as another bookkeeper's); `last_daily` each daily item as last billed; `away` that the
+    latest evaluation found the account billed by another bookkeeper."""
 
     account_id: str
     period: Period
@@ -62,26 +63,29 @@ class BillingState:
     last_day: int | None = None
     standing: str = "good_standing"
     evaluated_at: datetime | None = None
+    away: bool = False
 
     @property
     def started(self) -> bool:
         return self.billing_from is not None
 
     def rolled_to(self, period: Period) -> BillingState:
-        """A fresh state for `period`, keeping what carries over (standing, the daily items as last billed)."""
+        """A fresh state for `period`, keeping what carries over (standing, the daily items as last billed, being
+        away)."""
         return BillingState(
             self.account_id,
             period,
             last_daily=dict(self.last_daily),
             standing=self.standing,
             evaluated_at=self.evaluated_at,
+            away=self.away,
         )
 
     def evolve(self, **changes: Any) -> BillingState:
         return replace(self, **changes)
 
     def to_doc(self) -> dict[str, Any]:
-        return {
+        return ({"away": True} if self.away else {}) | {
             "account_id": self.account_id,
             "period": self.period.to_doc(),
             "billing_from": self.billing_from,
@@ -127,6 +131,7 @@ class BillingState:
             last_day=doc.get("last_day"),
             standing=doc.get("standing", "good_standing"),
             evaluated_at=datetime.fromisoformat(evaluated) if evaluated else None,
+            away=bool(doc.get("away")),
         )
 
 

@@ -11,7 +11,7 @@ from ..jsontext import dumps, loads
 from .assignment import assign, unassign
 from .counters import Counter, check_view, counter_quantities, load_counters, priced_counters
 from .invoice import ActivationCharge, Invoice, activation_charges, invoice_json, item_json, price, quote
-from .merge import MergedPlan, merge_plans
+from .merge import DEFAULT_BOOKKEEPER, MergedPlan, merge_plans
 from .models import ItemPlan, ServicePlan
 from .pricing import LineItem, price_item, tier
 from .quantities import (
@@ -31,6 +31,7 @@ from .validate import load_plan, load_quantities, validate_plan_document
 
 __all__ = [
     "CLASSIFIERS",
+    "DEFAULT_BOOKKEEPER",
     "ActivationCharge",
     "Counter",
     "Invoice",

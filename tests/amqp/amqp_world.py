@@ -7,10 +7,15 @@ import hashlib
 import json
 import os
 import secrets
+import signal
+import subprocess
+import sys
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from waiting import wait_until
 from worlds import NamespacedWorld
 
 from bookkeeper import plans, provision
@@ -20,10 +25,13 @@ from bookkeeper.billing import BillingEngine
 from bookkeeper.clock import SystemClock
 from bookkeeper.config import Config
 from bookkeeper.dbnames import account_db, encode, modb, to_gregorian
+from bookkeeper.embedded import free_port
 from bookkeeper.gateways.config import save_section
 from bookkeeper.ledger import Ledger
+from feeds.metrics import scrape
 
 OURS = "couch_bookkeeper"
+BIN = Path(sys.executable).parent / "bookkeeper"
 PLAN = {"name": "AMQP", "plan": {"devices": {"sip_device": {"rate": 30, "activation_charge": 2}}}}
 BRAINTREE = {"merchant_id": "acme", "public_key": "pub_key", "private_key": "priv_key"}
 
@@ -53,6 +61,13 @@ class World(NamespacedWorld):
         """A customer on plan `rt` with `balance` credited and `devices`, evaluated once (its MRC charged)."""
         now = datetime.now(UTC)
         account = self.new_account("Customer", [self.master, self.reseller], now, plans={"rt": self.reseller})
+        self.fund(account, balance)
+        self.add_devices(account, devices)
+        self.engine.evaluate(account)
+        return account
+
+    def fund(self, account: str, balance: int | str) -> None:
+        """`balance` credited to the account (once: the credit's key is the account's)."""
         if Decimal(balance):
             self.ledger.credit(
                 account,
@@ -61,12 +76,9 @@ class World(NamespacedWorld):
                 kind="credit",
                 reason="manual_addition",
                 description="funds",
-                at=now,
+                at=datetime.now(UTC),
                 key=f"funds:{account}",
             )
-        self.add_devices(account, devices)
-        self.engine.evaluate(account)
-        return account
 
     def add_devices(self, account: str, n: int) -> None:
         if n:
@@ -89,8 +101,64 @@ class World(NamespacedWorld):
                 out += [(r["id"], r["value"]["rev"]) for r in db.all_docs()]
         return sorted(out)
 
+    def switch_bookkeeper(self, bookkeeper_type: str) -> None:
+        """The reseller's plan `rt` names `bookkeeper_type` as its bookkeeper, as an operator switches in KAZOO."""
+        db = self.couch.db(account_db(self.reseller))
+        doc = db.get("rt")
+        doc["bookkeeper"] = {"type": bookkeeper_type, "id": f"{bookkeeper_type}-books", "vendor_id": self.reseller}
+        db.put(doc)
+
+    def state(self, account: str) -> dict:
+        """The account's billing state as the daemon saved it."""
+        return self.couch.db(self.config.bookkeeper_db).get(f"billing_state:{account}")["state"]
+
+    def counted(self, account: str) -> int | None:
+        """The devices the last evaluation counted (the services doc's `quantities.account`)."""
+        quantities = self.couch.db("services").get(account).get("quantities") or {}
+        return ((quantities.get("account") or {}).get("devices") or {}).get("sip_device")
+
     def configure_braintree(self, url: str) -> None:
         save_section(self.couch, self.reseller, "braintree", {**BRAINTREE, "environment": url})
+
+
+class Daemon:
+    """`bookkeeper run` as a real process on `world`'s databases with `BOOKKEEPER_AMQP_URL` set to `broker`; its log
+    in `log_dir`."""
+
+    def __init__(self, world: World, broker, log_dir: Path):
+        self.metrics_port = free_port()
+        env = {
+            **os.environ,
+            "BOOKKEEPER_COUCH_URL": world.url,
+            "BOOKKEEPER_NAMESPACE": world.namespace,
+            "BOOKKEEPER_MASTER_ACCOUNT": world.master,
+            "BOOKKEEPER_BOOKKEEPER_DB": world.config.bookkeeper_db,
+            "BOOKKEEPER_AMQP_URL": broker.url,
+            "BOOKKEEPER_FEED_DISCOVERY_INTERVAL": "1",
+            "BOOKKEEPER_FEED_POLL_INTERVAL": "0.5",
+        }
+        self.log = open(log_dir / "daemon.log", "w")  # noqa: SIM115 (closed by stop())
+        command = ["run", "--worker-id", "w1", "--metrics-port", str(self.metrics_port)]
+        self.process = subprocess.Popen(
+            [str(BIN), *command, "--hooks-port", str(free_port())], env=env, stdout=subprocess.DEVNULL, stderr=self.log
+        )
+
+    def metric(self, name: str) -> float:
+        """`bookkeeper_<name>` from its `/metrics` (0 while it does not answer or has no such series yet)."""
+        return scrape(self.metrics_port).get(f"bookkeeper_{name}", 0)
+
+    def wait_connected(self) -> None:
+        wait_until(lambda: self.metric("amqp_connections_total") >= 1, 60, what="the daemon's first connection")
+
+    def stop(self) -> None:
+        """SIGTERM; it must exit 0 within 30 s."""
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            assert self.process.wait(30) == 0
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+            self.log.close()
 
 
 # -- requests as KAZOO 4.3 builds them (kapi_bookkeepers field lists; kz_services_*, kz_transaction)

@@ -14,7 +14,7 @@ from worlds import world_fixture
 from bookkeeper.amqp.answers import attach
 from bookkeeper.amqp.broker import LocalBroker
 from bookkeeper.amqp.kazoo import KazooClient
-from feeds.amqp import AmqpConsumer
+from feeds.amqp import STANDING_SUFFIX, AmqpConsumer
 from feeds.metrics import Metrics
 
 
@@ -44,8 +44,26 @@ def consumer(world, rabbit):
     yield running
     running.stop()
     connection = pika.BlockingConnection(pika.URLParameters(rabbit.url))
-    connection.channel().queue_delete(f"{world.namespace}bk")
+    for queue in (f"{world.namespace}bk", f"{world.namespace}bk{STANDING_SUFFIX}"):
+        connection.channel().queue_delete(queue)
     connection.close()
+
+
+@pytest.fixture
+def broker(tmp_path):
+    """A broker of the test's own (it may be restarted)."""
+    require_broker()
+    own = LocalBroker(tmp_path / "rabbit").start()
+    yield own
+    own.stop()
+
+
+@pytest.fixture
+def deployment(own_server, config):
+    """The world on a server of the test's own, for `bookkeeper run` as a process."""
+    made = World(own_server.url, config)
+    yield made
+    made.cleanup()
 
 
 @pytest.fixture

@@ -125,6 +125,29 @@ def test_a_pid_server_id_is_answered_as_kazoo_publishes_to_it(world, consumer, k
     assert consumer.metrics.value("amqp_standing_requests") == 2
 
 
+def test_a_standing_request_is_not_queued_behind_updates_in_hand(world, rabbit, kazoo):
+    """One worker for updates: three update_reqs published first keep it busy (and hold its prefetch), yet the
+    standing_req published after them is answered before the last of them, on its own queue and threads."""
+    accounts = [world.customer(balance=100, devices=1) for _ in range(3)]
+    for account in accounts:
+        world.add_devices(account, 2)
+    consumer = AmqpConsumer(
+        rabbit.url, attach(world.engine), bookkeeper_type=OURS, queue=f"{world.namespace}hol", workers=1
+    ).start()
+    try:
+        assert consumer.wait_connected(20)
+        updates = [kazoo.message("update", update_req(world, a, devices=3, before=1)) for a in accounts]
+        for message in updates:
+            kazoo.publish("update", message)
+        standing = kazoo.message("standing", standing_req(world, accounts[0], 0))
+        kazoo.publish("standing", standing)
+        assert kazoo.wait(standing["Msg-ID"], 10)["Status"] == "good_standing"
+        assert all(kazoo.wait(m["Msg-ID"], 30)["Status"] == "success" for m in updates)
+        assert kazoo.replies[standing["Msg-ID"]][0] < kazoo.replies[updates[-1]["Msg-ID"]][0]
+    finally:
+        consumer.stop()
+
+
 def test_update_with_two_new_devices_charged_once_though_delivered_twice(world, consumer, kazoo):
     acme = world.customer(balance=200, devices=1)
     [mrc] = world.debits(acme, "mrc")

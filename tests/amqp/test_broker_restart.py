@@ -4,74 +4,21 @@ twice (the change feed charges the same devices under the same ids), and `/metri
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from decimal import Decimal
-from pathlib import Path
 
-import pytest
-from amqp_world import World, require_broker, standing_req, update_req
+from amqp_world import Daemon, standing_req, update_req
 from waiting import wait_until
 
-from bookkeeper.amqp.broker import LocalBroker
 from bookkeeper.amqp.kazoo import KazooClient
-from bookkeeper.embedded import free_port
-from feeds.metrics import scrape
-
-BIN = Path(sys.executable).parent / "bookkeeper"
-
-
-@pytest.fixture
-def broker(tmp_path):
-    require_broker()
-    own = LocalBroker(tmp_path / "rabbit").start()
-    yield own
-    own.stop()
-
-
-@pytest.fixture
-def deployment(own_server, config):
-    made = World(own_server.url, config)
-    yield made
-    made.cleanup()
 
 
 def test_a_broker_restart_in_the_middle_of_a_run_loses_nothing_acknowledged_and_does_nothing_twice(
     deployment, broker, tmp_path
 ):
     accounts = [deployment.customer(balance=200, devices=1) for _ in range(6)]
-    metrics_port = free_port()
-    env = {
-        **os.environ,
-        "BOOKKEEPER_COUCH_URL": deployment.url,
-        "BOOKKEEPER_NAMESPACE": deployment.namespace,
-        "BOOKKEEPER_MASTER_ACCOUNT": deployment.master,
-        "BOOKKEEPER_BOOKKEEPER_DB": deployment.config.bookkeeper_db,
-        "BOOKKEEPER_AMQP_URL": broker.url,
-        "BOOKKEEPER_FEED_DISCOVERY_INTERVAL": "1",
-        "BOOKKEEPER_FEED_POLL_INTERVAL": "0.5",
-    }
-    with open(tmp_path / "daemon.log", "w") as log:  # the daemon holds its own descriptor
-        daemon = subprocess.Popen(
-            [
-                str(BIN),
-                "run",
-                "--worker-id",
-                "w1",
-                "--metrics-port",
-                str(metrics_port),
-                "--hooks-port",
-                str(free_port()),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
+    daemon = Daemon(deployment, broker, tmp_path)
     try:
-        first = "the daemon's first connection"
-        wait_until(lambda: scrape(metrics_port).get("bookkeeper_amqp_connections_total", 0) >= 1, 60, what=first)
+        daemon.wait_connected()
         kazoo = KazooClient(broker.url)
         answered = {}
         for account in accounts:
@@ -83,9 +30,7 @@ def test_a_broker_restart_in_the_middle_of_a_run_loses_nothing_acknowledged_and_
         broker.restart()
         assert all(reply["Status"] == "success" for reply in answered.values())
 
-        wait_until(
-            lambda: scrape(metrics_port).get("bookkeeper_amqp_connections_total", 0) >= 2, 60, what="the reconnection"
-        )
+        wait_until(lambda: daemon.metric("amqp_connections_total") >= 2, 60, what="the reconnection")
         kazoo = KazooClient(broker.url)  # KAZOO's own connection is new too
         for account in accounts:  # KAZOO's next update for each account (those that timed out, and the others)
             reply = kazoo.call("update", update_req(deployment, account, devices=3, before=1), 20)
@@ -103,14 +48,8 @@ def test_a_broker_restart_in_the_middle_of_a_run_loses_nothing_acknowledged_and_
             activations = deployment.debits(account, "activation")  # one, or two if the feed saw one device first
             assert sum(e.quantity for e in activations) == 2 and sum(e.amount for e in activations) == Decimal(4)
             assert max(e.quantity for e in deployment.debits(account, "prorate")) == 3
-        served = scrape(metrics_port)
-        assert served["bookkeeper_amqp_update_requests_total"] >= len(accounts) + 3
-        assert served["bookkeeper_amqp_standing_requests_total"] == 1
-        assert served["bookkeeper_amqp_update_seconds_count"] >= len(accounts) + 3
+        assert daemon.metric("amqp_update_requests_total") >= len(accounts) + 3
+        assert daemon.metric("amqp_standing_requests_total") == 1
+        assert daemon.metric("amqp_update_seconds_count") >= len(accounts) + 3
     finally:
-        daemon.send_signal(signal.SIGTERM)
-        try:
-            assert daemon.wait(30) == 0
-        finally:
-            if daemon.poll() is None:
-                daemon.kill()
+        daemon.stop()
