@@ -22,9 +22,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-if TYPE_CHECKING:
-    from werkzeug.datastructures import Headers
-
 from ..accounts import Directory, UnknownAccount
 from ..couch import Conflict, Couch
 from ..dbnames import account_db, is_account_id, to_gregorian
@@ -32,6 +29,9 @@ from ..errors import InputError
 from ..ledger import Ledger
 from ..ledger.documents import MAX_UNITS, digest, marker_id
 from ..money import minor_digits, parse_amount, to_units
+
+if TYPE_CHECKING:
+    from werkzeug.datastructures import Headers
 
 log = logging.getLogger(__name__)
 PLAIN_DECIMAL = re.compile(r"[+-]?[0-9]{1,18}(\.[0-9]{1,18})?")
