@@ -180,6 +180,27 @@ class Watcher(threading.Thread):
         return out
 
 
+def start_daemon(url: str, var: Path, port: int, worker_id: str) -> subprocess.Popen:
+    """`bookkeeper run` on `url` in the bench's namespace, metrics on `port`, its log appended to var/daemon.log."""
+    env = {**os.environ, "BOOKKEEPER_COUCH_URL": url, "BOOKKEEPER_NAMESPACE": NAMESPACE}
+    with open(var / "daemon.log", "ab") as log:  # the daemon holds its own descriptor
+        return subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("bookkeeper")),
+                "run",
+                "--worker-id",
+                worker_id,
+                "--metrics-port",
+                str(port),
+                "--hooks-port",
+                str(free_port()),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
 def provision_world(couch: Couch, config: Config, accounts: int) -> list[str]:
     now = datetime.now(UTC)
     master = provision.new_account_id()
@@ -233,24 +254,8 @@ def run(minutes: float, rate: float, accounts: int, couch_url: str | None, repor
             couch = Couch(couch_url, namespace=NAMESPACE)
             config = load_config(env={}, couch_url=couch_url, namespace=NAMESPACE)
             ids = provision_world(couch, config, accounts)
-            env = {**os.environ, "BOOKKEEPER_COUCH_URL": couch_url, "BOOKKEEPER_NAMESPACE": NAMESPACE}
             metrics_port = free_port()
-            with open(Path(var) / "daemon.log", "wb") as log:  # the daemon holds its own descriptor
-                daemon = subprocess.Popen(
-                    [
-                        str(Path(sys.executable).with_name("bookkeeper")),
-                        "run",
-                        "--worker-id",
-                        "soak",
-                        "--metrics-port",
-                        str(metrics_port),
-                        "--hooks-port",
-                        str(free_port()),
-                    ],
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
+            daemon = start_daemon(couch_url, Path(var), metrics_port, "soak")
             stop = threading.Event()
             watcher = Watcher(Couch(couch_url, namespace=NAMESPACE), stop)
             watcher.start()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -37,28 +36,6 @@ from bookkeeper.embedded import free_port
 from bookkeeper.servers import KINDS, make_server
 from feeds.metrics import scrape
 
-BIN = Path(sys.executable).with_name("bookkeeper")
-
-
-def start_daemon(url: str, var: Path, port: int) -> subprocess.Popen:
-    env = {**os.environ, "BOOKKEEPER_COUCH_URL": url, "BOOKKEEPER_NAMESPACE": soak.NAMESPACE}
-    with open(var / "daemon.log", "ab") as log:
-        return subprocess.Popen(
-            [
-                str(BIN),
-                "run",
-                "--worker-id",
-                "stop-bench",
-                "--metrics-port",
-                str(port),
-                "--hooks-port",
-                str(free_port()),
-            ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-
 
 def stop(daemon: subprocess.Popen) -> dict:
     began = time.monotonic()
@@ -80,14 +57,14 @@ def run(kind: str, accounts: int) -> dict:
             ids = soak.provision_world(couch, config, accounts)
             stops: dict[str, Any] = {}
             port = free_port()
-            daemon = start_daemon(server.url, Path(var), port)
+            daemon = soak.start_daemon(server.url, Path(var), port, "stop-bench")
             wait_until(lambda: scrape(port), 120, every=0.2, what="the metrics")  # the start-up tick has begun
             time.sleep(1.0)  # part of the measure: the stop lands one second into the start-up tick
             stops["during_startup_tick"] = stop(daemon)
-            daemon = start_daemon(server.url, Path(var), port)
+            daemon = soak.start_daemon(server.url, Path(var), port, "stop-bench")
             stops["caught_up_after_s"] = soak.wait_caught_up(port, daemon)
             stops["idle"] = stop(daemon)
-            daemon = start_daemon(server.url, Path(var), port)
+            daemon = soak.start_daemon(server.url, Path(var), port, "stop-bench")
             soak.wait_caught_up(port, daemon)
             done = threading.Event()
 
