@@ -11,6 +11,12 @@ three-node CouchDB cluster), then:
   same batches, in the same run, interleaved account by account. Only the requests of the raw side are timed
   (its documents are built beforehand); the ledger side is timed whole (validation, building, checks, write).
 
+The HTTP requests of each balance read (`requests_per_read`) and of each ledger batch (`requests_per_batch`) are
+counted too.
+
+`--forgetful`: the ledger remembers nothing about monthly DBs between calls (a `PreparedMonths` that keeps
+nothing), so every call sets its month up again: what the ledger's memory of prepared months saves.
+
     .venv/bin/python bench/ledger.py --json
     .venv/bin/python bench/ledger.py --server couchdb --json
 """
@@ -35,9 +41,37 @@ from bookkeeper.couch import Couch
 from bookkeeper.dbnames import account_db, modb
 from bookkeeper.ledger import Ledger
 from bookkeeper.ledger.documents import Explained, build, keyed_id, month_of
+from bookkeeper.ledger.prepared import PreparedMonths
 from bookkeeper.servers import KINDS, make_server
 
 USD = "USD"
+
+
+class Forgetful(PreparedMonths):
+    """Knows no month: each call finds, checks and sets up its monthly DB again (no carry-forward owed)."""
+
+    def see(self, name: str) -> None:
+        pass
+
+    def design(self, name: str, created: bool) -> None:
+        pass
+
+    def make_ready(self, name: str) -> None:
+        pass
+
+    def owe(self, name: str, carry: dict) -> None:
+        raise AssertionError("a forgetful ledger never knows a month is fresh, so it owes nothing")
+
+
+class Requests:
+    """Counts the HTTP requests the client sends (a response hook on its session)."""
+
+    def __init__(self, couch: Couch):
+        self.count = 0
+        couch.session.hooks["response"].append(self._seen)
+
+    def _seen(self, response, *args, **kwargs):
+        self.count += 1
 
 
 def charges_for(account: str, start: datetime, end: datetime, n: int, tag: str) -> list[Charge]:
@@ -80,14 +114,16 @@ def bench_balance(couch: Couch, ledger: Ledger, size: int, reads: int, now: date
     t0 = time.perf_counter()
     ledger.balance(account)
     first_ms = (time.perf_counter() - t0) * 1000
-    timings = []
+    timings, requests, counter = [], 0, Requests(couch)
     for _ in range(reads):
         ledger.credit(
             account, Decimal("0.01"), USD, kind="manual", reason="manual_addition", description="tick", at=now
         )
+        before = counter.count
         t0 = time.perf_counter()
         balance = ledger.balance(account)
         timings.append((time.perf_counter() - t0) * 1000)
+        requests += counter.count - before
     expected = Decimal("-0.10") * size + Decimal("0.01") * reads
     assert balance == expected, (balance, expected)
     return {
@@ -95,6 +131,7 @@ def bench_balance(couch: Couch, ledger: Ledger, size: int, reads: int, now: date
         "max": round(max(timings), 2),
         "first_ms": round(first_ms, 1),
         "load_entries_per_s": round(size / load_s),
+        "requests_per_read": round(requests / reads, 2),
     }
 
 
@@ -104,11 +141,14 @@ def bench_charges(couch: Couch, ledger: Ledger, accounts: int, per_account: int,
     for account in ids:
         ledger.ensure_rollover(account, year, month)
     ours_s = raw_s = 0.0
+    requests, counter = 0, Requests(couch)
     for account in ids:  # interleaved, so neither side gets a warmer server
         batch = charges_for(account, start, end, per_account, "c")
+        before = counter.count
         t0 = time.perf_counter()
         results = ledger.write_charges(account, batch, USD, now)
         ours_s += time.perf_counter() - t0
+        requests += counter.count - before
         assert all(r.written for r in results)
         docs = []
         for c in charges_for(account, start, end, per_account, "raw"):
@@ -141,6 +181,7 @@ def bench_charges(couch: Couch, ledger: Ledger, accounts: int, per_account: int,
         "charges_per_s": round(total / ours_s),
         "raw_bulk_per_s": round(total / raw_s),
         "ratio": round(raw_s / ours_s, 3),
+        "requests_per_batch": round(requests / accounts, 2),
     }
 
 
@@ -152,6 +193,7 @@ def main() -> None:
     parser.add_argument("--per-account", type=int, default=100)
     parser.add_argument("--dialect", choices=["4.3", "4.2"], default="4.3")
     parser.add_argument("--server", choices=KINDS, default="embedded")
+    parser.add_argument("--forgetful", action="store_true", help="The ledger remembers no monthly DB between calls.")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     now = datetime.now(UTC)
@@ -162,6 +204,8 @@ def main() -> None:
         try:
             couch = Couch(server.url, timeout=300)
             ledger = Ledger(couch, args.dialect)
+            if args.forgetful:
+                ledger._prepared = Forgetful()
             balance = {
                 int(n): bench_balance(couch, ledger, int(n), args.reads, now, start, end) for n in args.sizes.split(",")
             }
@@ -174,6 +218,7 @@ def main() -> None:
         **charges,
         "dialect": args.dialect,
         "server": args.server,
+        "forgetful": args.forgetful,
     }
     if args.json:
         print(json.dumps(out, indent=2))

@@ -30,10 +30,11 @@ from .agents import Agents
 from .clock import Clock, day_start, period_containing
 from .config import Config
 from .couch import CONFLICT_ATTEMPTS, Conflict, Couch, CouchError, conflict_pause
-from .dbnames import ACCOUNTS_DB, SERVICES_DB, is_account_id, parse_db_name
+from .dbnames import ACCOUNTS_DB, SERVICES_DB, is_account_id, parse_db_name, to_gregorian
 from .errors import BookkeeperError, InputError
 from .ledger import Ledger, horizon
 from .ledger import documents as ledger_docs
+from .settings import BillingSettings
 
 log = logging.getLogger(__name__)
 STATE_PREFIX = "billing_state:"
@@ -185,6 +186,7 @@ class BillingEngine:
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._written_by_me: dict[str, str] = {}  # account -> state _rev whose pending charges this process wrote
+        self._trusted: dict[str, str] = {}  # account -> state _rev this process saved or found as new as the ledger
         self._batcher = Batcher(lambda args, ids: self._evaluate_locked(ids, *args))
 
     def bills(self, bookkeeper: Mapping[str, str]) -> bool:
@@ -271,15 +273,21 @@ class BillingEngine:
         limits: bool,
         attempt: int = 1,
         catch_up: bool = False,
+        stale: dict[str, list] | None = None,
     ) -> dict[str, Evaluation | Exception]:
         """Evaluate the known accounts among `ids`; {account: Evaluation or the exception that failed it}.
-        `catch_up`: `now` is the last moment of a period the bookkeeper missed (see `_missed_periods`)."""
+        `catch_up`: `now` is the last moment of a period the bookkeeper missed (see `_missed_periods`).
+        `stale`: {account: the charges its billing state has not seen} (`_stale`; found here when not given)."""
         states = self.state_db.get_many([STATE_PREFIX + a for a in ids])
         results: dict[str, Evaluation | Exception] = {}
-        missed = {} if dry_run or catch_up else self._missed_periods(ids, states, now)
+        if stale is None:
+            stale = self._stale(ids, states, now, results)
+        missed = {} if dry_run or catch_up else self._missed_periods([a for a in ids if a not in results], states, now)
         for account_id, ends in missed.items():  # the periods it missed first, in order, each to its last moment
             for end in ends:
-                failed = self._evaluate_batch([account_id], end, dry_run, False, False, catch_up=True).get(account_id)
+                failed = self._evaluate_batch([account_id], end, dry_run, False, False, catch_up=True, stale=stale).get(
+                    account_id
+                )
                 if isinstance(failed, Exception):
                     results[account_id] = failed
                     break
@@ -288,7 +296,7 @@ class BillingEngine:
         accounts = [a for a in self.directory.accounts(ids) if a.id not in results]
         self.directory.refresh([a for a in accounts if a.problem is None])
         works = [_Work(a, states.get(STATE_PREFIX + a.id)) for a in accounts]
-        _each(works, lambda w: self._decide(w, now, dry_run, recount, limits, catch_up))
+        _each(works, lambda w: self._decide(w, now, dry_run, recount, limits, catch_up, stale.get(w.account.id)))
         if not dry_run:
             self._write(works, now)
         for w in works:
@@ -298,7 +306,8 @@ class BillingEngine:
         if moved and attempt < CONFLICT_ATTEMPTS:  # the one read-modify-write policy (couch.retry_conflicts)
             log.info("billing state of %s changed under us; evaluating again", ", ".join(moved))
             conflict_pause(attempt)
-            results.update(self._evaluate_batch(moved, now, dry_run, recount, limits, attempt + 1, catch_up))
+            again = stale if catch_up else None  # a catch-up keeps what its evaluation found; others look again
+            results.update(self._evaluate_batch(moved, now, dry_run, recount, limits, attempt + 1, catch_up, again))
         for account_id in moved if attempt >= CONFLICT_ATTEMPTS else ():
             reason = f"changed by another writer on each of {CONFLICT_ATTEMPTS} attempts"
             results[account_id] = Conflict(409, "conflict", reason, f"{self.state_db.name}/{STATE_PREFIX}{account_id}")
@@ -310,6 +319,44 @@ class BillingEngine:
             elif not isinstance(result, Exception) and not dry_run:
                 self.holds.release(account_id)
         return {a: results[a] for a in ids if a in results}
+
+    def _stale(self, ids: list[str], states: dict, now: datetime, failures: dict) -> dict[str, list]:
+        """{account: the charges its billing state has not seen} for the accounts whose state is older than their
+        ledger (a backup restored, a state write lost after its charges were written). A state has seen the charges
+        of its evaluation's second (`seen`); any other charge created from that second on (from its period's end,
+        when that period has nothing left to catch up) was written by a later state. One `by_time` query per month
+        from there to `now` (so one, but for a period the daemon missed days of); none for a state revision this
+        process saved or checked itself. A failed query fails its account (`failures`)."""
+        checks = [
+            (a, doc) for a in ids if (doc := states.get(STATE_PREFIX + a)) and self._trusted.get(a) != doc["_rev"]
+        ]
+
+        def unseen(check: tuple[str, dict]) -> list | Exception:
+            account_id, doc = check
+            state = charging.BillingState.from_doc(doc["state"])
+            if state.evaluated_at is None:
+                return []
+            since = state.evaluated_at
+            if state.period.end <= now and not (state.last_daily and (state.last_day or 0) < state.period.days):
+                since = max(since, state.period.end)  # its period is done (nothing to catch up): only later ones count
+            seen = set(
+                doc["seen"] if "seen" in doc else [c["key"] for c in (doc.get("pending") or {}).get("charges", [])]
+            )
+            try:
+                return [e for e in self.ledger.charges_since(account_id, since, now) if e.key not in seen]
+            except CouchError as exc:
+                return exc
+
+        stale = {}
+        found_all = list(_POOL.map(unseen, checks)) if len(checks) > 1 else [unseen(c) for c in checks]
+        for (account_id, doc), found in zip(checks, found_all, strict=True):
+            if isinstance(found, Exception):
+                failures[account_id] = found
+            elif found:
+                stale[account_id] = found
+            else:
+                self._trusted[account_id] = doc["_rev"]
+        return stale
 
     def _missed_periods(self, ids: list[str], states: dict, now: datetime) -> dict[str, list[datetime]]:
         """{account: the last moments of the periods it was not evaluated through} for the accounts whose state is
@@ -333,9 +380,17 @@ class BillingEngine:
         return out
 
     def _decide(
-        self, work: _Work, now: datetime, dry_run: bool, recount: bool, limits: bool, catch_up: bool = False
+        self,
+        work: _Work,
+        now: datetime,
+        dry_run: bool,
+        recount: bool,
+        limits: bool,
+        catch_up: bool = False,
+        unseen: list | None = None,
     ) -> None:
-        """Read what only this account needs and apply the charging rules (no write but a settlement)."""
+        """Read what only this account needs and apply the charging rules (no write but a settlement). `unseen`:
+        the charges a billing state older than the ledger has not seen (it is rebuilt from the ledger)."""
         account, state_doc, directory = work.account, work.state_doc, self.directory
         if account.problem is not None:
             raise account.problem
@@ -379,14 +434,18 @@ class BillingEngine:
             blocked_by_us=account.blocked_by_us,
             elsewhere=bool(assigned) and not merged,
         )
-        state = (
-            charging.BillingState.from_doc(state_doc["state"])
-            if state_doc
-            else self._rebuilt(account.id, billing_settings, now)
-        )
-        decision = charging.evaluate(
-            billing_settings, account.id, state, priced_items(list(invoices)), facts, now, reprice, catch_up=catch_up
-        )
+        items = priced_items(list(invoices))
+        state: charging.BillingState | None
+        if state_doc and not unseen:
+            state = charging.BillingState.from_doc(state_doc["state"])
+        else:
+            daily = {
+                i.key: charging.DailyLast(i.quantity, i.rate, i.total)
+                for i in items
+                if billing_settings.is_daily(i.category)
+            }
+            state = self._rebuilt(account.id, billing_settings, now, state_doc, unseen or [], daily, dry_run)
+        decision = charging.evaluate(billing_settings, account.id, state, items, facts, now, reprice, catch_up=catch_up)
         work.evaluation = Evaluation(
             account.id, account.reseller, billing_settings.currency, decision, quantities, invoices=invoices
         )
@@ -404,23 +463,58 @@ class BillingEngine:
                     "categories": sorted(decision.cancel_categories),
                     "limits_rev": (account.limits or {}).get("_rev"),
                 }
-        work.state_write = _state_write(account.id, decision.state, pending, postpay, object_plans, state_doc)
+        second = to_gregorian(now)
+        earlier = (state_doc or {}).get("seen") or [] if _evaluated_second(state_doc) == second else []
+        seen = [*earlier, *(c.key for c in decision.charges)]  # the charges of this second the state accounts for
+        work.state_write = _state_write(account.id, decision.state, pending, postpay, object_plans, state_doc, seen)
 
-    def _rebuilt(self, account_id: str, billing_settings, now: datetime) -> charging.BillingState | None:
-        """The state of `now`'s period rebuilt from the ledger's charges, for an account without a billing state
-        document (lost, or never billed: then None). The ledger is the truth: without this, a lost state would
-        charge the period's MRC again over its prorations."""
+    def _rebuilt(
+        self,
+        account_id: str,
+        billing_settings: BillingSettings,
+        now: datetime,
+        state_doc: dict | None,
+        unseen: list,
+        daily_now: dict,
+        dry_run: bool,
+    ) -> charging.BillingState | None:
+        """The state of `now`'s period rebuilt from the ledger's charges (`charging.rebuilt`), for an account
+        whose billing state document is missing (lost, or never billed: then None) or older than its ledger
+        (`unseen`: the charges it has not seen). The ledger is the truth: without this, a lost state would charge
+        the period's MRC again over its prorations, and an older one its prorations and days again."""
         period = period_containing(now, billing_settings.billing_day, billing_settings.timezone)
-        entries = self.ledger.entries(account_id, period.start, now + timedelta(seconds=1))
-        state = charging.rebuilt(account_id, period, [e for e in entries if e.kind in ledger_docs.CHARGE_KINDS])
-        if state is not None:
-            log.warning(
-                "billing state of account %s missing: rebuilt from its %d charge(s) of the period from %s",
-                account_id,
-                len(entries),
-                period.start.date().isoformat(),
-            )
-        return state
+        given = charging.BillingState.from_doc(state_doc["state"]) if state_doc else None
+        charges = [
+            e
+            for e in self.ledger.entries(account_id, period.start, now + timedelta(seconds=1))
+            if e.kind in ledger_docs.CHARGE_KINDS
+        ]
+        state = charging.rebuilt(account_id, period, charges, given, daily_now)
+        if given is None and state is None:
+            return None
+        if not dry_run:
+            if given is None:
+                log.warning(
+                    "billing state of account %s missing: rebuilt from its %d charge(s) of the period from %s",
+                    account_id,
+                    len(charges),
+                    period.start.date().isoformat(),
+                )
+            else:
+                log.warning(
+                    "billing state of account %s older than its ledger (evaluated %s; %d charge(s) written since, "
+                    "the latest %s %s): rebuilt from its %d charge(s) of the period from %s",
+                    account_id,
+                    given.evaluated_at.isoformat() if given.evaluated_at else "never",
+                    len(unseen),
+                    unseen[-1].id,
+                    unseen[-1].at.isoformat(),
+                    len(charges),
+                    period.start.date().isoformat(),
+                )
+            if self.metrics is not None:
+                self.metrics.count("billing_states_rebuilt")
+        return state or given
 
     def _write(self, works: list[_Work], now: datetime) -> None:
         """Billing states (one bulk write), then charges, services docs (one bulk write) and blocking."""
@@ -434,7 +528,7 @@ class BillingEngine:
         for w, doc in saving:
             row = rows.get(doc["_id"], {})
             if row.get("ok"):
-                w.rev = row["rev"]
+                w.rev = self._trusted[w.account.id] = row["rev"]
             elif row.get("error") == "conflict":
                 w.moved = True
             elif w.error is None:
@@ -672,10 +766,12 @@ def _state_write(
     postpay: dict,
     object_plans: list,
     previous: dict | None,
+    seen: list[str],
 ) -> dict | None:
     """The billing state advanced from the revision read, with this evaluation's charges as `pending` (written
     ahead: a crash before they reach the ledger is settled by the next evaluation, never charged again), the
-    postpay terms of the `limits` doc and the object plans as last read; None if nothing changed."""
+    postpay terms of the `limits` doc and the object plans as last read, and `seen`: the keys of the charges of
+    its evaluation's second that it accounts for (`BillingEngine._stale`); None if nothing changed."""
     doc = {
         "_id": STATE_PREFIX + account_id,
         "pvt_type": "bookkeeper_billing_state",
@@ -684,6 +780,7 @@ def _state_write(
         "pending": pending,
         "postpay": postpay,
         "object_plans": object_plans,
+        "seen": seen,
     }
     if previous is not None:
         if (
@@ -730,6 +827,12 @@ def _each(works: list[_Work], step: Callable[[_Work], object]) -> None:
         _guard(works[0], step, works[0])
     elif works:
         list(_POOL.map(lambda w: _guard(w, step, w), works))
+
+
+def _evaluated_second(state_doc: dict | None) -> int | None:
+    """The Gregorian second of the state's evaluation (None: never evaluated)."""
+    at = ((state_doc or {}).get("state") or {}).get("evaluated_at")
+    return to_gregorian(datetime.fromisoformat(at)) if at else None
 
 
 def _period_ended(state_doc: dict, now: datetime) -> bool:

@@ -24,6 +24,7 @@ PREFIX = "bookkeeper_"
 COUNTERS = {
     "changes_handled": "Changes handed to the engine and checkpointed.",
     "charges_written": "Charge documents written by the engine.",
+    "billing_states_rebuilt": "Billing states rebuilt from the ledger: missing, or older than the ledger.",
     "poison_documents": "Malformed documents skipped for quantities.",
     "invalid_documents": "Invalid documents reported (once each): held accounts, settings kept at their last valid.",
     "engine_errors": "Batches or ticks the engine raised on (retried).",

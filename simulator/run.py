@@ -26,7 +26,7 @@ from bookkeeper.plans import priced_counters
 from bookkeeper.settings import BillingSettings
 from feeds.catchup import catch_up
 
-from .scenario import Scenario, billing_reseller
+from .scenario import Event, Scenario, billing_reseller
 
 CARRY_FORWARD = "rollover"
 
@@ -99,7 +99,7 @@ class Simulation:
         """`pvt_agent` and `pvt_referred_by` of an account document, from the scenario's `agent`, `referred_by`."""
         fields = {}
         if spec.agent is not None:
-            fields["pvt_agent"] = spec.agent
+            fields["pvt_agent"] = spec.agent.document()
         if spec.referred_by is not None:
             fields["pvt_referred_by"] = self.ids[spec.referred_by]
         return fields
@@ -170,48 +170,49 @@ class Simulation:
     def _databases(self) -> list[str]:
         return [ACCOUNTS_DB, SERVICES_DB] + [account_db(i) for i in self.ids.values()]
 
-    def _apply(self, event) -> None:
+    def _apply(self, event: Event) -> None:
         account_id, now = self.ids[event.account], event.at
         db = self.couch.db(account_db(account_id))
-        if event.kind == "create":
-            provision.add_docs(self.couch, account_id, [dict(event.body) for _ in range(event.count)], now)
-        elif event.kind == "delete":
-            matching = _matching(db, event.body)
+        if event.create is not None:
+            provision.add_docs(self.couch, account_id, [dict(event.create) for _ in range(event.count)], now)
+        elif event.delete is not None:
+            matching = _matching(db, event.delete)
             if len(matching) < event.count:
-                raise ValueError(
-                    f"{self.scenario.source}: events[{event.index}].delete: only {len(matching)} "
-                    f"documents match, {event.count} to delete"
+                raise InputError(
+                    self.scenario.source,
+                    f"events[{event.index}].delete",
+                    f"only {len(matching)} documents match, {event.count} to delete",
                 )
             for doc in matching[: event.count]:
                 db.put({**doc, "pvt_deleted": True, "pvt_modified": to_gregorian(now)})
-        elif event.kind == "update":
-            for doc in _matching(db, event.body["match"])[: event.count]:
-                db.put({**doc, **event.body["set"], "pvt_modified": to_gregorian(now)})
-        elif event.kind == "limits":
+        elif (update := event.update) is not None:
+            for doc in _matching(db, update.match)[: event.count]:
+                db.put({**doc, **update.set, "pvt_modified": to_gregorian(now)})
+        elif event.limits is not None:
             current = db.get_or_none(LIMITS_DOC)
             if current is None:
-                provision.put_limits(self.couch, account_id, event.body, now)
+                provision.put_limits(self.couch, account_id, event.limits, now)
             else:
-                db.put({**current, **event.body, "pvt_modified": to_gregorian(now)})
-        elif event.kind == "correct":
+                db.put({**current, **event.limits, "pvt_modified": to_gregorian(now)})
+        elif (target := event.correct) is not None:
             ledger = self.built().ledger
             found = [
                 e
                 for e in ledger.entries(account_id, self.scenario.start, now)
-                if e.kind == event.body["kind"] and e.type == event.body["type"]
+                if (e.kind, e.type) == (target.kind, target.type)
             ]
             if not found:
                 raise InputError(
                     self.scenario.source,
                     f"events[{event.index}].correct",
-                    f"no {event.body['kind']} {event.body['type']} of {event.account} to correct",
+                    f"no {target.kind} {target.type} of {event.account} to correct",
                 )
             ledger.correct(
                 account_id,
                 found[-1].id,
                 event.reason or f"Correction of {found[-1].description}",
                 now,
-                event.body.get("amount"),
+                target.amount,
                 self._currency(event.account),
             )
             self.built().evaluate_with_reseller(account_id, now)

@@ -1,136 +1,270 @@
-"""A simulation scenario (docs/contracts.md), validated: every error names the file and the field."""
+"""A simulation scenario (docs/contracts.md) as pydantic models: a key the format does not know is an error, and
+every error is one line naming the file and the field (`scenario.json: events[3].count: ...`)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    PlainValidator,
+    PrivateAttr,
+    StrictBool,
+    StrictStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from bookkeeper.charging.commissions import agent_terms
-from bookkeeper.errors import InputError
+from bookkeeper.errors import InputError, problem_of
 from bookkeeper.plans import load_plan
 from bookkeeper.settings import billing_settings_from_doc
 
 EVENT_KINDS = ("create", "delete", "update", "limits", "credit", "debit", "correct")
-TOP_KEYS = ("start", "until", "dialect", "resellers", "accounts", "events")
-RESELLER_KEYS = ("settings", "plans")
-ACCOUNT_KEYS = (
-    "parent",
-    "plans",
-    "balance",
-    "docs",
-    "limits",
-    "trial_expires",
-    "reseller",
-    "name",
-    "agent",
-    "referred_by",
-)
-EVENT_KEYS = ("at", "account", "count", "reason", *EVENT_KINDS)
 
 
-@dataclass(frozen=True)
-class Reseller:
-    label: str
-    settings: dict
-    plans: dict[str, dict]
+def _problem(text: str, field: str | None = None) -> PydanticCustomError:
+    """An error in the value being validated, or in its `field` (a path inside it, or from the top of the file
+    for a check of the whole scenario)."""
+    return PydanticCustomError("scenario", "{problem}", {"problem": text, "field": field})
 
 
-@dataclass(frozen=True)
-class AccountSpec:
-    label: str
-    parent: str
-    plans: tuple[str, ...]
-    balance: Decimal
-    docs: tuple[dict, ...]
-    limits: dict | None
-    trial_expires: datetime | None
-    reseller: bool
-    name: str
-    agent: dict | None = None
-    referred_by: str | None = None
+def _time(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _problem(f"not an ISO-8601 time: {value!r}")
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise _problem(f"not an ISO-8601 time: {value!r}") from None
+    if moment.tzinfo is None:
+        raise _problem(f"give a time zone (e.g. Z): {value!r}")
+    return moment.astimezone(UTC)
 
 
-MASTER = AccountSpec("master", "", (), Decimal(0), (), None, None, True, "Master")
+def _amount(value: Any) -> Decimal | None:
+    """An amount exactly as written: the file is read with JSON numbers as Decimal (a float, from a dict built in
+    code, is taken by its shortest repr)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+        raise _problem(f"not an amount: {value!r}")
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise _problem(f"not an amount: {value!r}") from None
+    if not amount.is_finite() or amount < 0:
+        raise _problem(f"must be a number ≥ 0: {value!r}")
+    return amount
 
 
-@dataclass(frozen=True)
-class Event:
-    index: int
-    at: datetime
-    account: str
-    kind: str
-    body: Any
-    count: int = 1
-    reason: str | None = None
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _problem(f"must be a whole number ≥ 1, got {value!r}")
+    return value
 
 
-@dataclass(frozen=True)
-class Scenario:
-    source: str
-    start: datetime
-    until: datetime
-    dialect: str
-    resellers: dict[str, Reseller]
-    accounts: dict[str, AccountSpec]
-    events: tuple[Event, ...] = field(default=())
+def _dialect(value: Any) -> str:
+    dialect = str(value)
+    if dialect not in ("4.2", "4.3"):
+        raise _problem(f"must be 4.2 or 4.3, got {dialect!r}")
+    return dialect
 
-    def spec(self, label: str) -> AccountSpec:
-        """An account's spec; the master is implied when the scenario does not list it."""
-        return self.accounts.get(label) or MASTER
 
-    def order(self) -> list[str]:
-        """Labels with every parent before its children, `master` first."""
+Time = Annotated[datetime, PlainValidator(_time)]
+OptionalTime = Annotated[datetime | None, PlainValidator(_time)]
+Amount = Annotated[Decimal, PlainValidator(_amount)]
+OptionalAmount = Annotated[Decimal | None, PlainValidator(_amount)]
+Document = dict[str, Any]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Reseller(_Strict):
+    settings: Document = {}
+    plans: dict[str, Document] = {}
+
+    @field_validator("settings")
+    @classmethod
+    def _valid_settings(cls, doc: Document) -> Document:
+        try:
+            billing_settings_from_doc(doc, where="settings")
+        except InputError as exc:
+            raise _problem(exc.problem, exc.field) from None
+        return doc
+
+    @field_validator("plans")
+    @classmethod
+    def _valid_plans(cls, plans: dict[str, Document]) -> dict[str, Document]:
+        for plan_id, plan in plans.items():
+            try:
+                load_plan(plan, where=plan_id)
+            except InputError as exc:
+                raise _problem(exc.problem, f"{plan_id}.{exc.field}" if exc.field else plan_id) from None
+        return plans
+
+
+class Agent(_Strict):
+    """Written as the account's `pvt_agent` (docs/charging.md, Referral commissions)."""
+
+    levels: Any = None
+    categories: Any = None
+
+    @model_validator(mode="after")
+    def _valid_terms(self) -> Agent:
+        try:
+            agent_terms({"pvt_agent": self.document()}, "agent")
+        except InputError as exc:
+            raise _problem(exc.problem, (exc.field or "").removeprefix("pvt_agent").lstrip(".") or None) from None
+        return self
+
+    def document(self) -> Document:
+        return self.model_dump(exclude_unset=True)
+
+
+class Account(_Strict):
+    parent: StrictStr = "master"
+    plans: list[StrictStr] = []
+    balance: Amount = Decimal(0)
+    docs: list[Document] = []
+    limits: Document | None = None
+    trial_expires: OptionalTime = None
+    reseller: StrictBool = False
+    name: StrictStr = ""
+    agent: Agent | None = None
+    referred_by: StrictStr | None = None
+
+
+MASTER = Account(parent="", reseller=True, name="Master")
+
+
+class Update(_Strict):
+    match: Document
+    set: Document
+
+
+class Correct(_Strict):
+    kind: StrictStr
+    type: Literal["credit", "debit"] = "debit"
+    amount: OptionalAmount = None
+
+
+class Event(_Strict):
+    at: Time
+    account: StrictStr
+    count: Annotated[int, PlainValidator(_count)] = 1
+    reason: StrictStr | None = None
+    create: Document | None = None
+    delete: Document | None = None
+    update: Update | None = None
+    limits: Document | None = None
+    credit: OptionalAmount = None
+    debit: OptionalAmount = None
+    correct: Correct | None = None
+    _index: int = PrivateAttr(default=0)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Event:
+        if sum(getattr(self, kind) is not None for kind in EVENT_KINDS) != 1:
+            raise _problem(f"needs exactly one of {', '.join(EVENT_KINDS)}")
+        return self
+
+    @property
+    def index(self) -> int:
+        """The event's position in the file's `events`."""
+        return self._index
+
+    @property
+    def kind(self) -> str:
+        return next(kind for kind in EVENT_KINDS if getattr(self, kind) is not None)
+
+    @property
+    def body(self) -> Any:
+        return getattr(self, self.kind)
+
+
+class Scenario(_Strict):
+    start: Time
+    until: Time
+    dialect: Annotated[str, PlainValidator(_dialect)] = "4.3"
+    resellers: dict[str, Reseller] = {}
+    accounts: dict[str, Account] = {}
+    events: list[Event] = []
+    _source: str = PrivateAttr(default="scenario")
+    _order: list[str] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        """What the fields cannot check alone: labels that refer to others, times within the run."""
+        if self.until <= self.start:
+            raise _problem("must be after start", "until")
+        self.resellers.setdefault("master", Reseller())
+        for label, spec in self.accounts.items():
+            where = f"accounts.{label}"
+            spec.name = spec.name or label
+            if label == "master":
+                spec.parent = ""
+            elif spec.parent != "master" and spec.parent not in self.accounts:
+                raise _problem(f"unknown account label {spec.parent!r}", f"{where}.parent")
+            if spec.reseller and label not in self.resellers:
+                raise _problem(f"a reseller needs its own entry resellers.{label}", f"{where}.reseller")
+            referrer = self.accounts.get(spec.referred_by or "")
+            if spec.referred_by is not None and (referrer is None or referrer is spec or referrer.agent is None):
+                raise _problem(f"not the label of another agent account: {spec.referred_by!r}", f"{where}.referred_by")
+        self._order = self._parents_first()
+        for label, spec in self.accounts.items():
+            vendor = billing_reseller(label, self.accounts)
+            missing = [p for p in spec.plans if p not in self.resellers[vendor].plans]
+            if missing:
+                raise _problem(f"plan {missing[0]!r} is not among resellers.{vendor}.plans", f"accounts.{label}.plans")
+        for i, event in enumerate(self.events):
+            event._index = i
+            if event.at < self.start:
+                raise _problem(f"{_iso(event.at)} is before start {_iso(self.start)}", f"events[{i}].at")
+            if event.at >= self.until:
+                raise _problem(f"{_iso(event.at)} is not before until {_iso(self.until)}", f"events[{i}].at")
+            if event.account not in self.accounts and event.account != "master":
+                raise _problem(f"unknown account label {event.account!r}", f"events[{i}].account")
+        self.events.sort(key=lambda e: (e.at, e.index))
+        return self
+
+    def _parents_first(self) -> list[str]:
         done: list[str] = ["master"]
         pending = [a for a in self.accounts if a != "master"]
         while pending:
             ready = [a for a in pending if self.accounts[a].parent in done]
             if not ready:
-                raise InputError(self.source, f"accounts.{pending[0]}.parent", "parents form a cycle")
+                raise _problem("parents form a cycle", f"accounts.{pending[0]}.parent")
             done += ready
             pending = [a for a in pending if a not in ready]
         return done
 
+    @property
+    def source(self) -> str:
+        """The file the scenario came from, as errors name it."""
+        return self._source
 
-def _time(value: Any, source: str, where: str) -> datetime:
-    if not isinstance(value, str):
-        raise InputError(source, where, f"not an ISO-8601 time: {value!r}")
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError(source, where, f"not an ISO-8601 time: {value!r}") from None
-    if moment.tzinfo is None:
-        raise InputError(source, where, f"give a time zone (e.g. Z): {value!r}")
-    return moment.astimezone(UTC)
+    def spec(self, label: str) -> Account:
+        """An account's spec; the master is implied when the scenario does not list it."""
+        return self.accounts.get(label) or MASTER
 
-
-def _amount(value: Any, source: str, where: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
-        raise InputError(source, where, f"not an amount: {value!r}")
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise InputError(source, where, f"not an amount: {value!r}") from None
-    if not amount.is_finite() or amount < 0:
-        raise InputError(source, where, f"must be a number ≥ 0: {value!r}")
-    return amount
+    def order(self) -> list[str]:
+        """Labels with every parent before its children, `master` first."""
+        return list(self._order)
 
 
-def _object(value: Any, source: str, where: str, keys: tuple[str, ...] | None = None) -> dict:
-    """`value` as an object; with `keys`, a key it does not know is an error."""
-    if not isinstance(value, dict):
-        raise InputError(source, where, f"must be an object, got {type(value).__name__}")
-    unknown = [k for k in value if k not in keys] if keys is not None else []
-    if keys is not None and unknown:
-        raise InputError(
-            source,
-            f"{where}.{unknown[0]}" if where != "(top level)" else unknown[0],
-            f"unknown key; known: {', '.join(keys)}",
-        )
-    return value
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -145,139 +279,19 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 def parse_scenario(data: Any, source: str = "scenario") -> Scenario:
-    data = _object(data, source, "(top level)", TOP_KEYS)
-    start = _time(data.get("start"), source, "start")
-    until = _time(data.get("until"), source, "until")
-    if until <= start:
-        raise InputError(source, "until", "must be after start")
-    dialect = str(data.get("dialect", "4.3"))
-    if dialect not in ("4.2", "4.3"):
-        raise InputError(source, "dialect", f"must be 4.2 or 4.3, got {dialect!r}")
-
-    resellers = {}
-    for label, spec in _object(data.get("resellers", {}), source, "resellers").items():
-        spec = _object(spec, source, f"resellers.{label}", RESELLER_KEYS)
-        settings = _object(spec.get("settings", {}), source, f"resellers.{label}.settings")
-        try:
-            billing_settings_from_doc(settings, where=source)
-        except InputError as exc:
-            raise InputError(source, f"resellers.{label}.settings.{exc.field}", exc.problem) from None
-        plan_docs = _object(spec.get("plans", {}), source, f"resellers.{label}.plans")
-        for plan_id, plan in plan_docs.items():
-            try:
-                load_plan(_object(plan, source, f"resellers.{label}.plans.{plan_id}"), where=plan_id)
-            except InputError as exc:
-                raise InputError(source, f"resellers.{label}.plans.{plan_id}.{exc.field}", exc.problem) from None
-        resellers[label] = Reseller(label, settings, plan_docs)
-    if "master" not in resellers:
-        resellers["master"] = Reseller("master", {}, {})
-
-    accounts: dict[str, AccountSpec] = {}
-    raw_accounts = _object(data.get("accounts", {}), source, "accounts")
-    for label, spec in raw_accounts.items():
-        where = f"accounts.{label}"
-        spec = _object(spec, source, where, ACCOUNT_KEYS)
-        parent = "" if label == "master" else spec.get("parent", "master")
-        if parent not in ("", "master") and parent not in raw_accounts:
-            raise InputError(source, f"{where}.parent", f"unknown account label {parent!r}")
-        reseller = bool(spec.get("reseller", False))
-        if reseller and label not in resellers:
-            raise InputError(source, f"{where}.reseller", f"a reseller needs its own entry resellers.{label}")
-        plans = spec.get("plans", [])
-        if not isinstance(plans, list) or not all(isinstance(p, str) for p in plans):
-            raise InputError(source, f"{where}.plans", "must be a list of plan ids")
-        docs = spec.get("docs", [])
-        if not isinstance(docs, list):
-            raise InputError(source, f"{where}.docs", "must be a list of documents")
-        for i, doc in enumerate(docs):
-            _object(doc, source, f"{where}.docs[{i}]")
-        limits = spec.get("limits")
-        if limits is not None:
-            _object(limits, source, f"{where}.limits")
-        trial = spec.get("trial_expires")
-        agent = spec.get("agent")
-        if agent is not None:
-            try:
-                agent_terms({"pvt_agent": _object(agent, source, f"{where}.agent", ("levels", "categories"))}, source)
-            except InputError as exc:
-                raise InputError(
-                    source, f"{where}.agent{(exc.field or '').removeprefix('pvt_agent')}", exc.problem
-                ) from None
-        referred_by = spec.get("referred_by")
-        if referred_by is not None and (
-            referred_by not in raw_accounts
-            or referred_by == label
-            or not isinstance(raw_accounts[referred_by], dict)
-            or raw_accounts[referred_by].get("agent") is None
-        ):
-            raise InputError(source, f"{where}.referred_by", f"not the label of another agent account: {referred_by!r}")
-        accounts[label] = AccountSpec(
-            label,
-            parent,
-            tuple(plans),
-            _amount(spec.get("balance", 0), source, f"{where}.balance"),
-            tuple(docs),
-            limits,
-            None if trial is None else _time(trial, source, f"{where}.trial_expires"),
-            reseller,
-            str(spec.get("name", label)),
-            agent,
-            referred_by,
-        )
-    for label, spec in accounts.items():
-        if spec.plans:
-            vendor = billing_reseller(label, accounts)
-            missing = [p for p in spec.plans if p not in resellers[vendor].plans]
-            if missing:
-                raise InputError(
-                    source, f"accounts.{label}.plans", f"plan {missing[0]!r} is not among resellers.{vendor}.plans"
-                )
-
-    events = []
-    raw_events = data.get("events", [])
-    if not isinstance(raw_events, list):
-        raise InputError(source, "events", "must be a list")
-    for i, raw in enumerate(raw_events):
-        where = f"events[{i}]"
-        raw = _object(raw, source, where, EVENT_KEYS)
-        at = _time(raw.get("at"), source, f"{where}.at")
-        if at < start:
-            raise InputError(source, f"{where}.at", f"{raw['at']} is before start {data['start']}")
-        if at >= until:
-            raise InputError(source, f"{where}.at", f"{raw['at']} is not before until {data['until']}")
-        account = raw.get("account")
-        if account not in accounts and account != "master":
-            raise InputError(source, f"{where}.account", f"unknown account label {account!r}")
-        kinds = [k for k in EVENT_KINDS if k in raw]
-        if len(kinds) != 1:
-            raise InputError(source, where, f"needs exactly one of {', '.join(EVENT_KINDS)}")
-        kind = kinds[0]
-        body = raw[kind]
-        if kind in ("credit", "debit"):
-            body = _amount(body, source, f"{where}.{kind}")
-        elif kind == "correct":
-            body = {"type": "debit", **_object(body, source, f"{where}.correct", ("kind", "type", "amount"))}
-            if not isinstance(body.get("kind"), str):
-                raise InputError(source, f"{where}.correct.kind", "the kind of the entry to correct is required")
-            if body["type"] not in ("credit", "debit"):
-                raise InputError(source, f"{where}.correct.type", f"must be credit or debit, got {body['type']!r}")
-            if "amount" in body:
-                body["amount"] = _amount(body["amount"], source, f"{where}.correct.amount")
-        elif kind == "update":
-            body = _object(body, source, f"{where}.update")
-            _object(body.get("match"), source, f"{where}.update.match")
-            _object(body.get("set"), source, f"{where}.update.set")
-        else:
-            body = _object(body, source, f"{where}.{kind}")
-        count = raw.get("count", 1)
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise InputError(source, f"{where}.count", f"must be a whole number ≥ 1, got {count!r}")
-        events.append(Event(i, at, account, kind, body, count, raw.get("reason")))
-    events.sort(key=lambda e: (e.at, e.index))
-    return Scenario(source, start, until, dialect, resellers, accounts, tuple(events))
+    """`data` (a scenario file's JSON) validated; an error names `source` and the field's path."""
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as err:
+        error = err.errors(include_url=False)[0]
+        loc = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"])
+        path = ".".join(part for part in (loc.lstrip("."), (error.get("ctx") or {}).get("field")) if part)
+        raise InputError(source, path or None, problem_of(error)) from None
+    scenario._source = source
+    return scenario
 
 
-def billing_reseller(label: str, accounts: dict[str, AccountSpec]) -> str:
+def billing_reseller(label: str, accounts: dict[str, Account]) -> str:
     """The label of the reseller that bills `label`: the nearest reseller ancestor, else master."""
     parent = accounts[label].parent if label in accounts else ""
     while parent and parent != "master":

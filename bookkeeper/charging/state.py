@@ -149,13 +149,22 @@ def _unnest(doc: Mapping[str, Mapping[str, Any]], load: Callable[[Any], Any]) ->
 MONTHLY_KINDS = ("mrc", "prorate", "prorate_credit")
 
 
-def rebuilt(account_id: str, period: Period, charges: Iterable[LedgerEntry]) -> BillingState | None:
-    """The billing state of `period` as the ledger tells it, for an account whose state document was lost: the
-    period's charges (ledger entries with `kind`, `category`, `item`, `quantity`, `rate`, `amount`, `day`, `key`,
-    `period_start`) say whether its MRC was settled, from which day it was billed, each monthly item's level (the
-    latest proration's, else the MRC's quantity × rate), the activation marks and the daily fees. None if the
-    ledger holds no charge of the period (the account was not billed in it yet). Missed-day tracking
-    (`last_daily`) is not in the ledger: it starts again from the next evaluation."""
+def rebuilt(
+    account_id: str,
+    period: Period,
+    charges: Iterable[LedgerEntry],
+    given: BillingState | None = None,
+    daily_now: Mapping[ItemKey, DailyLast] | None = None,
+) -> BillingState | None:
+    """The billing state of `period` as the ledger tells it, for an account whose state document was lost or is
+    older than its ledger (`given`: that older state, of any period). The period's charges (ledger entries: `at`,
+    `kind`, `category`, `item`, `quantity`, `rate`, `amount`, `day`, `key`, `period_start`) say from which day it
+    was billed, whether its MRC was paid (a monthly charge, or `given` of this period says so), each monthly item's
+    level and changes (the latest proration's, else the MRC's quantity × rate), the activation marks (the highest
+    level activated, or the MRC's quantity), each day's fees and the last day settled. What the ledger does not hold
+    comes from `given`: standing, and (of this period) marks and days settled without a charge. Missed days are
+    charged at each daily item's last charged quantity and rate, at the monthly total `given` or `daily_now`
+    (today's items) knew for them, else quantity × rate. None if the ledger holds no charge of the period."""
     mine = [
         (c.day, c.key, (c.category, c.item), c)
         for c in charges
@@ -163,16 +172,20 @@ def rebuilt(account_id: str, period: Period, charges: Iterable[LedgerEntry]) -> 
     ]
     if not mine:
         return None
+    same = given if given is not None and given.period == period else None
     levels: dict[ItemKey, ItemLevel] = {}
-    marks: dict[ItemKey, int] = {}
-    days: dict[int, dict[ItemKey, DayFee]] = {}
-    for day, ledger_key, key, c in sorted(mine, key=lambda m: (m[0], _changes(m[1]))):
+    marks: dict[ItemKey, int] = dict(same.marks) if same else {}
+    days: dict[int, dict[ItemKey, DayFee]] = {k: dict(fees) for k, fees in same.days.items()} if same else {}
+    charged_days: dict[int, dict[ItemKey, DayFee]] = {}
+    last_charge: dict[ItemKey, tuple[int, Decimal]] = {}
+    for day, ledger_key, key, c in sorted(mine, key=lambda m: (m[0], _changes(m[1]), m[3].at)):
         if c.kind in MONTHLY_KINDS:
             was = levels.get(key, ItemLevel())
             signed = -c.amount if c.kind == "prorate_credit" or c.type == "credit" else c.amount
             if c.kind == "mrc":
                 level = (c.rate or ZERO) * (c.quantity or 0) * (-1 if c.type == "credit" else 1)
                 levels[key] = ItemLevel(level, was.net + signed, was.changes, was.removals)
+                marks[key] = max(marks.get(key, 0), c.quantity or 0)
             else:
                 level = Decimal(ledger_key.rsplit("-", 1)[-1]) if "-" in ledger_key.rsplit("/", 1)[-1] else was.level
                 levels[key] = ItemLevel(
@@ -184,20 +197,36 @@ def rebuilt(account_id: str, period: Period, charges: Iterable[LedgerEntry]) -> 
         elif c.kind == "activation":
             marks[key] = max(marks.get(key, 0), int(ledger_key.rsplit("/", 1)[-1]))
         elif c.kind == "daily":
-            fee = days.setdefault(day, {}).get(key)
-            days[day][key] = DayFee(
+            fee = charged_days.setdefault(day, {}).get(key)
+            charged_days[day][key] = DayFee(
                 max(c.quantity or 0, fee.peak if fee else 0), (fee.charged if fee else ZERO) + c.amount
             )
+            last_charge[key] = (c.quantity or 0, c.rate or ZERO)
+    for day, fees in charged_days.items():
+        days[day] = {**days.get(day, {}), **fees}
+    for key, was in same.levels.items() if same else ():  # items the ledger shows no monthly charge of
+        got = levels.get(key)
+        levels[key] = was if got is None else replace(got, removals=got.removals or was.removals)
     billed = [day for day, _, _, c in mine if c.kind in MONTHLY_KINDS] or [day for day, *_ in mine]
+    known = [*(given.last_daily.items() if given else ()), *(daily_now or {}).items()]
+    last_daily = dict(given.last_daily) if given else {}
+    for key, (quantity, rate) in last_charge.items():
+        last_daily[key] = next(
+            (was for k, was in known if k == key and (was.quantity, was.rate) == (quantity, rate)),
+            DailyLast(quantity, rate, rate * quantity),
+        )
     return BillingState(
         account_id,
         period,
-        billing_from=min(billed),
-        mrc_paid=True,
+        billing_from=min([*billed, *([same.billing_from] if same and same.billing_from is not None else [])]),
+        mrc_paid=any(c.kind in MONTHLY_KINDS for *_, c in mine) or bool(same and same.mrc_paid),
         levels=levels,
         marks=marks,
         days=days,
-        last_day=max(days) if days else None,
+        last_daily=last_daily,
+        last_day=max([*charged_days, *([same.last_day] if same and same.last_day is not None else [])], default=None),
+        standing=given.standing if given else "good_standing",
+        evaluated_at=given.evaluated_at if given else None,
     )
 
 

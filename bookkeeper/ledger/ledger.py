@@ -23,7 +23,6 @@ does (a server admin's rewrite), never by a second document beside it, which KAZ
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,9 +38,11 @@ from ..errors import BookkeeperError, InputError
 from ..money import KNOWN_CURRENCIES, check_currency, from_units, round_money
 from . import documents as d
 from .documents import Entry, Explained
+from .prepared import PreparedMonths
 from .totals import MonthTotals
 
 Month = tuple[int, int]
+TWICE_KINDS = ("mrc", "prorate", "prorate_credit", "activation", "daily")  # what `verify` finds charged twice
 KAZOO_BALANCE_VIEW = {"4.3": ("ledgers", "total_by_source"), "4.2": ("transactions", "credit_remaining")}
 SKEW = timedelta(hours=1)
 
@@ -85,11 +86,7 @@ class Ledger:
         self.horizon = horizon
         self._created: dict[str, datetime | None] = {}  # account -> its account doc's pvt_created
         self.totals = MonthTotals(couch, dialect)
-        self._known: set[str] = set()  # MODBs known to exist
-        self._designed: set[str] = set()  # MODBs whose design documents this process installed or checked
-        self._fresh: set[str] = set()  # MODBs this process created (so no carry-forward needs looking for)
-        self._ready: set[str] = set()  # MODBs with design docs and a carry-forward (written or owed)
-        self._owed: dict[str, tuple[dict, threading.Lock]] = {}  # MODB -> its carry-forward, counted, not written
+        self._prepared = PreparedMonths()
         self._names: dict[str, str | None] = {}  # account id -> its name, as 4.3 ledgers carry it
 
     # -- writes
@@ -405,27 +402,48 @@ class Ledger:
         for year, month in span:
             if (year, month) not in existing:
                 continue
-            db = self.couch.db(modb(account_id, year, month))
             self._open_month(account_id, year, month)
             first = 0 if start <= d.month_start(year, month) else to_gregorian(start)
-            last = to_gregorian(end) + (1 if end.microsecond else 0)
-            rows = db.view(
-                "bookkeeper_ledger",
-                "by_time",
-                reduce=False,
-                include_docs=True,
-                startkey=first,
-                endkey=last,
-                inclusive_end=False,
-            )["rows"]
-            for row in rows:
-                doc = row["doc"]
-                if self.dialect == "4.3" and doc.get("pvt_type") != "ledger":
-                    continue
-                entry = d.entry_of(doc, db.name, account_id, self.dialect)
-                if kind is None or entry.kind == kind:
-                    out.append(entry)
+            entries = self._by_time(account_id, year, month, first, to_gregorian(end) + (1 if end.microsecond else 0))
+            out += [e for e in entries if kind is None or e.kind == kind]
         return sorted(out, key=lambda e: (e.at, e.id))
+
+    def charges_since(self, account_id: str, since: datetime, until: datetime) -> list[Entry]:
+        """The engine's charges (`CHARGE_KINDS`) created from `since`'s second through `until`'s, oldest first: one
+        `by_time` query per existing month between them (on PouchDB Server only where the balance checkpoint's
+        latest entry is that recent), creating and writing nothing (the billing engine asks this to tell a billing
+        state older than the ledger)."""
+        out: list[Entry] = []
+        if since > until:
+            return out
+        for year, month in d.months_from(d.month_of(since), d.month_of(until)):
+            db = self.couch.db(modb(account_id, year, month))
+            if not self._exists(db) or not self.totals.written_since(db, to_gregorian(since)):
+                continue
+            try:
+                entries = self._by_time(account_id, year, month, to_gregorian(since), to_gregorian(until) + 1)
+            except NotFound:  # no design document of ours: we never wrote into this month
+                continue
+            out += [e for e in entries if e.kind in d.CHARGE_KINDS]
+        return sorted(out, key=lambda e: (e.at, e.id))
+
+    def _by_time(self, account_id: str, year: int, month: int, first: int, last: int) -> list[Entry]:
+        """The valid money entries of one MODB created in [first, last) (Gregorian seconds; carry-forwards at 0)."""
+        db = self.couch.db(modb(account_id, year, month))
+        rows = db.view(
+            "bookkeeper_ledger",
+            "by_time",
+            reduce=False,
+            include_docs=True,
+            startkey=first,
+            endkey=last,
+            inclusive_end=False,
+        )["rows"]
+        return [
+            d.entry_of(row["doc"], db.name, account_id, self.dialect)
+            for row in rows
+            if self.dialect == "4.2" or row["doc"].get("pvt_type") == "ledger"
+        ]
 
     def months(self, account_id: str) -> list[Month]:
         """The months of the account's existing MODBs, oldest first. Asks `_all_dbs` for the account's range
@@ -436,7 +454,7 @@ class Ledger:
         for name in names:
             parsed = parse_db_name(name)
             if parsed is not None and parsed.month_of is not None and parsed.account_id == account_id:
-                self._known.add(modb(account_id, *parsed.month_of))
+                self._prepared.see(modb(account_id, *parsed.month_of))
                 found.add(parsed.month_of)
         return sorted(found)
 
@@ -496,14 +514,14 @@ class Ledger:
 
     def _create(self, db: Database) -> bool:
         """The MODB and its design documents, once per process; True if the database was created now."""
-        if db.name in self._designed:
+        prepared = self._prepared
+        if prepared.designed(db.name):
             return False
-        created = db.name not in self._known and db.create()
-        self._known.add(db.name)
+        created = not prepared.seen(db.name) and db.create()
+        prepared.see(db.name)
         installed = designdocs.install_kind(db, "modb")
-        self._designed.add(db.name)
+        prepared.design(db.name, created)
         if created:
-            self._fresh.add(db.name)
             info = db.info()
             if info.get("doc_count") == len(installed) and not info.get("doc_del_count"):  # nobody else wrote yet
                 self.totals.created(db, info["update_seq"])
@@ -514,12 +532,13 @@ class Ledger:
         `defer`: a month this process created gets its carry-forward owed (counted by `_units`, written by
         `_pay`) rather than written now; without it, an owed carry-forward is written now."""
         db = self.couch.db(modb(account_id, year, month))
-        if db.name in self._ready:
+        prepared = self._prepared
+        if prepared.ready(db.name):
             if not defer:
                 self._pay(db)
             return db, False
         created = self._create(db)
-        if defer and db.name in self._fresh:
+        if defer and prepared.fresh(db.name):
             previous = d.prev_month(year, month)
             carry = d.carry_doc(
                 self.dialect,
@@ -532,49 +551,43 @@ class Ledger:
                 self.clock.now(),
                 self._account_name(account_id),
             )
-            self._owed[db.name] = (carry, threading.Lock())
+            prepared.owe(db.name, carry)
         else:
-            self._carry(account_id, year, month, correct=False, fresh=db.name in self._fresh)
-        self._ready.add(db.name)
-        self._fresh.discard(db.name)
+            self._carry(account_id, year, month, correct=False, fresh=prepared.fresh(db.name))
+        prepared.make_ready(db.name)
         return db, created
 
     def _units(self, db: Database, until: int | None = None) -> int:
         """`totals.units` of a ready month, its owed carry-forward included. If someone else wrote into the month
         since this process created it (their carry-forward may be among it), the owed one is written now (409:
         theirs stands) and the month read again, so a carry-forward is never counted twice."""
-        owed = self._owed.get(db.name)
-        if owed is None:
+        if self._prepared.owed(db.name) is None:
             return self.totals.units(db, until)
-        carry, lock = owed
-        with lock:  # not while it is being written: then the tail may or may not hold it yet
-            if db.name not in self._owed:
-                return self.totals.units(db, until)
-            units = self.totals.units(db, until)
-            if self.totals.untouched(db):
-                return units + d.signed_units(carry, self.dialect)
-            self._write_owed(db, [])
+        with self._prepared.settling(db.name) as carry:  # not while it is written: the tail may hold it or not
+            if carry is not None:
+                units = self.totals.units(db, until)
+                if self.totals.untouched(db):
+                    return units + d.signed_units(carry, self.dialect)
+                self._write_owed(db, carry, [])
         return self.totals.units(db, until)
 
     def _pay(self, db: Database, docs: Sequence[dict] = ()) -> dict[str, dict]:
         """Write `docs` in one `_bulk_docs`, with the month's owed carry-forward if there is one; the rows of
         `docs` (no request when there is nothing to write)."""
-        owed = self._owed.get(db.name)
-        if owed is not None:
-            with owed[1]:
-                if db.name in self._owed:
-                    return self._write_owed(db, docs)
+        if self._prepared.owed(db.name) is not None:
+            with self._prepared.settling(db.name) as carry:
+                if carry is not None:
+                    return self._write_owed(db, carry, docs)
         return db.bulk_docs(list(docs)) if docs else {}
 
-    def _write_owed(self, db: Database, docs: Sequence[dict]) -> dict[str, dict]:
+    def _write_owed(self, db: Database, carry: dict, docs: Sequence[dict]) -> dict[str, dict]:
         """Under the month's lock: its owed carry-forward and `docs` in one `_bulk_docs` (a 409 on the carry:
         someone wrote it first); the rows of `docs`. A failed request leaves it owed."""
-        carry, _ = self._owed[db.name]
         rows = db.bulk_docs([carry, *docs])
         row = rows.pop(carry["_id"], {})
         if not row.get("ok") and row.get("error") != "conflict":
             raise LedgerError(f"{db.name}/{carry['_id']}: {row.get('error')}: {row.get('reason')}")
-        del self._owed[db.name]
+        self._prepared.paid(db.name)
         return rows
 
     def settle_carry(self, account_id: str, at: datetime) -> None:
@@ -676,10 +689,10 @@ class Ledger:
         return self._names[account_id]
 
     def _exists(self, db: Database) -> bool:
-        if db.name in self._known:
+        if self._prepared.seen(db.name):
             return True
         if db.exists():
-            self._known.add(db.name)
+            self._prepared.see(db.name)
             return True
         return False
 
@@ -690,7 +703,7 @@ class Ledger:
         check_account_id_input(account_id, "verify")
         problems: list[str] = []
         previous: tuple[Month, int] | None = None
-        charged: list[tuple[str, dict]] = []  # (month, document) of every MRC and proration
+        charged: list[tuple[str, dict]] = []  # (month, document) of every charge but VAT
         for year, month in self.months(account_id):
             db = self.couch.db(modb(account_id, year, month))
             designdocs.install_kind(db, "modb")  # ours kept current; KAZOO's only where missing
@@ -710,7 +723,7 @@ class Ledger:
                     continue
                 units = d.signed_units(doc, self.dialect)
                 counted += units
-                if d.info_of(doc).get("kind") in ("mrc", "prorate"):
+                if d.info_of(doc).get("kind") in TWICE_KINDS:
                     charged.append((label, doc))
                 if d.is_carry(doc) and (self.dialect == "4.2" or doc.get("pvt_type") == "ledger"):
                     carried, has_carry = carried + units, True
@@ -779,25 +792,55 @@ def doc_type(doc: dict, dialect: str) -> str:
 
 
 def _charged_twice(charged: list[tuple[str, dict]]) -> list[str]:
-    """Items charged twice for one period: a second MRC, or an MRC after a proration of the same item and period
-    (what a lost billing state used to write)."""
+    """Items charged twice for one period or day, as a lost or older billing state used to charge them: a second
+    MRC, or an MRC after a proration of the same item and period; two prorations from the same level (the same
+    change number); activations of more units than the highest level activated; a day's fees above the day's
+    highest charged total."""
     groups: dict[tuple, list[tuple]] = {}
     for label, doc in charged:
         info = d.info_of(doc)
-        start = str((info.get("period") or {}).get("start", ""))[:10]
-        groups.setdefault((str(info.get("category")), str(info.get("item")), start), []).append(
-            (doc["pvt_created"], doc["_id"], info["kind"], label)
+        kind, key = info["kind"], str(info.get("key", ""))
+        family = "monthly" if kind in ("mrc", "prorate", "prorate_credit") else kind
+        if family != "monthly" and key.count("/") != 5:  # not an engine's key: <account>/<day>/.../<level>
+            continue
+        on = key.split("/")[1] if family == "daily" else str((info.get("period") or {}).get("start", ""))[:10]
+        groups.setdefault((family, str(info.get("category")), str(info.get("item")), on), []).append(
+            (doc["pvt_created"], doc["_id"], kind, label, key.rsplit("/", 1)[-1], info.get("quantity"), doc)
         )
     out = []
-    for (category, item, start), rows in sorted(groups.items()):
-        rows.sort()
-        mrcs = [i for i, row in enumerate(rows) if row[2] == "mrc"]
-        if len(mrcs) > 1 or (mrcs and any(row[2] == "prorate" for row in rows[: mrcs[-1]])):
+    for (family, category, item, on), rows in sorted(groups.items()):
+        rows.sort(key=lambda row: row[:2])
+        if family == "monthly":
+            mrcs = [i for i, row in enumerate(rows) if row[2] == "mrc"]
+            changes = [row[4].split("-", 1)[0] for row in rows if row[2] != "mrc" and "-" in row[4]]
+            twice = (
+                len(mrcs) > 1
+                or bool(mrcs and any(row[2] == "prorate" for row in rows[: mrcs[-1]]))
+                or len(changes) != len(set(changes))
+            )
+        elif family == "activation":
+            twice = sum(_whole(row[5]) for row in rows) > max(_whole(row[4]) for row in rows)
+        else:  # daily: each charge raises the day's total to its level
+            total = sum(from_units(int(row[6][d.amount_field(row[6])])) for row in rows)
+            twice = total > max(_level(row[4]) for row in rows)
+        if twice:
+            what = f"the day {on}" if family == "daily" else f"the period from {on}"
             out.append(
-                f"{rows[-1][3]}: {category}/{item} charged twice for the period from {start}: "
+                f"{rows[-1][3]}: {category}/{item} charged twice for {what}: "
                 + ", ".join(f"{row[1]} ({row[2]})" for row in rows)
             )
     return out
+
+
+def _whole(value) -> int:
+    return int(value) if isinstance(value, int) or (isinstance(value, str) and value.isdigit()) else 0
+
+
+def _level(text: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except ArithmeticError:
+        return Decimal(0)
 
 
 def horizon(config: Config) -> tuple[int, int]:

@@ -75,6 +75,12 @@ class MonthTotals:
             return units
         return self.view_units(db, until)
 
+    def written_since(self, db: Database, since: int) -> bool:
+        """Whether a non-carry entry may have been created at or after `since` (Gregorian seconds): on PouchDB
+        Server from the checkpoint's `latest` (the read a balance makes anyway, then remembered); True on CouchDB,
+        where the view is what answers cheaply."""
+        return self.stored_reductions or self._checkpointed(db)[1] >= since
+
     def view_units(self, db: Database, until: int | None = None) -> int:
         """The reduce of the time-keyed view (the whole month, or up to `until`). A row means the month holds a
         document someone wrote: it is no longer `untouched` (an empty view reduces to no row at all)."""

@@ -7,7 +7,6 @@ back exactly the keys the document had; the pricing code applies KAZOO's default
 
 from __future__ import annotations
 
-import json
 import re
 from decimal import Decimal
 from typing import Annotated, Any
@@ -15,15 +14,11 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
+from ..errors import shown
+
 ALL_ITEMS = "_all"
 STRATEGIES = ("simple", "recursive", "cumulative")
 _TIER_KEY = re.compile(r"^\d+$")
-
-
-def shown(value: Any) -> str:
-    """A value as it appears in the document, for error messages."""
-    text = json.dumps(value, default=str)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _number(value: Any) -> Decimal:

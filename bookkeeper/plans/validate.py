@@ -8,31 +8,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..errors import InputError
-from .models import ServicePlan, shown
+from ..errors import InputError, problem_of, shown
+from .models import ServicePlan
 
 Quantities = dict[str, dict[str, int]]
-
-_PROBLEMS = {
-    "dict_type": "not an object",
-    "model_type": "not an object",
-    "model_attributes_type": "not an object",
-    "string_type": "not a string",
-    "list_type": "not a list",
-    "bool_type": "not true or false",
-    "bool_parsing": "not true or false",
-    "int_type": "not a whole number",
-    "int_parsing": "not a whole number",
-    "int_from_float": "not a whole number",
-}
 
 
 def _first_error(err: ValidationError) -> tuple[str, str]:
     error = err.errors(include_url=False)[0]
-    field = ".".join(str(part) for part in error["loc"] if part != "[key]")
-    kind = _PROBLEMS.get(error["type"])
-    problem = f"{kind}: {shown(error['input'])}" if kind else error["msg"]
-    return field, problem
+    return ".".join(str(part) for part in error["loc"] if part != "[key]"), problem_of(error)
 
 
 def load_plan(doc: Any, where: str | None = None) -> ServicePlan:

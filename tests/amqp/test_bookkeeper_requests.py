@@ -17,6 +17,8 @@ from bookkeeper.clock import day_index, period_containing
 from feeds.amqp import AmqpConsumer
 from feeds.metrics import Metrics
 
+pytestmark = pytest.mark.slow
+
 
 def call(kazoo, kind: str, fields: dict, timeout: float = 10.0) -> tuple[dict, dict]:
     message = kazoo.message(kind, fields)

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from amqp_world import Daemon, standing_req, update_req
 from waiting import wait_until
 
 from bookkeeper.amqp.kazoo import KazooClient
+
+pytestmark = pytest.mark.slow
 
 
 def test_a_broker_restart_in_the_middle_of_a_run_loses_nothing_acknowledged_and_does_nothing_twice(

@@ -54,39 +54,56 @@ class World:
         return CliRunner().invoke(main, list(args), env=self.env, prog_name="bookkeeper")
 
 
+def build_world(server, dialect: str = "4.3") -> World:
+    """The world in a fresh namespace (`world.sim.remove()` removes it)."""
+    namespace = f"cli{uuid.uuid4().hex[:8]}-"
+    sim = Simulation(
+        parse_scenario({**SCENARIO, "dialect": dialect}, "test"),
+        Couch(server.url, namespace=namespace),
+        load_config(env={}, couch_url=server.url),
+    )
+    try:
+        sim.build()
+    except BaseException:
+        sim.remove()
+        raise
+    return World(
+        sim,
+        {
+            "BOOKKEEPER_COUCH_URL": server.url,
+            "BOOKKEEPER_NAMESPACE": namespace,
+            "BOOKKEEPER_MASTER_ACCOUNT": sim.ids["master"],
+            "BOOKKEEPER_DIALECT": dialect,
+            "BOOKKEEPER_CONFIG": "",
+        },
+    )
+
+
 @pytest.fixture
 def make_world(server):
     """`make_world(dialect="4.3")`: the world in a fresh namespace; removed after the test."""
-    made: list[Simulation] = []
+    made: list[World] = []
 
     def make(dialect: str = "4.3") -> World:
-        namespace = f"cli{uuid.uuid4().hex[:8]}-"
-        sim = Simulation(
-            parse_scenario({**SCENARIO, "dialect": dialect}, "test"),
-            Couch(server.url, namespace=namespace),
-            load_config(env={}, couch_url=server.url),
-        )
-        made.append(sim)
-        sim.build()
-        return World(
-            sim,
-            {
-                "BOOKKEEPER_COUCH_URL": server.url,
-                "BOOKKEEPER_NAMESPACE": namespace,
-                "BOOKKEEPER_MASTER_ACCOUNT": sim.ids["master"],
-                "BOOKKEEPER_DIALECT": dialect,
-                "BOOKKEEPER_CONFIG": "",
-            },
-        )
+        made.append(build_world(server, dialect))
+        return made[-1]
 
     yield make
-    for sim in made:
-        sim.remove()
+    for world in made:
+        world.sim.remove()
 
 
 @pytest.fixture
 def world(make_world) -> World:
     return make_world()
+
+
+@pytest.fixture(scope="module")
+def shared_world(server):
+    """One world for the tests of a module whose commands are refused before they write anything."""
+    made = build_world(server)
+    yield made
+    made.sim.remove()
 
 
 def one_error(result: Result, line: str, code: int = 2) -> None:

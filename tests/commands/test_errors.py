@@ -56,13 +56,15 @@ GHOST = "0123456789abcdef0123456789abcdef"
         ["reports", "metrics", "--reseller", GHOST],
     ],
 )
-def test_an_unknown_account_is_no_such_account_in_every_command(world, args):
-    one_error(world.cli(*args), f"{GHOST}: no such account in accounts")
+def test_an_unknown_account_is_no_such_account_in_every_command(shared_world, args):
+    one_error(shared_world.cli(*args), f"{GHOST}: no such account in accounts")
 
 
-def test_names_that_are_not_accounts_are_no_such_account(world):
-    one_error(world.cli("plans", "list", "notanid"), "notanid: no such account in accounts")
-    one_error(world.cli("hooks", "configure", "../../x", "stripe", __file__), "../../x: no such account in accounts")
+def test_names_that_are_not_accounts_are_no_such_account(shared_world):
+    one_error(shared_world.cli("plans", "list", "notanid"), "notanid: no such account in accounts")
+    one_error(
+        shared_world.cli("hooks", "configure", "../../x", "stripe", __file__), "../../x: no such account in accounts"
+    )
 
 
 def test_a_missing_plan_a_bad_range_a_far_date_and_an_unwritable_file(world, tmp_path):
@@ -89,21 +91,21 @@ def test_a_missing_plan_a_bad_range_a_far_date_and_an_unwritable_file(world, tmp
     )
 
 
-def test_a_usage_error_is_one_line(world):
+def test_a_usage_error_is_one_line(shared_world):
     one_error(
-        world.cli("ledger", "credit", world.id("acme"), "10", "--reason", "gift", "--description", "x"),
+        shared_world.cli("ledger", "credit", shared_world.id("acme"), "10", "--reason", "gift", "--description", "x"),
         "Invalid value for '--reason': 'gift' is not one of 'admin_discretion', 'manual_addition', "
         "'wire_transfer'. (see 'bookkeeper ledger credit --help')",
     )
 
 
-def test_hooks_serve_on_a_busy_port(world):
+def test_hooks_serve_on_a_busy_port(shared_world):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
         one_error(
-            world.cli("hooks", "serve", "--port", str(port)),
+            shared_world.cli("hooks", "serve", "--port", str(port)),
             f"hooks: cannot listen on 127.0.0.1:{port}: Address already in use",
         )
 

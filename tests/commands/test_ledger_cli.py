@@ -10,12 +10,12 @@ from bookkeeper.dbnames import modb
 from .conftest import one_error
 
 
-def test_amount_with_too_many_digits_is_one_line_and_exit_2(world):
+def test_amount_with_too_many_digits_is_one_line_and_exit_2(shared_world):
     one_error(
-        world.cli(
+        shared_world.cli(
             "ledger",
             "credit",
-            world.id("acme"),
+            shared_world.id("acme"),
             "10.005",
             "--currency",
             "USD",

@@ -101,16 +101,21 @@ def test_an_idempotency_key_is_the_same_entry_or_refused(world):
         ("ten", "AMOUNT: not a number: 'ten'"),
     ],
 )
-def test_amounts_out_of_bounds_are_refused(world, amount, line):
+def test_amounts_out_of_bounds_are_refused(shared_world, amount, line):
     for command in ("credit", "debit"):
         one_error(
-            world.cli(
-                "ledger", command, world.id("acme"), amount, *WIRE, "--force" if "ceiling" not in line else "--json"
+            shared_world.cli(
+                "ledger",
+                command,
+                shared_world.id("acme"),
+                amount,
+                *WIRE,
+                "--force" if "ceiling" not in line else "--json",
             ),
             line,
         )
-    one_error(world.cli("pay", "topup", world.id("acme"), amount), line)
-    assert balance(world, "acme") == Decimal("100")
+    one_error(shared_world.cli("pay", "topup", shared_world.id("acme"), amount), line)
+    assert balance(shared_world, "acme") == Decimal("100")
 
 
 def test_the_ceiling_is_a_setting_and_force_books_above_it(world):

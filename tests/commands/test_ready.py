@@ -11,6 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 import requests
 from click.testing import CliRunner
 
@@ -23,6 +24,7 @@ from cli import main
 BIN = Path(sys.executable).parent / "bookkeeper"
 
 
+@pytest.mark.slow
 def test_run_prints_one_ready_line_with_the_urls(own_server, tmp_path):
     namespace = f"rdy{uuid.uuid4().hex[:8]}-"
     couch = Couch(own_server.url, namespace=namespace)

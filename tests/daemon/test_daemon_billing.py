@@ -7,10 +7,13 @@ import signal
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
 from deployment import expected_prorate, wait_for
 
 from bookkeeper import provision
 from bookkeeper.clock import period_containing
+
+pytestmark = pytest.mark.slow
 
 
 def test_new_devices_appear_as_quantities_and_charges_in_real_time(deployment):

@@ -8,11 +8,14 @@ import subprocess
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
 from deployment import BIN, PLAN, expected_prorate, wait_for
 
 from bookkeeper import provision
 from bookkeeper.accounts import CONFIG_DOC
 from bookkeeper.dbnames import account_db
+
+pytestmark = pytest.mark.slow
 
 
 def now():

@@ -129,6 +129,7 @@ def test_invoice_reconciles_and_its_pdf_is_an_attachment_readable_over_http(worl
     assert invoices.pdf(customer, "PT-2024-000001")[:5] == b"%PDF-"
 
 
+@pytest.mark.slow
 def test_regenerating_replaces_the_pdf_but_never_the_number(world):
     world.configure()
     first, second = world.customer("Acme"), world.customer("Beta")
@@ -155,6 +156,7 @@ def test_an_open_period_is_refused(world):
         )
 
 
+@pytest.mark.slow
 def test_concurrent_generations_for_one_reseller_get_consecutive_numbers(world):
     world.configure()
     customers = [world.customer(f"C{i}") for i in range(4)]
@@ -179,6 +181,7 @@ def test_concurrent_generations_for_one_reseller_get_consecutive_numbers(world):
     assert sorted(numbers.values()) == [f"PT-2024-{n:06d}" for n in range(1, 5)]
 
 
+@pytest.mark.slow
 def test_a_claimed_number_survives_a_crash_before_the_invoice_was_saved(world):
     from bookkeeper.documents import numbering
 
@@ -192,6 +195,7 @@ def test_a_claimed_number_survives_a_crash_before_the_invoice_was_saved(world):
     assert db.get(counter_id(2024))["pending"] == {}
 
 
+@pytest.mark.slow
 def test_generate_due_mails_admins_once_and_retries_after_a_failure(world, inbox, caplog):
     dead_port = free_port()
     world.configure(smtp_port=dead_port)

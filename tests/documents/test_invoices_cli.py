@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from click.testing import CliRunner
 from worlds import NamespacedWorld as World
 
@@ -19,6 +20,7 @@ def run(world, *args):
     )
 
 
+@pytest.mark.slow
 def test_generate_list_show_pdf(world, tmp_path):
     world.configure()
     customer = world.customer("Acme")

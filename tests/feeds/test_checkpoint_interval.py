@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from recording import RecordingEngine, at_end
 from testserver import start_test_server
 from waiting import wait_until
@@ -62,6 +63,7 @@ def test_a_large_interval_defers_the_writes_and_stop_writes_the_final_seq(couch,
     assert not consumer.dirty
 
 
+@pytest.mark.slow
 def test_the_flusher_writes_dirty_checkpoints_every_interval(couch, account_dbs):
     db = account_dbs()
     engine = RecordingEngine()
@@ -80,6 +82,7 @@ def test_the_flusher_writes_dirty_checkpoints_every_interval(couch, account_dbs)
     assert at_end(db, _stored(db)["seq"])
 
 
+@pytest.mark.slow
 def test_the_flusher_writes_each_checkpoint_an_interval_after_its_first_unwritten_change(
     couch, account_dbs, monkeypatch
 ):
@@ -192,6 +195,7 @@ def test_once_leaves_every_checkpoint_written(couch, account_dbs):
         assert _writes(stored) == 1  # three batches, one write
 
 
+@pytest.mark.slow
 def test_a_failed_flush_is_counted_and_retried_not_raised(tmp_path):
     srv = start_test_server(tmp_path, persistent=True, restarts=True)  # on disk: the data survives the outage
     try:

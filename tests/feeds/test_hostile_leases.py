@@ -9,6 +9,7 @@ import threading
 import time
 import urllib.error
 
+import pytest
 from recording import RecordingEngine
 from test_daemon import FAST, _get
 from waiting import wait_until
@@ -38,6 +39,7 @@ def test_malformed_and_far_future_leases_expire_within_a_ttl(new_db):
     assert leases.unserved() == []
 
 
+@pytest.mark.slow
 def test_health_fails_while_a_bucket_is_unserved_or_a_thread_died(couch, daemon_config):
     options = FAST  # a lease TTL of 3 s
     db = couch.db(daemon_config.bookkeeper_db).ensure()

@@ -11,6 +11,7 @@ import threading
 import uuid
 from pathlib import Path
 
+import pytest
 from recording import RecordingEngine, at_end
 from testserver import start_test_server
 from waiting import wait_until
@@ -21,6 +22,8 @@ from bookkeeper.dbnames import account_db
 from feeds.checkpoints import checkpoint_id
 from feeds.daemon import Daemon
 from feeds.options import FeedOptions
+
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bookkeeper.embedded import free_port
 
 BIN = Path(sys.executable).parent / "bookkeeper"
@@ -17,6 +19,7 @@ def run(*args, env=None):
     )
 
 
+@pytest.mark.slow
 def test_couch_start_status_stop(tmp_path):
     env = {"BOOKKEEPER_VAR_DIR": str(tmp_path), "BOOKKEEPER_EMBEDDED_PORT": str(free_port())}
     started = run("couch", "start", "--in-memory", "--json", env=env)
@@ -43,6 +46,7 @@ def test_bad_setting_is_one_line_and_exit_2():
     assert bad.stderr.strip() == "error: BOOKKEEPER_MASTER_ACCOUNT: Value error, must be a 32-hex KAZOO account id"
 
 
+@pytest.mark.slow
 def test_environment_over_settings_file_over_defaults(tmp_path):
     toml = tmp_path / "bookkeeper.toml"
     toml.write_text('couch_url = "http://127.0.0.1:1"\nlease_ttl = 12\nworker_id = "from-file"\n')
@@ -59,6 +63,7 @@ def test_environment_over_settings_file_over_defaults(tmp_path):
     assert (shown["worker_id"], shown["lease_ttl"], shown["feed_tick_interval"]) == ("from-env", 12.0, 300.0)
 
 
+@pytest.mark.slow
 def test_a_bad_settings_file_names_the_file_and_the_field(tmp_path):
     toml = tmp_path / "bookkeeper.toml"
     toml.write_text("lease_ttl = -1\n")
@@ -68,6 +73,7 @@ def test_a_bad_settings_file_names_the_file_and_the_field(tmp_path):
     assert missing.stderr.strip() == f"error: {tmp_path / 'none.toml'}: cannot read settings: no such file"
 
 
+@pytest.mark.slow
 def test_credentials_are_never_printed():
     out = run("config", "show", "--json", env={"BOOKKEEPER_COUCH_URL": "http://admin:s3cret@127.0.0.1:1"}).stdout
     assert "s3cret" not in out and json.loads(out)["couch_url"] == "http://127.0.0.1:1"

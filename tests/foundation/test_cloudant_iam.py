@@ -22,6 +22,8 @@ from bookkeeper.couch import Couch
 from bookkeeper.embedded import connect
 from bookkeeper.servers import CouchDBServer, launcher_available
 
+pytestmark = pytest.mark.slow
+
 KEY = b"iam-stand-in-signing-key-0123456789"
 APIKEY = "test-api-key"
 
@@ -123,7 +125,6 @@ def test_the_cli_works_with_an_iam_api_key_alone(jwt_couch, tokens, tmp_path):
     assert jwt_couch.admin.db("iam-bookkeeper").exists()
 
 
-@pytest.mark.slow
 @pytest.mark.lifetime(12)
 def test_tokens_are_renewed_before_they_expire(jwt_couch, tokens, tmp_path):
     """The token manager takes a token as spent 10 s before its `exp` (IBM's window), so 12 s tokens are renewed

@@ -80,6 +80,7 @@ def test_continuous_feed_delivers_changes_and_resumes(new_db):
     assert [r["id"] for r in resumed] == ["b"]
 
 
+@pytest.mark.slow
 def test_calls_are_retried_while_the_server_restarts(tmp_path):
     srv = start_test_server(tmp_path, persistent=True, restarts=True)  # on disk, so data survives the restart
     try:

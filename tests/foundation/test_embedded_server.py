@@ -51,6 +51,7 @@ def test_an_unknown_database_is_not_found_while_others_are_served(couch, prefix,
     assert f"{prefix}never" not in couch.all_dbs()
 
 
+@pytest.mark.slow
 def test_on_disk_kazoo_names_survive_a_restart_and_deletion(tmp_path: Path):
     server = EmbeddedServer(tmp_path, free_port()).start()
     try:
@@ -77,6 +78,7 @@ def embedded(tmp_path_factory):
     server.stop()
 
 
+@pytest.mark.slow
 def test_the_server_runs_through_the_launcher(embedded):
     cmdline = Path(f"/proc/{embedded.pid()}/cmdline").read_bytes().split(b"\0")
     assert cmdline[1].endswith(b"embedded/pouchdb-server.js")
@@ -88,6 +90,7 @@ def test_node_runs_with_the_young_generation_and_heap_limit_the_bench_needs(embe
     assert b"--max-semi-space-size=64" in flags and b"--max-old-space-size=8192" in flags
 
 
+@pytest.mark.slow
 def test_databases_made_and_deleted_side_by_side_are_each_found_or_not(tmp_path: Path):
     """A fresh server (its lookup not filled yet) while databases are created, used and deleted concurrently."""
     from concurrent.futures import ThreadPoolExecutor

@@ -3,6 +3,7 @@ server admins over a restart; the daemon's hooks and metrics listen on 127.0.0.1
 
 from __future__ import annotations
 
+import pytest
 import requests
 from click.testing import CliRunner
 
@@ -17,6 +18,7 @@ def couch_cli(tmp_path, port, *args):
     return result
 
 
+@pytest.mark.slow
 def test_couch_start_keeps_the_server_admins_over_a_restart(tmp_path):
     port = free_port()
     url = f"http://127.0.0.1:{port}"

@@ -9,6 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow
+
 BIN = Path(sys.executable).parent / "bookkeeper"
 TESTS = Path(__file__).resolve().parent.parent
 

@@ -65,6 +65,7 @@ def test_forged_notification_rejected(client, world, bt):
     assert world.money_docs(world.customer) == []
 
 
+@pytest.mark.slow
 def test_wrong_currency_and_foreign_customer(client, world, bt):
     bt.add("tx2", world.customer, "100.00", currency="EUR")
     assert post(client, world, sample(bt, Kind.TransactionSettled, "tx2")).status_code == 422
@@ -75,6 +76,7 @@ def test_wrong_currency_and_foreign_customer(client, world, bt):
     assert world.money_docs(world.customer) == [] and world.money_docs(world.stranger) == []
 
 
+@pytest.mark.slow
 def test_settlement_declined_and_dispute_lost_reverse_once(client, world, bt):
     bt.add("tx1", world.customer, "100.00")
     post(client, world, sample(bt, Kind.TransactionSettled, "tx1"))
@@ -100,6 +102,7 @@ def test_manual_topup_through_the_stub(world, bt):
     assert entry["metadata"]["transaction_id"] == "bt1"
 
 
+@pytest.mark.slow
 def test_topup_settled_later_is_not_credited_twice(client, world, bt):
     topup(world.couch, world.ledger, world.customer, Decimal("20.00"), datetime.now(UTC))
     bt.transactions["bt1"]["status"] = "settled"
@@ -146,6 +149,7 @@ def test_auto_topup_fires_once_below_threshold(world, auto):
     assert world.balance(world.customer) == Decimal("25.00")
 
 
+@pytest.mark.slow
 def test_kazoos_switch_does_not_turn_ours_on_and_each_sees_the_others_topup(world, auto):
     """`system_config/topup.enable` is KAZOO's own switch (its kt_low_balance tops up too): ours is the setting
     `auto_topup`. Both write KAZOO's executor (kz_services_topup, automatic), so neither tops up again within 24 h
@@ -179,6 +183,7 @@ def test_kazoos_switch_does_not_turn_ours_on_and_each_sees_the_others_topup(worl
     assert [r["value"]["executor"] for r in credits] == [{"trigger": "automatic", "module": "kz_services_topup"}]
 
 
+@pytest.mark.slow
 def test_auto_topup_not_again_within_24h_across_midnight(world, auto):
     evening = datetime.now(UTC).replace(hour=23, minute=30)
     assert auto_topup(world, Decimal(0), evening).status == "completed"

@@ -7,12 +7,15 @@ import json
 import socket
 import time
 
+import pytest
 import requests
 from stripe import WebhookSignature
 from test_yoomoney_stripe import WHSEC, event, session
 
 from bookkeeper.gateways import make_app, serve
 from bookkeeper.gateways.server import HookServer
+
+pytestmark = pytest.mark.slow
 
 
 def slow_clients(port: int, n: int) -> list[socket.socket]:

@@ -94,6 +94,7 @@ def fuzz_world(world, client, paypal):
     return world, client, world.all_docs(world.customer)
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     gateway=st.sampled_from(sorted(GATEWAYS)),

@@ -68,6 +68,7 @@ def test_forged_message_rejected_nothing_written(client, world, ipn):
     assert world.all_docs(world.customer) == before and world.money_docs(world.customer) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "fields, reason",
     [
@@ -83,6 +84,7 @@ def test_wrong_fields_rejected(client, world, ipn, fields, reason):
     assert world.money_docs(world.customer) == []
 
 
+@pytest.mark.slow
 def test_payer_of_another_reseller_rejected(client, world, ipn):
     resp = post(client, world, ipn(custom=world.stranger))
     assert resp.status_code == 422 and "not a customer of reseller" in resp.json["error"]
@@ -102,6 +104,7 @@ def test_refund_reverses_the_payment_once(client, world, ipn):
     assert world.balance(world.customer) == Decimal("0.00")
 
 
+@pytest.mark.slow
 def test_refund_of_an_unknown_payment_writes_nothing(client, world, ipn):
     refund = ipn(txn_id="REFUND2", parent_txn_id="NEVER", payment_status="Refunded", mc_gross="-5.00")
     resp = post(client, world, refund)
@@ -109,6 +112,7 @@ def test_refund_of_an_unknown_payment_writes_nothing(client, world, ipn):
     assert world.money_docs(world.customer) == []
 
 
+@pytest.mark.slow
 def test_pending_payment_ignored(client, world, ipn):
     resp = post(client, world, ipn(payment_status="Pending"))
     assert resp.status_code == 200 and resp.json["note"].startswith("ignored")

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from bookkeeper.clock import SimulatedClock
 from bookkeeper.config import load_config
 from bookkeeper.couch import Couch
@@ -115,6 +117,7 @@ def built(server) -> tuple[Simulation, Couch, dict]:
     return sim, couch, env
 
 
+@pytest.mark.slow
 def test_kazoo_design_docs_keep_their_rev_through_every_command(server):
     sim, couch, env = built(server)
     acme = sim.ids["acme"]
@@ -180,6 +183,7 @@ def test_kazoo_design_docs_keep_their_rev_through_every_command(server):
     sim.remove()
 
 
+@pytest.mark.slow
 def test_a_monthly_db_we_create_answers_kazoos_views_on_our_documents(server):
     sim, couch, env = built(server)
     fresh = sim.ids["fresh"]

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from bookkeeper.config import load_config
 from bookkeeper.couch import Couch
 from bookkeeper.dbnames import modb
@@ -73,6 +75,7 @@ def test_42_activation_debit_has_the_shape_of_kazoos_accept_charges_debit(server
     sim.remove()
 
 
+@pytest.mark.slow
 def test_manual_quantities_on_the_services_doc_win_over_counted_ones(server):
     """4.3 `quantities.manual` (crossbar `/services/manual`, kz_services_quantities:item/3): an item there replaces
     the counted one, and an item counted by nobody is billed from it (the example of
@@ -180,6 +183,7 @@ def test_object_plans_and_the_services_level_bookkeeper_take_part_in_merging(ser
     sim.remove()
 
 
+@pytest.mark.slow
 def test_42_counts_ledgers_ui_apps_and_ratedeck_as_42_does(server):
     """KAZOO 4.2's services modules beside the documents (core/kazoo_services/src/services/kz_service_ledgers.erl,
     kz_service_ui_apps.erl, kz_service_ratedeck.erl): ledgers.<service> = minus this month's negative total of

@@ -13,6 +13,8 @@ import uuid
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from bookkeeper.config import load_config
 from bookkeeper.couch import Couch
 from bookkeeper.jsontext import dumps
@@ -79,6 +81,7 @@ def lines(invoice: dict) -> dict:
     return {(i["category"], i["item"]): i for i in invoice["items"]}
 
 
+@pytest.mark.slow
 def test_kz_services_test_fixture_with_the_overridden_discount_gives_a_negative_did_line(tmp_path):
     """4.2:core/kazoo_services/test/kz_services_test.erl with its fixtures example_service_plan_1.json and
     example_account_services.json: did_us quantity 9 (the test's "Verify base quantity"), the phone_numbers
@@ -204,6 +207,7 @@ MACPIE_QUANTITIES = {
 }
 
 
+@pytest.mark.slow
 def test_crossbar_current_plan_example_items_and_activation_lines_named_by_plan_key(tmp_path):
     """4.3:applications/crossbar/doc/service_plans.md: the items of "Retrieving your current plan" (sip_devices
     quantity 3 at 5.0 with a cumulative discount of 3 at 5.0; did_us 4 at 2.0; user 2 at 5.0; twoway_trunks 10 at
@@ -231,6 +235,7 @@ def test_crossbar_current_plan_example_items_and_activation_lines_named_by_plan_
     assert invoice["summary"]["today"] == 27  # 9 + 12 + 6
 
 
+@pytest.mark.slow
 def test_kazoo_services_readme_summary_invoices(tmp_path):
     """4.3:core/kazoo_services/doc/README.md, "Summary": the first invoice (sip_device 1 at 1 = 1; `_all` with a
     cumulative discount of maximum 1 and no rate: rate 0, total 0; recurring 1) and the second invoice's did_us

@@ -269,6 +269,7 @@ def test_verify_finds_a_tampered_carry_forward_and_rollover_repairs_it(couch, ac
     assert ledger.verify(account) == [] and ledger.balance(account, at(2, 20)) == Decimal("70")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     on_couchdb(),
     reason="CouchDB keeps reductions in its B-tree, so balances there are the view's "

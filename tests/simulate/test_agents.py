@@ -16,6 +16,8 @@ from simulation import money, run
 from bookkeeper.errors import InputError
 from simulator.scenario import parse_scenario
 
+pytestmark = pytest.mark.slow
+
 BIN = Path(sys.executable).parent / "bookkeeper"
 PLAN = {"name": "Basic", "plan": {"devices": {"sip_device": {"rate": 10, "prorate": {"removals": True}}}}}
 DEVICE = {"pvt_type": "device", "device_type": "sip_device"}

@@ -8,10 +8,14 @@ import uuid
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from bookkeeper.config import load_config
 from bookkeeper.couch import Couch
 from simulator.run import Simulation
 from simulator.scenario import parse_scenario
+
+pytestmark = pytest.mark.slow
 
 BIN = Path(sys.executable).parent / "bookkeeper"
 

@@ -23,6 +23,8 @@ from bookkeeper.couch import Couch
 from simulator.run import Simulation
 from simulator.scenario import parse_scenario
 
+pytestmark = pytest.mark.slow
+
 BIN = Path(sys.executable).parent / "bookkeeper"
 
 

@@ -12,12 +12,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from PIL import Image
 from simulation import run
 
 from bookkeeper.documents import Invoices
 from feeds.metrics import samples
 from feeds.service import build
+
+pytestmark = pytest.mark.slow
 
 BIN = Path(sys.executable).parent / "bookkeeper"
 CAMERAS_VIEW = {

@@ -1,6 +1,7 @@
 """Scenario files are validated with one clear line naming the file and the field."""
 
 import json
+from decimal import Decimal
 
 import pytest
 
@@ -82,3 +83,13 @@ def test_an_unreadable_file_is_one_line(tmp_path):
     path.write_text("{nope")
     with pytest.raises(InputError, match=r"broken.json: not JSON: .* at line 1"):
         load_scenario(path)
+
+
+def test_amounts_are_read_exactly_as_written(tmp_path):
+    data = variant(events__0={"at": "2026-03-10T09:00:00Z", "account": "acme", "credit": 0})
+    text = json.dumps(data).replace('"balance": 100.0', '"balance": 1234567.123456789012345')
+    path = tmp_path / "exact.json"
+    path.write_text(text.replace('"credit": 0', '"credit": 0.30000000000000000001'))
+    scenario = load_scenario(path)
+    assert scenario.spec("acme").balance == Decimal("1234567.123456789012345")
+    assert scenario.events[0].body == Decimal("0.30000000000000000001")

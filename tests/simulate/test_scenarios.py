@@ -18,6 +18,7 @@ PLAN = {"name": "Basic", "plan": {"devices": {"sip_device": {"rate": 10}}}}
 DEVICE = {"pvt_type": "device", "device_type": "sip_device"}
 
 
+@pytest.mark.slow
 def test_eur_reseller_billing_day_15_under_a_usd_master_across_calendar_months(server):
     result, sim = run(
         server,
@@ -70,6 +71,7 @@ def _money_docs(couch, name):
     ]
 
 
+@pytest.mark.slow
 def test_insufficient_funds_block_then_a_credit_charges_the_late_mrc_and_unblocks(server):
     result, sim = run(
         server,
@@ -104,6 +106,7 @@ def test_still_short_stays_blocked_and_delinquent(server):
     sim.remove()
 
 
+@pytest.mark.slow
 def test_a_trial_ending_mid_period_is_billed_from_its_last_day(server):
     result, sim = run(
         server,
@@ -127,6 +130,7 @@ def test_a_trial_ending_mid_period_is_billed_from_its_last_day(server):
     sim.remove()
 
 
+@pytest.mark.slow
 def test_daily_fees_sum_to_exactly_the_monthly_total(server):
     result, sim = run(
         server,
@@ -145,6 +149,7 @@ def test_daily_fees_sum_to_exactly_the_monthly_total(server):
     sim.remove()
 
 
+@pytest.mark.slow
 def test_remove_and_re_add_in_one_period_is_activated_once(server):
     plan = {"name": "A", "plan": {"devices": {"sip_device": {"rate": 10, "activation_charge": 5}}}}
     result, sim = run(
@@ -214,6 +219,7 @@ def test_an_evaluator_killed_mid_write_and_replayed_writes_nothing_twice(server)
     sim.remove()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dies_in", ["charges", "cancellation"])
 def test_a_cancellation_of_trunks_is_written_ahead_and_survives_a_crash(server, dies_in):
     """40.00 cannot pay 10.00 + 24.95 for a device and a trunk: the trunk is cancelled and 10.00 charged. An

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 GOLDEN = Path(__file__).parent / "golden"
 BIN = Path(sys.executable).parent / "bookkeeper"
 
@@ -51,3 +53,36 @@ def test_a_scenario_error_is_one_line_and_exit_2(server, tmp_path):
     run = simulate(server, path)
     assert run.returncode == 2
     assert run.stderr.strip() == f"error: {path}: events[0].account: unknown account label 'nobody'"
+
+
+def scenario_error(server, tmp_path, change) -> tuple[int, str]:
+    """`simulate` on the golden scenario after `change(data)`: its exit code and stderr."""
+    data = json.loads((GOLDEN / "simulate-basic.scenario.json").read_text())
+    change(data)
+    path = tmp_path / "scenario.json"
+    path.write_text(json.dumps(data))
+    run = simulate(server, path)
+    return run.returncode, run.stderr.replace(str(path), "scenario.json")
+
+
+@pytest.mark.parametrize(
+    "change,line",
+    [
+        (lambda d: d.update(currency="USD"), "currency: unknown key"),
+        (lambda d: d["accounts"]["acme"].update(colour="red"), "accounts.acme.colour: unknown key"),
+        (lambda d: d["events"][3].update(quantity=5), "events[3].quantity: unknown key"),
+        (lambda d: d["resellers"]["master"].update(plan={}), "resellers.master.plan: unknown key"),
+        (lambda d: d["events"][0].update(count="two"), "events[0].count: must be a whole number ≥ 1, got 'two'"),
+        (
+            lambda d: d["accounts"]["acme"].update(docs={"pvt_type": "device"}),
+            'accounts.acme.docs: not a list: {"pvt_type": "device"}',
+        ),
+        (lambda d: d["accounts"]["acme"].update(plans=["basic", 7]), "accounts.acme.plans[1]: not a string: 7"),
+        (lambda d: d["events"][2].update(limits=[3]), "events[2].limits: not an object: [3]"),
+        (lambda d: d["events"][3].update(credit="fifty"), "events[3].credit: not an amount: 'fifty'"),
+        (lambda d: d.pop("until"), "until: required"),
+    ],
+)
+def test_a_scenario_key_or_type_the_format_does_not_know_is_named_by_its_path(server, tmp_path, change, line):
+    code, stderr = scenario_error(server, tmp_path, change)
+    assert (code, stderr) == (2, f"error: scenario.json: {line}\n")
