@@ -88,6 +88,7 @@ def test_one_accounts_error_fails_only_that_account_of_the_batch(world, master):
     assert world.couch.db(engine.settings.bookkeeper_db).get_or_none(STATE_PREFIX + bad) is None
 
 
+@pytest.mark.slow
 def test_concurrent_single_evaluations_are_batched_and_charge_once(world, master):
     accounts = [customer(world, master, "50") for _ in range(8)]
     couch = CountingCouch(world.url, namespace=world.couch.namespace, retries=3)
