@@ -9,7 +9,8 @@ process, waiting until its start-up tick has evaluated every account. Then, as K
   in hand), then requests for random accounts published open-loop at `--rate` per second for `--seconds`; the
   latency of each is from publishing to receiving its reply (KAZOO gives up after 2,000 ms);
 - update: a device added to each of `--updates` accounts, then one `update_req` per account published at once;
-  `update_per_s` is how many were answered per second (each one an evaluation that writes the new charges).
+  `update_per_s` is how many were answered per second (each one an evaluation that writes the new charges);
+  `updates_unanswered` those that expired in the queue (20 s, when KAZOO has given up on them) or got no answer.
 
     .venv/bin/python bench/amqp.py --accounts 1000 --rate 200 --seconds 30 --json
 """
@@ -38,7 +39,7 @@ from bookkeeper import plans, provision
 from bookkeeper.amqp import protocol
 from bookkeeper.amqp.broker import LocalBroker
 from bookkeeper.amqp.kazoo import KazooClient
-from bookkeeper.config import load_settings
+from bookkeeper.config import Config, load_config
 from bookkeeper.couch import Couch
 from bookkeeper.embedded import free_port
 from bookkeeper.ledger import Ledger
@@ -50,17 +51,17 @@ TYPE = "couch_bookkeeper"
 PLAN = {"name": "Bench", "plan": {"devices": {"sip_device": {"rate": 30, "activation_charge": 2}}}}
 
 
-def provision_world(couch: Couch, settings, n: int) -> tuple[str, list[str]]:
+def provision_world(couch: Couch, config: Config, n: int) -> tuple[str, list[str]]:
     """The master (vendor of the plan) and N funded customers with one device (four at a time)."""
     now = datetime.now(UTC)
     master = provision.new_account_id()
-    provision.create_account(couch, settings, master, "Bench master", [], now)
+    provision.create_account(couch, config, master, "Bench master", [], now)
     provision.put_plan(couch, master, "bench", PLAN, now)
     ledger = Ledger(couch)
 
     def one(i: int) -> str:
         account = provision.new_account_id()
-        provision.create_account(couch, settings, account, f"Bench {i}", [master], now, plans={"bench": master})
+        provision.create_account(couch, config, account, f"Bench {i}", [master], now, plans={"bench": master})
         provision.add_docs(couch, account, [{"pvt_type": "device"}], now)
         ledger.credit(
             account,
@@ -113,8 +114,9 @@ def standing_load(kazoo: KazooClient, master: str, accounts: list[str], rate: fl
     return out
 
 
-def update_burst(kazoo: KazooClient, couch: Couch, master: str, ids: list[str]) -> float:
-    """A device added to each account, then an update_req for each at once; seconds until all are answered."""
+def update_burst(kazoo: KazooClient, couch: Couch, master: str, ids: list[str]) -> tuple[float, int]:
+    """A device added to each account, then an update_req for each at once; (seconds until the last answer, how
+    many were never answered)."""
     now = datetime.now(UTC)
     for account in ids:
         provision.add_docs(couch, account, [{"pvt_type": "device"}], now)
@@ -143,16 +145,20 @@ def update_burst(kazoo: KazooClient, couch: Couch, master: str, ids: list[str]) 
         )
         kazoo.publish("update", message)
         msg_ids.append(message["Msg-ID"])
+    unanswered = 0
     for msg_id in msg_ids:
         reply = kazoo.wait(msg_id, 120)
-        if reply is None or reply["Status"] != "success":
+        if reply is None:  # expired in the queue (its 20 s TTL: KAZOO gave up on it), or lost
+            unanswered += 1
+        elif reply["Status"] != "success":
             raise SystemExit(f"bench: update_req {msg_id} answered {reply!r}")
-    return max(kazoo.replies[m][0] for m in msg_ids) - began
+    answered = [kazoo.replies[m][0] for m in msg_ids if m in kazoo.replies]
+    return (max(answered) - began if answered else float("inf")), unanswered
 
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def run(n: int, rate: float, seconds: float, updates: int, server_kind: str) -> dict:
@@ -162,9 +168,9 @@ def run(n: int, rate: float, seconds: float, updates: int, server_kind: str) -> 
         daemon = None
         try:
             couch = Couch(server.url, namespace="bench-")
-            settings = load_settings(env={}, couch_url=server.url, namespace="bench-")
+            config = load_config(env={}, couch_url=server.url, namespace="bench-")
             began = time.monotonic()
-            master, ids = provision_world(couch, settings, n)
+            master, ids = provision_world(couch, config, n)
             provisioned = time.monotonic() - began
             metrics_port = free_port()
             env = {
@@ -174,21 +180,22 @@ def run(n: int, rate: float, seconds: float, updates: int, server_kind: str) -> 
                 "BOOKKEEPER_MASTER_ACCOUNT": master,
                 "BOOKKEEPER_AMQP_URL": broker.url,
             }
-            daemon = subprocess.Popen(
-                [
-                    str(BIN),
-                    "run",
-                    "--worker-id",
-                    "bench",
-                    "--metrics-port",
-                    str(metrics_port),
-                    "--hooks-port",
-                    str(free_port()),
-                ],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=open(Path(var) / "daemon.log", "w"),
-            )
+            with open(Path(var) / "daemon.log", "w") as log:  # the daemon holds its own descriptor
+                daemon = subprocess.Popen(
+                    [
+                        str(BIN),
+                        "run",
+                        "--worker-id",
+                        "bench",
+                        "--metrics-port",
+                        str(metrics_port),
+                        "--hooks-port",
+                        str(free_port()),
+                    ],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=log,
+                )
             wait_until(
                 lambda: scrape(metrics_port).get("bookkeeper_amqp_connections_total", 0) >= 1,
                 120,
@@ -205,7 +212,7 @@ def run(n: int, rate: float, seconds: float, updates: int, server_kind: str) -> 
             standing_load(kazoo, master, random.sample(ids, len(ids)), rate)  # warm-up, not measured
             latencies = standing_load(kazoo, master, random.choices(ids, k=int(rate * seconds)), rate)
             burst = ids[:updates]
-            update_seconds = update_burst(kazoo, couch, master, burst)
+            update_seconds, updates_unanswered = update_burst(kazoo, couch, master, burst)
             kazoo.close()
         finally:
             if daemon is not None:
@@ -224,8 +231,9 @@ def run(n: int, rate: float, seconds: float, updates: int, server_kind: str) -> 
         "standing_p99_ms": round(percentile(latencies, 0.99), 1),
         "standing_max_ms": round(max(latencies), 1),
         "updates": len(burst),
+        "updates_unanswered": updates_unanswered,
         "update_seconds": round(update_seconds, 3),
-        "update_per_s": round(len(burst) / update_seconds, 1),
+        "update_per_s": round((len(burst) - updates_unanswered) / update_seconds, 1),
         "provision_seconds": round(provisioned, 1),
     }
 

@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 APP_NAME = "couch-bookkeeper"
 MESSAGE_TTL_MS = 20_000  # KAZOO's longest wait for a bookkeeper (update_req, sale_req)
 STANDING_SUFFIX = "_standing"  # the standing queue is `<queue>_standing`
-STANDING_WORKERS = 4  # a standing_req is one balance read: 4 threads answer several hundred a second
+STANDING_PREFETCH = 8  # standing requests in hand per answering thread: the broker's round trip per ack (slow on a
+# busy machine) must not limit how many are answered a second
 
 
 class AmqpConsumer:
@@ -60,7 +61,7 @@ class AmqpConsumer:
         self.metrics, self.workers = metrics, workers
         self.node = node or f"{APP_NAME}@{socket.gethostname()}"
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="amqp-answer")
-        self._standing_pool = ThreadPoolExecutor(STANDING_WORKERS, thread_name_prefix="amqp-standing")
+        self._standing_pool = ThreadPoolExecutor(workers, thread_name_prefix="amqp-standing")
         self._stopping = threading.Event()
         self._connected = threading.Event()
         self._connection: pika.BlockingConnection | None = None
@@ -135,7 +136,7 @@ class AmqpConsumer:
             standing_queue = self.queue + STANDING_SUFFIX
             for ch, queue, kinds, prefetch in (
                 (channel, self.queue, [k for k in protocol.KINDS if k != "standing"], self.workers * 2),
-                (standing, standing_queue, ["standing"], STANDING_WORKERS * 2),
+                (standing, standing_queue, ["standing"], self.workers * STANDING_PREFETCH),
             ):
                 ch.queue_declare(queue, arguments={"x-message-ttl": MESSAGE_TTL_MS})
                 for kind in kinds:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 import urllib.request
 from collections.abc import Callable
@@ -24,6 +25,7 @@ PREFIX = "bookkeeper_"
 COUNTERS = {
     "changes_handled": "Changes handed to the engine and checkpointed.",
     "charges_written": "Charge documents written by the engine.",
+    "billing_states_rebuilt": "Billing states rebuilt from the ledger: missing, or older than the ledger.",
     "poison_documents": "Malformed documents skipped for quantities.",
     "invalid_documents": "Invalid documents reported (once each): held accounts, settings kept at their last valid.",
     "engine_errors": "Batches or ticks the engine raised on (retried).",
@@ -154,7 +156,8 @@ class MetricsServer:
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"not found\n"]
 
-        self.httpd = make_server(host, port, app, ThreadingWSGIServer, handler_class=_QuietHandler)
+        server_class = _IPv6Server if ":" in host else ThreadingWSGIServer  # as the hooks server chooses
+        self.httpd = make_server(host, port, app, server_class, handler_class=_QuietHandler)
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="metrics", daemon=True)
 
@@ -185,6 +188,10 @@ def scrape(port: int, host: str = "127.0.0.1") -> dict[str, float]:
             return samples(resp.read().decode())
     except OSError:
         return {}
+
+
+class _IPv6Server(ThreadingWSGIServer):
+    address_family = socket.AF_INET6
 
 
 class _QuietHandler(WSGIRequestHandler):

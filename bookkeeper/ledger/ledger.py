@@ -22,7 +22,8 @@ does (a server admin's rewrite), never by a second document beside it, which KAZ
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -30,6 +31,7 @@ from urllib.parse import unquote
 
 from .. import designdocs
 from ..clock import Clock, SystemClock
+from ..config import Config
 from ..couch import Conflict, Couch, CouchError, Database, NotFound, retry_conflicts
 from ..dbnames import account_db, check_account_id, from_gregorian, modb, modb_prefix, parse_db_name, to_gregorian
 from ..errors import BookkeeperError, InputError
@@ -40,6 +42,7 @@ from .prepared import PreparedMonths
 from .totals import MonthTotals
 
 Month = tuple[int, int]
+TWICE_KINDS = ("mrc", "prorate", "prorate_credit", "activation", "daily")  # what `verify` finds charged twice
 KAZOO_BALANCE_VIEW = {"4.3": ("ledgers", "total_by_source"), "4.2": ("transactions", "credit_remaining")}
 SKEW = timedelta(hours=1)
 
@@ -163,7 +166,10 @@ class Ledger:
             marker = self._claim(account_id, key, doc, at)
             doc = marker["entry"]
             parsed = parse_db_name(doc["pvt_account_db"])
-            year, month = parsed.year, parsed.month
+            if parsed is None or parsed.month_of is None:
+                where = doc["pvt_account_db"]
+                raise LedgerError(f"replay marker of {key}: its entry is in no monthly database: {where!r}")
+            year, month = parsed.month_of
         db, created = self._open_month(account_id, year, month)
         if self.dialect == "4.3" and "audit" not in doc:  # a copy: a replay's marker keeps the entry as it was
             doc = {**doc, "audit": {"available_units": self._units(db)}}
@@ -212,10 +218,8 @@ class Ledger:
         """Record on the marker that its entry is in the ledger. The account DB's change feed then tells the
         daemon that money arrived (the marker's first revision came before the entry existed)."""
         marker["written"] = True
-        try:
+        with contextlib.suppress(Conflict):  # another writer of the same key marked it
             self.couch.db(account_db(account_id)).put(marker)
-        except Conflict:
-            pass  # another writer of the same key marked it
 
     def write_charges(self, account_id: str, charges: list, currency: str, at: datetime) -> list[WriteResult]:
         """Write the charging core's charges together into the MODB of `at`'s month; results in the same order.
@@ -240,7 +244,7 @@ class Ledger:
             for doc in docs:
                 doc["audit"] = {"available_units": available}
                 available += d.signed_units(doc, self.dialect)
-        todo = {doc["_id"]: charge.key for charge, doc in zip(charges, docs) if charge.key not in results}
+        todo = {doc["_id"]: charge.key for charge, doc in zip(charges, docs, strict=True) if charge.key not in results}
         for doc_id, row in self._pay(db, [doc for doc in docs if doc["_id"] in todo]).items():
             key = todo[doc_id]
             if row.get("ok"):
@@ -398,27 +402,48 @@ class Ledger:
         for year, month in span:
             if (year, month) not in existing:
                 continue
-            db = self.couch.db(modb(account_id, year, month))
             self._open_month(account_id, year, month)
             first = 0 if start <= d.month_start(year, month) else to_gregorian(start)
-            last = to_gregorian(end) + (1 if end.microsecond else 0)
-            rows = db.view(
-                "bookkeeper_ledger",
-                "by_time",
-                reduce=False,
-                include_docs=True,
-                startkey=first,
-                endkey=last,
-                inclusive_end=False,
-            )["rows"]
-            for row in rows:
-                doc = row["doc"]
-                if self.dialect == "4.3" and doc.get("pvt_type") != "ledger":
-                    continue
-                entry = d.entry_of(doc, db.name, account_id, self.dialect)
-                if kind is None or entry.kind == kind:
-                    out.append(entry)
+            entries = self._by_time(account_id, year, month, first, to_gregorian(end) + (1 if end.microsecond else 0))
+            out += [e for e in entries if kind is None or e.kind == kind]
         return sorted(out, key=lambda e: (e.at, e.id))
+
+    def charges_since(self, account_id: str, since: datetime, until: datetime) -> list[Entry]:
+        """The engine's charges (`CHARGE_KINDS`) created from `since`'s second through `until`'s, oldest first: one
+        `by_time` query per existing month between them (on PouchDB Server only where the balance checkpoint's
+        latest entry is that recent), creating and writing nothing (the billing engine asks this to tell a billing
+        state older than the ledger)."""
+        out: list[Entry] = []
+        if since > until:
+            return out
+        for year, month in d.months_from(d.month_of(since), d.month_of(until)):
+            db = self.couch.db(modb(account_id, year, month))
+            if not self._exists(db) or not self.totals.written_since(db, to_gregorian(since)):
+                continue
+            try:
+                entries = self._by_time(account_id, year, month, to_gregorian(since), to_gregorian(until) + 1)
+            except NotFound:  # no design document of ours: we never wrote into this month
+                continue
+            out += [e for e in entries if e.kind in d.CHARGE_KINDS]
+        return sorted(out, key=lambda e: (e.at, e.id))
+
+    def _by_time(self, account_id: str, year: int, month: int, first: int, last: int) -> list[Entry]:
+        """The valid money entries of one MODB created in [first, last) (Gregorian seconds; carry-forwards at 0)."""
+        db = self.couch.db(modb(account_id, year, month))
+        rows = db.view(
+            "bookkeeper_ledger",
+            "by_time",
+            reduce=False,
+            include_docs=True,
+            startkey=first,
+            endkey=last,
+            inclusive_end=False,
+        )["rows"]
+        return [
+            d.entry_of(row["doc"], db.name, account_id, self.dialect)
+            for row in rows
+            if self.dialect == "4.2" or row["doc"].get("pvt_type") == "ledger"
+        ]
 
     def months(self, account_id: str) -> list[Month]:
         """The months of the account's existing MODBs, oldest first. Asks `_all_dbs` for the account's range
@@ -428,9 +453,9 @@ class Ledger:
         found = set()
         for name in names:
             parsed = parse_db_name(name)
-            if parsed is not None and parsed.is_modb and parsed.account_id == account_id:
-                self._prepared.see(modb(account_id, parsed.year, parsed.month))
-                found.add((parsed.year, parsed.month))
+            if parsed is not None and parsed.month_of is not None and parsed.account_id == account_id:
+                self._prepared.see(modb(account_id, *parsed.month_of))
+                found.add(parsed.month_of)
         return sorted(found)
 
     # -- carry-forward
@@ -443,9 +468,9 @@ class Ledger:
         if created is not None and d.month_start(*d.next_month(year, month)) <= created:
             return
         self.check_date(account_id, max(d.month_start(year, month), created or d.month_start(year, month)), "rollover")
-        _, created = self._open_month(account_id, year, month)
+        _, opened = self._open_month(account_id, year, month)
         self._carry(account_id, year, month, correct=True)
-        self._after_write(account_id, year, month, created, force=True)
+        self._after_write(account_id, year, month, opened, force=True)
 
     def open_ahead(self, account_id: str, year: int, month: int) -> None:
         """Create a coming month's MODB with its design documents, but no carry-forward (the month before is not
@@ -481,8 +506,10 @@ class Ledger:
             except NotFound:
                 doc = {}
             created = doc.get("pvt_created")
-            valid = isinstance(created, int) and not isinstance(created, bool) and 0 < created < d.LAST_SECOND
-            self._created[account_id] = from_gregorian(created) if valid else None
+            if isinstance(created, int) and not isinstance(created, bool) and 0 < created < d.LAST_SECOND:
+                self._created[account_id] = from_gregorian(created)
+            else:
+                self._created[account_id] = None
         return self._created[account_id]
 
     def _create(self, db: Database) -> bool:
@@ -544,7 +571,7 @@ class Ledger:
                 self._write_owed(db, carry, [])
         return self.totals.units(db, until)
 
-    def _pay(self, db: Database, docs: list[dict] = ()) -> dict[str, dict]:
+    def _pay(self, db: Database, docs: Sequence[dict] = ()) -> dict[str, dict]:
         """Write `docs` in one `_bulk_docs`, with the month's owed carry-forward if there is one; the rows of
         `docs` (no request when there is nothing to write)."""
         if self._prepared.owed(db.name) is not None:
@@ -553,7 +580,7 @@ class Ledger:
                     return self._write_owed(db, carry, docs)
         return db.bulk_docs(list(docs)) if docs else {}
 
-    def _write_owed(self, db: Database, carry: dict, docs: list[dict]) -> dict[str, dict]:
+    def _write_owed(self, db: Database, carry: dict, docs: Sequence[dict]) -> dict[str, dict]:
         """Under the month's lock: its owed carry-forward and `docs` in one `_bulk_docs` (a 409 on the carry:
         someone wrote it first); the rows of `docs`. A failed request leaves it owed."""
         rows = db.bulk_docs([carry, *docs])
@@ -581,7 +608,7 @@ class Ledger:
             if not fresh and db.get_or_none(base) is not None:
                 return
             target = self._closing(account_id, *previous)
-            try:
+            with contextlib.suppress(Conflict):  # written before (by us, another worker or KAZOO)
                 db.put(
                     d.carry_doc(
                         self.dialect,
@@ -595,8 +622,6 @@ class Ledger:
                         self._account_name(account_id),
                     )
                 )
-            except Conflict:
-                pass  # written before (by us, another worker or KAZOO)
             return
 
         def attempt() -> None:
@@ -678,7 +703,7 @@ class Ledger:
         check_account_id_input(account_id, "verify")
         problems: list[str] = []
         previous: tuple[Month, int] | None = None
-        charged: list[tuple[str, dict]] = []  # (month, document) of every MRC and proration
+        charged: list[tuple[str, dict]] = []  # (month, document) of every charge but VAT
         for year, month in self.months(account_id):
             db = self.couch.db(modb(account_id, year, month))
             designdocs.install_kind(db, "modb")  # ours kept current; KAZOO's only where missing
@@ -698,7 +723,7 @@ class Ledger:
                     continue
                 units = d.signed_units(doc, self.dialect)
                 counted += units
-                if d.info_of(doc).get("kind") in ("mrc", "prorate"):
+                if d.info_of(doc).get("kind") in TWICE_KINDS:
                     charged.append((label, doc))
                 if d.is_carry(doc) and (self.dialect == "4.2" or doc.get("pvt_type") == "ledger"):
                     carried, has_carry = carried + units, True
@@ -767,30 +792,60 @@ def doc_type(doc: dict, dialect: str) -> str:
 
 
 def _charged_twice(charged: list[tuple[str, dict]]) -> list[str]:
-    """Items charged twice for one period: a second MRC, or an MRC after a proration of the same item and period
-    (what a lost billing state used to write)."""
+    """Items charged twice for one period or day, as a lost or older billing state used to charge them: a second
+    MRC, or an MRC after a proration of the same item and period; two prorations from the same level (the same
+    change number); activations of more units than the highest level activated; a day's fees above the day's
+    highest charged total."""
     groups: dict[tuple, list[tuple]] = {}
     for label, doc in charged:
         info = d.info_of(doc)
-        start = str((info.get("period") or {}).get("start", ""))[:10]
-        groups.setdefault((str(info.get("category")), str(info.get("item")), start), []).append(
-            (doc["pvt_created"], doc["_id"], info["kind"], label)
+        kind, key = info["kind"], str(info.get("key", ""))
+        family = "monthly" if kind in ("mrc", "prorate", "prorate_credit") else kind
+        if family != "monthly" and key.count("/") != 5:  # not an engine's key: <account>/<day>/.../<level>
+            continue
+        on = key.split("/")[1] if family == "daily" else str((info.get("period") or {}).get("start", ""))[:10]
+        groups.setdefault((family, str(info.get("category")), str(info.get("item")), on), []).append(
+            (doc["pvt_created"], doc["_id"], kind, label, key.rsplit("/", 1)[-1], info.get("quantity"), doc)
         )
     out = []
-    for (category, item, start), rows in sorted(groups.items()):
-        rows.sort()
-        mrcs = [i for i, row in enumerate(rows) if row[2] == "mrc"]
-        if len(mrcs) > 1 or (mrcs and any(row[2] == "prorate" for row in rows[: mrcs[-1]])):
+    for (family, category, item, on), rows in sorted(groups.items()):
+        rows.sort(key=lambda row: row[:2])
+        if family == "monthly":
+            mrcs = [i for i, row in enumerate(rows) if row[2] == "mrc"]
+            changes = [row[4].split("-", 1)[0] for row in rows if row[2] != "mrc" and "-" in row[4]]
+            twice = (
+                len(mrcs) > 1
+                or bool(mrcs and any(row[2] == "prorate" for row in rows[: mrcs[-1]]))
+                or len(changes) != len(set(changes))
+            )
+        elif family == "activation":
+            twice = sum(_whole(row[5]) for row in rows) > max(_whole(row[4]) for row in rows)
+        else:  # daily: each charge raises the day's total to its level
+            total = sum(from_units(int(row[6][d.amount_field(row[6])])) for row in rows)
+            twice = total > max(_level(row[4]) for row in rows)
+        if twice:
+            what = f"the day {on}" if family == "daily" else f"the period from {on}"
             out.append(
-                f"{rows[-1][3]}: {category}/{item} charged twice for the period from {start}: "
+                f"{rows[-1][3]}: {category}/{item} charged twice for {what}: "
                 + ", ".join(f"{row[1]} ({row[2]})" for row in rows)
             )
     return out
 
 
-def horizon(settings) -> tuple[int, int]:
+def _whole(value) -> int:
+    return int(value) if isinstance(value, int) or (isinstance(value, str) and value.isdigit()) else 0
+
+
+def _level(text: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except ArithmeticError:
+        return Decimal(0)
+
+
+def horizon(config: Config) -> tuple[int, int]:
     """The deployment's date horizon (months back, months ahead) for `Ledger(horizon=...)`."""
-    return settings.date_horizon_back, settings.date_horizon_ahead
+    return config.date_horizon_back, config.date_horizon_ahead
 
 
 def money(units: int) -> str:

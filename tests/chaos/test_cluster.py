@@ -30,7 +30,7 @@ from waiting import wait_until
 
 from bookkeeper import provision
 from bookkeeper.billing import STATE_PREFIX
-from bookkeeper.config import load_settings
+from bookkeeper.config import load_config
 from bookkeeper.couch import Couch
 from bookkeeper.embedded import free_port
 from bookkeeper.ledger import Ledger
@@ -113,9 +113,9 @@ def metric(port: int, name: str) -> float:
 def test_the_daemon_recovers_by_itself_after_the_whole_cluster_stopped_for_30_s(cluster, tmp_path):
     namespace = "outage-"
     couch = Couch(cluster.url, namespace=namespace)
-    settings = load_settings(env={}, couch_url=cluster.url, namespace=namespace)
+    config = load_config(env={}, couch_url=cluster.url, namespace=namespace)
     now = datetime.now(UTC)
-    _, accounts = provision.funded_customers(couch, settings, "outage", PLAN, 3, 500, now, name="Outage")
+    _, accounts = provision.funded_customers(couch, config, "outage", PLAN, 3, 500, now, name="Outage")
     ledger = Ledger(couch)
 
     def activations(account: str) -> Decimal:
@@ -137,7 +137,7 @@ def test_the_daemon_recovers_by_itself_after_the_whole_cluster_stopped_for_30_s(
             stderr=subprocess.STDOUT,
         )
     try:
-        states = couch.db(settings.bookkeeper_db)
+        states = couch.db(config.bookkeeper_db)
 
         def evaluated():
             """every account evaluated once this period (a unit present then is no new unit)"""

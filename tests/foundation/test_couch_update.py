@@ -93,6 +93,7 @@ def test_a_held_document_saves_the_first_read_and_a_stale_one_is_read_again(new_
     assert calls == [1, 2] and db.get("doc")["v"] == 3
 
 
+@pytest.mark.slow
 def test_exhaustion_raises_a_conflict_naming_the_document(new_db):
     db = new_db()
     db.put({"_id": "busy", "v": 0})
@@ -113,6 +114,7 @@ def test_exhaustion_raises_a_conflict_naming_the_document(new_db):
     assert "mine" not in db.get("busy")
 
 
+@pytest.mark.slow
 def test_retry_conflicts_names_what_is_still_conflicting(new_db):
     db = new_db()
     db.put({"_id": "x"})

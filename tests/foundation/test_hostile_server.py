@@ -7,9 +7,11 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from bookkeeper.config import load_settings
+from bookkeeper.config import load_config
 from bookkeeper.embedded import free_port
+from bookkeeper.gateways import make_app, serve
 from cli import main
+from feeds.metrics import Metrics, MetricsServer
 
 
 def couch_cli(tmp_path, port, *args):
@@ -36,10 +38,17 @@ def test_couch_start_keeps_the_server_admins_over_a_restart(tmp_path):
         couch_cli(tmp_path, port, "stop")
 
 
-def test_hooks_and_metrics_listen_on_loopback_unless_configured(tmp_path):
-    settings = load_settings(env={}, var_dir=tmp_path)
-    assert (settings.hooks_host, settings.metrics_host) == ("127.0.0.1", "127.0.0.1")
-    configured = load_settings(
-        env={"BOOKKEEPER_HOOKS_HOST": "0.0.0.0", "BOOKKEEPER_METRICS_HOST": "::1"}, var_dir=tmp_path
-    )
-    assert (configured.hooks_host, configured.metrics_host) == ("0.0.0.0", "::1")
+@pytest.mark.parametrize("configured, address", [(None, "127.0.0.1"), ("::1", "::1")])
+def test_hooks_and_metrics_listen_on_loopback_unless_configured(couch, tmp_path, configured, address):
+    env = {"BOOKKEEPER_HOOKS_HOST": configured, "BOOKKEEPER_METRICS_HOST": configured} if configured else {}
+    config = load_config(env=env, var_dir=tmp_path)
+    hooks = serve(make_app(couch, config), config.hooks_host, 0)
+    metrics = MetricsServer(Metrics(), 0, lambda: {"ok": True}, host=config.metrics_host).start()
+    try:
+        assert hooks.sock.getsockname()[0] == address and metrics.httpd.server_address[0] == address
+        host = f"[{address}]" if ":" in address else address
+        assert requests.get(f"http://{host}:{hooks.port}/health", timeout=10).json() == {"ok": True}
+        assert requests.get(f"http://{host}:{metrics.port}/health", timeout=10).json() == {"ok": True}
+    finally:
+        hooks.stop()
+        metrics.stop()

@@ -65,6 +65,7 @@ def scenario_error(server, tmp_path, change) -> tuple[int, str]:
     return run.returncode, run.stderr.replace(str(path), "scenario.json")
 
 
+@pytest.mark.slow  # a `bookkeeper simulate` process for each row
 @pytest.mark.parametrize(
     "change,line",
     [
