@@ -138,10 +138,10 @@ class Couch:
         connections: int = CONNECTIONS,
     ):
         parts = urlsplit(url)
-        if auth is None and parts.username:
-            auth = (unquote(parts.username), unquote(parts.password or ""))
-        self.session = _session(HTTPAdapter(pool_maxsize=connections, pool_block=True), auth)
-        self._feeds = _session(HTTPAdapter(), auth)  # continuous feeds: a connection each, never waited for
+        basic = (unquote(parts.username), unquote(parts.password or "")) if parts.username else None
+        credentials = auth if auth is not None else basic
+        self.session = _session(HTTPAdapter(pool_maxsize=connections, pool_block=True), credentials)
+        self._feeds = _session(HTTPAdapter(), credentials)  # continuous feeds: a connection each, never waited for
         self.url = redact(url).rstrip("/")
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
         self.namespace = namespace
@@ -429,7 +429,7 @@ class Database:
             resp.close()
 
 
-def _session(adapter: HTTPAdapter, auth) -> requests.Session:
+def _session(adapter: HTTPAdapter, auth: requests.auth.AuthBase | tuple[str, str] | None) -> requests.Session:
     session = requests.Session()
     session.trust_env = False  # no proxy/netrc lookup from the environment on every request (CPU-costly)
     session.mount("http://", adapter)

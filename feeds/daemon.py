@@ -198,7 +198,7 @@ class Daemon:
         down = time.monotonic() - (self._unreachable_since or time.monotonic())
         self._unreachable_since = None
         self.metrics.count("couch_recoveries")
-        queued = self.tailer.catch_up_all()
+        queued = self.tailer.catch_up_all() if self.tailer else 0
         log.warning(
             "CouchDB at %s answers again after %.0f s; recovered: %d databases queued for catch-up",
             self.couch.url,
