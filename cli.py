@@ -11,29 +11,33 @@ import os
 import sys
 from datetime import UTC
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 import click
 
-from bookkeeper.config import Settings, load_settings
+from bookkeeper.config import Config, load_config
 from bookkeeper.couch import Couch, CouchError, Forbidden, NotFound, Unauthorized, Unavailable, redact
 from bookkeeper.embedded import EmbeddedServer, connect
 from bookkeeper.errors import BookkeeperError, os_reason
 from bookkeeper.jsontext import dumps
 
+if TYPE_CHECKING:  # imported where used: commands that do not need them start faster
+    from bookkeeper.accounts import Directory
+
 
 class App:
     """What every command gets: the settings, and a CouchDB connection opened on first use."""
 
-    def __init__(self, settings: Settings):
-        self.settings = settings
+    def __init__(self, config: Config):
+        self.config = config
         self._couch: Couch | None = None
-        self._directory = None
+        self._directory: Directory | None = None
 
     @property
     def couch(self) -> Couch:
         if self._couch is None:
-            couch = connect(self.settings)
+            couch = connect(self.config)
             couch.request("GET", "/", retry=False)  # an unreachable server: one line now, not retries first
             self._couch = couch
         return self._couch
@@ -45,7 +49,7 @@ class App:
             from bookkeeper.accounts import Directory, master_account_id
 
             self._directory = Directory(
-                self.couch, master_account_id(self.couch, self.settings.master_account), self.settings.dialect
+                self.couch, master_account_id(self.couch, self.config.master_account), self.config.dialect
             )
         return self._directory
 
@@ -65,8 +69,8 @@ class App:
         """The server URL as it may be shown (no credentials)."""
         if self._couch:
             return self._couch.url
-        url = self.settings.couch_url
-        return redact(url).rstrip("/") if url else f"http://127.0.0.1:{self.settings.embedded_port}"
+        url = self.config.couch_url
+        return redact(url).rstrip("/") if url else f"http://127.0.0.1:{self.config.embedded_port}"
 
 
 def error_line(exc: Exception, app: App | None) -> str:
@@ -131,8 +135,8 @@ def rows_table(rows: list[dict], columns: list[str]) -> str:
     """A plain aligned text table."""
     cells = [["" if r.get(c) is None else str(r[c]) for c in columns] for r in rows]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip()]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in cells]
     return "\n".join(lines)
 
 
@@ -153,7 +157,7 @@ pass_app = click.make_pass_decorator(App)
 @click.pass_context
 def main(ctx, config_path, couch_url):
     """couch-bookkeeper: a CouchDB-native billing engine for KAZOO-style platforms."""
-    ctx.obj = App(load_settings(config_path, couch_url=couch_url))
+    ctx.obj = App(load_config(config_path, couch_url=couch_url))
 
 
 # --- config ---
@@ -167,7 +171,7 @@ def config():
 @pass_app
 def config_show(app, as_json):
     """The settings in force, without credentials."""
-    emit(app.settings.display(), as_json, lambda d: "\n".join(f"{k} = {v}" for k, v in d.items()))
+    emit(app.config.display(), as_json, lambda d: "\n".join(f"{k} = {v}" for k, v in d.items()))
 
 
 # --- couch ---
@@ -177,7 +181,7 @@ def couch():
 
 
 def _server(app: App, port: int | None, in_memory: bool = False) -> EmbeddedServer:
-    return EmbeddedServer(app.settings.var_dir, port or app.settings.embedded_port, in_memory)
+    return EmbeddedServer(app.config.var_dir, port or app.config.embedded_port, in_memory)
 
 
 @couch.command("start")
@@ -235,7 +239,7 @@ def views_install(app, all_accounts, as_json):
     (`ledgers`, `transactions` in monthly DBs) are only created where missing, never changed."""
     from bookkeeper.databases import install_views
 
-    written = install_views(app.couch, app.settings, all_accounts=all_accounts)
+    written = install_views(app.couch, app.config, all_accounts=all_accounts)
     emit(
         written,
         as_json,
@@ -327,9 +331,8 @@ def plans_quote(plan_files, quantities_file, cascade_file, current_file, dialect
     from bookkeeper.plans import dumps, load_quantities, quote
 
     read = lambda path: load_quantities(_read_json(path), path) if path else None  # noqa: E731
-    result = quote(
-        [_plan_file(p) for p in plan_files], read(quantities_file), read(cascade_file), read(current_file), dialect
-    )
+    quantities = load_quantities(_read_json(quantities_file), quantities_file)
+    result = quote([_plan_file(p) for p in plan_files], quantities, read(cascade_file), read(current_file), dialect)
     click.echo(dumps(result) if as_json else _quote_table(result))
 
 
@@ -361,7 +364,7 @@ def plans_validate(app, file, reseller_id):
 def _reseller(app, reseller_id: str | None) -> str:
     from bookkeeper.accounts import master_account_id
 
-    return reseller_id or master_account_id(app.couch, app.settings.master_account)
+    return reseller_id or master_account_id(app.couch, app.config.master_account)
 
 
 @plans_group.command("list")
@@ -433,10 +436,10 @@ def _edit_services(app, account_id: str, edit) -> dict:
         now = datetime.now(UTC)
         if doc is None:
             directory = Directory(
-                app.couch, master_account_id(app.couch, app.settings.master_account), app.settings.dialect
+                app.couch, master_account_id(app.couch, app.config.master_account), app.config.dialect
             )
             account = directory.account(account_id)
-            doc = new_services_doc(account_id, account.tree, account.reseller, app.settings.dialect, now)
+            doc = new_services_doc(account_id, account.tree, account.reseller, app.config.dialect, now)
         return {**edit(doc), "pvt_modified": to_gregorian(now)}
 
     written = app.couch.db(SERVICES_DB).update(check_account_id(account_id), change)
@@ -463,7 +466,7 @@ def plans_assign(app, account_id, plan_id, vendor_id, overrides_file, as_json):
     from bookkeeper.dbnames import SERVICES_DB, account_db
     from bookkeeper.plans import assign, load_plan, merge_plans
 
-    dialect = app.settings.dialect
+    dialect = app.config.dialect
     services = app.couch.db(SERVICES_DB).get_or_none(account_id) or {}
     vendor_id = vendor_id or services.get("pvt_reseller_id") or _reseller(app, None)
     plan = load_plan(app.couch.db(account_db(vendor_id)).get(plan_id), f"{account_db(vendor_id)}/{plan_id}")
@@ -497,7 +500,7 @@ def _engine(app: App):
     from bookkeeper.billing import BillingEngine
     from bookkeeper.clock import SystemClock
 
-    return BillingEngine(app.couch, app.settings, SystemClock())
+    return BillingEngine(app.couch, app.config, SystemClock())
 
 
 def _totals_line(totals: dict, currency: str) -> str:
@@ -620,7 +623,7 @@ def _agent(app: App, agent_id: str):
 def agents_create_account(app, agent_id, name, parent_id, as_json):
     """Create an account for a customer the agent brings; the agent is recorded as its referrer."""
     engine, agent = _agent(app, agent_id)
-    account_id = engine.agents.create_account(app.settings, agent, name, parent_id, app.when(None, "--at"))
+    account_id = engine.agents.create_account(app.config, agent, name, parent_id, app.when(None, "--at"))
     emit(
         {"account": account_id, "name": name, "referred_by": agent_id},
         as_json,
@@ -691,8 +694,10 @@ def agents_statement(app, agent_id, period, pdf_path, as_json):
     if period:
         at = app.when(period, "--period", agent_id)
     else:
-        settings = engine.directory.settings(agent.reseller)
-        at = period_containing(now, settings.billing_day, settings.timezone).start - timedelta(seconds=1)
+        billing_settings = engine.directory.reseller_settings(agent.reseller)
+        at = period_containing(now, billing_settings.billing_day, billing_settings.timezone).start - timedelta(
+            seconds=1
+        )
     summary, pdf = engine.agents.save_statement(agent, at, now)
     if pdf_path:
         Path(pdf_path).write_bytes(pdf)
@@ -828,7 +833,7 @@ def simulate_cmd(app, scenario_path, keep, as_json):
     from simulator.scenario import load_scenario
 
     scenario = load_scenario(scenario_path)
-    result = simulate(scenario, app.couch, app.settings, keep=keep)
+    result = simulate(scenario, app.couch, app.config, keep=keep)
     emit(
         result,
         as_json,
@@ -855,7 +860,7 @@ def demo_load(app, as_json):
 
     from simulator.demo import load_demo
 
-    result = load_demo(app.couch, app.settings, datetime.now(UTC))
+    result = load_demo(app.couch, app.config, datetime.now(UTC))
     emit(
         result,
         as_json,
@@ -882,8 +887,8 @@ def _ledger(app: App):
 
     return Ledger(
         app.couch,
-        dialect=app.settings.dialect,
-        horizon=horizon(app.settings),
+        dialect=app.config.dialect,
+        horizon=horizon(app.config),
         currency_of=lambda *args: app.directory.currency_of(*args),
     )  # the directory only when money comes in
 
@@ -1001,7 +1006,7 @@ def _money_command(name: str, doc: str):
         from bookkeeper.money import operator_amount
 
         currency = _ledger_currency(app, account_id, currency)
-        value = operator_amount(amount, currency, "AMOUNT", app.settings.operator_ceiling, force)
+        value = operator_amount(amount, currency, "AMOUNT", app.config.operator_ceiling, force)
         ledger = _ledger(app)
         write = ledger.credit if name == "credit" else ledger.debit
         result = write(
@@ -1069,7 +1074,8 @@ def ledger_rollover(app, month, account_id, as_json):
 
     when = parse_time(f"{month}-01", "--month") if month else app.when(None, "--month")
     ledger = _ledger(app)
-    ids = [account_id] if account_id else sorted({parse_db_name(n).account_id for n in account_databases(app.couch)[1]})
+    modbs = account_databases(app.couch)[1]
+    ids = [account_id] if account_id else sorted({p.account_id for n in modbs if (p := parse_db_name(n)) is not None})
     for one in ids:
         ledger.ensure_rollover(one, when.year, when.month)
     emit(
@@ -1131,7 +1137,7 @@ def _invoices(app: App):
     from bookkeeper.accounts import Directory, master_account_id
     from bookkeeper.documents import Invoices
 
-    directory = Directory(app.couch, master_account_id(app.couch, app.settings.master_account), app.settings.dialect)
+    directory = Directory(app.couch, master_account_id(app.couch, app.config.master_account), app.config.dialect)
     return Invoices(app.couch, _ledger(app), directory)
 
 
@@ -1207,7 +1213,7 @@ def invoices_generate(app, account_id, period, due, at, as_json):
 @pass_app
 def invoices_list(app, account_id, as_json):
     """The account's invoices, oldest period first."""
-    rows = [_invoice_row(doc) for doc in _invoices(app).list(account_id)]
+    rows = [_invoice_row(doc) for doc in _invoices(app).issued(account_id)]
     emit(rows, as_json, lambda r: rows_table(r, INVOICE_COLUMNS) if r else "no invoices")
 
 
@@ -1267,7 +1273,7 @@ def run_cmd(app, worker_id, once, metrics_port, hooks_port, json_logs, as_json):
     from feeds import service
     from feeds.logformat import configure_logging
 
-    settings = app.settings.model_copy(
+    config = app.config.model_copy(
         update={
             k: v
             for k, v in {
@@ -1279,15 +1285,15 @@ def run_cmd(app, worker_id, once, metrics_port, hooks_port, json_logs, as_json):
             if v is not None
         }
     )
-    configure_logging(settings.log_json)
+    configure_logging(config.log_json)
     if once:
         emit(
-            service.run_once(app.couch, settings),
+            service.run_once(app.couch, config),
             as_json,
             lambda d: f"caught up {d['databases']} databases; {d['charges_written']} charges written",
         )
         return
-    code = service.run(app.couch, settings, on_ready=click.echo)
+    code = service.run(app.couch, config, on_ready=click.echo)
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -1314,7 +1320,7 @@ def pay_topup(app, account_id, amount, force, as_json):
     from bookkeeper.money import operator_amount
 
     value = operator_amount(
-        amount, _ledger_currency(app, account_id, None), "AMOUNT", app.settings.operator_ceiling, force
+        amount, _ledger_currency(app, account_id, None), "AMOUNT", app.config.operator_ceiling, force
     )
     result = topup(app.couch, _ledger(app), account_id, value, datetime.now(UTC), directory=app.directory)
     emit(
@@ -1346,9 +1352,9 @@ def hooks_serve(app, host, port):
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     server = serve(
-        make_app(app.couch, app.settings),
-        host or app.settings.hooks_host,
-        app.settings.hooks_port if port is None else port,
+        make_app(app.couch, app.config),
+        host or app.config.hooks_host,
+        app.config.hooks_port if port is None else port,
     )
     click.echo(f"hooks listening at {server.url}")
     try:

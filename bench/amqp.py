@@ -39,7 +39,7 @@ from bookkeeper import plans, provision
 from bookkeeper.amqp import protocol
 from bookkeeper.amqp.broker import LocalBroker
 from bookkeeper.amqp.kazoo import KazooClient
-from bookkeeper.config import load_settings
+from bookkeeper.config import Config, load_config
 from bookkeeper.couch import Couch
 from bookkeeper.embedded import free_port
 from bookkeeper.ledger import Ledger
@@ -51,17 +51,17 @@ TYPE = "couch_bookkeeper"
 PLAN = {"name": "Bench", "plan": {"devices": {"sip_device": {"rate": 30, "activation_charge": 2}}}}
 
 
-def provision_world(couch: Couch, settings, n: int) -> tuple[str, list[str]]:
+def provision_world(couch: Couch, config: Config, n: int) -> tuple[str, list[str]]:
     """The master (vendor of the plan) and N funded customers with one device (four at a time)."""
     now = datetime.now(UTC)
     master = provision.new_account_id()
-    provision.create_account(couch, settings, master, "Bench master", [], now)
+    provision.create_account(couch, config, master, "Bench master", [], now)
     provision.put_plan(couch, master, "bench", PLAN, now)
     ledger = Ledger(couch)
 
     def one(i: int) -> str:
         account = provision.new_account_id()
-        provision.create_account(couch, settings, account, f"Bench {i}", [master], now, plans={"bench": master})
+        provision.create_account(couch, config, account, f"Bench {i}", [master], now, plans={"bench": master})
         provision.add_docs(couch, account, [{"pvt_type": "device"}], now)
         ledger.credit(
             account,
@@ -168,9 +168,9 @@ def run(n: int, rate: float, seconds: float, updates: int, server_kind: str) -> 
         daemon = None
         try:
             couch = Couch(server.url, namespace="bench-")
-            settings = load_settings(env={}, couch_url=server.url, namespace="bench-")
+            config = load_config(env={}, couch_url=server.url, namespace="bench-")
             began = time.monotonic()
-            master, ids = provision_world(couch, settings, n)
+            master, ids = provision_world(couch, config, n)
             provisioned = time.monotonic() - began
             metrics_port = free_port()
             env = {
@@ -180,21 +180,22 @@ def run(n: int, rate: float, seconds: float, updates: int, server_kind: str) -> 
                 "BOOKKEEPER_MASTER_ACCOUNT": master,
                 "BOOKKEEPER_AMQP_URL": broker.url,
             }
-            daemon = subprocess.Popen(
-                [
-                    str(BIN),
-                    "run",
-                    "--worker-id",
-                    "bench",
-                    "--metrics-port",
-                    str(metrics_port),
-                    "--hooks-port",
-                    str(free_port()),
-                ],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=open(Path(var) / "daemon.log", "w"),  # noqa: SIM115 (the daemon writes it until the end)
-            )
+            with open(Path(var) / "daemon.log", "w") as log:  # the daemon holds its own descriptor
+                daemon = subprocess.Popen(
+                    [
+                        str(BIN),
+                        "run",
+                        "--worker-id",
+                        "bench",
+                        "--metrics-port",
+                        str(metrics_port),
+                        "--hooks-port",
+                        str(free_port()),
+                    ],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=log,
+                )
             wait_until(
                 lambda: scrape(metrics_port).get("bookkeeper_amqp_connections_total", 0) >= 1,
                 120,

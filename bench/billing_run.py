@@ -1,12 +1,13 @@
 """Benchmark: the period-start billing run over N accounts with 5 plan items each (issue 9).
 
-Starts its own server (`--server`: the in-memory embedded one, a CouchDB node or a three-node cluster) and provisions N KAZOO accounts under one master (account DB, services
-doc, limits, devices, users, numbers, and a November MODB with a payment). It runs the daemon's tick of November's
-last day, which counts every account and creates December's MODBs ahead (as KAZOO's `kt_modb_creation` does). Then
-it times `billing run --at <period start>` (the engine's evaluate_batches: every MRC charged) and, in the same run,
-raw `_bulk_docs` of the same number of equivalent documents: the same charge documents and a carry-forward written
-into the same per-account monthly DBs, one request per account, as a plain HTTP client would, with as many requests
-in flight as the engine's pool (`THREADS`; both stated in the JSON).
+Starts its own server (`--server`: the in-memory embedded one, a CouchDB node or a three-node cluster) and
+provisions N KAZOO accounts under one master (account DB, services doc, limits, devices, users, numbers, and a
+November MODB with a payment). It runs the daemon's tick of November's last day, which counts every account and
+creates December's MODBs ahead (as KAZOO's `kt_modb_creation` does). Then it times `billing run --at <period start>`
+(the engine's evaluate_batches: every MRC charged) and, in the same run, raw `_bulk_docs` of the same number of
+equivalent documents: the same charge documents and a carry-forward written into the same per-account monthly DBs,
+one request per account, as a plain HTTP client would, with as many requests in flight as the engine's pool
+(`THREADS`; both stated in the JSON).
 
     .venv/bin/python bench/billing_run.py --accounts 1000 --json
     .venv/bin/python bench/billing_run.py --server couchdb --accounts 10000 --json
@@ -30,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bookkeeper import designdocs, provision
 from bookkeeper.billing import THREADS, BillingEngine
 from bookkeeper.clock import SimulatedClock
-from bookkeeper.config import load_settings
+from bookkeeper.config import Config, load_config
 from bookkeeper.couch import Couch
 from bookkeeper.dbnames import modb
 from bookkeeper.ledger import documents as ledger_docs
@@ -91,16 +92,16 @@ def history(couch: Couch, account: str) -> None:
     db.bulk_docs([carry, payment])
 
 
-def provision_world(couch: Couch, settings, n: int) -> tuple[str, list[str]]:
+def provision_world(couch: Couch, config: Config, n: int) -> tuple[str, list[str]]:
     """The master with the plan, then N accounts with their November (four at a time: provisioning is not what
     is measured)."""
     master = provision.new_account_id()
-    provision.create_account(couch, settings, master, "Bench master", [], BEFORE)
+    provision.create_account(couch, config, master, "Bench master", [], BEFORE)
     provision.put_plan(couch, master, "bench", PLAN, BEFORE)
 
     def one(i: int) -> str:
         account = provision.new_account_id()
-        provision.create_account(couch, settings, account, f"Bench {i}", [master], BEFORE, plans={"bench": master})
+        provision.create_account(couch, config, account, f"Bench {i}", [master], BEFORE, plans={"bench": master})
         provision.put_limits(couch, account, {"twoway_trunks": 1}, BEFORE)
         provision.add_docs(couch, account, [dict(d, _id=d.get("_id", uuid.uuid4().hex)) for d in DOCS], BEFORE)
         history(couch, account)
@@ -114,7 +115,8 @@ def mrc_charges(batches) -> list[tuple[str, tuple]]:
     """(account, its MRC charges as (amount, key suffix, description)) for each account the run evaluated. Every
     account has the same plan and quantities, so the charges are kept once and shared: the bench's own memory
     stays flat in N like the run's."""
-    charged, templates = [], {}
+    charged: list[tuple[str, tuple]] = []
+    templates: dict[tuple, tuple] = {}
     for results in batches:
         for account, evaluation in results.items():
             if isinstance(evaluation, Exception):
@@ -161,10 +163,10 @@ def run(n: int, kind: str = "embedded") -> dict:
         server = make_server(kind, Path(var)).start()
         try:
             couch = Couch(server.url, namespace="bench-")
-            settings = load_settings(env={}, couch_url=server.url, namespace="bench-")
-            master, ids = provision_world(couch, settings, n)
-            settings = settings.model_copy(update={"master_account": master})
-            engine = BillingEngine(couch, settings, SimulatedClock(BEFORE))
+            config = load_config(env={}, couch_url=server.url, namespace="bench-")
+            master, ids = provision_world(couch, config, n)
+            config = config.model_copy(update={"master_account": master})
+            engine = BillingEngine(couch, config, SimulatedClock(BEFORE))
             engine.tick(DAY_BEFORE)  # the daemon's last day: counts every account, creates December's MODBs ahead
 
             began = time.perf_counter()

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -30,7 +31,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parent.parent / "tests"))  # the
 
 from waiting import wait_until
 
-from bookkeeper.config import load_settings
+from bookkeeper.config import load_config
 from bookkeeper.couch import Couch
 from bookkeeper.dbnames import account_db
 from bookkeeper.servers import KINDS, make_server
@@ -64,10 +65,8 @@ def open_sockets() -> int:
     """Sockets this process holds open (the daemon's connections to the server, its metrics listener)."""
     count = 0
     for fd in Path("/proc/self/fd").iterdir():
-        try:
+        with contextlib.suppress(OSError):  # closed meanwhile (the listing's own descriptor among them)
             count += os.readlink(fd).startswith("socket:")
-        except OSError:  # closed meanwhile (the listing's own descriptor among them)
-            pass
     return count
 
 
@@ -84,9 +83,9 @@ def tailing_memory(
                 db.create()
                 db.put({"_id": "seed"})
             engine = TimingEngine()
-            settings = load_settings(env={}, couch_url=server.url, var_dir=var, metrics_port=0, worker_id="bench")
+            config = load_config(env={}, couch_url=server.url, var_dir=var, metrics_port=0, worker_id="bench")
             began = time.perf_counter()
-            daemon = Daemon(couch, settings, engine, options=FeedOptions(follow_cap=follow_cap)).start()
+            daemon = Daemon(couch, config, engine, options=FeedOptions(follow_cap=follow_cap)).start()
             try:
                 wait_until(lambda: engine.handled >= dbs, 1800, every=0.2, what="every database's seed handled")
                 caught_up_s = time.perf_counter() - began

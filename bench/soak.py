@@ -35,7 +35,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parent.parent / "tests"))  # the
 from waiting import wait_until
 
 from bookkeeper import provision
-from bookkeeper.config import load_settings
+from bookkeeper.config import Config, load_config
 from bookkeeper.couch import Couch, NotFound, Unavailable
 from bookkeeper.dbnames import modb
 from bookkeeper.embedded import free_port
@@ -66,7 +66,7 @@ def pct(values: list[float], p: float) -> float | None:
     if not values:
         return None
     values = sorted(values)
-    return round(values[min(len(values) - 1, max(0, int(round(p / 100 * len(values))) - 1))], 1)
+    return round(values[min(len(values) - 1, max(0, round(p / 100 * len(values)) - 1))], 1)
 
 
 class Watcher(threading.Thread):
@@ -180,16 +180,37 @@ class Watcher(threading.Thread):
         return out
 
 
-def provision_world(couch: Couch, settings, accounts: int) -> list[str]:
+def start_daemon(url: str, var: Path, port: int, worker_id: str) -> subprocess.Popen:
+    """`bookkeeper run` on `url` in the bench's namespace, metrics on `port`, its log appended to var/daemon.log."""
+    env = {**os.environ, "BOOKKEEPER_COUCH_URL": url, "BOOKKEEPER_NAMESPACE": NAMESPACE}
+    with open(var / "daemon.log", "ab") as log:  # the daemon holds its own descriptor
+        return subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("bookkeeper")),
+                "run",
+                "--worker-id",
+                worker_id,
+                "--metrics-port",
+                str(port),
+                "--hooks-port",
+                str(free_port()),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def provision_world(couch: Couch, config: Config, accounts: int) -> list[str]:
     now = datetime.now(UTC)
     master = provision.new_account_id()
-    provision.create_account(couch, settings, master, "Soak master", [], now, reseller=True)
-    provision.put_settings(couch, master, {"currency": "USD", "billing_day": 1}, now)
+    provision.create_account(couch, config, master, "Soak master", [], now, reseller=True)
+    provision.put_billing_settings(couch, master, {"currency": "USD", "billing_day": 1}, now)
     provision.put_plan(couch, master, "soak", PLAN, now)
     ledger, ids = Ledger(couch), []
     for n in range(accounts):
         account = provision.new_account_id()
-        provision.create_account(couch, settings, account, f"Soak {n}", [master], now, plans={"soak": master})
+        provision.create_account(couch, config, account, f"Soak {n}", [master], now, plans={"soak": master})
         ledger.credit(
             account,
             Decimal(100000),
@@ -231,26 +252,10 @@ def run(minutes: float, rate: float, accounts: int, couch_url: str | None, repor
         daemon = None
         try:
             couch = Couch(couch_url, namespace=NAMESPACE)
-            settings = load_settings(env={}, couch_url=couch_url, namespace=NAMESPACE)
-            ids = provision_world(couch, settings, accounts)
-            env = {**os.environ, "BOOKKEEPER_COUCH_URL": couch_url, "BOOKKEEPER_NAMESPACE": NAMESPACE}
-            log = open(Path(var) / "daemon.log", "wb")
+            config = load_config(env={}, couch_url=couch_url, namespace=NAMESPACE)
+            ids = provision_world(couch, config, accounts)
             metrics_port = free_port()
-            daemon = subprocess.Popen(
-                [
-                    str(Path(sys.executable).with_name("bookkeeper")),
-                    "run",
-                    "--worker-id",
-                    "soak",
-                    "--metrics-port",
-                    str(metrics_port),
-                    "--hooks-port",
-                    str(free_port()),
-                ],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+            daemon = start_daemon(couch_url, Path(var), metrics_port, "soak")
             stop = threading.Event()
             watcher = Watcher(Couch(couch_url, namespace=NAMESPACE), stop)
             watcher.start()

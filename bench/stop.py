@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -21,6 +20,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -30,33 +30,11 @@ import soak
 from waiting import wait_until
 
 from bookkeeper import provision
-from bookkeeper.config import load_settings
+from bookkeeper.config import load_config
 from bookkeeper.couch import Couch
 from bookkeeper.embedded import free_port
 from bookkeeper.servers import KINDS, make_server
 from feeds.metrics import scrape
-
-BIN = Path(sys.executable).with_name("bookkeeper")
-
-
-def start_daemon(url: str, var: Path, port: int) -> subprocess.Popen:
-    env = {**os.environ, "BOOKKEEPER_COUCH_URL": url, "BOOKKEEPER_NAMESPACE": soak.NAMESPACE}
-    with open(var / "daemon.log", "ab") as log:
-        return subprocess.Popen(
-            [
-                str(BIN),
-                "run",
-                "--worker-id",
-                "stop-bench",
-                "--metrics-port",
-                str(port),
-                "--hooks-port",
-                str(free_port()),
-            ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
 
 
 def stop(daemon: subprocess.Popen) -> dict:
@@ -75,18 +53,18 @@ def run(kind: str, accounts: int) -> dict:
         server = make_server(kind, Path(var) / "server").start()
         try:
             couch = Couch(server.url, namespace=soak.NAMESPACE)
-            settings = load_settings(env={}, couch_url=server.url, namespace=soak.NAMESPACE)
-            ids = soak.provision_world(couch, settings, accounts)
-            stops = {}
+            config = load_config(env={}, couch_url=server.url, namespace=soak.NAMESPACE)
+            ids = soak.provision_world(couch, config, accounts)
+            stops: dict[str, Any] = {}
             port = free_port()
-            daemon = start_daemon(server.url, Path(var), port)
+            daemon = soak.start_daemon(server.url, Path(var), port, "stop-bench")
             wait_until(lambda: scrape(port), 120, every=0.2, what="the metrics")  # the start-up tick has begun
             time.sleep(1.0)  # part of the measure: the stop lands one second into the start-up tick
             stops["during_startup_tick"] = stop(daemon)
-            daemon = start_daemon(server.url, Path(var), port)
+            daemon = soak.start_daemon(server.url, Path(var), port, "stop-bench")
             stops["caught_up_after_s"] = soak.wait_caught_up(port, daemon)
             stops["idle"] = stop(daemon)
-            daemon = start_daemon(server.url, Path(var), port)
+            daemon = soak.start_daemon(server.url, Path(var), port, "stop-bench")
             soak.wait_caught_up(port, daemon)
             done = threading.Event()
 

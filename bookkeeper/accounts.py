@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TypeGuard
+from typing import Any, TypeGuard
 from zoneinfo import ZoneInfo
 
 from . import plans
@@ -22,11 +23,13 @@ from .dbnames import ACCOUNTS_DB, SERVICES_DB, account_db, encode, from_gregoria
 from .errors import BookkeeperError, InputError
 from .holds import Holds
 from .ledger.documents import month_of
-from .settings import BookkeeperSettings, resolve_settings, settings_from_doc
+from .plans.quantities import Quantities
+from .settings import BillingSettings, billing_settings_from_doc, resolve_billing_settings
 
 CONFIG_DOC = "configs_bookkeeper"
 WRITE_MARK = "pvt_bookkeeper_write"
 LIMITS_DOC = "limits"
+ServicesUpdate = tuple[Quantities, Quantities, str]  # (quantities, cascade quantities, standing)
 BLOCK_MARKER = "pvt_bookkeeper_blocked"
 SYSTEM_CONFIG_DB = "system_config"
 SERVICES_CONFIG = "services"  # system_config/services: KAZOO's kazoo_services settings
@@ -122,8 +125,9 @@ class Account:
     @property
     def postpay(self) -> tuple[bool, Decimal]:
         """(postpay allowed, max postpay amount in currency units) from the limits doc (read first)."""
-        allowed = self.limits.get("pvt_allow_postpay", self.limits.get("allow_postpay", False))
-        amount = self.limits.get("pvt_max_postpay_amount", self.limits.get("max_postpay_amount", 0))
+        limits = self.limits or {}
+        allowed = limits.get("pvt_allow_postpay", limits.get("allow_postpay", False))
+        amount = limits.get("pvt_max_postpay_amount", limits.get("max_postpay_amount", 0))
         try:
             return bool(allowed), abs(Decimal(str(amount or 0)))
         except ArithmeticError:
@@ -142,7 +146,7 @@ class Directory:
         self.holds = holds or Holds()
         self._docs: dict[tuple[str, str], tuple[str | None, object]] = {}  # (owner, id) -> (rev, parsed or error)
         self._last_valid: dict[str, dict] = {}  # account -> fields of its last valid configs_bookkeeper
-        self._settings: dict[str, tuple[dict, dict, BookkeeperSettings]] = {}
+        self._billing_settings: dict[str, tuple[dict, dict, BillingSettings]] = {}
         self._system: tuple[str | None, dict] | None = None  # system_config/services: (rev, doc)
 
     def forget(self) -> None:
@@ -150,7 +154,7 @@ class Directory:
         self._docs.clear()
         self._system = None
 
-    def refresh(self, accounts: list[Account] = (), resellers: list[str] = ()) -> None:
+    def refresh(self, accounts: Sequence[Account] = (), resellers: Sequence[str] = ()) -> None:
         """Drop the cached settings and plans these accounts (and resellers) depend on whose revision changed:
         one `_all_docs` request (revisions only) per account DB that holds them."""
         wanted: dict[str, set[str]] = {self.master_id: {CONFIG_DOC}}
@@ -253,10 +257,10 @@ class Directory:
         (found when the account was read)."""
         return account.reseller
 
-    def billing_settings(self, account_id: str) -> BookkeeperSettings:
+    def billing_settings(self, account_id: str) -> BillingSettings:
         """The settings an account is billed by: its billing reseller's (UnknownAccount if there is no such
         account)."""
-        return self.settings(self.reseller_of(self.account(account_id)))
+        return self.reseller_settings(self.reseller_of(self.account(account_id)))
 
     def currency_of(self, account_id: str, currency: str | None = None, where: str = "currency") -> str:
         """The account's currency (its billing reseller's). With `currency`: the check every path that brings
@@ -271,18 +275,18 @@ class Directory:
     def local_zone(self, account_id: str | None = None) -> ZoneInfo:
         """The time zone people mean when they name a day for an account: its billing reseller's (the master's
         when no account is named)."""
-        settings = self.billing_settings(account_id) if account_id else self.settings(self.master_id)
-        return zone(settings.timezone)
+        billing_settings = self.billing_settings(account_id) if account_id else self.reseller_settings(self.master_id)
+        return zone(billing_settings.timezone)
 
-    def settings(self, reseller_id: str) -> BookkeeperSettings:
+    def reseller_settings(self, reseller_id: str) -> BillingSettings:
         """The reseller's `configs_bookkeeper`, falling back key by key to the master's, then to defaults. An
         invalid document serves by its last valid version; InputError if it never had one."""
         own = self._config(reseller_id)
         master = own if reseller_id == self.master_id else self._config(self.master_id)
-        cached = self._settings.get(reseller_id)
+        cached = self._billing_settings.get(reseller_id)
         if cached is None or cached[0] is not own or cached[1] is not master:
-            cached = (own, master, resolve_settings(own, master))
-            self._settings[reseller_id] = cached
+            cached = (own, master, resolve_billing_settings(own, master))
+            self._billing_settings[reseller_id] = cached
         return cached[2]
 
     def _config(self, account_id: str) -> dict:
@@ -290,7 +294,7 @@ class Directory:
         where = f"{account_db(account_id)}/{CONFIG_DOC}"
 
         def parse(doc: dict | None) -> dict:
-            settings_from_doc(doc, where)
+            billing_settings_from_doc(doc, where)
             return {k: v for k, v in (doc or {}).items() if not k.startswith("_")}
 
         found = self._parsed(account_id, CONFIG_DOC, parse)
@@ -393,7 +397,7 @@ class Directory:
                 out.append([plan_id, entry])
         return out
 
-    def quantities(self, account_id: str, counters: tuple[plans.Counter, ...] = ()) -> plans.quantities.Quantities:
+    def quantities(self, account_id: str, counters: tuple[plans.Counter, ...] = ()) -> Quantities:
         """The account's own quantities, recounted from its DB: one query of the `bookkeeper_services/quantify`
         view, and for each of the reseller's custom `counters` its design document and its view (InputError, never
         a zero, when a counter cannot be read)."""
@@ -423,7 +427,7 @@ class Directory:
             quantities = (quantities or {}).get("account") if "account" in (quantities or {}) else None
         return quantities if isinstance(quantities, dict) and account.services.get(WRITE_MARK) else None
 
-    def manual_quantities(self, account: Account) -> plans.quantities.Quantities:
+    def manual_quantities(self, account: Account) -> Quantities:
         """4.3's `quantities.manual` on the services doc (set through `/services/manual`): each item there replaces
         the counted one (`kz_services_quantities:item/3`). 4.2 has none."""
         manual = (account.services.get("quantities") or {}).get("manual") if self.dialect == "4.3" else None
@@ -440,7 +444,9 @@ class Directory:
         ]
 
     # -- writing
-    def services_update(self, account: Account, quantities, cascade, standing: str, now: datetime) -> dict | None:
+    def services_update(
+        self, account: Account, quantities: Quantities, cascade: Quantities, standing: str, now: datetime
+    ) -> dict | None:
         """The services doc recording quantities and standing the way this KAZOO version reads them, marked as
         ours; None if the doc as read already says so."""
         doc = account.services or new_services_doc(account.id, account.tree, account.reseller, self.dialect, now)
@@ -456,7 +462,7 @@ class Directory:
         wanted["pvt_modified"] = to_gregorian(now)
         return mark_written(wanted)
 
-    def save_services(self, updates: list[tuple[Account, tuple]], now: datetime) -> None:
+    def save_services(self, updates: list[tuple[Account, ServicesUpdate]], now: datetime) -> None:
         """Save services docs in one bulk write; `updates` pairs an account (its services doc as read) with
         (quantities, cascade, standing). A doc changed by someone else meanwhile is read again and redone
         (`retry_conflicts`)."""
@@ -569,7 +575,7 @@ def new_services_doc(
     reseller (the master for the master itself); `pvt_vsn` 2 for 4.3, "1" for 4.2 (whose docs start dirty, with
     flat quantities)."""
     seconds = to_gregorian(now)
-    doc = {
+    doc: dict[str, Any] = {
         "_id": account_id,
         "pvt_type": "service",
         "pvt_vsn": 2 if dialect == "4.3" else "1",

@@ -23,6 +23,7 @@ from . import provision
 from .accounts import Account, Directory, mark_written
 from .charging import commissions as rules
 from .clock import Period, period_containing
+from .config import Config
 from .couch import Conflict, Couch, Database, NotFound
 from .dbnames import ACCOUNTS_DB, account_db, from_gregorian, modb, modb_prefix
 from .documents.pdf import render_commissions
@@ -179,12 +180,14 @@ class Agents:
     # -- computing
     def _periods(self, referral: Referral, account: Account, now: datetime) -> list[Period]:
         """The referred account's ended periods that count for this referral, newest first."""
-        settings = self.directory.settings(account.reseller)
+        billing_settings = self.directory.reseller_settings(account.reseller)
         created = _created(account)
         out = []
-        period = period_containing(now, settings.billing_day, settings.timezone)
+        period = period_containing(now, billing_settings.billing_day, billing_settings.timezone)
         for _ in range(LOOKBACK):
-            period = period_containing(period.start - timedelta(seconds=1), settings.billing_day, settings.timezone)
+            period = period_containing(
+                period.start - timedelta(seconds=1), billing_settings.billing_day, billing_settings.timezone
+            )
             if created is not None and period.end <= created:
                 break
             if referral.since is not None and period.start < referral.since:
@@ -198,8 +201,8 @@ class Agents:
     ) -> Commission:
         """The commission of one referral for one period of the referred account, from its ledger."""
         terms = self.terms(agent)
-        currency = self.directory.settings(account.reseller).currency
-        agent_settings = self.directory.settings(agent.reseller)
+        currency = self.directory.reseller_settings(account.reseller).currency
+        agent_settings = self.directory.reseller_settings(agent.reseller)
         payout = agent_settings.commission_payout if agent_settings.currency == currency else "payable"
         entries = self.ledger.entries(account.id, period.start, period.end)
         corrected = {}
@@ -305,8 +308,8 @@ class Agents:
             account = accounts.get(referral.account_id)
             if account is None:
                 continue
-            settings = self.directory.settings(account.reseller)
-            period = period_containing(at, settings.billing_day, settings.timezone)
+            billing_settings = self.directory.reseller_settings(account.reseller)
+            period = period_containing(at, billing_settings.billing_day, billing_settings.timezone)
             created = _created(account)
             if not referral.counts(period) or (created is not None and period.end <= created):
                 continue
@@ -367,7 +370,7 @@ class Agents:
         db.update(doc_id, lambda _: statement)  # replaces whatever an earlier generation left
         return {**summary, "id": doc_id, "db": db.name}, pdf
 
-    def create_account(self, settings, agent: Account, name: str, parent_id: str | None, now: datetime) -> str:
+    def create_account(self, config: Config, agent: Account, name: str, parent_id: str | None, now: datetime) -> str:
         """A new account for a customer the agent brings (its referrer recorded from the start), under `parent_id`
         (default: the agent's own parent)."""
         self.terms(agent)
@@ -376,7 +379,7 @@ class Agents:
         account_id = provision.new_account_id()
         provision.create_account(
             self.couch,
-            settings,
+            config,
             account_id,
             name,
             [*parent.tree, parent_id],
@@ -394,8 +397,8 @@ class Agents:
             raise InputError(f"{ACCOUNTS_DB}/{account_id}", "pvt_referred_by", "an agent is never its own referrer")
         self.terms(self.directory.account(agent_id))
         account = self.directory.account(account_id)
-        settings = self.directory.settings(account.reseller)
-        start = period_containing(now, settings.billing_day, settings.timezone).end.isoformat()
+        billing_settings = self.directory.reseller_settings(account.reseller)
+        start = period_containing(now, billing_settings.billing_day, billing_settings.timezone).end.isoformat()
         fields: dict = {}
         for db in (self.couch.db(ACCOUNTS_DB), self.couch.db(account_db(account_id))):
 

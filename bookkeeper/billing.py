@@ -14,6 +14,7 @@ Single evaluations asked for by concurrent threads (the daemon's drain threads) 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -21,16 +22,19 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from . import charging, designdocs, plans
 from .accounts import CONFIG_DOC, LIMITS_DOC, Account, Directory, UnknownAccount, master_account_id, written_by_us
 from .agents import Agents
 from .clock import Clock, day_start, period_containing
+from .config import Config
 from .couch import CONFLICT_ATTEMPTS, Conflict, Couch, CouchError, conflict_pause
 from .dbnames import ACCOUNTS_DB, SERVICES_DB, is_account_id, parse_db_name, to_gregorian
 from .errors import BookkeeperError, InputError
 from .ledger import Ledger, horizon
 from .ledger import documents as ledger_docs
+from .settings import BillingSettings
 
 log = logging.getLogger(__name__)
 STATE_PREFIX = "billing_state:"
@@ -74,6 +78,13 @@ class _Work:
     moved: bool = False  # another evaluator saved the state first
     error: Exception | None = None
     charged: list = field(default_factory=list)  # the charges this evaluation wrote (not replays)
+
+    @property
+    def evaluated(self) -> Evaluation:
+        """The evaluation, once `_decide` made it without an error (every later stage has one)."""
+        if self.evaluation is None:
+            raise RuntimeError(f"account {self.account.id}: not evaluated")
+        return self.evaluation
 
 
 def priced_items(invoices: list[plans.Invoice]) -> list[charging.PricedItem]:
@@ -144,7 +155,7 @@ class BillingEngine:
     def __init__(
         self,
         couch: Couch,
-        settings,
+        config: Config,
         clock: Clock,
         *,
         ledger: Ledger | None = None,
@@ -153,11 +164,11 @@ class BillingEngine:
         after_charges: Callable[[Evaluation], None] | None = None,
         after_tick: Callable[[datetime, Callable[[str], bool]], object] | None = None,
     ):
-        self.couch, self.settings, self.clock = couch, settings, clock
-        self.dialect = settings.dialect
-        self.directory = directory or Directory(couch, master_account_id(couch, settings.master_account), self.dialect)
+        self.couch, self.config, self.clock = couch, config, clock
+        self.dialect = config.dialect
+        self.directory = directory or Directory(couch, master_account_id(couch, config.master_account), self.dialect)
         self.ledger = ledger or Ledger(
-            couch, dialect=self.dialect, clock=clock, horizon=horizon(settings), currency_of=self.directory.currency_of
+            couch, dialect=self.dialect, clock=clock, horizon=horizon(config), currency_of=self.directory.currency_of
         )
         self.holds = self.directory.holds
         self.metrics = metrics
@@ -171,7 +182,7 @@ class BillingEngine:
         self.agents = Agents(couch, self.ledger, self.directory)
         self.after_charges = after_charges
         self.after_tick = after_tick
-        self.state_db = couch.db(settings.bookkeeper_db)
+        self.state_db = couch.db(config.bookkeeper_db)
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._written_by_me: dict[str, str] = {}  # account -> state _rev whose pending charges this process wrote
@@ -181,7 +192,7 @@ class BillingEngine:
     def bills(self, bookkeeper: Mapping[str, str]) -> bool:
         """Whether we bill the plans of this KAZOO bookkeeper (a merged plan's `bookkeeper`): those of our type
         (`amqp_bookkeeper_type`) and of `default` (KAZOO asks no bookkeeper: the ledger is all the billing)."""
-        return bookkeeper.get("type") in (self.settings.amqp_bookkeeper_type, plans.DEFAULT_BOOKKEEPER["type"])
+        return bookkeeper.get("type") in (self.config.amqp_bookkeeper_type, plans.DEFAULT_BOOKKEEPER["type"])
 
     def away(self, account_id: str) -> bool:
         """Whether the account's latest evaluation (by any worker) found it billed by another bookkeeper."""
@@ -290,7 +301,7 @@ class BillingEngine:
             self._write(works, now)
         for w in works:
             if not w.moved:
-                results[w.account.id] = w.error or w.evaluation
+                results[w.account.id] = w.error or w.evaluated
         moved = [w.account.id for w in works if w.moved]
         if moved and attempt < CONFLICT_ATTEMPTS:  # the one read-modify-write policy (couch.retry_conflicts)
             log.info("billing state of %s changed under us; evaluating again", ", ".join(moved))
@@ -359,11 +370,11 @@ class BillingEngine:
         out = {}
         for account in accounts:
             try:
-                settings = self.directory.settings(account.reseller)
+                billing_settings = self.directory.reseller_settings(account.reseller)
             except InputError:
                 continue
             state = charging.BillingState.from_doc(states[STATE_PREFIX + account.id]["state"])
-            ends = charging.missed_period_ends(state, now, settings)
+            ends = charging.missed_period_ends(state, now, billing_settings)
             if ends:
                 out[account.id] = ends
         return out
@@ -390,7 +401,7 @@ class BillingEngine:
             and self._written_by_me.get(account.id) != state_doc["_rev"]
         ):
             self._settle(account, state_doc["pending"])
-        settings = directory.settings(account.reseller)
+        billing_settings = directory.reseller_settings(account.reseller)
         object_plans = (state_doc or {}).get("object_plans")
         if recount or object_plans is None:
             object_plans = directory.object_plans(account.id)
@@ -398,7 +409,9 @@ class BillingEngine:
         merged = [m for m in assigned if self.bills(m.bookkeeper)]  # another bookkeeper's plans are not ours
         quantities, postpay = directory.stored_quantities(account), (state_doc or {}).get("postpay")
         if recount or quantities is None:
-            quantities = directory.quantities(account.id, plans.priced_counters(settings.billable_counters, merged))
+            quantities = directory.quantities(
+                account.id, plans.priced_counters(billing_settings.billable_counters, merged)
+            )
             quantities = {**quantities, **directory.kazoo42_quantities(account, merged, now)}
         if limits or postpay is None:
             allowed, max_postpay = directory.load_limits(account).postpay
@@ -427,18 +440,20 @@ class BillingEngine:
             state = charging.BillingState.from_doc(state_doc["state"])
         else:
             daily = {
-                i.key: charging.DailyLast(i.quantity, i.rate, i.total) for i in items if settings.is_daily(i.category)
+                i.key: charging.DailyLast(i.quantity, i.rate, i.total)
+                for i in items
+                if billing_settings.is_daily(i.category)
             }
-            state = self._rebuilt(account.id, settings, now, state_doc, unseen or [], daily, dry_run)
-        decision = charging.evaluate(settings, account.id, state, items, facts, now, reprice, catch_up=catch_up)
+            state = self._rebuilt(account.id, billing_settings, now, state_doc, unseen or [], daily, dry_run)
+        decision = charging.evaluate(billing_settings, account.id, state, items, facts, now, reprice, catch_up=catch_up)
         work.evaluation = Evaluation(
-            account.id, account.reseller, settings.currency, decision, quantities, invoices=invoices
+            account.id, account.reseller, billing_settings.currency, decision, quantities, invoices=invoices
         )
-        pending = None
+        pending: dict[str, Any] | None = None
         if decision.charges or decision.cancel_categories:
             pending = {
                 "at": now.isoformat(),
-                "currency": settings.currency,
+                "currency": billing_settings.currency,
                 "charges": [c.to_doc() for c in decision.charges],
             }
             if decision.cancel_categories:  # written ahead too: the state's levels assume the cancellation
@@ -456,7 +471,7 @@ class BillingEngine:
     def _rebuilt(
         self,
         account_id: str,
-        settings,
+        billing_settings: BillingSettings,
         now: datetime,
         state_doc: dict | None,
         unseen: list,
@@ -467,7 +482,7 @@ class BillingEngine:
         whose billing state document is missing (lost, or never billed: then None) or older than its ledger
         (`unseen`: the charges it has not seen). The ledger is the truth: without this, a lost state would charge
         the period's MRC again over its prorations, and an older one its prorations and days again."""
-        period = period_containing(now, settings.billing_day, settings.timezone)
+        period = period_containing(now, billing_settings.billing_day, billing_settings.timezone)
         given = charging.BillingState.from_doc(state_doc["state"]) if state_doc else None
         charges = [
             e
@@ -503,35 +518,35 @@ class BillingEngine:
 
     def _write(self, works: list[_Work], now: datetime) -> None:
         """Billing states (one bulk write), then charges, services docs (one bulk write) and blocking."""
-        saving = [w for w in works if w.error is None and w.state_write is not None]
+        saving = [(w, doc) for w in works if w.error is None and (doc := w.state_write) is not None]
         try:
-            rows = self.state_db.bulk_docs([w.state_write for w in saving])
+            rows = self.state_db.bulk_docs([doc for _, doc in saving])
         except CouchError as exc:
-            for w in saving:
+            for w, _ in saving:
                 w.error = exc
             rows = {}
-        for w in saving:
-            row = rows.get(w.state_write["_id"], {})
+        for w, doc in saving:
+            row = rows.get(doc["_id"], {})
             if row.get("ok"):
                 w.rev = self._trusted[w.account.id] = row["rev"]
             elif row.get("error") == "conflict":
                 w.moved = True
             elif w.error is None:
-                w.error = CouchError(0, str(row.get("error")), str(row.get("reason")), w.state_write["_id"])
+                w.error = CouchError(0, str(row.get("error")), str(row.get("reason")), doc["_id"])
         going = [w for w in works if w.error is None and not w.moved]
-        _each([w for w in going if w.evaluation.decision.charges], lambda w: self._write_charges(w, now))
+        _each([w for w in going if w.evaluated.decision.charges], lambda w: self._write_charges(w, now))
         _each(
-            [w for w in going if not w.evaluation.decision.charges],  # no charge took the carry-forward along
+            [w for w in going if not w.evaluated.decision.charges],  # no charge took the carry-forward along
             lambda w: self.ledger.settle_carry(w.account.id, now),
         )
         going = [w for w in going if w.error is None]
         _each(
-            [w for w in going if w.evaluation.decision.cancel_categories],
-            lambda w: self.directory.cancel_categories(w.account, w.evaluation.decision.cancel_categories, now),
+            [w for w in going if w.evaluated.decision.cancel_categories],
+            lambda w: self.directory.cancel_categories(w.account, w.evaluated.decision.cancel_categories, now),
         )
         going = [w for w in going if w.error is None]
         for w in going:  # its pending charges and cancellation are done: no need to settle them again
-            if w.rev and (w.evaluation.decision.charges or w.evaluation.decision.cancel_categories):
+            if w.rev and (w.evaluated.decision.charges or w.evaluated.decision.cancel_categories):
                 self._written_by_me[w.account.id] = w.rev
         try:
             self.directory.save_services(
@@ -541,11 +556,11 @@ class BillingEngine:
                         (
                             {
                                 c: i
-                                for c, i in w.evaluation.quantities.items()
-                                if c not in w.evaluation.decision.cancel_categories
+                                for c, i in w.evaluated.quantities.items()
+                                if c not in w.evaluated.decision.cancel_categories
                             },
                             w.cascade,
-                            w.evaluation.decision.standing,
+                            w.evaluated.decision.standing,
                         ),
                     )
                     for w in going
@@ -556,7 +571,7 @@ class BillingEngine:
             for w in going:
                 w.error = exc
         _each(
-            [w for w in going if w.error is None and (w.evaluation.decision.block or w.evaluation.decision.unblock)],
+            [w for w in going if w.error is None and (w.evaluated.decision.block or w.evaluated.decision.unblock)],
             lambda w: self._set_enabled(w, now),
         )
         _log_charges([w for w in going if w.error is None and w.charged])
@@ -566,13 +581,13 @@ class BillingEngine:
         )
         for w in works:
             if w.error is None and not w.moved:
-                if self.metrics is not None and w.evaluation.written:
-                    self.metrics.count("charges_written", len(w.evaluation.written))
+                if self.metrics is not None and w.evaluated.written:
+                    self.metrics.count("charges_written", len(w.evaluated.written))
                 if self.after_charges is not None:
-                    _guard(w, self.after_charges, w.evaluation)
+                    _guard(w, self.after_charges, w.evaluated)
 
     def _set_enabled(self, work: _Work, now: datetime) -> None:
-        decision = work.evaluation.decision
+        decision = work.evaluated.decision
         changed = self.directory.set_enabled(work.account.id, not decision.block, now)
         if changed:
             log.info(
@@ -582,15 +597,15 @@ class BillingEngine:
                 f" and {len(changed) - 1} descendants" if len(changed) > 1 else "",
                 decision.standing,
                 decision.available_after,
-                work.evaluation.currency,
+                work.evaluated.currency,
             )
 
     def _write_charges(self, work: _Work, now: datetime) -> None:
-        evaluation = work.evaluation
+        evaluation = work.evaluated
         charges = list(evaluation.decision.charges)
         results = self.ledger.write_charges(evaluation.account_id, charges, evaluation.currency, now)
         work.evaluation = replace(evaluation, written=tuple(r.id for r in results if r.written))
-        work.charged = [c for c, r in zip(charges, results) if r.written]
+        work.charged = [c for c, r in zip(charges, results, strict=True) if r.written]
 
     def _cascade(self, account: Account, merged: list[plans.MergedPlan]) -> dict:
         """The sum over descendants' own quantities, when any plan item cascades (docs/kazoo.md)."""
@@ -614,7 +629,7 @@ class BillingEngine:
         cancel = pending.get("cancel") or {}
         if cancel.get("limits_rev"):
             self.directory.load_limits(account)
-            if account.limits.get("_rev") == cancel["limits_rev"]:
+            if (account.limits or {}).get("_rev") == cancel["limits_rev"]:
                 try:
                     self.directory.cancel_categories(account, frozenset(cancel["categories"]), at)
                 except Conflict:  # changed since we read it: not ours to zero any more
@@ -651,16 +666,12 @@ class BillingEngine:
     def _settings_changed(self, account_id: str) -> None:
         """An account's `configs_bookkeeper` changed: settings are read anew, and where custom counters were or
         are in them, every account below it is recounted (they may count other views now)."""
-        counters = ()
-        try:
-            counters = self.directory.settings(account_id).billable_counters
-        except BookkeeperError:  # invalid: reported by the evaluations that read it
-            pass
+        counters: tuple[plans.Counter, ...] = ()
+        with contextlib.suppress(BookkeeperError):  # invalid: reported by the evaluations that read it
+            counters = self.directory.reseller_settings(account_id).billable_counters
         self.directory.forget()
-        try:
-            counters += self.directory.settings(account_id).billable_counters
-        except BookkeeperError:
-            pass
+        with contextlib.suppress(BookkeeperError):
+            counters += self.directory.reseller_settings(account_id).billable_counters
         if not counters:
             return
         for results in self.evaluate_batches(self.directory.descendants(account_id), recount=True):
@@ -742,7 +753,7 @@ class BillingEngine:
         zones = set()
         for reseller in resellers:
             try:
-                zones.add(self.directory.settings(reseller).timezone)
+                zones.add(self.directory.reseller_settings(reseller).timezone)
             except InputError as err:  # never valid: its accounts are held; the other resellers' days go on
                 self.holds.stale_settings(err.where, f"{err} (no valid settings yet: its accounts are held)")
         return zones
@@ -792,7 +803,7 @@ def _log_charges(works: list[_Work]) -> None:
     for w in works:
         total = sum((-c.signed for c in w.charged), Decimal(0))
         kinds = ",".join(sorted({c.kind for c in w.charged}))
-        parts.append(f"{w.account.id} {len(w.charged)} ({kinds}) {total} {w.evaluation.currency}")
+        parts.append(f"{w.account.id} {len(w.charged)} ({kinds}) {total} {w.evaluated.currency}")
     log.info("charges written for %d accounts: %s", len(works), "; ".join(parts))
 
 

@@ -74,7 +74,10 @@ class Period:
 
     @property
     def tz(self) -> ZoneInfo:
-        return self.start.tzinfo
+        tz = self.start.tzinfo
+        if not isinstance(tz, ZoneInfo):
+            raise TypeError(f"a period starts in a named time zone, not {tz!r}")
+        return tz
 
     @property
     def start_date(self) -> date:

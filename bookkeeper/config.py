@@ -1,10 +1,10 @@
 """Deployment settings: environment variables (`BOOKKEEPER_*`) over an optional TOML file over defaults.
 
-pydantic-settings reads both sources (prefix, case, empty values, JSON for structured values); `load_settings`
+pydantic-settings reads both sources (prefix, case, empty values, JSON for structured values); `load_config`
 orders them and reports a bad value as one line naming the file or variable and the field.
 
 With no CouchDB URL the embedded server (PouchDB Server, see `embedded.py`) is started and used.
-Credentials are never logged or printed: use `Settings.display()` for anything shown to a person.
+Credentials are never logged or printed: use `Config.display()` for anything shown to a person.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, EnvSettingsSource, TomlConfigSettingsSource
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, TomlConfigSettingsSource
 
 from .couch import redact
 from .dbnames import is_account_id
@@ -28,16 +28,24 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "BOOKKEEPER_"
 
 
-class Settings(BaseSettings):
+class Config(BaseSettings):
     """The deployment's settings (per-reseller billing settings live in CouchDB, not here).
 
-    Built by `load_settings`, which gathers its sources; constructed directly it takes only its arguments.
+    Built by `load_config`, which gathers its sources; constructed directly it takes only its arguments.
     """
 
     model_config = {"extra": "forbid", "env_prefix": ENV_PREFIX}
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, **_other_sources):
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only the arguments: `load_config` gathers and orders the file and the environment itself."""
         return (init_settings,)
 
     couch_url: str | None = None
@@ -105,7 +113,7 @@ class Settings(BaseSettings):
         return out
 
 
-def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None, **overrides) -> Settings:
+def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None, **overrides) -> Config:
     """Defaults, then the TOML file (`BOOKKEEPER_CONFIG` or `path`), then the environment (`os.environ` unless `env`
     is given), then `overrides` that are not None."""
     env = os.environ if env is None else env
@@ -115,13 +123,13 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
         if not Path(path).is_file():
             raise InputError(str(path), None, "cannot read settings: no such file")
         try:
-            values.update(TomlConfigSettingsSource(Settings, toml_file=Path(path))())
+            values.update(TomlConfigSettingsSource(Config, toml_file=Path(path))())
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise InputError(str(path), None, f"cannot read settings: {exc}") from None
     from_env = _Environment(env)()
     given = {k: v for k, v in overrides.items() if v is not None}
     try:
-        return Settings(**{**values, **from_env, **given})
+        return Config(**{**values, **from_env, **given})
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"])
@@ -135,7 +143,7 @@ class _Environment(EnvSettingsSource):
 
     def __init__(self, env: Mapping[str, str]):
         self._env = env
-        super().__init__(Settings, env_ignore_empty=True)
+        super().__init__(Config, env_ignore_empty=True)
 
     def _load_env_vars(self):
         return {key.lower(): value for key, value in self._env.items() if value}

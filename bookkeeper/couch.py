@@ -12,6 +12,7 @@ returned keyed by id, never by position (PouchDB Server may reorder them). Every
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -30,6 +31,7 @@ from .jsontext import dumps
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
+Timeout = float | tuple[float, float]  # seconds, or (connect, read) seconds as requests takes them
 POOL = 128  # idle connections kept per host (requests keeps 10 by default; more are opened and dropped)
 CONFLICT_ATTEMPTS = 10  # tries of a read-modify-write that meets 409s (docs/architecture.md, Conflicts)
 CONFLICT_BACKOFF = 0.02  # seconds before the first retry; doubled each time, jittered (backoff.backoff_delay)
@@ -37,6 +39,11 @@ CONFLICT_BACKOFF_CAP = 1.0
 
 T = TypeVar("T")
 _UNREAD: Any = object()
+
+
+def connect_timeout(timeout: Timeout) -> float:
+    """The connect part of a timeout."""
+    return timeout[0] if isinstance(timeout, tuple) else timeout
 
 
 class CouchError(Exception):
@@ -118,7 +125,7 @@ class Couch:
         self,
         url: str,
         *,
-        timeout: float = 30.0,
+        timeout: Timeout = 30.0,
         retries: int = 6,
         backoff: float = 0.2,
         namespace: str = "",
@@ -154,7 +161,7 @@ class Couch:
         body=None,
         data: bytes | None = None,
         headers: dict | None = None,
-        timeout: float | None = None,
+        timeout: Timeout | None = None,
         stream: bool = False,
         retry: bool = True,
     ) -> requests.Response:
@@ -279,10 +286,8 @@ class Database:
 
     def delete(self) -> None:
         """Delete the database (admin only: a refused DELETE wedges PouchDB Server, so call it as admin)."""
-        try:
+        with contextlib.suppress(NotFound):
             self.couch.request("DELETE", self.path)
-        except NotFound:
-            pass
 
     def info(self) -> dict:
         return self.couch.json("GET", self.path)
@@ -408,7 +413,7 @@ class Database:
             params=params,
             stream=True,
             retry=False,
-            timeout=(self.couch.timeout, heartbeat_ms * 2.5 / 1000),
+            timeout=(connect_timeout(self.couch.timeout), heartbeat_ms * 2.5 / 1000),
         )
         try:
             for line in resp.iter_lines(chunk_size=None):

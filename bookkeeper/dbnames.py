@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeGuard
 from urllib.parse import quote
 
 ACCOUNTS_DB = "accounts"
@@ -33,10 +34,15 @@ class DbName:
 
     @property
     def is_modb(self) -> bool:
-        return self.year is not None
+        return self.month_of is not None
+
+    @property
+    def month_of(self) -> tuple[int, int] | None:
+        """(year, month) of a monthly DB; None for an account DB."""
+        return None if self.year is None or self.month is None else (self.year, self.month)
 
 
-def is_account_id(value) -> bool:
+def is_account_id(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and bool(_ACCOUNT_ID.match(value))
 
 

@@ -12,6 +12,7 @@ errors, not every request.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -24,7 +25,7 @@ from pathlib import Path
 import requests
 
 from .cloudant import IAMAuth
-from .config import PROJECT_ROOT
+from .config import PROJECT_ROOT, Config
 from .couch import Couch
 from .errors import BookkeeperError
 
@@ -161,10 +162,8 @@ class EmbeddedServer:
             time.sleep(0.05)
         else:
             os.kill(pid, signal.SIGKILL)
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
         return True
 
 
@@ -175,11 +174,11 @@ def _is_zombie(pid: int) -> bool:
         return True
 
 
-def connect(settings) -> Couch:
-    """The CouchDB to use: `settings.couch_url` (with IBM Cloudant IAM when an API key is set), else the embedded
+def connect(config: Config) -> Couch:
+    """The CouchDB to use: `config.couch_url` (with IBM Cloudant IAM when an API key is set), else the embedded
     server (started if it is not running)."""
-    url = settings.url_with_credentials()
+    url = config.url_with_credentials()
     if url is None:
-        url = EmbeddedServer(settings.var_dir, settings.embedded_port).start().url
-    auth = IAMAuth(settings.couch_iam_apikey, settings.couch_iam_url) if settings.couch_iam_apikey else None
-    return Couch(url, namespace=settings.namespace, auth=auth)
+        url = EmbeddedServer(config.var_dir, config.embedded_port).start().url
+    auth = IAMAuth(config.couch_iam_apikey, config.couch_iam_url) if config.couch_iam_apikey else None
+    return Couch(url, namespace=config.namespace, auth=auth)

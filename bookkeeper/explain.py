@@ -32,9 +32,9 @@ def explain_period(directory, ledger, account_id: str, moment: datetime) -> dict
     """Every entry of the billing period containing `moment` (carry-forwards aside), with the local day it belongs
     to, the period's totals and the account's standing as KAZOO reads it (services doc `pvt_status`)."""
     account = directory.account(account_id)
-    settings = directory.settings(directory.reseller_of(account))
-    tz = zone(settings.timezone)
-    span = period_containing(moment, settings.billing_day, tz)
+    billing_settings = directory.reseller_settings(directory.reseller_of(account))
+    tz = zone(billing_settings.timezone)
+    span = period_containing(moment, billing_settings.billing_day, tz)
     rows = []
     for e in ledger.entries(account_id, span.start, span.end):
         if e.kind == "rollover":
@@ -51,19 +51,19 @@ def explain_period(directory, ledger, account_id: str, moment: datetime) -> dict
                 "quantity": e.quantity,
                 "rate": e.rate,
                 "factor": e.factor,
-                "amount": round_money(e.amount, settings.currency),
+                "amount": round_money(e.amount, billing_settings.currency),
                 "description": e.description,
                 "id": e.id,
             }
         )
     return {
         "account": account_id,
-        "currency": settings.currency,
+        "currency": billing_settings.currency,
         "period": span.to_doc(),
         "last_day": span.last_date.isoformat(),
         "standing": account.services.get("pvt_status", "good_standing"),
         "entries": rows,
-        "totals": totals(rows, settings.currency),
+        "totals": totals(rows, billing_settings.currency),
     }
 
 

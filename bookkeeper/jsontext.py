@@ -49,7 +49,7 @@ def _plain(value: Any):
 def _encode(value: Any, indent: int | None, level: int):
     if isinstance(value, Decimal):
         yield number(value)
-    elif isinstance(value, dict) or isinstance(value, (list, tuple)):
+    elif isinstance(value, (dict, list, tuple)):
         pairs = list(value.items()) if isinstance(value, dict) else [(None, v) for v in value]
         opening, closing = ("{", "}") if isinstance(value, dict) else ("[", "]")
         if not pairs:

@@ -50,7 +50,7 @@ def from_units(units: int) -> Decimal:
     return Decimal(int(units)) / UNITS_PER_UNIT
 
 
-def parse_amount(text, currency: str, where: str = "amount") -> Decimal:
+def parse_amount(text: object, currency: str, where: str = "amount") -> Decimal:
     """Parse a user-typed amount exactly. More digits than the currency has is an error, never rounded."""
     try:
         value = Decimal(str(text).strip())
@@ -66,9 +66,9 @@ def parse_amount(text, currency: str, where: str = "amount") -> Decimal:
     return value
 
 
-def operator_amount(text, currency: str, where: str, ceiling: Decimal, force: bool = False) -> Decimal:
+def operator_amount(text: object, currency: str, where: str, ceiling: Decimal, force: bool = False) -> Decimal:
     """An amount an operator typed for one credit or debit: exact, above zero, and not above the operator
-    ceiling (`Settings.operator_ceiling`) unless `force`."""
+    ceiling (`Config.operator_ceiling`) unless `force`."""
     value = parse_amount(text, currency, where)
     if value <= 0:
         raise InputError(where, None, f"must be more than 0, got {text}")

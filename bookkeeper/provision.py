@@ -9,6 +9,7 @@ from datetime import datetime
 
 from . import designdocs
 from .accounts import CONFIG_DOC, LIMITS_DOC, SYSTEM_CONFIG_DB, Directory, new_services_doc
+from .config import Config
 from .couch import Couch
 from .databases import account_databases, ensure_core
 from .dbnames import ACCOUNTS_DB, SERVICES_DB, account_db, encode, parse_db_name, to_gregorian
@@ -32,7 +33,7 @@ def _pvt(account_id: str, now: datetime, pvt_type: str) -> dict:
 
 def create_account(
     couch: Couch,
-    settings,
+    config: Config,
     account_id: str,
     name: str,
     tree: list[str],
@@ -46,7 +47,7 @@ def create_account(
 ) -> None:
     """One account: `tree` lists its ancestors, master first; `plans` maps plan id -> vendor (reseller) id;
     `fields` are added to its account document (e.g. `pvt_agent`, `pvt_referred_by`)."""
-    ensure_core(couch, settings)
+    ensure_core(couch, config)
     db = couch.db(account_db(account_id)).ensure()
     designdocs.install_kind(db, "account")
     doc = {
@@ -76,7 +77,7 @@ def put_plan(couch: Couch, vendor_id: str, plan_id: str, plan: dict, now: dateti
     couch.db(account_db(vendor_id)).put({**plan, "_id": plan_id, **_pvt(vendor_id, now, "service_plan")})
 
 
-def put_settings(couch: Couch, reseller_id: str, values: dict, now: datetime) -> None:
+def put_billing_settings(couch: Couch, reseller_id: str, values: dict, now: datetime) -> None:
     couch.db(account_db(reseller_id)).put({**values, "_id": CONFIG_DOC, **_pvt(reseller_id, now, "config")})
 
 
@@ -103,14 +104,15 @@ def add_docs(couch: Couch, account_id: str, docs: list[dict], now: datetime) -> 
     return [d["_id"] for d in made]
 
 
-def remove(couch: Couch, settings, account_ids) -> None:
+def remove(couch: Couch, config: Config, account_ids) -> None:
     """Delete these accounts' databases (account DBs and MODBs) and the namespace's shared databases.
 
     For simulations and tests that ran in their own namespace; never point it at a production namespace."""
     ours = set(account_ids)
     accounts, modbs = account_databases(couch)
     for name in accounts + modbs:
-        if parse_db_name(name).account_id in ours:
+        parsed = parse_db_name(name)
+        if parsed is not None and parsed.account_id in ours:
             couch.db(name).delete()
-    for name in (ACCOUNTS_DB, SERVICES_DB, SYSTEM_CONFIG_DB, settings.bookkeeper_db):
+    for name in (ACCOUNTS_DB, SERVICES_DB, SYSTEM_CONFIG_DB, config.bookkeeper_db):
         couch.db(name).delete()

@@ -14,7 +14,7 @@ import csv
 import io
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from .accounts import Account, Directory
@@ -25,6 +25,7 @@ from .documents import Invoices
 from .documents.usage import UsageReport, usage_report
 from .errors import InputError
 from .money import round_money
+from .settings import BillingSettings
 
 log = logging.getLogger(__name__)
 PAYMENT_KINDS = ("payment", "credit")  # a manual credit is an invoice adjustment: in the revenue
@@ -102,29 +103,30 @@ class Reports:
         self.invoices = Invoices(couch, ledger, directory)
 
     def last_closed(self, account_id: str, now: datetime) -> Period:
-        settings = self._settings_of(self.directory.account(account_id))
+        billing_settings = self._billing_settings_of(self.directory.account(account_id))
         return period_containing(
-            period_containing(now, settings.billing_day, settings.timezone).start - timedelta(seconds=1),
-            settings.billing_day,
-            settings.timezone,
+            period_containing(now, billing_settings.billing_day, billing_settings.timezone).start
+            - timedelta(seconds=1),
+            billing_settings.billing_day,
+            billing_settings.timezone,
         )
 
-    def _settings_of(self, account: Account):
-        return self.directory.settings(account.reseller)
+    def _billing_settings_of(self, account: Account) -> BillingSettings:
+        return self.directory.reseller_settings(account.reseller)
 
     def usage(self, account_id: str, at: datetime) -> AccountUsage:
         """The usage of the account's period containing `at`."""
         account = self.directory.account(account_id)
-        settings = self._settings_of(account)
-        period = period_containing(at, settings.billing_day, settings.timezone)
+        billing_settings = self._billing_settings_of(account)
+        period = period_containing(at, billing_settings.billing_day, billing_settings.timezone)
         entries = self.ledger.entries(account_id, period.start, period.end)
-        statement = self.invoices.statement(account_id, period, settings, "en_US", entries)
-        services = sum((line.charge for line in statement.services), round_money(Decimal(0), settings.currency))
+        statement = self.invoices.statement(account_id, period, billing_settings, "en_US", entries)
+        services = sum((line.charge for line in statement.services), round_money(Decimal(0), billing_settings.currency))
         return AccountUsage(
             account_id,
             account.name,
             period,
-            settings.currency,
+            billing_settings.currency,
             usage_report(entries, period),
             services,
             statement.total,
@@ -156,7 +158,7 @@ class Reports:
         out = []
         for reseller_id in resellers or self.resellers():
             try:
-                settings = self.directory.settings(reseller_id)
+                billing_settings = self.directory.reseller_settings(reseller_id)
             except InputError:  # never valid: its accounts are held (and reported); no figures to give
                 continue
             accounts = self.customers(reseller_id)
@@ -169,15 +171,15 @@ class Reports:
                 standing["delinquent" if status == "delinquent" else "good_standing"] += 1
                 standing["blocked"] += docs.get(a.id, {}).get("pvt_enabled", True) is False
             periods = []
-            period = period_containing(start, settings.billing_day, settings.timezone)
+            period = period_containing(start, billing_settings.billing_day, billing_settings.timezone)
             while period.start < end:
-                periods.append(self._period_metrics(accounts, docs, period, settings.currency))
-                period = period_containing(period.end, settings.billing_day, settings.timezone)
+                periods.append(self._period_metrics(accounts, docs, period, billing_settings.currency))
+                period = period_containing(period.end, billing_settings.billing_day, billing_settings.timezone)
             out.append(
                 {
                     "reseller": reseller_id,
                     "name": self.directory.account(reseller_id).name,
-                    "currency": settings.currency,
+                    "currency": billing_settings.currency,
                     "accounts": len(accounts),
                     "standing": standing,
                     "periods": periods,
@@ -192,8 +194,8 @@ class Reports:
             entries = self.ledger.entries(account.id, period.start, period.end)
             if not entries:
                 continue
-            settings = self._settings_of(account)
-            total = self.invoices.statement(account.id, period, settings, "en_US", entries).total
+            billing_settings = self._billing_settings_of(account)
+            total = self.invoices.statement(account.id, period, billing_settings, "en_US", entries).total
             revenue += total
             charged += total != 0
             mrr += sum((e.amount if e.type == "debit" else -e.amount for e in entries if e.kind == "mrc"), zero)
@@ -244,7 +246,7 @@ class MetricsCache:
     def __init__(self, reports: Reports):
         self.reports = reports
         self.figures: list[dict] = []
-        self._day = None
+        self._day: date | None = None
 
     def refresh(self, now: datetime, force: bool = False) -> None:
         if force or now.date() != self._day:

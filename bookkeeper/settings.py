@@ -1,7 +1,7 @@
 """A reseller's billing settings: its `configs_bookkeeper` document (docs/charging.md "Settings").
 
-Every key is optional. `resolve_settings` merges key by key: the reseller's document, then the master's, then the
-built-in defaults. Unknown keys are kept (`model_extra`); CouchDB metadata (`_id`, `_rev`, ...) is dropped.
+Every key is optional. `resolve_billing_settings` merges key by key: the reseller's document, then the master's,
+then the built-in defaults. Unknown keys are kept (`model_extra`); CouchDB metadata (`_id`, `_rev`, ...) is dropped.
 An invalid value raises `InputError` naming the document and the field.
 """
 
@@ -20,7 +20,7 @@ from .plans.counters import Counter, load_counters
 CANCELLABLE_CATEGORIES = frozenset({"limits"})
 
 
-class BookkeeperSettings(BaseModel):
+class BillingSettings(BaseModel):
     """Validated settings with docs/charging.md's defaults."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
@@ -78,7 +78,7 @@ class BookkeeperSettings(BaseModel):
     @field_validator("billable_counters", mode="before")
     @classmethod
     def _counters(cls, value: Any) -> tuple[Counter, ...]:
-        return load_counters({"billable_counters": value}, "configs_bookkeeper")  # settings_from_doc checked it
+        return load_counters({"billable_counters": value}, "configs_bookkeeper")  # billing_settings_from_doc checked it
 
     def is_daily(self, category: str) -> bool:
         return category in self.daily_categories
@@ -88,11 +88,11 @@ def _fields(doc: dict | None) -> dict[str, Any]:
     return {k: v for k, v in (doc or {}).items() if not k.startswith("_")}
 
 
-def settings_from_doc(doc: dict | None, where: str | None = None) -> BookkeeperSettings:
+def billing_settings_from_doc(doc: dict | None, where: str | None = None) -> BillingSettings:
     """Validate one `configs_bookkeeper` document; missing keys take the defaults."""
     load_counters(_fields(doc), where or (doc or {}).get("_id", "configs_bookkeeper"))  # names the entry's field
     try:
-        return BookkeeperSettings.model_validate(_fields(doc))
+        return BillingSettings.model_validate(_fields(doc))
     except ValidationError as err:
         first = err.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or None
@@ -101,17 +101,17 @@ def settings_from_doc(doc: dict | None, where: str | None = None) -> BookkeeperS
         raise InputError(where or (doc or {}).get("_id", "configs_bookkeeper"), field, problem) from None
 
 
-def resolve_settings(
+def resolve_billing_settings(
     reseller_doc: dict | None,
     master_doc: dict | None,
     *,
     reseller_where: str | None = None,
     master_where: str | None = None,
-) -> BookkeeperSettings:
+) -> BillingSettings:
     """Settings for a reseller's customers: each key from the reseller's doc, else the master's, else the default.
 
     Each document is validated on its own first, so an error names the document it is in.
     """
-    settings_from_doc(master_doc, master_where)
-    settings_from_doc(reseller_doc, reseller_where)
-    return BookkeeperSettings.model_validate({**_fields(master_doc), **_fields(reseller_doc)})
+    billing_settings_from_doc(master_doc, master_where)
+    billing_settings_from_doc(reseller_doc, reseller_where)
+    return BillingSettings.model_validate({**_fields(master_doc), **_fields(reseller_doc)})

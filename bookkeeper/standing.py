@@ -42,7 +42,7 @@ def _row(directory: Directory, ledger: Ledger, account: Account, now: datetime) 
     try:
         if account.problem is not None:
             raise account.problem
-        currency = directory.settings(account.reseller).currency
+        currency = directory.reseller_settings(account.reseller).currency
         directory.merged_plans(account, account.reseller)
     except InputError as err:
         held = str(err)

@@ -185,10 +185,10 @@ class Consumer:
     def _handled(self, seq, metrics: Metrics) -> Checkpoint:
         """Move the checkpoint to `seq` (everything up to it handled); write it now or mark it dirty."""
         if self.interval <= 0:  # as before: written before the drain goes on, a failure raised into it
-            self.checkpoint = write_checkpoint(self.db, self.consumer, self.checkpoint, seq, self.worker)
+            self.checkpoint = write_checkpoint(self.db, self.consumer, self._checkpoint(), seq, self.worker)
             self.dirty_since = None
             return self.checkpoint
-        self.checkpoint = Checkpoint(seq, self.checkpoint.rev)
+        self.checkpoint = Checkpoint(seq, self._checkpoint().rev)
         now = time.monotonic()
         if self.dirty_since is None:
             self.dirty_since = now
@@ -201,7 +201,8 @@ class Consumer:
         return self.checkpoint
 
     def _write(self) -> None:
-        self.checkpoint = write_checkpoint(self.db, self.consumer, self.checkpoint, self.checkpoint.seq, self.worker)
+        current = self._checkpoint()
+        self.checkpoint = write_checkpoint(self.db, self.consumer, current, current.seq, self.worker)
         self.dirty_since = None
 
     def flush(self, timeout: float | None = None) -> bool:

@@ -1,10 +1,11 @@
 """The daemon: tails the databases it owns, ticks on time, shares work by leases, serves metrics.
 
 `run()` blocks until SIGTERM or SIGINT, then stops within STOP_GRACE seconds: the drains in hand may finish their
-batch until then, every checkpoint of a handled batch is written, the tick in hand stops after its batch, leases
-are released for the other workers, and it returns 0. Work still in hand after the grace (a tick's batch, a
-drain's batch) is left as a crash would leave it: everything is idempotent, so the next start does it again. `run_once()` catches up every feed (each database's checkpoint written before the next is read) and
-runs one tick, then returns (for cron users: `bookkeeper run --once`).
+batch until then, every checkpoint of a handled batch is written, the tick in hand stops after its batch, leases are
+released for the other workers, and it returns 0. Work still in hand after the grace (a tick's batch, a drain's
+batch) is left as a crash would leave it: everything is idempotent, so the next start does it again. `run_once()`
+catches up every feed (each database's checkpoint written before the next is read) and runs one tick, then returns
+(for cron users: `bookkeeper run --once`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from bookkeeper.config import Config
 from bookkeeper.couch import Couch, CouchError
 
 from .catchup import catch_up
@@ -40,17 +42,17 @@ class Daemon:
     def __init__(
         self,
         couch: Couch,
-        settings,
+        config: Config,
         engine: Engine,
         *,
         options: FeedOptions | None = None,
         metrics: Metrics | None = None,
         holds=None,
     ):
-        self.couch, self.settings, self.engine, self.holds = couch, settings, engine, holds
+        self.couch, self.config, self.engine, self.holds = couch, config, engine, holds
         self.options = options or FeedOptions()
         self.metrics = metrics or Metrics()
-        self.worker_id = settings.worker_id or f"{socket.gethostname()}-{os.getpid()}"
+        self.worker_id = config.worker_id or f"{socket.gethostname()}-{os.getpid()}"
         self.stopping = threading.Event()
         self.features: ServerFeatures | None = None
         self.leases: Leases | None = None
@@ -96,13 +98,14 @@ class Daemon:
             else f"continuous feeds for up to {self.options.follow_cap} databases, polling the rest",
         )
         if self.options.use_leases:
-            self.leases = Leases(
-                self.couch.db(self.settings.bookkeeper_db).ensure(),
+            leases = Leases(
+                self.couch.db(self.config.bookkeeper_db).ensure(),
                 self.worker_id,
                 buckets=self.options.lease_buckets,
                 ttl=self.options.lease_ttl,
             )
-            self.metrics.gauge("leases_held", "Lease buckets this worker holds.", lambda: len(self.leases.held()))
+            self.leases = leases
+            self.metrics.gauge("leases_held", "Lease buckets this worker holds.", lambda: len(leases.held()))
         self.tailer = Tailer(
             self.couch,
             self.engine,
@@ -117,7 +120,7 @@ class Daemon:
         self._control.start()
         self.ticker = Ticker(self.engine, self.owns, self.metrics, interval=self.options.tick_interval).start()
         self.metrics_server = MetricsServer(
-            self.metrics, self.settings.metrics_port, self.health, host=self.settings.metrics_host
+            self.metrics, self.config.metrics_port, self.health, host=self.config.metrics_host
         ).start()
         return self
 
@@ -164,6 +167,7 @@ class Daemon:
             self.metrics.count("feed_errors")
             log.warning("discovery/leases round failed: %s", exc)
             return
+        assert self.tailer is not None, "rounds run once the daemon started"
         self.tailer.sync({name for name in names if self.owns_db(name)})
         self._last_round = time.monotonic()
 

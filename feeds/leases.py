@@ -58,7 +58,7 @@ class Leases:
         self._held: dict[int, float] = {}  # bucket -> expiry
         self._lock = threading.Lock()
         self._heartbeat_rev: str | None = None
-        self._seen: dict[str, tuple[str, float]] = {}  # lease or heartbeat id -> (its _rev, when first seen)
+        self._seen: dict[str, tuple[str | None, float]] = {}  # lease or heartbeat id -> (its _rev, when first seen)
         self._unserved: dict[int, float] = {}  # bucket held by no live worker -> since when
 
     def owns(self, key: str) -> bool:

@@ -3,12 +3,14 @@ URL, KAZOO 4.3's bookkeeper requests, wired together."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 
 from bookkeeper.amqp.answers import attach
 from bookkeeper.billing import BillingEngine, Evaluation
 from bookkeeper.clock import SystemClock
+from bookkeeper.config import Config
 from bookkeeper.couch import Couch
 from bookkeeper.databases import ensure_core
 from bookkeeper.documents import generate_due
@@ -25,11 +27,11 @@ from .options import FeedOptions
 log = logging.getLogger(__name__)
 
 
-def build(couch: Couch, settings) -> tuple[BillingEngine, Daemon]:
+def build(couch: Couch, config: Config) -> tuple[BillingEngine, Daemon]:
     """The engine (auto top-up after charges, invoices of closed periods after each tick) and its daemon."""
-    ensure_core(couch, settings)
+    ensure_core(couch, config)
     metrics = Metrics()
-    engine = BillingEngine(couch, settings, SystemClock(), metrics=metrics)
+    engine = BillingEngine(couch, config, SystemClock(), metrics=metrics)
     metrics.gauge(
         "invalid_money_documents",
         "Invalid money documents seen, not counted (logged with their ids).",
@@ -45,12 +47,12 @@ def build(couch: Couch, settings) -> tuple[BillingEngine, Daemon]:
                 evaluation.decision.available_after,
                 engine.clock.now(),
                 directory=engine.directory,
-                enabled=settings.auto_topup,
+                enabled=config.auto_topup,
             )
 
     billing = MetricsCache(Reports(couch, engine.ledger, engine.directory))
     for key, text in GAUGES.items():
-        metrics.labeled(f"billing_{key}", text, ("reseller", "currency"), lambda key=key: billing.series(key))
+        metrics.labeled(f"billing_{key}", text, ("reseller", "currency"), functools.partial(billing.series, key))
     metrics.labeled("billing_accounts", STANDING_GAUGE, ("reseller", "currency", "standing"), billing.standing)
 
     def after_tick(now, owns) -> None:  # generate_due logs what it could not generate and retries next tick
@@ -60,15 +62,15 @@ def build(couch: Couch, settings) -> tuple[BillingEngine, Daemon]:
     engine.after_charges = after_charges
     engine.after_tick = after_tick
     options = FeedOptions(
-        follow_cap=settings.feed_follow_cap,
-        discovery_interval=settings.feed_discovery_interval,
-        poll_interval=settings.feed_poll_interval,
-        tick_interval=settings.feed_tick_interval,
-        drain_workers=settings.feed_drain_workers,
-        lease_ttl=settings.lease_ttl,
-        checkpoint_interval=settings.feed_checkpoint_interval,
+        follow_cap=config.feed_follow_cap,
+        discovery_interval=config.feed_discovery_interval,
+        poll_interval=config.feed_poll_interval,
+        tick_interval=config.feed_tick_interval,
+        drain_workers=config.feed_drain_workers,
+        lease_ttl=config.lease_ttl,
+        checkpoint_interval=config.feed_checkpoint_interval,
     )
-    return engine, Daemon(couch, settings, engine, options=options, metrics=metrics, holds=engine.holds)
+    return engine, Daemon(couch, config, engine, options=options, metrics=metrics, holds=engine.holds)
 
 
 def ready_line(couch_url: str, worker_id: str, metrics_port: int, hooks_port: int) -> str:
@@ -79,36 +81,37 @@ def ready_line(couch_url: str, worker_id: str, metrics_port: int, hooks_port: in
     )
 
 
-def run(couch: Couch, settings, on_ready: Callable[[str], None] | None = None) -> int:
+def run(couch: Couch, config: Config, on_ready: Callable[[str], None] | None = None) -> int:
     """Run until SIGTERM/SIGINT: feeds, scheduler, metrics, the hooks server (a credit re-evaluates) and, when
     `amqp_url` is set, the consumer of KAZOO's bookkeeper requests. `on_ready(line)` gets the `ready_line` once
     everything is up."""
     cap_arenas()
-    engine, daemon = build(couch, settings)
+    engine, daemon = build(couch, config)
     nudger = Nudger(engine.evaluate_with_reseller).start()
     hooks = serve(
-        make_app(couch, settings, after_credit=nudger.nudge, ledger=engine.ledger),
-        settings.hooks_host,
-        settings.hooks_port,
+        make_app(couch, config, after_credit=nudger.nudge, ledger=engine.ledger),
+        config.hooks_host,
+        config.hooks_port,
     )
     log.info("payment hooks on port %d", hooks.port)
     consumer = None
-    if settings.amqp_url:
+    if config.amqp_url:
         consumer = AmqpConsumer(
-            settings.amqp_url,
+            config.amqp_url,
             attach(engine),
-            bookkeeper_type=settings.amqp_bookkeeper_type,
-            queue=settings.amqp_queue,
+            bookkeeper_type=config.amqp_bookkeeper_type,
+            queue=config.amqp_queue,
             metrics=daemon.metrics,
-            workers=settings.amqp_workers,
-            node=f"{settings.amqp_bookkeeper_type}@{daemon.worker_id}",
+            workers=config.amqp_workers,
+            node=f"{config.amqp_bookkeeper_type}@{daemon.worker_id}",
         ).start()
+
+    def started(d: Daemon) -> None:
+        assert on_ready is not None and d.metrics_server is not None, "called once metrics are served"
+        on_ready(ready_line(couch.url, d.worker_id, d.metrics_server.port, hooks.port))
+
     try:
-        return daemon.run(
-            on_started=None
-            if on_ready is None
-            else lambda d: on_ready(ready_line(couch.url, d.worker_id, d.metrics_server.port, hooks.port))
-        )
+        return daemon.run(on_started=None if on_ready is None else started)
     finally:
         if consumer is not None:
             consumer.stop()
@@ -116,8 +119,8 @@ def run(couch: Couch, settings, on_ready: Callable[[str], None] | None = None) -
         nudger.stop()
 
 
-def run_once(couch: Couch, settings) -> dict:
+def run_once(couch: Couch, config: Config) -> dict:
     """Catch up every feed and everything due, then return: {databases, charges_written}."""
-    engine, daemon = build(couch, settings)
+    _, daemon = build(couch, config)
     seqs = daemon.run_once()
     return {"databases": len(seqs), "charges_written": daemon.metrics.value("charges_written")}

@@ -8,6 +8,7 @@ import hashlib
 from datetime import datetime
 from pathlib import Path
 
+from bookkeeper.config import Config
 from bookkeeper.couch import Couch
 from bookkeeper.dbnames import ACCOUNTS_DB
 
@@ -21,12 +22,12 @@ def demo_ids(labels) -> dict[str, str]:
     return {label: hashlib.md5(f"couch-bookkeeper demo {label}".encode()).hexdigest() for label in labels}
 
 
-def load_demo(couch: Couch, settings, now: datetime) -> dict:
+def load_demo(couch: Couch, config: Config, now: datetime) -> dict:
     """Load the demo accounts unless they are there; returns {label: account id} and whether it loaded."""
     scenario = load_scenario(DEMO)
     ids = demo_ids(scenario.order())
     if couch.db(ACCOUNTS_DB).exists() and couch.db(ACCOUNTS_DB).get_or_none(ids["master"]):
         return {"loaded": False, "accounts": ids}
-    world = Simulation(scenario, couch, settings, ids)
+    world = Simulation(scenario, couch, config, ids)
     world.build(now)
     return {"loaded": True, "accounts": ids}

@@ -11,16 +11,19 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from bookkeeper import provision
 from bookkeeper.accounts import LIMITS_DOC
 from bookkeeper.billing import BillingEngine
 from bookkeeper.clock import SimulatedClock, day_start, next_day_start
+from bookkeeper.config import Config
 from bookkeeper.couch import Couch
 from bookkeeper.dbnames import ACCOUNTS_DB, SERVICES_DB, account_db, to_gregorian
 from bookkeeper.errors import InputError
 from bookkeeper.money import round_money
 from bookkeeper.plans import priced_counters
+from bookkeeper.settings import BillingSettings
 from feeds.catchup import catch_up
 
 from .scenario import Event, Scenario, billing_reseller
@@ -31,12 +34,18 @@ CARRY_FORWARD = "rollover"
 class Simulation:
     """One run of a scenario against `couch` (its own namespace), on a simulated clock."""
 
-    def __init__(self, scenario: Scenario, couch: Couch, settings, ids: dict[str, str] | None = None):
+    def __init__(self, scenario: Scenario, couch: Couch, config: Config, ids: dict[str, str] | None = None):
         self.scenario, self.couch = scenario, couch
-        self.settings = settings.model_copy(update={"namespace": couch.namespace, "dialect": scenario.dialect})
+        self.config = config.model_copy(update={"namespace": couch.namespace, "dialect": scenario.dialect})
         self.clock = SimulatedClock(scenario.start)
         self.ids = dict(ids or {})
-        self.engine: BillingEngine | None = None
+        self.engine: BillingEngine | None = None  # made by `build`
+
+    def built(self) -> BillingEngine:
+        """The engine `build` made."""
+        if self.engine is None:
+            raise RuntimeError("the simulation is not built yet")
+        return self.engine
 
     # -- building the world
     def build(self, now: datetime | None = None) -> None:
@@ -50,7 +59,7 @@ class Simulation:
             vendor = self.ids[self._vendor(label)]
             provision.create_account(
                 self.couch,
-                self.settings,
+                self.config,
                 self.ids[label],
                 spec.name,
                 tree,
@@ -63,19 +72,19 @@ class Simulation:
             )
             if label in s.resellers:
                 reseller = s.resellers[label]
-                provision.put_settings(self.couch, self.ids[label], reseller.settings, now)
+                provision.put_billing_settings(self.couch, self.ids[label], reseller.settings, now)
                 for plan_id, plan in reseller.plans.items():
                     provision.put_plan(self.couch, self.ids[label], plan_id, plan, now)
             if spec.limits is not None:
                 provision.put_limits(self.couch, self.ids[label], spec.limits, now)
             if spec.docs:
                 provision.add_docs(self.couch, self.ids[label], list(spec.docs), now)
-        self.settings = self.settings.model_copy(update={"master_account": self.ids["master"]})
-        self.engine = BillingEngine(self.couch, self.settings, self.clock)
+        self.config = self.config.model_copy(update={"master_account": self.ids["master"]})
+        self.engine = BillingEngine(self.couch, self.config, self.clock)
         for label in s.order():
             spec = s.spec(label)
             if spec.balance > 0:
-                self.engine.ledger.credit(
+                self.built().ledger.credit(
                     self.ids[label],
                     spec.balance,
                     self._currency(label),
@@ -96,7 +105,8 @@ class Simulation:
         return fields
 
     def _tree(self, label: str) -> list[str]:
-        chain, parent = [], self.scenario.spec(label).parent
+        chain: list[str] = []
+        parent = self.scenario.spec(label).parent
         while parent:
             chain.insert(0, self.ids[parent])
             parent = self.scenario.spec(parent).parent
@@ -106,25 +116,30 @@ class Simulation:
         return billing_reseller(label, self.scenario.accounts)
 
     def _currency(self, label: str) -> str:
-        return self._settings(label).currency
+        return self._billing_settings(label).currency
 
     def _counters(self, label: str) -> tuple:
         """The custom counters its plans price."""
-        directory = self.engine.directory
+        directory = self.built().directory
         account = directory.account(self.ids[label])
         return priced_counters(
-            self._settings(label).billable_counters, directory.merged_plans(account, directory.reseller_of(account))
+            self._billing_settings(label).billable_counters,
+            directory.merged_plans(account, directory.reseller_of(account)),
         )
 
-    def _settings(self, label: str):
+    def _billing_settings(self, label: str) -> BillingSettings:
         """The settings of the reseller that bills this account."""
-        directory = self.engine.directory
-        return directory.settings(directory.reseller_of(directory.account(self.ids[label])))
+        directory = self.built().directory
+        return directory.reseller_settings(directory.reseller_of(directory.account(self.ids[label])))
 
     # -- walking time
     def moments(self) -> list[datetime]:
         """Every moment something happens: each reseller zone's day starts, and the events, in time order."""
-        zones = {self.engine.directory.settings(self.ids[r]).timezone for r in self.scenario.resellers if r in self.ids}
+        zones = {
+            self.built().directory.reseller_settings(self.ids[r]).timezone
+            for r in self.scenario.resellers
+            if r in self.ids
+        }
         moments = {e.at for e in self.scenario.events}
         for tz in zones:
             moment = day_start(self.scenario.start, tz)
@@ -142,10 +157,10 @@ class Simulation:
             databases = self._databases()
             for moment in self.moments():
                 self.clock.set(moment)
-                self.engine.tick(moment)
+                self.built().tick(moment)
                 for event in (e for e in self.scenario.events if e.at == moment):
                     self._apply(event)
-                catch_up(self.couch, self.engine, databases)
+                catch_up(self.couch, self.built(), databases)
             self.clock.set(self.scenario.until)
             return self.report()
         finally:
@@ -180,7 +195,7 @@ class Simulation:
             else:
                 db.put({**current, **event.limits, "pvt_modified": to_gregorian(now)})
         elif (target := event.correct) is not None:
-            ledger = self.engine.ledger
+            ledger = self.built().ledger
             found = [
                 e
                 for e in ledger.entries(account_id, self.scenario.start, now)
@@ -200,9 +215,9 @@ class Simulation:
                 target.amount,
                 self._currency(event.account),
             )
-            self.engine.evaluate_with_reseller(account_id, now)
+            self.built().evaluate_with_reseller(account_id, now)
         else:
-            write = self.engine.ledger.credit if event.kind == "credit" else self.engine.ledger.debit
+            write = self.built().ledger.credit if event.kind == "credit" else self.built().ledger.debit
             write(
                 account_id,
                 event.body,
@@ -213,17 +228,24 @@ class Simulation:
                 at=now,
                 key=f"sim:{account_id}:{event.index}",
             )
-            self.engine.evaluate_with_reseller(account_id, now)
+            self.built().evaluate_with_reseller(account_id, now)
 
     # -- the result
     def report(self) -> dict:
-        out = {"transactions": [], "balances": {}, "currency": {}, "status": {}, "blocked": {}, "quantities": {}}
+        out: dict[str, Any] = {
+            "transactions": [],
+            "balances": {},
+            "currency": {},
+            "status": {},
+            "blocked": {},
+            "quantities": {},
+        }
         labels = [label for label in self.scenario.order() if label in self.scenario.accounts]
         rows = []
         for label in labels:
             account_id = self.ids[label]
             currency = self._currency(label)
-            for entry in self.engine.ledger.entries(account_id, self.scenario.start, self.scenario.until):
+            for entry in self.built().ledger.entries(account_id, self.scenario.start, self.scenario.until):
                 if entry.kind == CARRY_FORWARD:
                     continue
                 row = {
@@ -237,19 +259,19 @@ class Simulation:
                     row.update(category=entry.category, item=entry.item)
                 row["description"] = entry.description
                 rows.append(row)
-            out["balances"][label] = round_money(self.engine.ledger.balance(account_id, self.scenario.until), currency)
+            out["balances"][label] = round_money(self.built().ledger.balance(account_id, self.scenario.until), currency)
             out["currency"][label] = currency
             services = self.couch.db(SERVICES_DB).get_or_none(account_id) or {}
             out["status"][label] = services.get("pvt_status", "good_standing")
             doc = self.couch.db(ACCOUNTS_DB).get(account_id)
             out["blocked"][label] = doc.get("pvt_enabled", True) is False
-            held = self.engine.holds.held().get(account_id)
+            held = self.built().holds.held().get(account_id)
             if held is None:
-                out["quantities"][label] = self.engine.directory.quantities(account_id, self._counters(label))
+                out["quantities"][label] = self.built().directory.quantities(account_id, self._counters(label))
             else:  # not billed: what it was last billed for (nothing, if never)
                 out.setdefault("held", {})[label] = held
-                account = self.engine.directory.account(account_id)
-                out["quantities"][label] = self.engine.directory.stored_quantities(account) or {}
+                account = self.built().directory.account(account_id)
+                out["quantities"][label] = self.built().directory.stored_quantities(account) or {}
         rows.sort(key=lambda r: (r["at"], r["type"] != "credit"))
         out["transactions"] = rows
         out["commissions"] = {
@@ -257,7 +279,7 @@ class Simulation:
                 sum(
                     (
                         c.amount
-                        for c in self.engine.agents.records(self.ids[label])
+                        for c in self.built().agents.records(self.ids[label])
                         if self.scenario.start <= c.at < self.scenario.until
                     ),
                     Decimal(0),
@@ -270,7 +292,7 @@ class Simulation:
         return out
 
     def remove(self) -> None:
-        provision.remove(self.couch, self.settings, self.ids.values())
+        provision.remove(self.couch, self.config, self.ids.values())
 
 
 def _matching(db, match: dict) -> list[dict]:
@@ -280,6 +302,6 @@ def _matching(db, match: dict) -> list[dict]:
     return sorted(hits, key=lambda d: (d.get("pvt_created", 0), d["_id"]), reverse=True)
 
 
-def simulate(scenario: Scenario, couch: Couch, settings, keep: bool = False) -> dict:
+def simulate(scenario: Scenario, couch: Couch, config: Config, keep: bool = False) -> dict:
     """Run `scenario` in fresh databases on `couch`'s server; they are removed after unless `keep`."""
-    return Simulation(scenario, couch.namespaced(f"sim{uuid.uuid4().hex[:10]}-"), settings).run(keep)
+    return Simulation(scenario, couch.namespaced(f"sim{uuid.uuid4().hex[:10]}-"), config).run(keep)

@@ -25,7 +25,7 @@ from pydantic_core import PydanticCustomError
 from bookkeeper.charging.commissions import agent_terms
 from bookkeeper.errors import InputError, problem_of
 from bookkeeper.plans import load_plan
-from bookkeeper.settings import settings_from_doc
+from bookkeeper.settings import billing_settings_from_doc
 
 EVENT_KINDS = ("create", "delete", "update", "limits", "credit", "debit", "correct")
 
@@ -96,12 +96,12 @@ class Reseller(_Strict):
 
     @field_validator("settings")
     @classmethod
-    def _valid_settings(cls, settings: Document) -> Document:
+    def _valid_settings(cls, doc: Document) -> Document:
         try:
-            settings_from_doc(settings, where="settings")
+            billing_settings_from_doc(doc, where="settings")
         except InputError as exc:
             raise _problem(exc.problem, exc.field) from None
-        return settings
+        return doc
 
     @field_validator("plans")
     @classmethod

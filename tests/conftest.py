@@ -9,7 +9,7 @@ import uuid
 import pytest
 from testserver import SERVER, start_test_server
 
-from bookkeeper.config import load_settings
+from bookkeeper.config import load_config
 from bookkeeper.couch import Couch, Database
 
 
@@ -77,6 +77,6 @@ def new_db(couch, prefix):
 
 
 @pytest.fixture
-def settings(server, tmp_path, prefix):
+def config(server, tmp_path, prefix):
     """Settings pointing at the test server, with this test's own bookkeeper DB."""
-    return load_settings(env={}, couch_url=server.url, var_dir=tmp_path, bookkeeper_db=f"{prefix}bookkeeper")
+    return load_config(env={}, couch_url=server.url, var_dir=tmp_path, bookkeeper_db=f"{prefix}bookkeeper")

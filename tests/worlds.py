@@ -9,37 +9,38 @@ from datetime import datetime
 import pytest
 
 from bookkeeper import provision
+from bookkeeper.config import Config
 from bookkeeper.couch import Couch
 
 
 class NamespacedWorld:
     """Shared databases under a fresh namespace (`<tag><10 hex>-`); `new_account` records what `cleanup` removes."""
 
-    def __init__(self, server_url: str, settings, tag: str, **couch_options):
+    def __init__(self, server_url: str, config: Config, tag: str, **couch_options):
         self.url = server_url
         self.namespace = f"{tag}{uuid.uuid4().hex[:10]}-"
         self.couch = Couch(server_url, namespace=self.namespace, **{"retries": 3, **couch_options})
-        self.settings = settings.model_copy(update={"namespace": self.namespace})
+        self.config = config.model_copy(update={"namespace": self.namespace})
         self.ids: list[str] = []
 
     def new_account(self, name: str, tree: list[str], now: datetime, **kw) -> str:
         account_id = provision.new_account_id()
         provision.create_account(
-            self.couch, self.settings, account_id, name, tree, now, dialect=self.settings.dialect, **kw
+            self.couch, self.config, account_id, name, tree, now, dialect=self.config.dialect, **kw
         )
         self.ids.append(account_id)
         return account_id
 
     def cleanup(self) -> None:
-        provision.remove(self.couch, self.settings, self.ids)
+        provision.remove(self.couch, self.config, self.ids)
 
 
 def world_fixture(world_class: type[NamespacedWorld]):
     """A `world` fixture: a fresh `world_class(server.url, settings)`, cleaned up after the test."""
 
     @pytest.fixture
-    def world(server, settings):
-        made = world_class(server.url, settings)
+    def world(server, config):
+        made = world_class(server.url, config)
         yield made
         made.cleanup()
 

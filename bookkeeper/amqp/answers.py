@@ -29,6 +29,7 @@ import logging
 import time
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from ..accounts import UnknownAccount
 from ..billing import BillingEngine, Evaluation
@@ -123,12 +124,12 @@ class Answers:
 
     def _account(self, request: Request):
         account = self.directory.account(self._account_id(request))
-        return account, self.directory.settings(account.reseller).currency
+        return account, self.directory.reseller_settings(account.reseller).currency
 
     # -- standing_req
     def _refuse_away(self, account_id: str, away: bool) -> None:
         if away:
-            raise not_ours(account_id, self.engine.settings.amqp_bookkeeper_type)
+            raise not_ours(account_id, self.engine.config.amqp_bookkeeper_type)
 
     def _standing_facts(self, request: Request):
         found = self._facts.get(request["Account-ID"])
@@ -326,7 +327,7 @@ def compare(invoice: dict, evaluation: Evaluation) -> list[dict]:
     """KAZOO's invoice lines against ours (by category and item): one entry per differing field, per line only
     one side has, and for the Vendor-ID our billing reseller is not."""
     ours = {(line.category, line.item): line for inv in evaluation.invoices for line in inv.items}
-    theirs = {}
+    theirs: dict[tuple[Any, Any], dict] = {}
     for entry in invoice.get("items") or []:
         if isinstance(entry, dict):
             theirs[(entry.get("category"), entry.get("item"))] = entry

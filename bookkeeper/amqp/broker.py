@@ -76,16 +76,15 @@ class LocalBroker:
             "loopback_users = none\nlog.console = true\nlog.console.level = warning\n"
         )
         (self.base / "enabled_plugins").write_text("[].\n")
-        log = open(self.base / "server.log", "ab")
-        self.process = subprocess.Popen(
-            [SERVER],
-            env=self._env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        log.close()
+        with open(self.base / "server.log", "ab") as log:  # the server holds its own descriptor
+            self.process = subprocess.Popen(
+                [SERVER],
+                env=self._env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -165,5 +165,6 @@ def encode(message: dict) -> bytes:
 
 def _number(value):
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() and value.as_tuple().exponent >= 0 else float(value)
+        exponent = value.as_tuple().exponent  # 'n', 'N', 'F' for NaN and infinities
+        return int(value) if isinstance(exponent, int) and exponent >= 0 else float(value)
     raise TypeError(f"{type(value).__name__} is not JSON")

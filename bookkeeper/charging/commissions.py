@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..money import round_money
+from .entries import LedgerEntry
 
 BASE_DEBITS = ("mrc", "prorate", "activation", "daily", "manual")
 BASE_CREDITS = ("prorate_credit",)
@@ -32,7 +33,7 @@ class AgentTerms:
     categories: Mapping[str, Decimal] = field(default_factory=dict)
 
     def rate(self, level: int, category: str | None) -> Decimal:
-        if level == 1 and category in self.categories:
+        if level == 1 and category is not None and category in self.categories:
             return self.categories[category]
         return self.levels[level - 1]
 
@@ -47,7 +48,7 @@ def _percent(value: Any, where: str, name: str) -> Decimal:
     return rate
 
 
-def agent_terms(doc: Mapping, where: str) -> AgentTerms | None:
+def agent_terms(doc: Mapping[str, Any], where: str) -> AgentTerms | None:
     """The terms of an account document's `pvt_agent`; None if it is no agent."""
     agent = doc.get("pvt_agent")
     if agent is None or agent is False:
@@ -66,13 +67,15 @@ def agent_terms(doc: Mapping, where: str) -> AgentTerms | None:
     )
 
 
-def base_by_category(entries: Iterable, corrected: Mapping[str, Any]) -> dict[str | None, Decimal]:
+def base_by_category(
+    entries: Iterable[LedgerEntry], corrected: Mapping[str, LedgerEntry | None]
+) -> dict[str | None, Decimal]:
     """The net base per category (None: no category, e.g. a manual debit) of one period's entries (each with
     `type`, `kind`, `amount`, `category`, `metadata`). `corrected` maps a correction's `db/id` target to the entry it
     corrects."""
     out: dict[str | None, Decimal] = {}
 
-    def add(category, amount):
+    def add(category: str | None, amount: Decimal) -> None:
         out[category] = out.get(category, Decimal(0)) + amount
 
     for e in entries:
@@ -87,7 +90,7 @@ def base_by_category(entries: Iterable, corrected: Mapping[str, Any]) -> dict[st
     return out
 
 
-def correction_target(entry) -> str | None:
+def correction_target(entry: LedgerEntry) -> str | None:
     """`db/id` of the entry a correction reverses, if it says."""
     corrects = (entry.metadata or {}).get("corrects") if isinstance(entry.metadata, Mapping) else None
     if isinstance(corrects, Mapping) and corrects.get("db") and corrects.get("id"):

@@ -19,18 +19,18 @@ standing of the first pass (the MRC does not depend on daily fees, so only the d
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from ..clock import Period, day_index, period_containing
 from ..money import round_money
-from ..settings import BookkeeperSettings
+from ..settings import BillingSettings
 from .keys import charge_key, level_text
-from .model import DELINQUENT, GOOD_STANDING, AccountFacts, Charge, Decision, ItemKey, PricedItem
+from .model import DELINQUENT, GOOD_STANDING, AccountFacts, Charge, Decision, PricedItem
 from .proration import daily_fee, days_left_factor, prorated
-from .state import ZERO, BillingState, DailyLast, DayFee, ItemLevel
+from .state import ZERO, BillingState, DailyLast, DayFee, ItemKey, ItemLevel
 from .vat import with_vat
 
 ONE_SECOND = timedelta(seconds=1)
@@ -40,7 +40,7 @@ Reprice = Callable[[frozenset[str]], Sequence[PricedItem]]
 
 @dataclass(frozen=True)
 class _Context:
-    settings: BookkeeperSettings
+    billing_settings: BillingSettings
     account_id: str
     period: Period
     k: int
@@ -48,12 +48,12 @@ class _Context:
 
     @property
     def currency(self) -> str:
-        return self.settings.currency
+        return self.billing_settings.currency
 
     def charge(
         self,
         kind: str,
-        item: PricedItem | tuple,
+        item: PricedItem | ItemKey,
         *,
         amount: Decimal,
         quantity: int,
@@ -86,7 +86,7 @@ class _Context:
 
 
 def evaluate(
-    settings: BookkeeperSettings,
+    billing_settings: BillingSettings,
     account_id: str,
     state: BillingState | None,
     items: Sequence[PricedItem],
@@ -105,8 +105,8 @@ def evaluate(
     through today is a missed day, billed at the daily quantities last known (`state.last_daily`).
     The returned charges are to be written (by key) before the returned state is saved.
     """
-    period = period_containing(moment, settings.billing_day, settings.timezone)
-    ctx = _Context(settings, account_id, period, day_index(moment, period), facts)
+    period = period_containing(moment, billing_settings.billing_day, billing_settings.timezone)
+    ctx = _Context(billing_settings, account_id, period, day_index(moment, period), facts)
     current = _state_in(state, account_id, period, moment)
     if facts.elsewhere:
         away = current.evolve(away=True, last_day=max(current.last_day or 0, ctx.k))
@@ -165,14 +165,14 @@ def _start_day(ctx: _Context, given: BillingState | None) -> int:
     return ctx.k
 
 
-def missed_period_ends(state: BillingState, moment: datetime, settings: BookkeeperSettings) -> list[datetime]:
+def missed_period_ends(state: BillingState, moment: datetime, billing_settings: BillingSettings) -> list[datetime]:
     """The last moments (a second before their ends) of the periods before `moment`'s that the bookkeeper did not
     evaluate through, oldest first: the state's own period if its daily fees stop before its last day, and every
     period that started after it. [] when the reseller forgives missed days (`charge_missed_days` false), and for
     an account last seen billed by another bookkeeper (those periods were not ours)."""
-    if not settings.charge_missed_days or state.away:
+    if not billing_settings.charge_missed_days or state.away:
         return []
-    current = period_containing(moment, settings.billing_day, settings.timezone)
+    current = period_containing(moment, billing_settings.billing_day, billing_settings.timezone)
     ends = []
     if (
         state.period.end.timestamp() <= moment.timestamp()
@@ -180,15 +180,15 @@ def missed_period_ends(state: BillingState, moment: datetime, settings: Bookkeep
         and (state.last_day or 0) < state.period.days
     ):
         ends.append(state.period.end - ONE_SECOND)
-    period = period_containing(state.period.end, settings.billing_day, settings.timezone)
+    period = period_containing(state.period.end, billing_settings.billing_day, billing_settings.timezone)
     while period.start.timestamp() < current.start.timestamp():
         ends.append(period.end - ONE_SECOND)
-        period = period_containing(period.end, settings.billing_day, settings.timezone)
+        period = period_containing(period.end, billing_settings.billing_day, billing_settings.timezone)
     return ends
 
 
 def _unblocks(ctx: _Context, standing: str) -> bool:
-    return not ctx.facts.admin_blocked and (standing == GOOD_STANDING or not ctx.settings.block_on_negative)
+    return not ctx.facts.admin_blocked and (standing == GOOD_STANDING or not ctx.billing_settings.block_on_negative)
 
 
 def _decide(
@@ -202,7 +202,7 @@ def _decide(
 ) -> Decision:
     facts = ctx.facts
     block = (
-        ctx.settings.block_on_negative
+        ctx.billing_settings.block_on_negative
         and standing == DELINQUENT
         and not facts.blocked_by_us
         and not facts.admin_blocked
@@ -232,29 +232,31 @@ def _bill(
     if not mrc_paid:
         mrc_day = start_day if not state.started else ctx.k
         mrc = _mrc(ctx, items, mrc_day)
-        if _net(with_vat(mrc, ctx.settings)) > ctx.facts.available:
+        if _net(with_vat(mrc, ctx.billing_settings)) > ctx.facts.available:
             cancel = frozenset(
-                i.category for i in items if i.category in ctx.settings.cancel_on_insufficient_funds and i.quantity > 0
+                i.category
+                for i in items
+                if i.category in ctx.billing_settings.cancel_on_insufficient_funds and i.quantity > 0
             )
             if cancel:
                 items = _repriced(items, cancel, reprice)
                 mrc = _mrc(ctx, items, mrc_day)
-        if _net(with_vat(mrc, ctx.settings)) <= ctx.facts.available:
+        if _net(with_vat(mrc, ctx.billing_settings)) <= ctx.facts.available:
             mrc_paid = True
             charges += mrc
             paid = {(c.category, c.item): -c.signed for c in mrc}
             levels = {
                 i.key: ItemLevel(i.total, paid.get(i.key, ZERO), 0, i.prorate_removals)
                 for i in items
-                if not ctx.settings.is_daily(i.category)
+                if not ctx.billing_settings.is_daily(i.category)
             }
     if mrc_paid:
         charges += _level_changes(ctx, items, levels)
     charges += _activations(ctx, items, marks)
     days = {k: dict(fees) for k, fees in state.days.items()}
-    daily = [i for i in items if ctx.settings.is_daily(i.category)]
+    daily = [i for i in items if ctx.billing_settings.is_daily(i.category)]
     first_open = max(start_day, (state.last_day or 0) + 1)
-    if not ctx.facts.blocked_by_us and ctx.settings.charge_missed_days:
+    if not ctx.facts.blocked_by_us and ctx.billing_settings.charge_missed_days:
         for day in range(first_open, ctx.k + 1 if catch_up else ctx.k):
             charges += _missed_day(ctx, state.last_daily, day, daily, days)
     last_day = state.last_day
@@ -276,7 +278,7 @@ def _bill(
         last_daily=last_daily,
         last_day=last_day,
     )
-    return with_vat(charges, ctx.settings), new_state, cancel
+    return with_vat(charges, ctx.billing_settings), new_state, cancel
 
 
 def _repriced(items: Sequence[PricedItem], cancel: frozenset[str], reprice: Reprice | None) -> list[PricedItem]:
@@ -295,10 +297,10 @@ def _mrc(ctx: _Context, items: Sequence[PricedItem], day: int) -> list[Charge]:
     negative (a discount larger than its line, as KAZOO computes it) is a credit line, so the MRC nets to KAZOO's
     recurring total."""
     n = ctx.period.days
-    late = day > 1 and ctx.settings.prorate_late_mrc
+    late = day > 1 and ctx.billing_settings.prorate_late_mrc
     out = []
     for i in items:
-        if ctx.settings.is_daily(i.category) or i.total == 0:
+        if ctx.billing_settings.is_daily(i.category) or i.total == 0:
             continue
         size = abs(i.total)
         amount = prorated(size, day, n, ctx.currency) if late else round_money(size, ctx.currency)
@@ -326,7 +328,7 @@ def _level_changes(ctx: _Context, items: Sequence[PricedItem], levels: dict[Item
     """Increases above L charged prorated; decreases credited only with `prorate.removals`. Updates `levels`."""
     k, n = ctx.k, ctx.period.days
     factor = days_left_factor(k, n)
-    now = {i.key: i for i in items if not ctx.settings.is_daily(i.category)}
+    now = {i.key: i for i in items if not ctx.billing_settings.is_daily(i.category)}
     out = []
     for key in sorted(set(now) | set(levels)):
         was = levels.get(key, ItemLevel())
@@ -424,7 +426,7 @@ def _daily_charge(
 
 def _missed_day(
     ctx: _Context,
-    last: dict[ItemKey, DailyLast],
+    last: Mapping[ItemKey, DailyLast],
     day: int,
     daily: Sequence[PricedItem],
     days: dict[int, dict[ItemKey, DayFee]],

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from .state import BillingState, ItemKey
 
@@ -109,7 +111,7 @@ class Charge:
         """The effect on available funds: negative for a debit."""
         return -self.amount if self.type == "debit" else self.amount
 
-    def to_doc(self) -> dict:
+    def to_doc(self) -> dict[str, Any]:
         """JSON-able form: Decimals as strings, datetimes as ISO 8601 with their offset."""
         doc = {name: getattr(self, name) for name in self.__dataclass_fields__}
         doc.update(
@@ -121,7 +123,7 @@ class Charge:
         return doc
 
     @classmethod
-    def from_doc(cls, doc: dict) -> Charge:
+    def from_doc(cls, doc: Mapping[str, Any]) -> Charge:
         return cls(
             **{
                 **doc,

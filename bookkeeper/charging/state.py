@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from ..clock import Period
+from .entries import LedgerEntry
 
 ItemKey = tuple[str, str]
 ZERO = Decimal(0)
@@ -83,7 +84,7 @@ class BillingState:
     def evolve(self, **changes: Any) -> BillingState:
         return replace(self, **changes)
 
-    def to_doc(self) -> dict:
+    def to_doc(self) -> dict[str, Any]:
         return ({"away": True} if self.away else {}) | {
             "account_id": self.account_id,
             "period": self.period.to_doc(),
@@ -107,7 +108,7 @@ class BillingState:
         }
 
     @classmethod
-    def from_doc(cls, doc: dict) -> BillingState:
+    def from_doc(cls, doc: Mapping[str, Any]) -> BillingState:
         evaluated = doc.get("evaluated_at")
         return cls(
             account_id=doc["account_id"],
@@ -134,14 +135,14 @@ class BillingState:
         )
 
 
-def _nest(values: Mapping[ItemKey, Any], dump: Callable[[Any], Any]) -> dict:
+def _nest(values: Mapping[ItemKey, Any], dump: Callable[[Any], Any]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for (category, item), value in sorted(values.items()):
         out.setdefault(category, {})[item] = dump(value)
     return out
 
 
-def _unnest(doc: Mapping[str, Mapping[str, Any]], load: Callable[[Any], Any]) -> dict:
+def _unnest(doc: Mapping[str, Mapping[str, Any]], load: Callable[[Any], Any]) -> dict[ItemKey, Any]:
     return {(category, item): load(value) for category, items in doc.items() for item, value in items.items()}
 
 
@@ -151,7 +152,7 @@ MONTHLY_KINDS = ("mrc", "prorate", "prorate_credit")
 def rebuilt(
     account_id: str,
     period: Period,
-    charges,
+    charges: Iterable[LedgerEntry],
     given: BillingState | None = None,
     daily_now: Mapping[ItemKey, DailyLast] | None = None,
 ) -> BillingState | None:
@@ -164,7 +165,11 @@ def rebuilt(
     comes from `given`: standing, and (of this period) marks and days settled without a charge. Missed days are
     charged at each daily item's last charged quantity and rate, at the monthly total `given` or `daily_now`
     (today's items) knew for them, else quantity × rate. None if the ledger holds no charge of the period."""
-    mine = [c for c in charges if c.period_start == period.start and c.category and c.item and c.day is not None]
+    mine = [
+        (c.day, c.key, (c.category, c.item), c)
+        for c in charges
+        if c.period_start == period.start and c.category and c.item and c.day is not None and c.key
+    ]
     if not mine:
         return None
     same = given if given is not None and given.period == period else None
@@ -173,8 +178,7 @@ def rebuilt(
     days: dict[int, dict[ItemKey, DayFee]] = {k: dict(fees) for k, fees in same.days.items()} if same else {}
     charged_days: dict[int, dict[ItemKey, DayFee]] = {}
     last_charge: dict[ItemKey, tuple[int, Decimal]] = {}
-    for c in sorted(mine, key=lambda c: (c.day, _changes(c.key), c.at)):
-        key = (c.category, c.item)
+    for day, ledger_key, key, c in sorted(mine, key=lambda m: (m[0], _changes(m[1]), m[3].at)):
         if c.kind in MONTHLY_KINDS:
             was = levels.get(key, ItemLevel())
             signed = -c.amount if c.kind == "prorate_credit" or c.type == "credit" else c.amount
@@ -183,18 +187,18 @@ def rebuilt(
                 levels[key] = ItemLevel(level, was.net + signed, was.changes, was.removals)
                 marks[key] = max(marks.get(key, 0), c.quantity or 0)
             else:
-                level = Decimal(c.key.rsplit("-", 1)[-1]) if "-" in c.key.rsplit("/", 1)[-1] else was.level
+                level = Decimal(ledger_key.rsplit("-", 1)[-1]) if "-" in ledger_key.rsplit("/", 1)[-1] else was.level
                 levels[key] = ItemLevel(
                     level,
                     was.net + signed,
-                    max(was.changes, _changes(c.key)),
+                    max(was.changes, _changes(ledger_key)),
                     c.kind == "prorate_credit" or was.removals,
                 )
         elif c.kind == "activation":
-            marks[key] = max(marks.get(key, 0), int(c.key.rsplit("/", 1)[-1]))
+            marks[key] = max(marks.get(key, 0), int(ledger_key.rsplit("/", 1)[-1]))
         elif c.kind == "daily":
-            fee = charged_days.setdefault(c.day, {}).get(key)
-            charged_days[c.day][key] = DayFee(
+            fee = charged_days.setdefault(day, {}).get(key)
+            charged_days[day][key] = DayFee(
                 max(c.quantity or 0, fee.peak if fee else 0), (fee.charged if fee else ZERO) + c.amount
             )
             last_charge[key] = (c.quantity or 0, c.rate or ZERO)
@@ -203,7 +207,7 @@ def rebuilt(
     for key, was in same.levels.items() if same else ():  # items the ledger shows no monthly charge of
         got = levels.get(key)
         levels[key] = was if got is None else replace(got, removals=got.removals or was.removals)
-    billed = [c.day for c in mine if c.kind in MONTHLY_KINDS] or [c.day for c in mine]
+    billed = [day for day, _, _, c in mine if c.kind in MONTHLY_KINDS] or [day for day, *_ in mine]
     known = [*(given.last_daily.items() if given else ()), *(daily_now or {}).items()]
     last_daily = dict(given.last_daily) if given else {}
     for key, (quantity, rate) in last_charge.items():
@@ -214,8 +218,8 @@ def rebuilt(
     return BillingState(
         account_id,
         period,
-        billing_from=min([*billed, *([same.billing_from] if same and same.started else [])]),
-        mrc_paid=any(c.kind in MONTHLY_KINDS for c in mine) or bool(same and same.mrc_paid),
+        billing_from=min([*billed, *([same.billing_from] if same and same.billing_from is not None else [])]),
+        mrc_paid=any(c.kind in MONTHLY_KINDS for *_, c in mine) or bool(same and same.mrc_paid),
         levels=levels,
         marks=marks,
         days=days,

@@ -85,6 +85,8 @@ def deliver(
         return None
     db = couch.db(doc["pvt_account_db"])
     pdf = db.get_attachment(doc["_id"], PDF_NAME)
+    if issuer.smtp is None:  # invoice_settings refuses `mail: true` without it
+        raise MailError("the reseller's invoice settings name no SMTP server")
     try:
         send(issuer.smtp, message(doc, pdf, issuer, customer, to))
     except MailError as exc:

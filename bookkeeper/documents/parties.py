@@ -70,15 +70,15 @@ class InvoiceSettings(BaseModel):
 def invoice_settings(invoice: dict | None, where: str) -> InvoiceSettings:
     """Validate a reseller's `invoice` dict; an error names `where` (the document) and the field."""
     try:
-        settings = InvoiceSettings.model_validate(invoice or {})
+        parsed = InvoiceSettings.model_validate(invoice or {})
     except ValidationError as err:
         first = err.errors()[0]
         field = ".".join(["invoice", *(str(p) for p in first["loc"])])
         error = first.get("ctx", {}).get("error")
         raise InputError(where, field, str(error) if error is not None else first["msg"]) from None
-    if settings.mail and (settings.smtp is None or not settings.sender):
+    if parsed.mail and (parsed.smtp is None or not parsed.sender):
         raise InputError(where, "invoice.mail", "mail: true needs invoice.smtp.host and invoice.from")
-    return settings
+    return parsed
 
 
 @dataclass(frozen=True)

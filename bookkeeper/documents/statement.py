@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from ..clock import Period, local_date
 from ..errors import BookkeeperError, InputError
@@ -168,7 +169,7 @@ def build_statement(
     services = [e for e in entries if e.kind in SERVICE_KINDS]
     service_lines = sorted(
         (_service_line(group, period, fmt, zero) for group in _groups(services, period).values()),
-        key=lambda l: (SERVICE_KINDS.index(l.kind), l.category, l.item, l.first),
+        key=lambda line: (SERVICE_KINDS.index(line.kind), line.category, line.item, line.first),
     )
     by_time = sorted(entries, key=lambda e: (e.at, e.id))
     adjustments = [_movement_line(e, period, zero) for e in by_time if e.kind in ADJUSTMENT_KINDS]
@@ -222,6 +223,7 @@ def day_of(entry, period: Period) -> int:
 def _groups(entries, period: Period) -> dict[tuple, list]:
     groups: dict[tuple, list] = defaultdict(list)
     for e in entries:
+        key: tuple[Any, ...]
         if e.kind == "activation":
             key = (e.kind, e.category, e.item, e.rate)
         else:

@@ -14,13 +14,15 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from ..accounts import CONFIG_DOC, Directory, master_account_id
 from ..clock import Period, local_date, period_containing
 from ..couch import Couch, CouchError, Database
 from ..dbnames import account_db, from_gregorian, modb, modb_prefix, to_gregorian
 from ..errors import BookkeeperError
-from ..settings import BookkeeperSettings
+from ..ledger import Ledger
+from ..settings import BillingSettings
 from . import mail, numbering
 from .charts import usage_chart
 from .parties import InvoiceSettings, customer, invoice_settings
@@ -85,30 +87,32 @@ class Invoices:
     """Generates and reads one deployment's invoices. `directory` finds accounts, resellers and settings."""
 
     couch: Couch
-    ledger: object
+    ledger: Ledger
     directory: Directory
 
     # -- settings of the account's reseller
-    def context(self, account_id: str) -> tuple[dict, str, BookkeeperSettings, InvoiceSettings]:
+    def context(self, account_id: str) -> tuple[dict, str, BillingSettings, InvoiceSettings]:
         """(account doc, reseller id, its settings, its invoice settings)."""
         account = self.directory.account(account_id)
         reseller = self.directory.reseller_of(account)
-        settings = self.directory.settings(reseller)
-        issuer = invoice_settings(settings.invoice, f"{account_db(reseller)}/{CONFIG_DOC}")
-        return account.doc, reseller, settings, issuer
+        billing_settings = self.directory.reseller_settings(reseller)
+        issuer = invoice_settings(billing_settings.invoice, f"{account_db(reseller)}/{CONFIG_DOC}")
+        return account.doc, reseller, billing_settings, issuer
 
     def period(self, account_id: str, moment: datetime) -> Period:
         """The account's billing period containing `moment`."""
-        _, _, settings, _ = self.context(account_id)
-        return period_containing(moment, settings.billing_day, settings.timezone)
+        _, _, billing_settings, _ = self.context(account_id)
+        return period_containing(moment, billing_settings.billing_day, billing_settings.timezone)
 
     def closed_periods(self, account_id: str, now: datetime, lookback: int = LOOKBACK) -> list[Period]:
         """The last `lookback` periods that ended by `now`, oldest first, none before the account was created."""
-        account, _, settings, _ = self.context(account_id)
+        account, _, billing_settings, _ = self.context(account_id)
         born = _created(account)
-        out, current = [], period_containing(now, settings.billing_day, settings.timezone)
+        out, current = [], period_containing(now, billing_settings.billing_day, billing_settings.timezone)
         for _ in range(lookback):
-            current = period_containing(current.start - ONE_SECOND, settings.billing_day, settings.timezone)
+            current = period_containing(
+                current.start - ONE_SECOND, billing_settings.billing_day, billing_settings.timezone
+            )
             if born is not None and current.end <= born:
                 break
             out.append(current)
@@ -116,7 +120,7 @@ class Invoices:
 
     # -- generating
     def statement(
-        self, account_id: str, period: Period, settings: BookkeeperSettings, locale: str, entries=None
+        self, account_id: str, period: Period, billing_settings: BillingSettings, locale: str, entries=None
     ) -> Statement:
         """The period's statement from the ledger: its entries and its balances just before start and end."""
         entries = self.ledger.entries(account_id, period.start, period.end) if entries is None else entries
@@ -124,11 +128,11 @@ class Invoices:
             entries,
             account_id=account_id,
             period=period,
-            currency=settings.currency,
+            currency=billing_settings.currency,
             opening=self.ledger.balance(account_id, at=period.start - ONE_SECOND),
             closing=self.ledger.balance(account_id, at=period.end - ONE_SECOND),
-            vat_rate=settings.vat_rate,
-            vat_disposition=settings.vat_disposition,
+            vat_rate=billing_settings.vat_rate,
+            vat_disposition=billing_settings.vat_disposition,
             locale=locale,
         )
 
@@ -139,7 +143,7 @@ class Invoices:
                 f"account {account_id}: the period {period.start_date} .. {period.last_date} "
                 f"has not ended yet (it ends {period.end.isoformat()})"
             )
-        account, reseller, settings, issuer = self.context(account_id)
+        account, reseller, billing_settings, issuer = self.context(account_id)
         born = _created(account)
         if born is not None and period.end <= born:
             raise PeriodBeforeAccount(
@@ -147,11 +151,11 @@ class Invoices:
                 f"{period.start_date} .. {period.last_date}"
             )
         entries = self.ledger.entries(account_id, period.start, period.end)
-        statement = self.statement(account_id, period, settings, issuer.locale, entries)
+        statement = self.statement(account_id, period, billing_settings, issuer.locale, entries)
         db = self.couch.db(invoice_db(account_id, period))
         if not db.exists():  # a month without entries: its MODB is opened by the ledger, with its carry-forward
             self.ledger.ensure_rollover(account_id, period.start_date.year, period.start_date.month)
-        doc_id, issued = invoice_id(period), local_date(period.end, settings.timezone)
+        doc_id, issued = invoice_id(period), local_date(period.end, billing_settings.timezone)
         counter_db, claimant = self.couch.db(account_db(reseller)), f"{account_id}/{doc_id}"
         existing = db.get_or_none(doc_id) or {}
         number = existing.get("number") or numbering.format_number(
@@ -227,7 +231,7 @@ class Invoices:
         return None
 
     # -- reading
-    def list(self, account_id: str) -> list[dict]:
+    def issued(self, account_id: str) -> list[dict]:
         """Every invoice of the account, oldest period first."""
         docs = []
         for year, month in self.ledger.months(account_id):
@@ -240,7 +244,7 @@ class Invoices:
 
     def find(self, account_id: str, ref: str) -> dict:
         """An invoice by id or number."""
-        for doc in self.list(account_id):
+        for doc in self.issued(account_id):
             if ref in (doc["_id"], doc.get("number")):
                 return doc
         raise InvoiceNotFound(f"account {account_id}: no invoice {ref!r} (see `bookkeeper invoices list`)")
@@ -273,7 +277,7 @@ def generate_due(
     account and period acted on: `{account, period, id, number, generated, mailed}` or `{..., error}`."""
     directory = directory or Directory(couch, master_account_id(couch), getattr(ledger, "dialect", "4.3"))
     invoices = Invoices(couch, ledger, directory)
-    results = []
+    results: list[dict[str, Any]] = []
     for account_id in directory.all_account_ids():
         if not owns(account_id):
             continue
@@ -284,7 +288,7 @@ def generate_due(
             results.append({"account": account_id, "error": str(exc)})
             continue
         for period in periods:
-            result = {"account": account_id, "period": period.start_date.isoformat()}
+            result: dict[str, Any] = {"account": account_id, "period": period.start_date.isoformat()}
             try:
                 doc = couch.db(invoice_db(account_id, period)).get_or_none(invoice_id(period))
                 generated = False

@@ -80,7 +80,7 @@ def usage_report(entries, period: Period) -> UsageReport:
             days = levels.setdefault(key, [0] * n)
             days[k - 1 :] = [int(e.quantity)] * (n - k + 1)
     merged = {
-        key: tuple(max(a, b) for a, b in zip(daily.get(key, [0] * n), levels.get(key, [0] * n)))
+        key: tuple(max(a, b) for a, b in zip(daily.get(key, [0] * n), levels.get(key, [0] * n), strict=True))
         for key in {*daily, *levels}
     }
     amounts: dict[tuple[str, str], Decimal] = {}

@@ -12,12 +12,14 @@ reseller's DB as `bookkeeper_payment-<hash of the key>`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from ..accounts import Directory, UnknownAccount
@@ -28,6 +30,9 @@ from ..ledger import Ledger
 from ..ledger.documents import MAX_UNITS, digest, marker_id
 from ..money import minor_digits, parse_amount, to_units
 
+if TYPE_CHECKING:
+    from werkzeug.datastructures import Headers
+
 log = logging.getLogger(__name__)
 PLAIN_DECIMAL = re.compile(r"[+-]?[0-9]{1,18}(\.[0-9]{1,18})?")
 
@@ -37,7 +42,7 @@ class Inbound:
     """One inbound hook request: the raw body and its headers (a case-insensitive mapping)."""
 
     body: bytes
-    headers: Mapping[str, str]
+    headers: Mapping[str, str] | Headers
 
 
 class HookError(Exception):
@@ -155,28 +160,31 @@ class Cashier:
 
     def currency_of(self, reseller_id: str, configured: str | None) -> str:
         """The reseller's billing currency; a gateway section naming another one is a configuration error."""
-        currency = self.directory.settings(reseller_id).currency
+        currency = self.directory.reseller_settings(reseller_id).currency
         if configured is not None and configured != currency:
             log.error("%s: gateway currency %s differs from the billing currency %s", reseller_id, configured, currency)
             raise HookError(503, "gateway misconfigured for this reseller")
         return currency
 
-    def check(self, reseller_id: str, currency: str, movement: Movement) -> None:
-        """Refuse (4xx) a movement for an account outside the reseller's tree, in another currency, or not > 0."""
-        if not is_account_id(movement.account_id):
-            raise HookError(422, f"account: not a KAZOO account id: {movement.account_id!r}")
+    def check(self, reseller_id: str, currency: str, movement: Movement) -> str:
+        """Refuse (4xx) a movement for an account outside the reseller's tree, in another currency, or not > 0;
+        the account's id."""
+        account_id = movement.account_id
+        if not is_account_id(account_id):
+            raise HookError(422, f"account: not a KAZOO account id: {account_id!r}")
         try:
-            account = self.directory.account(movement.account_id)
+            account = self.directory.account(account_id)
         except UnknownAccount:
-            raise HookError(422, f"account: no such account {movement.account_id}") from None
+            raise HookError(422, f"account: no such account {account_id}") from None
         if self.directory.reseller_of(account) != reseller_id:
-            raise HookError(422, f"account: {movement.account_id} is not a customer of reseller {reseller_id}")
+            raise HookError(422, f"account: {account_id} is not a customer of reseller {reseller_id}")
         if movement.currency != currency:
             raise HookError(422, f"currency: {movement.currency} is not this reseller's currency {currency}")
         if movement.amount <= 0:
             raise HookError(422, f"amount: must be positive, got {movement.amount}")
         if to_units(movement.amount) >= MAX_UNITS:
             raise HookError(422, f"amount: too large: {movement.amount}")
+        return account_id
 
     def book(self, reseller_id: str, currency: str, notice: Notice, at: datetime) -> list[Booked]:
         """Check every movement first, then write them; each write is keyed, so a retry completes the rest.
@@ -189,9 +197,8 @@ class Cashier:
                     done.append(Booked(movement.key, "", "nothing_to_reverse"))
                     continue
                 movement = replace(movement, account_id=payer)
-            self.check(reseller_id, currency, movement)
-            todo.append(movement)
-        done += [self._write(reseller_id, movement, notice.raw, at) for movement in todo]
+            todo.append((self.check(reseller_id, currency, movement), movement))
+        done += [self._write(reseller_id, account_id, movement, notice.raw, at) for account_id, movement in todo]
         for account_id in sorted({b.account_id for b in done if b.result == "credited"}):
             try:
                 self.after_credit(account_id)
@@ -199,7 +206,7 @@ class Cashier:
                 log.exception("after_credit(%s) failed", account_id)
         return done
 
-    def _write(self, reseller_id: str, movement: Movement, raw, at: datetime) -> Booked:
+    def _write(self, reseller_id: str, account_id: str, movement: Movement, raw: Any, at: datetime) -> Booked:
         metadata = {
             "gateway": movement.gateway,
             "reseller_id": reseller_id,
@@ -209,7 +216,7 @@ class Cashier:
         if movement.type == "credit":
             self._remember_payer(reseller_id, movement, at)
             result = self.ledger.credit(
-                movement.account_id,
+                account_id,
                 movement.amount,
                 movement.currency,
                 kind="payment",
@@ -226,18 +233,16 @@ class Cashier:
                     movement.currency,
                     movement.gateway,
                     movement.txid,
-                    movement.account_id,
+                    account_id,
                     result.id,
                 )
-            return Booked(movement.key, movement.account_id, "credited" if result.written else "replayed", result.id)
-        if not self.was_credited(movement.account_id, movement.payment_key):
-            log.warning(
-                "%s: reversal %s of a payment never credited: nothing to reverse", movement.account_id, movement.key
-            )
-            return Booked(movement.key, movement.account_id, "nothing_to_reverse")
+            return Booked(movement.key, account_id, "credited" if result.written else "replayed", result.id)
+        if not self.was_credited(account_id, movement.payment_key):
+            log.warning("%s: reversal %s of a payment never credited: nothing to reverse", account_id, movement.key)
+            return Booked(movement.key, account_id, "nothing_to_reverse")
         metadata["reversal_id"] = movement.reversal_id
         result = self.ledger.debit(
-            movement.account_id,
+            account_id,
             movement.amount,
             movement.currency,
             kind="refund",
@@ -254,10 +259,10 @@ class Cashier:
                 movement.currency,
                 movement.gateway,
                 movement.txid,
-                movement.account_id,
+                account_id,
                 result.id,
             )
-        return Booked(movement.key, movement.account_id, "reversed" if result.written else "replayed", result.id)
+        return Booked(movement.key, account_id, "reversed" if result.written else "replayed", result.id)
 
     def _remember_payer(self, reseller_id: str, movement: Movement, at: datetime) -> None:
         """Record in the reseller's DB which account a payment went to, for reversals that do not say it."""
@@ -268,10 +273,8 @@ class Cashier:
             "account_id": movement.account_id,
             "pvt_created": to_gregorian(at),
         }
-        try:
+        with contextlib.suppress(Conflict):
             self.couch.db(account_db(reseller_id)).put(doc)
-        except Conflict:
-            pass
 
     def payer(self, reseller_id: str, payment_key: str) -> str | None:
         """The account a payment of this reseller was credited to, if it was."""

@@ -15,6 +15,7 @@ import logging
 from base64 import decodebytes
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 from urllib.parse import urlsplit
 
 import braintree
@@ -41,7 +42,7 @@ def environment(name: str) -> braintree.Environment:
     if name == "production":
         return braintree.Environment.Production
     parts = urlsplit(name)
-    return braintree.Environment("local", parts.hostname, str(parts.port), "", False, None)
+    return braintree.Environment("local", parts.hostname or "", str(parts.port), "", False, None)
 
 
 def sdk(config: BraintreeConfig) -> braintree.BraintreeGateway:
@@ -51,7 +52,7 @@ def sdk(config: BraintreeConfig) -> braintree.BraintreeGateway:
             merchant_id=config.merchant_id,
             public_key=config.public_key,
             private_key=config.private_key.get_secret_value(),
-            timeout=config.timeout,
+            timeout=config.timeout,  # type: ignore[arg-type]  # seconds for requests, fractions too; stubs say int
             wrap_http_exceptions=True,
         )
     )
@@ -83,7 +84,7 @@ def credit(config: BraintreeConfig, account_id: str, amount: Decimal, currency: 
 def _transact(
     kind: str, config: BraintreeConfig, account_id: str, amount: Decimal, currency: str, order_id: str
 ) -> Sale:
-    params = {"amount": format(amount, "f"), "customer_id": account_id, "order_id": order_id}
+    params: dict[str, Any] = {"amount": format(amount, "f"), "customer_id": account_id, "order_id": order_id}
     if kind == "sale":
         params["options"] = {"submit_for_settlement": True}
     if config.merchant_account_id:
@@ -176,6 +177,8 @@ def notice(inbound: Inbound, config: BraintreeConfig) -> Notice:
     if kind == Kind.DisputeLost:
         dispute = notification.dispute
         txn = _fetch(gateway, dispute.transaction.id)
+        if dispute.amount_disputed is None:
+            raise HookError(422, f"dispute {dispute.id}: no amount_disputed")
         return Notice((_movement(config, txn, kind, dispute.amount_disputed, dispute.currency_iso_code),), raw=raw)
     if kind == Kind.DisputeOpened:
         log.warning(

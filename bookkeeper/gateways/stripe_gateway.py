@@ -66,7 +66,8 @@ def _text(obj: dict, name: str) -> str:
 
 
 def _account(obj: dict) -> str | None:
-    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    given = obj.get("metadata")
+    metadata = given if isinstance(given, dict) else {}
     found = obj.get("client_reference_id") or metadata.get("account_id")
     return found if isinstance(found, str) and found else None
 
@@ -102,7 +103,8 @@ def notice(inbound: Inbound, config: StripeConfig) -> Notice:
 def _reversals(charge: dict) -> tuple[Movement, ...]:
     account = _account(charge)
     currency = _currency(charge)
-    pi = charge.get("payment_intent") if isinstance(charge.get("payment_intent"), str) else _text(charge, "id")
+    intent = charge.get("payment_intent")
+    pi = intent if isinstance(intent, str) else _text(charge, "id")
     refunds = charge.get("refunds")
     if isinstance(refunds, dict) and isinstance(refunds.get("data"), list):
         out = []

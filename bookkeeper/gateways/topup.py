@@ -71,7 +71,7 @@ def topup(
     except UnknownAccount as exc:
         raise InputError("topup", "account", str(exc)) from None
     reseller_id = directory.reseller_of(account)
-    currency = directory.settings(reseller_id).currency
+    currency = directory.reseller_settings(reseller_id).currency
     if not isinstance(amount, Decimal) or amount <= 0:
         raise InputError("topup", "amount", f"must be a positive amount, got {amount!r}")
     parse_amount(format(amount, "f"), currency, "topup: amount")
@@ -181,7 +181,7 @@ def maybe_auto_topup(
         return TopupResult(account_id, "skipped", "automatic top-ups are off (setting auto_topup)")
     directory = directory or Directory(couch, master_account_id(couch), ledger.dialect)
     try:
-        currency = directory.settings(directory.reseller_of(directory.account(account_id))).currency
+        currency = directory.reseller_settings(directory.reseller_of(directory.account(account_id))).currency
         wanted = _settings(couch, account_id, currency)
     except (UnknownAccount, InputError) as exc:
         log.error("auto top-up of %s: %s", account_id, exc)

@@ -3,10 +3,11 @@
 size limits, a small thread pool runs the app: slow clients cannot hold its threads).
 
 Answers: 200 once handled (credited, reversed, a replay, or ignored, with the reason); 403 `not verified` for a
-malformed, forged or unverified notification and for a reseller without that gateway configured, alike (the
-log says which), so a stranger cannot find out which resellers use which gateway; 404 an unknown gateway name or
-a reseller id that is not a KAZOO account id; 413 too large; 422 wrong reseller, currency or amount; 503 when CouchDB or the gateway cannot be reached or the configuration is broken, so
-the sender retries. Nothing is written before a notification is verified and checked. Bodies are never logged.
+malformed, forged or unverified notification and for a reseller without that gateway configured, alike (the log says
+which), so a stranger cannot find out which resellers use which gateway; 404 an unknown gateway name or a reseller
+id that is not a KAZOO account id; 413 too large; 422 wrong reseller, currency or amount; 503 when CouchDB or the
+gateway cannot be reached or the configuration is broken, so the sender retries. Nothing is written before a
+notification is verified and checked. Bodies are never logged.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ..errors import BookkeeperError, InputError
 from ..ledger import Ledger, horizon
 from . import braintree_gateway, kazoo_sync, paypal_ipn, stripe_gateway, yoomoney
 from .base import Cashier, HookError, Inbound
-from .config import load_section
+from .config import GatewayConfig, load_section
 from .server import HookServer
 
 log = logging.getLogger(__name__)
@@ -41,18 +42,18 @@ UNVERIFIED = (400, 403, 404)  # malformed, forged, or no such configuration: ans
 
 
 def make_app(
-    couch: Couch, settings, after_credit: Callable[[str], None] | None = None, *, ledger: Ledger | None = None
+    couch: Couch, config, after_credit: Callable[[str], None] | None = None, *, ledger: Ledger | None = None
 ) -> Flask:
     """The web app. `after_credit(account_id)` runs after money arrived (the daemon re-evaluates the account)."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
-    ledger = ledger or Ledger(couch, settings.dialect, horizon=horizon(settings))
+    ledger = ledger or Ledger(couch, config.dialect, horizon=horizon(config))
     master: list[str] = []
 
     def directory() -> Directory:
         if not master:
-            master.append(master_account_id(couch, settings.master_account))
-        return Directory(couch, master[0], settings.dialect)
+            master.append(master_account_id(couch, config.master_account))
+        return Directory(couch, master[0], config.dialect)
 
     def answer(status: int, body: dict):
         return jsonify(body), status
@@ -66,7 +67,7 @@ def make_app(
         try:
             found = directory()
             config = load_section(couch, reseller_id, gateway)
-            if config is None or not config.enabled or not _is_reseller(found, reseller_id):
+            if not isinstance(config, GatewayConfig) or not config.enabled or not _is_reseller(found, reseller_id):
                 raise HookError(404, f"{gateway} is not configured for reseller {reseller_id}")
             cashier = Cashier(couch, ledger, found, after_credit)
             currency = cashier.currency_of(reseller_id, config.currency)

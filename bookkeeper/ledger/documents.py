@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any, TypeGuard
 
 from ..dbnames import account_db, encode, from_gregorian, modb, modb_prefix, to_gregorian
 from ..errors import InputError
@@ -187,15 +188,15 @@ class Explained:
     metadata: dict = field(default_factory=dict)
     executor: dict | None = None  # 4.3 `executor` (default EXECUTOR)
 
-    def info(self) -> dict:
-        out = {"kind": self.kind, "reason": self.reason, "currency": self.currency}
+    def info(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "reason": self.reason, "currency": self.currency}
         for name in ("key", "category", "item", "quantity", "factor", "day", "rule_version"):
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
         if self.rate is not None:
             out["rate"] = str(self.rate)
-        if self.period_start is not None:
+        if self.period_start is not None and self.period_end is not None:
             out["period"] = {"start": self.period_start.isoformat(), "end": self.period_end.isoformat()}
         return out
 
@@ -345,7 +346,7 @@ def is_carry(doc: dict) -> bool:
     return doc.get("pvt_type") in ("credit", "debit") and doc.get("pvt_reason") == ROLLUP_REASON
 
 
-def _whole(value) -> bool:
+def _whole(value: object) -> TypeGuard[int | float]:
     """A JSON number that is a whole number (JavaScript cannot tell 5 from 5.0, so neither do we)."""
     return not isinstance(value, bool) and (isinstance(value, int) or (isinstance(value, float) and value.is_integer()))
 

@@ -22,7 +22,8 @@ does (a server admin's rewrite), never by a second document beside it, which KAZ
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -30,6 +31,7 @@ from urllib.parse import unquote
 
 from .. import designdocs
 from ..clock import Clock, SystemClock
+from ..config import Config
 from ..couch import Conflict, Couch, CouchError, Database, NotFound, retry_conflicts
 from ..dbnames import account_db, check_account_id, from_gregorian, modb, modb_prefix, parse_db_name, to_gregorian
 from ..errors import BookkeeperError, InputError
@@ -164,7 +166,10 @@ class Ledger:
             marker = self._claim(account_id, key, doc, at)
             doc = marker["entry"]
             parsed = parse_db_name(doc["pvt_account_db"])
-            year, month = parsed.year, parsed.month
+            if parsed is None or parsed.month_of is None:
+                where = doc["pvt_account_db"]
+                raise LedgerError(f"replay marker of {key}: its entry is in no monthly database: {where!r}")
+            year, month = parsed.month_of
         db, created = self._open_month(account_id, year, month)
         if self.dialect == "4.3" and "audit" not in doc:  # a copy: a replay's marker keeps the entry as it was
             doc = {**doc, "audit": {"available_units": self._units(db)}}
@@ -213,10 +218,8 @@ class Ledger:
         """Record on the marker that its entry is in the ledger. The account DB's change feed then tells the
         daemon that money arrived (the marker's first revision came before the entry existed)."""
         marker["written"] = True
-        try:
+        with contextlib.suppress(Conflict):  # another writer of the same key marked it
             self.couch.db(account_db(account_id)).put(marker)
-        except Conflict:
-            pass  # another writer of the same key marked it
 
     def write_charges(self, account_id: str, charges: list, currency: str, at: datetime) -> list[WriteResult]:
         """Write the charging core's charges together into the MODB of `at`'s month; results in the same order.
@@ -241,7 +244,7 @@ class Ledger:
             for doc in docs:
                 doc["audit"] = {"available_units": available}
                 available += d.signed_units(doc, self.dialect)
-        todo = {doc["_id"]: charge.key for charge, doc in zip(charges, docs) if charge.key not in results}
+        todo = {doc["_id"]: charge.key for charge, doc in zip(charges, docs, strict=True) if charge.key not in results}
         for doc_id, row in self._pay(db, [doc for doc in docs if doc["_id"] in todo]).items():
             key = todo[doc_id]
             if row.get("ok"):
@@ -450,9 +453,9 @@ class Ledger:
         found = set()
         for name in names:
             parsed = parse_db_name(name)
-            if parsed is not None and parsed.is_modb and parsed.account_id == account_id:
-                self._prepared.see(modb(account_id, parsed.year, parsed.month))
-                found.add((parsed.year, parsed.month))
+            if parsed is not None and parsed.month_of is not None and parsed.account_id == account_id:
+                self._prepared.see(modb(account_id, *parsed.month_of))
+                found.add(parsed.month_of)
         return sorted(found)
 
     # -- carry-forward
@@ -465,9 +468,9 @@ class Ledger:
         if created is not None and d.month_start(*d.next_month(year, month)) <= created:
             return
         self.check_date(account_id, max(d.month_start(year, month), created or d.month_start(year, month)), "rollover")
-        _, created = self._open_month(account_id, year, month)
+        _, opened = self._open_month(account_id, year, month)
         self._carry(account_id, year, month, correct=True)
-        self._after_write(account_id, year, month, created, force=True)
+        self._after_write(account_id, year, month, opened, force=True)
 
     def open_ahead(self, account_id: str, year: int, month: int) -> None:
         """Create a coming month's MODB with its design documents, but no carry-forward (the month before is not
@@ -503,8 +506,10 @@ class Ledger:
             except NotFound:
                 doc = {}
             created = doc.get("pvt_created")
-            valid = isinstance(created, int) and not isinstance(created, bool) and 0 < created < d.LAST_SECOND
-            self._created[account_id] = from_gregorian(created) if valid else None
+            if isinstance(created, int) and not isinstance(created, bool) and 0 < created < d.LAST_SECOND:
+                self._created[account_id] = from_gregorian(created)
+            else:
+                self._created[account_id] = None
         return self._created[account_id]
 
     def _create(self, db: Database) -> bool:
@@ -566,7 +571,7 @@ class Ledger:
                 self._write_owed(db, carry, [])
         return self.totals.units(db, until)
 
-    def _pay(self, db: Database, docs: list[dict] = ()) -> dict[str, dict]:
+    def _pay(self, db: Database, docs: Sequence[dict] = ()) -> dict[str, dict]:
         """Write `docs` in one `_bulk_docs`, with the month's owed carry-forward if there is one; the rows of
         `docs` (no request when there is nothing to write)."""
         if self._prepared.owed(db.name) is not None:
@@ -575,7 +580,7 @@ class Ledger:
                     return self._write_owed(db, carry, docs)
         return db.bulk_docs(list(docs)) if docs else {}
 
-    def _write_owed(self, db: Database, carry: dict, docs: list[dict]) -> dict[str, dict]:
+    def _write_owed(self, db: Database, carry: dict, docs: Sequence[dict]) -> dict[str, dict]:
         """Under the month's lock: its owed carry-forward and `docs` in one `_bulk_docs` (a 409 on the carry:
         someone wrote it first); the rows of `docs`. A failed request leaves it owed."""
         rows = db.bulk_docs([carry, *docs])
@@ -603,7 +608,7 @@ class Ledger:
             if not fresh and db.get_or_none(base) is not None:
                 return
             target = self._closing(account_id, *previous)
-            try:
+            with contextlib.suppress(Conflict):  # written before (by us, another worker or KAZOO)
                 db.put(
                     d.carry_doc(
                         self.dialect,
@@ -617,8 +622,6 @@ class Ledger:
                         self._account_name(account_id),
                     )
                 )
-            except Conflict:
-                pass  # written before (by us, another worker or KAZOO)
             return
 
         def attempt() -> None:
@@ -840,9 +843,9 @@ def _level(text: str) -> Decimal:
         return Decimal(0)
 
 
-def horizon(settings) -> tuple[int, int]:
+def horizon(config: Config) -> tuple[int, int]:
     """The deployment's date horizon (months back, months ahead) for `Ledger(horizon=...)`."""
-    return settings.date_horizon_back, settings.date_horizon_ahead
+    return config.date_horizon_back, config.date_horizon_ahead
 
 
 def money(units: int) -> str:

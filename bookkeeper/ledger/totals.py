@@ -51,7 +51,8 @@ class MonthTotals:
         self.checkpoint_id = f"_local/bookkeeper_total-{dialect}"
         self._stored_reductions: bool | None = None
         self._memory: dict[str, dict] = {}  # MODB name -> the last checkpoint counted (with the stored `_rev`)
-        user, password = couch.session.auth or ("", "")
+        auth = couch.session.auth  # (user, password), or an authenticator (IAM) whose secret is not ours to read
+        user, password = auth if isinstance(auth, tuple) else ("", "")
         self._key = hashlib.sha256(f"couch-bookkeeper checkpoint\0{user}\0{password}".encode()).digest()
         self.invalid: dict[tuple[str, str], str] = {}  # (MODB, id) -> problem: invalid money documents seen
         self._invalid_lock = threading.Lock()
@@ -103,9 +104,10 @@ class MonthTotals:
         if problem is None:
             return
         with self._invalid_lock:
-            if (db_name, doc.get("_id")) in self.invalid:
+            key = (db_name, str(doc.get("_id")))
+            if key in self.invalid:
                 return
-            self.invalid[(db_name, doc.get("_id"))] = problem
+            self.invalid[key] = problem
         log.warning("invalid money document %s/%s, not counted: %s", db_name, doc.get("_id"), problem)
 
     def created(self, db: Database, since) -> None:
@@ -228,6 +230,7 @@ class MonthTotals:
         }
         if current is not None and current.get("_rev"):
             doc["_rev"] = current["_rev"]
+        rev: str | None
         try:
             rev = db.put(doc)
         except Conflict:  # another process saved one first: ours stays true in memory; read theirs next time

@@ -6,13 +6,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from ..errors import InputError
 
 
 def assign(
-    services: Mapping, plan_id: str, vendor_id: str, overrides: Mapping | None = None, dialect: str = "4.3"
-) -> dict:
+    services: Mapping[str, Any],
+    plan_id: str,
+    vendor_id: str,
+    overrides: Mapping[str, Any] | None = None,
+    dialect: str = "4.3",
+) -> dict[str, Any]:
     """The services doc with `plan_id` assigned from `vendor_id`; `overrides` replace the plan's old ones."""
     entry = dict((services.get("plans") or {}).get(plan_id) or {})
     entry["account_id" if dialect == "4.2" else "vendor_id"] = vendor_id
@@ -21,7 +26,7 @@ def assign(
     return {**services, "plans": {**(services.get("plans") or {}), plan_id: entry}}
 
 
-def unassign(services: Mapping, plan_id: str, where: str) -> dict:
+def unassign(services: Mapping[str, Any], plan_id: str, where: str) -> dict[str, Any]:
     """The services doc without `plan_id`; an error naming `where` if it was not assigned."""
     assigned = dict(services.get("plans") or {})
     if plan_id not in assigned:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InputError, shown
+from .merge import MergedPlan
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _FIELD = re.compile(r"\{(\d+)\}")
@@ -48,7 +49,7 @@ class Counter:
         """The item a row key counts for; None if a part it names is missing or not a string or number."""
         parts = key if isinstance(key, list) else [key]
 
-        def part(match: re.Match) -> str:
+        def part(match: re.Match[str]) -> str:
             index = int(match.group(1))
             value = parts[index] if index < len(parts) else None
             if isinstance(value, bool) or not isinstance(value, (str, int, float)):
@@ -62,9 +63,9 @@ class Counter:
         return name if _NAME.match(name) else None
 
 
-def load_counters(settings: Mapping, where: str) -> tuple[Counter, ...]:
+def load_counters(doc: Mapping[str, Any], where: str) -> tuple[Counter, ...]:
     """Read `billable_counters` from a reseller's settings document."""
-    entries = settings.get("billable_counters") or []
+    entries = doc.get("billable_counters") or []
     if not isinstance(entries, list):
         raise InputError(where, "billable_counters", f"not a list: {shown(entries)}")
     out = []
@@ -88,14 +89,14 @@ def load_counters(settings: Mapping, where: str) -> tuple[Counter, ...]:
     return tuple(out)
 
 
-def priced_counters(counters: Iterable[Counter], merged: Iterable) -> tuple[Counter, ...]:
+def priced_counters(counters: Iterable[Counter], merged: Iterable[MergedPlan]) -> tuple[Counter, ...]:
     """The counters whose category one of the account's merged plans prices (the others are not read: an account
     billed for no camera needs no camera view)."""
     categories = {category for m in merged for category in m.plan.plan}
     return tuple(c for c in counters if c.category in categories)
 
 
-def check_view(counter: Counter, design: Mapping | None, where: str) -> None:
+def check_view(counter: Counter, design: Mapping[str, Any] | None, where: str) -> None:
     """Refuse a counter whose view (in the design document `design`, None if missing, of the DB `where`) is
     missing or does not reduce with `_count` or `_sum`."""
     ddoc = f"{where}/_design/{counter.ddoc}"
@@ -111,7 +112,9 @@ def check_view(counter: Counter, design: Mapping | None, where: str) -> None:
         )
 
 
-def counter_quantities(counter: Counter, rows: Iterable[Mapping], where: str = "") -> dict[str, dict[str, int]]:
+def counter_quantities(
+    counter: Counter, rows: Iterable[Mapping[str, Any]], where: str = ""
+) -> dict[str, dict[str, int]]:
     """Reduced view rows -> `{category: {item: n}}`. Values must be whole numbers ≥ 0 (zeros are dropped) and
     keys must name an item; `where` (the DB) prefixes the view in errors."""
     items: dict[str, int] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from .merge import MergedPlan, merge_plans
 from .models import ServicePlan
@@ -78,9 +79,9 @@ def price(
     return Invoice(items, activation_charges(current, items) if current else (), plan, bookkeeper)
 
 
-def item_json(line: LineItem) -> dict:
+def item_json(line: LineItem) -> dict[str, Any]:
     """`kz_services_item:public_json/1`; `rate` and `total` always present, zero discounts/minimum/maximum omitted."""
-    out: dict = {
+    out: dict[str, Any] = {
         "category": line.category,
         "item": line.item,
         "name": line.name,
@@ -88,7 +89,7 @@ def item_json(line: LineItem) -> dict:
         "billable": line.billable,
         "rate": line.rate,
     }
-    discounts: dict = {}
+    discounts: dict[str, Any] = {}
     if line.discount_total:
         discounts["total"] = line.discount_total
     if line.single_discount_rate:
@@ -111,7 +112,7 @@ def item_json(line: LineItem) -> dict:
     return out
 
 
-def invoice_json(invoice: Invoice) -> dict:
+def invoice_json(invoice: Invoice) -> dict[str, Any]:
     """`kz_services_invoice:public_json/1` with Decimal numbers (print with `jsontext.dumps`)."""
     return {
         "items": [item_json(line) for line in invoice.items],
@@ -139,7 +140,7 @@ def quote(
     cascade_quantities: Quantities | None = None,
     current: Quantities | None = None,
     dialect: str = "4.3",
-) -> dict:
+) -> dict[str, Any]:
     """`bookkeeper plans quote` (docs/contracts.md): the invoice JSON of the merged plans. Activation charges count
     units above `current` (default: none, a new account). Several bookkeeper groups give `invoices` + a summary."""
     invoices = []

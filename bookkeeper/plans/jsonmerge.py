@@ -7,9 +7,10 @@ object on the right: `merge` lets it replace the left value, `merge_recursive` m
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 
-def _deep(left, right, empty_replaces: bool):
+def _deep(left: Any, right: Any, empty_replaces: bool) -> Any:
     if not (isinstance(left, Mapping) and isinstance(right, Mapping)):
         return right
     if not right and empty_replaces:
@@ -25,11 +26,13 @@ def _deep(left, right, empty_replaces: bool):
     return out
 
 
-def merge(left: Mapping, right: Mapping) -> dict:
+def merge(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, Any]:
     """`kz_json:merge(Left, Right)`: deep merge, right wins, `{}` on the right replaces."""
-    return _deep(left, right, empty_replaces=True)
+    merged: dict[str, Any] = _deep(left, right, empty_replaces=True)
+    return merged
 
 
-def merge_recursive(left: Mapping, right: Mapping) -> dict:
+def merge_recursive(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, Any]:
     """`kz_json:merge_recursive(Left, Right)`: deep merge, right wins, `{}` on the right changes nothing."""
-    return _deep(left, right, empty_replaces=False)
+    merged: dict[str, Any] = _deep(left, right, empty_replaces=False)
+    return merged

@@ -42,20 +42,20 @@ class MergedPlan:
         return hashlib.md5(f"{bk['id']}{bk['type']}{bk.get('vendor_id') or ''}".encode()).hexdigest()
 
 
-def _is_true(value) -> bool:
+def _is_true(value: Any) -> bool:
     return value is True or value == "true"
 
 
-def _find(values):
+def _find(values: Sequence[Any]) -> Any:
     return next((v for v in values if v is not None), None)
 
 
-def _sum(values):
+def _sum(values: Sequence[Any]) -> Any:
     present = [v for v in values if v is not None]
     return sum(present) if present else None
 
 
-def _objects(values):
+def _objects(values: Sequence[Any]) -> Any:
     """`cumulative_merge_object`: folded as `merge(next, acc)`, so the first (highest priority) wins."""
     acc = values[0]
     for value in values[1:]:
@@ -63,22 +63,24 @@ def _objects(values):
     return acc
 
 
-def _union(values):
+def _union(values: Sequence[Any]) -> list[Any] | None:
     present = [v for v in values if v is not None]
     return sorted({x for v in present for x in v}) if present else None
 
 
-def _any(values):
+def _any(values: Sequence[Any]) -> bool | None:
     present = [v for v in values if v is not None]
     return any(_is_true(v) for v in present) if present else None
 
 
-def _all(values):
+def _all(values: Sequence[Any]) -> bool | None:
     present = [v for v in values if v is not None]
     return all(_is_true(v) for v in present) if present else None
 
 
-CUMULATIVE_SCHEME: tuple[tuple[tuple[str, ...], Callable], ...] = (
+Combine = Callable[[Sequence[Any]], Any]
+
+CUMULATIVE_SCHEME: tuple[tuple[tuple[str, ...], Combine], ...] = (
     (("activation_charge",), _find),
     (("minimum",), _sum),
     (("prorate", "additions"), _any),
@@ -98,18 +100,19 @@ CUMULATIVE_SCHEME: tuple[tuple[tuple[str, ...], Callable], ...] = (
     (("discounts", "cumulative", "rates"), _objects),
     (("discounts", "cumulative", "maximum"), _sum),
 )
-_SCHEME_42 = CUMULATIVE_SCHEME + ((("enabled",), _all),)
+_SCHEME_42 = (*CUMULATIVE_SCHEME, (("enabled",), _all))
 
 
-def _get(doc: Mapping, path: Sequence[str]):
+def _get(doc: Mapping[str, Any], path: Sequence[str]) -> Any:
+    node: Any = doc
     for key in path:
-        if not isinstance(doc, Mapping):
+        if not isinstance(node, Mapping):
             return None
-        doc = doc.get(key)
-    return doc
+        node = node.get(key)
+    return node
 
 
-def cumulative_item(items: Sequence[Mapping], dialect: str = "4.3") -> dict:
+def cumulative_item(items: Sequence[Mapping[str, Any]], dialect: str = "4.3") -> dict[str, Any]:
     """`kzd_item_plan:cumulative_merge_scheme/0` over one item's plans, highest priority first.
 
     Only the scheme's fields survive (KAZOO rebuilds the item from them)."""
@@ -124,23 +127,26 @@ def cumulative_item(items: Sequence[Mapping], dialect: str = "4.3") -> dict:
     return out
 
 
-def _priority(doc: Mapping) -> int | None:
-    return (doc.get("merge") or {}).get("priority")
+def _priority(doc: Mapping[str, Any]) -> int | None:
+    priority: int | None = (doc.get("merge") or {}).get("priority")
+    return priority
 
 
-def _by_priority(docs: list[dict]) -> list[dict]:
+def _by_priority(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """4.3: ascending, no priority last."""
     return sorted(docs, key=lambda d: (_priority(d) is None, _priority(d) or 0))
 
 
-def _fold(docs: Sequence[Mapping], how) -> dict:
-    out: dict = {}
+def _fold(
+    docs: Sequence[Mapping[str, Any]], how: Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     for doc in docs:
         out = how(out, doc)
     return out
 
 
-def _merge_strategy(strategy: str, docs: list[dict], dialect: str) -> dict:
+def _merge_strategy(strategy: str, docs: list[dict[str, Any]], dialect: str) -> dict[str, Any]:
     if dialect == "4.2" and strategy == "simple":
         return _fold(sorted(docs, key=lambda d: -(_priority(d) or 0)), merge)
     ordered = _by_priority(docs)
@@ -148,7 +154,7 @@ def _merge_strategy(strategy: str, docs: list[dict], dialect: str) -> dict:
     if strategy == "simple":
         merged["plan"] = _fold([d.get("plan") or {} for d in ordered], merge)
     elif strategy == "cumulative":
-        plan: dict[str, dict[str, list]] = {}
+        plan: dict[str, dict[str, list[Mapping[str, Any]]]] = {}
         for doc in reversed(ordered):
             for category, items in (doc.get("plan") or {}).items():
                 for name, item in items.items():
@@ -157,13 +163,14 @@ def _merge_strategy(strategy: str, docs: list[dict], dialect: str) -> dict:
     return merged
 
 
-def _item_key(name: str, item: Mapping) -> str:
-    return item.get("as") or name
+def _item_key(name: str, item: Mapping[str, Any]) -> str:
+    key: str = item.get("as") or name
+    return key
 
 
-def _merge_42_items(docs: Sequence[dict]) -> dict:
+def _merge_42_items(docs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     out = _fold([{k: v for k, v in d.items() if k != "plan"} for d in docs], merge_recursive)
-    plan: dict[str, dict] = {}
+    plan: dict[str, dict[str, Any]] = {}
     for doc in docs:
         for category, items in (doc.get("plan") or {}).items():
             merged = plan.setdefault(category, {})
@@ -175,8 +182,8 @@ def _merge_42_items(docs: Sequence[dict]) -> dict:
     return out
 
 
-def _merge_group(docs: list[dict], dialect: str, priorities: Mapping[str, int]) -> dict:
-    groups: dict[str | None, list[dict]] = {}
+def _merge_group(docs: list[dict[str, Any]], dialect: str, priorities: Mapping[str, int]) -> dict[str, Any]:
+    groups: dict[str | None, list[dict[str, Any]]] = {}
     for doc in docs:
         strategy = (doc.get("merge") or {}).get("strategy")
         groups.setdefault(strategy or (None if dialect == "4.2" else "simple"), []).append(doc)
@@ -188,8 +195,12 @@ def _merge_group(docs: list[dict], dialect: str, priorities: Mapping[str, int]) 
 
 
 def _with_overrides(
-    plan: ServicePlan, mine: Mapping, dialect: str, vendor_id: str | None, default_bookkeeper: Mapping | None
-) -> dict:
+    plan: ServicePlan,
+    mine: Mapping[str, Any],
+    dialect: str,
+    vendor_id: str | None,
+    default_bookkeeper: Mapping[str, Any] | None,
+) -> dict[str, Any]:
     doc = merge_recursive(plan.dump(), {"plan": mine} if dialect == "4.2" else mine)
     if dialect == "4.3":
         if isinstance(doc.get("bookkeeper"), Mapping) and not doc["bookkeeper"].get("vendor_id") and vendor_id:
@@ -199,7 +210,7 @@ def _with_overrides(
     return doc
 
 
-def _bookkeeper(doc: Mapping, dialect: str, vendor_id: str | None) -> dict[str, str]:
+def _bookkeeper(doc: Mapping[str, Any], dialect: str, vendor_id: str | None) -> dict[str, str]:
     given = (doc.get("bookkeeper") or {}) if dialect == "4.3" else {}
     out = {**DEFAULT_BOOKKEEPER, **{k: v for k, v in given.items() if k in ("id", "type", "vendor_id") and v}}
     if vendor_id and not out.get("vendor_id"):
@@ -209,14 +220,14 @@ def _bookkeeper(doc: Mapping, dialect: str, vendor_id: str | None) -> dict[str, 
 
 def merge_plans(
     plans: Sequence[ServicePlan],
-    overrides: Mapping[str, Mapping] | None = None,
-    global_overrides: Mapping | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    global_overrides: Mapping[str, Any] | None = None,
     *,
     dialect: str = "4.3",
     priorities: Mapping[str, int] | None = None,
     vendor_id: str | None = None,
-    default_bookkeeper: Mapping | None = None,
-    object_plans: Sequence[tuple[ServicePlan, Mapping]] = (),
+    default_bookkeeper: Mapping[str, Any] | None = None,
+    object_plans: Sequence[tuple[ServicePlan, Mapping[str, Any]]] = (),
 ) -> list[MergedPlan]:
     """Merge assigned plans as KAZOO does: one MergedPlan per bookkeeper group, in order of first appearance.
 
@@ -228,7 +239,7 @@ def merge_plans(
     if dialect not in PRIORITIES:
         raise ValueError(f"unknown dialect {dialect!r} (4.2, 4.3)")
     priorities = priorities or PRIORITIES[dialect]
-    groups: dict[tuple, tuple[dict[str, str], list[dict], list[str]]] = {}
+    groups: dict[tuple[tuple[str, str], ...], tuple[dict[str, str], list[dict[str, Any]], list[str]]] = {}
     entries = [
         (plan, merge_recursive(global_overrides or {}, (overrides or {}).get(plan.id or "") or {})) for plan in plans
     ] + [(plan, dict(own or {})) for plan, own in object_plans]

@@ -57,7 +57,7 @@ def _strategy(value: Any) -> str:
         raise PydanticCustomError(
             "strategy", "unknown merge strategy {shown} (simple, recursive, cumulative)", {"shown": shown(value)}
         )
-    return value
+    return str(value)
 
 
 Number = Annotated[Decimal, BeforeValidator(_number)]
@@ -72,7 +72,7 @@ class Open(BaseModel):
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
-    def dump(self) -> dict:
+    def dump(self) -> dict[str, Any]:
         """The document part as JSON-shaped data (numbers stay Decimal), with every key it was given."""
         return self.model_dump(by_alias=True, exclude_unset=True)
 

@@ -55,9 +55,10 @@ class LineItem:
 
 def tier(rates: Mapping[str, Decimal] | None, quantity: int) -> Decimal | None:
     """The price of the smallest tier key >= quantity; None above the top tier or without tiers."""
-    for key in sorted(rates or {}, key=int):
+    tiers = rates or {}
+    for key in sorted(tiers, key=int):
         if int(key) >= quantity:
-            return rates[key]
+            return tiers[key]
     return None
 
 
@@ -97,15 +98,17 @@ def price_item(category: str, key: str, plan: ItemPlan, quantity: int) -> LineIt
     item_rate = plan.rate or ZERO
     discounts = plan.discounts
 
-    def eligible(discount) -> bool:
-        floor = 1 if discount is None or discount.minimum is None else discount.minimum
-        return discount is not None and item_rate > 0 and billable >= floor
+    def eligible(discount_minimum: int | None) -> bool:
+        floor = 1 if discount_minimum is None else discount_minimum
+        return item_rate > 0 and billable >= floor
 
     single = discounts.single if discounts else None
-    single_rate = (item_rate if single.rate is None else single.rate) if eligible(single) else ZERO
+    single_rate = ZERO
+    if single is not None and eligible(single.minimum):
+        single_rate = item_rate if single.rate is None else single.rate
     cumulative = discounts.cumulative if discounts else None
     cum_qty, cum_rate = 0, ZERO
-    if eligible(cumulative):
+    if cumulative is not None and eligible(cumulative.minimum):
         cum_qty = min(cumulative.maximum or 0, billable)
         cum_rate = next(r for r in (tier(cumulative.rates, cum_qty), cumulative.rate, item_rate) if r is not None)
     gross = billable * rate

@@ -47,7 +47,7 @@ def classify(number: str, classifiers: Iterable[tuple[str, str]] = CLASSIFIERS) 
     return next((name for name, regex in classifiers if re.search(regex, number)), None)
 
 
-def _features(doc: Mapping) -> list[str]:
+def _features(doc: Mapping[str, Any]) -> list[str]:
     features = doc.get("pvt_features") or {}
     return list(features) if isinstance(features, (Mapping, list)) else []
 
@@ -58,15 +58,16 @@ def _truthy(value: Any) -> bool:
     return not (value is None or value is False or value == "" or (number and value == 0))
 
 
-def _apps(doc: Mapping) -> Iterable[tuple[str, str, int]]:
+def _apps(doc: Mapping[str, Any]) -> Iterable[tuple[str, str, int]]:
     apps = doc.get("apps")
-    blacklist = doc.get("blacklist") if isinstance(doc.get("blacklist"), list) else []
+    blacklist = doc.get("blacklist")
+    blacklisted = blacklist if isinstance(blacklist, list) else []
     for app_id, app in apps.items() if isinstance(apps, Mapping) else ():
-        if app_id in blacklist or not isinstance(app, Mapping):
+        if app_id in blacklisted or not isinstance(app, Mapping):
             continue
         name = app.get("name") or app_id
         allowed = app.get("allowed_users")
-        users = {"all": ALL_USERS, "admins": ADMINS}.get(allowed)
+        users = {"all": ALL_USERS, "admins": ADMINS}.get(allowed) if isinstance(allowed, str) else None
         if allowed == "specific":
             users = len(app["users"]) if isinstance(app.get("users"), list) else 0
         if users:
@@ -79,7 +80,7 @@ def _malformed(value: Any) -> bool:
     return value is not None and not isinstance(value, str)
 
 
-def problems(doc: Mapping) -> list[str]:
+def problems(doc: Mapping[str, Any]) -> list[str]:
     """What is malformed in a billable document (`field: problem`), for logs and metrics; [] if it is sound.
     Malformed values count nothing (here and in the view); the rest of the document still counts."""
     kind = doc.get("pvt_type") or doc.get("_id")
@@ -91,7 +92,7 @@ def problems(doc: Mapping) -> list[str]:
         found.append(f"{name_fields[kind]}: not a string: {doc[name_fields[kind]]!r}")
     if kind == "limits":
         for trunk in TRUNKS:
-            if trunk in doc and (_count(doc[trunk]) is None or _count(doc[trunk]) < 0):
+            if trunk in doc and ((n := _count(doc[trunk])) is None or n < 0):
                 found.append(f"{trunk}: not a whole number ≥ 0: {doc[trunk]!r}")
     billing = doc.get("billing")
     if billing is not None and not isinstance(billing, Mapping):
@@ -101,16 +102,17 @@ def problems(doc: Mapping) -> list[str]:
     return found
 
 
-def _emissions(doc: Mapping, classifiers) -> Iterable[tuple[str, str, int]]:
+def _emissions(doc: Mapping[str, Any], classifiers: Iterable[tuple[str, str]]) -> Iterable[tuple[str, str, int]]:
     kind = doc.get("pvt_type") or doc.get("_id")
     if kind == "user":
         if _malformed(doc.get("priv_level")):
             return
         yield "users", doc.get("priv_level") or "user", 1
         qubicle = doc.get("qubicle")
-        recipient = qubicle.get("recipient") if isinstance(qubicle, Mapping) else None
-        if isinstance(recipient, Mapping) and _truthy(qubicle.get("enabled")):
-            yield "qubicle", (recipient.get("offering") or "basic") + "_recipient", 1
+        if isinstance(qubicle, Mapping):
+            recipient = qubicle.get("recipient")
+            if isinstance(recipient, Mapping) and _truthy(qubicle.get("enabled")):
+                yield "qubicle", (recipient.get("offering") or "basic") + "_recipient", 1
     elif kind == "device":
         if _malformed(doc.get("device_type")):
             return
@@ -154,7 +156,7 @@ def _emissions(doc: Mapping, classifiers) -> Iterable[tuple[str, str, int]]:
                 yield "billing", key, n
 
 
-def quantities_of(doc: Mapping, classifiers: Iterable[tuple[str, str]] = CLASSIFIERS) -> Quantities:
+def quantities_of(doc: Mapping[str, Any], classifiers: Iterable[tuple[str, str]] = CLASSIFIERS) -> Quantities:
     """What one KAZOO document contributes to its account's quantities (zero for deleted or disabled docs)."""
     if _truthy(doc.get("pvt_deleted")) or ("enabled" in doc and not _truthy(doc["enabled"])):
         return {}
@@ -201,7 +203,7 @@ def resolve_substitutes(quantities: Mapping[str, Mapping[str, int]]) -> Quantiti
     return out
 
 
-def from_view_rows(rows: Iterable[Mapping]) -> Quantities:
+def from_view_rows(rows: Iterable[Mapping[str, Any]]) -> Quantities:
     """`bookkeeper_services/quantify` rows reduced with group_level=2 (key `[category, item]`) -> quantities."""
     out: Quantities = {}
     for row in rows:
@@ -219,7 +221,9 @@ def cascade_sum(accounts: Iterable[Mapping[str, Mapping[str, int]]]) -> Quantiti
     return out
 
 
-def kazoo42_quantities(ledger_rows: Iterable[Mapping], account_doc: Mapping, plan_categories: Mapping) -> Quantities:
+def kazoo42_quantities(
+    ledger_rows: Iterable[Mapping[str, Any]], account_doc: Mapping[str, Any], plan_categories: Mapping[str, Any]
+) -> Quantities:
     """The categories KAZOO 4.2 counts besides the documents (its `services.modules`, docs/kazoo.md), each replacing
     its category as 4.2's `reset_category` does:
 

@@ -23,6 +23,7 @@ from bookkeeper.amqp import protocol
 from bookkeeper.amqp.broker import INSTALL_HINT, installed
 from bookkeeper.billing import BillingEngine
 from bookkeeper.clock import SystemClock
+from bookkeeper.config import Config
 from bookkeeper.dbnames import account_db, encode, modb, to_gregorian
 from bookkeeper.embedded import free_port
 from bookkeeper.gateways.config import save_section
@@ -46,14 +47,14 @@ def require_broker() -> None:
 class World(NamespacedWorld):
     """Master -> reseller (USD, plan `rt`: devices 30.00 a month, activation 2.00, Braintree) -> customers."""
 
-    def __init__(self, server_url: str, settings):
-        super().__init__(server_url, settings, "q")
+    def __init__(self, server_url: str, config: Config):
+        super().__init__(server_url, config, "q")
         now = datetime.now(UTC)
         self.master = self.new_account("Master", [], now)
         self.reseller = self.new_account("Reseller", [self.master], now, reseller=True)
-        provision.put_settings(self.couch, self.reseller, {"currency": "USD"}, now)
+        provision.put_billing_settings(self.couch, self.reseller, {"currency": "USD"}, now)
         provision.put_plan(self.couch, self.reseller, "rt", PLAN, now)
-        self.engine = BillingEngine(self.couch, self.settings, SystemClock())
+        self.engine = BillingEngine(self.couch, self.config, SystemClock())
         self.ledger: Ledger = self.engine.ledger
 
     def customer(self, balance: int | str = 0, devices: int = 0) -> str:
@@ -109,7 +110,7 @@ class World(NamespacedWorld):
 
     def state(self, account: str) -> dict:
         """The account's billing state as the daemon saved it."""
-        return self.couch.db(self.settings.bookkeeper_db).get(f"billing_state:{account}")["state"]
+        return self.couch.db(self.config.bookkeeper_db).get(f"billing_state:{account}")["state"]
 
     def counted(self, account: str) -> int | None:
         """The devices the last evaluation counted (the services doc's `quantities.account`)."""
@@ -131,7 +132,7 @@ class Daemon:
             "BOOKKEEPER_COUCH_URL": world.url,
             "BOOKKEEPER_NAMESPACE": world.namespace,
             "BOOKKEEPER_MASTER_ACCOUNT": world.master,
-            "BOOKKEEPER_BOOKKEEPER_DB": world.settings.bookkeeper_db,
+            "BOOKKEEPER_BOOKKEEPER_DB": world.config.bookkeeper_db,
             "BOOKKEEPER_AMQP_URL": broker.url,
             "BOOKKEEPER_FEED_DISCOVERY_INTERVAL": "1",
             "BOOKKEEPER_FEED_POLL_INTERVAL": "0.5",

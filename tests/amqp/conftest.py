@@ -59,9 +59,9 @@ def broker(tmp_path):
 
 
 @pytest.fixture
-def deployment(own_server, settings):
+def deployment(own_server, config):
     """The world on a server of the test's own, for `bookkeeper run` as a process."""
-    made = World(own_server.url, settings)
+    made = World(own_server.url, config)
     yield made
     made.cleanup()
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from bookkeeper.amqp import protocol
-from bookkeeper.config import load_settings
+from bookkeeper.config import load_config
 from bookkeeper.errors import InputError
 
 REQUEST = {
@@ -106,11 +106,11 @@ def test_replies_carry_the_default_headers_and_kazoo_json():
 
 
 def test_amqp_settings_come_from_the_environment_and_hide_credentials():
-    settings = load_settings(
+    config = load_config(
         env={"BOOKKEEPER_AMQP_URL": "amqp://kazoo:secret@rabbit:5672/%2F", "BOOKKEEPER_AMQP_WORKERS": "4"}
     )
-    assert settings.amqp_url == "amqp://kazoo:secret@rabbit:5672/%2F" and settings.amqp_workers == 4
-    assert settings.amqp_bookkeeper_type == "couch_bookkeeper"
-    assert settings.amqp_queue == "couch_bookkeeper_shared_listener"
-    assert "secret" not in json.dumps(settings.display())
-    assert load_settings(env={}).amqp_url is None
+    assert config.amqp_url == "amqp://kazoo:secret@rabbit:5672/%2F" and config.amqp_workers == 4
+    assert config.amqp_bookkeeper_type == "couch_bookkeeper"
+    assert config.amqp_queue == "couch_bookkeeper_shared_listener"
+    assert "secret" not in json.dumps(config.display())
+    assert load_config(env={}).amqp_url is None

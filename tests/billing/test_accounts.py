@@ -30,21 +30,21 @@ def test_reseller_is_the_nearest_reseller_ancestor_else_master(world):
 def test_settings_fall_back_key_by_key_to_the_master_then_defaults(world):
     master = world.account("Master")
     reseller = world.account("Reseller", [master], reseller=True)
-    provision.put_settings(
+    provision.put_billing_settings(
         world.couch, master, {"currency": "USD", "billing_day": 5, "timezone": "America/New_York"}, START
     )
-    provision.put_settings(world.couch, reseller, {"currency": "EUR", "billing_day": 15}, START)
+    provision.put_billing_settings(world.couch, reseller, {"currency": "EUR", "billing_day": 15}, START)
     directory = Directory(world.couch, master)
-    own = directory.settings(reseller)
+    own = directory.reseller_settings(reseller)
     assert (own.currency, own.billing_day, own.timezone, own.block_on_negative) == ("EUR", 15, "America/New_York", True)
-    assert directory.settings(master).billing_day == 5
+    assert directory.reseller_settings(master).billing_day == 5
 
 
 def test_invalid_settings_name_the_document_and_field(world):
     master = world.account("Master")
-    provision.put_settings(world.couch, master, {"billing_day": 31}, START)
+    provision.put_billing_settings(world.couch, master, {"billing_day": 31}, START)
     with pytest.raises(InputError) as err:
-        Directory(world.couch, master).settings(master)
+        Directory(world.couch, master).reseller_settings(master)
     assert str(err.value) == f"{account_db(master)}/configs_bookkeeper: billing_day: must be 1..28, got 31"
 
 
@@ -75,7 +75,7 @@ def test_block_cascades_to_descendants_and_unblock_never_lifts_an_admins_block(w
 
 @pytest.mark.parametrize("dialect", ["4.3", "4.2"])
 def test_services_doc_carries_quantities_the_way_each_kazoo_reads_them(world, dialect):
-    world.settings = world.settings.model_copy(update={"dialect": dialect})
+    world.config = world.config.model_copy(update={"dialect": dialect})
     master = world.account("Master")
     acct = world.account("Acct", [master])
     directory = Directory(world.couch, master, dialect)

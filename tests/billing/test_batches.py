@@ -40,7 +40,7 @@ class CountingCouch(Couch):
 @pytest.fixture
 def master(world):
     master = world.account("Master", reseller=True)
-    provision.put_settings(world.couch, master, {"currency": "USD", "billing_day": 1}, START)
+    provision.put_billing_settings(world.couch, master, {"currency": "USD", "billing_day": 1}, START)
     provision.put_plan(world.couch, master, "basic", PLAN, START)
     return master
 
@@ -65,8 +65,8 @@ def customer(world, master, balance: str, *, plans=None, limits=None) -> str:
 
 
 def engine_for(world, master, couch=None) -> BillingEngine:
-    settings = world.settings.model_copy(update={"master_account": master})
-    return BillingEngine(couch or world.couch, settings, SimulatedClock(START))
+    config = world.config.model_copy(update={"master_account": master})
+    return BillingEngine(couch or world.couch, config, SimulatedClock(START))
 
 
 def debits(couch, account) -> list[int]:
@@ -85,7 +85,7 @@ def test_one_accounts_error_fails_only_that_account_of_the_batch(world, master):
     assert [e.account_id for e in failed.value.evaluations] == good
     for account in good:  # the MRC, 10.00 in KAZOO units
         assert debits(world.couch, account) == [100000]
-    assert world.couch.db(engine.settings.bookkeeper_db).get_or_none(STATE_PREFIX + bad) is None
+    assert world.couch.db(engine.config.bookkeeper_db).get_or_none(STATE_PREFIX + bad) is None
 
 
 @pytest.mark.slow
@@ -116,7 +116,7 @@ def test_a_recount_reads_the_limits_doc_only_when_it_changed(world, master):
     engine = engine_for(world, master, couch)
     engine.evaluate(account, START)  # no funds, but postpay covers the MRC
     assert debits(world.couch, account) == [100000]
-    state = world.couch.db(engine.settings.bookkeeper_db).get(STATE_PREFIX + account)
+    state = world.couch.db(engine.config.bookkeeper_db).get(STATE_PREFIX + account)
     assert state["postpay"] == {"allowed": True, "max": "100"}
 
     db = world.couch.db(f"account/{account[:2]}/{account[2:4]}/{account[4:]}")
@@ -131,7 +131,7 @@ def test_a_recount_reads_the_limits_doc_only_when_it_changed(world, master):
     engine.clock.set(START + timedelta(days=2))
     engine.handle_changes(db.name, [{"id": "limits", "doc": db.get("limits")}])
     assert couch.counts[("GET", "limits")] == limits_reads + 1
-    state = world.couch.db(engine.settings.bookkeeper_db).get(STATE_PREFIX + account)
+    state = world.couch.db(engine.config.bookkeeper_db).get(STATE_PREFIX + account)
     assert state["postpay"] == {"allowed": False, "max": "100"}
 
 

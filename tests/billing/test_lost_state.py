@@ -26,7 +26,7 @@ def at(day: int) -> datetime:
 
 def setup(world):
     master = world.account("Master", reseller=True)
-    provision.put_settings(world.couch, master, {"currency": "USD", "billing_day": 1}, START)
+    provision.put_billing_settings(world.couch, master, {"currency": "USD", "billing_day": 1}, START)
     provision.put_plan(world.couch, master, "basic", PLAN, START)
     account = world.account("Customer", [master], plans={"basic": master})
     Ledger(world.couch).credit(
@@ -66,7 +66,7 @@ def test_a_lost_billing_state_is_rebuilt_from_the_ledger_and_charges_nothing_twi
     master, account, _ = a_device_on_day_10(world)
     before = charges(world, account)
     assert [kind for kind, _ in before] == ["activation", "prorate"]
-    state_db = world.couch.db(world.settings.bookkeeper_db)
+    state_db = world.couch.db(world.config.bookkeeper_db)
     state_db.delete_doc(f"billing_state:{account}", state_db.get(f"billing_state:{account}")["_rev"])
     again = engine_for(world, master)  # another process: nothing remembered
     again.evaluate(account, at(12))
@@ -98,19 +98,19 @@ def test_verify_finds_two_charges_for_one_item_and_period(world):
 
 def test_a_state_older_than_the_ledger_by_one_second_is_rebuilt_logged_and_counted(world, caplog):
     master, account, engine = a_device_on_day_10(world)  # prorated 10.00 a month, activation 2.00
-    settings = world.settings.model_copy(update={"master_account": master})
-    state_db = world.couch.db(world.settings.bookkeeper_db)
+    config = world.config.model_copy(update={"master_account": master})
+    state_db = world.couch.db(world.config.bookkeeper_db)
     backup = state_db.get(STATE_PREFIX + account)
     provision.add_docs(world.couch, account, [dict(DEVICE)], at(10))
     engine.evaluate(account, at(10))  # the same second: 2 devices
     before = charges(world, account)
     assert [kind for kind, _ in before] == ["activation", "activation", "prorate", "prorate"]
     checked = Metrics()
-    BillingEngine(world.couch, settings, SimulatedClock(START), metrics=checked).evaluate(account, at(10))
+    BillingEngine(world.couch, config, SimulatedClock(START), metrics=checked).evaluate(account, at(10))
     assert checked.value("billing_states_rebuilt") == 0  # a state that saw every charge of its second
     state_db.put({**backup, "_rev": state_db.get(STATE_PREFIX + account)["_rev"]})  # restored from a backup
     metrics = Metrics()
-    again = BillingEngine(world.couch, settings, SimulatedClock(START), metrics=metrics)
+    again = BillingEngine(world.couch, config, SimulatedClock(START), metrics=metrics)
     again.evaluate(account, at(12))
     assert charges(world, account) == before
     assert metrics.value("billing_states_rebuilt") == 1

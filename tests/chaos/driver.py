@@ -11,10 +11,10 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, as pytest has it
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import world
+from chaos import world
 
 
 def main() -> int:

@@ -143,7 +143,7 @@ def test_a_month_with_kills_and_server_restarts_leaves_the_undisturbed_ledger(tm
             debits = sum((e.amount for e in entries if e.type == "debit"), Decimal(0))
             assert credits > 0 and debits > 0, label
             assert ledger.balance(account_id, world.UNTIL) == credits - debits, label
-        states = couch.db(disturbed.settings.bookkeeper_db).get_many([STATE_PREFIX + i for i in account_ids])
+        states = couch.db(disturbed.config.bookkeeper_db).get_many([STATE_PREFIX + i for i in account_ids])
         assert len(states) == ACCOUNTS + 1 - (STATE_PREFIX + ids["master"] not in states)
         pending = [
             (s["account_id"], c["key"]) for s in states.values() for c in (s.get("pending") or {}).get("charges", [])
@@ -152,7 +152,8 @@ def test_a_month_with_kills_and_server_restarts_leaves_the_undisturbed_ledger(tm
         assert [k for a, k in pending if f"{modb(a, 2026, 3)}/{keyed_id(k, 2026, 3)}" not in got] == []
         print(
             f"chaos month: {kills} kills, {restarts} server restarts, {runs} driver runs, "
-            f"{len(want)} ledger documents equal, {len(pending)} write-ahead charges in the ledger, {time.monotonic() - began:.0f}s"
+            f"{len(want)} ledger documents equal, {len(pending)} write-ahead charges in the ledger, "
+            f"{time.monotonic() - began:.0f}s"
         )
     finally:
         server.stop()

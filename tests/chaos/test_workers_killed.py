@@ -19,7 +19,7 @@ from waiting import wait_until
 
 from bookkeeper import provision
 from bookkeeper.billing import STATE_PREFIX
-from bookkeeper.config import load_settings
+from bookkeeper.config import Config, load_config
 from bookkeeper.couch import Couch
 from bookkeeper.embedded import free_port
 from bookkeeper.ledger import Ledger
@@ -40,17 +40,17 @@ def world(tmp_path):
     server = start_test_server(tmp_path)
     namespace = "leases-"
     couch = Couch(server.url, namespace=namespace)
-    settings = load_settings(env={}, couch_url=server.url, namespace=namespace)
+    config = load_config(env={}, couch_url=server.url, namespace=namespace)
     now = datetime.now(UTC)
     master = provision.new_account_id()
-    provision.create_account(couch, settings, master, "Master", [], now, reseller=True)
-    provision.put_settings(couch, master, {"currency": "USD", "billing_day": 1}, now)
+    provision.create_account(couch, config, master, "Master", [], now, reseller=True)
+    provision.put_billing_settings(couch, master, {"currency": "USD", "billing_day": 1}, now)
     provision.put_plan(couch, master, "leases", PLAN, now)
     ledger = Ledger(couch)
     accounts = []
     for n in range(ACCOUNTS):
         account = provision.new_account_id()
-        provision.create_account(couch, settings, account, f"Lease {n}", [master], now, plans={"leases": master})
+        provision.create_account(couch, config, account, f"Lease {n}", [master], now, plans={"leases": master})
         ledger.credit(
             account,
             Decimal(500),
@@ -64,7 +64,7 @@ def world(tmp_path):
         accounts.append(account)
     procs: dict[str, subprocess.Popen] = {}
     try:
-        yield server, couch, settings.model_copy(update={"master_account": master}), accounts, procs, tmp_path
+        yield server, couch, config.model_copy(update={"master_account": master}), accounts, procs, tmp_path
     finally:
         for proc in procs.values():
             if proc.poll() is None:
@@ -98,8 +98,8 @@ def start_worker(server, worker: str, tmp_path: Path) -> subprocess.Popen:
         )
 
 
-def owners(couch: Couch, settings) -> dict[int, str]:
-    rows = couch.db(settings.bookkeeper_db).all_docs(
+def owners(couch: Couch, config: Config) -> dict[int, str]:
+    rows = couch.db(config.bookkeeper_db).all_docs(
         startkey=LEASE_PREFIX, endkey=LEASE_PREFIX + "\ufff0", include_docs=True
     )
     now = time.time()
@@ -125,32 +125,32 @@ def add_device(couch: Couch, account: str, n: int) -> None:
     )
 
 
-def diagnosis(couch: Couch, settings, account: str, tmp_path: Path) -> str:
+def diagnosis(couch: Couch, config: Config, account: str, tmp_path: Path) -> str:
     """Who holds the account's bucket now, and the end of each worker's log."""
     bucket = bucket_of(account, OPTIONS.lease_buckets)
     logs = [
         f"--- {path.name}\n" + "\n".join(path.read_text(errors="replace").splitlines()[-20:])
         for path in sorted(tmp_path.glob("w*.log"))
     ]
-    return "\n".join([f"account {account}: bucket {bucket} held by {owners(couch, settings).get(bucket)}", *logs])
+    return "\n".join([f"account {account}: bucket {bucket} held by {owners(couch, config).get(bucket)}", *logs])
 
 
 def test_three_then_two_workers_lose_one_each_and_every_account_is_still_served_once(world):
-    server, couch, settings, accounts, procs, tmp_path = world
+    server, couch, config, accounts, procs, tmp_path = world
     ledger = Ledger(couch)
     for worker in ("w1", "w2", "w3"):
         procs[worker] = start_worker(server, worker, tmp_path)
 
     def spread():
         """all lease buckets held, by the three workers"""
-        held = owners(couch, settings)
+        held = owners(couch, config)
         return len(held) == OPTIONS.lease_buckets and set(held.values()) == {"w1", "w2", "w3"}
 
     wait_until(spread, 90, every=0.5)
 
     def evaluated():
         """every account evaluated once this period (its billing state written)"""
-        states = couch.db(settings.bookkeeper_db).get_many([STATE_PREFIX + a for a in accounts])
+        states = couch.db(config.bookkeeper_db).get_many([STATE_PREFIX + a for a in accounts])
         return len(states) == len(accounts)
 
     # A unit present at an account's first evaluation of the period is its activation mark, not a new unit
@@ -159,7 +159,7 @@ def test_three_then_two_workers_lose_one_each_and_every_account_is_still_served_
 
     devices = 0
     for victim in ("w1", "w2"):
-        held = owners(couch, settings)
+        held = owners(couch, config)
         orphaned = [a for a in accounts if held.get(bucket_of(a, OPTIONS.lease_buckets)) == victim]
         assert orphaned, f"{victim} owned none of the accounts"
         procs[victim].kill()
@@ -171,14 +171,14 @@ def test_three_then_two_workers_lose_one_each_and_every_account_is_still_served_
         served = {}
         for account in sorted(accounts, key=lambda a: a in orphaned):
 
-            def charged(account=account):
+            def charged(account=account, devices=devices):
                 """the new device's activation charge"""
                 return activations(ledger, account) >= ACTIVATION * devices
 
             try:
                 wait_until(charged, SERVED_WITHIN - (time.monotonic() - killed) + 1, every=0.5)
             except AssertionError as exc:
-                raise AssertionError(f"{exc}\n{diagnosis(couch, settings, account, tmp_path)}") from None
+                raise AssertionError(f"{exc}\n{diagnosis(couch, config, account, tmp_path)}") from None
             served[account] = time.monotonic() - killed
         print(
             f"{victim} killed: {len(orphaned)} orphaned accounts served after at most "
@@ -187,7 +187,7 @@ def test_three_then_two_workers_lose_one_each_and_every_account_is_still_served_
         )
         assert max(served.values()) <= SERVED_WITHIN
         survivors = {w for w in ("w1", "w2", "w3") if procs[w].poll() is None}
-        wait_until(lambda: set(owners(couch, settings).values()) == survivors, SERVED_WITHIN, every=0.5)
+        wait_until(lambda alive=survivors: set(owners(couch, config).values()) == alive, SERVED_WITHIN, every=0.5)
 
     time.sleep(OPTIONS.discovery_interval)  # a late duplicate would land now
     for account in accounts:

@@ -96,9 +96,9 @@ def build(sim, now=None, threads: int = 4) -> None:
     for label in s.order():
         sim.ids.setdefault(label, provision.new_account_id())
     master = sim.ids["master"]
-    provision.create_account(sim.couch, sim.settings, master, "Master", [], now, reseller=True, dialect=s.dialect)
+    provision.create_account(sim.couch, sim.config, master, "Master", [], now, reseller=True, dialect=s.dialect)
     reseller = s.resellers["master"]
-    provision.put_settings(sim.couch, master, reseller.settings, now)
+    provision.put_billing_settings(sim.couch, master, reseller.settings, now)
     for plan_id, plan in reseller.plans.items():
         provision.put_plan(sim.couch, master, plan_id, plan, now)
     labels = [label for label in s.order() if label != "master"]
@@ -148,8 +148,8 @@ def build(sim, now=None, threads: int = 4) -> None:
     for name, docs in ((ACCOUNTS_DB, [a for a, _ in made]), (SERVICES_DB, [b for _, b in made])):
         for start in range(0, len(docs), 500):
             sim.couch.db(name).bulk_docs(docs[start : start + 500])
-    sim.settings = sim.settings.model_copy(update={"master_account": master})
-    sim.engine = BillingEngine(sim.couch, sim.settings, sim.clock)
+    sim.config = sim.config.model_copy(update={"master_account": master})
+    sim.engine = BillingEngine(sim.couch, sim.config, sim.clock)
 
     def credit(label: str) -> None:
         from bookkeeper.ledger import Ledger
@@ -181,8 +181,8 @@ def attach(sim) -> None:
     """Give a Simulation whose world is already built its engine (a driver started again after a kill)."""
     from bookkeeper.billing import BillingEngine
 
-    sim.settings = sim.settings.model_copy(update={"master_account": sim.ids["master"]})
-    sim.engine = BillingEngine(sim.couch, sim.settings, sim.clock)
+    sim.config = sim.config.model_copy(update={"master_account": sim.ids["master"]})
+    sim.engine = BillingEngine(sim.couch, sim.config, sim.clock)
 
 
 def moments(sim) -> list[datetime]:
@@ -204,7 +204,7 @@ def walk(sim, on_moment=None) -> int:
     from bookkeeper.dbnames import ACCOUNTS_DB, SERVICES_DB, account_db
     from feeds.catchup import catch_up
 
-    state = sim.couch.db(sim.settings.bookkeeper_db)
+    state = sim.couch.db(sim.config.bookkeeper_db)
     progress = state.get_or_none(PROGRESS) or {"_id": PROGRESS, "done": ""}
     walked = 0
     for moment in moments(sim):
@@ -216,7 +216,7 @@ def walk(sim, on_moment=None) -> int:
             sim.engine.tick(moment)
             databases = sim._databases()
         else:
-            databases = [ACCOUNTS_DB, SERVICES_DB] + sorted({account_db(sim.ids[e.account]) for e in events})
+            databases = [ACCOUNTS_DB, SERVICES_DB, *sorted({account_db(sim.ids[e.account]) for e in events})]
         for event in events:
             apply(sim, event)
         catch_up(sim.couch, sim.engine, databases)
@@ -263,11 +263,11 @@ def apply(sim, event) -> None:
 
 
 def simulation(scenario: dict, url: str, namespace: str, ids: dict | None = None):
-    from bookkeeper.config import load_settings
+    from bookkeeper.config import load_config
     from bookkeeper.couch import Couch
     from simulator.run import Simulation
     from simulator.scenario import parse_scenario
 
     couch = Couch(url, namespace=namespace)
-    settings = load_settings(env={}, couch_url=url, namespace=namespace)
-    return Simulation(parse_scenario(scenario, "chaos"), couch, settings, ids=ids)
+    config = load_config(env={}, couch_url=url, namespace=namespace)
+    return Simulation(parse_scenario(scenario, "chaos"), couch, config, ids=ids)

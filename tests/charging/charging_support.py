@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from bookkeeper.charging import AccountFacts, BillingState, Charge, Decision, PricedItem, evaluate
-from bookkeeper.settings import BookkeeperSettings, settings_from_doc
+from bookkeeper.settings import BillingSettings, billing_settings_from_doc
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 
@@ -36,20 +36,20 @@ def trunks(n: int, rate="10", **kw) -> PricedItem:
 class Account:
     """An account as the ledger sees it: balance, block flags, saved state; `run` evaluates and applies."""
 
-    settings: BookkeeperSettings = field(default_factory=lambda: settings_from_doc({}))
+    billing_settings: BillingSettings = field(default_factory=lambda: billing_settings_from_doc({}))
     balance: Decimal = Decimal(0)
     facts: AccountFacts = field(default_factory=lambda: AccountFacts(Decimal(0)))
     state: BillingState | None = None
     written: list[Charge] = field(default_factory=list)
 
     @classmethod
-    def with_settings(cls, balance="0", **settings) -> Account:
-        return cls(settings_from_doc(settings), Decimal(balance))
+    def with_settings(cls, balance="0", **billing_settings) -> Account:
+        return cls(billing_settings_from_doc(billing_settings), Decimal(balance))
 
     def run(self, moment: str, items, credit="0", reprice=None) -> Decision:
         self.balance += Decimal(credit)
         facts = replace(self.facts, balance=self.balance)
-        decision = evaluate(self.settings, ACCOUNT, self.state, list(items), facts, at(moment), reprice)
+        decision = evaluate(self.billing_settings, ACCOUNT, self.state, list(items), facts, at(moment), reprice)
         for charge in decision.charges:
             assert charge.key not in {c.key for c in self.written}, f"charged twice: {charge.key}"
             self.balance += charge.signed

@@ -7,14 +7,14 @@ from decimal import Decimal
 from charging_support import ACCOUNT, Account, amounts, at, devices, trunks
 
 from bookkeeper.charging import AccountFacts, BillingState, evaluate
-from bookkeeper.settings import resolve_settings
+from bookkeeper.settings import resolve_billing_settings
 
 
 def test_eur_reseller_billing_day_15_in_berlin_under_usd_master():
-    settings = resolve_settings(
+    billing_settings = resolve_billing_settings(
         {"currency": "EUR", "billing_day": 15, "timezone": "Europe/Berlin"}, {"currency": "USD"}
     )
-    acct = Account(settings, balance=Decimal("100"))
+    acct = Account(billing_settings, balance=Decimal("100"))
     # Period Mar 15 .. Apr 15 (31 days); new on Mar 20 (k=6, 26 left): 12.50 x 26/31 = 10.4838 -> 10.48 EUR
     d = acct.run("2026-03-20T10:00:00Z", [devices(1, rate="12.50")])
     c = d.charges[0]
@@ -39,12 +39,14 @@ def test_same_evaluation_replayed_gives_same_keys_and_amounts():
     acct.run("2026-03-01T00:00:00Z", [devices(1, activation="3")])
     saved = acct.state
     facts = AccountFacts(acct.balance)
-    first = evaluate(acct.settings, ACCOUNT, saved, [devices(3, activation="3")], facts, at("2026-03-10T09:00:00Z"))
+    first = evaluate(
+        acct.billing_settings, ACCOUNT, saved, [devices(3, activation="3")], facts, at("2026-03-10T09:00:00Z")
+    )
     # Crash: the charges were written, the state was not saved. The retry starts from the saved state,
     # later the same day, with the charges already in the balance: same keys, same amounts.
     paid = facts.balance + sum(c.signed for c in first.charges)
     again = evaluate(
-        acct.settings,
+        acct.billing_settings,
         ACCOUNT,
         BillingState.from_doc(json.loads(json.dumps(saved.to_doc()))),
         [devices(3, activation="3")],

@@ -35,7 +35,7 @@ def test_away_over_a_period_start_pays_nothing_for_it_and_a_late_mrc_from_the_re
     away(acct)
     assert acct.run("2026-03-10T00:00:00Z", items).charges == ()
     assert acct.run("2026-04-01T00:00:00Z", items).charges == ()  # April's start: the other bookkeeper's
-    assert missed_period_ends(acct.state, acct.state.period.end, acct.settings) == []
+    assert missed_period_ends(acct.state, acct.state.period.end, acct.billing_settings) == []
     away(acct, False)
     # Back on Apr 11 (k=11 of 30): MRC 10 x 20/30 = 6.67; the trunk's fee for Apr 11 only (no missed days).
     d = acct.run("2026-04-11T00:00:00Z", items)

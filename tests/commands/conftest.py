@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pytest
 from click.testing import CliRunner, Result
 
-from bookkeeper.config import load_settings
+from bookkeeper.config import load_config
 from bookkeeper.couch import Couch
 from cli import main
 from simulator.run import Simulation
@@ -60,7 +60,7 @@ def build_world(server, dialect: str = "4.3") -> World:
     sim = Simulation(
         parse_scenario({**SCENARIO, "dialect": dialect}, "test"),
         Couch(server.url, namespace=namespace),
-        load_settings(env={}, couch_url=server.url),
+        load_config(env={}, couch_url=server.url),
     )
     try:
         sim.build()

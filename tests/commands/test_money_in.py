@@ -44,7 +44,7 @@ def test_a_credit_in_another_currency_is_refused_and_not_booked(world):
 
 def test_the_ledger_refuses_another_currency_on_every_write_path(world):
     """The check the daemon's other paths (hooks, top-ups, AMQP) share: the engine's ledger write."""
-    with pytest.raises(InputError, match="EUR is not the currency of account .* \\(USD\\); money is never converted"):
+    with pytest.raises(InputError, match=r"EUR is not the currency of account .* \(USD\); money is never converted"):
         world.sim.engine.ledger.credit(
             world.id("acme"),
             Decimal(5),

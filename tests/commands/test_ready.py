@@ -16,7 +16,7 @@ import requests
 from click.testing import CliRunner
 
 from bookkeeper import provision
-from bookkeeper.config import load_settings
+from bookkeeper.config import load_config
 from bookkeeper.couch import Couch, redact
 from bookkeeper.embedded import free_port
 from cli import main
@@ -28,9 +28,9 @@ BIN = Path(sys.executable).parent / "bookkeeper"
 def test_run_prints_one_ready_line_with_the_urls(own_server, tmp_path):
     namespace = f"rdy{uuid.uuid4().hex[:8]}-"
     couch = Couch(own_server.url, namespace=namespace)
-    settings = load_settings(env={}, couch_url=own_server.url, namespace=namespace)
+    config = load_config(env={}, couch_url=own_server.url, namespace=namespace)
     master = provision.new_account_id()
-    provision.create_account(couch, settings, master, "Master", [], datetime.now(UTC))
+    provision.create_account(couch, config, master, "Master", [], datetime.now(UTC))
     metrics, hooks = free_port(), free_port()
     env = {
         **os.environ,
@@ -38,13 +38,14 @@ def test_run_prints_one_ready_line_with_the_urls(own_server, tmp_path):
         "BOOKKEEPER_NAMESPACE": namespace,
         "BOOKKEEPER_MASTER_ACCOUNT": master,
     }
-    proc = subprocess.Popen(
-        [str(BIN), "run", "--worker-id", "w1", "--metrics-port", str(metrics), "--hooks-port", str(hooks)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=open(tmp_path / "log", "w"),
-        text=True,
-    )
+    with open(tmp_path / "log", "w") as log:  # the daemon holds its own descriptor
+        proc = subprocess.Popen(
+            [str(BIN), "run", "--worker-id", "w1", "--metrics-port", str(metrics), "--hooks-port", str(hooks)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
     try:
         line = proc.stdout.readline()
         fauxton = redact(own_server.url).rstrip("/") + "/_utils/"  # never the credentials
@@ -56,7 +57,7 @@ def test_run_prints_one_ready_line_with_the_urls(own_server, tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
-        provision.remove(couch, settings, [master])
+        provision.remove(couch, config, [master])
     assert proc.returncode == 0 and out == ""  # one line, once
 
 

@@ -20,7 +20,7 @@ from waiting import wait_until
 from bookkeeper import provision
 from bookkeeper.charging import prorated
 from bookkeeper.clock import day_index, period_containing
-from bookkeeper.config import load_settings
+from bookkeeper.config import load_config
 from bookkeeper.couch import Couch
 from bookkeeper.dbnames import account_db, modb
 from bookkeeper.embedded import free_port
@@ -47,10 +47,10 @@ class Deployment:
     def __init__(self, server):
         self.namespace = f"d{uuid.uuid4().hex[:10]}-"
         self.couch = Couch(server.url, namespace=self.namespace, retries=3)
-        self.settings = load_settings(env={}, couch_url=server.url, namespace=self.namespace)
+        self.config = load_config(env={}, couch_url=server.url, namespace=self.namespace)
         self.now = datetime.now(UTC)
         self.master = provision.new_account_id()
-        provision.create_account(self.couch, self.settings, self.master, "Master", [], self.now)
+        provision.create_account(self.couch, self.config, self.master, "Master", [], self.now)
         provision.put_plan(self.couch, self.master, "rt", PLAN, self.now)
         self.ids = [self.master]
         self.ledger = Ledger(self.couch)
@@ -76,7 +76,7 @@ class Deployment:
         account = provision.new_account_id()
         provision.create_account(
             self.couch,
-            self.settings,
+            self.config,
             account,
             "Customer",
             tree or [self.master],
@@ -102,21 +102,22 @@ class Deployment:
 
     def start(self, worker: str) -> subprocess.Popen:
         self.metrics_ports[worker] = free_port()
-        proc = subprocess.Popen(
-            [
-                str(BIN),
-                "run",
-                "--worker-id",
-                worker,
-                "--metrics-port",
-                str(self.metrics_ports[worker]),
-                "--hooks-port",
-                str(free_port()),
-            ],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.log_path(worker), "w"),
-        )
+        with open(self.log_path(worker), "w") as log:  # the daemon holds its own descriptor
+            proc = subprocess.Popen(
+                [
+                    str(BIN),
+                    "run",
+                    "--worker-id",
+                    worker,
+                    "--metrics-port",
+                    str(self.metrics_ports[worker]),
+                    "--hooks-port",
+                    str(free_port()),
+                ],
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
         self.procs.append(proc)
         return proc
 
@@ -157,7 +158,7 @@ class Deployment:
         for account in self.ids:
             for name in (account_db(account), *self.ledger_dbs(account)):
                 self.couch.db(name).delete()
-        for name in ("accounts", "services", self.settings.bookkeeper_db):
+        for name in ("accounts", "services", self.config.bookkeeper_db):
             self.couch.db(name).delete()
 
     def ledger_dbs(self, account):

@@ -20,7 +20,7 @@ def test_new_devices_appear_as_quantities_and_charges_in_real_time(deployment):
     acme = deployment.account(devices=1)
     deployment.start("w1")
     assert wait_for(lambda: deployment.quantity(acme) == 1)
-    [mrc] = wait_for(lambda: deployment.debits(acme, "mrc"))
+    [_mrc] = wait_for(lambda: deployment.debits(acme, "mrc"))
     provision.add_docs(deployment.couch, acme, [{"pvt_type": "device"}, {"pvt_type": "device"}], datetime.now(UTC))
     assert wait_for(lambda: deployment.quantity(acme) == 3, timeout=30)
     [prorate] = wait_for(lambda: deployment.debits(acme, "prorate"), timeout=30)
@@ -41,8 +41,8 @@ def test_a_sigkilled_daemon_loses_no_change_and_charges_nothing_twice(deployment
     first.wait(10)
     deployment.start("w1")
     for account in accounts:
-        assert wait_for(lambda: deployment.quantity(account) == 4, timeout=90)
-        wait_for(lambda: deployment.debits(account, "activation"), timeout=30)
+        assert wait_for(lambda account=account: deployment.quantity(account) == 4, timeout=90)
+        wait_for(lambda account=account: deployment.debits(account, "activation"), timeout=30)
     for account in accounts:
         debits = deployment.debits(account)
         keys = [e.key for e in debits]

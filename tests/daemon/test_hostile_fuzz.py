@@ -5,6 +5,7 @@ being charged, and `ledger verify` finds their ledgers sound."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -77,22 +78,22 @@ def test_random_documents_do_not_stop_the_daemon_or_its_good_accounts(deployment
     d.env["BOOKKEEPER_LEASE_TTL"] = "3"
     good = [d.account(devices=1), d.account(devices=1)]
     reseller = d.account(devices=0, reseller=True, plans={})
-    provision.put_settings(d.couch, reseller, {"currency": "USD"}, now())
+    provision.put_billing_settings(d.couch, reseller, {"currency": "USD"}, now())
     provision.put_plan(d.couch, reseller, "vp", PLAN, now())
     victim = d.account(devices=1, plans={"vp": reseller}, tree=[d.master, reseller])
     month = modb(victim, now().year, now().month)
     worker = d.start("w1")
     for account in good:
-        wait_for(lambda: d.debits(account, "mrc"), timeout=90)
+        wait_for(lambda account=account: d.debits(account, "mrc"), timeout=90)
     counter = iter(range(10**6))
 
     def put(db_name: str, doc_id: str, fields: dict, base: dict | None = None) -> None:
         db = d.couch.db(db_name)
         current = db.get_or_none(doc_id) or base or {}
-        try:
+        with contextlib.suppress(
+            CouchError
+        ):  # refused (e.g. the append-only rule): what the server refuses cannot hurt anyone
             db.put({**current, **fields, "_id": doc_id, **({"_rev": current["_rev"]} if "_rev" in current else {})})
-        except CouchError:
-            pass  # refused (e.g. the append-only rule): what the server refuses cannot hurt anyone
 
     @settings(
         max_examples=EXAMPLES, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
@@ -125,7 +126,7 @@ def test_random_documents_do_not_stop_the_daemon_or_its_good_accounts(deployment
             put(account_db(reseller), CONFIG_DOC, fields)
         else:
             doc_id = f"lease-bucket:{n % 64:04d}" if n % 2 else f"lease-worker:ghost{n % 3}"
-            put(d.namespace + d.settings.bookkeeper_db, doc_id, fields)
+            put(d.namespace + d.config.bookkeeper_db, doc_id, fields)
         assert worker.poll() is None, "the daemon died"
 
     write_one()

@@ -47,7 +47,7 @@ def test_a_rate_change_and_an_invalid_settings_document_take_effect_at_the_next_
     rises = [Decimal(50)] if len(prorates) == 1 else [Decimal(10), Decimal(40)]
     assert sorted(e.amount for e in prorates) == sorted(expected_prorate(r) for r in rises)
 
-    provision.put_settings(deployment.couch, deployment.master, {"billing_day": 40}, now())
+    provision.put_billing_settings(deployment.couch, deployment.master, {"billing_day": 40}, now())
     provision.add_docs(deployment.couch, acme, [{"pvt_type": "device"}], now())
     # the last valid settings keep serving: 3 x 40 - 80 = 40 more, prorated over the same period
     wait_for(lambda: len(deployment.debits(acme, "prorate")) == len(prorates) + 1, timeout=30)
@@ -69,7 +69,7 @@ def test_a_bad_plan_settings_or_device_document_holds_only_its_own_accounts(depl
         now(),
     )
     reseller = deployment.account(devices=0, reseller=True, plans={})
-    provision.put_settings(deployment.couch, reseller, {"billing_day": 31}, now())
+    provision.put_billing_settings(deployment.couch, reseller, {"billing_day": 31}, now())
     provision.put_plan(deployment.couch, reseller, "rt", PLAN, now())
     bad_plan = deployment.account(devices=1, plans={"bad": deployment.master})
     bad_settings = deployment.account(devices=1, plans={"rt": reseller}, tree=[deployment.master, reseller])
@@ -80,7 +80,7 @@ def test_a_bad_plan_settings_or_device_document_holds_only_its_own_accounts(depl
     deployment.start("w1")
 
     for account in (good, odd_device):  # the odd device counts nothing; its account is billed for the other
-        [mrc] = wait_for(lambda: deployment.debits(account, "mrc"), timeout=60)
+        [mrc] = wait_for(lambda account=account: deployment.debits(account, "mrc"), timeout=60)
         assert mrc.amount == expected_prorate(Decimal(30)) and mrc.quantity == 1
     held = wait_for(lambda: len(deployment.health("w1").get("held") or {}) == 2 and deployment.health("w1")["held"])
     assert set(held) == {bad_plan, bad_settings}
@@ -119,7 +119,7 @@ def test_the_daemon_logs_what_it_does_with_money_and_accounts_list_shows_standin
     wait_for(lambda: deployment.debits(good, "mrc"))
     wait_for(lambda: f"blocked account {poor}" in deployment.log("w1"), timeout=30)
     log = deployment.log("w1")
-    [line] = [l for l in log.splitlines() if "charges written" in l and good in l][:1]
+    [line] = [entry for entry in log.splitlines() if "charges written" in entry and good in entry][:1]
     assert "INFO" in line and f"{good} 1 (mrc) {expected_prorate(Decimal(30))} USD" in line
     assert f"blocked account {poor}: delinquent, available funds 0" in log
 

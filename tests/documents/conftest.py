@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from PIL import Image, ImageDraw
 from worlds import NamespacedWorld, world_fixture
@@ -15,10 +16,11 @@ from bookkeeper.accounts import CONFIG_DOC, Directory
 from bookkeeper.charging.model import Charge
 from bookkeeper.charging.vat import with_vat
 from bookkeeper.clock import SimulatedClock, period_containing
+from bookkeeper.config import Config
 from bookkeeper.dbnames import account_db
 from bookkeeper.ledger import Ledger
 from bookkeeper.money import round_money
-from bookkeeper.settings import settings_from_doc
+from bookkeeper.settings import billing_settings_from_doc
 
 CREATED = datetime(2023, 11, 20, tzinfo=UTC)
 JANUARY = period_containing(datetime(2024, 1, 15, tzinfo=UTC), 1, "UTC")
@@ -39,8 +41,8 @@ def logo_png() -> bytes:
 class World(NamespacedWorld):
     """A master (the reseller of its customers) and customers; removes every database it made."""
 
-    def __init__(self, server_url: str, settings):
-        super().__init__(server_url, settings, "d")
+    def __init__(self, server_url: str, config: Config):
+        super().__init__(server_url, config, "d")
         self.master = self.account("Potato Telecom")
         self.ledger = Ledger(self.couch, "4.3", clock=SimulatedClock(datetime(2024, 3, 15, tzinfo=UTC)))
         self.directory = Directory(self.couch, self.master)
@@ -53,7 +55,7 @@ class World(NamespacedWorld):
         return account_id
 
     def configure(self, smtp_port: int | None = None, **invoice) -> None:
-        values = {
+        values: dict[str, Any] = {
             "currency": "EUR",
             "vat_rate": 20,
             "vat_disposition": "netto",
@@ -85,7 +87,7 @@ class World(NamespacedWorld):
         if existing:
             db.put({**values, "_id": CONFIG_DOC, "_rev": existing["_rev"]})
         else:
-            provision.put_settings(self.couch, self.master, values, CREATED)
+            provision.put_billing_settings(self.couch, self.master, values, CREATED)
         doc = db.get(CONFIG_DOC)
         if "logo.png" not in (doc.get("_attachments") or {}):
             db.put_attachment(CONFIG_DOC, doc["_rev"], "logo.png", logo_png(), "image/png")
@@ -134,9 +136,9 @@ class World(NamespacedWorld):
             )
 
         def write(charges, at):
-            self.ledger.write_charges(account_id, with_vat(charges, settings), "EUR", at)
+            self.ledger.write_charges(account_id, with_vat(charges, billing_settings), "EUR", at)
 
-        settings = settings_from_doc({"currency": "EUR", "vat_rate": 20})
+        billing_settings = billing_settings_from_doc({"currency": "EUR", "vat_rate": 20})
 
         at = lambda day: p.start + timedelta(days=day - 1, hours=1)  # noqa: E731
         write([charge("mrc", "sip_device", 1, "20.00", 2, "10.00", "31/31")], at(1))

@@ -77,7 +77,7 @@ def test_invoice_reconciles_and_its_pdf_is_an_attachment_readable_over_http(worl
     # the balance paid the VAT: 76.10 net + 15.22 VAT entries
     assert (st["opening"], st["debits"], st["credits"], st["closing"]) == ("100.00", "91.32", "50.00", "58.68")
     assert st["vat"] == {"rate": "20", "disposition": "netto", "net": "76.10", "vat": "15.22", "gross": "91.32"}
-    assert [(l["kind"], l["amount"]) for l in st["services"]] == [
+    assert [(line["kind"], line["amount"]) for line in st["services"]] == [
         ("mrc", "20.00"),
         ("prorate", "7.10"),
         ("activation", "5.00"),
@@ -125,7 +125,7 @@ def test_invoice_reconciles_and_its_pdf_is_an_attachment_readable_over_http(worl
     usage = world.couch.db(modb(customer, 2024, 1)).get_attachment(doc["_id"], "usage.csv").decode()
     assert "2024-01-10,devices,sip_device,3" in usage and "2024-01-05,limits,outbound_trunks,2" in usage
 
-    assert [d["number"] for d in invoices.list(customer)] == ["PT-2024-000001"]
+    assert [d["number"] for d in invoices.issued(customer)] == ["PT-2024-000001"]
     assert invoices.pdf(customer, "PT-2024-000001")[:5] == b"%PDF-"
 
 

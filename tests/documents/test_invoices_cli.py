@@ -75,8 +75,8 @@ def test_no_invoice_for_a_period_before_the_account_existed(world):
     assert early.exit_code == 2 and "created on 2023-11-20" in early.output and "Traceback" not in early.output
 
 
-def test_invoicing_a_month_without_entries_leaves_the_ledger_sound(server, settings):
-    world = World(server.url, settings, "q")
+def test_invoicing_a_month_without_entries_leaves_the_ledger_sound(server, config):
+    world = World(server.url, config, "q")
     try:
         now = datetime.now(UTC)
         two_ago = (now.replace(day=1) - timedelta(days=40)).replace(day=15)  # inside the period two months back

@@ -24,7 +24,7 @@ def statement(entries, opening="100.00", closing="73.90", **kw):
 
 def test_statement_groups_charges_and_reconciles_to_the_cent():
     s = statement(with_vat(sample_entries(), "20"), closing="58.68", vat_rate=Decimal(20))
-    rows = [(l.kind, l.dates, l.detail, l.amount) for l in s.services]
+    rows = [(line.kind, line.dates, line.detail, line.amount) for line in s.services]
     assert rows == [
         ("mrc", "2024-01-01", "2 × $10.00/month", Decimal("20.00")),
         ("prorate", "2024-01-10", "the increase to 3 × $10.00/month for 22 of 31 days", Decimal("7.10")),
@@ -32,7 +32,7 @@ def test_statement_groups_charges_and_reconciles_to_the_cent():
         ("daily", "2024-01-01 – 2024-01-05", "5 days × 2 × $15.50/month ÷ 31 (days 1–5)", Decimal("5.00")),
         ("daily", "2024-01-06 – 2024-01-31", "26 days × 3 × $15.50/month ÷ 31 (days 6–31)", Decimal("39.00")),
     ]
-    assert [(l.kind, l.description, l.amount) for l in s.movements] == [
+    assert [(line.kind, line.description, line.amount) for line in s.movements] == [
         ("payment", "Payment: Bank transfer 4711", Decimal("50.00"))
     ]
     assert (s.debits, s.credits) == (Decimal("91.32"), Decimal("50.00"))  # 76.10 net + 15.22 VAT entries
@@ -68,7 +68,7 @@ def test_prorated_removal_credit_lowers_the_taxable_amount():
         ),
     ]
     s = statement(entries, opening="0", closing="-24.84", vat_rate=Decimal(19), vat_disposition="brutto")
-    assert [l.charge for l in s.services] == [Decimal("30.00"), Decimal("-5.16")]
+    assert [line.charge for line in s.services] == [Decimal("30.00"), Decimal("-5.16")]
     assert s.services[1].detail == "the decrease to 2 × $10.00/month for 16 of 31 days"
     assert (s.vat.gross, s.vat.vat, s.vat.net) == (Decimal("24.84"), Decimal("3.97"), Decimal("20.87"))
 

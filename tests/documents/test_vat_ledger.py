@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bookkeeper.config import load_settings
+from bookkeeper.config import load_config
 from bookkeeper.couch import Couch
 from simulator.run import Simulation
 from simulator.scenario import parse_scenario
@@ -43,7 +43,7 @@ def run_march(server, disposition: str):
         },
         "test",
     )
-    sim = Simulation(scenario, Couch(server.url, namespace=namespace), load_settings(env={}, couch_url=server.url))
+    sim = Simulation(scenario, Couch(server.url, namespace=namespace), load_config(env={}, couch_url=server.url))
     sim.run(keep=True)
     env = {**os.environ, "BOOKKEEPER_COUCH_URL": server.url, "BOOKKEEPER_NAMESPACE": namespace}
     return sim, env

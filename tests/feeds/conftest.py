@@ -16,7 +16,7 @@ def account_dbs(new_db):
 
 
 @pytest.fixture
-def daemon_settings(settings, couch):
+def daemon_config(config, couch):
     """Settings for an in-process daemon: any free metrics port; its bookkeeper DB deleted afterwards."""
-    yield settings.model_copy(update={"metrics_port": 0, "worker_id": "w1"})
-    couch.db(settings.bookkeeper_db).delete()
+    yield config.model_copy(update={"metrics_port": 0, "worker_id": "w1"})
+    couch.db(config.bookkeeper_db).delete()

@@ -4,12 +4,13 @@ checkpoint is caught up" means on any server."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Set as AbstractSet
 
 
 class RecordingEngine:
     """Satisfies feeds.engine.Engine. `fail_next` batches raise before being recorded."""
 
-    def __init__(self, fail_next: int = 0, zones: set[str] = frozenset({"UTC"})):
+    def __init__(self, fail_next: int = 0, zones: AbstractSet[str] = frozenset({"UTC"})):
         self.batches: list[tuple[str, list[dict]]] = []
         self.ticks: list = []
         self.fail_next = fail_next

@@ -33,7 +33,7 @@ def _get(port: int, path: str):
 
 
 @pytest.mark.parametrize("db_updates", [True, False], ids=["db_updates", "per-db-feeds"])
-def test_tails_the_databases_and_picks_up_new_ones(couch, daemon_settings, account_dbs, db_updates):
+def test_tails_the_databases_and_picks_up_new_ones(couch, daemon_config, account_dbs, db_updates):
     """With `_db_updates` (CouchDB) one feed tells which databases changed; without it (PouchDB Server, or CouchDB
     told not to use it) one database has its own continuous feed (follow_cap=1) and the others are polled."""
     if db_updates and not on_couchdb():
@@ -42,7 +42,7 @@ def test_tails_the_databases_and_picks_up_new_ones(couch, daemon_settings, accou
     first.put({"_id": "before-start"})
     engine = RecordingEngine()
     options = dataclasses.replace(FAST, use_db_updates=db_updates)
-    daemon = Daemon(couch, daemon_settings, engine, options=options).start()
+    daemon = Daemon(couch, daemon_config, engine, options=options).start()
     try:
         wait_until(lambda: "before-start" in engine.ids(first.name))
         first.put({"_id": "live-1"})
@@ -69,10 +69,10 @@ def test_tails_the_databases_and_picks_up_new_ones(couch, daemon_settings, accou
         assert caught_up(db, db.get(checkpoint_id("billing"))["seq"], engine.ids(db.name))
 
 
-def test_engine_failures_are_retried_without_losing_rows(couch, daemon_settings, account_dbs):
+def test_engine_failures_are_retried_without_losing_rows(couch, daemon_config, account_dbs):
     db = account_dbs()
     engine = RecordingEngine(fail_next=2)
-    daemon = Daemon(couch, daemon_settings, engine, options=FAST).start()
+    daemon = Daemon(couch, daemon_config, engine, options=FAST).start()
     try:
         db.bulk_docs([{"_id": "x"}, {"_id": "y"}])
         wait_until(lambda: sorted(engine.ids(db.name)) == ["x", "y"], timeout=15)
@@ -81,11 +81,11 @@ def test_engine_failures_are_retried_without_losing_rows(couch, daemon_settings,
         daemon.stop()
 
 
-def test_two_daemons_split_the_databases_and_one_takes_over(couch, daemon_settings, account_dbs):
+def test_two_daemons_split_the_databases_and_one_takes_over(couch, daemon_config, account_dbs):
     dbs = [account_dbs() for _ in range(6)]
     one, two = RecordingEngine(), RecordingEngine()
-    d1 = Daemon(couch, daemon_settings, one, options=FAST).start()
-    d2 = Daemon(couch, daemon_settings.model_copy(update={"worker_id": "w2"}), two, options=FAST).start()
+    d1 = Daemon(couch, daemon_config, one, options=FAST).start()
+    d2 = Daemon(couch, daemon_config.model_copy(update={"worker_id": "w2"}), two, options=FAST).start()
     try:
         wait_until(lambda: len(d1.leases.held()) == len(d2.leases.held()) == 4, timeout=10)
         assert not d1.leases.held() & d2.leases.held()

@@ -37,7 +37,7 @@ class CountingReads:
 def _feed_rows(db, since):
     """The rows a continuous feed would deliver after `since`, as (after, row) pairs."""
     rows = db.changes(since, include_docs=True)["results"]
-    return list(zip([since] + [r["seq"] for r in rows], rows))
+    return list(zip([since, *(r["seq"] for r in rows)], rows, strict=False))  # the last seq follows no row
 
 
 def test_rows_right_after_the_checkpoint_are_handled_without_a_read(couch, account_dbs):

@@ -40,9 +40,9 @@ def test_malformed_and_far_future_leases_expire_within_a_ttl(new_db):
 
 
 @pytest.mark.slow
-def test_health_fails_while_a_bucket_is_unserved_or_a_thread_died(couch, daemon_settings):
+def test_health_fails_while_a_bucket_is_unserved_or_a_thread_died(couch, daemon_config):
     options = FAST  # a lease TTL of 3 s
-    db = couch.db(daemon_settings.bookkeeper_db).ensure()
+    db = couch.db(daemon_config.bookkeeper_db).ensure()
     db.put({"_id": f"{LEASE_PREFIX}0003", "owner": "w1", "expires": "soon"})  # killed the control thread
     stuck = Leases(db, "stuck", buckets=options.lease_buckets, ttl=3.0)  # alive, but takes no bucket
     stop = threading.Event()
@@ -54,7 +54,7 @@ def test_health_fails_while_a_bucket_is_unserved_or_a_thread_died(couch, daemon_
     beating = threading.Thread(target=beat, daemon=True)
     stuck._beat(time.time() + 3.0)
     beating.start()
-    daemon = Daemon(couch, daemon_settings, RecordingEngine(), options=options).start()
+    daemon = Daemon(couch, daemon_config, RecordingEngine(), options=options).start()
     try:
 
         def health():

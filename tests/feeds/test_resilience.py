@@ -16,7 +16,7 @@ from recording import RecordingEngine, at_end
 from testserver import start_test_server
 from waiting import wait_until
 
-from bookkeeper.config import load_settings
+from bookkeeper.config import load_config
 from bookkeeper.couch import Couch
 from bookkeeper.dbnames import account_db
 from feeds.checkpoints import checkpoint_id
@@ -35,7 +35,7 @@ def test_no_change_is_lost_when_the_server_restarts_mid_stream(tmp_path):
         followed, polled = (couch.db(account_db(uuid.uuid4().hex)) for _ in range(2))
         followed.create(), polled.create()
         engine = RecordingEngine()
-        settings = load_settings(env={}, couch_url=srv.url, var_dir=tmp_path, metrics_port=0, worker_id="w")
+        config = load_config(env={}, couch_url=srv.url, var_dir=tmp_path, metrics_port=0, worker_id="w")
         options = FeedOptions(
             follow_cap=1,
             heartbeat_ms=500,
@@ -44,7 +44,7 @@ def test_no_change_is_lost_when_the_server_restarts_mid_stream(tmp_path):
             tick_interval=3600,
             backoff_cap=1.0,
         )
-        daemon = Daemon(couch, settings, engine, options=options).start()
+        daemon = Daemon(couch, config, engine, options=options).start()
         try:
 
             def write(db, names):
@@ -76,7 +76,7 @@ def test_no_change_is_lost_when_the_server_restarts_mid_stream(tmp_path):
 DAEMON_SCRIPT = textwrap.dedent("""
     import json, sys
     sys.path[:0] = [{root!r}, {tests!r}]
-    from bookkeeper.config import load_settings
+    from bookkeeper.config import load_config
     from bookkeeper.couch import Couch
     from feeds.daemon import Daemon
     from feeds.options import FeedOptions
@@ -88,9 +88,9 @@ DAEMON_SCRIPT = textwrap.dedent("""
             with open({log!r}, "a") as f:
                 f.writelines(json.dumps([db_name, row["id"]]) + "\\n" for row in rows)
 
-    settings = load_settings(env={{}}, couch_url={url!r}, bookkeeper_db={bkdb!r}, metrics_port=0, worker_id="sig")
+    config = load_config(env={{}}, couch_url={url!r}, bookkeeper_db={bkdb!r}, metrics_port=0, worker_id="sig")
     options = FeedOptions(follow_cap=10, heartbeat_ms=500, discovery_interval=0.3, tick_interval=3600)
-    sys.exit(Daemon(Couch({url!r}), settings, FileEngine(), options=options).run())
+    sys.exit(Daemon(Couch({url!r}), config, FileEngine(), options=options).run())
 """)
 
 

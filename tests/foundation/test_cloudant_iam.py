@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 import cli
-from bookkeeper.config import load_settings
+from bookkeeper.config import load_config
 from bookkeeper.couch import Couch
 from bookkeeper.embedded import connect
 from bookkeeper.servers import CouchDBServer, launcher_available
@@ -130,7 +130,7 @@ def test_tokens_are_renewed_before_they_expire(jwt_couch, tokens, tmp_path):
     """The token manager takes a token as spent 10 s before its `exp` (IBM's window), so 12 s tokens are renewed
     about every 2 s; past the first token's `exp` the server would refuse it, so the requests prove the renewal."""
     couch = connect(
-        load_settings(
+        load_config(
             env={}, couch_url=jwt_couch.bare_url, couch_iam_apikey=APIKEY, couch_iam_url=tokens.url, var_dir=tmp_path
         )
     )

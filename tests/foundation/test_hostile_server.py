@@ -7,7 +7,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from bookkeeper.config import load_settings
+from bookkeeper.config import load_config
 from bookkeeper.embedded import free_port
 from bookkeeper.gateways import make_app, serve
 from cli import main
@@ -41,9 +41,9 @@ def test_couch_start_keeps_the_server_admins_over_a_restart(tmp_path):
 @pytest.mark.parametrize("configured, address", [(None, "127.0.0.1"), ("::1", "::1")])
 def test_hooks_and_metrics_listen_on_loopback_unless_configured(couch, tmp_path, configured, address):
     env = {"BOOKKEEPER_HOOKS_HOST": configured, "BOOKKEEPER_METRICS_HOST": configured} if configured else {}
-    settings = load_settings(env=env, var_dir=tmp_path)
-    hooks = serve(make_app(couch, settings), settings.hooks_host, 0)
-    metrics = MetricsServer(Metrics(), 0, lambda: {"ok": True}, host=settings.metrics_host).start()
+    config = load_config(env=env, var_dir=tmp_path)
+    hooks = serve(make_app(couch, config), config.hooks_host, 0)
+    metrics = MetricsServer(Metrics(), 0, lambda: {"ok": True}, host=config.metrics_host).start()
     try:
         assert hooks.sock.getsockname()[0] == address and metrics.httpd.server_address[0] == address
         host = f"[{address}]" if ":" in address else address

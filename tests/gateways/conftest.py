@@ -13,6 +13,7 @@ from braintree.util.xml_util import XmlUtil
 from worlds import NamespacedWorld, world_fixture
 
 from bookkeeper import provision
+from bookkeeper.config import Config
 from bookkeeper.databases import account_databases
 from bookkeeper.dbnames import account_db, modb, parse_db_name
 from bookkeeper.gateways import make_app
@@ -26,15 +27,15 @@ NOW = datetime.now(UTC)
 class World(NamespacedWorld):
     """Master -> reseller (USD) -> customers; another reseller with its own customer."""
 
-    def __init__(self, server_url: str, settings):
-        super().__init__(server_url, settings, "g", retries=1, backoff=0.01)
+    def __init__(self, server_url: str, config: Config):
+        super().__init__(server_url, config, "g", retries=1, backoff=0.01)
         self.master = self.account("Master", [])
         self.reseller = self.account("Reseller", [self.master], reseller=True)
         self.customer = self.account("Customer", [self.master, self.reseller])
         self.other_reseller = self.account("Other", [self.master], reseller=True)
         self.stranger = self.account("Stranger", [self.master, self.other_reseller])
-        provision.put_settings(self.couch, self.reseller, {"currency": "USD"}, NOW)
-        self.ledger = Ledger(self.couch, self.settings.dialect)
+        provision.put_billing_settings(self.couch, self.reseller, {"currency": "USD"}, NOW)
+        self.ledger = Ledger(self.couch, self.config.dialect)
 
     def account(self, name: str, tree: list[str], **kw) -> str:
         return self.new_account(name, tree, NOW, **kw)
@@ -49,7 +50,8 @@ class World(NamespacedWorld):
         """Every money document of the account (carry-forwards left out)."""
         docs = []
         for name in account_databases(self.couch)[1]:
-            if parse_db_name(name).account_id == account_id:
+            parsed = parse_db_name(name)
+            if parsed is not None and parsed.account_id == account_id:
                 rows = self.couch.db(name).all_docs(include_docs=True)
                 docs += [
                     r["doc"]
@@ -79,7 +81,7 @@ def credited():
 
 @pytest.fixture
 def client(world, credited):
-    app = make_app(world.couch, world.settings, credited.append, ledger=world.ledger)
+    app = make_app(world.couch, world.config, credited.append, ledger=world.ledger)
     return app.test_client()
 
 

@@ -11,9 +11,9 @@ from cli import main
 
 def run(world, *args):
     env = {
-        "BOOKKEEPER_NAMESPACE": world.settings.namespace,
+        "BOOKKEEPER_NAMESPACE": world.config.namespace,
         "BOOKKEEPER_MASTER_ACCOUNT": world.master,
-        "BOOKKEEPER_DIALECT": world.settings.dialect,
+        "BOOKKEEPER_DIALECT": world.config.dialect,
     }
     return CliRunner().invoke(main, ["--couch-url", world.url, *args], env=env)
 

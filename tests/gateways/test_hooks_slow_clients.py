@@ -33,7 +33,7 @@ def slow_clients(port: int, n: int) -> list[socket.socket]:
 
 def test_200_slow_connections_do_not_delay_a_valid_notification(world):
     world.configure("stripe", {"webhook_secret": WHSEC, "currency": "USD"})
-    server = serve(make_app(world.couch, world.settings), "127.0.0.1", 0)
+    server = serve(make_app(world.couch, world.config), "127.0.0.1", 0)
     held = slow_clients(server.port, 200)
     try:
         payload = json.dumps(event("checkout.session.completed", session(world)))
@@ -58,7 +58,7 @@ def test_200_slow_connections_do_not_delay_a_valid_notification(world):
 
 
 def test_headers_and_body_have_time_limits(world):
-    app = make_app(world.couch, world.settings)
+    app = make_app(world.couch, world.config)
     server = HookServer(
         app,
         "127.0.0.1",

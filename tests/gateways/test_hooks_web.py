@@ -36,7 +36,7 @@ def configure_all(world) -> None:
 
 def test_real_server_answers_and_limits_size(world):
     configure_all(world)
-    server = serve(make_app(world.couch, world.settings), "127.0.0.1", 0)
+    server = serve(make_app(world.couch, world.config), "127.0.0.1", 0)
     try:
         assert requests.get(server.url + "/health", timeout=5).json() == {"ok": True}
         big = requests.post(f"{server.url}/hooks/stripe/{world.reseller}", data=b"x" * (MAX_BODY + 1), timeout=5)
@@ -50,7 +50,7 @@ def test_real_server_answers_and_limits_size(world):
 
 def test_couch_down_is_503_so_the_gateway_retries(world):
     down = Couch("http://127.0.0.1:9", retries=0)
-    client = make_app(down, world.settings).test_client()
+    client = make_app(down, world.config).test_client()
     resp = client.post(f"/hooks/yoomoney/{world.reseller}", data={"a": "b"})
     assert resp.status_code == 503
 

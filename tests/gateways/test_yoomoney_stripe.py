@@ -23,7 +23,7 @@ WHSEC = "whsec_test_secret"
 @pytest.fixture
 def yoo(world):
     world.configure("yoomoney", {"notification_secret": SECRET})
-    provision.put_settings(world.couch, world.other_reseller, {"currency": "RUB"}, datetime.now(UTC))
+    provision.put_billing_settings(world.couch, world.other_reseller, {"currency": "RUB"}, datetime.now(UTC))
     world.configure("yoomoney", {"notification_secret": SECRET, "currency": "RUB"}, reseller=world.other_reseller)
 
     def make(secret: str = SECRET, **fields) -> bytes:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bookkeeper.clock import SimulatedClock
-from bookkeeper.config import load_settings
+from bookkeeper.config import load_config
 from bookkeeper.couch import Couch
 from bookkeeper.dbnames import account_db, encode, modb, parse_db_name, to_gregorian
 from bookkeeper.ledger import Ledger
@@ -106,7 +106,7 @@ def built(server) -> tuple[Simulation, Couch, dict]:
     """The scenario's accounts in a namespace of their own; (simulation, client, environment of the CLI)."""
     namespace = f"kz{uuid.uuid4().hex[:8]}-"
     couch = Couch(server.url, namespace=namespace)
-    sim = Simulation(scenario(), couch, load_settings(env={}, couch_url=server.url))
+    sim = Simulation(scenario(), couch, load_config(env={}, couch_url=server.url))
     sim.build()
     env = {
         **os.environ,

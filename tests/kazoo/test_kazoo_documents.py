@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bookkeeper.config import load_settings
+from bookkeeper.config import load_config
 from bookkeeper.couch import Couch
 from bookkeeper.dbnames import modb
 from bookkeeper.ledger.documents import INFO, LEGACY_INFO
@@ -53,7 +53,7 @@ def test_42_activation_debit_has_the_shape_of_kazoos_accept_charges_debit(server
             "test",
         ),
         couch,
-        load_settings(env={}, couch_url=server.url),
+        load_config(env={}, couch_url=server.url),
     )
     result = sim.run(keep=True)
     acme = sim.ids["acme"]
@@ -105,7 +105,7 @@ def test_manual_quantities_on_the_services_doc_win_over_counted_ones(server):
             "test",
         ),
         couch,
-        load_settings(env={}, couch_url=server.url),
+        load_config(env={}, couch_url=server.url),
     )
     sim.build()
     acme = sim.ids["acme"]
@@ -166,7 +166,7 @@ def test_object_plans_and_the_services_level_bookkeeper_take_part_in_merging(ser
             "test",
         ),
         couch,
-        load_settings(env={}, couch_url=server.url),
+        load_config(env={}, couch_url=server.url),
     )
     result = sim.run(keep=True)
     mrc = {(r["category"], r["item"]): r["amount"] for r in result["transactions"] if r["kind"] == "mrc"}
@@ -212,7 +212,7 @@ def test_42_counts_ledgers_ui_apps_and_ratedeck_as_42_does(server):
             "test",
         ),
         couch,
-        load_settings(env={}, couch_url=server.url),
+        load_config(env={}, couch_url=server.url),
     )
     sim.build()
     acme = sim.ids["acme"]

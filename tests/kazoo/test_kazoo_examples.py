@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bookkeeper.config import load_settings
+from bookkeeper.config import load_config
 from bookkeeper.couch import Couch
 from bookkeeper.jsontext import dumps
 from simulator.run import Simulation
@@ -145,7 +145,7 @@ def test_the_mrc_charged_nets_to_kazoos_recurring_total_with_the_negative_line_a
             "test",
         ),
         couch,
-        load_settings(env={}, couch_url=server.url),
+        load_config(env={}, couch_url=server.url),
     )
     result = sim.run(keep=True)
     mrc = {(r["category"], r["item"], r["type"]): r["amount"] for r in result["transactions"] if r["kind"] == "mrc"}

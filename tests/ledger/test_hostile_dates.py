@@ -15,9 +15,9 @@ from cli import main
 
 def modbs(couch, account) -> list[tuple[int, int]]:
     return sorted(
-        (p.year, p.month)
+        p.month_of
         for p in map(parse_db_name, couch.all_dbs())
-        if p is not None and p.is_modb and p.account_id == account
+        if p is not None and p.month_of is not None and p.account_id == account
     )
 
 

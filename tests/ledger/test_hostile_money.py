@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -37,7 +38,7 @@ def good(dialect: str, doc_id: str, **changes) -> dict:
 def malformed(dialect: str) -> dict[str, dict]:
     """One broken document per defect the issue found, by id."""
     amount = "amount" if dialect == "4.3" else "pvt_amount"
-    bad = {
+    bad: dict[str, dict[str, Any]] = {
         "202601-text": {amount: "500"},
         "202601-huge": {amount: 1e300},
         "202601-negative": {amount: -100000},

@@ -84,7 +84,7 @@ def test_credit_and_debit_round_trip_in_units(couch, account, ledger, dialect):
 
 
 def test_rejects_amounts_that_would_need_rounding(account, ledger):
-    with pytest.raises(InputError, match="10.005 is not a whole number of USD minor units"):
+    with pytest.raises(InputError, match=r"10\.005 is not a whole number of USD minor units"):
         credit(ledger, account, "10.005", at(1, 5))
     with pytest.raises(InputError, match="must be positive"):
         credit(ledger, account, "-1", at(1, 5))

@@ -2,7 +2,7 @@
 
 import uuid
 
-from bookkeeper.config import load_settings
+from bookkeeper.config import load_config
 from bookkeeper.couch import Couch
 from simulator.run import Simulation
 from simulator.scenario import parse_scenario
@@ -11,7 +11,7 @@ from simulator.scenario import parse_scenario
 def run(server, data: dict) -> tuple[dict, Simulation]:
     """The scenario's report, and the simulation (its databases kept: `sim.remove()` when done)."""
     couch = Couch(server.url, namespace=f"sc{uuid.uuid4().hex[:10]}-", retries=3)
-    sim = Simulation(parse_scenario(data, "test"), couch, load_settings(env={}, couch_url=server.url))
+    sim = Simulation(parse_scenario(data, "test"), couch, load_config(env={}, couch_url=server.url))
     return sim.run(keep=True), sim
 
 

@@ -23,11 +23,13 @@ PLAN = {"name": "Basic", "plan": {"devices": {"sip_device": {"rate": 10, "prorat
 DEVICE = {"pvt_type": "device", "device_type": "sip_device"}
 
 
-def referral_world(settings: dict | None = None) -> dict:
+def referral_world(billing_settings: dict | None = None) -> dict:
     return {
         "start": "2026-03-01T00:00:00Z",
         "until": "2026-05-02T00:00:00Z",
-        "resellers": {"master": {"settings": {"currency": "USD", **(settings or {})}, "plans": {"basic": PLAN}}},
+        "resellers": {
+            "master": {"settings": {"currency": "USD", **(billing_settings or {})}, "plans": {"basic": PLAN}}
+        },
         "accounts": {
             "ag1": {"agent": {"levels": [10, 5]}},
             "ag2": {"agent": {"levels": ["8"], "categories": {"devices": 12}}, "referred_by": "ag1"},

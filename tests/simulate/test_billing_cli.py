@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bookkeeper.config import load_settings
+from bookkeeper.config import load_config
 from bookkeeper.couch import Couch
 from simulator.run import Simulation
 from simulator.scenario import parse_scenario
@@ -38,7 +38,7 @@ def test_dry_run_writes_nothing_then_run_charges_and_explain_shows_why(server):
         },
         "test",
     )
-    sim = Simulation(scenario, Couch(server.url, namespace=namespace), load_settings(env={}, couch_url=server.url))
+    sim = Simulation(scenario, Couch(server.url, namespace=namespace), load_config(env={}, couch_url=server.url))
     sim.build()
     acme = sim.ids["acme"]
     env = {**os.environ, "BOOKKEEPER_COUCH_URL": server.url, "BOOKKEEPER_NAMESPACE": namespace}
@@ -98,7 +98,7 @@ def test_a_run_over_all_accounts_bills_the_good_ones_and_names_the_one_that_fail
         },
         "test",
     )
-    sim = Simulation(scenario, Couch(server.url, namespace=namespace), load_settings(env={}, couch_url=server.url))
+    sim = Simulation(scenario, Couch(server.url, namespace=namespace), load_config(env={}, couch_url=server.url))
     sim.build()
     broken = sim.ids["broken"]
     services = sim.couch.db("services")

@@ -9,17 +9,19 @@ import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from simulation import money, run
 
 BIN = Path(sys.executable).parent / "bookkeeper"
-CAMERAS_VIEW = {
+CAMERAS_VIEW: dict[str, Any] = {
     "_id": "_design/cameras",
     "language": "javascript",
     "views": {
         "by_plan": {
-            "map": "function (doc) { if (doc.pvt_type === 'camera' && !doc.pvt_deleted) emit([doc.recording_plan], 1); }",
+            "map": "function (doc) { if (doc.pvt_type === 'camera' && !doc.pvt_deleted) "
+            "emit([doc.recording_plan], 1); }",
             "reduce": "_count",
         }
     },
@@ -35,12 +37,15 @@ def camera(plan: str) -> dict:
     return {"pvt_type": "camera", "recording_plan": plan}
 
 
-def video_cloud(start: str, until: str, account: dict, events: list, settings: dict | None = None) -> dict:
+def video_cloud(start: str, until: str, account: dict, events: list, billing_settings: dict | None = None) -> dict:
     return {
         "start": start,
         "until": until,
         "resellers": {
-            "master": {"settings": {"billable_counters": [COUNTER], **(settings or {})}, "plans": {"video": VIDEO}}
+            "master": {
+                "settings": {"billable_counters": [COUNTER], **(billing_settings or {})},
+                "plans": {"video": VIDEO},
+            }
         },
         "accounts": {"shop": {"plans": ["video"], "balance": 1000, **account}},
         "events": events,
@@ -188,7 +193,7 @@ def test_the_reseller_adding_a_counter_recounts_its_accounts_at_once(server):
                     "update": {"match": {"_id": "configs_bookkeeper"}, "set": {"billable_counters": [COUNTER]}},
                 }
             ],
-            settings={"billable_counters": []},
+            billing_settings={"billable_counters": []},
         ),
     )
     # counted from May 2 (day 2 of 31): 24 x 30/31 = 23.225; activation of both units above the mark of 0

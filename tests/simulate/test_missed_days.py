@@ -18,7 +18,7 @@ import pytest
 from bookkeeper import provision
 from bookkeeper.charging import daily_fee
 from bookkeeper.clock import period_containing
-from bookkeeper.config import load_settings
+from bookkeeper.config import load_config
 from bookkeeper.couch import Couch
 from simulator.run import Simulation
 from simulator.scenario import parse_scenario
@@ -36,7 +36,7 @@ def month_start(months_back: int) -> datetime:
     return first
 
 
-def gap_world(server, start: datetime, balance: int, settings: dict):
+def gap_world(server, start: datetime, balance: int, billing_settings: dict):
     """One account (a daily device at 31.00, monthly users at 10.00) built as the simulator builds it, and
     `run(at)`: `bookkeeper billing run --at` for it, the catch-up a restarted daemon runs."""
     scenario = parse_scenario(
@@ -45,7 +45,7 @@ def gap_world(server, start: datetime, balance: int, settings: dict):
             "until": (start + timedelta(days=1)).isoformat(),
             "resellers": {
                 "master": {
-                    "settings": {"daily_categories": ["devices"], **settings},
+                    "settings": {"daily_categories": ["devices"], **billing_settings},
                     "plans": {
                         "p": {
                             "name": "P",
@@ -67,7 +67,7 @@ def gap_world(server, start: datetime, balance: int, settings: dict):
     sim = Simulation(
         scenario,
         Couch(server.url, namespace=f"gap{uuid.uuid4().hex[:8]}-"),
-        load_settings(env={}, couch_url=server.url),
+        load_config(env={}, couch_url=server.url),
     )
     sim.build()
     acme = sim.ids["acme"]

@@ -28,7 +28,8 @@ CAMERAS_VIEW = {
     "language": "javascript",
     "views": {
         "by_plan": {
-            "map": "function (doc) { if (doc.pvt_type === 'camera' && !doc.pvt_deleted) emit([doc.recording_plan], 1); }",
+            "map": "function (doc) { if (doc.pvt_type === 'camera' && !doc.pvt_deleted) "
+            "emit([doc.recording_plan], 1); }",
             "reduce": "_count",
         }
     },
@@ -80,14 +81,14 @@ def png_ok(data: bytes) -> Image.Image:
     image = Image.open(io.BytesIO(data)).convert("RGB")
     assert image.size == (800, 400)
     colours = image.getcolors(maxcolors=1 << 20)
-    assert len(colours) > 20
+    assert colours is not None and len(colours) > 20
     white = max(colours)[0]
     assert white < 0.97 * image.size[0] * image.size[1]
     return image
 
 
 def test_usage_and_metrics_reconcile_with_invoices_and_the_ledger(server, tmp_path):
-    result, sim = run(server, world())
+    _, sim = run(server, world())
     try:
         env = {**os.environ, "BOOKKEEPER_COUCH_URL": server.url, "BOOKKEEPER_NAMESPACE": sim.couch.namespace}
 
@@ -173,7 +174,7 @@ def test_usage_and_metrics_reconcile_with_invoices_and_the_ledger(server, tmp_pa
         png_ok((tmp_path / "m.png").read_bytes())
 
         # the same figures on /metrics: the daemon refreshes them after its tick
-        engine, daemon = build(sim.couch, sim.settings)
+        engine, daemon = build(sim.couch, sim.config)
         engine.clock = type("At", (), {"now": staticmethod(lambda: datetime(2026, 3, 20, tzinfo=UTC))})()
         engine.after_tick(datetime(2026, 3, 20, tzinfo=UTC), lambda a: False)
         served = samples(daemon.metrics.render())

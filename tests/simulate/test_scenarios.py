@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from simulation import money, run
 
-from bookkeeper.config import load_settings
+from bookkeeper.config import load_config
 from bookkeeper.couch import Couch
 from bookkeeper.dbnames import modb
 from bookkeeper.ledger.documents import INFO
@@ -56,8 +56,8 @@ def test_eur_reseller_billing_day_15_under_a_usd_master_across_calendar_months(s
     assert money(result["transactions"], account="euro", type="debit") == []
     # each charge exists once, in the monthly DB of the moment it was charged
     cafe = sim.ids["cafe"]
-    march = [d for d in _money_docs(sim.couch, modb(cafe, 2026, 3))]
-    april = [d for d in _money_docs(sim.couch, modb(cafe, 2026, 4))]
+    march = list(_money_docs(sim.couch, modb(cafe, 2026, 3)))
+    april = list(_money_docs(sim.couch, modb(cafe, 2026, 4)))
     assert len(march) == 3 and len(april) == 2  # opening credit + 2 MRCs; prorate + April MRC
     sim.remove()
 
@@ -190,7 +190,7 @@ def test_an_evaluator_killed_mid_write_and_replayed_writes_nothing_twice(server)
         "test",
     )
     couch = Couch(server.url, namespace=f"kill{uuid.uuid4().hex[:8]}-", retries=3)
-    sim = Simulation(scenario, couch, load_settings(env={}, couch_url=server.url))
+    sim = Simulation(scenario, couch, load_config(env={}, couch_url=server.url))
     sim.build()
     acme, moment = sim.ids["acme"], scenario.start
     engine = sim.engine
@@ -208,7 +208,7 @@ def test_an_evaluator_killed_mid_write_and_replayed_writes_nothing_twice(server)
     # a new evaluator (as after a restart) replays the same moment twice, then the day's tick runs too
     from bookkeeper.billing import BillingEngine
 
-    restarted = BillingEngine(sim.couch, sim.settings, sim.clock)
+    restarted = BillingEngine(sim.couch, sim.config, sim.clock)
     restarted.evaluate(acme, moment)
     restarted.evaluate(acme, moment)
     restarted.tick(moment)
@@ -241,7 +241,7 @@ def test_a_cancellation_of_trunks_is_written_ahead_and_survives_a_crash(server, 
         "test",
     )
     couch = Couch(server.url, namespace=f"cancel{uuid.uuid4().hex[:8]}-", retries=3)
-    sim = Simulation(scenario, couch, load_settings(env={}, couch_url=server.url))
+    sim = Simulation(scenario, couch, load_config(env={}, couch_url=server.url))
     sim.build()
     acme, moment = sim.ids["acme"], scenario.start
     engine = sim.engine
@@ -258,7 +258,7 @@ def test_a_cancellation_of_trunks_is_written_ahead_and_survives_a_crash(server, 
 
     from bookkeeper.billing import BillingEngine
 
-    restarted = BillingEngine(sim.couch, sim.settings, sim.clock)
+    restarted = BillingEngine(sim.couch, sim.config, sim.clock)
     restarted.evaluate(acme, moment)
     restarted.evaluate(acme, moment)
     debits = [

@@ -48,7 +48,7 @@ class Backup:
     """The account's billing state as a backup of the bookkeeper database holds it, restored later."""
 
     def __init__(self, sim, acme):
-        self.db = sim.couch.db(sim.settings.bookkeeper_db)
+        self.db = sim.couch.db(sim.config.bookkeeper_db)
         self.id = STATE_PREFIX + acme
         self.doc = self.db.get(self.id)
 
