@@ -330,10 +330,25 @@ class Database:
             new.pop("_rev", None)
             if doc is not None and doc.get("_rev"):
                 new["_rev"] = doc["_rev"]
-            self.put(new)
+            resp = self.couch.request("PUT", self._doc_path(doc_id), body=new, params=self.couch._write_params())
+            new["_rev"] = resp.json()["rev"]
+            if resp.status_code == 202:
+                self._settle_accepted(doc_id, new["_rev"])
             return new
 
         return retry_conflicts(f"{self.name}/{doc_id}", attempt)
+
+    def _settle_accepted(self, doc_id: str, rev: str) -> None:
+        """After a read-modify-write answered 202 Accepted (on a cluster, fewer copies than asked took it: another
+        writer may have won the others with the same parent): read every copy; unless `rev` is the winner, drop
+        that branch and raise Conflict, so the change is made again on the winner. No change is lost; one may be
+        made twice, so every change given to `update` is idempotent."""
+        merged = self.get(doc_id, conflicts="true", r=self.couch.copies())
+        if merged.get("_rev") == rev:
+            return
+        with contextlib.suppress(CouchError):
+            self.delete_doc(doc_id, rev)
+        raise Conflict(409, "conflict", "another writer's change won on the cluster's copies", f"{self.name}/{doc_id}")
 
     def delete_doc(self, doc_id: str, rev: str) -> None:
         self.couch.request("DELETE", self._doc_path(doc_id), params={"rev": rev})

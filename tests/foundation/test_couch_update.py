@@ -4,7 +4,8 @@ import threading
 
 import pytest
 
-from bookkeeper.couch import CONFLICT_ATTEMPTS, Conflict, retry_conflicts
+from bookkeeper.couch import CONFLICT_ATTEMPTS, Conflict, Couch, retry_conflicts
+from bookkeeper.servers import CouchDBServer, launcher_available
 
 
 def test_two_writers_racing_on_one_document_both_land(new_db):
@@ -127,3 +128,43 @@ def test_retry_conflicts_names_what_is_still_conflicting(new_db):
     with pytest.raises(Conflict) as exc:
         retry_conflicts(lambda: f"{db.name}/{', '.join(left)}", attempt)
     assert exc.value.path == f"{db.name}/x"
+
+
+@pytest.mark.long(240)
+def test_on_a_cluster_writers_at_different_nodes_lose_no_increment_even_with_a_node_down(tmp_path):
+    """On three nodes (n=3) two writers of one revision may each be taken by some copies (202 for both, the
+    document left in conflict): `update` must notice and redo the losing change. Each writer talks to its own
+    node and records its own token (as the invoice counter records each claimant); then again with node 3
+    killed, where every write is a 202. No token may be lost; one may be recorded twice (a cluster cannot tell a
+    writer whether its 202 write won for sure), which is why every change given to `update` is idempotent."""
+    if not launcher_available():
+        pytest.skip("starts its own CouchDB cluster: no CouchDB launcher here (docs/operations.md)")
+    cluster = CouchDBServer(tmp_path / "cluster", nodes=3, kind="cluster").start()
+    try:
+        Couch(cluster.url).request("PUT", "/counters")
+
+        def race(nodes: list[int], rounds: int, tag: str) -> None:
+            start = threading.Barrier(len(nodes))
+
+            def writer(k: int) -> None:
+                db = Couch(cluster.node_url(k)).db("counters")
+                start.wait()
+                for i in range(rounds):
+                    token = f"{tag}{k}-{i}"
+                    db.update("counter", lambda doc, t=token: {"tokens": [*(doc or {}).get("tokens", []), t]})
+
+            threads = [threading.Thread(target=writer, args=(k,)) for k in nodes]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(120)
+
+        race([1, 2, 3], 20, "up")
+        tokens = Couch(cluster.url).db("counters").get("counter", r=3)["tokens"]
+        assert set(tokens) == {f"up{k}-{i}" for k in (1, 2, 3) for i in range(20)}  # none lost
+        cluster.kill(3)
+        race([1, 2], 20, "down")
+        tokens = Couch(cluster.node_url(1)).db("counters").get("counter")["tokens"]
+        assert {t for t in tokens if t.startswith("down")} == {f"down{k}-{i}" for k in (1, 2) for i in range(20)}
+    finally:
+        cluster.stop()
