@@ -27,7 +27,6 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -63,16 +62,7 @@ def provision_world(couch: Couch, config: Config, n: int) -> tuple[str, list[str
         account = provision.new_account_id()
         provision.create_account(couch, config, account, f"Bench {i}", [master], now, plans={"bench": master})
         provision.add_docs(couch, account, [{"pvt_type": "device"}], now)
-        ledger.credit(
-            account,
-            Decimal(1000),
-            "USD",
-            kind="credit",
-            reason="manual_addition",
-            description="funds",
-            at=now,
-            key=f"funds:{account}",
-        )
+        provision.fund(ledger, account, 1000, now)
         return account
 
     with ThreadPoolExecutor(4) as pool:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from . import designdocs
 from .accounts import CONFIG_DOC, LIMITS_DOC, SYSTEM_CONFIG_DB, Directory, new_services_doc
@@ -13,6 +15,9 @@ from .config import Config
 from .couch import Couch
 from .databases import account_databases, ensure_core
 from .dbnames import ACCOUNTS_DB, SERVICES_DB, account_db, encode, parse_db_name, to_gregorian
+
+if TYPE_CHECKING:
+    from .ledger import Ledger
 
 
 def new_account_id() -> str:
@@ -72,13 +77,26 @@ def create_account(
     couch.db(SERVICES_DB).put(services)
 
 
+def fund(ledger: Ledger, account: str, balance: Decimal | int | str, at: datetime) -> None:
+    """Credit `balance` USD to `account` once (the credit's key is the account's; nothing for a zero balance)."""
+    if Decimal(balance):
+        ledger.credit(
+            account,
+            Decimal(balance),
+            "USD",
+            kind="credit",
+            reason="manual_addition",
+            description="funds",
+            at=at,
+            key=f"funds:{account}",
+        )
+
+
 def funded_customers(
     couch: Couch, config: Config, plan_id: str, plan: dict, count: int, balance, now: datetime, name: str = "Customer"
 ) -> tuple[str, list[str]]:
     """A USD master reseller (billing day 1) offering `plan` as `plan_id`, and `count` customers on it, each
     credited `balance` under a key of its own (benchmarks and tests); (master id, customer ids)."""
-    from decimal import Decimal
-
     from .ledger import Ledger
 
     master = new_account_id()
@@ -89,16 +107,7 @@ def funded_customers(
     for n in range(count):
         account = new_account_id()
         create_account(couch, config, account, f"{name} {n}", [master], now, plans={plan_id: master})
-        ledger.credit(
-            account,
-            Decimal(balance),
-            "USD",
-            kind="credit",
-            reason="manual_addition",
-            description="funds",
-            at=now,
-            key=f"funds:{account}",
-        )
+        fund(ledger, account, balance, now)
         accounts.append(account)
     return master, accounts
 

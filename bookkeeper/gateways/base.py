@@ -26,7 +26,7 @@ from ..accounts import Directory, UnknownAccount
 from ..couch import Conflict, Couch
 from ..dbnames import account_db, is_account_id, to_gregorian
 from ..errors import InputError
-from ..ledger import Ledger
+from ..ledger import Ledger, WriteResult
 from ..ledger.documents import MAX_UNITS, digest, marker_id
 from ..money import minor_digits, parse_amount, to_units
 
@@ -215,38 +215,21 @@ class Cashier:
         }
         if movement.type == "credit":
             self._remember_payer(reseller_id, movement, at)
-            result = self.ledger.credit(
-                account_id,
-                movement.amount,
-                movement.currency,
-                kind="payment",
-                reason=f"{movement.gateway}_payment",
-                description=movement.description,
-                at=at,
-                key=movement.key,
-                metadata=metadata,
-            )
-            if result.written:
-                log.info(
-                    "payment %s %s (%s %s) credited to account %s as %s",
-                    movement.amount,
-                    movement.currency,
-                    movement.gateway,
-                    movement.txid,
-                    account_id,
-                    result.id,
-                )
-            return Booked(movement.key, account_id, "credited" if result.written else "replayed", result.id)
-        if not self.was_credited(account_id, movement.payment_key):
-            log.warning("%s: reversal %s of a payment never credited: nothing to reverse", account_id, movement.key)
-            return Booked(movement.key, account_id, "nothing_to_reverse")
-        metadata["reversal_id"] = movement.reversal_id
-        result = self.ledger.debit(
+            write: Callable[..., WriteResult] = self.ledger.credit
+            kind, moved, outcome = "payment", "credited", "credited"
+        else:
+            if not self.was_credited(account_id, movement.payment_key):
+                log.warning("%s: reversal %s of a payment never credited: nothing to reverse", account_id, movement.key)
+                return Booked(movement.key, account_id, "nothing_to_reverse")
+            metadata["reversal_id"] = movement.reversal_id
+            write = self.ledger.debit
+            kind, moved, outcome = "refund", "debited", "reversed"
+        result = write(
             account_id,
             movement.amount,
             movement.currency,
-            kind="refund",
-            reason=f"{movement.gateway}_refund",
+            kind=kind,
+            reason=f"{movement.gateway}_{kind}",
             description=movement.description,
             at=at,
             key=movement.key,
@@ -254,15 +237,17 @@ class Cashier:
         )
         if result.written:
             log.info(
-                "refund %s %s (%s %s) debited to account %s as %s",
+                "%s %s %s (%s %s) %s to account %s as %s",
+                kind,
                 movement.amount,
                 movement.currency,
                 movement.gateway,
                 movement.txid,
+                moved,
                 account_id,
                 result.id,
             )
-        return Booked(movement.key, account_id, "reversed" if result.written else "replayed", result.id)
+        return Booked(movement.key, account_id, outcome if result.written else "replayed", result.id)
 
     def _remember_payer(self, reseller_id: str, movement: Movement, at: datetime) -> None:
         """Record in the reseller's DB which account a payment went to, for reversals that do not say it."""

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -68,17 +67,7 @@ class World(NamespacedWorld):
 
     def fund(self, account: str, balance: int | str) -> None:
         """`balance` credited to the account (once: the credit's key is the account's)."""
-        if Decimal(balance):
-            self.ledger.credit(
-                account,
-                Decimal(balance),
-                "USD",
-                kind="credit",
-                reason="manual_addition",
-                description="funds",
-                at=datetime.now(UTC),
-                key=f"funds:{account}",
-            )
+        provision.fund(self.ledger, account, balance, datetime.now(UTC))
 
     def add_devices(self, account: str, n: int) -> None:
         if n:

@@ -50,17 +50,7 @@ def customer(world, master, balance: str, *, plans=None, limits=None) -> str:
     provision.add_docs(world.couch, account, [dict(DEVICE)], START)
     if limits is not None:
         provision.put_limits(world.couch, account, limits, START)
-    if Decimal(balance):
-        Ledger(world.couch).credit(
-            account,
-            Decimal(balance),
-            "USD",
-            kind="credit",
-            reason="manual_addition",
-            description="funds",
-            at=START,
-            key=f"funds:{account}",
-        )
+    provision.fund(Ledger(world.couch), account, balance, START)
     return account
 
 

@@ -84,17 +84,7 @@ class Deployment:
             plans={"rt": self.master} if plans is None else plans,
             reseller=reseller,
         )
-        if balance:
-            self.ledger.credit(
-                account,
-                Decimal(balance),
-                "USD",
-                kind="credit",
-                reason="manual_addition",
-                description="funds",
-                at=datetime.now(UTC),
-                key=f"funds:{account}",
-            )
+        provision.fund(self.ledger, account, balance, datetime.now(UTC))
         if devices:
             provision.add_docs(self.couch, account, [{"pvt_type": "device"}] * devices, datetime.now(UTC))
         self.ids.append(account)

@@ -1,6 +1,7 @@
 """`Database.update`, the one read-modify-write with the one retry-on-409 policy, against the real server."""
 
 import threading
+from functools import partial
 
 import pytest
 
@@ -143,6 +144,9 @@ def test_on_a_cluster_writers_at_different_nodes_lose_no_increment_even_with_a_n
     try:
         Couch(cluster.url).request("PUT", "/counters")
 
+        def add_token(token: str, doc: dict | None) -> dict:
+            return {"tokens": [*(doc or {}).get("tokens", []), token]}
+
         def race(nodes: list[int], rounds: int, tag: str) -> None:
             start = threading.Barrier(len(nodes))
 
@@ -150,8 +154,7 @@ def test_on_a_cluster_writers_at_different_nodes_lose_no_increment_even_with_a_n
                 db = Couch(cluster.node_url(k)).db("counters")
                 start.wait()
                 for i in range(rounds):
-                    token = f"{tag}{k}-{i}"
-                    db.update("counter", lambda doc, t=token: {"tokens": [*(doc or {}).get("tokens", []), t]})
+                    db.update("counter", partial(add_token, f"{tag}{k}-{i}"))
 
             threads = [threading.Thread(target=writer, args=(k,)) for k in nodes]
             for t in threads:
