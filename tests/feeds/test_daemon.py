@@ -81,6 +81,7 @@ def test_engine_failures_are_retried_without_losing_rows(couch, daemon_config, a
         daemon.stop()
 
 
+@pytest.mark.slow  # waits for a lease to expire
 def test_two_daemons_split_the_databases_and_one_takes_over(couch, daemon_config, account_dbs):
     dbs = [account_dbs() for _ in range(6)]
     one, two = RecordingEngine(), RecordingEngine()

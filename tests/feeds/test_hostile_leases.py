@@ -18,6 +18,7 @@ from feeds.daemon import Daemon
 from feeds.leases import LEASE_PREFIX, WORKER_PREFIX, Leases
 
 
+@pytest.mark.slow  # waits for a lease to expire
 def test_malformed_and_far_future_leases_expire_within_a_ttl(new_db):
     db = new_db("bookkeeper")
     db.bulk_docs(

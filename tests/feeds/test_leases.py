@@ -5,9 +5,12 @@ from __future__ import annotations
 import time
 import uuid
 
+import pytest
+
 from feeds.leases import Leases, bucket_of, fair_share
 
 
+@pytest.mark.slow  # waits for a lease to expire
 def test_two_workers_split_the_buckets_and_one_takes_over_after_expiry(new_db):
     db = new_db("bookkeeper")
     a = Leases(db, "worker-a", buckets=16, ttl=1.0)
