@@ -206,6 +206,8 @@ class AmqpConsumer:
             self._lost(request)
 
     def _send(self, channel, tag: int, request: protocol.Request, message: dict, received: float) -> None:
+        """The reply, counted as answered once published; then the ack (a reply whose ack is lost with its
+        connection is answered again when the broker delivers the request again)."""
         try:
             routing, headers = request.reply_to
             channel.basic_publish(
@@ -214,16 +216,15 @@ class AmqpConsumer:
                 protocol.encode(message),
                 pika.BasicProperties(content_type="application/json", headers=headers),
             )
+            self._count(f"amqp_{request.kind}_requests")
+            if self.metrics is not None:
+                self.metrics.observe(f"amqp_{request.kind}_seconds", time.monotonic() - received)
             channel.basic_ack(tag)
         except AMQPError:
             self._lost(request)
-            return
         finally:
             with self._lock:
                 self._inflight -= 1
-        self._count(f"amqp_{request.kind}_requests")
-        if self.metrics is not None:
-            self.metrics.observe(f"amqp_{request.kind}_seconds", time.monotonic() - received)
 
     def _lost(self, request: protocol.Request) -> None:
         log.warning(

@@ -126,7 +126,8 @@ class Daemon:
             "BOOKKEEPER_FEED_DISCOVERY_INTERVAL": "1",
             "BOOKKEEPER_FEED_POLL_INTERVAL": "0.5",
         }
-        self.log = open(log_dir / "daemon.log", "w")  # noqa: SIM115 (closed by stop())
+        self.log_path = log_dir / "daemon.log"
+        self.log = open(self.log_path, "w")  # noqa: SIM115 (closed by stop())
         command = ["run", "--worker-id", "w1", "--metrics-port", str(self.metrics_port)]
         self.process = subprocess.Popen(
             [str(BIN), *command, "--hooks-port", str(free_port())], env=env, stdout=subprocess.DEVNULL, stderr=self.log
@@ -135,6 +136,10 @@ class Daemon:
     def metric(self, name: str) -> float:
         """`bookkeeper_<name>` from its `/metrics` (0 while it does not answer or has no such series yet)."""
         return scrape(self.metrics_port).get(f"bookkeeper_{name}", 0)
+
+    def logged(self) -> str:
+        """What the daemon logged so far (for an assertion's message)."""
+        return self.log_path.read_text()
 
     def wait_connected(self) -> None:
         wait_until(lambda: self.metric("amqp_connections_total") >= 1, 60, what="the daemon's first connection")

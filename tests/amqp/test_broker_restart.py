@@ -51,7 +51,7 @@ def test_a_broker_restart_in_the_middle_of_a_run_loses_nothing_acknowledged_and_
             activations = deployment.debits(account, "activation")  # one, or two if the feed saw one device first
             assert sum(e.quantity for e in activations) == 2 and sum(e.amount for e in activations) == Decimal(4)
             assert max(e.quantity for e in deployment.debits(account, "prorate")) == 3
-        assert daemon.metric("amqp_update_requests_total") >= len(accounts) + 3
+        assert daemon.metric("amqp_update_requests_total") >= len(accounts) + 3, daemon.logged()
         assert daemon.metric("amqp_standing_requests_total") == 1
         assert daemon.metric("amqp_update_seconds_count") >= len(accounts) + 3
     finally:
