@@ -8,6 +8,7 @@ import base64
 import json
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
@@ -15,6 +16,7 @@ from urllib.parse import parse_qs
 import jwt
 import pytest
 from click.testing import CliRunner
+from waiting import wait_until
 
 import cli
 from bookkeeper.config import load_config
@@ -98,8 +100,22 @@ def jwt_couch(tmp_path_factory):
         admin.json("PUT", f"_node/_local/_config/{section}/{key}", body=value)
     node.kill(1)  # the authentication handlers are read at start-up: restart on the saved configuration
     node.revive(1)
+    # `_up` answers before a busy node's authentication is ready (HTTP 500 for a while): wait for a token to pass
+    wait_until(lambda: _admits_tokens(node.port), 120, what="CouchDB's JWT handler after the restart")
     yield JwtCouch(f"http://127.0.0.1:{node.port}", admin)
     node.stop()
+
+
+def _admits_tokens(port: int) -> bool:
+    """Whether the node at `port` takes a bearer token signed with KEY as its subject."""
+    now = int(time.time())
+    token = jwt.encode({"sub": "iam-user", "iat": now, "exp": now + 60, "_couchdb.roles": ["_admin"]}, KEY, "HS256")
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/_session", headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            return json.load(answer)["userCtx"]["name"] == "iam-user"
+    except (OSError, ValueError, KeyError):
+        return False
 
 
 @pytest.fixture
