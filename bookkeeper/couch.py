@@ -41,6 +41,14 @@ T = TypeVar("T")
 _UNREAD: Any = object()
 
 
+# CouchDB batches what `_db_updates` reports: a node writes them every `[global_changes] max_write_delay` ms (500
+# when unset), so a change may wait that long before a reader of `_db_updates` hears of it. Advised for the daemon:
+# 50 (docs/operations.md); every node bookkeeper/servers.py starts is set so.
+DB_UPDATES_DELAY_DEFAULT_MS = 500
+DB_UPDATES_DELAY_ADVISED_MS = 50
+DB_UPDATES_DELAY_SETTING = "/_node/_local/_config/global_changes/max_write_delay"
+
+
 def connect_timeout(timeout: Timeout) -> float:
     """The connect part of a timeout."""
     return timeout[0] if isinstance(timeout, tuple) else timeout

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import PROJECT_ROOT
+from .couch import DB_UPDATES_DELAY_ADVISED_MS, DB_UPDATES_DELAY_SETTING, Couch
 from .embedded import EmbeddedServer, ServerError, answers, free_port
 
 KINDS = ("embedded", "couchdb", "cluster")
@@ -88,6 +89,7 @@ class CouchDBServer:
                 self.port = free_ports(self.nodes)
             try:
                 self._run("start", str(self.var_dir), "--port", str(self.port), "--nodes", str(self.nodes))
+                self._advise()
                 return self
             except ServerError:
                 self._run("stop", str(self.var_dir))
@@ -97,6 +99,15 @@ class CouchDBServer:
                     shutil.rmtree(node)
                 (self.var_dir / "joined").unlink(missing_ok=True)
         return self
+
+    def _advise(self) -> None:
+        """Every node batches `_db_updates` as docs/operations.md advises for the daemon."""
+        for k in range(1, self.nodes + 1):
+            node = Couch(self.node_url(k))
+            try:
+                node.json("PUT", DB_UPDATES_DELAY_SETTING, body=str(DB_UPDATES_DELAY_ADVISED_MS))
+            finally:
+                node.close()
 
     def stop(self) -> bool:
         self._run("stop", str(self.var_dir))

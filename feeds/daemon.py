@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 
 from bookkeeper.config import Config
-from bookkeeper.couch import Couch, CouchError, Unavailable
+from bookkeeper.couch import DB_UPDATES_DELAY_ADVISED_MS, Couch, CouchError, Unavailable
 
 from .catchup import catch_up
 from .discovery import SHARED_DBS, ServerFeatures, lease_key, probe, tailed_databases
@@ -102,6 +102,14 @@ class Daemon:
             if self.features.db_updates
             else f"continuous feeds for up to {self.options.follow_cap} databases, polling the rest",
         )
+        delay = self.features.db_updates_delay_ms
+        if delay is not None and delay > 2 * DB_UPDATES_DELAY_ADVISED_MS:
+            log.warning(
+                "CouchDB reports database updates every %d ms ([global_changes] max_write_delay): each change waits "
+                "up to that long before it is charged; set it to %d on every node (docs/operations.md)",
+                delay,
+                DB_UPDATES_DELAY_ADVISED_MS,
+            )
         if self.options.use_leases:
             leases = Leases(
                 self.couch.db(self.config.bookkeeper_db).ensure(),
@@ -226,6 +234,7 @@ class Daemon:
             "worker": self.worker_id,
             "vendor": self.features and self.features.vendor,
             "db_updates": bool(self.features and self.features.db_updates),
+            "db_updates_delay_ms": self.features and self.features.db_updates_delay_ms,
             "databases": len(self.tailer.consumers) if self.tailer else 0,
             "followed": len(self.tailer.followed) if self.tailer else 0,
             "leases": len(self.leases.held()) if self.leases else None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bookkeeper.couch import Couch, CouchError
+from bookkeeper.couch import DB_UPDATES_DELAY_DEFAULT_MS, DB_UPDATES_DELAY_SETTING, Couch, CouchError
 from bookkeeper.dbnames import ACCOUNTS_DB, SERVICES_DB, account_db, parse_db_name
 
 SHARED_DBS = (ACCOUNTS_DB, SERVICES_DB)
@@ -21,23 +21,40 @@ class ServerFeatures:
     vendor: str
     version: str
     db_updates: bool
+    db_updates_delay_ms: int | None = None  # None: no `_db_updates`, or its node's configuration is not ours to read
 
 
 def probe(couch: Couch, db_updates: bool = True) -> ServerFeatures:
-    """The server's vendor and whether it has `_db_updates` we may read (400/404: absent; 401/403: not ours);
-    `db_updates` False: not asked, taken as absent."""
+    """The server's vendor, whether it has `_db_updates` we may read (400/404: absent; 401/403: not ours), and
+    if so how long its node batches them; `db_updates` False: not asked, taken as absent."""
     info = couch.info()
-    vendor = (info.get("vendor") or {}).get("name") or "unknown"
+    vendor, version = str((info.get("vendor") or {}).get("name") or "unknown"), str(info.get("version", ""))
     if not db_updates:
-        return ServerFeatures(str(vendor), str(info.get("version", "")), False)
+        return ServerFeatures(vendor, version, False)
     try:
         couch.request("GET", "/_db_updates", params={"limit": 1}, retry=False)
-        db_updates = True
     except CouchError as exc:
         if exc.status not in (400, 401, 403, 404, 405, 501):
             raise
-        db_updates = False
-    return ServerFeatures(str(vendor), str(info.get("version", "")), db_updates)
+        return ServerFeatures(vendor, version, False)
+    return ServerFeatures(vendor, version, True, db_updates_delay_ms(couch))
+
+
+def db_updates_delay_ms(couch: Couch) -> int | None:
+    """The node's `[global_changes] max_write_delay` (its default when unset); None when the node's configuration
+    cannot be read (not a server admin, Cloudant) or holds no number."""
+    try:
+        value = couch.json("GET", DB_UPDATES_DELAY_SETTING, retry=False)
+    except CouchError as exc:
+        if exc.status == 404:
+            return DB_UPDATES_DELAY_DEFAULT_MS
+        if exc.status in (400, 401, 403, 405, 501):
+            return None
+        raise
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
 
 
 def tailed_name(couch: Couch, raw: str) -> str | None:

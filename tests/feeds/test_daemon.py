@@ -8,9 +8,10 @@ import urllib.request
 
 import pytest
 from recording import RecordingEngine, caught_up
-from testserver import on_couchdb
+from testserver import SERVER, on_couchdb
 from waiting import wait_until
 
+from bookkeeper.couch import DB_UPDATES_DELAY_ADVISED_MS, DB_UPDATES_DELAY_SETTING
 from feeds.checkpoints import checkpoint_id
 from feeds.daemon import Daemon
 from feeds.metrics import scrape
@@ -67,6 +68,35 @@ def test_tails_the_databases_and_picks_up_new_ones(couch, daemon_config, account
     for db in (first, second):
         assert engine.ids(db.name).count(engine.ids(db.name)[0]) == 1  # nothing handled twice
         assert caught_up(db, db.get(checkpoint_id("billing"))["seq"], engine.ids(db.name))
+
+
+def test_how_often_couchdb_reports_database_updates_is_read_and_a_slow_batching_warned_of(couch, daemon_config, caplog):
+    """CouchDB writes what `_db_updates` reports every `[global_changes] max_write_delay` ms (500 unless set), so
+    a change can wait that long before it is charged: the daemon shows the node's value in /health and warns at
+    start-up beyond twice the advised 50 ms. The nodes the tests start are set as advised; PouchDB Server has no
+    `_db_updates`, so there is nothing to read or warn of."""
+    if not on_couchdb():
+        daemon = Daemon(couch, daemon_config, RecordingEngine(), options=FAST).start()
+        daemon.stop()
+        assert daemon.health()["db_updates_delay_ms"] is None and "max_write_delay" not in caplog.text
+        return
+    before = couch.json("GET", DB_UPDATES_DELAY_SETTING)
+    if SERVER in ("couchdb", "cluster"):
+        assert before == str(DB_UPDATES_DELAY_ADVISED_MS)
+    couch.json("PUT", DB_UPDATES_DELAY_SETTING, body="500")
+    try:
+        daemon = Daemon(couch, daemon_config, RecordingEngine(), options=FAST).start()
+        try:
+            assert daemon.health()["db_updates_delay_ms"] == 500
+        finally:
+            daemon.stop()
+    finally:
+        couch.json("PUT", DB_UPDATES_DELAY_SETTING, body=before)
+    warned = [r.getMessage() for r in caplog.records if "max_write_delay" in r.getMessage()]
+    assert warned == [
+        "CouchDB reports database updates every 500 ms ([global_changes] max_write_delay): each change waits up "
+        "to that long before it is charged; set it to 50 on every node (docs/operations.md)"
+    ]
 
 
 def test_engine_failures_are_retried_without_losing_rows(couch, daemon_config, account_dbs):
