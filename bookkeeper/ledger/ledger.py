@@ -501,16 +501,20 @@ class Ledger:
     def _creation(self, account_id: str) -> datetime | None:
         """When the account was created (its account doc's `pvt_created`), None if its DB does not say."""
         if account_id not in self._created:
-            try:
-                doc = self.couch.db(account_db(account_id)).get_or_none(account_id) or {}
-            except NotFound:
-                doc = {}
-            created = doc.get("pvt_created")
-            if isinstance(created, int) and not isinstance(created, bool) and 0 < created < d.LAST_SECOND:
-                self._created[account_id] = from_gregorian(created)
-            else:
-                self._created[account_id] = None
+            self._read_account_doc(account_id)
         return self._created[account_id]
+
+    def _read_account_doc(self, account_id: str) -> None:
+        """Learn, once per process and in one read, what the ledger takes from the account's own document: its
+        creation (`pvt_created`) and its `name`."""
+        try:
+            doc = self.couch.db(account_db(account_id)).get_or_none(account_id) or {}
+        except NotFound:
+            doc = {}
+        created, name = doc.get("pvt_created"), doc.get("name")
+        valid = isinstance(created, int) and not isinstance(created, bool) and 0 < created < d.LAST_SECOND
+        self._created[account_id] = from_gregorian(created) if valid else None
+        self._names[account_id] = name if isinstance(name, str) and name else None
 
     def _create(self, db: Database) -> bool:
         """The MODB and its design documents, once per process; True if the database was created now."""
@@ -683,9 +687,10 @@ class Ledger:
     def _account_name(self, account_id: str) -> str | None:
         """The account's `name` from its account document (as `kz_ledger:set_account` reads it), once per process;
         None when there is no such document."""
+        if self.dialect != "4.3":
+            return None
         if account_id not in self._names:
-            doc = self.couch.db(account_db(account_id)).get_or_none(account_id) if self.dialect == "4.3" else None
-            self._names[account_id] = (doc or {}).get("name") or None
+            self._read_account_doc(account_id)
         return self._names[account_id]
 
     def _exists(self, db: Database) -> bool:
