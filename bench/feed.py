@@ -40,7 +40,6 @@ from feeds.daemon import Daemon
 from feeds.malloc import rss_mb
 from feeds.options import FeedOptions
 
-
 CREATORS = 8  # concurrent database creations while setting up
 
 

@@ -512,8 +512,10 @@ class Ledger:
         except NotFound:
             doc = {}
         created, name = doc.get("pvt_created"), doc.get("name")
-        valid = isinstance(created, int) and not isinstance(created, bool) and 0 < created < d.LAST_SECOND
-        self._created[account_id] = from_gregorian(created) if valid else None
+        if isinstance(created, int) and not isinstance(created, bool) and 0 < created < d.LAST_SECOND:
+            self._created[account_id] = from_gregorian(created)
+        else:
+            self._created[account_id] = None
         self._names[account_id] = name if isinstance(name, str) and name else None
 
     def _create(self, db: Database) -> bool:
