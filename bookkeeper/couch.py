@@ -112,6 +112,18 @@ def _error_for(status: int, body, path: str) -> CouchError:
     return cls(status, str(body.get("error", "")), str(body.get("reason", "")), path)
 
 
+def _rev_rank(rev: str) -> tuple[int, str]:
+    """Where a revision ranks in CouchDB's choice of a winner among live leaves: deeper first, then greater id."""
+    pos, _, rev_id = rev.partition("-")
+    return int(pos), rev_id
+
+
+def _history(doc: dict) -> set[str]:
+    """The revisions of `doc`'s branch, from its `_revisions` (read with `revs=true`)."""
+    revisions = doc.get("_revisions") or {"start": int(doc["_rev"].split("-")[0]), "ids": [doc["_rev"].split("-")[1]]}
+    return {f"{revisions['start'] - i}-{rev_id}" for i, rev_id in enumerate(revisions["ids"])}
+
+
 def redact(url: str) -> str:
     """The URL without its credentials, for logs and messages."""
     parts = urlsplit(url)
@@ -303,9 +315,9 @@ class Database:
     def get(self, doc_id: str, **params) -> dict:
         return self.couch.json("GET", self._doc_path(doc_id), params=params)
 
-    def get_or_none(self, doc_id: str) -> dict | None:
+    def get_or_none(self, doc_id: str, **params) -> dict | None:
         try:
-            return self.get(doc_id)
+            return self.get(doc_id, **params)
         except NotFound:
             return None
 
@@ -323,14 +335,21 @@ class Database:
         `change` gets the document as read (None if there is none; it may modify it) and returns the document to
         write, or None to leave it as it is. `_id` and `_rev` of what is written are those read, so a concurrent
         write answers 409; the document is then read again and `change` called again (`retry_conflicts`), so
-        `change` must decide from what it is given, never from a document read before. `current`: the document
-        as the caller already holds it (None: known to be missing), used instead of the first read (it is not
-        modified). Returns the document as written, with its new `_rev`, or None when `change` declined."""
+        `change` must decide from what it is given, never from a document read before, and record what it does
+        (on a cluster two writes of the same content on one revision count as one: `_settle`).
+        `current`: the document as the caller already holds it (None: known to be missing), used instead of the
+        first read (it is not modified). Returns the document as written, with its new `_rev`, or None when
+        `change` declined."""
         first = [current]
 
         def attempt() -> dict | None:
+            clustered = self.couch.copies() > 1
             doc = first.pop() if first else _UNREAD
-            doc = self.get_or_none(doc_id) if doc is _UNREAD else copy.deepcopy(doc)
+            if doc is _UNREAD:
+                doc = self.get_or_none(doc_id, conflicts="true") if clustered else self.get_or_none(doc_id)
+            else:
+                doc = copy.deepcopy(doc)
+            contested = clustered and bool(doc and doc.pop("_conflicts", None))  # an earlier race not settled
             new = change(doc)
             if new is None:
                 return None
@@ -340,27 +359,47 @@ class Database:
                 new["_rev"] = doc["_rev"]
             resp = self.couch.request("PUT", self._doc_path(doc_id), body=new, params=self.couch._write_params())
             new["_rev"] = resp.json()["rev"]
-            if resp.status_code == 202:
-                self._settle_accepted(doc_id, new["_rev"])
+            if resp.status_code == 202 or contested:
+                self._settle(doc_id, new["_rev"])
             return new
 
         return retry_conflicts(f"{self.name}/{doc_id}", attempt)
 
-    def _settle_accepted(self, doc_id: str, rev: str) -> None:
+    def _settle(self, doc_id: str, rev: str) -> None:
         """After a read-modify-write answered 202 Accepted (on a cluster, fewer copies than asked took it: another
-        writer may have won the others with the same parent): read every copy; unless `rev` is the winner, drop
-        that branch and raise Conflict, so the change is made again on the winner. A change may be made twice, so
-        every change given to `update` is idempotent. One cluster run still lost one of 30 concurrent increments
-        after this check (docs/operations.md, "Testing on CouchDB"): not explained yet."""
-        merged = self.get(doc_id, conflicts="true", r=self.couch.copies())
-        if merged.get("_rev") == rev:
-            return
-        with contextlib.suppress(CouchError):
-            self.delete_doc(doc_id, rev)
-        raise Conflict(409, "conflict", "another writer's change won on the cluster's copies", f"{self.name}/{doc_id}")
+        writer may have taken the others with the same parent), or made on a document already in conflict: read
+        every live revision from every copy. If `rev` is not in the winner's history, drop it and raise Conflict,
+        so the change is made again on the winner; else delete every other live revision (their writers, settling
+        too, redo their changes), until `rev`'s branch is the only one, so that no writer holding a stale
+        revision can build on another branch later. A change may be made twice, so every change given to
+        `update` is idempotent. Two writers writing the same content on the same revision get the same revision
+        id (CouchDB hashes the content) and both see it win: one write stands for both, which is right only
+        because every change records what it did (a claimant, a charge id, a state), never a bare increment."""
+        for _ in range(CONFLICT_ATTEMPTS):
+            leaves = self.couch.json(
+                "GET",
+                self._doc_path(doc_id),
+                params={"open_revs": "all", "revs": "true", "r": self.couch.copies()},
+                headers={"Accept": "application/json"},
+            )
+            live = [row["ok"] for row in leaves if "ok" in row and not row["ok"].get("_deleted")]
+            winner = max(live, key=lambda doc: _rev_rank(doc["_rev"]), default=None)
+            if winner is None or rev not in _history(winner):
+                with contextlib.suppress(CouchError):
+                    self.delete_doc(doc_id, rev)
+                raise Conflict(
+                    409, "conflict", "another writer's change won on the cluster's copies", f"{self.name}/{doc_id}"
+                )
+            others = [doc["_rev"] for doc in live if doc is not winner]
+            if not others:
+                return
+            for other in others:
+                with contextlib.suppress(CouchError):
+                    self.delete_doc(doc_id, other)
+        raise Conflict(409, "conflict", "the cluster's copies kept diverging", f"{self.name}/{doc_id}")
 
     def delete_doc(self, doc_id: str, rev: str) -> None:
-        self.couch.request("DELETE", self._doc_path(doc_id), params={"rev": rev})
+        self.couch.request("DELETE", self._doc_path(doc_id), params={"rev": rev, **(self.couch._write_params() or {})})
 
     def bulk_docs(self, docs: list[dict]) -> dict[str, dict]:
         """Write many documents in one request; results keyed by id (`{"ok": True, "rev": ...}` or an error)."""

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from waiting import wait_until
 
 from bookkeeper.clock import SimulatedClock
 from bookkeeper.couch import Forbidden
@@ -111,7 +112,8 @@ def test_validate_doc_update_refuses_malformed_new_money_documents_from_non_admi
         with pytest.raises(Forbidden, match=f"money document {doc_id}: "):
             eve.put(doc)
     assert eve.put(good(dialect, "202601-fine")).startswith("1-")  # a valid new one is still accepted
-    assert ledger.balance(account, datetime(2026, 1, 6, tzinfo=UTC)) == Decimal("11.00")
+    # a member's plain PUT (no `w`: it may not read `_membership`) reaches every copy of a cluster a moment later
+    wait_until(lambda: ledger.balance(account, datetime(2026, 1, 6, tzinfo=UTC)) == Decimal("11.00"), timeout=10)
 
 
 def test_a_balance_checkpoint_written_by_someone_else_is_not_trusted(server, couch, account, ledger, dialect):
