@@ -42,7 +42,7 @@ from bookkeeper.config import Config, load_config
 from bookkeeper.couch import Couch
 from bookkeeper.embedded import free_port
 from bookkeeper.ledger import Ledger
-from bookkeeper.servers import make_server
+from bookkeeper.servers import make_server, stop_servers_on_sigterm
 from feeds.metrics import scrape
 
 BIN = Path(sys.executable).parent / "bookkeeper"
@@ -229,6 +229,7 @@ def run(n: int, rate: float, seconds: float, updates: int, server_kind: str) -> 
 
 
 def main() -> None:
+    stop_servers_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=200.0, help="standing requests per second")

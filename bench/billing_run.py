@@ -35,7 +35,7 @@ from bookkeeper.config import Config, load_config
 from bookkeeper.couch import Couch
 from bookkeeper.dbnames import modb
 from bookkeeper.ledger import documents as ledger_docs
-from bookkeeper.servers import KINDS, make_server
+from bookkeeper.servers import KINDS, make_server, stop_servers_on_sigterm
 
 PERIOD_START = datetime(2026, 12, 1, tzinfo=UTC)
 BEFORE = datetime(2026, 11, 20, tzinfo=UTC)
@@ -199,6 +199,7 @@ def run(n: int, kind: str = "embedded") -> dict:
 
 
 def main() -> None:
+    stop_servers_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--server", choices=KINDS, default="embedded")

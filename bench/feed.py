@@ -35,7 +35,7 @@ from waiting import wait_until
 from bookkeeper.config import load_config
 from bookkeeper.couch import Couch
 from bookkeeper.dbnames import account_db
-from bookkeeper.servers import KINDS, make_server
+from bookkeeper.servers import KINDS, make_server, stop_servers_on_sigterm
 from feeds.daemon import Daemon
 from feeds.malloc import rss_mb
 from feeds.options import FeedOptions
@@ -122,6 +122,7 @@ def tailing_memory(
 
 
 def main() -> None:
+    stop_servers_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=50.0, help="device writes per second")

@@ -42,7 +42,7 @@ from bookkeeper.dbnames import account_db, modb
 from bookkeeper.ledger import Ledger
 from bookkeeper.ledger.documents import Explained, build, keyed_id, month_of
 from bookkeeper.ledger.prepared import PreparedMonths
-from bookkeeper.servers import KINDS, make_server
+from bookkeeper.servers import KINDS, make_server, stop_servers_on_sigterm
 
 USD = "USD"
 
@@ -186,6 +186,7 @@ def bench_charges(couch: Couch, ledger: Ledger, accounts: int, per_account: int,
 
 
 def main() -> None:
+    stop_servers_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,100000", help="Entries in the month for the balance reads.")
     parser.add_argument("--reads", type=int, default=50)

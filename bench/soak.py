@@ -39,7 +39,7 @@ from bookkeeper.couch import Couch, NotFound, Unavailable
 from bookkeeper.dbnames import modb
 from bookkeeper.embedded import free_port
 from bookkeeper.ledger.documents import entry_of
-from bookkeeper.servers import KINDS, make_server
+from bookkeeper.servers import KINDS, make_server, stop_servers_on_sigterm
 from feeds.malloc import rss_mb
 from feeds.metrics import scrape
 
@@ -305,6 +305,7 @@ def run(minutes: float, rate: float, accounts: int, couch_url: str | None, repor
 
 
 def main() -> None:
+    stop_servers_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=30)
     parser.add_argument("--rate", type=float, default=50.0, help="device writes per second")

@@ -33,7 +33,7 @@ from bookkeeper import provision
 from bookkeeper.config import load_config
 from bookkeeper.couch import Couch
 from bookkeeper.embedded import free_port
-from bookkeeper.servers import KINDS, make_server
+from bookkeeper.servers import KINDS, make_server, stop_servers_on_sigterm
 from feeds.metrics import scrape
 
 
@@ -99,6 +99,7 @@ def run(kind: str, accounts: int) -> dict:
 
 
 def main() -> None:
+    stop_servers_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--server", choices=KINDS, default="embedded")
     parser.add_argument("--accounts", type=int, default=200)

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,6 +141,12 @@ class ExternalServer:
 
     def stop(self) -> bool:
         return False
+
+
+def stop_servers_on_sigterm() -> None:
+    """Make SIGTERM (from `timeout`, a supervisor) raise SystemExit in the main thread, so that a bench's `finally`
+    stops the servers it started rather than leaving them running."""
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
 
 
 def make_server(kind: str, var_dir: Path, *, persistent: bool = False):
