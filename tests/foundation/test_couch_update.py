@@ -4,6 +4,7 @@ import threading
 from functools import partial
 
 import pytest
+from testserver import on_cluster
 
 from bookkeeper.couch import CONFLICT_ATTEMPTS, Conflict, Couch, retry_conflicts
 from bookkeeper.servers import CouchDBServer, launcher_available
@@ -61,6 +62,31 @@ def test_concurrent_writers_lose_no_change(new_db):
     for t in threads:
         t.join(60)
     assert sorted(db.get("counter")["marks"]) == sorted(f"{n}{i}" for n in "ab" for i in range(15))
+
+
+def test_a_change_to_a_document_left_in_conflict_goes_on_the_winner_and_a_cluster_drops_the_loser(new_db):
+    """A document left with two live branches (as a race on a cluster, or a replication, leaves one): the change
+    is made on the winner CouchDB picks (the greater revision id at one depth). On a cluster `update` then deletes
+    the other branch, so that no writer holding it can build on it later; on one server a conflict comes only
+    from a replication, and it is left as it is."""
+    db = new_db()
+    first = db.put({"_id": "doc", "marks": []}).split("-")[1]
+    branches = [
+        {"_id": "doc", "_rev": f"2-{c * 32}", "marks": [c], "_revisions": {"start": 2, "ids": [c * 32, first]}}
+        for c in "ab"
+    ]
+    db.couch.json(
+        "POST", f"{db.path}/_bulk_docs", body={"new_edits": False, "docs": branches}, params={"w": db.couch.copies()}
+    )
+
+    def record(doc):
+        doc["marks"].append("c")
+        return doc
+
+    written = db.update("doc", record)
+    doc = db.get("doc", conflicts="true")
+    assert (doc["marks"], doc["_rev"]) == (["b", "c"], written["_rev"])
+    assert doc.get("_conflicts") == (None if on_cluster() else [f"2-{'a' * 32}"])
 
 
 def test_a_missing_document_is_created_and_a_declined_change_writes_nothing(new_db):
