@@ -36,6 +36,7 @@ from .scheduler import Ticker, utc_now
 from .tailing import Tailer
 
 log = logging.getLogger(__name__)
+SIGNAL_POLL = 0.1  # seconds between the main thread's looks for SIGTERM/SIGINT
 STOP_GRACE = 3.0  # seconds the drains in hand get to finish before their checkpoints are written
 
 
@@ -79,12 +80,15 @@ class Daemon:
     def run(self, on_started: Callable[[Daemon], None] | None = None) -> int:
         """Run until SIGTERM/SIGINT (call from the main thread), stop gracefully, return 0. `on_started(self)`
         runs once every thread is up."""
+        signalled: list[int] = []  # the handler takes no lock: `Event.set` there can deadlock the waiting thread
         for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda signum, frame: self.stopping.set())
+            signal.signal(sig, lambda signum, frame: signalled.append(signum))
         self.start()
         if on_started is not None:
             on_started(self)
-        self.stopping.wait()
+        while not signalled and not self.stopping.is_set():
+            time.sleep(SIGNAL_POLL)
+        self.stopping.set()
         log.info("stopping %s", self.worker_id)
         self.stop()
         return 0

@@ -56,7 +56,10 @@ def test_run_prints_one_ready_line_with_the_urls(own_server, tmp_path):
         assert requests.get(f"http://127.0.0.1:{metrics}/metrics", timeout=10).status_code == 200
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=30)
+        try:
+            out, _ = proc.communicate(timeout=30)
+        finally:
+            proc.kill()  # a no-op once it has exited; never left running past a failure
         provision.remove(couch, config, [master])
     assert proc.returncode == 0 and out == ""  # one line, once
 
