@@ -120,7 +120,7 @@ def _rev_rank(rev: str) -> tuple[int, str]:
 
 def _history(doc: dict) -> set[str]:
     """The revisions of `doc`'s branch, from its `_revisions` (read with `revs=true`)."""
-    revisions = doc.get("_revisions") or {"start": int(doc["_rev"].split("-")[0]), "ids": [doc["_rev"].split("-")[1]]}
+    revisions = doc["_revisions"]
     return {f"{revisions['start'] - i}-{rev_id}" for i, rev_id in enumerate(revisions["ids"])}
 
 
