@@ -66,6 +66,20 @@ class Evaluation:
     invoices: tuple[plans.Invoice, ...] = ()  # the account's invoices as priced by this evaluation
 
 
+@dataclass(frozen=True)
+class Recount:
+    """What an evaluation reads again rather than trusting its last read: the quantities (the account DB's views),
+    with them the `limits` doc and the object plans (`service.plans`; read again anyway when the last read found
+    some, since a changed document may have dropped its own)."""
+
+    quantities: bool = False
+    limits: bool = False
+    object_plans: bool = False
+
+
+KEEP = Recount()  # trust the last read
+
+
 @dataclass
 class _Work:
     """One account on its way through a batch."""
@@ -79,6 +93,7 @@ class _Work:
     moved: bool = False  # another evaluator saved the state first
     error: Exception | None = None
     charged: list = field(default_factory=list)  # the charges this evaluation wrote (not replays)
+    balance: Decimal | None = None  # the balance the evaluation read at `now` (None: a catch-up's, in the past)
 
     @property
     def evaluated(self) -> Evaluation:
@@ -210,14 +225,18 @@ class BillingEngine:
         dry_run: bool = False,
         recount: bool = True,
         limits: bool = True,
+        object_plans: bool = True,
     ) -> Evaluation:
         """Evaluate one account at `now` (default: the clock when its batch starts) and, unless `dry_run`, write
         the outcome. Concurrent callers are evaluated together in one batch.
 
         `recount`: count quantities from the account DB (after a change) and, with `limits`, read its `limits`
         doc again; else trust what the last recount saw (the services doc's quantities, the billing state's
-        postpay terms). The feed passes `limits` False when the `limits` doc is not among the changes."""
-        found = self._batcher.submit((now, dry_run, recount, recount and limits), account_id)
+        postpay terms and object plans). The feed passes `limits` False when the `limits` doc is not among the
+        changes, and `object_plans` False when no changed document names plans of its own (`service.plans`):
+        then the object plans are read again only if the last read found some (one may have been removed)."""
+        what = Recount(recount, recount and limits, recount and object_plans)
+        found = self._batcher.submit((now, dry_run, what), account_id)
         if found is None:
             raise UnknownAccount(f"{account_id}: no such account in {ACCOUNTS_DB}")
         if isinstance(found, Exception):
@@ -232,7 +251,7 @@ class BillingEngine:
         now = now or self.clock.now()
         ids = list(dict.fromkeys(account_ids))
         for start in range(0, len(ids), BATCH):
-            yield self._evaluate_locked(ids[start : start + BATCH], now, dry_run, recount, recount)
+            yield self._evaluate_locked(ids[start : start + BATCH], now, dry_run, Recount(recount, recount, recount))
 
     def evaluate_many(
         self, account_ids: list[str], now: datetime | None = None, dry_run: bool = False, recount: bool = False
@@ -249,16 +268,14 @@ class BillingEngine:
             raise EvaluationFailed(failures, evaluations)
         return evaluations
 
-    def _evaluate_locked(
-        self, ids: list[str], now: datetime | None, dry_run: bool, recount: bool, limits: bool
-    ) -> dict:
+    def _evaluate_locked(self, ids: list[str], now: datetime | None, dry_run: bool, recount: Recount) -> dict:
         """A batch, holding the accounts' locks (threads of this process take turns on an account; other
         processes meet a conflict on its billing state)."""
         locks = [self._lock_of(a) for a in sorted(ids)]
         for lock in locks:
             lock.acquire()
         try:
-            return self._evaluate_batch(ids, now or self.clock.now(), dry_run, recount, limits)
+            return self._evaluate_batch(ids, now or self.clock.now(), dry_run, recount)
         finally:
             for lock in locks:
                 lock.release()
@@ -272,14 +289,14 @@ class BillingEngine:
         ids: list[str],
         now: datetime,
         dry_run: bool,
-        recount: bool,
-        limits: bool,
+        recount: Recount,
         attempt: int = 1,
         catch_up: bool = False,
         stale: dict[str, list] | None = None,
     ) -> dict[str, Evaluation | Exception]:
         """Evaluate the known accounts among `ids`; {account: Evaluation or the exception that failed it}.
-        `catch_up`: `now` is the last moment of a period the bookkeeper missed (see `_missed_periods`).
+        `recount`: what is read again (`Recount`). `catch_up`: `now` is the last moment of a period the bookkeeper
+        missed (see `_missed_periods`).
         `stale`: {account: the charges its billing state has not seen} (`_stale`; found here when not given)."""
         states = self.state_db.get_many([STATE_PREFIX + a for a in ids])
         results: dict[str, Evaluation | Exception] = {}
@@ -288,7 +305,7 @@ class BillingEngine:
         missed = {} if dry_run or catch_up else self._missed_periods([a for a in ids if a not in results], states, now)
         for account_id, ends in missed.items():  # the periods it missed first, in order, each to its last moment
             for end in ends:
-                failed = self._evaluate_batch([account_id], end, dry_run, False, False, catch_up=True, stale=stale).get(
+                failed = self._evaluate_batch([account_id], end, dry_run, KEEP, catch_up=True, stale=stale).get(
                     account_id
                 )
                 if isinstance(failed, Exception):
@@ -298,8 +315,10 @@ class BillingEngine:
             states.update(self.state_db.get_many([STATE_PREFIX + a for a in missed]))
         accounts = [a for a in self.directory.accounts(ids) if a.id not in results]
         self.directory.refresh([a for a in accounts if a.problem is None])
+        for account in accounts:
+            self.ledger.know_account(account.id, account.doc)
         works = [_Work(a, states.get(STATE_PREFIX + a.id)) for a in accounts]
-        _each(works, lambda w: self._decide(w, now, dry_run, recount, limits, catch_up, stale.get(w.account.id)))
+        _each(works, lambda w: self._decide(w, now, dry_run, recount, catch_up, stale.get(w.account.id)))
         if not dry_run:
             self._write(works, now)
         for w in works:
@@ -310,7 +329,7 @@ class BillingEngine:
             log.info("billing state of %s changed under us; evaluating again", ", ".join(moved))
             conflict_pause(attempt)
             again = stale if catch_up else None  # a catch-up keeps what its evaluation found; others look again
-            results.update(self._evaluate_batch(moved, now, dry_run, recount, limits, attempt + 1, catch_up, again))
+            results.update(self._evaluate_batch(moved, now, dry_run, recount, attempt + 1, catch_up, again))
         for account_id in moved if attempt >= CONFLICT_ATTEMPTS else ():
             reason = f"changed by another writer on each of {CONFLICT_ATTEMPTS} attempts"
             results[account_id] = Conflict(409, "conflict", reason, f"{self.state_db.name}/{STATE_PREFIX}{account_id}")
@@ -387,8 +406,7 @@ class BillingEngine:
         work: _Work,
         now: datetime,
         dry_run: bool,
-        recount: bool,
-        limits: bool,
+        recount: Recount,
         catch_up: bool = False,
         unseen: list | None = None,
     ) -> None:
@@ -406,17 +424,17 @@ class BillingEngine:
             self._settle(account, state_doc["pending"])
         billing_settings = directory.reseller_settings(account.reseller)
         object_plans = (state_doc or {}).get("object_plans")
-        if recount or object_plans is None:
+        if object_plans is None or (recount.quantities and (recount.object_plans or object_plans)):
             object_plans = directory.object_plans(account.id)
         assigned = directory.merged_plans(account, account.reseller, object_plans)
         merged = [m for m in assigned if self.bills(m.bookkeeper)]  # another bookkeeper's plans are not ours
         quantities, postpay = directory.stored_quantities(account), (state_doc or {}).get("postpay")
-        if recount or quantities is None:
+        if recount.quantities or quantities is None:
             quantities = directory.quantities(
                 account.id, plans.priced_counters(billing_settings.billable_counters, merged)
             )
             quantities = {**quantities, **directory.kazoo42_quantities(account, merged, now)}
-        if limits or postpay is None:
+        if recount.limits or postpay is None:
             allowed, max_postpay = directory.load_limits(account).postpay
             postpay = {"allowed": allowed, "max": str(max_postpay)}
         work.cascade = cascade = self._cascade(account, merged)
@@ -428,8 +446,10 @@ class BillingEngine:
 
         invoices = tuple(plans.price(m, priced, cascade) for m in merged)
 
+        balance = self.ledger.balance(account.id, now, defer_carry=not dry_run)
+        work.balance = None if catch_up else balance
         facts = charging.AccountFacts(
-            balance=self.ledger.balance(account.id, now, defer_carry=not dry_run),
+            balance=balance,
             postpay_allowed=postpay["allowed"],
             max_postpay=Decimal(postpay["max"]),
             trial_expires=account.trial_expires,
@@ -606,7 +626,9 @@ class BillingEngine:
     def _write_charges(self, work: _Work, now: datetime) -> None:
         evaluation = work.evaluated
         charges = list(evaluation.decision.charges)
-        results = self.ledger.write_charges(evaluation.account_id, charges, evaluation.currency, now)
+        results = self.ledger.write_charges(
+            evaluation.account_id, charges, evaluation.currency, now, balance=work.balance
+        )
         work.evaluation = replace(evaluation, written=tuple(r.id for r in results if r.written))
         work.charged = [c for c, r in zip(charges, results, strict=True) if r.written]
 
@@ -641,8 +663,9 @@ class BillingEngine:
     # -- the daemon's Engine protocol
     def handle_changes(self, db_name: str, rows: list[dict]) -> None:
         """React to changed documents: recount and evaluate each account touched (and its billing reseller); the
-        `limits` doc is read again only when it is among the changes."""
-        touched: dict[str, bool] = {}  # account -> its limits doc changed
+        `limits` doc is read again only when it is among the changes, the object plans when a changed document
+        has a `service` field (or the last read found some)."""
+        touched: dict[str, tuple[bool, bool]] = {}  # account -> (its limits doc changed, a doc names plans)
         parsed = parse_db_name(db_name)
         theirs = [
             r for r in rows if not designdocs.is_ours(r["id"]) and not written_by_us(r.get("doc") or {})
@@ -650,16 +673,19 @@ class BillingEngine:
         if parsed is not None and not parsed.is_modb:
             if theirs:
                 self._check_poison(db_name, rows)
-                touched[parsed.account_id] = any(r["id"] == LIMITS_DOC for r in theirs)
+                touched[parsed.account_id] = (
+                    any(r["id"] == LIMITS_DOC for r in theirs),
+                    any("service" in (r.get("doc") or {}) for r in theirs),
+                )
             if any(r["id"] == CONFIG_DOC for r in theirs):
                 self._settings_changed(parsed.account_id)
             if any((r.get("doc") or {}).get("pvt_type") == "service_plan" or r.get("deleted") for r in theirs):
                 self._plans_changed(parsed.account_id)
         elif db_name.endswith((ACCOUNTS_DB, SERVICES_DB)):
-            touched.update((r["id"], False) for r in theirs if is_account_id(r["id"]) and not r.get("deleted"))
-        for account_id, limits in touched.items():
+            touched.update((r["id"], (False, False)) for r in theirs if is_account_id(r["id"]) and not r.get("deleted"))
+        for account_id, (limits, object_plans) in touched.items():
             try:
-                self.evaluate_with_reseller(account_id, limits=limits)
+                self.evaluate_with_reseller(account_id, limits=limits, object_plans=object_plans)
             except UnknownAccount:
                 log.info("%s: an account database with no account in %s: not billed", db_name, ACCOUNTS_DB)
             except Exception as exc:  # a bad document holds its own accounts (reported by `holds`), not the feed
@@ -693,10 +719,12 @@ class BillingEngine:
             for failed, exc in ((a, r) for a, r in results.items() if isinstance(r, Exception)):
                 log.warning("evaluation of %s after a plan of %s changed: %s", failed, vendor_id, exc)
 
-    def evaluate_with_reseller(self, account_id: str, now: datetime | None = None, limits: bool = True) -> Evaluation:
+    def evaluate_with_reseller(
+        self, account_id: str, now: datetime | None = None, limits: bool = True, object_plans: bool = True
+    ) -> Evaluation:
         """Recount and evaluate an account after a change, then its billing reseller (cascade quantities); the
-        account's evaluation."""
-        evaluation = self.evaluate(account_id, now, recount=True, limits=limits)
+        account's evaluation. `limits`, `object_plans`: as `evaluate` takes them."""
+        evaluation = self.evaluate(account_id, now, recount=True, limits=limits, object_plans=object_plans)
         if evaluation.reseller_id != account_id and evaluation.reseller_id != self.directory.master_id:
             self.evaluate(evaluation.reseller_id, now)
         return evaluation

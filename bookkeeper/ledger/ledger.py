@@ -35,7 +35,7 @@ from ..config import Config
 from ..couch import Conflict, Couch, CouchError, Database, NotFound, retry_conflicts
 from ..dbnames import account_db, check_account_id, from_gregorian, modb, modb_prefix, parse_db_name, to_gregorian
 from ..errors import BookkeeperError, InputError
-from ..money import KNOWN_CURRENCIES, check_currency, from_units, round_money
+from ..money import KNOWN_CURRENCIES, check_currency, from_units, round_money, to_units
 from . import documents as d
 from .documents import Entry, Explained
 from .prepared import PreparedMonths
@@ -221,8 +221,12 @@ class Ledger:
         with contextlib.suppress(Conflict):  # another writer of the same key marked it
             self.couch.db(account_db(account_id)).put(marker)
 
-    def write_charges(self, account_id: str, charges: list, currency: str, at: datetime) -> list[WriteResult]:
+    def write_charges(
+        self, account_id: str, charges: list, currency: str, at: datetime, *, balance: Decimal | None = None
+    ) -> list[WriteResult]:
         """Write the charging core's charges together into the MODB of `at`'s month; results in the same order.
+        `balance`: the account's balance as the caller read it at `at`, just before (the first charge's 4.3
+        `audit.available_units`, each next one's after the charges before it); None: read here.
 
         A charge already in a MODB from its period's start month on is not written again (written False)."""
         check_account_id_input(account_id, "charges")
@@ -240,7 +244,7 @@ class Ledger:
         results: dict[str, WriteResult] = self._already_written(account_id, charges, (year, month))
         db, created = self._open_month(account_id, year, month, defer=True)
         if self.dialect == "4.3":
-            available = self._units(db)
+            available = self._units(db) if balance is None else to_units(balance)
             for doc in docs:
                 doc["audit"] = {"available_units": available}
                 available += d.signed_units(doc, self.dialect)
@@ -505,12 +509,18 @@ class Ledger:
         return self._created[account_id]
 
     def _read_account_doc(self, account_id: str) -> None:
-        """Learn, once per process and in one read, what the ledger takes from the account's own document: its
-        creation (`pvt_created`) and its `name`."""
+        """Learn, once per process and in one read, what the ledger takes from the account's own document (unless
+        `know_account` told it already)."""
         try:
             doc = self.couch.db(account_db(account_id)).get_or_none(account_id) or {}
         except NotFound:
             doc = {}
+        self.know_account(account_id, doc)
+
+    def know_account(self, account_id: str, doc: dict) -> None:
+        """Take what the ledger needs from the account's document, for a caller that holds it (the engine: the
+        `accounts` database's copy, which KAZOO saves with the account's own): its creation (`pvt_created`) and
+        its `name`."""
         created, name = doc.get("pvt_created"), doc.get("name")
         if isinstance(created, int) and not isinstance(created, bool) and 0 < created < d.LAST_SECOND:
             self._created[account_id] = from_gregorian(created)

@@ -16,6 +16,7 @@ from bookkeeper.couch import Couch
 from bookkeeper.dbnames import modb
 from bookkeeper.errors import InputError
 from bookkeeper.ledger import Ledger
+from bookkeeper.ledger.documents import Entry
 
 START = datetime(2026, 3, 1, tzinfo=UTC)  # the World's accounts are created then
 PLAN = {"name": "Basic", "plan": {"devices": {"sip_device": {"rate": 10, "activation_charge": 2}}}}
@@ -123,6 +124,52 @@ def test_a_recount_reads_the_limits_doc_only_when_it_changed(world, master):
     assert couch.counts[("GET", "limits")] == limits_reads + 1
     state = world.couch.db(engine.config.bookkeeper_db).get(STATE_PREFIX + account)
     assert state["postpay"] == {"allowed": False, "max": "100"}
+
+
+def test_a_recount_reads_object_plans_only_when_a_change_names_some_or_the_last_read_found_some(world, master):
+    provision.put_plan(
+        world.couch, master, "soft", {"name": "Soft", "plan": {"devices": {"softphone": {"rate": 6}}}}, START
+    )
+    account = customer(world, master, "100")
+    couch = CountingCouch(world.url, namespace=world.couch.namespace, retries=3)
+    engine = engine_for(world, master, couch)
+    engine.evaluate(account, START)
+    db = world.couch.db(f"account/{account[:2]}/{account[2:4]}/{account[4:]}")
+
+    def change(day: int, doc: dict) -> list[Entry]:
+        """Add `doc` on March `day`, hand the change to the engine; the softphone charges so far."""
+        at = START + timedelta(days=day - 1)
+        doc_id = provision.add_docs(world.couch, account, [doc], at)[0]
+        engine.clock.set(at)
+        engine.handle_changes(db.name, [{"id": doc_id, "doc": db.get(doc_id)}])
+        entries = Ledger(world.couch).entries(account, START, at + timedelta(days=1))
+        return [e for e in entries if e.item == "softphone"]
+
+    def object_plan_reads() -> int:
+        return couch.counts.get(("GET", "object_plans"), 0)
+
+    def state() -> dict:
+        return world.couch.db(engine.config.bookkeeper_db).get(STATE_PREFIX + account)
+
+    reads = object_plan_reads()
+    assert change(2, dict(DEVICE)) == [] and object_plan_reads() == reads  # none found last time, none named now
+    own = {"plans": {"soft": {"overrides": {"plan": {"devices": {"softphone": {"rate": 4}}}}}}}
+    [charge] = change(3, {"_id": "soft1", "pvt_type": "device", "device_type": "softphone", "service": own})
+    assert object_plan_reads() == reads + 1
+    assert (charge.kind, charge.rate, charge.quantity, charge.amount) == (
+        "prorate",
+        Decimal("4"),
+        1,
+        Decimal("3.74"),
+    )  # 4.00 × 29/31 days
+    assert [p for p, _ in state()["object_plans"]] == ["soft"]
+
+    assert len(change(4, dict(DEVICE))) == 1 and object_plan_reads() == reads + 2  # some found last time: read
+    soft = db.get("soft1")
+    db.put({k: v for k, v in soft.items() if k != "service"})  # the plan dropped by a change that names none
+    engine.clock.set(START + timedelta(days=4))
+    engine.handle_changes(db.name, [{"id": "soft1", "doc": db.get("soft1")}])
+    assert object_plan_reads() == reads + 3 and state()["object_plans"] == []
 
 
 def test_the_tick_of_a_months_last_days_creates_next_months_modbs(world, master):
