@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 STATE_PREFIX = "billing_state:"
 BATCH = 200
 THREADS = 32  # per-account requests in flight at once
-RUNNERS = 4  # batches of single evaluations run at once (`Batcher`)
 OPEN_AHEAD = timedelta(days=2)  # how long before a month starts its MODBs are created
 _POOL = ThreadPoolExecutor(THREADS, thread_name_prefix="evaluate")
 
@@ -126,35 +125,33 @@ def priced_items(invoices: list[plans.Invoice]) -> list[charging.PricedItem]:
 
 
 class Batcher:
-    """Coalesces evaluations asked for one at a time by concurrent threads. Up to RUNNERS batches run at once (their
-    accounts' locks keep two from evaluating one account together); while they run, the requests that arrive wait
-    and form the next batch (one per set of arguments), taken by the first runner free. A runner ends when idle."""
+    """Coalesces evaluations asked for one at a time by concurrent threads: while a batch runs, the requests that
+    arrive wait and form the next one (one per set of arguments), run by one thread that ends when idle."""
 
-    def __init__(self, run: Callable[[tuple, list[str]], dict], runners: int = RUNNERS):
-        self._run, self._most = run, runners
+    def __init__(self, run: Callable[[tuple, list[str]], dict]):
+        self._run = run
         self._cond = threading.Condition()
         self._waiting: dict[tuple, dict[str, list[Future]]] = {}
-        self._runners: set[threading.Thread] = set()
+        self._thread: threading.Thread | None = None
 
     def submit(self, args: tuple, account_id: str):
         """The result of `run(args, [..., account_id, ...])` for this account (an Evaluation, an exception, or
         None for an unknown account)."""
-        if threading.current_thread() in self._runners:  # asked from inside a batch (a callback): no waiting
+        if threading.current_thread() is self._thread:  # asked from inside a batch (a callback): no waiting
             return self._run(args, [account_id]).get(account_id)
         future: Future = Future()
         with self._cond:
             self._waiting.setdefault(args, {}).setdefault(account_id, []).append(future)
-            if len(self._runners) < self._most:
-                runner = threading.Thread(target=self._work, name="evaluation-batches", daemon=True)
-                self._runners.add(runner)
-                runner.start()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._work, name="evaluation-batches", daemon=True)
+                self._thread.start()
         return future.result()
 
     def _work(self) -> None:
         while True:
             with self._cond:
                 if not self._waiting:
-                    self._runners.discard(threading.current_thread())
+                    self._thread = None
                     return
                 args = next(iter(self._waiting))
                 batch = self._waiting.pop(args)
