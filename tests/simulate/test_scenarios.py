@@ -196,8 +196,8 @@ def test_an_evaluator_killed_mid_write_and_replayed_writes_nothing_twice(server)
     engine = sim.engine
     real_write = engine.ledger.write_charges
 
-    def write_first_then_die(account_id, charges, currency, at):
-        real_write(account_id, charges[:1], currency, at)
+    def write_first_then_die(account_id, charges, currency, at, **kw):
+        real_write(account_id, charges[:1], currency, at, **kw)
         raise KilledMidWrite
 
     engine.ledger.write_charges = write_first_then_die
@@ -246,7 +246,7 @@ def test_a_cancellation_of_trunks_is_written_ahead_and_survives_a_crash(server, 
     acme, moment = sim.ids["acme"], scenario.start
     engine = sim.engine
 
-    def die(*args):
+    def die(*args, **kw):
         raise KilledMidWrite
 
     if dies_in == "charges":
