@@ -336,7 +336,10 @@ class Database:
         write, or None to leave it as it is. `_id` and `_rev` of what is written are those read, so a concurrent
         write answers 409; the document is then read again and `change` called again (`retry_conflicts`), so
         `change` must decide from what it is given, never from a document read before, and record what it does
-        (on a cluster two writes of the same content on one revision count as one: `_settle`).
+        (on a cluster two writes of the same content on one revision count as one: `_settle`). On a cluster the
+        read asks every copy (a copy that has not yet received the document must not make it look missing) and
+        every write is settled: a 409 there guards one branch only, and a document in conflict on the copies
+        takes a write on each of its branches.
         `current`: the document as the caller already holds it (None: known to be missing), used instead of the
         first read (it is not modified). Returns the document as written, with its new `_rev`, or None when
         `change` declined."""
@@ -346,10 +349,9 @@ class Database:
             clustered = self.couch.copies() > 1
             doc = first.pop() if first else _UNREAD
             if doc is _UNREAD:
-                doc = self.get_or_none(doc_id, conflicts="true") if clustered else self.get_or_none(doc_id)
+                doc = self.get_or_none(doc_id, r=self.couch.copies()) if clustered else self.get_or_none(doc_id)
             else:
                 doc = copy.deepcopy(doc)
-            contested = clustered and bool(doc and doc.pop("_conflicts", None))  # an earlier race not settled
             new = change(doc)
             if new is None:
                 return None
@@ -359,19 +361,20 @@ class Database:
                 new["_rev"] = doc["_rev"]
             resp = self.couch.request("PUT", self._doc_path(doc_id), body=new, params=self.couch._write_params())
             new["_rev"] = resp.json()["rev"]
-            if resp.status_code == 202 or contested:
+            if clustered:
                 self._settle(doc_id, new["_rev"])
             return new
 
         return retry_conflicts(f"{self.name}/{doc_id}", attempt)
 
     def _settle(self, doc_id: str, rev: str) -> None:
-        """After a read-modify-write answered 202 Accepted (on a cluster, fewer copies than asked took it: another
-        writer may have taken the others with the same parent), or made on a document already in conflict: read
-        every live revision from every copy. If `rev` is not in the winner's history, drop it and raise Conflict,
-        so the change is made again on the winner; else delete every other live revision (their writers, settling
-        too, redo their changes), until `rev`'s branch is the only one, so that no writer holding a stale
-        revision can build on another branch later. A change may be made twice, so every change given to
+        """After a read-modify-write on a cluster (whatever its answer: 202 Accepted says another writer may have
+        taken some copies with the same parent, and even 201 only says no copy had another child of the revision
+        read, while another branch may be growing beside it): read every live revision from every copy. If `rev`
+        is not in the winner's history, drop it and raise Conflict, so the change is made again on the winner;
+        else delete every other live revision (their writers, settling too, redo their changes), until `rev`'s
+        branch is the only one, so that no writer holding a stale revision can build on another branch later.
+        A change may be made twice, so every change given to
         `update` is idempotent. Two writers writing the same content on the same revision get the same revision
         id (CouchDB hashes the content) and both see it win: one write stands for both, which is right only
         because every change records what it did (a claimant, a charge id, a state), never a bare increment."""

@@ -89,6 +89,35 @@ def test_a_change_to_a_document_left_in_conflict_goes_on_the_winner_and_a_cluste
     assert doc.get("_conflicts") == (None if on_cluster() else [f"2-{'a' * 32}"])
 
 
+def test_writers_holding_each_branch_of_a_conflict_both_keep_their_change(new_db):
+    """Two writers each hold one branch of a document in conflict (as a read that missed a copy leaves them) and
+    change it. Every copy takes each write (201), since each extends a live branch; on a cluster `update` settles
+    even so: the first write's branch wins and the other is deleted, so the second write meets 409 there and is
+    made again on the winner, which then holds both changes. On one server a conflict comes only from a
+    replication, and each change stays on its branch."""
+    db = new_db()
+    first = db.put({"_id": "doc", "marks": []}).split("-")[1]
+    branches = {
+        c: {"_id": "doc", "_rev": f"2-{c * 32}", "marks": [c], "_revisions": {"start": 2, "ids": [c * 32, first]}}
+        for c in "ab"
+    }
+    db.couch.json(
+        "POST",
+        f"{db.path}/_bulk_docs",
+        body={"new_edits": False, "docs": list(branches.values())},
+        params={"w": db.couch.copies()},
+    )
+    for held, mark in (("a", "x"), ("b", "y")):
+        db.update("doc", lambda doc, mark=mark: {**doc, "marks": [*doc["marks"], mark]}, current=branches[held])
+    doc = db.get("doc", conflicts="true")
+    if on_cluster():
+        assert (doc["marks"], doc.get("_conflicts")) == (["a", "x", "y"], None)
+    else:
+        (loser,) = doc["_conflicts"]
+        kept = {tuple(doc["marks"]), tuple(db.get("doc", rev=loser)["marks"])}
+        assert kept == {("a", "x"), ("b", "y")}
+
+
 def test_a_missing_document_is_created_and_a_declined_change_writes_nothing(new_db):
     db = new_db()
     assert db.update("new", lambda doc: {"v": 1} if doc is None else None)["_rev"].startswith("1-")
