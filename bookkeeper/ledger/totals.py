@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 ADVANCE_AFTER = 100
 PAGE = 5000
+EMPTY_PEEK = 20  # `_changes` rows read to tell a month opened ahead is still empty
 VIEW = ("bookkeeper_ledger", "by_time")
 
 
@@ -69,7 +70,7 @@ class MonthTotals:
         """The units in `db`; with `until` (Gregorian seconds), only entries created up to then (carry-forwards
         always count: they hold from the month's first second)."""
         if self.stored_reductions:
-            return self.view_units(db, until)
+            return 0 if self._still_empty(db) else self.view_units(db, until)
         units, latest = self._checkpointed(db)
         if until is None or until >= latest:
             return units
@@ -96,6 +97,17 @@ class MonthTotals:
             for row in db.view(*VIEW, key="invalid", reduce=False, include_docs=True)["rows"]:
                 self.check(db.name, row.get("doc") or {})
         return int(value[self.index])
+
+    def _still_empty(self, db: Database) -> bool:
+        """Whether a month this process `created` still holds nothing but design documents, from one `_changes`
+        read since its creation: no view index to build or bring up to date for a month opened ahead (a period
+        start opens every account's). Anything else written there, or a longer tail, leaves it to the view."""
+        memory = self._memory.get(db.name)
+        if not (memory and memory["untouched"]):
+            return False
+        feed = db.changes(memory["since"], limit=EMPTY_PEEK, include_docs=False)
+        rows = feed["results"]
+        return len(rows) < EMPTY_PEEK and all(row["id"].startswith("_design/") for row in rows)
 
     def check(self, db_name: str, doc: dict) -> None:
         """Note `doc` if it is an invalid money document: logged (once per process) with its id, kept in

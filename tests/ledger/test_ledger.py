@@ -326,11 +326,12 @@ def test_an_opened_ahead_month_gets_its_carry_forward_with_the_first_charges(cou
     assert ledger.balance(account, at(3, 1, 0), defer_carry=True) == Decimal("50.00")
     assert ledger.balance(account, at(3, 1, 0), defer_carry=True) == Decimal("50.00")  # counted once
     assert _carry(couch, account, 3, dialect) == []
+    march = couch.db(modb(account, 2026, 3))
+    assert not [path for _, path in requests.to(march) if "/_view/" in path]  # still empty: no index built
     written = ledger.write_charges(
         account, [charge(account, "k/mrc", "20.00", at(3, 1, 0), at(4, 1, 0))], USD, at(3, 1, 0)
     )
     assert written[0].written
-    march = couch.db(modb(account, 2026, 3))
     assert [m for m, _ in requests.to(march) if m in ("PUT", "POST")] == ["POST"]  # one _bulk_docs, no PUT
     [carry] = _carry(couch, account, 3, dialect)
     assert carry["amount"] == 500000 if dialect == "4.3" else carry["pvt_amount"] == 500000
