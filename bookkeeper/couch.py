@@ -339,14 +339,14 @@ class Database:
         (on a cluster two writes of the same content on one revision count as one: `_settle`). On a cluster the
         read asks every copy (a copy that has not yet received the document must not make it look missing) and
         every write is settled: a 409 there guards one branch only, and a document in conflict on the copies
-        takes a write on each of its branches.
+        takes a write on each of its branches (a `_local/` document has no branches: neither applies).
         `current`: the document as the caller already holds it (None: known to be missing), used instead of the
         first read (it is not modified). Returns the document as written, with its new `_rev`, or None when
         `change` declined."""
         first = [current]
+        clustered = self.couch.copies() > 1 and not doc_id.startswith("_local/")  # local docs have no branches
 
         def attempt() -> dict | None:
-            clustered = self.couch.copies() > 1
             doc = first.pop() if first else _UNREAD
             if doc is _UNREAD:
                 doc = self.get_or_none(doc_id, r=self.couch.copies()) if clustered else self.get_or_none(doc_id)

@@ -126,6 +126,14 @@ def test_a_missing_document_is_created_and_a_declined_change_writes_nothing(new_
     assert db.get("new") == {"_id": "new", "_rev": rev, "v": 1}
 
 
+def test_a_local_document_is_changed_like_any_other(new_db):
+    """`_local/` documents (feed checkpoints) have no revision tree: on a cluster nothing is settled for them."""
+    db = new_db()
+    for v in (1, 2):
+        db.update("_local/mark", lambda doc, v=v: {**(doc or {}), "v": v})
+    assert db.get("_local/mark")["v"] == 2
+
+
 def test_an_error_in_the_change_writes_nothing(new_db):
     db = new_db()
     db.put({"_id": "doc", "v": 1})
