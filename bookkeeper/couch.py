@@ -374,10 +374,10 @@ class Database:
         is not in the winner's history, drop it and raise Conflict, so the change is made again on the winner;
         else delete every other live revision (their writers, settling too, redo their changes), until `rev`'s
         branch is the only one, so that no writer holding a stale revision can build on another branch later.
-        A change may be made twice, so every change given to
-        `update` is idempotent. Two writers writing the same content on the same revision get the same revision
-        id (CouchDB hashes the content) and both see it win: one write stands for both, which is right only
-        because every change records what it did (a claimant, a charge id, a state), never a bare increment."""
+        A change may be made twice, so every change given to `update` is idempotent. Two writers writing the same
+        content on the same revision get the same revision id (CouchDB hashes the content) and both see it win:
+        one write stands for both, which is right only because every change records what it did (a claimant, a
+        charge id, a state), never a bare increment."""
         for _ in range(CONFLICT_ATTEMPTS):
             leaves = self.couch.json(
                 "GET",
