@@ -18,7 +18,6 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator
-from threading import Event
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
@@ -231,41 +230,6 @@ class Couch:
 
     def all_dbs(self) -> list[str]:
         return self.json("GET", "/_all_dbs")
-
-    def db_updates(self, since="now", *, heartbeat_ms: int = 5000, stop: Event | None = None) -> Iterator[dict]:
-        """A continuous `_db_updates` feed (`{db_name, type, seq}` rows; CouchDB 3, Cloudant): one request for as
-        long as the connection lasts, where a longpoll costs one per batch of updates."""
-        rows = self.continuous("/_db_updates", {"since": since}, heartbeat_ms, stop)
-        return (row for row in rows if "db_name" in row)
-
-    def continuous(self, path: str, params: dict, heartbeat_ms: int, stop: Event | None = None) -> Iterator[dict]:
-        """The rows of a continuous feed (`_changes`, `_db_updates`), one at a time, each with its `seq`. Ends
-        (raises Unavailable) when the connection drops or no heartbeat arrives within 2.5 heartbeats; the caller
-        resumes from the last `seq` it handled. With `stop`: ends (returns) at the first row or heartbeat after it
-        is set."""
-        resp = self.request(
-            "GET",
-            path,
-            params={**params, "feed": "continuous", "heartbeat": heartbeat_ms},
-            stream=True,
-            retry=False,
-            timeout=(connect_timeout(self.timeout), heartbeat_ms * 2.5 / 1000),
-        )
-        try:
-            for line in resp.iter_lines(chunk_size=None):
-                if stop is not None and stop.is_set():
-                    return
-                if not line:
-                    continue
-                row = json.loads(line)
-                if "seq" in row:
-                    yield row
-                elif "last_seq" in row:
-                    return
-        except (requests.RequestException, ValueError) as exc:
-            raise Unavailable(0, "feed_dropped", str(exc), path) from exc
-        finally:
-            resp.close()
 
     def copies(self) -> int:
         """How many nodes hold each document: on a CouchDB cluster min(3, nodes) (`n`, CouchDB's default), else 1.
@@ -505,9 +469,30 @@ class Database:
         return self.couch.json("GET", f"{self.path}/_changes", params=params)
 
     def follow(self, since="now", *, heartbeat_ms: int = 5000, include_docs: bool = True) -> Iterator[dict]:
-        """A continuous `_changes` feed, one row at a time (`Couch.continuous`)."""
-        params = {"since": since, "include_docs": include_docs}
-        return (row for row in self.couch.continuous(f"{self.path}/_changes", params, heartbeat_ms) if "id" in row)
+        """A continuous `_changes` feed, one row at a time. Ends (raises Unavailable) when the connection drops
+        or no heartbeat arrives within 2.5 heartbeats; the caller resumes from the last `seq` it handled."""
+        params = {"feed": "continuous", "since": since, "heartbeat": heartbeat_ms, "include_docs": include_docs}
+        resp = self.couch.request(
+            "GET",
+            f"{self.path}/_changes",
+            params=params,
+            stream=True,
+            retry=False,
+            timeout=(connect_timeout(self.couch.timeout), heartbeat_ms * 2.5 / 1000),
+        )
+        try:
+            for line in resp.iter_lines(chunk_size=None):
+                if not line:
+                    continue
+                row = json.loads(line)
+                if "seq" in row and "id" in row:
+                    yield row
+                elif "last_seq" in row:
+                    return
+        except (requests.RequestException, ValueError) as exc:
+            raise Unavailable(0, "feed_dropped", str(exc), self.path) from exc
+        finally:
+            resp.close()
 
 
 def _session(adapter: HTTPAdapter, auth: requests.auth.AuthBase | tuple[str, str] | None) -> requests.Session:

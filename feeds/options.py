@@ -13,13 +13,12 @@ class FeedOptions:
 
     consumer: names the checkpoints (`_local/bookkeeper-<consumer>`); batch_size: `_changes` rows per engine call;
     follow_cap: databases tailed with their own continuous feed when the server has no `_db_updates` (the rest
-    are polled round-robin on `update_seq`, each at most every poll_interval seconds); heartbeat_ms: the
-    heartbeat of continuous feeds (`_changes`, `_db_updates`; a silent feed is dropped after 2.5 of them);
-    discovery_interval: seconds between `_all_dbs` diffs and lease renewals; drain_workers: threads reading
-    `_changes` and calling the engine (different databases in parallel); tick_interval: seconds between periodic
-    ticks; lease_buckets / lease_ttl: how accounts are shared among workers (use_leases False: this worker owns
-    everything); use_db_updates: read `_db_updates` where the server has it (False: per-database feeds and
-    polling, PouchDB Server's way, everywhere);
+    are polled round-robin on `update_seq`, each at most every poll_interval seconds); heartbeat_ms: continuous
+    feed heartbeat (a silent feed is dropped after 2.5 of them); discovery_interval: seconds between `_all_dbs`
+    diffs and lease renewals; drain_workers: threads reading `_changes` and calling the engine (different
+    databases in parallel); tick_interval: seconds between periodic ticks; lease_buckets / lease_ttl: how
+    accounts are shared among workers (use_leases False: this worker owns everything); use_db_updates: read
+    `_db_updates` where the server has it (False: per-database feeds and polling, PouchDB Server's way, everywhere);
     checkpoint_interval:
     seconds a handled seq may wait in memory before its `_local` checkpoint is written (written by a flusher
     once dirty that long, and on stop; a crash re-delivers at most that much of a database's changes, handled
@@ -37,5 +36,6 @@ class FeedOptions:
     lease_ttl: float = 30.0
     use_leases: bool = True
     use_db_updates: bool = True
+    db_updates_timeout_ms: int = 25000
     backoff_cap: float = 30.0
     checkpoint_interval: float = 300.0

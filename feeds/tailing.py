@@ -1,7 +1,7 @@
 """Tailing many databases with few threads: every change ends in `Consumer.drain`, run by a small pool.
 
 What tells the pool a database changed depends on the server (probed at start-up):
-- with `_db_updates` (CouchDB 3, Cloudant): one continuous feed over every database queues the updated ones, so
+- with `_db_updates` (CouchDB 3, Cloudant): one longpoll feed over every database queues the updated ones, so
   10,000 account DBs cost one socket;
 - without it (PouchDB Server): a continuous `_changes` feed with docs (heartbeats, read timeout of 2.5
   heartbeats, reconnection with jittered backoff; its rows are handed to the consumer, so a drain right behind it
@@ -90,7 +90,7 @@ class Tailer:
     def stop(self, timeout: float = 60.0) -> None:
         """Stop: each drain in progress may finish its batch within `timeout`, then every checkpoint of a handled
         batch not yet written is written (a drain still in its batch then keeps its changes for the next start).
-        Followers and the `_db_updates` feed (or the poller), idle in a read, are daemon threads: they only
+        Followers and the `_db_updates` longpoll (or the poller), idle in a read, are daemon threads: they only
         queue work, hold nothing that needs writing, and end with the process, so they are not waited for."""
         self.stopping.set()
         self.queue.close()
@@ -286,33 +286,34 @@ class Tailer:
             self.stopping.wait(max(0.0, self.options.poll_interval - (time.monotonic() - started)))
 
     def _db_updates_loop(self) -> None:
-        """One continuous `_db_updates` feed over the whole server; created and updated databases are queued. A
-        dropped feed is read again from the last update seen (at start-up: from now, as the catch-up covers what
-        came before). It ends at the first heartbeat after `stop()`."""
+        """One `_db_updates` longpoll over the whole server; created and updated databases are queued."""
         since, attempt = "now", 0
+        timeout = self.options.db_updates_timeout_ms
         while not self.stopping.is_set():
-            connected = time.monotonic()
             try:
-                for row in self.couch.db_updates(since, heartbeat_ms=self.options.heartbeat_ms, stop=self.stopping):
-                    attempt = 0
-                    for name, kind in db_updates_events(self.couch, [row]):
-                        self._updated(name, kind)
-                    since = row["seq"]
+                page = self.couch.json(
+                    "GET",
+                    "/_db_updates",
+                    params={"feed": "longpoll", "since": since, "timeout": timeout},
+                    timeout=timeout / 1000 + 30,
+                )
             except CouchError as exc:
+                attempt += 1
                 self.metrics.count("feed_errors")
                 log.warning("_db_updates: %s", exc)
-            attempt = 1 if time.monotonic() - connected > 60 else attempt + 1
-            self.stopping.wait(backoff_delay(attempt, cap=self.options.backoff_cap))
-
-    def _updated(self, name: str, kind: str) -> None:
-        consumer = self.consumers.get(name)
-        if kind == "deleted":
-            self.drop(name)
-        elif consumer is not None:
-            consumer.noticed()
-            self.queue.put(consumer)
-        elif self.owns(name):
-            self.add(name)
+                self.stopping.wait(backoff_delay(attempt, cap=self.options.backoff_cap))
+                continue
+            attempt = 0
+            for name, kind in db_updates_events(self.couch, page.get("results", [])):
+                consumer = self.consumers.get(name)
+                if kind == "deleted":
+                    self.drop(name)
+                elif consumer is not None:
+                    consumer.noticed()
+                    self.queue.put(consumer)
+                elif self.owns(name):
+                    self.add(name)
+            since = page.get("last_seq", since)
 
 
 def db_updates_events(couch: Couch, rows: list[dict]) -> list[tuple[str, str]]:

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import threading
 import urllib.request
 
 import pytest
 from recording import RecordingEngine, caught_up
-from tcpproxy import TcpProxy
 from testserver import SERVER, on_couchdb
 from waiting import wait_until
 
-from bookkeeper.couch import DB_UPDATES_DELAY_ADVISED_MS, DB_UPDATES_DELAY_SETTING, Couch
+from bookkeeper.couch import DB_UPDATES_DELAY_ADVISED_MS, DB_UPDATES_DELAY_SETTING
 from feeds.checkpoints import checkpoint_id
 from feeds.daemon import Daemon
 from feeds.metrics import scrape
@@ -70,39 +68,6 @@ def test_tails_the_databases_and_picks_up_new_ones(couch, daemon_config, account
     for db in (first, second):
         assert engine.ids(db.name).count(engine.ids(db.name)[0]) == 1  # nothing handled twice
         assert caught_up(db, db.get(checkpoint_id("billing"))["seq"], engine.ids(db.name))
-
-
-def test_one_db_updates_request_serves_every_change_and_a_dropped_one_resumes_where_it_was(
-    server, couch, daemon_config, account_dbs
-):
-    """On CouchDB the daemon learns which databases changed from one continuous `_db_updates` request, not one
-    request per batch of updates. When the connection drops, the feed is read again from the last update it
-    handled: a change made while it was down is still handled. Once the daemon stops, the feed ends."""
-    if not on_couchdb():
-        pytest.skip("PouchDB Server has no _db_updates: its path is the per-db-feeds case")
-    proxy = TcpProxy(server.url)
-    dbs = [account_dbs() for _ in range(4)]
-    engine = RecordingEngine()
-    daemon = Daemon(Couch(proxy.url, retries=3), daemon_config, engine, options=FAST).start()
-
-    def feeds() -> list[str]:
-        return [line for line in proxy.request_lines if line.startswith("GET /_db_updates?") and "continuous" in line]
-
-    try:
-        wait_until(lambda: len(feeds()) == 1)
-        for n, db in enumerate(dbs * 3):  # 12 changes, each handled before the next is made
-            db.put({"_id": f"live-{n}"})
-            wait_until(lambda db=db, n=n: f"live-{n}" in engine.ids(db.name))
-        assert len(feeds()) == 1
-        proxy.cut()
-        dbs[0].put({"_id": "while-down"})  # made before the feed is read again
-        wait_until(lambda: "while-down" in engine.ids(dbs[0].name))
-        assert len(feeds()) == 2 and "since=now" not in feeds()[1], feeds()
-    finally:
-        daemon.stop()
-        proxy.close()
-    wait_until(lambda: not any(t.name == "updates" for t in threading.enumerate()), what="the feed ended")
-    assert [engine.ids(db.name).count(i) for db in dbs for i in engine.ids(db.name)] == [1] * 13
 
 
 def test_how_often_couchdb_reports_database_updates_is_read_and_a_slow_batching_warned_of(couch, daemon_config, caplog):

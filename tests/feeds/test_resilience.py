@@ -114,7 +114,7 @@ def test_sigterm_stops_cleanly_with_the_checkpoint_written(server, couch, accoun
         db.put({"_id": "last"})
         wait_until(lambda: '"last"' in log.read_text(), timeout=10)
         proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=10)  # not its `_db_updates` feed's read timeout, nor a drain's whole batch
+        output, _ = proc.communicate(timeout=10)  # not its 25 s `_db_updates` longpoll, nor a drain's whole batch
         assert proc.returncode == 0, output
     finally:
         if proc.poll() is None:
