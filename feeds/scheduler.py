@@ -1,9 +1,10 @@
 """Time-driven work: APScheduler 3.x calling `engine.tick(now, owns)`.
 
-Jobs: a catch-up tick at start-up (whatever was missed while the daemon was down; the engine's tick is
-idempotent, so nothing runs twice), a periodic tick (dirty services docs, anything missed), and a cron job at
+Jobs: a periodic tick (dirty services docs, anything missed) whose first run is at start-up (a catch-up of whatever
+was missed while the daemon was down; the engine's tick is idempotent, so nothing runs twice), and a cron job at
 00:00 in each reseller time zone (`engine.timezones()`, re-read at every periodic tick). One executor thread
-and max_instances=1 with coalescing: jobs never run concurrently and a backlog collapses into one run.
+and max_instances=1 with coalescing: jobs never run concurrently and a backlog collapses into one run. (No one-off
+job: APScheduler 3 raises JobLookupError in its own thread when a shutdown races the removal of a job that ran.)
 """
 
 from __future__ import annotations
@@ -54,8 +55,14 @@ class Ticker:
         )
 
     def start(self) -> Ticker:
-        self.scheduler.add_job(self.periodic, id="startup", name="catch-up tick at start-up")
-        self.scheduler.add_job(self.periodic, "interval", seconds=self.interval, id="periodic", name="periodic tick")
+        self.scheduler.add_job(
+            self.periodic,
+            "interval",
+            seconds=self.interval,
+            next_run_time=utc_now(),  # the first run is the catch-up tick at start-up
+            id="periodic",
+            name="periodic tick",
+        )
         self.scheduler.start()
         return self
 
