@@ -69,6 +69,7 @@ class Consumer:
         "lock",
         "name",
         "queued",
+        "rechecks",
         "worker",
     )
 
@@ -87,7 +88,8 @@ class Consumer:
         self.head = 0
         self.behind_since: float | None = None
         self.failures = 0
-        self.queued = False
+        self.queued: float | None = None  # when it is due for a drain, while queued (DrainQueue)
+        self.rechecks: tuple[float, ...] = ()  # delays of the drains still due after a notice (Tailer)
         self.interval = checkpoint_interval
         self.dirty_since: float | None = None
         self._rows: list[dict] = []  # rows a continuous feed delivered, contiguous, right after `_rows_after`

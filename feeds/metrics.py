@@ -30,6 +30,7 @@ COUNTERS = {
     "invalid_documents": "Invalid documents reported (once each): held accounts, settings kept at their last valid.",
     "engine_errors": "Batches or ticks the engine raised on (retried).",
     "feed_errors": "Feed, poll or checkpoint requests that failed (retried).",
+    "feed_rechecks": "Drains queued again after a notice, on a cluster without _db_updates (a copy may lag).",
     "ticks": "Scheduler ticks run.",
     "couch_outages": "Times CouchDB stopped answering the daemon's rounds (logged once each).",
     "couch_recoveries": "Times CouchDB answered again after an outage (logged; every tailed database caught up).",

@@ -10,6 +10,10 @@ What tells the pool a database changed depends on the server (probed at start-up
   databases whose `update_seq` moved. Feeds are never reconnected without cause: PouchDB Server leaks a
   listener per dropped continuous feed.
 Every database newly tailed (start-up, discovery, a lease gained) is queued once for catch-up.
+On a CouchDB cluster the per-database paths cannot trust one read: a feed row or a moved `update_seq` comes from
+the fastest copy of each shard, while the drain reads the copies its checkpoint names, which may not have that
+write yet (it is answered once they all have it). So there each such notice is followed by RECHECK_DELAYS more
+drains; `_db_updates` needs none (every copy's node reports the update once that copy has it).
 Checkpoints handled by the drains are written by a flusher once they have been dirty for `checkpoint_interval`
 seconds, by a consumer dropped (best effort) and by `stop()` (see feeds/consumer.py for why deferring them is safe).
 """
@@ -34,6 +38,7 @@ from .options import FeedOptions
 
 log = logging.getLogger(__name__)
 FLUSH_ROUND = 5.0
+RECHECK_DELAYS = (0.5, 3.0)  # seconds after a notice's drain (clusters without `_db_updates`): read again
 STOP_FLUSHES = 16  # checkpoint writes in flight at once when stopping
 
 
@@ -52,9 +57,10 @@ class Tailer:
         worker: str = "",
     ):
         """`owns(name)`: whether this worker tails database `name` (its lease), asked of databases that
-        `_db_updates` reports created."""
+        `_db_updates` reports created. `self.rechecks`: the delays of the drains that follow a notice (above)."""
         self.couch, self.engine, self.metrics, self.options = couch, engine, metrics, options
         self.db_updates, self.owns, self.worker = db_updates, owns, worker
+        self.rechecks = () if db_updates or couch.copies() == 1 else RECHECK_DELAYS
         self.consumers: dict[str, Consumer] = {}
         self.followed: dict[str, threading.Thread] = {}
         self.queue = DrainQueue()
@@ -202,6 +208,10 @@ class Tailer:
             try:
                 consumer.drain(self.engine, self.metrics, limit=self.options.batch_size, stop=self.stopping)
                 consumer.failures = 0
+                if consumer.rechecks:
+                    delay, consumer.rechecks = consumer.rechecks[0], consumer.rechecks[1:]
+                    self.metrics.count("feed_rechecks")
+                    self.queue.put(consumer, delay)
             except NotFound:
                 log.info("%s is gone: no longer tailed", consumer.name)
                 self.drop(consumer.name)
@@ -247,7 +257,7 @@ class Tailer:
                     consumer.offer(after, row)
                     after = row["seq"]
                     consumer.noticed(after)
-                    self.queue.put(consumer)
+                    self._notice(consumer)
             except NotFound:
                 self.drop(consumer.name)
                 return
@@ -282,8 +292,14 @@ class Tailer:
                 if self._seen_update_seq.get(consumer.name) != update_seq:
                     self._seen_update_seq[consumer.name] = update_seq
                     consumer.noticed(update_seq)
-                    self.queue.put(consumer)
+                    self._notice(consumer)
             self.stopping.wait(max(0.0, self.options.poll_interval - (time.monotonic() - started)))
+
+    def _notice(self, consumer: Consumer) -> None:
+        """A feed row or a moved `update_seq` says `consumer`'s database changed: drain it now (and again after
+        each of `rechecks`)."""
+        consumer.rechecks = self.rechecks
+        self.queue.put(consumer)
 
     def _db_updates_loop(self) -> None:
         """One `_db_updates` longpoll over the whole server; created and updated databases are queued."""

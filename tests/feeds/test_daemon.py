@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 import urllib.request
 
 import pytest
@@ -11,9 +12,11 @@ from recording import RecordingEngine, caught_up
 from testserver import SERVER, on_couchdb
 from waiting import wait_until
 
-from bookkeeper.couch import DB_UPDATES_DELAY_ADVISED_MS, DB_UPDATES_DELAY_SETTING
+from bookkeeper.couch import DB_UPDATES_DELAY_ADVISED_MS, DB_UPDATES_DELAY_SETTING, Couch
 from feeds.checkpoints import checkpoint_id
+from feeds.consumer import Consumer
 from feeds.daemon import Daemon
+from feeds.drainqueue import DrainQueue
 from feeds.metrics import scrape
 from feeds.options import FeedOptions
 
@@ -68,6 +71,49 @@ def test_tails_the_databases_and_picks_up_new_ones(couch, daemon_config, account
     for db in (first, second):
         assert engine.ids(db.name).count(engine.ids(db.name)[0]) == 1  # nothing handled twice
         assert caught_up(db, db.get(checkpoint_id("billing"))["seq"], engine.ids(db.name))
+
+
+def test_on_a_cluster_without_db_updates_every_notice_is_read_again(couch, daemon_config, account_dbs):
+    """A feed row or a moved `update_seq` comes from the fastest copy of each shard; the drain reads the copies its
+    checkpoint names, which may not have that write yet. So on a cluster each notice is followed by two more drains
+    (0.5 s and 3 s later); one copy (PouchDB Server, one CouchDB node) needs none."""
+    followed, polled = account_dbs(), account_dbs()
+    engine = RecordingEngine()
+    daemon = Daemon(couch, daemon_config, engine, options=dataclasses.replace(FAST, use_db_updates=False)).start()
+    try:
+        wait_until(lambda: {followed.name, polled.name} <= set(daemon.tailer.consumers))
+        followed.put({"_id": "one"})
+        polled.put({"_id": "two"})
+        wait_until(lambda: "one" in engine.ids(followed.name) and "two" in engine.ids(polled.name))
+        if couch.copies() > 1:
+            assert daemon.tailer.rechecks == (0.5, 3.0)
+            wait_until(lambda: daemon.metrics.value("feed_rechecks") >= 4, what="two rechecks per database")
+        else:
+            assert daemon.tailer.rechecks == ()
+            assert daemon.metrics.value("feed_rechecks") == 0
+    finally:
+        daemon.stop()
+    assert engine.ids(followed.name) == ["one"] and engine.ids(polled.name) == ["two"]  # read again, handled once
+
+
+def test_a_notice_is_drained_at_once_even_with_a_recheck_queued_later():
+    """The drain queue holds a consumer once, due at the earlier of the times it was asked for, unless it is
+    waiting out a failure's backoff."""
+    queue, consumer = DrainQueue(), Consumer(Couch("http://127.0.0.1:1"), "account/ab/cd/x")
+    queue.put(consumer, 30.0)
+    queue.put(consumer)
+    assert len(queue) == 1
+    assert queue.get() is consumer and consumer.queued is None and len(queue) == 0
+    queue.put(consumer, 0.05)
+    queue.put(consumer, 30.0)  # a later due time changes nothing
+    assert queue.get() is consumer and len(queue) == 0
+    consumer.failures = 1  # waiting out a failure's backoff: a notice does not cut it short
+    queue.put(consumer, 0.3)
+    queue.put(consumer)
+    began = time.monotonic()
+    assert queue.get() is consumer and time.monotonic() - began >= 0.25
+    queue.close()
+    assert queue.get() is None
 
 
 def test_how_often_couchdb_reports_database_updates_is_read_and_a_slow_batching_warned_of(couch, daemon_config, caplog):
