@@ -12,8 +12,9 @@ What tells the pool a database changed depends on the server (probed at start-up
 Every database newly tailed (start-up, discovery, a lease gained) is queued once for catch-up.
 On a CouchDB cluster the per-database paths cannot trust one read: a feed row or a moved `update_seq` comes from
 the fastest copy of each shard, while the drain reads the copies its checkpoint names, which may not have that
-write yet (it is answered once they all have it). So there each such notice is followed by RECHECK_DELAYS more
-drains; `_db_updates` needs none (every copy's node reports the update once that copy has it).
+write yet (a notice can come before the write is answered; a quorum write is answered before every copy has it).
+So there each such notice is followed by RECHECK_DELAYS more drains; `_db_updates` needs none (every copy's node
+reports the update once that copy has it).
 Checkpoints handled by the drains are written by a flusher once they have been dirty for `checkpoint_interval`
 seconds, by a consumer dropped (best effort) and by `stop()` (see feeds/consumer.py for why deferring them is safe).
 """
